@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: install dependencies, build, and run fl-sim with its default
+# (diagnostics consortium: WDBC split across 8 hospitals, Dirichlet alpha 0.5).
+# Extra arguments are passed to fl-sim, e.g. scripts/demo.sh --help
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+exec build/bin/fl-sim "$@"
