@@ -1,0 +1,172 @@
+/*  fl-client - one consortium member: keeps its data at home, trains on it
+    when the coordinator asks, and sends back only what the protocol allows.
+
+    Wiring only: options (fl_args), local data (fl_shard), the transport
+    (fl_transport) and the member's session (fl_client).  See docs/CLIENT.md.
+*/
+#include <czmq.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fl_args.h"
+#include "fl_client.h"
+#include "fl_shard.h"
+#include "fl_transport.h"
+#include "fl_wire.h"
+
+typedef struct {
+    char connect[256];
+    char member[64];
+    fl_shard_spec_t shard;
+    char model[32], hidden[64];
+    uint64_t seed;
+    double heartbeat, rejoin;
+    size_t max_message_mb;
+    uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round */
+    int quiet;
+} settings_t;
+
+#define F(x) offsetof (settings_t, x)
+#define S(x) offsetof (settings_t, shard) + offsetof (fl_shard_spec_t, x)
+static const fl_arg_t s_args[] = {
+    {"connect", FL_ARG_STR, F (connect), sizeof ((settings_t *) 0)->connect, "ENDPOINT", "coordinator endpoint", FL_ARG_NO_RANGE},
+    {"member", FL_ARG_STR, F (member), sizeof ((settings_t *) 0)->member, "ID", "this member's id (roster name)", FL_ARG_NO_RANGE},
+    {"data", FL_ARG_STR, S (data), sizeof ((fl_shard_spec_t *) 0)->data, "CSV", "this member's data file (header row; label column by --label)", FL_ARG_NO_RANGE},
+    {"label", FL_ARG_STR, S (label), sizeof ((fl_shard_spec_t *) 0)->label, "COLUMN", "label column name (default: the last column)", FL_ARG_NO_RANGE},
+    {"dataset", FL_ARG_STR, S (dataset), sizeof ((fl_shard_spec_t *) 0)->dataset, "NAME", "bundled data set for trials: wdbc | pima | ulb | uci_credit", FL_ARG_NO_RANGE},
+    {"datadir", FL_ARG_STR, S (datadir), sizeof ((fl_shard_spec_t *) 0)->datadir, "DIR", "directory of bundled data sets", FL_ARG_NO_RANGE},
+    {"partitions", FL_ARG_SIZE, S (partitions), 0, "N", "split the bundled data set across N members", 0, 65535},
+    {"partition-index", FL_ARG_SIZE, S (index), 0, "I", "this member's partition (0..N-1)", 0, 65534},
+    {"partition", FL_ARG_STR, S (partition), sizeof ((fl_shard_spec_t *) 0)->partition, "KIND", "iid | dirichlet | column", FL_ARG_NO_RANGE},
+    {"alpha", FL_ARG_DOUBLE, S (alpha), 0, "A", "Dirichlet label-skew concentration", 1e-6, 1e6},
+    {"partition-column", FL_ARG_STR, S (column), sizeof ((fl_shard_spec_t *) 0)->column, "COLUMN", "column whose values name the member (kind column)", FL_ARG_NO_RANGE},
+    {"data-seed", FL_ARG_U64, S (seed), 0, "S", "partition and train/test split seed", FL_ARG_NO_RANGE},
+    {"test-fraction", FL_ARG_DOUBLE, S (test_fraction), 0, "F", "held-out share of local rows for evaluation", 0.01, 0.9},
+    {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "refuse to train any model but this one", FL_ARG_NO_RANGE},
+    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model: the expected hidden sizes", FL_ARG_NO_RANGE},
+    {"seed", FL_ARG_U64, F (seed), 0, "S", "local randomness (shuffling)", FL_ARG_NO_RANGE},
+    {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
+    {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
+    {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings and errors", FL_ARG_NO_RANGE},
+};
+#undef F
+#undef S
+
+/* Peeks at a TRAIN message's round for the fault-injection option. */
+static int
+s_is_train_of_round (const uint8_t *data, size_t len, uint64_t round)
+{
+    char why[64];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    fl_wire_msg_t *m = fl_wire_decode (data, len, &lim, why, sizeof why);
+    int hit = m && fl_wire_type (m) == FL_WIRE_TRAIN && fl_wire_round (m) == round;
+    fl_wire_msg_destroy (&m);
+    return hit;
+}
+
+int
+main (int argc, char **argv)
+{
+    settings_t s;
+    memset (&s, 0, sizeof s);
+    snprintf (s.connect, sizeof s.connect, "tcp://127.0.0.1:5555");
+    snprintf (s.member, sizeof s.member, "member-%d", (int) getpid ());
+    fl_shard_spec_default (&s.shard);
+    s.seed = 1;
+    s.heartbeat = 2.0;
+    s.rejoin = 3.0;
+    s.max_message_mb = 64;
+    int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
+                            NULL,
+                            "Local data: --data FILE (a member's own CSV), or --dataset NAME with\n"
+                            "--partitions N --partition-index I for trials on a bundled data set.\n"
+                            "The rows never leave this process; see docs/CLIENT.md.",
+                            NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (sodium_init () < 0)
+        return 1;
+    zsys_init ();
+    zsys_set_logident ("fl-client");
+    if (s.quiet)
+        zsys_set_logsystem (false);
+
+    fl_dataset_t *train = NULL, *test = NULL;
+    if (fl_shard_load (&s.shard, &train, &test) != 0) {
+        fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
+        return 1;
+    }
+    fl_client_config_t ccfg = {s.member, s.model[0] ? s.model : NULL, s.hidden[0] ? s.hidden : NULL,
+                               s.seed};
+    fl_client_t *client = fl_client_new (&ccfg, &train, &test);
+    if (!client)
+        return 1;
+    fl_transport_config_t tcfg;
+    memset (&tcfg, 0, sizeof tcfg);
+    tcfg.endpoint = s.connect;
+    tcfg.max_message_bytes = s.max_message_mb << 20;
+    fl_transport_t *tr = fl_transport_client_new (&tcfg);
+    if (!tr) {
+        fl_client_destroy (&client);
+        return 1;
+    }
+    fl_client_hello (client);
+    int64_t last_sent = 0, last_heard = zclock_mono (), hello_at = zclock_mono ();
+    int exit_code = 0;
+    while (!zsys_interrupted) {
+        uint8_t *out;
+        size_t out_len;
+        while (fl_client_next_out (client, &out, &out_len)) {
+            fl_transport_send (tr, NULL, 0, out, out_len);
+            free (out);
+            last_sent = zclock_mono ();
+        }
+        fl_client_state_t st = fl_client_state (client);
+        if (st == FL_CLIENT_FINISHED)
+            break;
+        if (st == FL_CLIENT_REFUSED) {
+            exit_code = 1;
+            break;
+        }
+        fl_transport_msg_t msg;
+        int r = fl_transport_recv (tr, 250, &msg);
+        int64_t now = zclock_mono ();
+        if (r == 0) {
+            last_heard = now;
+            if (s.exit_during_round && s_is_train_of_round (msg.data, msg.len, s.exit_during_round)) {
+                fprintf (stderr, "fl-client %s: fault injection: exiting during round %" PRIu64 "\n", s.member,
+                         s.exit_during_round);
+                fflush (stderr);
+                _exit (3);
+            }
+            fl_client_on_message (client, msg.data, msg.len);
+            fl_transport_msg_free (&msg);
+        }
+        else if (r < 0)
+            break;
+        if (fl_client_state (client) == FL_CLIENT_JOINING && now - hello_at > (int64_t) (s.rejoin * 1000)) {
+            fl_client_hello (client);          /* coordinator not up yet, or restarted */
+            hello_at = now;
+        }
+        else if (fl_client_state (client) == FL_CLIENT_JOINED && now - last_sent > (int64_t) (s.heartbeat * 1000)
+                 && now - last_heard > (int64_t) (s.heartbeat * 1000)) {
+            fl_client_heartbeat (client);
+        }
+    }
+    if (zsys_interrupted)
+        exit_code = 130;
+    if (!s.quiet)
+        printf ("fl-client %s: %s after %" PRIu64 " training rounds%s%s\n", s.member,
+                fl_client_state_name (fl_client_state (client)), fl_client_rounds_trained (client),
+                fl_client_reason (client)[0] ? ": " : "", fl_client_reason (client));
+    zclock_sleep (100);
+    fl_transport_destroy (&tr);
+    fl_client_destroy (&client);
+    return exit_code;
+}

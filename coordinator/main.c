@@ -1,0 +1,284 @@
+/*  fl-coordinator - schedules a consortium's training rounds.
+
+    Wiring only: options (fl_args), the transport (fl_transport), and a loop
+    that feeds received payloads and the clock to the round state machine
+    (fl_round), sends what it emits, and reports each finished round as a
+    progress line, a metrics CSV row and, at the end, a model file and a run
+    report.  See docs/COORDINATOR.md.
+*/
+#include <czmq.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fl_args.h"
+#include "fl_report.h"
+#include "fl_round.h"
+#include "fl_transport.h"
+
+typedef struct {
+    char bind[256];
+    size_t min_clients, max_clients, min_cohort, min_updates;
+    uint64_t rounds, local_epochs, batch_size, example_cap, seed, model_seed;
+    double fraction, client_lr, server_lr, server_momentum, beta1, beta2, tau;
+    char client_opt[16], server_opt[16], model[32], hidden[64];
+    double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
+    char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
+    size_t max_message_mb;
+    int quiet, plaintext;
+} settings_t;
+
+#define F(x) offsetof (settings_t, x)
+static const fl_arg_t s_args[] = {
+    {"bind", FL_ARG_STR, F (bind), sizeof ((settings_t *) 0)->bind, "ENDPOINT", "ZeroMQ endpoint to bind", FL_ARG_NO_RANGE},
+    {"min-clients", FL_ARG_SIZE, F (min_clients), 0, "N", "clients that must join before training starts", 1, 65535},
+    {"max-clients", FL_ARG_SIZE, F (max_clients), 0, "N", "admission limit", 1, 65535},
+    {"rounds", FL_ARG_U64, F (rounds), 0, "R", "training rounds", 1, 1e6},
+    {"fraction", FL_ARG_DOUBLE, F (fraction), 0, "F", "fraction of ready clients sampled into each round's cohort", 1e-6, 1},
+    {"min-cohort", FL_ARG_SIZE, F (min_cohort), 0, "N", "minimum cohort size (when that many are ready)", 1, 65535},
+    {"min-updates", FL_ARG_SIZE, F (min_updates), 0, "N", "fewer updates than this: round skipped, model unchanged", 1, 65535},
+    {"local-epochs", FL_ARG_U64, F (local_epochs), 0, "E", "local epochs per round", 1, 1000},
+    {"batch-size", FL_ARG_U64, F (batch_size), 0, "B", "local batch size", 1, 1000000},
+    {"client-lr", FL_ARG_DOUBLE, F (client_lr), 0, "LR", "client learning rate", 1e-9, 100},
+    {"client-opt", FL_ARG_STR, F (client_opt), sizeof ((settings_t *) 0)->client_opt, "NAME", "client optimizer: sgd | momentum | adam", FL_ARG_NO_RANGE},
+    {"example-cap", FL_ARG_U64, F (example_cap), 0, "N", "FedAvg weight cap per client (examples; 0 = none)", 0, 1e12},
+    {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
+    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"model-seed", FL_ARG_U64, F (model_seed), 0, "S", "seed of the global model's initialisation", FL_ARG_NO_RANGE},
+    {"server-opt", FL_ARG_STR, F (server_opt), sizeof ((settings_t *) 0)->server_opt, "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
+    {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
+    {"server-momentum", FL_ARG_DOUBLE, F (server_momentum), 0, "B", "FedAvgM momentum", 0, 0.999999},
+    {"beta1", FL_ARG_DOUBLE, F (beta1), 0, "B", "FedAdam beta1", 0, 0.999999},
+    {"beta2", FL_ARG_DOUBLE, F (beta2), 0, "B", "FedAdam beta2", 0, 0.999999},
+    {"tau", FL_ARG_DOUBLE, F (tau), 0, "T", "FedAdam adaptivity tau", 1e-12, 10},
+    {"join-timeout", FL_ARG_DOUBLE, F (join_timeout), 0, "SEC", "give up if min-clients have not joined (0 = wait forever)", 0, 1e7},
+    {"stats-deadline", FL_ARG_DOUBLE, F (stats_deadline), 0, "SEC", "deadline of round 0 (standardisation)", 0.01, 1e6},
+    {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "deadline for updates in each round", 0.01, 1e6},
+    {"eval-deadline", FL_ARG_DOUBLE, F (eval_deadline), 0, "SEC", "deadline for evaluation results", 0.01, 1e6},
+    {"liveness", FL_ARG_DOUBLE, F (liveness), 0, "SEC", "a client silent this long is not sampled", 1, 1e7},
+    {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of cohort sampling and client shuffling", FL_ARG_NO_RANGE},
+    {"metrics", FL_ARG_STR, F (metrics), sizeof ((settings_t *) 0)->metrics, "FILE", "write per-round metrics CSV here", FL_ARG_NO_RANGE},
+    {"model-out", FL_ARG_STR, F (model_out), sizeof ((settings_t *) 0)->model_out, "FILE", "write the final global model here", FL_ARG_NO_RANGE},
+    {"report", FL_ARG_STR, F (report), sizeof ((settings_t *) 0)->report, "FILE", "write the run report (Markdown) here", FL_ARG_NO_RANGE},
+    {"port-file", FL_ARG_STR, F (port_file), sizeof ((settings_t *) 0)->port_file, "FILE", "write the bound TCP port here once listening (for launchers)", FL_ARG_NO_RANGE},
+    {"run-name", FL_ARG_STR, F (run_name), sizeof ((settings_t *) 0)->run_name, "NAME", "name of the run in the report", FL_ARG_NO_RANGE},
+    {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings, errors and the per-round lines", FL_ARG_NO_RANGE},
+};
+#undef F
+
+static void
+s_defaults (settings_t *s)
+{
+    memset (s, 0, sizeof *s);
+    fl_round_config_t d;
+    fl_round_config_default (&d);
+    snprintf (s->bind, sizeof s->bind, "tcp://127.0.0.1:5555");
+    s->min_clients = d.min_clients;
+    s->max_clients = 1000;
+    s->rounds = d.rounds;
+    s->fraction = d.fraction;
+    s->min_cohort = d.min_cohort;
+    s->min_updates = d.min_updates;
+    s->local_epochs = d.local_epochs;
+    s->batch_size = d.batch_size;
+    s->client_lr = d.client_lr;
+    snprintf (s->client_opt, sizeof s->client_opt, "%s", d.client_opt);
+    s->example_cap = d.example_cap;
+    snprintf (s->model, sizeof s->model, "%s", d.model);
+    s->model_seed = d.model_seed;
+    snprintf (s->server_opt, sizeof s->server_opt, "fedavg");
+    s->server_lr = d.server_opt.lr;
+    s->server_momentum = d.server_opt.momentum;
+    s->beta1 = d.server_opt.beta1;
+    s->beta2 = d.server_opt.beta2;
+    s->tau = d.server_opt.tau;
+    s->join_timeout = 0;
+    s->stats_deadline = d.stats_deadline_ms / 1000.0;
+    s->train_deadline = d.train_deadline_ms / 1000.0;
+    s->eval_deadline = d.eval_deadline_ms / 1000.0;
+    s->liveness = d.liveness_ms / 1000.0;
+    s->seed = d.seed;
+    s->max_message_mb = 64;
+    snprintf (s->run_name, sizeof s->run_name, "libfl run");
+}
+
+static int
+s_round_config (const settings_t *s, fl_round_config_t *c)
+{
+    fl_round_config_default (c);
+    c->min_clients = s->min_clients;
+    c->max_clients = s->max_clients;
+    c->rounds = s->rounds;
+    c->fraction = s->fraction;
+    c->min_cohort = s->min_cohort;
+    c->min_updates = s->min_updates;
+    c->local_epochs = (uint32_t) s->local_epochs;
+    c->batch_size = (uint32_t) s->batch_size;
+    c->client_lr = s->client_lr;
+    snprintf (c->client_opt, sizeof c->client_opt, "%s", s->client_opt);
+    c->example_cap = s->example_cap;
+    snprintf (c->model, sizeof c->model, "%s", s->model);
+    snprintf (c->hidden, sizeof c->hidden, "%s", s->hidden);
+    c->model_seed = s->model_seed;
+    if (fl_server_opt_kind_parse (s->server_opt, &c->server_opt.kind) != 0) {
+        fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->server_opt);
+        return -1;
+    }
+    c->server_opt.lr = s->server_lr;
+    c->server_opt.momentum = s->server_momentum;
+    c->server_opt.beta1 = s->beta1;
+    c->server_opt.beta2 = s->beta2;
+    c->server_opt.tau = s->tau;
+    c->join_timeout_ms = (int64_t) (s->join_timeout * 1000);
+    c->stats_deadline_ms = (int64_t) (s->stats_deadline * 1000);
+    c->train_deadline_ms = (int64_t) (s->train_deadline * 1000);
+    c->eval_deadline_ms = (int64_t) (s->eval_deadline * 1000);
+    c->liveness_ms = (int64_t) (s->liveness * 1000);
+    c->seed = s->seed;
+    randombytes_buf (c->run_id, sizeof c->run_id);
+    return 0;
+}
+
+static void
+s_flush (fl_round_t *round, fl_transport_t *tr)
+{
+    const uint8_t *id;
+    size_t id_len, len;
+    uint8_t *data;
+    while (fl_round_next_out (round, &id, &id_len, &data, &len)) {
+        fl_transport_send (tr, id, id_len, data, len);
+        free (data);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    settings_t s;
+    s_defaults (&s);
+    int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-coordinator",
+                            "coordinator", NULL,
+                            "Waits for --min-clients clients, runs round 0 (federated feature\n"
+                            "standardisation) and --rounds training rounds, then writes the model.\n"
+                            "Transport security and secure aggregation: see docs/SECURITY.md.",
+                            NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (sodium_init () < 0) {
+        fprintf (stderr, "fl-coordinator: libsodium failed to initialise\n");
+        return 1;
+    }
+    zsys_init ();
+    zsys_set_logident ("fl-coordinator");
+    if (s.quiet)
+        zsys_set_logsystem (false);
+    fl_round_config_t rcfg;
+    if (s_round_config (&s, &rcfg) != 0)
+        return 2;
+    fl_round_t *round = fl_round_new (&rcfg);
+    if (!round)
+        return 2;
+
+    fl_transport_config_t tcfg;
+    memset (&tcfg, 0, sizeof tcfg);
+    tcfg.endpoint = s.bind;
+    tcfg.max_message_bytes = s.max_message_mb << 20;
+    fl_transport_t *tr = fl_transport_server_new (&tcfg);
+    if (!tr) {
+        fl_round_destroy (&round);
+        return 1;
+    }
+    const char *mode = "plaintext FedAvg (updates are NOT masked)";
+    fl_report_t *report = fl_report_new (s.run_name, mode);
+    fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
+                          "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g",
+                          s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
+                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr);
+    FILE *csv = NULL;
+    if (s.metrics[0]) {
+        csv = fopen (s.metrics, "w");
+        if (!csv) {
+            fprintf (stderr, "fl-coordinator: cannot write metrics to %s\n", s.metrics);
+            return 1;
+        }
+        fl_report_csv_header (csv);
+    }
+    if (s.port_file[0]) {
+        FILE *pf = fopen (s.port_file, "w");
+        if (!pf || fprintf (pf, "%d\n", fl_transport_port (tr)) < 0 || fclose (pf) != 0) {
+            fprintf (stderr, "fl-coordinator: cannot write port file %s\n", s.port_file);
+            return 1;
+        }
+    }
+    printf ("fl-coordinator: listening on %s (port %d) [%s]; waiting for %zu clients\n", s.bind,
+            fl_transport_port (tr), mode, s.min_clients);
+    fflush (stdout);
+
+    int64_t t0 = zclock_mono (), last_round_end = t0;
+    fl_round_start (round, t0);
+    int exit_code = 0;
+    while (!zsys_interrupted) {
+        fl_round_phase_t ph = fl_round_phase (round);
+        if (ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED)
+            break;
+        int64_t now = zclock_mono ();
+        int64_t wait = fl_round_next_timeout_ms (round, now);
+        if (wait < 0 || wait > 1000)
+            wait = 1000;
+        fl_transport_msg_t msg;
+        int r = fl_transport_recv (tr, (int) wait, &msg);
+        now = zclock_mono ();
+        if (r == 0) {
+            fl_round_on_message (round, now, msg.id, msg.id_len, msg.member, msg.data, msg.len);
+            fl_transport_msg_free (&msg);
+        }
+        else if (r < 0)
+            break;
+        fl_round_on_tick (round, now);
+        s_flush (round, tr);
+        fl_round_summary_t sum;
+        while (fl_round_next_summary (round, &sum)) {
+            double secs = (now - last_round_end) / 1000.0;
+            last_round_end = now;
+            fl_report_progress_line (stdout, &sum, s.rounds, secs, "plaintext");
+            fflush (stdout);
+            if (csv) {
+                fl_report_csv_row (csv, &sum, secs);
+                fflush (csv);
+            }
+            fl_report_add_round (report, &sum, secs);
+        }
+    }
+    s_flush (round, tr);
+    if (zsys_interrupted) {
+        fprintf (stderr, "fl-coordinator: interrupted in round %" PRIu64 "\n", fl_round_current (round));
+        exit_code = 130;
+    }
+    else if (fl_round_phase (round) == FL_ROUND_FAILED) {
+        fprintf (stderr, "fl-coordinator: %s\n", fl_round_failure (round));
+        fl_report_set_outcome (report, fl_round_failure (round));
+        exit_code = 1;
+    }
+    else
+        fl_report_set_outcome (report, "completed");
+    if (s.model_out[0] && fl_round_params (round)) {
+        if (fl_round_save_model (round, s.model_out) == 0)
+            printf ("fl-coordinator: model written to %s\n", s.model_out);
+        else
+            exit_code = exit_code ? exit_code : 1;
+    }
+    if (s.report[0] && fl_report_write (report, s.report) == 0)
+        printf ("fl-coordinator: report written to %s\n", s.report);
+    if (csv)
+        fclose (csv);
+    zclock_sleep (200);       /* let the BYE messages leave */
+    fl_report_destroy (&report);
+    fl_transport_destroy (&tr);
+    fl_round_destroy (&round);
+    return exit_code;
+}

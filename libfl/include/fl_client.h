@@ -1,0 +1,82 @@
+/*  fl_client - one consortium member's side of a training run (sans I/O).
+
+    The client holds its data shard (training and test split, never sent
+    anywhere), answers the coordinator's requests, and trains locally:
+
+        (start) --fl_client_hello--> HELLO sent
+        WELCOME   -> build the model the consortium agreed on; check its
+                     fingerprint against the one the client was configured with
+        STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
+        STANDARDISE   -> apply the global mean / std to its training and test rows
+        TRAIN     -> load the global model, train locally, reply UPDATE
+                     (local minus global parameters, example count, loss)
+        EVALUATE  -> evaluate the global model on the local test split, reply
+                     EVAL_RESULT (counts and score histograms only)
+        BYE / REJECT -> finished
+
+    Every payload is decoded by fl_wire before use; a message for another
+    run, out of order, with a model fingerprint that differs from the one
+    agreed, or with parameters of the wrong length is rejected with a log
+    line and no state change.
+*/
+#ifndef FL_CLIENT_H_INCLUDED
+#define FL_CLIENT_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl_dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fl_client_t fl_client_t;
+
+typedef enum {
+    FL_CLIENT_NEW = 0,        /* HELLO not sent yet */
+    FL_CLIENT_JOINING,        /* HELLO sent, waiting for WELCOME */
+    FL_CLIENT_JOINED,         /* WELCOME received */
+    FL_CLIENT_FINISHED,       /* BYE received: training is over */
+    FL_CLIENT_REFUSED         /* REJECT received, or a fatal mismatch */
+} fl_client_state_t;
+
+typedef struct {
+    const char *member;       /* member id (roster name); copied */
+    const char *model;        /* expected model name, or NULL to accept the coordinator's */
+    const char *hidden;       /* expected hidden sizes (with model), or NULL */
+    uint64_t seed;            /* local randomness (shuffling) */
+} fl_client_config_t;
+
+/*  A client over its shards.  Ownership of *train and *test passes to the
+    client (the pointers are nulled).  NULL (with a log line) if the shards
+    disagree in feature count, or are empty. */
+fl_client_t *fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t **test);
+void fl_client_destroy (fl_client_t **self_p);
+
+/*  Queues a HELLO (first contact, or rejoining after the coordinator
+    restarted).  Resets the run id, so messages of the old run are refused. */
+void fl_client_hello (fl_client_t *self);
+
+/*  Handles one payload from the coordinator; replies go to the outbox.
+    Returns 1 if accepted, 0 if rejected (logged).  A REJECT "not admitted"
+    makes the client send HELLO again (the coordinator restarted). */
+int fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len);
+
+/*  Next payload to send: 1 and *data/*len (caller frees), or 0. */
+int fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len);
+
+/*  Queues a HEARTBEAT (for liveness while idle). */
+void fl_client_heartbeat (fl_client_t *self);
+
+fl_client_state_t fl_client_state (const fl_client_t *self);
+const char *fl_client_state_name (fl_client_state_t state);
+/*  Why the client was refused, or "". */
+const char *fl_client_reason (const fl_client_t *self);
+/*  Rounds trained so far. */
+uint64_t fl_client_rounds_trained (const fl_client_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

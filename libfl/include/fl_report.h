@@ -1,0 +1,51 @@
+/*  fl_report - what a run tells its operators: the per-round progress line,
+    the metrics CSV, and the run report (Markdown) for a compliance officer.
+
+    The report states only what the code did: the aggregation mode (a
+    plaintext run says that updates were NOT masked), the configuration, every
+    round's figures, and the outcome.  Privacy guarantees are printed only by
+    the differential-privacy layer, from the accountant's numbers.
+*/
+#ifndef FL_REPORT_H_INCLUDED
+#define FL_REPORT_H_INCLUDED
+
+#include <stdio.h>
+
+#include "fl_round.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fl_report_t fl_report_t;
+
+/*  A report for a run called name, in aggregation mode mode (a sentence). */
+fl_report_t *fl_report_new (const char *name, const char *mode);
+void fl_report_destroy (fl_report_t **self_p);
+
+/*  The configuration line (printf format). */
+void fl_report_set_config (fl_report_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+/*  Adds a paragraph (printf format), e.g. who attacked, what was clipped. */
+void fl_report_add_note (fl_report_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void fl_report_set_outcome (fl_report_t *self, const char *outcome);
+void fl_report_add_round (fl_report_t *self, const fl_round_summary_t *s, double seconds);
+
+/*  Writes the Markdown report to path.  -1 (logged) on I/O error. */
+int fl_report_write (const fl_report_t *self, const char *path);
+
+/*  "round   3/20  clients  8/8  updates 8  loss 0.2134  acc 0.9561  AUROC 0.9912 ..."
+    mode_tag is printed in brackets on every line ("plaintext", "secure"). */
+void fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds, double seconds,
+                              const char *mode_tag);
+
+/*  The metrics CSV: header, then one row per round (same columns as the
+    summary; NaN printed as "nan"). */
+void fl_report_csv_header (FILE *out);
+void fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,164 @@
+/*  fl_round - the coordinator's round state machine (sans I/O).
+
+    fl_round decides everything the coordinator does during training and
+    touches neither a socket nor a clock: the caller feeds it received
+    payloads (with the peer's routing id and authenticated member id) and the
+    current time in milliseconds, and drains the payloads it wants sent and
+    the summaries of finished rounds.  The coordinator program (coordinator/)
+    is the loop around it; tests drive it directly with simulated clients.
+
+    One run:
+
+        WAIT_CLIENTS --min_clients admitted--> STATS (round 0: federated
+        standardisation) --> TRAIN(1) --> EVAL(1) --> TRAIN(2) ... EVAL(R) --> DONE
+
+    Every phase ends when all expected replies are in or at its deadline,
+    whichever comes first: a client that misses a deadline is dropped from
+    that round, never waited for.  A round with fewer than min_updates
+    updates leaves the global model unchanged (and says so).
+
+    Invariants (checked in debug builds by s_invariants):
+      1. The global model changes only in s_finish_train, from a complete
+         aggregate whose every value is finite.
+      2. A reply is accepted only from a peer that was sent the request of
+         the current phase and round, at most once.
+      3. Every payload is decoded by fl_wire (validated) before any use; a bad
+         payload is logged with the peer's name and dropped.
+*/
+#ifndef FL_ROUND_H_INCLUDED
+#define FL_ROUND_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl_metrics.h"
+#include "fl_server_opt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_ROUND_RUNIDBYTES 16u
+#define FL_ROUND_MAX_PEERS 65535u
+
+typedef enum {
+    FL_ROUND_WAIT_CLIENTS = 0,
+    FL_ROUND_STATS,
+    FL_ROUND_TRAIN,
+    FL_ROUND_EVAL,
+    FL_ROUND_DONE,
+    FL_ROUND_FAILED
+} fl_round_phase_t;
+
+typedef struct {
+    /* schedule */
+    size_t min_clients;          /* admitted clients needed before round 0 */
+    size_t max_clients;          /* admission limit (0 = FL_ROUND_MAX_PEERS) */
+    uint64_t rounds;             /* R training rounds */
+    double fraction;             /* cohort = ceil(fraction * ready clients) ... */
+    size_t min_cohort;           /* ... but at least this many (when available) */
+    size_t min_updates;          /* fewer updates: round skipped, model unchanged */
+    /* what clients are told to do each round */
+    uint32_t local_epochs;
+    uint32_t batch_size;
+    double client_lr;
+    char client_opt[16];         /* "sgd" | "momentum" | "adam" */
+    uint64_t example_cap;        /* FedAvg weight cap per client (0 = none) */
+    /* the model */
+    char model[32];              /* built-in model name */
+    char hidden[64];             /* MLP hidden sizes, "64,32" */
+    uint64_t model_seed;         /* initialisation of the global model */
+    size_t features;             /* 0 = taken from the first client's HELLO */
+    size_t classes;              /* 0 = taken from the first client's HELLO */
+    fl_server_opt_config_t server_opt;
+    /* deadlines, milliseconds after the phase starts (0 = no limit for join) */
+    int64_t join_timeout_ms;
+    int64_t stats_deadline_ms;
+    int64_t train_deadline_ms;
+    int64_t eval_deadline_ms;
+    int64_t liveness_ms;         /* a client silent this long is no longer sampled */
+    uint64_t seed;               /* cohort sampling */
+    uint8_t run_id[FL_ROUND_RUNIDBYTES];
+} fl_round_config_t;
+
+/*  What one finished round did (also the row of the metrics CSV). */
+typedef struct {
+    uint64_t round;
+    size_t ready;                /* clients ready when the cohort was sampled */
+    size_t cohort;               /* clients sent the model */
+    size_t updates;              /* updates aggregated */
+    size_t dropped;              /* cohort members that missed the deadline or were rejected */
+    size_t eval_clients;         /* clients whose evaluation arrived */
+    int skipped;                 /* 1: too few updates, model unchanged */
+    double train_loss;           /* example-weighted mean of the clients' reported loss */
+    double update_norm;          /* L2 norm of the applied aggregate update */
+    fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
+} fl_round_summary_t;
+
+typedef struct fl_round_t fl_round_t;
+
+/*  Fills cfg with the defaults documented in docs/COORDINATOR.md. */
+void fl_round_config_default (fl_round_config_t *cfg);
+
+/*  A state machine for one run.  The configuration is copied.  NULL (with a
+    log line) on an invalid configuration: unknown model or optimizer, rounds
+    == 0, fraction outside (0, 1], min_clients == 0, non-positive deadlines or
+    learning rate. */
+fl_round_t *fl_round_new (const fl_round_config_t *cfg);
+void fl_round_destroy (fl_round_t **self_p);
+
+/*  Starts the clock: now_ms is the caller's monotonic time.  Call once. */
+void fl_round_start (fl_round_t *self, int64_t now_ms);
+
+/*  Feeds one received payload.  id/id_len: the transport's routing id of the
+    sender; member: its authenticated member id ("" in plaintext mode, where
+    the member id from HELLO is used for log lines).  Never fails: invalid
+    input is logged and dropped.  Returns 1 if the payload was accepted, 0
+    if it was rejected. */
+int fl_round_on_message (fl_round_t *self, int64_t now_ms, const uint8_t *id, size_t id_len,
+                         const char *member, const uint8_t *data, size_t len);
+
+/*  Advances on the clock: closes a phase whose deadline has passed.  Call
+    whenever fl_round_next_timeout_ms says so (or more often). */
+void fl_round_on_tick (fl_round_t *self, int64_t now_ms);
+
+/*  Milliseconds until the next deadline (>= 0), or -1 if none is pending. */
+int64_t fl_round_next_timeout_ms (const fl_round_t *self, int64_t now_ms);
+
+/*  Next payload to send: returns 1 and sets *id/*id_len (owned by self, valid
+    until the next call) and *data/*len (ownership passes to the caller: free
+    with free()), or 0 when the outbox is empty. */
+int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
+                       uint8_t **data, size_t *len);
+
+/*  Next finished round: returns 1 and fills *out, or 0 if none is pending. */
+int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
+
+fl_round_phase_t fl_round_phase (const fl_round_t *self);
+const char *fl_round_phase_name (fl_round_phase_t phase);
+/*  Current round number (0 during standardisation). */
+uint64_t fl_round_current (const fl_round_t *self);
+/*  Clients admitted so far (including ones that went silent). */
+size_t fl_round_clients (const fl_round_t *self);
+/*  Reason the run failed (FL_ROUND_FAILED), or "". */
+const char *fl_round_failure (const fl_round_t *self);
+
+/*  The global model: NULL until the first client fixed the input shape. */
+const float *fl_round_params (const fl_round_t *self);
+size_t fl_round_num_params (const fl_round_t *self);
+/*  Feature standardisation computed in round 0 (NULL before): d floats each. */
+const float *fl_round_mean (const fl_round_t *self);
+const float *fl_round_std (const fl_round_t *self);
+size_t fl_round_features (const fl_round_t *self);
+size_t fl_round_classes (const fl_round_t *self);
+
+/*  Writes the global model as a model file (see docs/FORMATS.md): a msgpack
+    map with model name, hidden sizes, shapes, fingerprint, standardisation
+    and parameters.  -1 (with a log line) on I/O error; the file is written to
+    path.tmp and renamed, so a crash never leaves a half-written model. */
+int fl_round_save_model (const fl_round_t *self, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,471 @@
+/*  fl_client.c - a member's side of a run (see fl_client.h).
+
+    The data never leaves this object: only sufficient statistics (round 0),
+    parameter differences (training) and evaluation counts leave it, and the
+    secure-aggregation layer masks the differences before they travel.
+*/
+#include "fl_client.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_metrics.h"
+#include "fl_model.h"
+#include "fl_stats.h"
+#include "fl_train.h"
+#include "fl_wire.h"
+
+typedef struct s_out_t {
+    uint8_t *data;
+    size_t len;
+    struct s_out_t *next;
+} s_out_t;
+
+struct fl_client_t {
+    char member[64];
+    char want_model[32], want_hidden[64];
+    uint64_t seed;
+    fl_client_state_t state;
+    char reason[256];
+    uint8_t run_id[FL_WIRE_RUNIDBYTES];
+    int have_run;
+    fl_dataset_t *raw_train, *raw_test;   /* as loaded: statistics come from these */
+    fl_dataset_t *train, *test;           /* standardised working copies */
+    int standardised;
+    fl_model_t *model;
+    uint8_t fingerprint[32];
+    float *global;                 /* (n_params) copy of the global model of the round */
+    uint64_t rounds_trained;
+    s_out_t *head, *tail;
+};
+
+const char *
+fl_client_state_name (fl_client_state_t s)
+{
+    static const char *n[] = {"new", "joining", "joined", "finished", "refused"};
+    return (unsigned) s < 5 ? n[s] : "?";
+}
+
+static void
+s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_wire_writer_finish (&w, &buf, &len) != 0) {
+        zsys_error ("client %s: could not encode a message", self->member);
+        return;
+    }
+    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+    if (!o) {
+        free (buf);
+        return;
+    }
+    o->data = buf;
+    o->len = len;
+    if (self->tail)
+        self->tail->next = o;
+    else
+        self->head = o;
+    self->tail = o;
+}
+
+static fl_wire_writer_t *
+s_writer (fl_client_t *self, fl_wire_type_t type, uint64_t round)
+{
+    static const uint8_t zero[FL_WIRE_RUNIDBYTES];
+    return fl_wire_writer_new (type, self->have_run ? self->run_id : zero, round);
+}
+
+fl_client_t *
+fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t **test)
+{
+    assert (cfg && train && test);
+    if (!*train || !*test || fl_dataset_rows (*train) == 0 || fl_dataset_rows (*test) == 0) {
+        zsys_error ("client: empty training data");
+        return NULL;
+    }
+    if (fl_dataset_features (*train) != fl_dataset_features (*test)) {
+        zsys_error ("client: training and test data disagree in feature count (%zu vs %zu)",
+                    fl_dataset_features (*train), fl_dataset_features (*test));
+        return NULL;
+    }
+    fl_client_t *self = (fl_client_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->member, sizeof self->member, "%s", cfg->member ? cfg->member : "member");
+    if (cfg->model)
+        snprintf (self->want_model, sizeof self->want_model, "%s", cfg->model);
+    if (cfg->hidden)
+        snprintf (self->want_hidden, sizeof self->want_hidden, "%s", cfg->hidden);
+    self->seed = cfg->seed;
+    self->raw_train = *train;
+    self->raw_test = *test;
+    *train = *test = NULL;
+    return self;
+}
+
+void
+fl_client_destroy (fl_client_t **self_p)
+{
+    assert (self_p);
+    fl_client_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->head) {
+        s_out_t *o = self->head;
+        self->head = o->next;
+        free (o->data);
+        free (o);
+    }
+    fl_dataset_destroy (&self->train);
+    fl_dataset_destroy (&self->test);
+    fl_dataset_destroy (&self->raw_train);
+    fl_dataset_destroy (&self->raw_test);
+    fl_model_destroy (&self->model);
+    free (self->global);
+    free (self);
+    *self_p = NULL;
+}
+
+static fl_dataset_t *
+s_clone (const fl_dataset_t *ds)
+{
+    size_t n = fl_dataset_rows (ds);
+    uint32_t *rows = (uint32_t *) malloc ((n ? n : 1) * sizeof (uint32_t));
+    if (!rows)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (uint32_t) i;
+    fl_dataset_t *c = fl_dataset_subset (ds, rows, n);
+    free (rows);
+    return c;
+}
+
+static size_t
+s_classes (const fl_client_t *self)
+{
+    size_t a = fl_dataset_classes (self->raw_train), b = fl_dataset_classes (self->raw_test);
+    size_t k = a > b ? a : b;
+    return k < 2 ? 2 : k;
+}
+
+void
+fl_client_hello (fl_client_t *self)
+{
+    uint8_t fp[32] = {0};
+    if (self->model)
+        memcpy (fp, self->fingerprint, 32);
+    self->have_run = 0;
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_HELLO, 0);
+    fl_wire_put_str (w, "member", self->member);
+    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_u64 (w, "n_train", fl_dataset_rows (self->raw_train));
+    fl_wire_put_u64 (w, "n_test", fl_dataset_rows (self->raw_test));
+    fl_wire_put_u64 (w, "features", fl_dataset_features (self->raw_train));
+    fl_wire_put_u64 (w, "classes", s_classes (self));
+    fl_wire_put_str (w, "model", self->want_model);
+    s_enqueue (self, w);
+    if (self->state != FL_CLIENT_FINISHED && self->state != FL_CLIENT_REFUSED)
+        self->state = FL_CLIENT_JOINING;
+}
+
+void
+fl_client_heartbeat (fl_client_t *self)
+{
+    s_enqueue (self, s_writer (self, FL_WIRE_HEARTBEAT, 0));
+}
+
+static void
+s_refuse (fl_client_t *self, const char *why)
+{
+    snprintf (self->reason, sizeof self->reason, "%s", why);
+    self->state = FL_CLIENT_REFUSED;
+    zsys_error ("client %s: %s", self->member, why);
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_BYE, 0);
+    fl_wire_put_str (w, "reason", why);
+    s_enqueue (self, w);
+}
+
+static int
+s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    const char *model = fl_wire_get_str (m, "model");
+    const char *hidden = fl_wire_get_str (m, "hidden");
+    uint64_t features = 0, classes = 0, seed = 0;
+    if (!model || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
+        || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0)
+        return 0;
+    if (self->want_model[0]
+        && (strcmp (self->want_model, model) != 0
+            || (self->want_hidden[0] && strcmp (self->want_hidden, hidden) != 0))) {
+        char why[200];
+        snprintf (why, sizeof why, "coordinator runs model %s(%s), this client was configured for %s(%s)",
+                  model, hidden, self->want_model, self->want_hidden);
+        s_refuse (self, why);
+        return 0;
+    }
+    if (features != fl_dataset_features (self->raw_train)) {
+        s_refuse (self, "coordinator's model takes a different number of features");
+        return 0;
+    }
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = features;
+    mc.n_classes = classes;
+    mc.seed = seed;
+    if (hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) {
+        s_refuse (self, "coordinator sent invalid hidden sizes");
+        return 0;
+    }
+    fl_model_destroy (&self->model);
+    free (self->global);
+    self->global = NULL;
+    self->model = fl_model_new (model, &mc);
+    if (!self->model) {
+        s_refuse (self, "cannot build the coordinator's model");
+        return 0;
+    }
+    fl_model_fingerprint (self->model, self->fingerprint);
+    self->global = (float *) calloc (fl_model_num_params (self->model), sizeof (float));
+    memcpy (self->run_id, fl_wire_run_id (m), FL_WIRE_RUNIDBYTES);
+    self->have_run = 1;
+    self->state = FL_CLIENT_JOINED;
+    zsys_info ("client %s: joined run; model %s%s%s (%zu parameters)", self->member, model,
+               hidden[0] ? " " : "", hidden, fl_model_num_params (self->model));
+    return 1;
+}
+
+static int
+s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    size_t d = fl_dataset_features (self->raw_train);
+    fl_stats_t *st = fl_stats_new (d);
+    if (!st || fl_stats_accumulate (st, self->raw_train) != 0) {
+        fl_stats_destroy (&st);
+        return 0;
+    }
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_STATS, fl_wire_round (m));
+    fl_wire_put_u64 (w, "count", fl_stats_count (st));
+    fl_wire_put_f64s (w, "sum", fl_stats_sum (st), d);
+    fl_wire_put_f64s (w, "sumsq", fl_stats_sumsq (st), d);
+    s_enqueue (self, w);
+    fl_stats_destroy (&st);
+    return 1;
+}
+
+static int
+s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    size_t d = fl_dataset_features (self->raw_train);
+    float *mean = (float *) calloc (2 * d, sizeof (float));
+    if (!mean)
+        return 0;
+    float *std = mean + d;
+    int ok = fl_wire_get_f32s (m, "mean", mean, d) == 0 && fl_wire_get_f32s (m, "std", std, d) == 0;
+    for (size_t i = 0; ok && i < d; i++)
+        ok = isfinite (mean[i]) && isfinite (std[i]) && std[i] > 0;
+    if (!ok) {
+        zsys_warning ("client %s: rejected STANDARDISE: wrong length or invalid values", self->member);
+        free (mean);
+        return 0;
+    }
+    /* Always from the raw rows: a rejoin after a coordinator restart may
+       bring different statistics. */
+    fl_dataset_destroy (&self->train);
+    fl_dataset_destroy (&self->test);
+    self->train = s_clone (self->raw_train);
+    self->test = s_clone (self->raw_test);
+    self->standardised = self->train && self->test
+                         && fl_dataset_standardise (self->train, mean, std) == 0
+                         && fl_dataset_standardise (self->test, mean, std) == 0;
+    free (mean);
+    return self->standardised;
+}
+
+/* Loads params from a TRAIN / EVALUATE message into the model; checks the
+   round's model fingerprint (a coordinator that sends different models to
+   different clients is caught by the signed fingerprint in secure mode;
+   here the check is against the agreed model). */
+static int
+s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
+{
+    const uint8_t *fp = NULL;
+    size_t fp_len = 0;
+    size_t n = fl_model_num_params (self->model);
+    if (fl_wire_get_bin (m, "fp", &fp, &fp_len) != 0 || fp_len != 32
+        || sodium_memcmp (fp, self->fingerprint, 32) != 0) {
+        zsys_warning ("client %s: rejected %s: model fingerprint differs from the agreed model",
+                      self->member, what);
+        return -1;
+    }
+    if (fl_wire_get_f32s (m, "params", self->global, n) != 0) {
+        zsys_warning ("client %s: rejected %s: parameter vector has the wrong length", self->member, what);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite (self->global[i])) {
+            zsys_warning ("client %s: rejected %s: non-finite parameter", self->member, what);
+            return -1;
+        }
+    memcpy (fl_model_params (self->model), self->global, n * sizeof (float));
+    return 0;
+}
+
+static int
+s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    uint64_t epochs = 0, batch = 0, seed = 0;
+    double lr = 0;
+    const char *opt = fl_wire_get_str (m, "opt");
+    fl_train_config_t tc;
+    fl_train_config_default (&tc);
+    if (fl_wire_get_u64 (m, "epochs", &epochs) != 0 || fl_wire_get_u64 (m, "batch", &batch) != 0
+        || fl_wire_get_f64 (m, "lr", &lr) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0 || !opt
+        || fl_opt_kind_parse (opt, &tc.optimizer) != 0 || epochs == 0 || epochs > 1000 || batch == 0
+        || batch > 1000000 || !(lr > 0 && lr < 1e3)) {
+        zsys_warning ("client %s: rejected TRAIN: invalid training configuration", self->member);
+        return 0;
+    }
+    if (s_load_global (self, m, "TRAIN") != 0)
+        return 0;
+    tc.epochs = (int) epochs;
+    tc.batch_size = (size_t) batch;
+    tc.lr = (float) lr;
+    tc.seed = self->seed ^ seed;
+    double loss = NAN;
+    size_t n_rows = fl_dataset_rows (self->train);
+    if (fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
+                        &tc, &loss) != 0) {
+        zsys_error ("client %s: local training failed", self->member);
+        return 0;
+    }
+    size_t n = fl_model_num_params (self->model);
+    float *p = fl_model_params (self->model);
+    float *delta = (float *) malloc (n * sizeof (float));
+    if (!delta)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        delta[i] = p[i] - self->global[i];
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_UPDATE, fl_wire_round (m));
+    fl_wire_put_f32s (w, "delta", delta, n);
+    fl_wire_put_u64 (w, "n", n_rows);
+    fl_wire_put_f64 (w, "loss", isfinite (loss) ? loss : -1.0);
+    s_enqueue (self, w);
+    free (delta);
+    self->rounds_trained++;
+    return 1;
+}
+
+static int
+s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    if (s_load_global (self, m, "EVALUATE") != 0)
+        return 0;
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    if (fl_metrics_counts_from_model (self->model, fl_dataset_x (self->test), fl_dataset_y (self->test),
+                                      fl_dataset_rows (self->test), &c) != 0)
+        return 0;
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVAL_RESULT, fl_wire_round (m));
+    fl_metrics_counts_to_wire (&c, w);
+    s_enqueue (self, w);
+    return 1;
+}
+
+int
+fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
+{
+    char why[160];
+    fl_wire_limits_t limits = fl_wire_limits_default ();
+    fl_wire_msg_t *m = fl_wire_decode (data, len, &limits, why, sizeof why);
+    if (!m) {
+        zsys_warning ("client %s: rejected message from coordinator: %s", self->member, why);
+        return 0;
+    }
+    fl_wire_type_t type = fl_wire_type (m);
+    int ok = 0;
+    if (type == FL_WIRE_REJECT) {
+        const char *r = fl_wire_get_str (m, "reason");
+        if (r && strncmp (r, "not admitted", 12) == 0 && self->state != FL_CLIENT_FINISHED) {
+            zsys_info ("client %s: coordinator does not know us (restarted?); joining again", self->member);
+            fl_client_hello (self);
+            ok = 1;
+        }
+        else {
+            snprintf (self->reason, sizeof self->reason, "refused by coordinator: %s", r ? r : "?");
+            zsys_error ("client %s: %s", self->member, self->reason);
+            self->state = FL_CLIENT_REFUSED;
+            ok = 1;
+        }
+        goto done;
+    }
+    if (type == FL_WIRE_WELCOME) {
+        if (self->state == FL_CLIENT_JOINING)
+            ok = s_on_welcome (self, m);
+        else
+            zsys_warning ("client %s: rejected WELCOME: not joining", self->member);
+        goto done;
+    }
+    if (self->state != FL_CLIENT_JOINED) {
+        zsys_warning ("client %s: rejected %s: not joined", self->member, fl_wire_type_name (type));
+        goto done;
+    }
+    if (sodium_memcmp (fl_wire_run_id (m), self->run_id, FL_WIRE_RUNIDBYTES) != 0) {
+        zsys_warning ("client %s: rejected %s: from another run", self->member, fl_wire_type_name (type));
+        goto done;
+    }
+    switch (type) {
+    case FL_WIRE_STATS_REQUEST: ok = s_on_stats_request (self, m); break;
+    case FL_WIRE_STANDARDISE: ok = s_on_standardise (self, m); break;
+    case FL_WIRE_TRAIN:
+        if (!self->standardised)
+            zsys_warning ("client %s: rejected TRAIN: no standardisation received yet", self->member);
+        else
+            ok = s_on_train (self, m);
+        break;
+    case FL_WIRE_EVALUATE:
+        if (!self->standardised)
+            zsys_warning ("client %s: rejected EVALUATE: no standardisation received yet", self->member);
+        else
+            ok = s_on_evaluate (self, m);
+        break;
+    case FL_WIRE_HEARTBEAT: ok = 1; break;
+    case FL_WIRE_BYE: {
+        const char *r = fl_wire_get_str (m, "reason");
+        zsys_info ("client %s: coordinator says goodbye: %s", self->member, r ? r : "");
+        self->state = FL_CLIENT_FINISHED;
+        ok = 1;
+        break;
+    }
+    default:
+        zsys_warning ("client %s: rejected %s: not a coordinator message", self->member,
+                      fl_wire_type_name (type));
+        break;
+    }
+done:
+    fl_wire_msg_destroy (&m);
+    return ok;
+}
+
+int
+fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len)
+{
+    s_out_t *o = self->head;
+    if (!o)
+        return 0;
+    self->head = o->next;
+    if (!self->head)
+        self->tail = NULL;
+    *data = o->data;
+    *len = o->len;
+    free (o);
+    return 1;
+}
+
+fl_client_state_t fl_client_state (const fl_client_t *self) { return self->state; }
+const char *fl_client_reason (const fl_client_t *self) { return self->reason; }
+uint64_t fl_client_rounds_trained (const fl_client_t *self) { return self->rounds_trained; }

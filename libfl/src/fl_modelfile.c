@@ -1,0 +1,158 @@
+/*  fl_modelfile.c - model files (see fl_modelfile.h). */
+#include "fl_modelfile.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fl_wire.h"
+
+#define S_MAX_FILE ((size_t) 1 << 30)
+
+int
+fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, const float *mean,
+                   const float *std, const uint8_t *run_id, uint64_t round)
+{
+    static const uint8_t zero[FL_WIRE_RUNIDBYTES];
+    uint8_t fp[32];
+    fl_model_fingerprint (model, fp);
+    size_t d = fl_model_num_inputs (model);
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_MODEL, run_id ? run_id : zero, round);
+    fl_wire_put_str (w, "model", fl_model_name (model));
+    fl_wire_put_str (w, "hidden", hidden ? hidden : "");
+    fl_wire_put_u64 (w, "features", d);
+    fl_wire_put_u64 (w, "classes", fl_model_num_classes (model));
+    fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    fl_wire_put_f32s (w, "params", fl_model_params (model), fl_model_num_params (model));
+    if (mean && std) {
+        fl_wire_put_f32s (w, "mean", mean, d);
+        fl_wire_put_f32s (w, "std", std, d);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_wire_writer_finish (&w, &buf, &len) != 0)
+        return -1;
+    char tmp[4096];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    int rc = -1;
+    FILE *f = fopen (tmp, "wb");
+    if (f) {
+        if (fwrite (buf, 1, len, f) == len && fflush (f) == 0 && fsync (fileno (f)) == 0)
+            rc = 0;
+        if (fclose (f) != 0)
+            rc = -1;
+    }
+    if (rc == 0 && rename (tmp, path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        zsys_error ("model file: cannot write %s: %s", path, strerror (errno));
+        remove (tmp);
+    }
+    free (buf);
+    return rc;
+}
+
+int
+fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float **std_p)
+{
+    *model_p = NULL;
+    *mean_p = *std_p = NULL;
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        zsys_error ("model file: cannot open %s: %s", path, strerror (errno));
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            uint8_t *nb = cap <= S_MAX_FILE ? (uint8_t *) realloc (buf, cap) : NULL;
+            if (!nb) {
+                zsys_error ("model file: %s is larger than %zu bytes", path, S_MAX_FILE);
+                free (buf);
+                fclose (f);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t got = fread (buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose (f);
+    char why[160];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    lim.max_message_bytes = S_MAX_FILE;
+    fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
+    free (buf);
+    if (!m || fl_wire_type (m) != FL_WIRE_MODEL) {
+        zsys_error ("model file: %s is not a libfl model file: %s", path, m ? "wrong message type" : why);
+        fl_wire_msg_destroy (&m);
+        return -1;
+    }
+    int rc = -1;
+    const char *name = fl_wire_get_str (m, "model");
+    const char *hidden = fl_wire_get_str (m, "hidden");
+    uint64_t features = 0, classes = 0;
+    const uint8_t *fp = NULL;
+    size_t fp_len = 0;
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    fl_model_t *model = NULL;
+    float *mean = NULL, *std = NULL;
+    if (!name || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
+        || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_bin (m, "fp", &fp, &fp_len) != 0
+        || fp_len != 32 || features == 0 || features > 100000 || classes < 2 || classes > 1000) {
+        zsys_error ("model file: %s: missing or invalid header fields", path);
+        goto done;
+    }
+    mc.n_inputs = features;
+    mc.n_classes = classes;
+    if ((hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) || !(model = fl_model_new (name, &mc))) {
+        zsys_error ("model file: %s: cannot build model %s (%s)", path, name, hidden);
+        goto done;
+    }
+    uint8_t mine[32];
+    fl_model_fingerprint (model, mine);
+    if (sodium_memcmp (mine, fp, 32) != 0) {
+        zsys_error ("model file: %s: fingerprint does not match model %s (%s)", path, name, hidden);
+        goto done;
+    }
+    if (fl_wire_get_f32s (m, "params", fl_model_params (model), fl_model_num_params (model)) != 0) {
+        zsys_error ("model file: %s: parameter vector does not have %zu values", path, fl_model_num_params (model));
+        goto done;
+    }
+    for (size_t i = 0; i < fl_model_num_params (model); i++)
+        if (!isfinite (fl_model_params (model)[i])) {
+            zsys_error ("model file: %s: non-finite parameter %zu", path, i);
+            goto done;
+        }
+    if (fl_wire_has (m, "mean")) {
+        mean = (float *) malloc (features * sizeof (float));
+        std = (float *) malloc (features * sizeof (float));
+        if (!mean || !std || fl_wire_get_f32s (m, "mean", mean, features) != 0
+            || fl_wire_get_f32s (m, "std", std, features) != 0) {
+            zsys_error ("model file: %s: standardisation vectors do not have %" PRIu64 " values", path, features);
+            goto done;
+        }
+    }
+    *model_p = model;
+    *mean_p = mean;
+    *std_p = std;
+    model = NULL;
+    mean = std = NULL;
+    rc = 0;
+done:
+    fl_model_destroy (&model);
+    free (mean);
+    free (std);
+    fl_wire_msg_destroy (&m);
+    return rc;
+}

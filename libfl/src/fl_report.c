@@ -1,0 +1,186 @@
+/*  fl_report.c - progress lines, metrics CSV and the Markdown run report. */
+#include "fl_report.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    fl_round_summary_t s;
+    double seconds;
+} s_row_t;
+
+struct fl_report_t {
+    char name[128];
+    char mode[256];
+    char config[1024];
+    char outcome[256];
+    char *notes;          /* concatenated paragraphs */
+    s_row_t *rows;
+    size_t n_rows, cap_rows;
+    char started[64];
+};
+
+fl_report_t *
+fl_report_new (const char *name, const char *mode)
+{
+    fl_report_t *self = (fl_report_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->name, sizeof self->name, "%s", name ? name : "libfl run");
+    snprintf (self->mode, sizeof self->mode, "%s", mode ? mode : "");
+    snprintf (self->outcome, sizeof self->outcome, "did not finish");
+    time_t t = time (NULL);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (self->started, sizeof self->started, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return self;
+}
+
+void
+fl_report_destroy (fl_report_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        free ((*self_p)->rows);
+        free ((*self_p)->notes);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+void
+fl_report_set_config (fl_report_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->config, sizeof self->config, fmt, ap);
+    va_end (ap);
+}
+
+void
+fl_report_add_note (fl_report_t *self, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, sizeof buf, fmt, ap);
+    va_end (ap);
+    size_t old = self->notes ? strlen (self->notes) : 0;
+    char *n = (char *) realloc (self->notes, old + strlen (buf) + 3);
+    if (!n)
+        return;
+    memcpy (n + old, buf, strlen (buf));
+    memcpy (n + old + strlen (buf), "\n\n", 3);
+    self->notes = n;
+}
+
+void
+fl_report_set_outcome (fl_report_t *self, const char *outcome)
+{
+    snprintf (self->outcome, sizeof self->outcome, "%s", outcome);
+}
+
+void
+fl_report_add_round (fl_report_t *self, const fl_round_summary_t *s, double seconds)
+{
+    if (self->n_rows == self->cap_rows) {
+        size_t cap = self->cap_rows ? 2 * self->cap_rows : 32;
+        s_row_t *r = (s_row_t *) realloc (self->rows, cap * sizeof *r);
+        if (!r)
+            return;
+        self->rows = r;
+        self->cap_rows = cap;
+    }
+    self->rows[self->n_rows].s = *s;
+    self->rows[self->n_rows].seconds = seconds;
+    self->n_rows++;
+}
+
+static void
+s_metric (FILE *f, double v)
+{
+    if (isnan (v))
+        fprintf (f, "     -");
+    else
+        fprintf (f, "%.4f", v);
+}
+
+int
+fl_report_write (const fl_report_t *self, const char *path)
+{
+    FILE *f = fopen (path, "w");
+    if (!f) {
+        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
+        return -1;
+    }
+    fprintf (f, "# %s\n\n", self->name);
+    fprintf (f, "- Started: %s\n- Aggregation: %s\n- Configuration: %s\n- Outcome: %s\n\n", self->started,
+             self->mode, self->config, self->outcome);
+    if (self->notes)
+        fprintf (f, "%s", self->notes);
+    fprintf (f, "## Rounds\n\n| round | cohort | updates | dropped | eval clients | train loss | "
+                "accuracy | AUROC | AUPRC | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < self->n_rows; i++) {
+        const fl_round_summary_t *s = &self->rows[i].s;
+        fprintf (f, "| %" PRIu64 "%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
+                 s->cohort, s->updates, s->dropped, s->eval_clients);
+        s_metric (f, s->train_loss);
+        fprintf (f, " | ");
+        s_metric (f, s->eval.accuracy);
+        fprintf (f, " | ");
+        s_metric (f, s->eval.auroc);
+        fprintf (f, " | ");
+        s_metric (f, s->eval.auprc);
+        fprintf (f, " | %.2f |\n", self->rows[i].seconds);
+    }
+    if (self->n_rows) {
+        const fl_round_summary_t *s = &self->rows[self->n_rows - 1].s;
+        fprintf (f, "\n## Final model\n\nFederated evaluation on the members' held-out test data "
+                    "(%" PRIu64 " examples): accuracy %.4f, AUROC %.4f, AUPRC %.4f, log loss %.4f.\n",
+                 s->eval.n, s->eval.accuracy, s->eval.auroc, s->eval.auprc, s->eval.log_loss);
+    }
+    int rc = fclose (f) == 0 ? 0 : -1;
+    return rc;
+}
+
+void
+fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds, double seconds,
+                         const char *mode_tag)
+{
+    fprintf (out, "round %3" PRIu64 "/%" PRIu64 "  clients %2zu/%-2zu  updates %2zu", s->round, rounds,
+             s->cohort, s->ready, s->updates);
+    if (s->dropped)
+        fprintf (out, " (%zu dropped)", s->dropped);
+    fprintf (out, "  loss ");
+    s_metric (out, s->train_loss);
+    fprintf (out, "  acc ");
+    s_metric (out, s->eval.accuracy);
+    fprintf (out, "  AUROC ");
+    s_metric (out, s->eval.auroc);
+    fprintf (out, "  AUPRC ");
+    s_metric (out, s->eval.auprc);
+    fprintf (out, "  %5.2fs%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "", mode_tag);
+}
+
+void
+fl_report_csv_header (FILE *out)
+{
+    fprintf (out, "round,ready,cohort,updates,dropped,skipped,train_loss,update_norm,eval_clients,"
+                  "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds\n");
+}
+
+void
+fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds)
+{
+    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n",
+             s->round, s->ready, s->cohort, s->updates, s->dropped, s->skipped, s->train_loss, s->update_norm,
+             s->eval_clients, s->eval.n, s->eval.accuracy, s->eval.log_loss, s->eval.auroc, s->eval.auprc,
+             s->eval.precision, s->eval.recall, seconds);
+}

@@ -1,0 +1,520 @@
+/*  fl-sim - the main job: a whole consortium on one machine.
+
+    Launches one fl-coordinator and N fl-client processes over TCP loopback,
+    each client holding one partition of a bundled data set, shows the
+    coordinator's progress line per round, and ends with a summary comparing
+    the federated model with (a) a centralised model trained by the same code
+    on the pooled training rows and (b) the average member trained alone on
+    its own rows.  All three are evaluated on the same pooled test rows (the
+    union of the members' held-out splits).  See docs/SIMULATION.md.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fl_args.h"
+#include "fl_dataset.h"
+#include "fl_metrics.h"
+#include "fl_model.h"
+#include "fl_modelfile.h"
+#include "fl_shard.h"
+#include "fl_stats.h"
+#include "fl_train.h"
+
+typedef struct {
+    char dataset[64], datadir[1024], partition[16], column[128];
+    size_t clients, kill;
+    double alpha, test_fraction, fraction;
+    uint64_t rounds, local_epochs, batch_size, seed, kill_round;
+    double client_lr, server_lr, train_deadline;
+    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024];
+    int quiet, no_baselines;
+} settings_t;
+
+#define F(x) offsetof (settings_t, x)
+#define STR(x) F (x), sizeof ((settings_t *) 0)->x
+static const fl_arg_t s_args[] = {
+    {"dataset", FL_ARG_STR, STR (dataset), "NAME", "bundled data set: wdbc | pima | ulb | uci_credit", FL_ARG_NO_RANGE},
+    {"datadir", FL_ARG_STR, STR (datadir), "DIR", "directory of bundled data sets (default: the source tree's datasets/)", FL_ARG_NO_RANGE},
+    {"clients", FL_ARG_SIZE, F (clients), 0, "N", "consortium members (client processes)", 1, 256},
+    {"partition", FL_ARG_STR, STR (partition), "KIND", "how rows are split across members: iid | dirichlet | column", FL_ARG_NO_RANGE},
+    {"alpha", FL_ARG_DOUBLE, F (alpha), 0, "A", "Dirichlet label-skew concentration (smaller = more skewed)", 1e-6, 1e6},
+    {"partition-column", FL_ARG_STR, STR (column), "COLUMN", "column naming each row's member (partition column)", FL_ARG_NO_RANGE},
+    {"test-fraction", FL_ARG_DOUBLE, F (test_fraction), 0, "F", "share of each member's rows held out for evaluation", 0.01, 0.9},
+    {"rounds", FL_ARG_U64, F (rounds), 0, "R", "training rounds", 1, 100000},
+    {"fraction", FL_ARG_DOUBLE, F (fraction), 0, "F", "fraction of members in each round's cohort", 1e-6, 1},
+    {"local-epochs", FL_ARG_U64, F (local_epochs), 0, "E", "local epochs per round", 1, 1000},
+    {"batch-size", FL_ARG_U64, F (batch_size), 0, "B", "local batch size", 1, 1000000},
+    {"client-lr", FL_ARG_DOUBLE, F (client_lr), 0, "LR", "client learning rate", 1e-9, 100},
+    {"client-opt", FL_ARG_STR, STR (client_opt), "NAME", "client optimizer: sgd | momentum | adam", FL_ARG_NO_RANGE},
+    {"server-opt", FL_ARG_STR, STR (server_opt), "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
+    {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
+    {"model", FL_ARG_STR, STR (model), "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
+    {"hidden", FL_ARG_STR, STR (hidden), "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of everything: partition, split, initialisation, cohorts", FL_ARG_NO_RANGE},
+    {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
+    {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
+    {"kill-round", FL_ARG_U64, F (kill_round), 0, "R", "the round in which they vanish (default: half way)", 0, 100000},
+    {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
+    {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
+};
+#undef F
+#undef STR
+
+static char s_bindir[PATH_MAX];
+
+static void
+s_find_bindir (const char *argv0)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        buf[n] = 0;
+    else
+        snprintf (buf, sizeof buf, "%s", argv0);
+    char *slash = strrchr (buf, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf (buf, sizeof buf, ".");
+    snprintf (s_bindir, sizeof s_bindir, "%s", buf);
+}
+
+/* fork + exec bin/<prog> with argv; stdout/stderr to files ("-" = inherit). */
+static pid_t
+s_spawn (const char *prog, char **args, const char *out_path, const char *err_path)
+{
+    char path[PATH_MAX + 64];
+    snprintf (path, sizeof path, "%s/%s", s_bindir, prog);
+    fflush (stdout);
+    fflush (stderr);
+    pid_t pid = fork ();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (strcmp (out_path, "-") != 0 && !freopen (out_path, "w", stdout))
+            _exit (126);
+        if (strcmp (err_path, "-") != 0 && !freopen (err_path, "w", stderr))
+            _exit (126);
+        args[0] = path;
+        execv (path, args);
+        fprintf (stderr, "fl-sim: cannot run %s: %s\n", path, strerror (errno));
+        _exit (127);
+    }
+    return pid;
+}
+
+typedef struct {
+    char *v[96];
+    char store[96][1200];
+    int n;
+} s_argv_t;
+
+static void
+s_arg (s_argv_t *a, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_arg (s_argv_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (a->store[a->n], sizeof a->store[0], fmt, ap);
+    va_end (ap);
+    a->v[a->n] = a->store[a->n];
+    a->n++;
+    a->v[a->n] = NULL;
+}
+
+static void
+s_shard_spec (const settings_t *s, size_t i, fl_shard_spec_t *sp)
+{
+    fl_shard_spec_default (sp);
+    snprintf (sp->dataset, sizeof sp->dataset, "%s", s->dataset);
+    snprintf (sp->datadir, sizeof sp->datadir, "%s", s->datadir);
+    snprintf (sp->partition, sizeof sp->partition, "%s", s->partition);
+    snprintf (sp->column, sizeof sp->column, "%s", s->column);
+    sp->partitions = s->clients;
+    sp->index = i;
+    sp->alpha = s->alpha;
+    sp->seed = s->seed;
+    sp->test_fraction = s->test_fraction;
+}
+
+/* Trains a fresh model (same shape and initialisation as the federated one)
+   on train for rounds * local_epochs epochs, standardised by mean/std. */
+static fl_model_t *
+s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
+{
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = fl_dataset_features (train);
+    mc.n_classes = classes;
+    mc.seed = s->seed;
+    if (s->hidden[0] && fl_model_parse_hidden (s->hidden, &mc) != 0)
+        return NULL;
+    fl_model_t *m = fl_model_new (s->model, &mc);
+    if (!m)
+        return NULL;
+    fl_train_config_t tc;
+    fl_train_config_default (&tc);
+    fl_opt_kind_parse (s->client_opt, &tc.optimizer);
+    tc.epochs = (int) (s->rounds * s->local_epochs);
+    tc.batch_size = s->batch_size;
+    tc.lr = (float) s->client_lr;
+    tc.seed = s->seed;
+    double loss;
+    if (fl_train_local (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &tc, &loss) != 0)
+        fl_model_destroy (&m);
+    return m;
+}
+
+static int
+s_standardise_own (fl_dataset_t *ds, float *mean, float *std)
+{
+    fl_stats_t *st = fl_stats_new (fl_dataset_features (ds));
+    int rc = st && fl_stats_accumulate (st, ds) == 0 && fl_stats_finalize (st, mean, std) == 0
+                     && fl_dataset_standardise (ds, mean, std) == 0 ? 0 : -1;
+    fl_stats_destroy (&st);
+    return rc;
+}
+
+static int
+s_evaluate (fl_model_t *m, const fl_dataset_t *test_raw, const float *mean, const float *std,
+            fl_metrics_summary_t *out)
+{
+    uint32_t *rows = (uint32_t *) malloc (fl_dataset_rows (test_raw) * sizeof (uint32_t));
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < fl_dataset_rows (test_raw); i++)
+        rows[i] = (uint32_t) i;
+    fl_dataset_t *t = fl_dataset_subset (test_raw, rows, fl_dataset_rows (test_raw));
+    free (rows);
+    if (!t || fl_dataset_standardise (t, mean, std) != 0) {
+        fl_dataset_destroy (&t);
+        return -1;
+    }
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    int rc = fl_metrics_counts_from_model (m, fl_dataset_x (t), fl_dataset_y (t), fl_dataset_rows (t), &c);
+    fl_metrics_counts_summary (&c, out);
+    fl_dataset_destroy (&t);
+    return rc;
+}
+
+static void
+s_row (const char *name, const fl_metrics_summary_t *m)
+{
+    printf ("  %-34s %8.4f %8.4f %8.4f %8.4f\n", name, m->accuracy, m->auroc, m->auprc, m->log_loss);
+}
+
+static int
+s_baselines (const settings_t *s, const char *model_path)
+{
+    size_t n = s->clients;
+    fl_dataset_t **train = (fl_dataset_t **) calloc (n, sizeof *train);
+    fl_dataset_t *pool_train = NULL, *pool_test = NULL;
+    int rc = -1;
+    size_t classes = 2;
+    for (size_t i = 0; i < n; i++) {
+        fl_shard_spec_t sp;
+        fl_dataset_t *test = NULL;
+        s_shard_spec (s, i, &sp);
+        if (fl_shard_load (&sp, &train[i], &test) != 0)
+            goto done;
+        if (fl_dataset_classes (train[i]) > classes)
+            classes = fl_dataset_classes (train[i]);
+        fl_dataset_t *a = pool_train ? fl_dataset_concat (pool_train, train[i]) : NULL;
+        fl_dataset_t *b = pool_test ? fl_dataset_concat (pool_test, test) : NULL;
+        if (!pool_train) {
+            pool_train = train[i];
+            train[i] = NULL;
+            fl_shard_load (&sp, &train[i], &b);     /* keep our own copy */
+            fl_dataset_destroy (&b);
+            pool_test = test;
+        }
+        else {
+            fl_dataset_destroy (&pool_train);
+            fl_dataset_destroy (&pool_test);
+            fl_dataset_destroy (&test);
+            pool_train = a;
+            pool_test = b;
+        }
+        if (!pool_train || !pool_test)
+            goto done;
+    }
+    size_t d = fl_dataset_features (pool_train);
+    float *mean = (float *) calloc (2 * d, sizeof (float)), *std = mean + d;
+    fl_metrics_summary_t fed, central, local, sum;
+    memset (&sum, 0, sizeof sum);
+
+    fl_model_t *fm = NULL;
+    float *fmean = NULL, *fstd = NULL;
+    if (fl_modelfile_load (model_path, &fm, &fmean, &fstd) != 0 || !fmean
+        || s_evaluate (fm, pool_test, fmean, fstd, &fed) != 0) {
+        fprintf (stderr, "fl-sim: cannot evaluate the federated model %s\n", model_path);
+        fl_model_destroy (&fm);
+        free (fmean);
+        free (fstd);
+        free (mean);
+        goto done;
+    }
+    fl_model_destroy (&fm);
+    free (fmean);
+    free (fstd);
+
+    /* Centralised: pooled training rows, pooled statistics (the same the
+       federation computes in round 0). */
+    s_standardise_own (pool_train, mean, std);
+    fl_model_t *cm = s_train_alone (s, pool_train, classes);
+    if (!cm || s_evaluate (cm, pool_test, mean, std, &central) != 0) {
+        fl_model_destroy (&cm);
+        free (mean);
+        goto done;
+    }
+    fl_model_destroy (&cm);
+
+    /* Each member alone: its own rows and its own statistics. */
+    size_t counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s_standardise_own (train[i], mean, std) != 0)
+            continue;
+        fl_model_t *lm = s_train_alone (s, train[i], classes);
+        fl_metrics_summary_t r;
+        if (lm && s_evaluate (lm, pool_test, mean, std, &r) == 0) {
+            sum.accuracy += r.accuracy;
+            sum.auroc += isnan (r.auroc) ? 0.5 : r.auroc;
+            sum.auprc += isnan (r.auprc) ? 0 : r.auprc;
+            sum.log_loss += r.log_loss;
+            counted++;
+        }
+        fl_model_destroy (&lm);
+    }
+    free (mean);
+    local = sum;
+    if (counted) {
+        local.accuracy /= (double) counted;
+        local.auroc /= (double) counted;
+        local.auprc /= (double) counted;
+        local.log_loss /= (double) counted;
+    }
+    printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
+            fl_dataset_rows (pool_test));
+    printf ("  %-34s %8s %8s %8s %8s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
+    s_row ("federated (this run)", &fed);
+    s_row ("centralised (pooled data)", &central);
+    char name[64];
+    snprintf (name, sizeof name, "member alone (mean of %zu)", counted);
+    s_row (name, &local);
+    printf ("  Federated minus member-alone: accuracy %+.4f, AUROC %+.4f, AUPRC %+.4f\n",
+            fed.accuracy - local.accuracy, fed.auroc - local.auroc, fed.auprc - local.auprc);
+    rc = 0;
+done:
+    for (size_t i = 0; i < n; i++)
+        fl_dataset_destroy (&train[i]);
+    free (train);
+    fl_dataset_destroy (&pool_train);
+    fl_dataset_destroy (&pool_test);
+    return rc;
+}
+
+static volatile sig_atomic_t s_stop = 0;
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    settings_t s;
+    memset (&s, 0, sizeof s);
+    snprintf (s.dataset, sizeof s.dataset, "wdbc");
+    snprintf (s.partition, sizeof s.partition, "dirichlet");
+    snprintf (s.client_opt, sizeof s.client_opt, "sgd");
+    snprintf (s.server_opt, sizeof s.server_opt, "fedavg");
+    snprintf (s.model, sizeof s.model, "logreg");
+    snprintf (s.out, sizeof s.out, "fl-sim-out");
+    s.clients = 8;
+    s.alpha = 0.5;
+    s.test_fraction = 0.25;
+    s.fraction = 1.0;
+    s.rounds = 20;
+    s.local_epochs = 1;
+    s.batch_size = 16;
+    s.client_lr = 0.1;
+    s.server_lr = 1.0;
+    s.seed = 42;
+    s.train_deadline = 30;
+    int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
+                            "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
+                            "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
+                            "Fraud example: fl-sim --dataset ulb --clients 5 --model mlp --hidden 32",
+                            NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    s_find_bindir (argv[0]);
+    if (!s.datadir[0])
+        snprintf (s.datadir, sizeof s.datadir, "%s", fl_shard_default_datadir ());
+    if (mkdir (s.out, 0755) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-sim: cannot create %s: %s\n", s.out, strerror (errno));
+        return 1;
+    }
+    if (s.kill >= s.clients) {
+        fprintf (stderr, "fl-sim: --kill %zu must leave at least one of %zu members\n", s.kill, s.clients);
+        return 2;
+    }
+    uint64_t kill_round = s.kill_round ? s.kill_round : (s.rounds + 1) / 2;
+    signal (SIGINT, s_on_signal);
+    signal (SIGTERM, s_on_signal);
+
+    /* Check the data before starting anything (clear error, no half-started run). */
+    {
+        fl_shard_spec_t sp;
+        fl_dataset_t *a = NULL, *b = NULL;
+        s_shard_spec (&s, 0, &sp);
+        if (fl_shard_load (&sp, &a, &b) != 0) {
+            fprintf (stderr, "fl-sim: cannot prepare data set '%s' for %zu members\n", s.dataset, s.clients);
+            return 1;
+        }
+        fl_dataset_destroy (&a);
+        fl_dataset_destroy (&b);
+    }
+    char port_file[1200], model_path[1200];
+    snprintf (port_file, sizeof port_file, "%s/coordinator.port", s.out);
+    snprintf (model_path, sizeof model_path, "%s/model.flm", s.out);
+    remove (port_file);
+
+    printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, output in %s/\n", s.clients,
+            s.dataset, s.partition, strcmp (s.partition, "dirichlet") == 0 ? " label skew" : "", s.rounds,
+            s.model, s.hidden[0] ? " " : "", s.hidden, s.out);
+    s_argv_t ca = {.n = 1};
+    s_arg (&ca, "--bind=tcp://127.0.0.1:*");
+    s_arg (&ca, "--port-file=%s", port_file);
+    s_arg (&ca, "--min-clients=%zu", s.clients);
+    s_arg (&ca, "--min-cohort=%zu", s.clients - s.kill > 1 ? (size_t) 2 : (size_t) 1);
+    s_arg (&ca, "--rounds=%" PRIu64, s.rounds);
+    s_arg (&ca, "--fraction=%g", s.fraction);
+    s_arg (&ca, "--local-epochs=%" PRIu64, s.local_epochs);
+    s_arg (&ca, "--batch-size=%" PRIu64, s.batch_size);
+    s_arg (&ca, "--client-lr=%g", s.client_lr);
+    s_arg (&ca, "--client-opt=%s", s.client_opt);
+    s_arg (&ca, "--server-opt=%s", s.server_opt);
+    s_arg (&ca, "--server-lr=%g", s.server_lr);
+    s_arg (&ca, "--model=%s", s.model);
+    if (s.hidden[0])
+        s_arg (&ca, "--hidden=%s", s.hidden);
+    s_arg (&ca, "--model-seed=%" PRIu64, s.seed);
+    s_arg (&ca, "--seed=%" PRIu64, s.seed);
+    s_arg (&ca, "--train-deadline=%g", s.train_deadline);
+    s_arg (&ca, "--eval-deadline=%g", s.train_deadline);
+    s_arg (&ca, "--join-timeout=60");
+    s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
+    s_arg (&ca, "--model-out=%s", model_path);
+    s_arg (&ca, "--report=%s/report.md", s.out);
+    s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
+    s_arg (&ca, "--plaintext");
+    s_arg (&ca, "--quiet");
+    char log[1200];
+    snprintf (log, sizeof log, "%s/coordinator.log", s.out);
+    pid_t coord = s_spawn ("fl-coordinator", ca.v, s.quiet ? log : "-", log);
+    if (coord < 0) {
+        fprintf (stderr, "fl-sim: cannot start fl-coordinator\n");
+        return 1;
+    }
+    int port = -1;
+    for (int i = 0; i < 200 && port < 0 && !s_stop; i++) {
+        FILE *pf = fopen (port_file, "r");
+        if (pf) {
+            if (fscanf (pf, "%d", &port) != 1)
+                port = -1;
+            fclose (pf);
+        }
+        if (port < 0)
+            zclock_sleep (50);
+    }
+    if (port < 0) {
+        fprintf (stderr, "fl-sim: fl-coordinator did not start (see %s)\n", log);
+        kill (coord, SIGTERM);
+        waitpid (coord, NULL, 0);
+        return 1;
+    }
+    pid_t *pids = (pid_t *) calloc (s.clients, sizeof (pid_t));
+    for (size_t i = 0; i < s.clients; i++) {
+        s_argv_t a = {.n = 1};
+        s_arg (&a, "--connect=tcp://127.0.0.1:%d", port);
+        s_arg (&a, "--member=hospital-%02zu", i + 1);
+        s_arg (&a, "--dataset=%s", s.dataset);
+        s_arg (&a, "--datadir=%s", s.datadir);
+        s_arg (&a, "--partitions=%zu", s.clients);
+        s_arg (&a, "--partition-index=%zu", i);
+        s_arg (&a, "--partition=%s", s.partition);
+        s_arg (&a, "--alpha=%g", s.alpha);
+        if (s.column[0])
+            s_arg (&a, "--partition-column=%s", s.column);
+        s_arg (&a, "--data-seed=%" PRIu64, s.seed);
+        s_arg (&a, "--test-fraction=%g", s.test_fraction);
+        s_arg (&a, "--seed=%zu", s.seed * 1000 + i);
+        if (i >= s.clients - s.kill)
+            s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
+        s_arg (&a, "--quiet");
+        snprintf (log, sizeof log, "%s/client-%02zu.log", s.out, i + 1);
+        pids[i] = s_spawn ("fl-client", a.v, log, log);
+    }
+    if (s.kill)
+        printf ("fl-sim: fault demo: %zu member(s) will vanish during round %" PRIu64 "\n", s.kill, kill_round);
+    int status = 0;
+    while (waitpid (coord, &status, WNOHANG) == 0) {
+        if (s_stop) {
+            kill (coord, SIGTERM);
+            waitpid (coord, &status, 0);
+            break;
+        }
+        zclock_sleep (50);
+    }
+    /* Clients leave on the coordinator's BYE; give them a moment, then stop stragglers. */
+    for (int t = 0; t < 60; t++) {
+        int alive = 0;
+        for (size_t i = 0; i < s.clients; i++)
+            if (pids[i] > 0) {
+                if (waitpid (pids[i], NULL, WNOHANG) == pids[i])
+                    pids[i] = 0;
+                else
+                    alive++;
+            }
+        if (!alive)
+            break;
+        if (t == 40)
+            for (size_t i = 0; i < s.clients; i++)
+                if (pids[i] > 0)
+                    kill (pids[i], SIGTERM);
+        zclock_sleep (50);
+    }
+    for (size_t i = 0; i < s.clients; i++)
+        if (pids[i] > 0) {
+            kill (pids[i], SIGKILL);
+            waitpid (pids[i], NULL, 0);
+        }
+    free (pids);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
+        return 1;
+    }
+    if (!s.no_baselines && s_baselines (&s, model_path) != 0)
+        return 1;
+    printf ("\nfl-sim: metrics %s/metrics.csv, model %s, report %s/report.md\n", s.out, model_path, s.out);
+    return 0;
+}
