@@ -141,6 +141,13 @@ int fl_metrics_counts_check (const fl_metrics_counts_t *c);
     or poisoned. */
 void fl_metrics_counts_summary (const fl_metrics_counts_t *c, fl_metrics_summary_t *out);
 
+/*  Bound on |binned AUROC - exact AUROC| for the scores behind c: pairs
+    (positive, negative) in the same bin count 1/2 in the binned form and 0,
+    1/2 or 1 in the exact one, so the error is at most
+        (1/2) sum_b hist_pos[b] hist_neg[b] / (P N).
+    NAN when AUROC is undefined (multi-class, a class absent, empty). */
+double fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c);
+
 #ifdef __cplusplus
 }
 #endif

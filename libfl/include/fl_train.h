@@ -74,8 +74,10 @@ int fl_train_config_check (const fl_train_config_t *cfg, size_t n_classes);
     batch before its step).
     Returns -1 and logs, leaving the model untouched, on a bad config, n = 0
     or > FL_TRAIN_MAX_ROWS, a label out of range, a non-finite input value,
-    or no memory; -1 also if the loss or parameters become non-finite
-    (divergence: the model is then left as it is, the caller should discard it). */
+    or no memory for the call's buffers.  Returns -1 after training started
+    if the loss or parameters become non-finite (divergence) or the model's
+    forward pass fails; the parameters are then part-trained and the caller
+    should reload the global model rather than send them. */
 int fl_train_local (fl_model_t *m, const float *x, const int32_t *y, size_t n,
                     const fl_train_config_t *cfg, double *mean_loss);
 

@@ -439,3 +439,20 @@ fl_metrics_counts_summary (const fl_metrics_counts_t *c, fl_metrics_summary_t *o
         out->auprc = ap;
     }
 }
+
+double
+fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c)
+{
+    assert (c);
+    if (c->n_classes != 2)
+        return NAN;
+    double P = 0, N = 0, same = 0;
+    for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+        P += (double) c->hist_pos[b];
+        N += (double) c->hist_neg[b];
+        same += (double) c->hist_pos[b] * (double) c->hist_neg[b];
+    }
+    if (P == 0 || N == 0)
+        return NAN;
+    return 0.5 * same / (P * N);
+}
