@@ -1,0 +1,154 @@
+/*  fl_metrics - evaluation metrics, exact and federated.
+
+    Exact metrics work on arrays of scores (probabilities) and labels held in
+    one place: accuracy, log loss, AUROC, AUPRC (average precision),
+    precision and recall at a threshold.
+
+    Federated evaluation cannot pool the scores (they stay at the members), so
+    each member summarises its test predictions in a fl_metrics_counts_t:
+    plain counts, a summed log loss, a confusion matrix at threshold 0.5 and
+    two histograms of scores (positives, negatives) over FL_METRICS_BINS
+    equal bins of [0, 1].  Counts ADD: the coordinator merges members'
+    counts with fl_metrics_counts_merge (or they can be summed under secure
+    aggregation, being integers), then computes the metrics from the sum.
+    Accuracy, log loss, precision and recall from merged counts are exact;
+    AUROC and AUPRC are exact for the scores rounded down to their bin, i.e.
+    examples in the same bin count as tied (error bounds in docs/TRAINING.md).
+
+    Binary tasks (n_classes == 2, score = P(y = 1)) get every metric.
+    Multi-class tasks get accuracy (argmax) and log loss only; AUROC, AUPRC,
+    precision and recall are NAN for them.
+
+    Definitions and sources:
+      AUROC = P(score of a random positive > score of a random negative)
+              + 0.5 P(equal), computed from average ranks (Mann-Whitney U:
+              Hanley & McNeil 1982, Radiology 143:29); equals sklearn
+              roc_auc_score.
+      AUPRC = average precision, sum_n (R_n - R_{n-1}) P_n over the distinct
+              score thresholds in decreasing order, examples with equal
+              scores entering together (sklearn average_precision_score;
+              not the trapezoidal area, which is optimistic: Davis & Goadrich
+              2006).
+      log loss = mean of -log p(true class), p clipped to
+              [FL_METRICS_PROB_EPS, 1 - FL_METRICS_PROB_EPS] (sklearn log_loss
+              clips the same way; our probabilities are float32).
+      precision = TP / (TP + FP), recall = TP / (TP + FN), predicting positive
+              when score >= threshold; 0 when the denominator is 0 (sklearn
+              zero_division=0 behaviour).
+*/
+#ifndef FL_METRICS_H_INCLUDED
+#define FL_METRICS_H_INCLUDED
+
+#include "fl_model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_METRICS_BINS 1000u
+#define FL_METRICS_PROB_EPS 1e-7
+/* Largest example count a counts struct may claim (checked on untrusted input). */
+#define FL_METRICS_MAX_COUNT ((uint64_t) 1 << 48)
+
+/* --- exact metrics from arrays ------------------------------------------------
+   score (n): P(y = 1); y (n) in {0, 1}.  A label other than 0/1, n = 0 or
+   no memory gives NAN and a log line. */
+
+/*  Fraction with (score >= threshold) == y. */
+double fl_metrics_accuracy (const float *score, const int32_t *y, size_t n, float threshold);
+
+/*  Mean binary log loss (natural log). */
+double fl_metrics_log_loss (const float *score, const int32_t *y, size_t n);
+
+/*  Area under the ROC curve, ties counted half.  NAN (with a log line) if
+    either class is absent.  O(n log n), allocates n indices. */
+double fl_metrics_auroc (const float *score, const int32_t *y, size_t n);
+
+/*  Average precision (sklearn definition).  NAN if there is no positive. */
+double fl_metrics_auprc (const float *score, const int32_t *y, size_t n);
+
+/*  Precision and recall of "score >= threshold".  -1 on bad input. */
+int fl_metrics_precision_recall (const float *score, const int32_t *y, size_t n,
+                                 float threshold, double *precision, double *recall);
+
+/*  Multi-class: probs (n, k) row-major, y (n) in 0..k-1.  Accuracy of the
+    argmax (first maximum on ties) and mean log loss of the true class. */
+double fl_metrics_accuracy_multi (const float *probs, const int32_t *y, size_t n, size_t k);
+double fl_metrics_log_loss_multi (const float *probs, const int32_t *y, size_t n, size_t k);
+
+/* --- mergeable binned form ---------------------------------------------------- */
+
+/*  Plain old data, fixed size, so it serialises as arrays of u64 and one
+    double.  Invariants (fl_metrics_counts_check): n_classes is 0 (empty) or
+    >= 2; n_correct <= n; for binary tp + fp + tn + fn == n and each
+    histogram sums to its class count (tp + fn positives, fp + tn
+    negatives); for multi-class the confusion counts and histograms are 0. */
+typedef struct {
+    uint64_t n_classes;                    /* 0 = nothing counted yet */
+    uint64_t n;                            /* examples */
+    uint64_t n_correct;                    /* binary: score >= 0.5 matches y; else argmax */
+    uint64_t tp, fp, tn, fn;               /* binary, threshold 0.5 */
+    double log_loss_sum;                   /* sum of clipped -log p(true class) */
+    uint64_t hist_pos[FL_METRICS_BINS];    /* positives by score bin */
+    uint64_t hist_neg[FL_METRICS_BINS];    /* negatives by score bin */
+} fl_metrics_counts_t;
+
+typedef struct {
+    double accuracy;
+    double log_loss;
+    double auroc;        /* NAN: multi-class, or a class absent */
+    double auprc;        /* NAN: multi-class, or no positives */
+    double precision;    /* at 0.5; NAN for multi-class */
+    double recall;       /* at 0.5; NAN for multi-class */
+    uint64_t n;
+} fl_metrics_summary_t;
+
+/*  Bin of a score: floor(score * BINS), clamped to [0, BINS - 1]; NaN goes to 0. */
+size_t fl_metrics_bin (float score);
+
+/*  All zero (the identity of merge). */
+void fl_metrics_counts_init (fl_metrics_counts_t *c);
+
+/*  Adds the predictions probs (n, n_out) for labels y (n): n_out = 1 means
+    binary with probs = P(y = 1), otherwise n_out = n_classes (softmax rows).
+    -1 and a log line (c unchanged) on a label out of range, n_classes
+    differing from what c already holds, or n_out == 0. */
+int fl_metrics_counts_add (fl_metrics_counts_t *c, const float *probs, const int32_t *y,
+                           size_t n, size_t n_out);
+
+/*  Resets *out and fills it from m's predictions on x (n, n_inputs), y (n);
+    predictions in chunks (no n-sized allocation).  -1 and a log line on bad
+    labels or no memory. */
+int fl_metrics_counts_from_model (fl_model_t *m, const float *x, const int32_t *y, size_t n,
+                                  fl_metrics_counts_t *out);
+
+/*  acc += add, field by field.  Merging an empty counts is a no-op either
+    way.  If both are non-empty and their n_classes differ the merge is
+    meaningless: acc is poisoned (n_classes = UINT64_MAX, every summary field
+    NAN) and a line is logged; validate decoded counts with
+    fl_metrics_counts_check first. */
+void fl_metrics_counts_merge (fl_metrics_counts_t *acc, const fl_metrics_counts_t *add);
+
+/*  Checks the invariants above and n <= FL_METRICS_MAX_COUNT, log_loss_sum
+    finite and >= 0: use on counts decoded from the network.  -1 and a log
+    line on any violation. */
+int fl_metrics_counts_check (const fl_metrics_counts_t *c);
+
+/*  Metrics from (merged) counts.  Every field NAN and n = 0 when c is empty
+    or poisoned. */
+void fl_metrics_counts_summary (const fl_metrics_counts_t *c, fl_metrics_summary_t *out);
+
+/*  Bound on |binned AUROC - exact AUROC| for the scores behind c: pairs
+    (positive, negative) in the same bin count 1/2 in the binned form and 0,
+    1/2 or 1 in the exact one, so the error is at most
+        (1/2) sum_b hist_pos[b] hist_neg[b] / (P N).
+    NAN when AUROC is undefined (multi-class, a class absent, empty). */
+double fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,186 @@
+/*  fl_model - the model interface: a versioned ops table, and the registry.
+
+    A model is a table of function pointers (fl_model_ops_t) plus an opaque
+    state the table creates, in the manner of SQLite's sqlite3_io_methods
+    (abi_version first, so a host can refuse a table it does not understand).
+    Built-in models (models/fl_logreg.c, models/fl_mlp.c) are such tables;
+    a plugin shared object will export one too (loading it with dlopen is
+    fl_model's later job), so this header is written to be usable ALONE: a
+    plugin includes fl_model.h, implements the table with no libfl symbols,
+    and links nothing of libfl.
+
+    Division of labour.  The model maps inputs to LOGITS and back-propagates a
+    given dL/dlogits into its flat gradient block.  The output non-linearity
+    (sigmoid for binary, softmax otherwise) and the loss live here in
+    fl_model / fl_train, so every model gets the same numerically stable
+    losses and class weights for free, and a plugin cannot get them wrong.
+
+    The flat parameter vector (fl_model_params) is the only currency with the
+    federated side: it is what gets clipped, encoded, masked and summed.
+
+    Wrapper semantics: fl_model_t owns the state and the table pointer; it
+    remembers the config, so n_inputs and n_classes are always at hand.
+*/
+#ifndef FL_MODEL_H_INCLUDED
+#define FL_MODEL_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Version of fl_model_ops_t and fl_model_config_t.  Bump on ANY change to
+    either struct's layout or to a function's meaning; the host refuses a
+    table whose abi_version differs. */
+#define FL_MODEL_ABI_VERSION 1
+
+/* Limits checked on every config (user input). */
+#define FL_MODEL_MAX_HIDDEN   8u           /* hidden layers of an MLP */
+#define FL_MODEL_MAX_WIDTH    65536u       /* n_inputs, each hidden size */
+#define FL_MODEL_MAX_CLASSES  65536u
+#define FL_MODEL_MAX_PARAMS   ((size_t) 1 << 28)  /* 1 GiB of float32 */
+#define FL_MODEL_NAME_MAX     64u          /* ops name, including NUL */
+#define FL_MODEL_FINGERPRINTBYTES 32u
+
+/*  What to build.  n_classes == 2 means binary: ONE output (a logit for
+    P(y = 1)); n_classes > 2 means K logits and softmax. */
+typedef struct {
+    size_t n_inputs;
+    size_t n_classes;
+    size_t hidden[FL_MODEL_MAX_HIDDEN];    /* MLP hidden sizes, first n_hidden used */
+    size_t n_hidden;
+    uint64_t seed;                         /* initialisation seed */
+} fl_model_config_t;
+
+/*  One named tensor in the flat parameter vector (for fingerprints, export
+    and debugging): elements [offset, offset + rows * cols), row-major. */
+typedef struct {
+    const char *name;                      /* owned by the model state */
+    size_t offset;
+    size_t rows;
+    size_t cols;
+} fl_model_view_t;
+
+/*  The ops table.  Every function except export is required.  "state" is the
+    pointer create returned.  Functions returning int return 0 or -1.
+
+    Contract for forward/backward: forward(state, x, n, logits) computes
+    logits (n, n_out) from x (n, n_inputs) row-major, may cache activations
+    for ONE following backward call, and may grow its internal buffers (so it
+    may fail with -1 on allocation failure; it must not allocate when n does
+    not exceed the largest n seen before).  backward(state, x, n, dlogits)
+    with the same x and n as the immediately preceding forward OVERWRITES the
+    gradient block with dL/dparams, given dlogits = dL/dlogits (n, n_out).
+    Neither function may keep pointers to x, logits or dlogits. */
+typedef struct fl_model_ops_t {
+    int abi_version;                       /* FL_MODEL_ABI_VERSION */
+    const char *name;                      /* registry name, e.g. "mlp" */
+    uint32_t version;                      /* the model's own version (in the fingerprint) */
+    /*  Builds a model for cfg with initialised parameters (from cfg->seed)
+        and zeroed gradients; NULL on bad config or no memory. */
+    void *(*create) (const fl_model_config_t *cfg);
+    void (*destroy) (void *state);
+    size_t (*num_params) (const void *state);
+    float *(*params) (void *state);        /* flat, length num_params */
+    float *(*grads) (void *state);         /* flat, same layout */
+    size_t (*num_views) (const void *state);
+    int (*view) (const void *state, size_t i, fl_model_view_t *out);
+    int (*forward) (void *state, const float *x, size_t n, float *logits);
+    int (*backward) (void *state, const float *x, size_t n, const float *dlogits);
+    /*  Optional (NULL if absent): writes the model in its own format to the
+        file at path (int8 export is fl_quant's use of it). */
+    int (*export_model) (void *state, const char *path);
+} fl_model_ops_t;
+
+typedef struct fl_model_t fl_model_t;
+
+/* --- built-in tables -------------------------------------------------------- */
+
+extern const fl_model_ops_t fl_logreg_ops;   /* "logreg": one dense layer */
+extern const fl_model_ops_t fl_mlp_ops;      /* "mlp": dense + ReLU stack */
+
+/* --- construction ------------------------------------------------------------ */
+
+/*  Parses a comma-separated list of hidden sizes ("64,32"; "" means none)
+    into cfg->hidden / cfg->n_hidden.  Returns -1 and logs on an empty item,
+    a non-number, 0, a size > FL_MODEL_MAX_WIDTH or more than
+    FL_MODEL_MAX_HIDDEN items; cfg is unchanged then. */
+int fl_model_parse_hidden (const char *spec, fl_model_config_t *cfg);
+
+/*  Builds the registered model called name ("logreg", "mlp") for cfg.
+    Returns NULL and logs on an unknown name or a bad config (n_inputs or a
+    hidden size 0 or above FL_MODEL_MAX_WIDTH, n_classes < 2 or above
+    FL_MODEL_MAX_CLASSES, n_hidden > FL_MODEL_MAX_HIDDEN, too many
+    parameters) or no memory.  Caller owns the result. */
+fl_model_t *fl_model_new (const char *name, const fl_model_config_t *cfg);
+
+/*  Builds a model from any ops table (the path plugins take).  Checks the
+    table before calling it: abi_version == FL_MODEL_ABI_VERSION, a name of
+    1..FL_MODEL_NAME_MAX-1 chars, every required function present; then
+    checks that the created model's views tile [0, num_params) exactly.
+    NULL and a log line on any failure.  ops must outlive the model. */
+fl_model_t *fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg);
+
+/*  Destroys the model state; nulls *self_p; safe on NULL and twice. */
+void fl_model_destroy (fl_model_t **self_p);
+
+/* --- accessors ----------------------------------------------------------------- */
+
+const char *fl_model_name (const fl_model_t *self);
+const fl_model_config_t *fl_model_config (const fl_model_t *self);
+size_t fl_model_num_inputs (const fl_model_t *self);
+size_t fl_model_num_classes (const fl_model_t *self);
+
+/*  Outputs per example: 1 for binary, n_classes otherwise. */
+size_t fl_model_num_outputs (const fl_model_t *self);
+
+size_t fl_model_num_params (const fl_model_t *self);
+
+/*  The flat parameter vector (length num_params), owned by the model.  Write
+    to it to load a global model; read it to send an update. */
+float *fl_model_params (fl_model_t *self);
+
+/*  The flat gradient vector (same layout), owned by the model; valid after
+    fl_model_backward / fl_model_loss_grad. */
+float *fl_model_grads (fl_model_t *self);
+
+size_t fl_model_num_views (const fl_model_t *self);
+
+/*  View i of the parameter vector; -1 if i is out of range. */
+int fl_model_view (const fl_model_t *self, size_t i, fl_model_view_t *out);
+
+/*  BLAKE2b-256 (crypto_generichash) over the model's name, version,
+    n_inputs, n_classes and every view's name and shape, integers as
+    little-endian u64, strings length-prefixed.  Two models can exchange
+    parameter vectors iff their fingerprints are equal.  Parameter VALUES are
+    not included. */
+void fl_model_fingerprint (const fl_model_t *self, uint8_t out[FL_MODEL_FINGERPRINTBYTES]);
+
+/* --- computation ---------------------------------------------------------------- */
+
+/*  logits (n, n_out) for x (n, n_inputs) row-major.  -1 on no memory. */
+int fl_model_forward (fl_model_t *self, const float *x, size_t n, float *logits);
+
+/*  Back-propagates dlogits (n, n_out) through the preceding forward on the
+    same x; overwrites the gradient block.  -1 on failure. */
+int fl_model_backward (fl_model_t *self, const float *x, size_t n, const float *dlogits);
+
+/*  One training step's worth of calculus: forward on x (n, n_inputs), mean
+    weighted loss against labels y (n) (fl_bce_logits for binary,
+    fl_ce_logits otherwise; class_weights n_classes floats or NULL), then
+    backward so the gradient block holds d(mean loss)/dparams.  Writes the
+    mean loss to *loss if not NULL.  Labels must be valid (asserted; fl_train
+    checks them).  n must be >= 1.  -1 on no memory. */
+int fl_model_loss_grad (fl_model_t *self, const float *x, const int32_t *y, size_t n,
+                        const float *class_weights, double *loss);
+
+/*  Probabilities: out (n, n_out), P(y = 1) for binary, softmax rows
+    otherwise.  Works in chunks, so any n is fine.  -1 on no memory. */
+int fl_model_predict (fl_model_t *self, const float *x, size_t n, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,312 @@
+/*  test_metrics.c - fl_metrics: exact metrics on hand-checked cases
+    (including sklearn's documented examples), the binned form against the
+    exact one, merging, and validation of untrusted counts. */
+#include "fl_metrics.h"
+#include "fl_rng.h"
+#include "fl_test.h"
+
+static void
+test_sklearn_examples (void)
+{
+    /* sklearn docs, roc_auc_score and average_precision_score:
+       y = [0, 0, 1, 1], scores = [0.1, 0.4, 0.35, 0.8] -> 0.75 and 0.8333... */
+    int32_t y[] = { 0, 0, 1, 1 };
+    float s[] = { 0.1f, 0.4f, 0.35f, 0.8f };
+    FL_CHECK_CLOSE (fl_metrics_auroc (s, y, 4), 0.75, 1e-15, 0);
+    FL_CHECK_CLOSE (fl_metrics_auprc (s, y, 4), 5.0 / 6.0, 1e-15, 0);
+}
+
+static void
+test_ties_and_extremes (void)
+{
+    /* y = [0,0,1,1,1], s = [0.2,0.6,0.6,0.6,0.9]: of the 6 (pos, neg) pairs,
+       the two 0.6 positives beat 0.2 and tie 0.6 (2 x 1.5), 0.9 beats both (2):
+       AUROC = 5/6.  AP: threshold 0.9 -> R 1/3, P 1; 0.6 -> R 1, P 3/4:
+       AP = 1/3 + 2/3 * 3/4 = 5/6. */
+    int32_t y[] = { 0, 0, 1, 1, 1 };
+    float s[] = { 0.2f, 0.6f, 0.6f, 0.6f, 0.9f };
+    FL_CHECK_CLOSE (fl_metrics_auroc (s, y, 5), 5.0 / 6.0, 1e-15, 0);
+    FL_CHECK_CLOSE (fl_metrics_auprc (s, y, 5), 5.0 / 6.0, 1e-15, 0);
+    /* all tied: AUROC 1/2, AP = prevalence */
+    int32_t y2[] = { 0, 1, 1, 0, 0 };
+    float t[] = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };
+    FL_CHECK_CLOSE (fl_metrics_auroc (t, y2, 5), 0.5, 1e-15, 0);
+    FL_CHECK_CLOSE (fl_metrics_auprc (t, y2, 5), 0.4, 1e-15, 0);
+    /* perfect and reversed */
+    int32_t y3[] = { 0, 0, 1, 1 };
+    float up[] = { 0.1f, 0.2f, 0.3f, 0.4f }, down[] = { 0.4f, 0.3f, 0.2f, 0.1f };
+    FL_CHECK (fl_metrics_auroc (up, y3, 4) == 1.0);
+    FL_CHECK (fl_metrics_auprc (up, y3, 4) == 1.0);
+    FL_CHECK (fl_metrics_auroc (down, y3, 4) == 0.0);
+    /* reversed AP: positives at ranks 3, 4 -> 1/2 * 1/3 + 1/2 * 2/4 */
+    FL_CHECK_CLOSE (fl_metrics_auprc (down, y3, 4), 1.0 / 6.0 + 0.25, 1e-15, 0);
+    /* one class only / bad labels / NaN scores: NAN */
+    int32_t ones[] = { 1, 1 }, bad[] = { 0, 2 };
+    float two[] = { 0.3f, 0.7f }, nan2[] = { NAN, 0.1f };
+    FL_CHECK (isnan (fl_metrics_auroc (two, ones, 2)));
+    FL_CHECK (isnan (fl_metrics_auroc (two, bad, 2)));
+    FL_CHECK (isnan (fl_metrics_auprc (two, bad, 2)));
+    FL_CHECK (isnan (fl_metrics_auroc (nan2, y3, 2)));
+    FL_CHECK (isnan (fl_metrics_auroc (two, y3, 0)));
+    int32_t zeros[] = { 0, 0 };
+    FL_CHECK (isnan (fl_metrics_auprc (two, zeros, 2)));
+}
+
+static void
+test_threshold_metrics (void)
+{
+    int32_t y[] = { 1, 0, 1, 1, 0, 0 };
+    float s[] = { 0.8f, 0.3f, 0.4f, 0.9f, 0.6f, 0.1f };
+    /* at 0.5: predicted positive {0, 3, 4}: TP 2, FP 1, FN 1, TN 2 */
+    double p, r;
+    FL_CHECK (fl_metrics_precision_recall (s, y, 6, 0.5f, &p, &r) == 0);
+    FL_CHECK_CLOSE (p, 2.0 / 3.0, 1e-15, 0);
+    FL_CHECK_CLOSE (r, 2.0 / 3.0, 1e-15, 0);
+    FL_CHECK_CLOSE (fl_metrics_accuracy (s, y, 6, 0.5f), 4.0 / 6.0, 1e-15, 0);
+    /* at 0.95 nothing is predicted positive: precision 0 by convention */
+    FL_CHECK (fl_metrics_precision_recall (s, y, 6, 0.95f, &p, &r) == 0 && p == 0 && r == 0);
+    FL_CHECK (fl_metrics_precision_recall (s, y, 6, 0.0f, &p, &r) == 0 && p == 0.5 && r == 1);
+    int32_t bad[] = { 3 };
+    FL_CHECK (fl_metrics_precision_recall (s, bad, 1, 0.5f, &p, &r) == -1);
+    /* log loss: y = [1, 0], s = [0.8, 0.3] -> -(ln 0.8 + ln 0.7) / 2 */
+    int32_t y2[] = { 1, 0 };
+    float s2[] = { 0.8f, 0.3f };
+    FL_CHECK_CLOSE (fl_metrics_log_loss (s2, y2, 2), -(log (0.8) + log (0.7)) / 2, 1e-7, 0);
+    /* clipping keeps confident mistakes finite: -ln(1e-7) */
+    float s3[] = { 0.0f, 1.0f };
+    FL_CHECK_CLOSE (fl_metrics_log_loss (s3, y2, 2), -log (FL_METRICS_PROB_EPS), 1e-9, 0);
+    /* multi-class */
+    float pr[] = { 0.7f, 0.2f, 0.1f, 0.1f, 0.3f, 0.6f, 0.3f, 0.4f, 0.3f };
+    int32_t yk[] = { 0, 1, 1 };
+    FL_CHECK_CLOSE (fl_metrics_accuracy_multi (pr, yk, 3, 3), 2.0 / 3.0, 1e-15, 0);
+    FL_CHECK_CLOSE (fl_metrics_log_loss_multi (pr, yk, 3, 3),
+                    -(log (0.7) + log (0.3) + log (0.4)) / 3, 1e-7, 0);
+    int32_t yb[] = { 0, 3, 1 };
+    FL_CHECK (isnan (fl_metrics_accuracy_multi (pr, yb, 3, 3)));
+}
+
+static void
+test_bins (void)
+{
+    FL_CHECK (fl_metrics_bin (0.0f) == 0);
+    FL_CHECK (fl_metrics_bin (-1.0f) == 0);
+    FL_CHECK (fl_metrics_bin (NAN) == 0);
+    FL_CHECK (fl_metrics_bin (0.0009f) == 0);
+    FL_CHECK (fl_metrics_bin (0.001f) == 1);     /* float 0.001f is 0.0010000000475 */
+    FL_CHECK (fl_metrics_bin (0.5f) == 500);
+    FL_CHECK (fl_metrics_bin (nextafterf (0.5f, 0.0f)) == 499);   /* bin 500 starts at the threshold */
+    FL_CHECK (fl_metrics_bin (1.0f) == FL_METRICS_BINS - 1);
+    FL_CHECK (fl_metrics_bin (2.0f) == FL_METRICS_BINS - 1);
+}
+
+/* scores from a noisy classifier: positives shifted up */
+static void
+s_scores (fl_rng_t *r, float *s, int32_t *y, size_t n, int quantise)
+{
+    for (size_t i = 0; i < n; i++) {
+        y[i] = fl_rng_uniform (r, 10) < 3;          /* 30 % positives */
+        double z = fl_rng_normal (r) + (y[i] ? 1.2 : 0.0);
+        s[i] = (float) (1.0 / (1.0 + exp (-z)));
+        if (quantise)      /* the centre of its bin */
+            s[i] = (float) (((double) fl_metrics_bin (s[i]) + 0.5) / FL_METRICS_BINS);
+    }
+}
+
+static void
+test_binned_vs_exact (void)
+{
+    fl_rng_t *r = fl_rng_new_u64 (31, 0);
+    const size_t n = 5000;
+    float *s = malloc (n * sizeof (float));
+    int32_t *y = malloc (n * sizeof (int32_t));
+    for (int q = 0; q < 2; q++) {
+        s_scores (r, s, y, n, q);
+        fl_metrics_counts_t c;
+        fl_metrics_counts_init (&c);
+        FL_CHECK (fl_metrics_counts_add (&c, s, y, n, 1) == 0);
+        FL_CHECK (fl_metrics_counts_check (&c) == 0);
+        fl_metrics_summary_t sum;
+        fl_metrics_counts_summary (&c, &sum);
+        double p, rc;
+        fl_metrics_precision_recall (s, y, n, 0.5f, &p, &rc);
+        /* count-based metrics are exact */
+        FL_CHECK (sum.n == n);
+        FL_CHECK_CLOSE (sum.accuracy, fl_metrics_accuracy (s, y, n, 0.5f), 1e-15, 0);
+        FL_CHECK_CLOSE (sum.log_loss, fl_metrics_log_loss (s, y, n), 1e-12, 0);
+        FL_CHECK_CLOSE (sum.precision, p, 1e-15, 0);
+        FL_CHECK_CLOSE (sum.recall, rc, 1e-15, 0);
+        double auroc = fl_metrics_auroc (s, y, n), ap = fl_metrics_auprc (s, y, n);
+        if (fl_test_verbose_)
+            printf ("  %s: AUROC exact %.6f binned %.6f; AP exact %.6f binned %.6f\n",
+                    q ? "bin-centred scores" : "continuous scores", auroc, sum.auroc, ap,
+                    sum.auprc);
+        if (q) {
+            /* scores already on the bin grid: binned equals exact */
+            FL_CHECK_CLOSE (sum.auroc, auroc, 1e-12, 0);
+            FL_CHECK_CLOSE (sum.auprc, ap, 1e-12, 0);
+        }
+        else {
+            /* within bin resolution: ties inside a bin move AUROC by at most
+               half the fraction of (pos, neg) pairs sharing a bin (tiny at
+               1000 bins); AP moves similarly */
+            double bound = fl_metrics_counts_auroc_bound (&c);
+            if (fl_test_verbose_)
+                printf ("  AUROC tie bound %.6f\n", bound);
+            FL_CHECK (fabs (sum.auroc - auroc) <= bound);
+            FL_CHECK (bound < 1e-3);
+            FL_CHECK_CLOSE (sum.auprc, ap, 2e-3, 0);
+        }
+    }
+    free (s);
+    free (y);
+    fl_rng_destroy (&r);
+}
+
+static void
+test_merge (void)
+{
+    fl_rng_t *r = fl_rng_new_u64 (32, 0);
+    const size_t n = 3000;
+    float *s = malloc (n * sizeof (float));
+    int32_t *y = malloc (n * sizeof (int32_t));
+    s_scores (r, s, y, n, 0);
+    fl_metrics_counts_t whole, acc, part, empty;
+    fl_metrics_counts_init (&whole);
+    fl_metrics_counts_init (&acc);
+    fl_metrics_counts_init (&empty);
+    fl_metrics_counts_add (&whole, s, y, n, 1);
+    /* three uneven shards, merged, equal the whole */
+    size_t cut[] = { 0, 100, 2200, n };
+    for (int k = 0; k < 3; k++) {
+        fl_metrics_counts_init (&part);
+        fl_metrics_counts_add (&part, s + cut[k], y + cut[k], cut[k + 1] - cut[k], 1);
+        fl_metrics_counts_merge (&acc, &part);
+    }
+    fl_metrics_counts_merge (&acc, &empty);              /* identity */
+    FL_CHECK (acc.n == whole.n && acc.n_correct == whole.n_correct && acc.tp == whole.tp
+              && acc.fp == whole.fp && acc.tn == whole.tn && acc.fn == whole.fn);
+    FL_CHECK (memcmp (acc.hist_pos, whole.hist_pos, sizeof acc.hist_pos) == 0);
+    FL_CHECK (memcmp (acc.hist_neg, whole.hist_neg, sizeof acc.hist_neg) == 0);
+    FL_CHECK_CLOSE (acc.log_loss_sum, whole.log_loss_sum, 0, 1e-12);
+    fl_metrics_summary_t a, b;
+    fl_metrics_counts_summary (&acc, &a);
+    fl_metrics_counts_summary (&whole, &b);
+    FL_CHECK (a.auroc == b.auroc && a.auprc == b.auprc && a.accuracy == b.accuracy);
+    /* empty counts summarise to NAN */
+    fl_metrics_counts_summary (&empty, &a);
+    FL_CHECK (a.n == 0 && isnan (a.accuracy) && isnan (a.auroc));
+    FL_CHECK (isnan (fl_metrics_counts_auroc_bound (&empty)));
+    /* merging a multi-class count into a binary one poisons the result */
+    float pr[] = { 0.2f, 0.5f, 0.3f };
+    int32_t y1[] = { 1 };
+    fl_metrics_counts_init (&part);
+    FL_CHECK (fl_metrics_counts_add (&part, pr, y1, 1, 3) == 0);
+    FL_CHECK (part.n_classes == 3);
+    FL_CHECK (fl_metrics_counts_add (&part, s, y, 5, 1) == -1);   /* mixing refused */
+    fl_metrics_counts_merge (&acc, &part);
+    fl_metrics_counts_summary (&acc, &a);
+    FL_CHECK (a.n == 0 && isnan (a.accuracy) && isnan (a.log_loss));
+    FL_CHECK (fl_metrics_counts_check (&acc) == -1);
+    free (s);
+    free (y);
+    fl_rng_destroy (&r);
+}
+
+static void
+test_check_untrusted (void)
+{
+    int32_t y[] = { 0, 1, 1, 0 };
+    float s[] = { 0.2f, 0.7f, 0.4f, 0.9f };
+    fl_metrics_counts_t c, t;
+    fl_metrics_counts_init (&c);
+    FL_CHECK (fl_metrics_counts_check (&c) == 0);         /* empty is valid */
+    FL_CHECK (fl_metrics_counts_add (&c, s, y, 4, 1) == 0);
+    FL_CHECK (fl_metrics_counts_check (&c) == 0);
+    FL_CHECK (c.tp == 1 && c.fp == 1 && c.tn == 1 && c.fn == 1 && c.n_correct == 2);
+    t = c; t.tp++;                          FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.hist_pos[3]++;                 FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.n_correct = 5;                 FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.n_classes = 1;                 FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.log_loss_sum = -1;             FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.log_loss_sum = NAN;            FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    t = c; t.n = UINT64_MAX;                FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    /* wrap-around attempt: huge histogram entries that sum to the right value mod 2^64 */
+    t = c; t.hist_pos[0] += (uint64_t) 1 << 63; t.hist_pos[1] += (uint64_t) 1 << 63;
+    FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    /* a multi-class count must not carry binary fields */
+    fl_metrics_counts_init (&t);
+    float pr[] = { 0.2f, 0.5f, 0.3f };
+    fl_metrics_counts_add (&t, pr, y + 1, 1, 3);
+    FL_CHECK (fl_metrics_counts_check (&t) == 0);
+    t.tp = 1;
+    FL_CHECK (fl_metrics_counts_check (&t) == -1);
+    /* a bad label is refused and leaves the counts unchanged */
+    int32_t bad[] = { 0, 2 };
+    t = c;
+    FL_CHECK (fl_metrics_counts_add (&t, s, bad, 2, 1) == -1);
+    FL_CHECK (memcmp (&t, &c, sizeof t) == 0);
+}
+
+static void
+test_from_model (void)
+{
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = 3;
+    mc.n_classes = 2;
+    mc.seed = 4;
+    int rc = fl_model_parse_hidden ("5", &mc);
+    FL_CHECK (rc == 0);
+    fl_model_t *m = fl_model_new ("mlp", &mc);
+    fl_rng_t *r = fl_rng_new_u64 (33, 0);
+    const size_t n = 700;      /* more than one chunk */
+    float *x = malloc (n * 3 * sizeof (float)), *p = malloc (n * sizeof (float));
+    int32_t *y = malloc (n * sizeof (int32_t));
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++)
+            x[i * 3 + j] = (float) fl_rng_normal (r);
+        y[i] = x[i * 3] > 0;
+    }
+    fl_metrics_counts_t a, b;
+    FL_CHECK (fl_metrics_counts_from_model (m, x, y, n, &a) == 0);
+    fl_model_predict (m, x, n, p);
+    fl_metrics_counts_init (&b);
+    fl_metrics_counts_add (&b, p, y, n, 1);
+    FL_CHECK (a.n == n && memcmp (a.hist_pos, b.hist_pos, sizeof a.hist_pos) == 0 && a.tp == b.tp);
+    FL_CHECK_CLOSE (a.log_loss_sum, b.log_loss_sum, 0, 1e-12);
+    fl_metrics_summary_t s;
+    fl_metrics_counts_summary (&a, &s);
+    FL_CHECK_CLOSE (s.auroc, fl_metrics_auroc (p, y, n), 2e-3, 0);
+    y[5] = 7;
+    FL_CHECK (fl_metrics_counts_from_model (m, x, y, n, &a) == -1 && a.n == 0);
+    /* multi-class: accuracy and log loss only */
+    mc.n_classes = 4;
+    fl_model_t *mk = fl_model_new ("mlp", &mc);
+    y[5] = 3;
+    FL_CHECK (fl_metrics_counts_from_model (mk, x, y, n, &a) == 0);
+    FL_CHECK (fl_metrics_counts_check (&a) == 0);
+    fl_metrics_counts_summary (&a, &s);
+    FL_CHECK (s.n == n && s.accuracy >= 0 && s.accuracy <= 1 && s.log_loss > 0);
+    FL_CHECK (isnan (s.auroc) && isnan (s.auprc) && isnan (s.precision) && isnan (s.recall));
+    fl_model_destroy (&m);
+    fl_model_destroy (&mk);
+    fl_rng_destroy (&r);
+    free (x);
+    free (p);
+    free (y);
+}
+
+int
+main (int argc, char **argv)
+{
+    FL_TEST_INIT (argc, argv);
+    FL_RUN (test_sklearn_examples);
+    FL_RUN (test_ties_and_extremes);
+    FL_RUN (test_threshold_metrics);
+    FL_RUN (test_bins);
+    FL_RUN (test_binned_vs_exact);
+    FL_RUN (test_merge);
+    FL_RUN (test_check_untrusted);
+    FL_RUN (test_from_model);
+    FL_TEST_DONE ();
+}
