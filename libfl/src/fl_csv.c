@@ -441,7 +441,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         n++;
     }
     if (n == 0) {
-        s_error (err, FL_CSV_EEMPTY, file, r.line_no + 1, 0, "header but no data rows");
+        s_error (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
         goto fail;
     }
     ds->n = n;
