@@ -156,6 +156,10 @@ size_t fl_dataset_class_count (const fl_dataset_t *self, size_t c);
     out of range or on allocation failure. */
 fl_dataset_t *fl_dataset_subset (const fl_dataset_t *self, const uint32_t *rows, size_t n);
 
+/*  A deep copy (e.g. before standardising in place).  NULL on allocation
+    failure. */
+fl_dataset_t *fl_dataset_copy (const fl_dataset_t *self);
+
 /*  A new data set: a's rows then b's rows.  d and the feature names must
     match (NULL, logged, otherwise); K = max(K_a, K_b). */
 fl_dataset_t *fl_dataset_concat (const fl_dataset_t *a, const fl_dataset_t *b);

@@ -179,6 +179,23 @@ fl_dataset_subset (const fl_dataset_t *self, const uint32_t *rows, size_t n)
 }
 
 fl_dataset_t *
+fl_dataset_copy (const fl_dataset_t *self)
+{
+    assert (self);
+    fl_dataset_t *out = fl_dataset_alloc_ (self->n, self->d, self->k);
+    if (!out || fl_dataset_copy_names_ (out, self)) {
+        zsys_error ("fl_dataset_copy: out of memory");
+        fl_dataset_destroy (&out);
+        return NULL;
+    }
+    if (self->n) {
+        memcpy (out->x, self->x, self->n * self->d * sizeof (float));
+        memcpy (out->y, self->y, self->n * sizeof (int32_t));
+    }
+    return out;
+}
+
+fl_dataset_t *
 fl_dataset_concat (const fl_dataset_t *a, const fl_dataset_t *b)
 {
     assert (a && b);
