@@ -19,7 +19,7 @@
     The sums are in double.  var = sumsq/n - mean^2 is the one-pass formula:
     it loses precision when |mean| >> std (catastrophic cancellation), so the
     result is clamped at 0.  With the bundled data (e.g. ULB "Time" up to
-    1.7e5, mean ~5e4, std ~4e4) the loss is ~1e-16 * E[x^2] / var, negligible;
+    1.7e5, mean 1.3e4, std 2.9e4) the loss is ~1e-16 * E[x^2] / var, negligible;
     a feature with |mean|/std above ~1e6 should be shifted before export.
     A std below FL_STATS_STD_FLOOR (constant feature) is reported as 1, so
     the feature becomes x - mean (all zeros) rather than a division by zero.
