@@ -344,7 +344,14 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
     /* ---- data rows ---- */
     const size_t d = ncols - 1;
     row = (double *) malloc (ncols * sizeof (double));
-    cap = max_rows < 1024 ? max_rows : 1024;
+    /* Every valid row takes at least 2 * ncols - 1 bytes plus a newline, so
+       the rest of the buffer bounds the row count; start small anyway and
+       grow, so memory follows rows actually validated. */
+    cap = (len - r.pos + 1) / (2 * ncols) + 1;
+    if (cap > 1024)
+        cap = 1024;
+    if (cap > max_rows)
+        cap = max_rows;
     ds = fl_dataset_alloc_ (cap, d, 1);
     if (!row || !ds) {
         s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
