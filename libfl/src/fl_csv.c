@@ -1,0 +1,551 @@
+/*  fl_csv - the CSV loader behind fl_dataset_parse_csv / fl_dataset_load_csv.
+
+    A member site's CSV file is untrusted input (it was exported by some other
+    system, maybe truncated, maybe hostile), so this parser:
+      - is a pure function over (buf, len): no I/O, no globals, no logging,
+        no NUL-termination assumed, so it can be fuzzed directly;
+      - bounds every size before allocating: columns (<= FL_CSV_MAX_COLUMNS),
+        line length, rows (growth is geometric and capped by max_rows, so the
+        memory used is proportional to the rows actually validated, never to
+        a count claimed or guessed from the input);
+      - reports every failure as a typed fl_csv_error_t with line and column;
+      - never asserts on content.
+    Numbers are validated against a strict grammar before strtod sees them
+    (so "0x1p3", "nan", "inf", "1,5" and trailing junk are rejected whatever
+    the C library would accept); strtod runs in the process locale, which is
+    "C" unless the program calls setlocale (libfl's programs do not).
+*/
+#include "fl_dataset_priv.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+fl_csv_errcode_str (fl_csv_errcode_t code)
+{
+    switch (code) {
+    case FL_CSV_OK: return "OK";
+    case FL_CSV_EOPEN: return "EOPEN";
+    case FL_CSV_EEMPTY: return "EEMPTY";
+    case FL_CSV_EHEADER: return "EHEADER";
+    case FL_CSV_EFIELD: return "EFIELD";
+    case FL_CSV_ECOLUMNS: return "ECOLUMNS";
+    case FL_CSV_ELABEL: return "ELABEL";
+    case FL_CSV_ETOOBIG: return "ETOOBIG";
+    case FL_CSV_ENOLABEL: return "ENOLABEL";
+    case FL_CSV_ENOMEM: return "ENOMEM";
+    case FL_CSV_EARG: return "EARG";
+    }
+    return "E?";
+}
+
+/*  Fills *err (if any).  The message starts with "<file>:<line>:<column>: " so
+    it can be logged as is. */
+static void
+s_error (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
+         size_t column, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
+
+static void
+s_error (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
+         size_t column, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    err->code = code;
+    snprintf (err->file, sizeof err->file, "%s", file ? file : "<buffer>");
+    err->line = line;
+    err->column = column;
+    int off = snprintf (err->message, sizeof err->message, "%s:%zu:%zu: ", err->file, line, column);
+    if (off < 0 || (size_t) off >= sizeof err->message)
+        off = 0;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (err->message + off, sizeof err->message - (size_t) off, fmt, ap);
+    va_end (ap);
+}
+
+/*  A printable, truncated copy of a field for error messages. */
+static const char *
+s_show (const char *s, size_t n, char out[40])
+{
+    size_t m = n < 32 ? n : 32, o = 0;
+    for (size_t i = 0; i < m; i++)
+        out[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (n > m) {
+        out[o++] = '.';
+        out[o++] = '.';
+        out[o++] = '.';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int
+s_is_space (char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/*  One field of the line [p, end), starting at *pos.  Unquoted fields are
+    returned in place; quoted ones are unescaped into scratch (at least as
+    large as the line).  Surrounding spaces/tabs are trimmed.  On return *pos
+    is just past the separating comma, or at end; *more says whether a comma
+    was seen.  Returns 0, or -1 for bad quoting (unterminated quote, or text
+    after the closing quote). */
+static int
+s_field (const char *p, size_t end, size_t *pos, char *scratch, const char **fs, size_t *fn,
+         int *more)
+{
+    size_t i = *pos;
+    while (i < end && s_is_space (p[i]))
+        i++;
+    if (i < end && p[i] == '"') {
+        size_t o = 0;
+        i++;
+        for (;;) {
+            if (i >= end)
+                return -1;              /* unterminated quote */
+            if (p[i] == '"') {
+                if (i + 1 < end && p[i + 1] == '"') {
+                    scratch[o++] = '"';
+                    i += 2;
+                    continue;
+                }
+                i++;
+                break;
+            }
+            scratch[o++] = p[i++];
+        }
+        while (i < end && s_is_space (p[i]))
+            i++;
+        if (i < end && p[i] != ',')
+            return -1;                  /* text after the closing quote */
+        *fs = scratch;
+        *fn = o;
+    }
+    else {
+        size_t s = i;
+        while (i < end && p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && s_is_space (p[e - 1]))
+            e--;
+        *fs = p + s;
+        *fn = e - s;
+    }
+    *more = i < end;                    /* p[i] == ',' */
+    *pos = *more ? i + 1 : i;
+    return 0;
+}
+
+/*  Strict decimal number: [+-]? (D+ (. D*)? | . D+) ([eE] [+-]? D+)?
+    Returns 0 with *out finite and within float range, -1 on bad syntax or
+    length, -2 if the value overflows float.  No NaN/inf spelling passes the
+    grammar, so those are -1. */
+static int
+s_number (const char *s, size_t n, double *out)
+{
+    if (n == 0 || n > FL_CSV_MAX_FIELD)
+        return -1;
+    size_t i = 0, digits = 0;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
+    }
+    if (digits == 0)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t exp_digits = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, exp_digits++;
+        if (exp_digits == 0)
+            return -1;
+    }
+    if (i != n)
+        return -1;
+    char tmp[FL_CSV_MAX_FIELD + 1];
+    memcpy (tmp, s, n);
+    tmp[n] = '\0';
+    double v = strtod (tmp, NULL);      /* underflow to 0 is accepted */
+    if (!isfinite (v) || fabs (v) > (double) FLT_MAX)
+        return -2;
+    *out = v;
+    return 0;
+}
+
+/*  True if [p, end) holds only spaces, tabs, CR and LF. */
+static int
+s_blank (const char *p, size_t start, size_t end)
+{
+    for (size_t i = start; i < end; i++)
+        if (!(s_is_space (p[i]) || p[i] == '\r' || p[i] == '\n'))
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    const char *buf;
+    size_t len;
+    size_t pos;         /* start of the next line */
+    size_t line_no;     /* number of the line last returned, 1-based */
+} s_lines_t;
+
+/*  Next line as [*start, *end) without its LF and one trailing CR.  Returns
+    1, 0 at end of buffer, -1 if the line (incl. CR) is longer than max_line. */
+static int
+s_next_line (s_lines_t *r, size_t max_line, size_t *start, size_t *end)
+{
+    if (r->pos >= r->len)
+        return 0;
+    const char *nl = (const char *) memchr (r->buf + r->pos, '\n', r->len - r->pos);
+    size_t e = nl ? (size_t) (nl - r->buf) : r->len;
+    r->line_no++;
+    if (e - r->pos > max_line)
+        return -1;
+    *start = r->pos;
+    *end = (e > r->pos && r->buf[e - 1] == '\r') ? e - 1 : e;
+    r->pos = nl ? e + 1 : r->len;
+    return 1;
+}
+
+fl_dataset_t *
+fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
+                      const char *name, fl_csv_error_t *err)
+{
+    fl_csv_options_t o = {0};
+    if (opts)
+        o = *opts;
+    if (err)
+        memset (err, 0, sizeof *err);
+    const char *file = name ? name : "<buffer>";
+    if (!buf && len > 0) {
+        s_error (err, FL_CSV_EARG, file, 0, 0, "no buffer");
+        return NULL;
+    }
+    size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
+    size_t max_cols = o.max_columns && o.max_columns < FL_CSV_MAX_COLUMNS ? o.max_columns
+                                                                         : FL_CSV_MAX_COLUMNS;
+    size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
+    size_t label_limit = o.n_classes ? o.n_classes : FL_CSV_MAX_CLASSES;
+    if (label_limit > FL_CSV_MAX_CLASSES || max_line > SIZE_MAX / 2) {
+        s_error (err, FL_CSV_EARG, file, 0, 0, "n_classes %zu above %u or max_line too large",
+                 o.n_classes, FL_CSV_MAX_CLASSES);
+        return NULL;
+    }
+    if (max_rows > UINT32_MAX)
+        max_rows = UINT32_MAX;          /* rows are indexed by uint32_t everywhere */
+
+    s_lines_t r = {buf, len, 0, 0};
+    if (len >= 3 && memcmp (buf, "\xEF\xBB\xBF", 3) == 0)
+        r.pos = 3;                      /* UTF-8 byte order mark */
+    if (s_blank (buf, r.pos, len)) {
+        s_error (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
+        return NULL;
+    }
+
+    fl_dataset_t *ds = NULL;
+    char *scratch = NULL;
+    char **names = NULL;
+    double *row = NULL;
+    size_t ncols = 0, cap = 0, n = 0, label_col = 0;
+    int32_t max_label = -1;
+    char show[40];
+
+    /* ---- header ---- */
+    size_t ls, le;
+    int got = s_next_line (&r, max_line, &ls, &le);
+    if (got < 0) {
+        s_error (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
+        goto fail;
+    }
+    scratch = (char *) malloc ((max_line < len ? max_line : len) + 1);  /* >= any line */
+    names = (char **) calloc (max_cols, sizeof (char *));
+    if (!scratch || !names) {
+        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        goto fail;
+    }
+    if (s_blank (buf, ls, le)) {
+        s_error (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
+        goto fail;
+    }
+    for (size_t pos = ls, more = 1; more;) {
+        const char *fs;
+        size_t fn;
+        int m;
+        if (ncols == max_cols) {
+            s_error (err, FL_CSV_ETOOBIG, file, 1, ncols + 1, "more than %zu columns", max_cols);
+            goto fail;
+        }
+        if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
+            s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1, "bad quoting in column name");
+            goto fail;
+        }
+        more = (size_t) m;
+        if (fn == 0 || fn > FL_CSV_MAX_NAME) {
+            s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1, "column name %s",
+                     fn ? "longer than 255 bytes" : "is empty");
+            goto fail;
+        }
+        for (size_t i = 0; i < fn; i++)
+            if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
+                s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1,
+                         "control character in column name '%s'", s_show (fs, fn, show));
+                goto fail;
+            }
+        names[ncols] = (char *) malloc (fn + 1);
+        if (!names[ncols]) {
+            s_error (err, FL_CSV_ENOMEM, file, 1, ncols + 1, "out of memory");
+            goto fail;
+        }
+        memcpy (names[ncols], fs, fn);
+        names[ncols][fn] = '\0';
+        for (size_t j = 0; j < ncols; j++)
+            if (strcmp (names[j], names[ncols]) == 0) {
+                s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1,
+                         "duplicate column name '%s' (also column %zu)", names[ncols], j + 1);
+                ncols++;        /* so it is freed */
+                goto fail;
+            }
+        ncols++;
+    }
+    if (ncols < 2) {
+        s_error (err, FL_CSV_EHEADER, file, 1, 0,
+                 "header has %zu column; need at least one feature and a label", ncols);
+        goto fail;
+    }
+    if (o.label_column) {
+        for (label_col = 0; label_col < ncols; label_col++)
+            if (strcmp (names[label_col], o.label_column) == 0)
+                break;
+        if (label_col == ncols) {
+            char lab[40];
+            s_error (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label",
+                     s_show (o.label_column, strlen (o.label_column), lab));
+            goto fail;
+        }
+    }
+    else
+        label_col = ncols - 1;
+
+    /* ---- data rows ---- */
+    const size_t d = ncols - 1;
+    row = (double *) malloc (ncols * sizeof (double));
+    /* Every valid row takes at least 2 * ncols - 1 bytes plus a newline, so
+       the rest of the buffer bounds the row count; start small anyway and
+       grow, so memory follows rows actually validated. */
+    cap = (len - r.pos + 1) / (2 * ncols) + 1;
+    if (cap > 1024)
+        cap = 1024;
+    if (cap > max_rows)
+        cap = max_rows;
+    ds = fl_dataset_alloc_ (cap, d, 1);
+    if (!row || !ds) {
+        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        goto fail;
+    }
+    for (;;) {
+        got = s_next_line (&r, max_line, &ls, &le);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes",
+                     max_line);
+            goto fail;
+        }
+        if (s_blank (buf, ls, le)) {
+            if (s_blank (buf, ls, len))
+                break;                  /* trailing blank lines */
+            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
+                     "blank line before more data (expected %zu fields)", ncols);
+            goto fail;
+        }
+        if (n == max_rows) {
+            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows",
+                     max_rows);
+            goto fail;
+        }
+        size_t col = 0;
+        for (size_t pos = ls, more = 1; more; col++) {
+            const char *fs;
+            size_t fn;
+            int m;
+            if (col == ncols) {
+                s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1,
+                         "more fields than the header's %zu", ncols);
+                goto fail;
+            }
+            if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
+                s_error (err, col == label_col ? FL_CSV_ELABEL : FL_CSV_EFIELD, file, r.line_no,
+                         col + 1, "bad quoting in column '%s'", names[col]);
+                goto fail;
+            }
+            more = (size_t) m;
+            int rc = s_number (fs, fn, &row[col]);
+            if (col == label_col) {
+                double v = row[col];
+                if (rc != 0 || v != floor (v) || v < 0 || v >= (double) label_limit) {
+                    s_error (err, FL_CSV_ELABEL, file, r.line_no, col + 1,
+                             "label '%s' in column '%s' is not an integer in [0, %zu)",
+                             s_show (fs, fn, show), names[col], label_limit);
+                    goto fail;
+                }
+            }
+            else if (rc != 0) {
+                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1,
+                         "'%s' in column '%s' is %s", s_show (fs, fn, show), names[col],
+                         fn == 0     ? "empty (missing values are not supported)"
+                         : rc == -2 ? "outside float range"
+                                    : "not a finite decimal number");
+                goto fail;
+            }
+        }
+        if (col != ncols) {
+            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu",
+                     col, ncols);
+            goto fail;
+        }
+        if (n == cap) {
+            /* Grow geometrically, capped by max_rows; n * d cannot overflow
+               because d <= 4096 and n <= UINT32_MAX, checked anyway. */
+            size_t ncap = cap * 2 > max_rows ? max_rows : cap * 2;
+            if (ncap > SIZE_MAX / sizeof (float) / d) {
+                s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
+                goto fail;
+            }
+            float *nx = (float *) realloc (ds->x, ncap * d * sizeof (float));
+            if (nx)
+                ds->x = nx;
+            int32_t *ny = nx ? (int32_t *) realloc (ds->y, ncap * sizeof (int32_t)) : NULL;
+            if (ny)
+                ds->y = ny;
+            if (!nx || !ny) {
+                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", n);
+                goto fail;
+            }
+            cap = ncap;
+        }
+        float *xr = ds->x + n * d;
+        for (size_t j = 0, f = 0; j < ncols; j++)
+            if (j != label_col)
+                xr[f++] = (float) row[j];
+        ds->y[n] = (int32_t) row[label_col];
+        if (ds->y[n] > max_label)
+            max_label = ds->y[n];
+        n++;
+    }
+    if (n == 0) {
+        s_error (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
+        goto fail;
+    }
+    ds->n = n;
+    ds->k = o.n_classes ? o.n_classes : (size_t) max_label + 1;
+    /* Hand the names over: features in file order, then the label. */
+    for (size_t j = 0, f = 0; j < ncols; j++) {
+        if (j == label_col)
+            ds->label_name = names[j];
+        else
+            ds->feature_names[f++] = names[j];
+        names[j] = NULL;
+    }
+    free (names);
+    free (scratch);
+    free (row);
+    return ds;
+
+fail:
+    if (names)
+        for (size_t j = 0; j < ncols; j++)
+            free (names[j]);
+    free (names);
+    free (scratch);
+    free (row);
+    fl_dataset_destroy (&ds);
+    return NULL;
+}
+
+fl_dataset_t *
+fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv_error_t *err)
+{
+    size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : FL_CSV_DEFAULT_MAX_BYTES;
+    if (max_bytes > SIZE_MAX / 4)
+        max_bytes = SIZE_MAX / 4;
+    fl_csv_error_t local;
+    if (!err)
+        err = &local;
+    memset (err, 0, sizeof *err);
+    if (!path) {
+        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
+        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        return NULL;
+    }
+    FILE *fp = fopen (path, "rb");
+    if (!fp) {
+        s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
+        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        return NULL;
+    }
+    /* Read in chunks, bounded by max_bytes (works for pipes too). */
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    fl_dataset_t *ds = NULL;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= max_bytes + 1) {
+                s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+                goto done;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > max_bytes + 1)
+                ncap = max_bytes + 1;
+            char *nb = (char *) realloc (buf, ncap);
+            if (!nb) {
+                s_error (err, FL_CSV_ENOMEM, path, 0, 0, "out of memory reading %zu bytes", ncap);
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread (buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror (fp)) {
+                s_error (err, FL_CSV_EOPEN, path, 0, 0, "read error: %s", strerror (errno));
+                goto done;
+            }
+            break;
+        }
+    }
+    if (len > max_bytes) {
+        s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+        goto done;
+    }
+    ds = fl_dataset_parse_csv (buf, len, opts, path, err);
+done:
+    if (!ds)
+        zsys_error ("fl_dataset_load_csv: %s %s", fl_csv_errcode_str (err->code), err->message);
+    fclose (fp);
+    free (buf);
+    return ds;
+}
+
+fl_dataset_t *
+fl_dataset_load_csv (const char *path, const char *label_column, fl_csv_error_t *err)
+{
+    fl_csv_options_t o = {0};
+    o.label_column = label_column;
+    return fl_dataset_load_csv_opts (path, &o, err);
+}
