@@ -1,0 +1,303 @@
+/*  test_round.c - the coordinator's round state machine driven directly by
+    in-process fl_client sessions (no sockets, simulated clock): FedAvg over
+    WDBC shards improves the model; deadlines drop silent clients; malformed,
+    out-of-round, foreign-run and duplicate messages are rejected without
+    touching the global model. */
+#include "fl_client.h"
+#include "fl_round.h"
+#include "fl_shard.h"
+#include "fl_test.h"
+#include "fl_wire.h"
+
+#define N_CLIENTS 5
+
+typedef struct {
+    fl_round_t *round;
+    fl_client_t *clients[N_CLIENTS];
+    uint8_t ids[N_CLIENTS][8];
+    int silent[N_CLIENTS];       /* drops everything addressed to it */
+    int64_t now;
+} sim_t;
+
+static void
+s_pump (sim_t *s)
+{
+    for (int iter = 0; iter < 10000; iter++) {
+        int moved = 0;
+        for (int i = 0; i < N_CLIENTS; i++) {
+            uint8_t *data;
+            size_t len;
+            while (s->clients[i] && fl_client_next_out (s->clients[i], &data, &len)) {
+                fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
+                free (data);
+                moved = 1;
+            }
+        }
+        const uint8_t *id;
+        size_t id_len, len;
+        uint8_t *data;
+        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
+            for (int i = 0; i < N_CLIENTS; i++)
+                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0 && !s->silent[i] && s->clients[i])
+                    fl_client_on_message (s->clients[i], data, len);
+            free (data);
+            moved = 1;
+        }
+        fl_round_on_tick (s->round, s->now);
+        if (!moved)
+            return;
+    }
+}
+
+static void
+s_setup (sim_t *s, uint64_t rounds)
+{
+    memset (s, 0, sizeof *s);
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = N_CLIENTS;
+    cfg.rounds = rounds;
+    cfg.client_lr = 0.1;
+    cfg.batch_size = 16;
+    memcpy (cfg.run_id, "test-run-0000001", 16);
+    s->round = fl_round_new (&cfg);
+    FL_CHECK (s->round != NULL);
+    fl_round_start (s->round, 0);
+    for (int i = 0; i < N_CLIENTS; i++) {
+        fl_shard_spec_t sp;
+        fl_shard_spec_default (&sp);
+        snprintf (sp.datadir, sizeof sp.datadir, "%s", FL_TEST_PATH ("datasets"));
+        sp.partitions = N_CLIENTS;
+        sp.index = (size_t) i;
+        snprintf (sp.partition, sizeof sp.partition, "iid");
+        fl_dataset_t *tr = NULL, *te = NULL;
+        FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
+        char name[32];
+        snprintf (name, sizeof name, "hospital-%d", i);
+        fl_client_config_t cc = {name, NULL, NULL, (uint64_t) i};
+        s->clients[i] = fl_client_new (&cc, &tr, &te);
+        FL_CHECK (s->clients[i] != NULL);
+        memcpy (s->ids[i], "peer-00", 7);
+        s->ids[i][7] = (uint8_t) ('0' + i);
+        fl_client_hello (s->clients[i]);
+    }
+}
+
+static void
+s_teardown (sim_t *s)
+{
+    for (int i = 0; i < N_CLIENTS; i++)
+        fl_client_destroy (&s->clients[i]);
+    fl_round_destroy (&s->round);
+}
+
+static void
+test_fedavg_improves_model (void)
+{
+    sim_t s;
+    s_setup (&s, 5);
+    s_pump (&s);
+    FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+    fl_round_summary_t sum, first = {0};
+    int n = 0;
+    while (fl_round_next_summary (s.round, &sum)) {
+        if (n++ == 0)
+            first = sum;
+        FL_CHECK (sum.updates == N_CLIENTS);
+        FL_CHECK (sum.eval_clients == N_CLIENTS);
+    }
+    FL_CHECK (n == 5);
+    if (fl_test_verbose_)
+        printf ("round 1 acc %.4f loss %.4f; round 5 acc %.4f loss %.4f auroc %.4f\n", first.eval.accuracy,
+                first.eval.log_loss, sum.eval.accuracy, sum.eval.log_loss, sum.eval.auroc);
+    FL_CHECK (sum.eval.log_loss < first.eval.log_loss);
+    FL_CHECK (sum.eval.accuracy >= 0.93);
+    FL_CHECK (sum.eval.auroc >= 0.97);
+    for (int i = 0; i < N_CLIENTS; i++)
+        FL_CHECK (fl_client_state (s.clients[i]) == FL_CLIENT_FINISHED);
+    s_teardown (&s);
+}
+
+static void
+test_deadline_drops_silent_client (void)
+{
+    sim_t s;
+    s_setup (&s, 2);
+    s_pump (&s);                        /* joins, round 0, round 1 starts */
+    FL_CHECK (fl_round_phase (s.round) != FL_ROUND_DONE);
+    s.silent[4] = 1;                     /* member 4 goes silent from here */
+    for (int k = 0; k < 4 && fl_round_phase (s.round) != FL_ROUND_DONE; k++) {
+        s_pump (&s);
+        s.now += 61000;                  /* past every phase deadline */
+        fl_round_on_tick (s.round, s.now);
+        s_pump (&s);
+    }
+    FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+    fl_round_summary_t sum;
+    int saw_drop = 0;
+    while (fl_round_next_summary (s.round, &sum))
+        saw_drop |= sum.dropped >= 1 && sum.updates == N_CLIENTS - 1 && !sum.skipped;
+    FL_CHECK (saw_drop);
+    s_teardown (&s);
+}
+
+/* Encodes a message from a hand-driven peer. */
+static int
+s_send (fl_round_t *r, int64_t now, const uint8_t *id, fl_wire_writer_t *w)
+{
+    uint8_t *buf;
+    size_t len;
+    FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);
+    int rc = fl_round_on_message (r, now, id, 4, "", buf, len);
+    free (buf);
+    return rc;
+}
+
+static void
+s_drain (fl_round_t *r, uint8_t run_out[16])
+{
+    const uint8_t *oid;
+    size_t oid_len, len;
+    uint8_t *buf;
+    while (fl_round_next_out (r, &oid, &oid_len, &buf, &len)) {
+        char why[128];
+        fl_wire_limits_t lim = fl_wire_limits_default ();
+        fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
+        if (m && run_out)
+            memcpy (run_out, fl_wire_run_id (m), 16);
+        fl_wire_msg_destroy (&m);
+        free (buf);
+    }
+}
+
+static void
+test_hostile_messages_rejected (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 1;
+    cfg.rounds = 1;
+    memcpy (cfg.run_id, "run-under-attack", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    const uint8_t id[4] = {1, 2, 3, 4};
+    uint8_t run[16] = {0}, other_run[16] = {9};
+
+    /* Garbage and truncations from an unknown peer. */
+    const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef};
+    FL_CHECK (fl_round_on_message (r, 0, id, 4, "", junk, sizeof junk) == 0);
+    FL_CHECK (fl_round_on_message (r, 0, id, 4, "", junk, 0) == 0);
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 1);
+    float delta[3] = {1, 2, 3};
+    fl_wire_put_f32s (w, "delta", delta, 3);
+    fl_wire_put_u64 (w, "n", 10);
+    fl_wire_put_f64 (w, "loss", 0.5);
+    uint8_t *buf;
+    size_t len;
+    FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);
+    int all_rejected = fl_round_on_message (r, 0, id, 4, "", buf, len) == 0;   /* not admitted */
+    for (size_t k = 0; k < len; k++)
+        all_rejected &= fl_round_on_message (r, 0, id, 4, "", buf, k) == 0;
+    FL_CHECK (all_rejected);
+    free (buf);
+    FL_CHECK (fl_round_params (r) == NULL);
+    s_drain (r, NULL);
+
+    /* An admitted peer: HELLO for 3 features, 2 classes. */
+    const uint8_t id2[4] = {5, 6, 7, 8};
+    uint8_t fp[32] = {0};
+    w = fl_wire_writer_new (FL_WIRE_HELLO, run, 0);
+    fl_wire_put_str (w, "member", "mallory");
+    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_u64 (w, "n_train", 10);
+    fl_wire_put_u64 (w, "n_test", 5);
+    fl_wire_put_u64 (w, "features", 3);
+    fl_wire_put_u64 (w, "classes", 2);
+    fl_wire_put_str (w, "model", "");
+    FL_CHECK (s_send (r, 0, id2, w) == 1);
+    fl_round_on_tick (r, 1);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_STATS);
+    s_drain (r, run);
+    FL_CHECK (memcmp (run, "run-under-attack", 16) == 0);
+
+    double sum[3] = {1, 2, 3}, sumsq[3] = {1, 4, 9}, nan3[3] = {1, NAN, 3};
+    /* wrong phase */
+    w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 0);
+    fl_wire_put_f32s (w, "delta", delta, 3);
+    fl_wire_put_u64 (w, "n", 10);
+    fl_wire_put_f64 (w, "loss", 0.5);
+    FL_CHECK (s_send (r, 2, id2, w) == 0);
+    /* another run's id */
+    w = fl_wire_writer_new (FL_WIRE_STATS, other_run, 0);
+    fl_wire_put_u64 (w, "count", 10);
+    fl_wire_put_f64s (w, "sum", sum, 3);
+    fl_wire_put_f64s (w, "sumsq", sumsq, 3);
+    FL_CHECK (s_send (r, 2, id2, w) == 0);
+    /* a later round */
+    w = fl_wire_writer_new (FL_WIRE_STATS, run, 7);
+    fl_wire_put_u64 (w, "count", 10);
+    fl_wire_put_f64s (w, "sum", sum, 3);
+    fl_wire_put_f64s (w, "sumsq", sumsq, 3);
+    FL_CHECK (s_send (r, 2, id2, w) == 0);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_STATS);   /* still waiting: nothing was accepted */
+    /* wrong vector length */
+    w = fl_wire_writer_new (FL_WIRE_STATS, run, 0);
+    fl_wire_put_u64 (w, "count", 10);
+    fl_wire_put_f64s (w, "sum", sum, 2);
+    fl_wire_put_f64s (w, "sumsq", sumsq, 3);
+    FL_CHECK (s_send (r, 2, id2, w) == 0);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_STATS || fl_round_phase (r) == FL_ROUND_FAILED);
+    fl_round_destroy (&r);
+
+    /* Same again, but a NaN in the statistics; then valid statistics and an
+       UPDATE carrying a NaN: the global model must not change. */
+    r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    w = fl_wire_writer_new (FL_WIRE_HELLO, run, 0);
+    fl_wire_put_str (w, "member", "mallory");
+    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_u64 (w, "n_train", 10);
+    fl_wire_put_u64 (w, "n_test", 5);
+    fl_wire_put_u64 (w, "features", 3);
+    fl_wire_put_u64 (w, "classes", 2);
+    fl_wire_put_str (w, "model", "");
+    FL_CHECK (s_send (r, 0, id2, w) == 1);
+    fl_round_on_tick (r, 1);
+    s_drain (r, run);
+    w = fl_wire_writer_new (FL_WIRE_STATS, run, 0);
+    fl_wire_put_u64 (w, "count", 10);
+    fl_wire_put_f64s (w, "sum", nan3, 3);
+    fl_wire_put_f64s (w, "sumsq", sumsq, 3);
+    FL_CHECK (s_send (r, 2, id2, w) == 0);
+    /* one reply per phase: the NaN one used it, so the deadline ends round 0 with no statistics */
+    fl_round_on_tick (r, 100000);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_FAILED);
+    FL_CHECK (strstr (fl_round_failure (r), "statistics") != NULL);
+    fl_round_destroy (&r);
+}
+
+static void
+test_config_refused (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.rounds = 0;
+    FL_CHECK (fl_round_new (&cfg) == NULL);
+    fl_round_config_default (&cfg);
+    cfg.fraction = 1.5;
+    FL_CHECK (fl_round_new (&cfg) == NULL);
+    fl_round_config_default (&cfg);
+    snprintf (cfg.client_opt, sizeof cfg.client_opt, "rmsprop");
+    FL_CHECK (fl_round_new (&cfg) == NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+    FL_TEST_INIT (argc, argv);
+    FL_RUN (test_fedavg_improves_model);
+    FL_RUN (test_deadline_drops_silent_client);
+    FL_RUN (test_hostile_messages_rejected);
+    FL_RUN (test_config_refused);
+    FL_TEST_DONE ();
+}
