@@ -235,7 +235,7 @@ bool fl_wire_has (const fl_wire_msg_t *self, const char *key);
 /*  Typed getters.  Each returns 0 and fills the outputs, or -1 (outputs
     untouched) if the key is an absent optional key.  Asking for a key that
     is not in the type's schema, or with the getter of another kind, is a
-    programmer error (assert).  Pointers returned point into the message,
+    programmer error (assert; release builds answer -1 as if absent).  Pointers returned point into the message,
     are suitably aligned for their element type, and stay valid until
     fl_wire_msg_destroy; an empty vector gives a non-NULL pointer and n 0. */
 int fl_wire_get_u64 (const fl_wire_msg_t *self, const char *key, uint64_t *value);
@@ -253,7 +253,9 @@ int fl_wire_get_u64s (const fl_wire_msg_t *self, const char *key, const uint64_t
 int fl_wire_get_u32_list (const fl_wire_msg_t *self, const char *key, const uint32_t **v, size_t *n);
 /*  Number of items of a bin list (0 if absent). */
 size_t fl_wire_bin_list_len (const fl_wire_msg_t *self, const char *key);
-/*  Item `index` (< fl_wire_bin_list_len) of a bin list. */
+/*  Item `index` (< fl_wire_bin_list_len) of a bin list; -1 if the list is
+    absent (an index past the end is a programmer error: assert, or -1 in
+    release builds). */
 int fl_wire_get_bin_list_item (const fl_wire_msg_t *self, const char *key, size_t index,
                                const uint8_t **data, size_t *len);
 

@@ -1252,16 +1252,22 @@ fl_wire_run_id (const fl_wire_msg_t *self)
     return self->run_id;
 }
 
-/* The value of `key`, which must be in the schema with `kind` (programmer error otherwise). */
+/*  The value of `key`, which must be in the schema with `kind`: a programmer
+    error otherwise, caught by assert in debug builds; release builds treat
+    the key as absent rather than read a wrong slot. */
 static const s_value_t *
 s_value (const fl_wire_msg_t *self, const char *key, fl_wire_kind_t kind)
 {
+    static const s_value_t absent = { .present = false };
     assert (self);
     assert (key);
     int f = s_field_index (self->schema, key, strlen (key));
     assert (f >= 0 && "key not in this message type's schema");
+    if (f < 0)
+        return &absent;
     assert (self->schema->fields[f].kind == kind && "getter of the wrong kind");
-    (void) kind;
+    if (self->schema->fields[f].kind != kind)
+        return &absent;
     return &self->values[f];
 }
 
@@ -1272,7 +1278,7 @@ fl_wire_has (const fl_wire_msg_t *self, const char *key)
     assert (key);
     int f = s_field_index (self->schema, key, strlen (key));
     assert (f >= 0 && "key not in this message type's schema");
-    return self->values[f].present;
+    return f >= 0 && self->values[f].present;
 }
 
 int
@@ -1367,9 +1373,9 @@ fl_wire_get_bin_list_item (const fl_wire_msg_t *self, const char *key, size_t in
                            const uint8_t **data, size_t *len)
 {
     const s_value_t *v = s_value (self, key, FL_WIRE_KIND_BIN_LIST);
-    if (!v->present)
+    assert (!v->present || index < v->n);
+    if (!v->present || index >= v->n)
         return -1;
-    assert (index < v->n);
     *data = (const uint8_t *) v->data + v->item_off[index];
     *len = v->item_len[index];
     return 0;
