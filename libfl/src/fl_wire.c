@@ -501,6 +501,22 @@ fl_wire_put_bin (fl_wire_writer_t *self, const char *key, const void *data, size
                                  || msgpack_pack_bin_body (&self->pk, data, len));
 }
 
+/* Makes room for `extra` more bytes in `sb` with one realloc. */
+static int
+s_reserve (msgpack_sbuffer *sb, size_t extra)
+{
+    if (sb->alloc - sb->size >= extra)
+        return 0;
+    if (extra > SIZE_MAX - sb->size)
+        return -1;
+    char *data = realloc (sb->data, sb->size + extra);
+    if (!data)
+        return -1;
+    sb->data = data;
+    sb->alloc = sb->size + extra;
+    return 0;
+}
+
 /* Shared body of the bin-vector puts: bounds, then the little-endian bytes. */
 static int
 s_put_vector (fl_wire_writer_t *self, const char *key, fl_wire_kind_t kind,
@@ -516,6 +532,10 @@ s_put_vector (fl_wire_writer_t *self, const char *key, fl_wire_kind_t kind,
                          n, field->min_len, field->max_len ? field->max_len : UINT32_MAX / esize);
     if (!finite)
         return s_poison (self, key, "vector holds NaN or Inf");
+    /* Grow the body once to its final size rather than doubling through
+       every power of two (each step a realloc and copy of a large vector). */
+    if (s_reserve (&self->body, n * esize + 5))
+        return s_poison (self, key, "out of memory");
     int rc = msgpack_pack_bin (&self->pk, n * esize);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (rc == 0)
@@ -613,11 +633,14 @@ fl_wire_writer_finish (fl_wire_writer_t **self_p, uint8_t **buf, size_t *len)
             rc = -1;
         }
     if (rc == 0) {
+        /* The header is at most ~60 bytes; reserve header + body at once so
+           the output is one exact allocation and one copy of the body. */
         msgpack_sbuffer out;
         msgpack_packer pk;
         msgpack_sbuffer_init (&out);
         msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
-        rc = msgpack_pack_map (&pk, S_NHEADER + self->nbody)
+        rc = s_reserve (&out, 64 + self->body.size)
+          || msgpack_pack_map (&pk, S_NHEADER + self->nbody)
           || msgpack_pack_str_with_body (&pk, "v", 1)
           || msgpack_pack_uint32 (&pk, FL_WIRE_VERSION)
           || msgpack_pack_str_with_body (&pk, "t", 1)
