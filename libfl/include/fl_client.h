@@ -63,7 +63,7 @@ void fl_client_hello (fl_client_t *self);
     makes the client send HELLO again (the coordinator restarted). */
 int fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len);
 
-/*  Next payload to send: 1 and *data/*len (caller frees), or 0. */
+/*  Next payload to send: 1 and (*data, *len) (caller frees), or 0. */
 int fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len);
 
 /*  Queues a HEARTBEAT (for liveness while idle). */

@@ -125,8 +125,8 @@ void fl_round_on_tick (fl_round_t *self, int64_t now_ms);
 /*  Milliseconds until the next deadline (>= 0), or -1 if none is pending. */
 int64_t fl_round_next_timeout_ms (const fl_round_t *self, int64_t now_ms);
 
-/*  Next payload to send: returns 1 and sets *id/*id_len (owned by self, valid
-    until the next call) and *data/*len (ownership passes to the caller: free
+/*  Next payload to send: returns 1 and sets (*id, *id_len) (owned by self, valid
+    until the next call) and (*data, *len) (ownership passes to the caller: free
     with free()), or 0 when the outbox is empty. */
 int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
                        uint8_t **data, size_t *len);

@@ -88,6 +88,7 @@ typedef enum {
     FL_WIRE_HEARTBEAT     = 11,  /* both ways: liveness */
     FL_WIRE_BYE           = 12,  /* either way: orderly leave */
     FL_WIRE_ERROR         = 13,  /* either way: protocol error, then close */
+    FL_WIRE_MODEL         = 14,  /* a model file on disk (fl_modelfile), never sent */
     FL_WIRE_SECAGG_BASE   = 32,  /* first type number of secure aggregation messages */
     FL_WIRE_SELFTEST      = 63,  /* one key of every kind, for codec tests; never sent */
     FL_WIRE_TYPE_LIMIT    = 64   /* every type number is < this */
@@ -246,6 +247,14 @@ int fl_wire_get_bool (const fl_wire_msg_t *self, const char *key, bool *value);
 int fl_wire_get_str (const fl_wire_msg_t *self, const char *key, const char **value, size_t *len);
 int fl_wire_get_bin (const fl_wire_msg_t *self, const char *key, const uint8_t **data, size_t *len);
 /*  Vectors and u32 lists: element pointer and element count. */
+/*  Conveniences for the common cases.  fl_wire_get_cstr: the string value of
+    key, or NULL if absent (the message owns it).  fl_wire_copy_f32s /
+    _f64s: copy the vector under key into out, which holds exactly n values;
+    -1 (out untouched) if the key is absent or its length is not n. */
+const char *fl_wire_get_cstr (const fl_wire_msg_t *self, const char *key);
+int fl_wire_copy_f32s (const fl_wire_msg_t *self, const char *key, float *out, size_t n);
+int fl_wire_copy_f64s (const fl_wire_msg_t *self, const char *key, double *out, size_t n);
+
 int fl_wire_get_f32s (const fl_wire_msg_t *self, const char *key, const float **v, size_t *n);
 int fl_wire_get_f64s (const fl_wire_msg_t *self, const char *key, const double **v, size_t *n);
 int fl_wire_get_u32s (const fl_wire_msg_t *self, const char *key, const uint32_t **v, size_t *n);

@@ -193,8 +193,8 @@ s_refuse (fl_client_t *self, const char *why)
 static int
 s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
 {
-    const char *model = fl_wire_get_str (m, "model");
-    const char *hidden = fl_wire_get_str (m, "hidden");
+    const char *model = fl_wire_get_cstr (m, "model");
+    const char *hidden = fl_wire_get_cstr (m, "hidden");
     uint64_t features = 0, classes = 0, seed = 0;
     if (!model || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
         || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0)
@@ -265,7 +265,7 @@ s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
     if (!mean)
         return 0;
     float *std = mean + d;
-    int ok = fl_wire_get_f32s (m, "mean", mean, d) == 0 && fl_wire_get_f32s (m, "std", std, d) == 0;
+    int ok = fl_wire_copy_f32s (m, "mean", mean, d) == 0 && fl_wire_copy_f32s (m, "std", std, d) == 0;
     for (size_t i = 0; ok && i < d; i++)
         ok = isfinite (mean[i]) && isfinite (std[i]) && std[i] > 0;
     if (!ok) {
@@ -302,7 +302,7 @@ s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
                       self->member, what);
         return -1;
     }
-    if (fl_wire_get_f32s (m, "params", self->global, n) != 0) {
+    if (fl_wire_copy_f32s (m, "params", self->global, n) != 0) {
         zsys_warning ("client %s: rejected %s: parameter vector has the wrong length", self->member, what);
         return -1;
     }
@@ -320,7 +320,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
     uint64_t epochs = 0, batch = 0, seed = 0;
     double lr = 0;
-    const char *opt = fl_wire_get_str (m, "opt");
+    const char *opt = fl_wire_get_cstr (m, "opt");
     fl_train_config_t tc;
     fl_train_config_default (&tc);
     if (fl_wire_get_u64 (m, "epochs", &epochs) != 0 || fl_wire_get_u64 (m, "batch", &batch) != 0
@@ -389,7 +389,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
     fl_wire_type_t type = fl_wire_type (m);
     int ok = 0;
     if (type == FL_WIRE_REJECT) {
-        const char *r = fl_wire_get_str (m, "reason");
+        const char *r = fl_wire_get_cstr (m, "reason");
         if (r && strncmp (r, "not admitted", 12) == 0 && self->state != FL_CLIENT_FINISHED) {
             zsys_info ("client %s: coordinator does not know us (restarted?); joining again", self->member);
             fl_client_hello (self);
@@ -435,7 +435,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
         break;
     case FL_WIRE_HEARTBEAT: ok = 1; break;
     case FL_WIRE_BYE: {
-        const char *r = fl_wire_get_str (m, "reason");
+        const char *r = fl_wire_get_cstr (m, "reason");
         zsys_info ("client %s: coordinator says goodbye: %s", self->member, r ? r : "");
         self->state = FL_CLIENT_FINISHED;
         ok = 1;

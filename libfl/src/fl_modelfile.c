@@ -98,8 +98,8 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
         return -1;
     }
     int rc = -1;
-    const char *name = fl_wire_get_str (m, "model");
-    const char *hidden = fl_wire_get_str (m, "hidden");
+    const char *name = fl_wire_get_cstr (m, "model");
+    const char *hidden = fl_wire_get_cstr (m, "hidden");
     uint64_t features = 0, classes = 0;
     const uint8_t *fp = NULL;
     size_t fp_len = 0;
@@ -125,7 +125,7 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
         zsys_error ("model file: %s: fingerprint does not match model %s (%s)", path, name, hidden);
         goto done;
     }
-    if (fl_wire_get_f32s (m, "params", fl_model_params (model), fl_model_num_params (model)) != 0) {
+    if (fl_wire_copy_f32s (m, "params", fl_model_params (model), fl_model_num_params (model)) != 0) {
         zsys_error ("model file: %s: parameter vector does not have %zu values", path, fl_model_num_params (model));
         goto done;
     }
@@ -137,8 +137,8 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     if (fl_wire_has (m, "mean")) {
         mean = (float *) malloc (features * sizeof (float));
         std = (float *) malloc (features * sizeof (float));
-        if (!mean || !std || fl_wire_get_f32s (m, "mean", mean, features) != 0
-            || fl_wire_get_f32s (m, "std", std, features) != 0) {
+        if (!mean || !std || fl_wire_copy_f32s (m, "mean", mean, features) != 0
+            || fl_wire_copy_f32s (m, "std", std, features) != 0) {
             zsys_error ("model file: %s: standardisation vectors do not have %" PRIu64 " values", path, features);
             goto done;
         }

@@ -28,6 +28,7 @@
 #include "fl_model.h"
 #include "fl_modelfile.h"
 #include "fl_rng.h"
+#include "fl_train.h"
 #include "fl_wire.h"
 
 #define S_MAX_STRIKES 8      /* malformed messages before a peer is ignored */
@@ -93,19 +94,6 @@ struct fl_round_t {
     s_summary_node_t *sum_head, *sum_tail;
 };
 
-/* ---- adapters over fl_wire / fl_dataset / fl_metrics -------------------- */
-
-static int
-s_get_f32s (const fl_wire_msg_t *m, const char *key, float *out, size_t n)
-{
-    return fl_wire_get_f32s (m, key, out, n);
-}
-
-static int
-s_get_f64s (const fl_wire_msg_t *m, const char *key, double *out, size_t n)
-{
-    return fl_wire_get_f64s (m, key, out, n);
-}
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -205,6 +193,7 @@ s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
     return p;
 }
 
+#ifndef NDEBUG
 static int
 s_invariants (const fl_round_t *self)
 {
@@ -222,6 +211,7 @@ s_invariants (const fl_round_t *self)
     }
     return admitted == self->n_admitted;
 }
+#endif
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -570,6 +560,7 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 static void
 s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
+    (void) self;
     p->strikes++;
     zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
 }
@@ -578,7 +569,7 @@ static int
 s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
     uint64_t features = 0, classes = 0, n_train = 0, n_test = 0;
-    const char *member = fl_wire_get_str (m, "member");
+    const char *member = fl_wire_get_cstr (m, "member");
     const uint8_t *fp = NULL;
     size_t fp_len = 0;
     if (fl_wire_get_u64 (m, "features", &features) != 0 || fl_wire_get_u64 (m, "classes", &classes) != 0
@@ -658,8 +649,8 @@ s_on_stats (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
     if (!sum)
         return 0;
     double *sumsq = sum + self->features;
-    int ok = s_get_f64s (m, "sum", sum, self->features) == 0
-             && s_get_f64s (m, "sumsq", sumsq, self->features) == 0;
+    int ok = fl_wire_copy_f64s (m, "sum", sum, self->features) == 0
+             && fl_wire_copy_f64s (m, "sumsq", sumsq, self->features) == 0;
     for (size_t i = 0; ok && i < self->features; i++)
         ok = isfinite (sum[i]) && isfinite (sumsq[i]) && sumsq[i] >= 0;
     if (!ok || count == 0 || count > ((uint64_t) 1 << 40)) {
@@ -685,7 +676,7 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
         s_reject (self, p, "UPDATE", "missing fields");
         return 0;
     }
-    if (s_get_f32s (m, "delta", self->scratch, self->n_params) != 0) {
+    if (fl_wire_copy_f32s (m, "delta", self->scratch, self->n_params) != 0) {
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
     }
@@ -764,7 +755,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     if (type == FL_WIRE_BYE) {
-        const char *r = fl_wire_get_str (m, "reason");
+        const char *r = fl_wire_get_cstr (m, "reason");
         zsys_info ("coordinator: %s left: %s", p->name, r ? r : "(no reason)");
         p->ready = 0;
         p->admitted = 0;
@@ -775,7 +766,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     if (type == FL_WIRE_ERROR) {
-        const char *r = fl_wire_get_str (m, "reason");
+        const char *r = fl_wire_get_cstr (m, "reason");
         zsys_warning ("coordinator: %s reported an error: %s", p->name, r ? r : "(none)");
         accepted = 1;
         goto done;

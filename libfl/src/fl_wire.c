@@ -76,7 +76,7 @@ static const s_field_t s_hello[] = {
     S_REQ ("n_test", U64),
     S_REQ ("features", U64),
     S_REQ ("classes", U64),
-    S_REQ_N ("model", STR, 1, S_NAMEBYTES),
+    S_REQ_N ("model", STR, 0, S_NAMEBYTES),   /* "" = no preference */
 };
 static const s_field_t s_welcome[] = {
     S_REQ ("client", U64),
@@ -135,6 +135,16 @@ static const s_field_t s_bye[] = {
 static const s_field_t s_error[] = {
     S_REQ_N ("reason", STR, 0, S_REASONBYTES),
 };
+static const s_field_t s_model[] = {
+    S_REQ_N ("model", STR, 1, S_NAMEBYTES),
+    S_REQ_N ("hidden", STR, 0, S_SPECBYTES),
+    S_REQ ("features", U64),
+    S_REQ ("classes", U64),
+    S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_REQ ("params", F32S),
+    S_OPT ("mean", F32S),
+    S_OPT ("std", F32S),
+};
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets
     "unexpected message" from its state machine like any out-of-place type. */
@@ -173,6 +183,7 @@ static const s_schema_t s_schemas[FL_WIRE_TYPE_LIMIT] = {
     [FL_WIRE_HEARTBEAT]     = S_EMPTY ("HEARTBEAT"),
     [FL_WIRE_BYE]           = S_ROW ("BYE", s_bye),
     [FL_WIRE_ERROR]         = S_ROW ("ERROR", s_error),
+    [FL_WIRE_MODEL]         = S_ROW ("MODEL", s_model),
     [FL_WIRE_SELFTEST]      = S_ROW ("SELFTEST", s_selftest),
 };
 
@@ -1401,5 +1412,37 @@ fl_wire_get_bin_list_item (const fl_wire_msg_t *self, const char *key, size_t in
         return -1;
     *data = (const uint8_t *) v->data + v->item_off[index];
     *len = v->item_len[index];
+    return 0;
+}
+
+const char *
+fl_wire_get_cstr (const fl_wire_msg_t *self, const char *key)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    return fl_wire_get_str (self, key, &v, &len) == 0 ? v : NULL;
+}
+
+int
+fl_wire_copy_f32s (const fl_wire_msg_t *self, const char *key, float *out, size_t n)
+{
+    const float *v = NULL;
+    size_t got = 0;
+    if (fl_wire_get_f32s (self, key, &v, &got) != 0 || got != n)
+        return -1;
+    if (n)
+        memcpy (out, v, n * sizeof (float));
+    return 0;
+}
+
+int
+fl_wire_copy_f64s (const fl_wire_msg_t *self, const char *key, double *out, size_t n)
+{
+    const double *v = NULL;
+    size_t got = 0;
+    if (fl_wire_get_f64s (self, key, &v, &got) != 0 || got != n)
+        return -1;
+    if (n)
+        memcpy (out, v, n * sizeof (double));
     return 0;
 }
