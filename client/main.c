@@ -93,6 +93,7 @@ main (int argc, char **argv)
     if (sodium_init () < 0)
         return 1;
     zsys_init ();
+    zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-client");
     if (s.quiet)
         zsys_set_logsystem (false);

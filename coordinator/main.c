@@ -174,6 +174,7 @@ main (int argc, char **argv)
         return 1;
     }
     zsys_init ();
+    zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-coordinator");
     if (s.quiet)
         zsys_set_logsystem (false);

@@ -430,7 +430,7 @@ main (int argc, char **argv)
     s_arg (&ca, "--quiet");
     char log[1200];
     snprintf (log, sizeof log, "%s/coordinator.log", s.out);
-    pid_t coord = s_spawn ("fl-coordinator", ca.v, s.quiet ? log : "-", log);
+    pid_t coord = s_spawn ("fl-coordinator", ca.v, s.quiet ? log : "-", log);   /* logs to file; progress lines to stdout */
     if (coord < 0) {
         fprintf (stderr, "fl-sim: cannot start fl-coordinator\n");
         return 1;

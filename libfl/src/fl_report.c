@@ -166,7 +166,7 @@ fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds
     s_metric (out, s->eval.auroc);
     fprintf (out, "  AUPRC ");
     s_metric (out, s->eval.auprc);
-    fprintf (out, "  %5.2fs%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "", mode_tag);
+    fprintf (out, "  %6.3fs%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "", mode_tag);
 }
 
 void

@@ -42,6 +42,7 @@ typedef struct {
     int expected;            /* the current phase waits for this peer */
     int answered;            /* ... and it has answered */
     int strikes;             /* malformed / out-of-protocol messages */
+    int misses;              /* consecutive deadlines missed */
     int64_t last_seen;
     uint64_t n_train, n_test;
 } s_peer_t;
@@ -236,7 +237,7 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->stats_deadline_ms = 10000;
     cfg->train_deadline_ms = 60000;
     cfg->eval_deadline_ms = 30000;
-    cfg->liveness_ms = 120000;
+    cfg->liveness_ms = 30000;
     cfg->seed = 1;
 }
 
@@ -750,6 +751,9 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     p->last_seen = now;
+    p->misses = 0;
+    if (!p->ready && self->mean && self->phase != FL_ROUND_STATS)
+        p->ready = 1;              /* back after missing deadlines; it has the statistics */
     if (type == FL_WIRE_HEARTBEAT) {
         accepted = 1;
         goto done;
@@ -823,9 +827,17 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
         if (late)
             zsys_warning ("coordinator: round %" PRIu64 " %s: deadline passed, %zu client(s) dropped",
                           self->round, fl_round_phase_name (self->phase), late);
-        for (size_t i = 0; i < self->n_peers; i++)
-            if (self->peers[i].expected && !self->peers[i].answered)
-                self->peers[i].expected = 0;
+        for (size_t i = 0; i < self->n_peers; i++) {
+            s_peer_t *p = &self->peers[i];
+            if (p->expected && !p->answered) {
+                p->expected = 0;
+                if (++p->misses == 2 && p->ready) {
+                    p->ready = 0;
+                    zsys_warning ("coordinator: %s missed two deadlines in a row; not sampled until "
+                                  "it is heard from again", p->name);
+                }
+            }
+        }
         s_maybe_advance (self, now);
     }
     assert (s_invariants (self));
