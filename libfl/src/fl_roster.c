@@ -316,28 +316,39 @@ s_entry_fields (zconfig_t *node, const char *where, bool allow_endpoint, uint8_t
 
 /*  Counts "member" entries with a line scan, so an oversized roster is
     refused before zconfig parses it (zconfig appends each child by walking
-    its siblings: parsing n members costs O(n^2), ~6 s for 65,536).
-    -1 if the file cannot be read. */
-static long
-s_count_members (const char *path)
+    its siblings: parsing n members costs O(n^2), ~6 s for 65,536). */
+static size_t
+s_count_members (const char *text)
 {
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    long count = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline (&line, &cap, f) >= 0) {
+    size_t count = 0;
+    for (const char *line = text; line && *line; line = strchr (line, '\n'), line = line ? line + 1 : NULL) {
         const char *p = line;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (strncmp (p, "member", 6) == 0 && (p[6] == ' ' || p[6] == '=' || p[6] == '\t'
-                                              || p[6] == '\n' || p[6] == '\r' || p[6] == 0))
+        if (strncmp (p, "member", 6) == 0 && strchr (" =\t\r\n", p[6]))   /* p[6] == 0 matches too */
             count++;
     }
-    free (line);
-    fclose (f);
     return count;
+}
+
+/*  Reads the whole file (size already bounded) into a NUL-terminated buffer.
+    We parse with zconfig_str_load rather than zconfig_load, which leaks its
+    zfile when the text is not valid ZPL (CZMQ 4.2.1). */
+static char *
+s_read_file (const char *path, size_t size)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *text = (char *) malloc (size + 1);
+    size_t got = text ? fread (text, 1, size, f) : 0;
+    fclose (f);
+    if (!text || got != size) {
+        free (text);
+        return NULL;
+    }
+    text[size] = 0;
+    return text;
 }
 
 fl_roster_t *
@@ -354,16 +365,25 @@ fl_roster_load (const char *path)
                     FL_ROSTER_MAX_FILE_BYTES);
         return NULL;
     }
-    long counted = s_count_members (path);
-    if (counted < 0 || counted > (long) FL_ROSTER_MAX_MEMBERS) {
-        if (counted < 0)
-            zsys_error ("roster %s: cannot read: %s", path, strerror (errno));
-        else
-            zsys_error ("roster %s: %ld members, more than the maximum %u", path, counted,
-                        FL_ROSTER_MAX_MEMBERS);
+    char *text = s_read_file (path, (size_t) st.st_size);
+    if (!text) {
+        zsys_error ("roster %s: cannot read: %s", path, strerror (errno));
         return NULL;
     }
-    zconfig_t *root = zconfig_load (path);
+    if (strlen (text) != (size_t) st.st_size) {
+        zsys_error ("roster %s: contains a NUL byte (not a text file)", path);
+        free (text);
+        return NULL;
+    }
+    size_t counted = s_count_members (text);
+    if (counted > FL_ROSTER_MAX_MEMBERS) {
+        zsys_error ("roster %s: %zu members, more than the maximum %u", path, counted,
+                    FL_ROSTER_MAX_MEMBERS);
+        free (text);
+        return NULL;
+    }
+    zconfig_t *root = zconfig_str_load (text);
+    free (text);
     if (!root) {
         zsys_error ("roster %s: cannot parse (not valid ZPL?)", path);
         return NULL;
