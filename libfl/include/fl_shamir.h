@@ -55,7 +55,7 @@ typedef struct {
     the field with libsodium randombytes_buf (rejection sampling).
     Returns 0, or -1 with a zsys_error line on bad t / n / indices (duplicate,
     zero or out of range) or allocation failure; shares_out is then left
-    untouched (argument errors) or wiped (allocation failure). */
+    untouched. */
 int fl_shamir_split (const uint8_t secret[FL_SHAMIR_SECRETBYTES], uint32_t t, uint32_t n,
                      const uint32_t *indices, fl_shamir_share_t *shares_out);
 
