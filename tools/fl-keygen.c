@@ -1,0 +1,279 @@
+/*  fl-keygen - make a consortium member's (or the coordinator's) long-term keys.
+
+    Each site runs this once, keeps the secret files, and sends the printed
+    roster entry (public keys only) to whoever maintains the roster:
+
+        fl-keygen --out keys/ --name hospital-01
+            keys/hospital-01.identity         Ed25519 public key (hex)      0644
+            keys/hospital-01.identity_secret  Ed25519 secret key (hex)      0600
+            keys/hospital-01.curve            CURVE public certificate      0644
+            keys/hospital-01.curve_secret     CURVE secret certificate      0600
+
+    For simulations and tests, --roster makes keys for a coordinator and N
+    members (member-01, member-02, ...) and writes the roster file.
+    Existing files are never overwritten.
+*/
+#include "fl_roster.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+s_usage (FILE *f)
+{
+    fprintf (f,
+        "usage: fl-keygen --out DIR --name NAME [--coordinator [--endpoint EP]]\n"
+        "       fl-keygen --out DIR --roster FILE --members N [--endpoint EP]\n"
+        "\n"
+        "Makes long-term keys for one consortium site: an Ed25519 identity key pair\n"
+        "(NAME.identity, NAME.identity_secret) that signs secure-aggregation key\n"
+        "advertisements, and a CURVE key pair (NAME.curve, NAME.curve_secret, zcert\n"
+        "format) for the encrypted ZeroMQ connection.  Secret files are mode 0600.\n"
+        "Prints the roster entry (public keys only) to paste into the roster file.\n"
+        "\n"
+        "  --out DIR        directory for the key files (created 0700 if missing)\n"
+        "  --name NAME      site / member id: 1..64 of A-Z a-z 0-9 . _ -\n"
+        "  --coordinator    print a coordinator entry instead of a member entry\n"
+        "                   (NAME defaults to 'coordinator')\n"
+        "  --endpoint EP    coordinator endpoint to put in the entry, e.g. tcp://host:5555\n"
+        "  --roster FILE    generate keys for a coordinator and N members named\n"
+        "                   member-01.. in DIR and write the roster to FILE\n"
+        "  --members N      number of members for --roster (1..65535)\n"
+        "  --help           this text\n"
+        "\n"
+        "Never overwrites an existing file.  Exit status: 0 ok, 1 error, 2 usage.\n");
+}
+
+static bool
+s_exists (const char *path)
+{
+    struct stat st;
+    return lstat (path, &st) == 0;
+}
+
+/*  Makes NAME's four key files in dir; returns the public keys.  0 or -1. */
+static int
+s_make_keys (const char *dir, const char *name, uint8_t identity_pk[32], char curve_z85[41])
+{
+    char p_id[PATH_MAX], p_ids[PATH_MAX], p_cv[PATH_MAX], p_cvs[PATH_MAX];
+    snprintf (p_id, sizeof p_id, "%s/%s.identity", dir, name);
+    snprintf (p_ids, sizeof p_ids, "%s/%s.identity_secret", dir, name);
+    snprintf (p_cv, sizeof p_cv, "%s/%s.curve", dir, name);
+    int n = snprintf (p_cvs, sizeof p_cvs, "%s/%s.curve_secret", dir, name);
+    if (n < 0 || (size_t) n >= sizeof p_cvs) {
+        fprintf (stderr, "fl-keygen: path too long: %s/%s\n", dir, name);
+        return -1;
+    }
+    const char *all[4] = {p_id, p_ids, p_cv, p_cvs};
+    for (int i = 0; i < 4; i++)
+        if (s_exists (all[i])) {
+            fprintf (stderr, "fl-keygen: %s already exists: refusing to overwrite keys "
+                             "(move it away or choose another --name / --out)\n", all[i]);
+            return -1;
+        }
+    /* Identity (Ed25519). */
+    uint8_t *sk = (uint8_t *) sodium_malloc (crypto_sign_SECRETKEYBYTES);
+    if (!sk)
+        return -1;
+    crypto_sign_keypair (identity_pk, sk);
+    int rc = fl_identity_save (p_id, p_ids, identity_pk, sk);
+    sodium_free (sk);
+    if (rc != 0) {
+        fprintf (stderr, "fl-keygen: cannot write %s\n", p_ids);
+        return -1;
+    }
+    /* CURVE (zcert).  zcert_save opens with fopen ("w"), whose mode comes
+       from the umask: reserve both names with O_EXCL at 0600 first (so a
+       file appearing meanwhile is not clobbered, and the secret never exists
+       with a wider mode), and write under umask 077. */
+    for (int i = 2; i < 4; i++) {
+        int fd = open (all[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            fprintf (stderr, "fl-keygen: cannot create %s: %s\n", all[i], strerror (errno));
+            unlink (p_id);
+            unlink (p_ids);
+            if (i == 3)
+                unlink (p_cv);
+            return -1;
+        }
+        close (fd);
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        fprintf (stderr, "fl-keygen: cannot make a CURVE key pair\n");
+        return -1;
+    }
+    zcert_set_meta (cert, "name", "%s", name);
+    zcert_set_meta (cert, "generator", "fl-keygen");
+    mode_t old = umask (077);
+    rc = zcert_save (cert, p_cv);
+    umask (old);
+    struct stat st;
+    if (rc == 0 && (stat (p_cvs, &st) != 0 || (st.st_mode & 077) != 0)) {
+        fprintf (stderr, "fl-keygen: %s is not private (mode %04o)\n", p_cvs,
+                 (unsigned) (st.st_mode & 07777));
+        rc = -1;
+    }
+    if (rc == 0 && chmod (p_cv, 0644) != 0)
+        rc = -1;
+    if (rc == 0)
+        memcpy (curve_z85, zcert_public_txt (cert), 41);
+    /* zcert_destroy does not wipe; the key bytes live in the (non-const)
+       zcert struct behind const accessors. */
+    sodium_memzero ((void *) zcert_secret_key (cert), 32);
+    sodium_memzero ((void *) zcert_secret_txt (cert), 40);
+    zcert_destroy (&cert);
+    if (rc != 0) {
+        fprintf (stderr, "fl-keygen: cannot write %s\n", p_cv);
+        for (int i = 0; i < 4; i++)
+            unlink (all[i]);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_print_entry (FILE *f, bool coordinator, const char *name, const uint8_t pk[32],
+               const char *curve, const char *endpoint)
+{
+    char hex[65];
+    sodium_bin2hex (hex, sizeof hex, pk, 32);
+    if (coordinator)
+        fprintf (f, "    coordinator\n");
+    else
+        fprintf (f, "    member = \"%s\"\n", name);
+    fprintf (f, "        identity = \"%s\"\n", hex);
+    fprintf (f, "        curve = \"%s\"\n", curve);
+    if (coordinator && endpoint)
+        fprintf (f, "        endpoint = \"%s\"\n", endpoint);
+}
+
+static int
+s_ensure_dir (const char *dir)
+{
+    struct stat st;
+    if (stat (dir, &st) == 0) {
+        if (!S_ISDIR (st.st_mode)) {
+            fprintf (stderr, "fl-keygen: %s is not a directory\n", dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (mkdir (dir, 0700) != 0) {
+        fprintf (stderr, "fl-keygen: cannot create directory %s: %s\n", dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *out = NULL, *name = NULL, *roster_path = NULL, *endpoint = NULL;
+    bool coordinator = false;
+    long members = -1;
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'},
+        {"coordinator", no_argument, NULL, 'c'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"roster", required_argument, NULL, 'r'},
+        {"members", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long (argc, argv, "o:n:ce:r:m:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 'o': out = optarg; break;
+            case 'n': name = optarg; break;
+            case 'c': coordinator = true; break;
+            case 'e': endpoint = optarg; break;
+            case 'r': roster_path = optarg; break;
+            case 'm': {
+                char *end;
+                errno = 0;
+                members = strtol (optarg, &end, 10);
+                if (errno || *end || end == optarg || members < 1
+                    || members > (long) FL_ROSTER_MAX_MEMBERS) {
+                    fprintf (stderr, "fl-keygen: --members must be an integer in 1..%u\n",
+                             FL_ROSTER_MAX_MEMBERS);
+                    return 2;
+                }
+                break;
+            }
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (optind < argc || !out) {
+        fprintf (stderr, "fl-keygen: %s\n", optind < argc ? "unexpected argument" : "--out DIR is required");
+        s_usage (stderr);
+        return 2;
+    }
+    if (roster_path ? (name || coordinator || members < 0) : (members >= 0 || (!name && !coordinator))) {
+        fprintf (stderr, "fl-keygen: use either --name NAME [--coordinator] or --roster FILE --members N\n");
+        return 2;
+    }
+    if (!name)
+        name = "coordinator";
+    if (!roster_path && !fl_roster_id_valid (name)) {
+        fprintf (stderr, "fl-keygen: invalid --name '%s': 1..%u of A-Z a-z 0-9 . _ -, "
+                         "starting with a letter or digit\n", name, FL_ROSTER_ID_MAX);
+        return 2;
+    }
+    if (sodium_init () < 0) {
+        fprintf (stderr, "fl-keygen: libsodium initialisation failed\n");
+        return 1;
+    }
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    if (roster_path && s_exists (roster_path)) {
+        fprintf (stderr, "fl-keygen: %s already exists: refusing to overwrite the roster\n",
+                 roster_path);
+        return 1;
+    }
+    if (s_ensure_dir (out) != 0)
+        return 1;
+
+    uint8_t pk[32];
+    char curve[41];
+    if (!roster_path) {
+        if (s_make_keys (out, name, pk, curve) != 0)
+            return 1;
+        fprintf (stderr, "fl-keygen: wrote %s/%s.{identity,identity_secret,curve,curve_secret}; "
+                         "keep the *_secret files private. Roster entry:\n", out, name);
+        s_print_entry (stdout, coordinator, name, pk, curve, endpoint);
+        return 0;
+    }
+
+    fl_roster_t *roster = fl_roster_new ();
+    int rc = roster ? 0 : -1;
+    if (rc == 0)
+        rc = s_make_keys (out, "coordinator", pk, curve);
+    if (rc == 0)
+        rc = fl_roster_set_coordinator (roster, pk, curve, endpoint);
+    int width = members >= 100000 ? 6 : members >= 10000 ? 5 : members >= 1000 ? 4
+              : members >= 100 ? 3 : 2;
+    for (long i = 1; rc == 0 && i <= members; i++) {
+        char id[32];
+        snprintf (id, sizeof id, "member-%0*ld", width, i);
+        rc = s_make_keys (out, id, pk, curve);
+        if (rc == 0)
+            rc = fl_roster_add_member (roster, id, pk, curve);
+    }
+    if (rc == 0)
+        rc = fl_roster_save (roster, roster_path);
+    fl_roster_destroy (&roster);
+    if (rc != 0) {
+        fprintf (stderr, "fl-keygen: roster generation failed\n");
+        return 1;
+    }
+    fprintf (stderr, "fl-keygen: wrote keys for a coordinator and %ld members in %s and the "
+                     "roster %s\n", members, out, roster_path);
+    return 0;
+}
