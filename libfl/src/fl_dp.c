@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*  Passes of the correction loop; one is always enough in practice (the
-    first scaling is off by a few float ulps at most). */
+/*  Passes of the clipping loop: the scaling, then ulp nudges; one nudge is
+    enough in practice (the scaling is off by a float ulp at most). */
 #define S_CLIP_PASSES 8
 
 /*  L2 norm in double; NaN/inf propagate. */
@@ -35,11 +35,17 @@ s_clip (float *x, size_t n, double C)
 {
     double norm = s_norm (x, n), cur = norm;
     for (int pass = 0; pass < S_CLIP_PASSES && cur > C; pass++) {
-        /* After the first pass shrink a little below C so float rounding
-           cannot land above it again. */
-        double f = C / cur * (pass == 0 ? 1.0 : 1.0 - 0x1p-22);
-        for (size_t i = 0; i < n; i++)
-            x[i] = (float) ((double) x[i] * f);
+        if (pass == 0) {
+            double f = C / cur;
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float) ((double) x[i] * f);
+        }
+        else
+            /* Rounding to float left the norm a few ulps above C: move every
+               coordinate one ulp toward zero (shrinks the norm by at least
+               2^-24 relative, more than rounding added). */
+            for (size_t i = 0; i < n; i++)
+                x[i] = nextafterf (x[i], 0.0f);
         cur = s_norm (x, n);
     }
     if (cur > C) {
