@@ -346,8 +346,8 @@ test_find_noise_multiplier (void)
             printf ("  target %g -> sigma %.6f eps %.6f\n", c[i].eps, sigma, eps);
         FL_CHECK (eps <= c[i].eps);
         FL_CHECK (eps >= c[i].eps - tol);
-        /* Noticeably less noise would overshoot the target. */
-        FL_CHECK (fl_dp_epsilon (sigma * 0.97, c[i].q, c[i].steps, c[i].delta, NULL) > c[i].eps - tol);
+        /* 3% less noise overshoots the target: the search did not stop early. */
+        FL_CHECK (fl_dp_epsilon (sigma * 0.97, c[i].q, c[i].steps, c[i].delta, NULL) > c[i].eps);
     }
     /* Epsilon decreases with sigma, so a larger target needs less noise. */
     double s1, s2;

@@ -91,7 +91,7 @@ int fl_dp_bernoulli_exp (fl_rng_t *rng, uint64_t num, uint64_t den);
 /*  One sample of the discrete Laplace distribution with integer scale t >= 1,
     P[X = x] proportional to exp(-|x| / t) (CKS 2020, Algorithm 2 with
     s = 1).  Returns 0 and writes *out, or -1 (and logs) if t is 0 or above
-    2^62. */
+    2^32 (the bound that keeps the int64 overflow redraw below exp(-2^31)). */
 int fl_dp_discrete_laplace (fl_rng_t *rng, uint64_t t, int64_t *out);
 
 /*  sigma (a double) -> sigma^2 = *num / *den with *den a power of two, per

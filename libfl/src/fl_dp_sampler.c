@@ -118,7 +118,7 @@ s_discrete_laplace (fl_rng_t *rng, uint64_t t)
         while (s_bern_exp1 (rng))
             v++;
         /* X = u + t v must fit in int64 (so -X does too).  v > 2^63/t has
-           probability below exp(-2^33) for t <= 2^30: redraw. */
+           probability below exp(-2^31) for t <= 2^32 (every caller): redraw. */
         if (v > ((uint64_t) INT64_MAX - u) / t)
             continue;
         uint64_t x = u + t * v;
@@ -133,8 +133,8 @@ int
 fl_dp_discrete_laplace (fl_rng_t *rng, uint64_t t, int64_t *out)
 {
     assert (rng && out);
-    if (t == 0 || t > ((uint64_t) 1 << 62)) {
-        zsys_error ("fl_dp_discrete_laplace: scale t=%llu outside [1, 2^62]",
+    if (t == 0 || t > ((uint64_t) 1 << 32)) {
+        zsys_error ("fl_dp_discrete_laplace: scale t=%llu outside [1, 2^32]",
                     (unsigned long long) t);
         return -1;
     }
