@@ -69,7 +69,7 @@ test_vectors (void)
     FL_CHECK (rows == 10);      /* every row read: none silently skipped */
 }
 
-/*  Fractional orders against an independent method: A_alpha by adaptive
+/*  Against independent high-precision values.  Fractional orders: A_alpha by adaptive
     quadrature of  int N(z; 0, s^2) ((1-q) + q exp((2z-1)/(2s^2)))^alpha dz
     in mpmath (30 digits).  The series is truncated at terms below e^-30
     (as Opacus), an absolute error of ~1e-13 in log A: hence the absolute
@@ -86,6 +86,14 @@ test_fractional_vs_integration (void)
     FL_CHECK_CLOSE (fl_rdp_poisson_gaussian (0.001, 50, 1.3), 2.60051934116062e-10, 1e-15, 1e-6);
     /* Integer orders, also by quadrature. */
     FL_CHECK_CLOSE (50 * fl_rdp_poisson_gaussian (0.01, 2.5, 5), 0.00218075656230788, 0, 1e-10);
+    /* Integer orders against the binomial sum in 50-digit arithmetic
+       (mpmath), including both sides of alpha = 1000 where the coefficient
+       recursion switches to log space. */
+    FL_CHECK_CLOSE (50 * fl_rdp_poisson_gaussian (0.01, 2.5, 100), 167.41630754841826, 0, 1e-13);
+    FL_CHECK_CLOSE (fl_rdp_poisson_gaussian (0.01, 5, 63), 0.00013187589960994967, 0, 1e-12);
+    FL_CHECK_CLOSE (fl_rdp_poisson_gaussian (0.01, 5, 100), 0.00021271093783633089, 0, 1e-12);
+    FL_CHECK_CLOSE (fl_rdp_poisson_gaussian (0.01, 5, 1000), 15.390220034045955, 0, 1e-12);
+    FL_CHECK_CLOSE (fl_rdp_poisson_gaussian (0.01, 5, 1001), 15.410224643825921, 0, 1e-12);
 }
 
 static void

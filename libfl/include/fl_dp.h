@@ -107,7 +107,7 @@ int fl_dp_sigma_to_rational (double sigma, uint64_t *num, uint64_t *den);
     arithmetic supports (2 num den t^2 >= 2^127 or den t >= 2^64; every
     value produced by fl_dp_sigma_to_rational is supported).
     Exactness caveat: a proposal whose construction would overflow int64
-    (probability below exp(-2^33) per proposal) is redrawn. */
+    (probability below exp(-2^31) per proposal) is redrawn. */
 int fl_dp_discrete_gaussian_rational (fl_rng_t *rng, uint64_t num, uint64_t den, int64_t *out);
 
 /*  out (n) <- n independent samples of N_Z(0, sigma^2), sigma converted

@@ -92,16 +92,21 @@ s_log_a_int (double q, double sigma, long alpha)
 {
     double log_a = -INFINITY;
     double log_q = log (q), log_1mq = log1p (-q);
-    double coef = 1.0;          /* C(alpha, i), exact for the small i that dominate */
+    /* C(alpha, i) by the product recursion: exact for the small i that carry
+       the weight.  Above alpha = 1000 the coefficients overflow a double, so
+       the same recursion runs on their logarithms (no lgamma: it writes the
+       global signgam). */
+    double coef = 1.0, log_coef_big = 0.0;
     for (long i = 0; i <= alpha; i++) {
-        double log_coef = alpha <= 1000 ? log (coef)
-                                        : lgamma ((double) alpha + 1) - lgamma ((double) i + 1)
-                                              - lgamma ((double) (alpha - i) + 1);
+        double log_coef = alpha <= 1000 ? log (coef) : log_coef_big;
         double di = (double) i;
         double s = log_coef + di * log_q + (double) (alpha - i) * log_1mq
                    + (di * di - di) / (2.0 * sigma * sigma);
         log_a = s_log_add (log_a, s);
-        coef = coef * (double) (alpha - i) / (double) (i + 1);
+        if (i < alpha) {
+            coef = coef * (double) (alpha - i) / (double) (i + 1);
+            log_coef_big += log ((double) (alpha - i)) - log ((double) (i + 1));
+        }
     }
     return log_a;
 }
