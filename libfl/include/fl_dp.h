@@ -1,0 +1,141 @@
+/*  fl_dp - differential privacy primitives: L2 clipping (whole-update and
+    per-example), noise calibration, and the exact discrete Gaussian sampler
+    on the integer grid.  The RDP accountant is in fl_accountant.h (included).
+
+    Released noise is never drawn with floating point: floating-point
+    samplers leave holes and biases in the low-order bits that leak the
+    un-noised value (Mironov 2012, "On Significance of the Least Significant
+    Bits for Differential Privacy").  fl_dp samples the discrete Gaussian
+    N_Z(0, sigma^2), P[X = x] proportional to exp(-x^2 / (2 sigma^2)) for
+    integer x, EXACTLY, with integer arithmetic only (Canonne, Kamath,
+    Steinke 2020, "The Discrete Gaussian for Differential Privacy",
+    Algorithms 1-3), from an fl_rng_t: in production fl_rng_new_random()
+    (ChaCha20 keyed by libsodium's randombytes_buf, a CSPRNG); tests pass
+    fixed seeds.  See docs/PRIVACY.md.
+
+    The sampler is not constant-time: its running time depends on the
+    sample (CKS 2020, Section 5.2 discuss this side channel).  Run it where
+    its timing is not observable by the parties it protects against.
+*/
+#ifndef FL_DP_H_INCLUDED
+#define FL_DP_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl_accountant.h"
+#include "fl_rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Supported noise scale on the integer grid, for the double-sigma entry
+    points: 2^-10 <= sigma <= 2^30.  Above 2^30 the exact acceptance test
+    would need more than 128-bit intermediates; below 2^-10 the noise is
+    zero with probability > 1 - 10^-200000 anyway. */
+#define FL_DP_SIGMA_MIN 0x1p-10
+#define FL_DP_SIGMA_MAX 0x1p30
+/*  sigma^2 is represented as num / 2^k with num >= 2^40 (or k = 0 and
+    num = ceil(sigma^2) when sigma^2 >= 2^40): relative precision 2^-40,
+    always rounded UP, so the sampled noise is never narrower than asked. */
+#define FL_DP_SIGMA2_BITS 40
+
+/* --- clipping --------------------------------------------------------------- */
+
+/*  Scales x (n floats) in place so that its L2 norm is at most C:
+    x <- x * min(1, C / ||x||).  After the call ||x||_2 <= C holds when the
+    norm is evaluated in double precision (a final correction pass absorbs
+    float rounding).  Returns the norm BEFORE clipping (>= 0).
+    Errors: if C is not a finite number > 0, or x holds a NaN or infinity,
+    x is zeroed (so a caller that ignores the error cannot release an
+    unclipped vector; a zero vector has norm 0 <= C) and -1.0 is returned,
+    with a log line.  Source: the clipping step of Abadi et al. 2016 "Deep
+    Learning with Differential Privacy" (per example) and McMahan et al. 2018
+    "Learning Differentially Private Recurrent Language Models" (per client). */
+double fl_dp_clip_l2 (float *x, size_t n, double C);
+
+/*  Per-example clipping for record-level DP (DP-SGD, Abadi et al. 2016,
+    Algorithm 1): out (d) = sum over b < batch of clip(g[b], C), where
+    g (batch, d) row-major holds one gradient per example and clip is
+    fl_dp_clip_l2.  g is not modified.  out is overwritten.  norms (batch),
+    if not NULL, receives every row's pre-clip norm.  Returns the number of
+    rows whose norm exceeded C (>= 0), or -1 (and logs, out zeroed) if C is
+    invalid or a row is not finite: one bad row zeroes the whole sum,
+    because its contribution cannot be bounded. */
+long fl_dp_clip_rows_sum (const float *g, size_t batch, size_t d, double C, float *out,
+                          double *norms);
+
+/*  Standard deviation of the Gaussian noise for a mechanism with this L2
+    sensitivity: noise_multiplier * sensitivity.  The noise multiplier is
+    the quantity the accountant (fl_accountant.h) and
+    fl_dp_find_noise_multiplier speak about; the sensitivity is that of the
+    released sum or aggregate to adding or removing one unit of privacy (the
+    clipping norm C for a plain sum; aggregator-specific values are derived
+    in docs/PRIVACY.md).  On the integer grid of a fixed-point encoding with
+    scale s (value v encoded as round(v * s)), the sampler's sigma is
+    noise_multiplier * sensitivity * s, and the sensitivity must include the
+    encoding's rounding.  NaN (and logs) if either argument is negative or NaN. */
+double fl_dp_noise_stddev (double noise_multiplier, double sensitivity);
+
+/* --- exact samplers (Canonne, Kamath, Steinke 2020) ------------------------ */
+
+/*  Bernoulli(exp(-num/den)) for num >= 0, den >= 1, exactly: Algorithm 1
+    of CKS 2020 for gamma <= 1 (count K while Bernoulli(gamma/K) succeeds;
+    return K odd) and, for gamma > 1, floor(gamma) Bernoulli(exp(-1)) trials
+    followed by Bernoulli(exp(-(gamma - floor(gamma)))).  Uses only integer
+    comparisons with uniform integers from rng.  Returns 1 or 0; asserts
+    den > 0 (programmer error). */
+int fl_dp_bernoulli_exp (fl_rng_t *rng, uint64_t num, uint64_t den);
+
+/*  One sample of the discrete Laplace distribution with integer scale t >= 1,
+    P[X = x] proportional to exp(-|x| / t) (CKS 2020, Algorithm 2 with
+    s = 1).  Returns 0 and writes *out, or -1 (and logs) if t is 0 or above
+    2^32 (the bound that keeps the int64 overflow redraw below exp(-2^31)). */
+int fl_dp_discrete_laplace (fl_rng_t *rng, uint64_t t, int64_t *out);
+
+/*  sigma (a double) -> sigma^2 = *num / *den with *den a power of two, per
+    FL_DP_SIGMA2_BITS (never smaller than sigma^2).  Returns 0, or -1 (and
+    logs) if sigma is NaN or outside [FL_DP_SIGMA_MIN, FL_DP_SIGMA_MAX]. */
+int fl_dp_sigma_to_rational (double sigma, uint64_t *num, uint64_t *den);
+
+/*  One exact sample of N_Z(0, num/den) (CKS 2020, Algorithm 3: discrete
+    Laplace proposals with scale t = floor(sigma) + 1, accepted with
+    probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)), evaluated as a
+    ratio of 128/256-bit integers).  Returns 0 and writes *out, or -1 (and
+    logs) if num or den is 0 or the ratio is outside what 128-bit
+    arithmetic supports (2 num den t^2 >= 2^127 or den t >= 2^64; every
+    value produced by fl_dp_sigma_to_rational is supported).
+    Exactness caveat: a proposal whose construction would overflow int64
+    (probability below exp(-2^31) per proposal) is redrawn. */
+int fl_dp_discrete_gaussian_rational (fl_rng_t *rng, uint64_t num, uint64_t den, int64_t *out);
+
+/*  out (n) <- n independent samples of N_Z(0, sigma^2), sigma converted
+    with fl_dp_sigma_to_rational.  Returns 0, or -1 (and logs, out
+    untouched) if sigma is outside [FL_DP_SIGMA_MIN, FL_DP_SIGMA_MAX]. */
+int fl_dp_discrete_gaussian_vec (fl_rng_t *rng, double sigma, int64_t *out, size_t n);
+
+/*  x (n) <- x + N_Z(0, sigma^2) noise, coordinate-wise modulo 2^32: for
+    vectors in Z_2^32 (the fixed-point encoding secure aggregation sums).
+    Same errors as fl_dp_discrete_gaussian_vec (x untouched). */
+int fl_dp_discrete_gaussian_add_u32 (fl_rng_t *rng, double sigma, uint32_t *x, size_t n);
+
+/*  Float vector on a grid of spacing `step` (a power of two):
+      x_i <- step * (round_half_even(x_i / step) + Z_i),  Z_i ~ N_Z(0, (sigma/step)^2)
+    i.e. Gaussian noise of scale sigma (in x's units) on the grid step*Z.
+    Rounding x onto the grid first is what makes the discrete mechanism
+    sound for off-grid inputs (otherwise two neighbouring inputs would have
+    disjoint supports); it changes each coordinate by at most step/2, so the
+    L2 sensitivity to use is (sensitivity of x) + step * sqrt(n) in the worst
+    case: pick step small against sigma.  The sum step*(g + Z) is exact in
+    double, and the conversion to float is post-processing.
+    Returns 0, or -1 (and logs, x untouched) if step is not a positive power
+    of two, sigma/step is outside [FL_DP_SIGMA_MIN, FL_DP_SIGMA_MAX], or some
+    x_i is not finite or has |x_i / step| >= 2^52. */
+int fl_dp_discrete_gaussian_add_f32 (fl_rng_t *rng, double sigma, double step, float *x,
+                                     size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

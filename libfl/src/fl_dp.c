@@ -1,0 +1,129 @@
+/*  fl_dp.c - L2 clipping and noise calibration (see fl_dp.h).  The exact
+    samplers are in fl_dp_sampler.c, the accountant in fl_dp_accountant.c.
+
+    Clipping bounds each contribution's L2 norm by C, which is what every
+    sensitivity argument downstream rests on, so the bound must hold after
+    float rounding too: the scaled vector's norm is recomputed and, if
+    rounding pushed it above C, shrunk again.
+*/
+#include "fl_dp.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  Passes of the clipping loop: the scaling, then ulp nudges; one nudge is
+    enough in practice (the scaling is off by a float ulp at most). */
+#define S_CLIP_PASSES 8
+
+/*  L2 norm in double; NaN/inf propagate. */
+static double
+s_norm (const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double) x[i] * (double) x[i];
+    return sqrt (s);
+}
+
+/*  Clips x in place to norm <= C (C valid, x finite).  Returns the pre-clip
+    norm, or -1 if the bound could not be reached (x zeroed). */
+static double
+s_clip (float *x, size_t n, double C)
+{
+    double norm = s_norm (x, n), cur = norm;
+    for (int pass = 0; pass < S_CLIP_PASSES && cur > C; pass++) {
+        if (pass == 0) {
+            double f = C / cur;
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float) ((double) x[i] * f);
+        }
+        else
+            /* Rounding to float left the norm a few ulps above C: move every
+               coordinate one ulp toward zero (shrinks the norm by at least
+               2^-24 relative, more than rounding added). */
+            for (size_t i = 0; i < n; i++)
+                x[i] = nextafterf (x[i], 0.0f);
+        cur = s_norm (x, n);
+    }
+    if (cur > C) {
+        memset (x, 0, n * sizeof *x);
+        return -1.0;
+    }
+    return norm;
+}
+
+double
+fl_dp_clip_l2 (float *x, size_t n, double C)
+{
+    assert (x || n == 0);
+    if (!(C > 0.0) || isinf (C)) {
+        zsys_error ("fl_dp_clip_l2: clipping norm %g is not a finite number > 0; vector zeroed", C);
+        memset (x, 0, n * sizeof *x);
+        return -1.0;
+    }
+    double norm = s_norm (x, n);
+    if (!isfinite (norm)) {
+        zsys_error ("fl_dp_clip_l2: vector of %zu values holds NaN or infinity; zeroed", n);
+        memset (x, 0, n * sizeof *x);
+        return -1.0;
+    }
+    double r = s_clip (x, n, C);
+    if (r < 0)
+        zsys_error ("fl_dp_clip_l2: could not reach norm <= %g; vector zeroed", C);
+    return r;
+}
+
+long
+fl_dp_clip_rows_sum (const float *g, size_t batch, size_t d, double C, float *out,
+                     double *norms)
+{
+    assert ((g && out) || batch * d == 0);
+    memset (out, 0, d * sizeof *out);
+    if (!(C > 0.0) || isinf (C)) {
+        zsys_error ("fl_dp_clip_rows_sum: clipping norm %g is not a finite number > 0", C);
+        return -1;
+    }
+    float *row = (float *) malloc ((d ? d : 1) * sizeof (float));
+    if (!row)
+        return -1;
+    long clipped = 0;
+    for (size_t b = 0; b < batch; b++) {
+        memcpy (row, g + b * d, d * sizeof (float));
+        double norm = s_norm (row, d);
+        if (!isfinite (norm)) {
+            zsys_error ("fl_dp_clip_rows_sum: example %zu of %zu holds NaN or infinity", b, batch);
+            memset (out, 0, d * sizeof *out);
+            free (row);
+            return -1;
+        }
+        if (norms)
+            norms[b] = norm;
+        if (norm > C) {
+            clipped++;
+            if (s_clip (row, d, C) < 0) {
+                zsys_error ("fl_dp_clip_rows_sum: could not clip example %zu", b);
+                memset (out, 0, d * sizeof *out);
+                free (row);
+                return -1;
+            }
+        }
+        for (size_t j = 0; j < d; j++)
+            out[j] += row[j];
+    }
+    free (row);
+    return clipped;
+}
+
+double
+fl_dp_noise_stddev (double noise_multiplier, double sensitivity)
+{
+    if (!(noise_multiplier >= 0.0) || !(sensitivity >= 0.0)) {
+        zsys_error ("fl_dp_noise_stddev: noise multiplier %g and sensitivity %g must be >= 0",
+                    noise_multiplier, sensitivity);
+        return NAN;
+    }
+    return noise_multiplier * sensitivity;
+}
