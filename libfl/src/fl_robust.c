@@ -13,7 +13,7 @@
     - Krum's pairwise squared distances are computed directly as sum (a-b)^2
       (no ||a||^2 + ||b||^2 - 2ab Gram shortcut, whose cancellation would change
       the ordering of near-equal scores), tiled over d so that one tile of all
-      B rows stays in L2, with four accumulators to break the add dependency.
+      B rows stays in L2, summed pairwise (see s_pw_sum).
     - Scores are sums of the selected neighbour distances in ascending order,
       so two identical rows get bit-identical scores and the lowest-index
       tie-break is honoured regardless of how selection shuffled the values.
@@ -381,24 +381,74 @@ fl_robust_trimmed_mean (const double *x, size_t B, size_t d, double beta,
 
 /*  ---- Krum family ---------------------------------------------------------------- */
 
+/*  Sums are numpy's pairwise summation (numpy/core/src/umath/loops_utils.h:
+    below 8 terms a plain loop; up to 128 terms eight interleaved partial sums
+    combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) plus the tail; above
+    that, split at a multiple of 8 and recurse).  Two reasons: its error grows
+    as O(eps log n) rather than O(eps n), and it reproduces the reference
+    implementation's rounding bit for bit, which matters for the geometric
+    median: its ftol = 1e-20 rule stops at the first iteration whose objective
+    is unchanged in the last bit, so a different summation order stops a few
+    iterations earlier or later and moves the result by ~1e-8 (measured on the
+    reference case seed 202).  The eight partial sums also break the add
+    dependency chain, so this is as fast as a naive loop. */
+#define S_PW_BLOCK 128
+
+static double
+s_pw_sum (const double *a, size_t n)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++)
+            res += a[i];
+        return res;
+    }
+    if (n <= S_PW_BLOCK) {
+        double r[8];
+        size_t i;
+        for (int j = 0; j < 8; j++)
+            r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++)
+                r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += a[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return s_pw_sum (a, n2) + s_pw_sum (a + n2, n - n2);
+}
+
+/*  sum_k (a_k - b_k)^2 in the same pairwise order (numpy: ((X - z)**2).sum()). */
 static double
 s_sqdist (const double *a, const double *b, size_t n)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        double t0 = a[k] - b[k], t1 = a[k + 1] - b[k + 1];
-        double t2 = a[k + 2] - b[k + 2], t3 = a[k + 3] - b[k + 3];
-        s0 += t0 * t0;
-        s1 += t1 * t1;
-        s2 += t2 * t2;
-        s3 += t3 * t3;
+#define S_SQ(k) ((a[k] - b[k]) * (a[k] - b[k]))
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++)
+            res += S_SQ (i);
+        return res;
     }
-    for (; k < n; k++) {
-        double t = a[k] - b[k];
-        s0 += t * t;
+    if (n <= S_PW_BLOCK) {
+        double r[8];
+        size_t i;
+        for (int j = 0; j < 8; j++)
+            r[j] = S_SQ (j);
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++)
+                r[j] += S_SQ (i + j);
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += S_SQ (i);
+        return res;
     }
-    return (s0 + s1) + (s2 + s3);
+#undef S_SQ
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return s_sqdist (a, b, n2) + s_sqdist (a + n2, b + n2, n - n2);
 }
 
 /*  D (B, B) = squared pairwise distances, symmetric, zero diagonal.  Tiled
@@ -715,42 +765,37 @@ fl_robust_geomed (const double *x, size_t B, size_t d, double nu, int max_iter, 
         return -1;
     fl_robust_work_t local = {{NULL, NULL}, {0, 0}};
     fl_robust_work_t *w = work ? work : &local;
-    char *base = s_reserve (w, 0, s_al (B * sizeof (double)) + s_al (d * sizeof (double)), who);
+    size_t off_w = s_al (B * sizeof (double)), off_acc = 2 * off_w;
+    char *base = s_reserve (w, 0, off_acc + s_al (d * sizeof (double)), who);
     if (!base)
         return -1;
-    double *dist = (double *) base;
-    double *acc = (double *) (base + s_al (B * sizeof (double)));
+    double *dist = (double *) base, *wt = (double *) (base + off_w);
+    double *acc = (double *) (base + off_acc);
 
     if (init)
         memcpy (out, init, d * sizeof (double));
     else
         fl_robust_mean (x, B, d, out);      /* input already checked: cannot fail */
-    double F = 0;
-    for (size_t i = 0; i < B; i++) {
+    for (size_t i = 0; i < B; i++)
         dist[i] = s_dist (x + i * d, out, d);
-        F += dist[i];
-    }
-    F /= (double) B;
+    double F = s_pw_sum (dist, B) / (double) B;
     int it = 0;
     while (it < max_iter) {
         it++;
-        double W = 0;
         memset (acc, 0, d * sizeof (double));
         for (size_t i = 0; i < B; i++) {
             double wi = 1.0 / (dist[i] > nu ? dist[i] : nu);
             const double *row = x + i * d;
-            W += wi;
+            wt[i] = wi;
             for (size_t j = 0; j < d; j++)
                 acc[j] += wi * row[j];
         }
+        double W = s_pw_sum (wt, B);
         for (size_t j = 0; j < d; j++)
             out[j] = acc[j] / W;
-        double Fnew = 0;
-        for (size_t i = 0; i < B; i++) {
+        for (size_t i = 0; i < B; i++)
             dist[i] = s_dist (x + i * d, out, d);
-            Fnew += dist[i];
-        }
-        Fnew /= (double) B;
+        double Fnew = s_pw_sum (dist, B) / (double) B;
         int stop = fabs (F - Fnew) <= tol * Fnew;
         F = Fnew;
         if (stop)
