@@ -149,11 +149,14 @@ int fl_robust_geomed (const double *x, size_t B, size_t d, double nu, int max_it
 /*  Centered clipping: starting at v = v0 (zero when v0 is NULL; the previous
     round's aggregate in use), L times
         v <- v + (1/B) sum_i (x_i - v) * min(1, tau / ||x_i - v||).
-    Requires tau > 0 and L >= 1.  Breakdown point: bounded error for a
-    fraction of Byzantine rows below ~0.1-0.2 depending on tau (Karimireddy et
-    al. Thm. III; the rule needs a good v0, i.e. momentum).  O(L * 2 B d) time,
-    O(B + d) scratch.  Source: Karimireddy, He, Jaggi, "Learning from History
-    for Byzantine Robust Optimization", ICML 2021, §4 (Eq. 4, CC). */
+    Requires tau > 0 and L >= 1.  Robustness: each step moves v by at most
+    tau, so ||out - v0|| <= L tau whatever the input, and f Byzantine rows can
+    shift each step by at most tau f / B beyond what the honest rows do; the
+    guarantee rests on a good v0 (the previous aggregate, with momentum), and
+    the paper's analysis assumes a Byzantine fraction below a small constant.
+    O(L * 2 B d) time, O(d) scratch.  Source: Karimireddy, He, Jaggi,
+    "Learning from History for Byzantine Robust Optimization", ICML 2021, §4
+    (centered clipping). */
 int fl_robust_cclip (const double *x, size_t B, size_t d, double tau, int L,
                      const double *v0, fl_robust_work_t *work, double *out);
 
