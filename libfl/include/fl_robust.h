@@ -63,13 +63,15 @@ size_t fl_robust_work_bytes (const fl_robust_work_t *self);
 
 /*  Rearranges a[0..n) so that a[k] is the k-th smallest value (0-based), every
     a[i] <= a[k] for i < k and a[k] <= a[i] for i > k (nth_element), and
-    returns a[k].  Introselect: quickselect with a median-of-three pivot and
-    Hoare partitioning, falling back to heapsort of the remaining range after
-    2*log2(n)+4 partitioning rounds; ranges of 16 values or fewer are finished
-    by insertion sort.  Expected O(n) time, worst case O(n log n), O(1) extra
-    memory.  Requires k < n and no NaN in a (assert).  Source: Musser,
-    "Introspective Sorting and Selection Algorithms", SPE 1997; Hoare, "Find"
-    (Algorithm 65), CACM 1961. */
+    returns a[k].  Introselect: quickselect with a median-of-three pivot and a
+    branchless three-way (< p, == p, > p) Lomuto partition, so heavy ties stay
+    linear; after 2*log2(n)+4 partitioning rounds the remaining range is
+    heapsorted; ranges of 8 values or fewer are finished by insertion sort.
+    Expected O(n) time, worst case O(n log n), O(1) extra memory.  Requires
+    k < n and no NaN in a (assert for k; NaN is the caller's to exclude).
+    Source: Hoare, "Find" (Algorithm 65), CACM 1961; Musser, "Introspective
+    Sorting and Selection Algorithms", Software: Practice and Experience
+    1997. */
 double fl_robust_select (double *a, size_t n, size_t k);
 
 /*  ---- aggregators ------------------------------------------------------------ */

@@ -8,8 +8,9 @@
     - Per-coordinate order statistics (median, trimmed mean, Bulyan) gather a
       block of S_COLS columns into a contiguous (S_COLS, B) scratch first, so
       the strided reads of x touch each cache line once per block rather than
-      once per coordinate, then run introselect on each column: O(B) expected
-      per coordinate instead of the O(B log B) of a sort.
+      once per coordinate, then run introselect (branchless three-way
+      partition) on each column: O(B) expected per coordinate instead of the
+      O(B log B) of a sort.
     - Krum's pairwise squared distances are computed directly as sum (a-b)^2
       (no ||a||^2 + ||b||^2 - 2ab Gram shortcut, whose cancellation would change
       the ordering of near-equal scores), tiled over d so that one tile of all
@@ -26,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_SMALL 16      /* ranges this small are finished by insertion sort */
+#define S_SMALL 8       /* ranges this small are finished by insertion sort */
 #define S_COLS  16      /* columns gathered per block for order statistics */
 
 /*  ---- work area ------------------------------------------------------------ */
@@ -202,6 +203,50 @@ s_heapsort (double *a, size_t n)
     }
 }
 
+/*  Branchless Lomuto partition of a[lo..hi) by the predicate "v < p" (strict)
+    or "v <= p": every element is swapped with the boundary and the boundary
+    advances by the predicate, so there is no data-dependent branch to
+    mispredict (the Hoare scans mispredicted about every other element on
+    random data).  Returns s with the predicate true on a[lo..s) and false on
+    a[s..hi). */
+static size_t
+s_partition_lt (double *a, size_t lo, size_t hi, double p)
+{
+    size_t s = lo;
+    for (size_t i = lo; i < hi; i++) {
+        double v = a[i];
+        a[i] = a[s];
+        a[s] = v;
+        s += (size_t) (v < p);
+    }
+    return s;
+}
+
+static size_t
+s_partition_le (double *a, size_t lo, size_t hi, double p)
+{
+    size_t s = lo;
+    for (size_t i = lo; i < hi; i++) {
+        double v = a[i];
+        a[i] = a[s];
+        a[s] = v;
+        s += (size_t) (v <= p);
+    }
+    return s;
+}
+
+static double
+s_median3 (double x, double y, double z)
+{
+    if (x > y) {
+        double t = x;
+        x = y;
+        y = t;
+    }
+    /* now x <= y */
+    return z <= x ? x : z >= y ? y : z;
+}
+
 double
 fl_robust_select (double *a, size_t n, size_t k)
 {
@@ -216,33 +261,20 @@ fl_robust_select (double *a, size_t n, size_t k)
             s_heapsort (a + lo, hi - lo);
             return a[k];
         }
-        /* Median of three, leaving a[lo] <= a[mid] <= a[hi-1]: the ends then
-           act as sentinels for the Hoare scans below. */
-        size_t mid = lo + (hi - lo - 1) / 2;
-        if (a[mid] < a[lo])
-            s_swap (a, mid, lo);
-        if (a[hi - 1] < a[lo])
-            s_swap (a, hi - 1, lo);
-        if (a[hi - 1] < a[mid])
-            s_swap (a, hi - 1, mid);
-        double p = a[mid];
-        size_t i = lo, j = hi - 1;
-        for (;;) {
-            do
-                i++;
-            while (a[i] < p);
-            do
-                j--;
-            while (a[j] > p);
-            if (i >= j)
-                break;
-            s_swap (a, i, j);
+        double p = s_median3 (a[lo], a[lo + (hi - lo) / 2], a[hi - 1]);
+        /* Three-way split: [lo, s) < p, [s, e) == p, [e, hi) > p.  The second
+           pass only runs when k is not in the "< p" part; it is what keeps
+           heavy ties (quantised updates, identical rows) linear.  p is one of
+           the range's values, so both outer parts are strictly smaller. */
+        size_t s = s_partition_lt (a, lo, hi, p);
+        if (k < s) {
+            hi = s;
+            continue;
         }
-        /* Now a[lo..j] <= p <= a[j+1..hi), with lo <= j <= hi-2. */
-        if (k <= j)
-            hi = j + 1;
-        else
-            lo = j + 1;
+        size_t e = s_partition_le (a, s, hi, p);
+        if (k < e)
+            return a[k];                /* == p */
+        lo = e;
     }
     s_insertion_sort (a + lo, hi - lo);
     return a[k];
