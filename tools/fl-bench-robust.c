@@ -127,7 +127,7 @@ main (int argc, char **argv)
                 double gb = (double) B * (double) d * 8 / 1e9;
                 char note[96] = "";
                 if (gb > mem_gb) {
-                    printf ("%-13s %-9s %6zu %8zu %12s %14s  skipped: input %.0f GB > %.0f GB\n",
+                    printf ("%-13s %-9s %6zu %8zu %12s %14s  skipped: input %.3g GB > %.3g GB\n",
                             s_rule_name[r], s_rule_cost[r], B, d, "-", "-", gb, mem_gb);
                     continue;
                 }
