@@ -53,7 +53,7 @@ static const fl_arg_t s_args[] = {
     {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
-    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings and errors", FL_ARG_NO_RANGE},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
 };
 #undef F
 #undef S
@@ -96,7 +96,7 @@ main (int argc, char **argv)
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-client");
     if (s.quiet)
-        zsys_set_logsystem (false);
+        zsys_set_logstream (NULL);
 
     fl_dataset_t *train = NULL, *test = NULL;
     if (fl_shard_load (&s.shard, &train, &test) != 0) {

@@ -67,7 +67,7 @@ static const fl_arg_t s_args[] = {
     {"run-name", FL_ARG_STR, F (run_name), sizeof ((settings_t *) 0)->run_name, "NAME", "name of the run in the report", FL_ARG_NO_RANGE},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
-    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings, errors and the per-round lines", FL_ARG_NO_RANGE},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
 #undef F
 
@@ -177,7 +177,7 @@ main (int argc, char **argv)
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-coordinator");
     if (s.quiet)
-        zsys_set_logsystem (false);
+        zsys_set_logstream (NULL);
     fl_round_config_t rcfg;
     if (s_round_config (&s, &rcfg) != 0)
         return 2;
