@@ -14,6 +14,8 @@
 
 #include "fl_args.h"
 #include "fl_client.h"
+#include "fl_roster.h"
+#include "fl_secagg.h"
 #include "fl_shard.h"
 #include "fl_transport.h"
 #include "fl_wire.h"
@@ -26,8 +28,10 @@ typedef struct {
     uint64_t seed;
     double heartbeat, rejoin;
     size_t max_message_mb;
-    uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round */
-    int quiet;
+    uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round ... */
+    char exit_at[32];               /* ... or on this secure-aggregation message of it */
+    char roster[1024], identity[1024], cert[1024];
+    int quiet, plaintext;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -52,20 +56,33 @@ static const fl_arg_t s_args[] = {
     {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
     {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): members' keys and the coordinator's", FL_ARG_NO_RANGE},
+    {"identity", FL_ARG_STR, F (identity), sizeof ((settings_t *) 0)->identity, "FILE", "this member's identity secret key (NAME.identity_secret)", FL_ARG_NO_RANGE},
+    {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "this member's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
+    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "also take part in plaintext rounds (updates sent unmasked)", FL_ARG_NO_RANGE},
     {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
+    {"exit-at", FL_ARG_STR, F (exit_at), sizeof ((settings_t *) 0)->exit_at, "PHASE", "with --exit-during-round: exit on receiving this secure-aggregation message instead of TRAIN: ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
 };
 #undef F
 #undef S
 
-/* Peeks at a TRAIN message's round for the fault-injection option. */
+/* Fault injection: is this the message (TRAIN, or the named secure-
+   aggregation message) of the round at which the client should vanish? */
 static int
-s_is_train_of_round (const uint8_t *data, size_t len, uint64_t round)
+s_is_exit_point (const uint8_t *data, size_t len, uint64_t round, const char *at)
 {
     char why[64];
     fl_wire_limits_t lim = fl_wire_limits_default ();
     fl_wire_msg_t *m = fl_wire_decode (data, len, &lim, why, sizeof why);
-    int hit = m && fl_wire_type (m) == FL_WIRE_TRAIN && fl_wire_round (m) == round;
+    int hit = 0;
+    if (m && fl_wire_round (m) == round) {
+        uint64_t kind = 0;
+        if (!at[0])
+            hit = fl_wire_type (m) == FL_WIRE_TRAIN;
+        else if (fl_wire_type (m) == FL_WIRE_SECAGG && fl_wire_get_u64 (m, "kind", &kind) == 0)
+            hit = strcmp (fl_secagg_msg_kind_name ((int) kind), at) == 0;
+    }
     fl_wire_msg_destroy (&m);
     return hit;
 }
@@ -103,8 +120,30 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
         return 1;
     }
+    fl_roster_t *roster = NULL;
+    uint8_t *identity = NULL;
+    zcert_t *cert = NULL;
+    if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
+        return 1;
+    if (s.identity[0] && !(identity = fl_identity_load_secret (s.identity)))
+        return 1;
+    if (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))
+        return 1;
+    if ((identity || cert) && !roster) {
+        fprintf (stderr, "fl-client: --identity and --cert need --roster\n");
+        return 2;
+    }
+    if (roster && fl_roster_find_by_id (roster, s.member) < 0) {
+        fprintf (stderr, "fl-client: member '%s' is not in the roster %s\n", s.member, s.roster);
+        return 1;
+    }
+    if (!identity && !s.plaintext) {
+        fprintf (stderr, "fl-client: without --identity and --roster this client can only send unmasked updates; "
+                         "pass --plaintext to accept that\n");
+        return 2;
+    }
     fl_client_config_t ccfg = {s.member, s.model[0] ? s.model : NULL, s.hidden[0] ? s.hidden : NULL,
-                               s.seed};
+                               s.seed, roster, identity, s.plaintext};
     fl_client_t *client = fl_client_new (&ccfg, &train, &test);
     if (!client)
         return 1;
@@ -112,9 +151,19 @@ main (int argc, char **argv)
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.connect;
     tcfg.max_message_bytes = s.max_message_mb << 20;
+    tcfg.routing_id = s.member;
+    if (cert) {
+        tcfg.own_cert = cert;
+        tcfg.server_key = fl_roster_coordinator_curve_pk (roster);    /* pinned */
+    }
+    else if (!s.quiet)
+        fprintf (stderr, "fl-client %s: transport is NOT encrypted (no --cert)\n", s.member);
     fl_transport_t *tr = fl_transport_client_new (&tcfg);
     if (!tr) {
         fl_client_destroy (&client);
+        zcert_destroy (&cert);
+        fl_identity_secret_destroy (&identity);
+        fl_roster_destroy (&roster);
         return 1;
     }
     fl_client_hello (client);
@@ -140,9 +189,9 @@ main (int argc, char **argv)
         int64_t now = zclock_mono ();
         if (r == 0) {
             last_heard = now;
-            if (s.exit_during_round && s_is_train_of_round (msg.data, msg.len, s.exit_during_round)) {
-                fprintf (stderr, "fl-client %s: fault injection: exiting during round %" PRIu64 "\n", s.member,
-                         s.exit_during_round);
+            if (s.exit_during_round && s_is_exit_point (msg.data, msg.len, s.exit_during_round, s.exit_at)) {
+                fprintf (stderr, "fl-client %s: fault injection: exiting during round %" PRIu64 " at %s\n", s.member,
+                         s.exit_during_round, s.exit_at[0] ? s.exit_at : "TRAIN");
                 fflush (stderr);
                 _exit (3);
             }
@@ -169,5 +218,8 @@ main (int argc, char **argv)
     zclock_sleep (100);
     fl_transport_destroy (&tr);
     fl_client_destroy (&client);
+    zcert_destroy (&cert);
+    fl_identity_secret_destroy (&identity);
+    fl_roster_destroy (&roster);
     return exit_code;
 }

@@ -16,6 +16,7 @@
 
 #include "fl_args.h"
 #include "fl_report.h"
+#include "fl_roster.h"
 #include "fl_round.h"
 #include "fl_transport.h"
 
@@ -28,6 +29,9 @@ typedef struct {
     double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
     char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
     size_t max_message_mb;
+    char roster[1024], cert[1024];
+    double clip_norm, sa_corrupt, sa_dropout, secagg_deadline;
+    size_t bucket_size;
     int quiet, plaintext;
 } settings_t;
 
@@ -66,6 +70,13 @@ static const fl_arg_t s_args[] = {
     {"port-file", FL_ARG_STR, F (port_file), sizeof ((settings_t *) 0)->port_file, "FILE", "write the bound TCP port here once listening (for launchers)", FL_ARG_NO_RANGE},
     {"run-name", FL_ARG_STR, F (run_name), sizeof ((settings_t *) 0)->run_name, "NAME", "name of the run in the report", FL_ARG_NO_RANGE},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
+    {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each client update", 1e-6, 1e5},
+    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
+    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
+    {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
@@ -104,6 +115,11 @@ s_defaults (settings_t *s)
     s->liveness = d.liveness_ms / 1000.0;
     s->seed = d.seed;
     s->max_message_mb = 64;
+    s->clip_norm = d.clip_norm;
+    s->sa_corrupt = d.sa_corrupt;
+    s->sa_dropout = d.sa_dropout;
+    s->secagg_deadline = d.secagg_deadline_ms / 1000.0;
+    s->bucket_size = d.bucket_size;
     snprintf (s->run_name, sizeof s->run_name, "libfl run");
 }
 
@@ -141,6 +157,12 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     c->liveness_ms = (int64_t) (s->liveness * 1000);
     c->seed = s->seed;
     randombytes_buf (c->run_id, sizeof c->run_id);
+    c->secure = !s->plaintext;
+    c->clip_norm = s->clip_norm;
+    c->bucket_size = s->bucket_size;
+    c->sa_corrupt = s->sa_corrupt;
+    c->sa_dropout = s->sa_dropout;
+    c->secagg_deadline_ms = (int64_t) (s->secagg_deadline * 1000);
     return 0;
 }
 
@@ -181,6 +203,28 @@ main (int argc, char **argv)
     fl_round_config_t rcfg;
     if (s_round_config (&s, &rcfg) != 0)
         return 2;
+    fl_roster_t *roster = NULL;
+    zcert_t *cert = NULL;
+    if (!s.plaintext && (!s.roster[0] || !s.cert[0])) {
+        fprintf (stderr, "fl-coordinator: secure aggregation needs --roster and --cert (see fl-keygen); "
+                         "--plaintext runs unmasked FedAvg instead\n");
+        return 2;
+    }
+    if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
+        return 1;
+    if (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))
+        return 1;
+    if (cert && !roster) {
+        fprintf (stderr, "fl-coordinator: --cert needs --roster (the allowlist of member keys)\n");
+        return 2;
+    }
+    if (cert && fl_roster_has_coordinator (roster)
+        && strcmp (zcert_public_txt (cert), fl_roster_coordinator_curve_pk (roster)) != 0) {
+        fprintf (stderr, "fl-coordinator: the certificate %s is not the coordinator's key in the roster %s\n",
+                 s.cert, s.roster);
+        return 1;
+    }
+    rcfg.roster = roster;
     fl_round_t *round = fl_round_new (&rcfg);
     if (!round)
         return 2;
@@ -189,12 +233,18 @@ main (int argc, char **argv)
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.bind;
     tcfg.max_message_bytes = s.max_message_mb << 20;
+    if (cert) {
+        tcfg.own_cert = cert;
+        tcfg.allow = fl_roster_certstore (roster);   /* zauth admits roster members only */
+    }
     fl_transport_t *tr = fl_transport_server_new (&tcfg);
     if (!tr) {
         fl_round_destroy (&round);
         return 1;
     }
-    const char *mode = "plaintext FedAvg (updates are NOT masked)";
+    const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
+                                   : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
+    const char *tag = s.plaintext ? "plaintext" : "secure";
     fl_report_t *report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
                           "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g",
@@ -216,8 +266,15 @@ main (int argc, char **argv)
             return 1;
         }
     }
-    printf ("fl-coordinator: listening on %s (port %d) [%s]; waiting for %zu clients\n", s.bind,
-            fl_transport_port (tr), mode, s.min_clients);
+    printf ("fl-coordinator: listening on %s (port %d) [%s; transport %s]; waiting for %zu clients\n", s.bind,
+            fl_transport_port (tr), mode, cert ? "CURVE-encrypted, roster members only" : "NOT encrypted",
+            s.min_clients);
+    if (!s.plaintext)
+        fl_report_add_note (report, "Secure aggregation: each round's cohort is split into buckets of at least %zu "
+                            "client(s) (0 = one bucket); the coordinator learns only each bucket's sum. Updates are "
+                            "clipped to L2 norm %g. Thresholds assume at most %g of clients collude with the "
+                            "coordinator and %g drop out (docs/SECURITY.md).",
+                            s.bucket_size, s.clip_norm, s.sa_corrupt, s.sa_dropout);
     fflush (stdout);
 
     int64_t t0 = zclock_mono (), last_round_end = t0;
@@ -246,7 +303,7 @@ main (int argc, char **argv)
         while (fl_round_next_summary (round, &sum)) {
             double secs = (now - last_round_end) / 1000.0;
             last_round_end = now;
-            fl_report_progress_line (stdout, &sum, s.rounds, secs, "plaintext");
+            fl_report_progress_line (stdout, &sum, s.rounds, secs, tag);
             fflush (stdout);
             if (csv) {
                 fl_report_csv_row (csv, &sum, secs);
@@ -281,5 +338,7 @@ main (int argc, char **argv)
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);
+    zcert_destroy (&cert);
+    fl_roster_destroy (&roster);
     return exit_code;
 }

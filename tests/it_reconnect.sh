@@ -8,9 +8,9 @@ common=(--client-lr 0.1 --eval-deadline $((10 * SLOW)) --join-timeout $((60 * SL
 start_coordinator first "${common[@]}" --min-clients 4 --rounds 50 --train-deadline 600 --metrics "$WORK/first.csv"
 FIRST_PORT=$PORT
 for i in 0 1 2; do
-    start_client "member-$i" --dataset wdbc --partitions 4 --partition-index $i --partition iid --rejoin 1 --heartbeat 0.5
+    start_client "member-$i" --plaintext --dataset wdbc --partitions 4 --partition-index $i --partition iid --rejoin 1 --heartbeat 0.5
 done
-start_client "member-3" --dataset wdbc --partitions 4 --partition-index 3 --partition iid --exit-during-round 2
+start_client "member-3" --plaintext --dataset wdbc --partitions 4 --partition-index 3 --partition iid --exit-during-round 2
 for _ in $(seq 1 $((300 * SLOW))); do
     [ -f "$WORK/first.csv" ] && [ "$(wc -l < "$WORK/first.csv")" -ge 2 ] && break
     sleep 0.1

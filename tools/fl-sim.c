@@ -9,6 +9,7 @@
     union of the members' held-out splits).  See docs/SIMULATION.md.
 */
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -38,8 +39,10 @@ typedef struct {
     double alpha, test_fraction, fraction;
     uint64_t rounds, local_epochs, batch_size, seed, kill_round;
     double client_lr, server_lr, train_deadline;
-    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024];
-    int quiet, no_baselines;
+    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024], kill_at[32];
+    double clip_norm, sa_corrupt, sa_dropout;
+    size_t bucket_size;
+    int quiet, no_baselines, plaintext;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -66,6 +69,12 @@ static const fl_arg_t s_args[] = {
     {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
     {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
     {"kill-round", FL_ARG_U64, F (kill_round), 0, "R", "the round in which they vanish (default: half way)", 0, 100000},
+    {"kill-at", FL_ARG_STR, STR (kill_at), "PHASE", "vanish at this secure-aggregation message instead of TRAIN (ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST)", FL_ARG_NO_RANGE},
+    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plaintext FedAvg: no keys, no encryption, updates unmasked (for comparison)", FL_ARG_NO_RANGE},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each update", 1e-6, 1e5},
+    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = one bucket)", 0, 65535},
+    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed colluding fraction", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction", 0, 0.99},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
@@ -311,6 +320,8 @@ s_baselines (const settings_t *s, const char *model_path)
     }
     printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
             fl_dataset_rows (pool_test));
+    if (s->plaintext)
+        printf ("  (plaintext run: updates were NOT masked)\n");
     printf ("  %-34s %8s %8s %8s %8s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
     s_row ("federated (this run)", &fed);
     s_row ("centralised (pooled data)", &central);
@@ -327,6 +338,24 @@ done:
     fl_dataset_destroy (&pool_train);
     fl_dataset_destroy (&pool_test);
     return rc;
+}
+
+/* Removes a directory of plain files (the run's throwaway keys). */
+static void
+s_remove_dir (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir (d)))
+        if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0) {
+            snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink (path);
+        }
+    closedir (d);
+    rmdir (dir);
 }
 
 static volatile sig_atomic_t s_stop = 0;
@@ -359,6 +388,9 @@ main (int argc, char **argv)
     s.server_lr = 1.0;
     s.seed = 42;
     s.train_deadline = 30;
+    s.clip_norm = 10;
+    s.sa_corrupt = 0.2;
+    s.sa_dropout = 0.25;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
@@ -393,14 +425,36 @@ main (int argc, char **argv)
         fl_dataset_destroy (&a);
         fl_dataset_destroy (&b);
     }
+    /* Secure mode: fresh keys and a roster for this run (fl-keygen), removed at the end. */
+    char keys[1200] = "";
+    if (!s.plaintext) {
+        snprintf (keys, sizeof keys, "%s/keys.XXXXXX", s.out);
+        if (!mkdtemp (keys)) {
+            fprintf (stderr, "fl-sim: cannot create a key directory in %s: %s\n", s.out, strerror (errno));
+            return 1;
+        }
+        s_argv_t ka = {.n = 1};
+        s_arg (&ka, "--out=%s", keys);
+        s_arg (&ka, "--roster=%s/roster.zpl", keys);
+        s_arg (&ka, "--members=%zu", s.clients);
+        char klog[1300];
+        snprintf (klog, sizeof klog, "%s/keygen.log", s.out);
+        pid_t kp = s_spawn ("fl-keygen", ka.v, klog, klog);
+        int kst = 0;
+        if (kp < 0 || waitpid (kp, &kst, 0) != kp || !WIFEXITED (kst) || WEXITSTATUS (kst) != 0) {
+            fprintf (stderr, "fl-sim: fl-keygen failed (see %s)\n", klog);
+            return 1;
+        }
+    }
     char port_file[1200], model_path[1200];
     snprintf (port_file, sizeof port_file, "%s/coordinator.port", s.out);
     snprintf (model_path, sizeof model_path, "%s/model.flm", s.out);
     remove (port_file);
 
-    printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, output in %s/\n", s.clients,
+    printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, %s, output in %s/\n", s.clients,
             s.dataset, s.partition, strcmp (s.partition, "dirichlet") == 0 ? " label skew" : "", s.rounds,
-            s.model, s.hidden[0] ? " " : "", s.hidden, s.out);
+            s.model, s.hidden[0] ? " " : "", s.hidden,
+            s.plaintext ? "PLAINTEXT FedAvg (updates unmasked)" : "secure aggregation over CURVE", s.out);
     s_argv_t ca = {.n = 1};
     s_arg (&ca, "--bind=tcp://127.0.0.1:*");
     s_arg (&ca, "--port-file=%s", port_file);
@@ -426,8 +480,17 @@ main (int argc, char **argv)
     s_arg (&ca, "--model-out=%s", model_path);
     s_arg (&ca, "--report=%s/report.md", s.out);
     s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
-    s_arg (&ca, "--plaintext");
-    s_arg (&ca, "--quiet");
+    if (s.plaintext)
+        s_arg (&ca, "--plaintext");
+    else {
+        s_arg (&ca, "--roster=%s/roster.zpl", keys);
+        s_arg (&ca, "--cert=%s/coordinator.curve", keys);
+        s_arg (&ca, "--clip-norm=%g", s.clip_norm);
+        s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
+        s_arg (&ca, "--sa-corrupt=%g", s.sa_corrupt);
+        s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
+        s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);
+    }
     char log[1200];
     snprintf (log, sizeof log, "%s/coordinator.log", s.out);
     pid_t coord = s_spawn ("fl-coordinator", ca.v, s.quiet ? log : "-", log);   /* logs to file; progress lines to stdout */
@@ -456,7 +519,14 @@ main (int argc, char **argv)
     for (size_t i = 0; i < s.clients; i++) {
         s_argv_t a = {.n = 1};
         s_arg (&a, "--connect=tcp://127.0.0.1:%d", port);
-        s_arg (&a, "--member=hospital-%02zu", i + 1);
+        s_arg (&a, "--member=member-%02zu", i + 1);
+        if (s.plaintext)
+            s_arg (&a, "--plaintext");
+        else {
+            s_arg (&a, "--roster=%s/roster.zpl", keys);
+            s_arg (&a, "--identity=%s/member-%02zu.identity_secret", keys, i + 1);
+            s_arg (&a, "--cert=%s/member-%02zu.curve", keys, i + 1);
+        }
         s_arg (&a, "--dataset=%s", s.dataset);
         s_arg (&a, "--datadir=%s", s.datadir);
         s_arg (&a, "--partitions=%zu", s.clients);
@@ -468,9 +538,11 @@ main (int argc, char **argv)
         s_arg (&a, "--data-seed=%" PRIu64, s.seed);
         s_arg (&a, "--test-fraction=%g", s.test_fraction);
         s_arg (&a, "--seed=%zu", s.seed * 1000 + i);
-        if (i >= s.clients - s.kill)
+        if (i >= s.clients - s.kill) {
             s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
-        s_arg (&a, "--quiet");
+            if (s.kill_at[0])
+                s_arg (&a, "--exit-at=%s", s.kill_at);
+        }
         snprintf (log, sizeof log, "%s/client-%02zu.log", s.out, i + 1);
         pids[i] = s_spawn ("fl-client", a.v, log, log);
     }
@@ -509,6 +581,8 @@ main (int argc, char **argv)
             waitpid (pids[i], NULL, 0);
         }
     free (pids);
+    if (keys[0])
+        s_remove_dir (keys);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;

@@ -8,7 +8,10 @@
                      fingerprint against the one the client was configured with
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
-        TRAIN     -> load the global model, train locally, reply UPDATE
+        TRAIN     -> load the global model, train locally; then, in a secure
+                     round, clip, weight and encode the update and run the
+                     bucket's secure aggregation (SECAGG messages); in a
+                     plaintext round (only if allowed), reply UPDATE
                      (local minus global parameters, example count, loss)
         EVALUATE  -> evaluate the global model on the local test split, reply
                      EVAL_RESULT (counts and score histograms only)
@@ -46,6 +49,11 @@ typedef struct {
     const char *model;        /* expected model name, or NULL to accept the coordinator's */
     const char *hidden;       /* expected hidden sizes (with model), or NULL */
     uint64_t seed;            /* local randomness (shuffling) */
+    /* Secure aggregation: with both set, the client takes part in masked
+       rounds; without allow_plaintext it refuses to send an unmasked update. */
+    const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
+    const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
+    int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
 } fl_client_config_t;
 
 /*  A client over its shards.  Ownership of *train and *test passes to the

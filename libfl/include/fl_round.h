@@ -79,6 +79,16 @@ typedef struct {
     int64_t liveness_ms;         /* a client silent this long is no longer sampled */
     uint64_t seed;               /* cohort sampling */
     uint8_t run_id[FL_ROUND_RUNIDBYTES];
+    /* secure aggregation (docs/SECURITY.md).  When secure is set, updates
+       are masked per bucket and the coordinator learns only each bucket's
+       sum; clients are identified by the roster. */
+    int secure;
+    const struct fl_roster_t *roster;  /* borrowed; required when secure */
+    double clip_norm;            /* L2 clipping norm C of each client update */
+    size_t bucket_size;          /* s_min, clients per bucket at least (0 = the cohort is one bucket) */
+    double sa_corrupt;           /* assumed fraction of clients colluding with the coordinator */
+    double sa_dropout;           /* assumed fraction of clients dropping out of a bucket */
+    int64_t secagg_deadline_ms;  /* deadline of each secure-aggregation phase after key advertisement */
 } fl_round_config_t;
 
 /*  What one finished round did (also the row of the metrics CSV). */
@@ -88,6 +98,8 @@ typedef struct {
     size_t cohort;               /* clients sent the model */
     size_t updates;              /* updates aggregated */
     size_t dropped;              /* cohort members that missed the deadline or were rejected */
+    size_t buckets;              /* secure mode: buckets planned */
+    size_t buckets_aborted;      /* secure mode: buckets whose secure aggregation aborted */
     size_t eval_clients;         /* clients whose evaluation arrived */
     int skipped;                 /* 1: too few updates, model unchanged */
     double train_loss;           /* example-weighted mean of the clients' reported loss */
@@ -97,7 +109,8 @@ typedef struct {
 
 typedef struct fl_round_t fl_round_t;
 
-/*  Fills cfg with the defaults documented in docs/COORDINATOR.md. */
+/*  Fills cfg with the defaults documented in docs/COORDINATOR.md
+    (plaintext; secure aggregation needs a roster). */
 void fl_round_config_default (fl_round_config_t *cfg);
 
 /*  A state machine for one run.  The configuration is copied.  NULL (with a
@@ -151,6 +164,11 @@ const float *fl_round_mean (const fl_round_t *self);
 const float *fl_round_std (const fl_round_t *self);
 size_t fl_round_features (const fl_round_t *self);
 size_t fl_round_classes (const fl_round_t *self);
+
+/*  The round binding clients sign in secure aggregation's consistency
+    check: BLAKE2b-256 over a domain label, the model fingerprint and the n
+    global parameters of the round (what TRAIN carried). */
+void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
 
 /*  Writes the global model as a model file (see docs/FORMATS.md): a msgpack
     map with model name, hidden sizes, shapes, fingerprint, standardisation

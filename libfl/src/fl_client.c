@@ -15,6 +15,12 @@
 
 #include "fl_metrics.h"
 #include "fl_model.h"
+#include "fl_quant.h"
+#include "fl_rng.h"
+#include "fl_roster.h"
+#include "fl_round.h"
+#include "fl_secagg.h"
+#include "fl_secagg_wire.h"
 #include "fl_stats.h"
 #include "fl_train.h"
 #include "fl_wire.h"
@@ -41,6 +47,14 @@ struct fl_client_t {
     float *global;                 /* (n_params) copy of the global model of the round */
     uint64_t rounds_trained;
     s_out_t *head, *tail;
+    /* secure aggregation */
+    const fl_roster_t *roster;
+    const uint8_t *identity_secret;
+    int allow_plaintext;
+    fl_secagg_client_t *sa;          /* the current round's session, or NULL */
+    uint64_t sa_round;
+    uint32_t sa_bucket;
+    uint64_t secure_rounds;          /* masked inputs completed */
 };
 
 const char *
@@ -59,6 +73,23 @@ s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
         zsys_error ("client %s: could not encode a message", self->member);
         return;
     }
+    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+    if (!o) {
+        free (buf);
+        return;
+    }
+    o->data = buf;
+    o->len = len;
+    if (self->tail)
+        self->tail->next = o;
+    else
+        self->head = o;
+    self->tail = o;
+}
+
+static void
+s_enqueue_raw (fl_client_t *self, uint8_t *buf, size_t len)
+{
     s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
     if (!o) {
         free (buf);
@@ -102,6 +133,9 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     if (cfg->hidden)
         snprintf (self->want_hidden, sizeof self->want_hidden, "%s", cfg->hidden);
     self->seed = cfg->seed;
+    self->roster = cfg->roster;
+    self->identity_secret = cfg->identity_secret;
+    self->allow_plaintext = cfg->allow_plaintext || !(cfg->roster && cfg->identity_secret);
     self->raw_train = *train;
     self->raw_test = *test;
     *train = *test = NULL;
@@ -126,6 +160,7 @@ fl_client_destroy (fl_client_t **self_p)
     fl_dataset_destroy (&self->raw_train);
     fl_dataset_destroy (&self->raw_test);
     fl_model_destroy (&self->model);
+    fl_secagg_client_destroy (&self->sa);
     free (self->global);
     free (self);
     *self_p = NULL;
@@ -315,6 +350,194 @@ s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
     return 0;
 }
 
+/* A secure round's session as the coordinator announced it in TRAIN. */
+typedef struct {
+    uint32_t bucket, index, n, t, k;
+    fl_secagg_graph_t graph;
+    double clip, max_abs;
+    uint64_t cap;
+    uint8_t *pks;                 /* (n, 32) identity keys of the bucket, from our roster */
+} s_session_t;
+
+/* Validates the session against our own roster before anything is trained
+   or revealed: we must be listed at our index, every member must be in the
+   roster (a sybil or unknown key is refused), sizes and encoding consistent. */
+static int
+s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
+{
+    memset (ss, 0, sizeof *ss);
+    uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0;
+    const char *why = NULL;
+    if (fl_wire_get_u64 (m, "sa_bucket", &b) != 0 || fl_wire_get_u64 (m, "sa_index", &idx) != 0
+        || fl_wire_get_u64 (m, "sa_n", &n) != 0 || fl_wire_get_u64 (m, "sa_t", &t) != 0
+        || fl_wire_get_u64 (m, "sa_k", &k) != 0 || fl_wire_get_u64 (m, "sa_graph", &graph) != 0
+        || fl_wire_get_f64 (m, "clip", &ss->clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &ss->max_abs) != 0
+        || fl_wire_get_u64 (m, "enc_summands", &summands) != 0 || fl_wire_get_u64 (m, "cap", &ss->cap) != 0)
+        why = "incomplete secure-aggregation session";
+    else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n || graph > 1)
+        why = "session parameters out of range";
+    else if (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1) || summands != n)
+        why = "encoding parameters inconsistent with the clipping norm and bucket size";
+    else if (fl_wire_bin_list_len (m, "sa_members") != n)
+        why = "bucket member list has the wrong length";
+    if (why) {
+        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        return -1;
+    }
+    ss->bucket = (uint32_t) b;
+    ss->index = (uint32_t) idx;
+    ss->n = (uint32_t) n;
+    ss->t = (uint32_t) t;
+    ss->k = (uint32_t) k;
+    ss->graph = (fl_secagg_graph_t) graph;
+    ss->pks = (uint8_t *) calloc (n, 32);
+    int *seen = (int *) calloc (fl_roster_size (self->roster) + 1, sizeof (int));
+    if (!ss->pks || !seen) {
+        free (ss->pks);
+        free (seen);
+        ss->pks = NULL;
+        return -1;
+    }
+    for (uint32_t j = 0; j < ss->n && !why; j++) {
+        const uint8_t *d;
+        size_t len;
+        char id[160];
+        fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len);
+        snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
+        int ri = fl_roster_find_by_id (self->roster, id);
+        if (ri < 0) {
+            zsys_warning ("client %s: rejected TRAIN: bucket lists '%s', who is not in the roster", self->member, id);
+            why = "unknown member";
+        }
+        else if (seen[ri]++)
+            why = "a member listed twice";
+        else if (j == ss->index && strcmp (id, self->member) != 0)
+            why = "our index in the bucket names another member";
+        else
+            memcpy (ss->pks + 32 * j, fl_roster_identity_pk (self->roster, (size_t) ri), 32);
+    }
+    free (seen);
+    if (why) {
+        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        free (ss->pks);
+        ss->pks = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Clips, weights and encodes the update, and starts the bucket's secure
+   aggregation.  The encoded vector is [w·Δ (n_params), w, w·loss] with
+   w = min(examples, cap) / cap in [0, 1], so FedAvg weighting survives the
+   masking; every value is within [-max(C,1), max(C,1)]. */
+static int
+s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, float *delta, size_t n_rows,
+                double loss)
+{
+    size_t np = fl_model_num_params (self->model), me = np + 2;
+    double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
+    fl_quant_clip_l2 (delta, np, ss->clip);
+    float *x = (float *) sodium_malloc (me * sizeof (float));
+    uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
+    fl_rng_t *rng = fl_rng_new_random ();
+    fl_quant_encoding_t qe;
+    int rc = -1;
+    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->max_abs, ss->n) != 0)
+        goto done;
+    for (size_t i = 0; i < np; i++)
+        x[i] = (float) (w * delta[i]);
+    double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->max_abs ? ss->max_abs : loss) : 0;
+    x[np] = (float) w;
+    x[np + 1] = (float) (w * l);
+    if (fl_quant_encode (x, me, &qe, rng, enc) != 0)
+        goto done;
+    uint8_t binding[32];
+    fl_round_binding (self->fingerprint, self->global, np, binding);
+    fl_secagg_config_t sc;
+    memset (&sc, 0, sizeof sc);
+    sc.version = FL_SECAGG_VERSION;
+    memcpy (sc.run_id, self->run_id, 16);
+    sc.round = fl_wire_round (m);
+    sc.bucket = ss->bucket;
+    sc.n = ss->n;
+    sc.t = ss->t;
+    sc.graph = ss->graph;
+    sc.k = ss->k;
+    sc.m = me;
+    sc.roster_pks = ss->pks;
+    sc.my_index = ss->index;
+    sc.id_secret_key = self->identity_secret;
+    sc.round_binding = binding;
+    fl_secagg_client_destroy (&self->sa);
+    self->sa = fl_secagg_client_new (&sc);
+    fl_secagg_msg_t *out = NULL;
+    if (!self->sa || fl_secagg_client_set_input (self->sa, enc) != 0 || fl_secagg_client_start (self->sa, &out) != 0) {
+        zsys_error ("client %s: secure aggregation could not start", self->member);
+        fl_secagg_client_destroy (&self->sa);
+        goto done;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_secagg_msg_to_wire (out, self->run_id, sc.round, ss->bucket, &buf, &len) == 0)
+        s_enqueue_raw (self, buf, len);
+    fl_secagg_msg_destroy (&out);
+    self->sa_round = sc.round;
+    self->sa_bucket = ss->bucket;
+    rc = 0;
+done:
+    if (x)
+        sodium_free (x);               /* sodium_free wipes */
+    if (enc)
+        sodium_free (enc);
+    fl_rng_destroy (&rng);
+    return rc;
+}
+
+static int
+s_on_secagg (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    char why[160];
+    if (!self->sa || fl_wire_round (m) != self->sa_round) {
+        zsys_warning ("client %s: rejected SECAGG: no secure aggregation of round %" PRIu64 " in progress",
+                      self->member, fl_wire_round (m));
+        return 0;
+    }
+    uint32_t bucket = 0;
+    fl_secagg_msg_t *in = fl_secagg_msg_from_wire (m, &bucket, why, sizeof why);
+    if (!in || bucket != self->sa_bucket) {
+        zsys_warning ("client %s: rejected SECAGG: %s", self->member, in ? "another bucket" : why);
+        fl_secagg_msg_destroy (&in);
+        return 0;
+    }
+    fl_secagg_msg_t *out = NULL;
+    int rc = fl_secagg_client_handle (self->sa, in, &out);
+    fl_secagg_msg_destroy (&in);
+    if (rc != 0) {
+        zsys_error ("client %s: secure aggregation of round %" PRIu64 " aborted: %s", self->member, self->sa_round,
+                    fl_secagg_client_error (self->sa));
+        fl_secagg_client_destroy (&self->sa);
+        return 0;
+    }
+    if (out) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (fl_secagg_msg_to_wire (out, self->run_id, self->sa_round, self->sa_bucket, &buf, &len) == 0)
+            s_enqueue_raw (self, buf, len);
+        fl_secagg_msg_destroy (&out);
+    }
+    fl_secagg_client_state_t st = fl_secagg_client_state (self->sa);
+    if (st == FL_SECAGG_CLIENT_DONE) {
+        self->secure_rounds++;
+        fl_secagg_client_destroy (&self->sa);
+    }
+    else if (st == FL_SECAGG_CLIENT_ABORTED) {
+        zsys_warning ("client %s: the coordinator aborted secure aggregation of round %" PRIu64 ": %s", self->member,
+                      self->sa_round, fl_secagg_client_error (self->sa));
+        fl_secagg_client_destroy (&self->sa);
+    }
+    return 1;
+}
+
 static int
 s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
@@ -330,8 +553,26 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         zsys_warning ("client %s: rejected TRAIN: invalid training configuration", self->member);
         return 0;
     }
-    if (s_load_global (self, m, "TRAIN") != 0)
+    int secure_round = fl_wire_has (m, "sa_bucket");
+    if (secure_round && !(self->roster && self->identity_secret)) {
+        zsys_error ("client %s: the coordinator runs secure aggregation, but this client has no roster and "
+                    "identity key (--roster, --identity)", self->member);
         return 0;
+    }
+    if (!secure_round && !self->allow_plaintext) {
+        zsys_error ("client %s: refused round %" PRIu64 ": the coordinator asked for an unmasked update, and "
+                    "this client takes part in secure aggregation only (--plaintext allows it)", self->member,
+                    fl_wire_round (m));
+        return 0;
+    }
+    s_session_t ss;
+    memset (&ss, 0, sizeof ss);
+    if (secure_round && s_parse_session (self, m, &ss) != 0)
+        return 0;
+    if (s_load_global (self, m, "TRAIN") != 0) {
+        free (ss.pks);
+        return 0;
+    }
     tc.epochs = (int) epochs;
     tc.batch_size = (size_t) batch;
     tc.lr = (float) lr;
@@ -341,15 +582,27 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     if (fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
                         &tc, &loss) != 0) {
         zsys_error ("client %s: local training failed", self->member);
+        free (ss.pks);
         return 0;
     }
     size_t n = fl_model_num_params (self->model);
     float *p = fl_model_params (self->model);
     float *delta = (float *) malloc (n * sizeof (float));
-    if (!delta)
+    if (!delta) {
+        free (ss.pks);
         return 0;
+    }
     for (size_t i = 0; i < n; i++)
         delta[i] = p[i] - self->global[i];
+    if (secure_round) {
+        int rc = s_secure_start (self, m, &ss, delta, n_rows, loss);
+        sodium_memzero (delta, n * sizeof (float));
+        free (delta);
+        free (ss.pks);
+        if (rc == 0)
+            self->rounds_trained++;
+        return rc == 0;
+    }
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_UPDATE, fl_wire_round (m));
     fl_wire_put_f32s (w, "delta", delta, n);
     fl_wire_put_u64 (w, "n", n_rows);
@@ -433,6 +686,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
         else
             ok = s_on_evaluate (self, m);
         break;
+    case FL_WIRE_SECAGG: ok = s_on_secagg (self, m); break;
     case FL_WIRE_HEARTBEAT: ok = 1; break;
     case FL_WIRE_BYE: {
         const char *r = fl_wire_get_cstr (m, "reason");

@@ -27,7 +27,11 @@
 #include "fl_stats.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_quant.h"
 #include "fl_rng.h"
+#include "fl_roster.h"
+#include "fl_secagg.h"
+#include "fl_secagg_wire.h"
 #include "fl_train.h"
 #include "fl_wire.h"
 
@@ -37,12 +41,16 @@ typedef struct {
     uint8_t id[255];
     size_t id_len;
     char name[64];           /* member id for log lines */
+    char auth_member[64];    /* member id the transport authenticated (CURVE), or "" */
     int admitted;
     int ready;               /* received the standardisation */
     int expected;            /* the current phase waits for this peer */
     int answered;            /* ... and it has answered */
     int strikes;             /* malformed / out-of-protocol messages */
     int misses;              /* consecutive deadlines missed */
+    int roster_index;        /* secure mode: the member's roster entry (-1 unknown) */
+    int sa_bucket;           /* secure mode: bucket of the current round (-1 none) */
+    uint32_t sa_index;       /* ... and the index within it */
     int64_t last_seen;
     uint64_t n_train, n_test;
 } s_peer_t;
@@ -53,6 +61,20 @@ typedef struct s_out_t {
     size_t len;
     struct s_out_t *next;
 } s_out_t;
+
+/* One bucket of a secure round: one secure aggregation over its members. */
+typedef struct {
+    fl_secagg_server_t *srv;
+    uint32_t n;
+    size_t *members;                 /* (n) peer indices, in bucket order */
+    fl_quant_encoding_t enc;
+    int64_t deadline;                /* of the current secure-aggregation phase */
+    int state;                       /* server state last seen */
+    int finished;                    /* 1: DONE or ABORTED and handled */
+    int ok;                          /* 1: sum decoded into sum */
+    uint32_t survivors;              /* |U3| */
+    double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
+} s_bucket_t;
 
 typedef struct s_summary_node_t {
     fl_round_summary_t s;
@@ -89,6 +111,12 @@ struct fl_round_t {
     fl_round_summary_t cur;
     double loss_sum, loss_weight;
     fl_metrics_counts_t eval_acc;
+
+    /* secure aggregation of the current round */
+    s_bucket_t *buckets;
+    size_t n_buckets;
+    uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
+    size_t m_enc;                    /* encoded vector length: n_params + 2 */
 
     s_out_t *out_head, *out_tail;
     s_peer_t *last_out_peer;
@@ -191,6 +219,8 @@ s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
     memcpy (p->id, id, id_len);
     p->id_len = id_len;
     snprintf (p->name, sizeof p->name, "peer-%zu", self->n_peers);
+    p->roster_index = -1;
+    p->sa_bucket = -1;
     return p;
 }
 
@@ -213,6 +243,8 @@ s_invariants (const fl_round_t *self)
     return admitted == self->n_admitted;
 }
 #endif
+
+static void s_free_buckets (fl_round_t *self);
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -239,6 +271,12 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->eval_deadline_ms = 30000;
     cfg->liveness_ms = 30000;
     cfg->seed = 1;
+    cfg->secure = 0;
+    cfg->clip_norm = 10.0;
+    cfg->bucket_size = 0;
+    cfg->sa_corrupt = 0.2;
+    cfg->sa_dropout = 0.25;
+    cfg->secagg_deadline_ms = 10000;
 }
 
 fl_round_t *
@@ -260,6 +298,13 @@ fl_round_new (const fl_round_config_t *cfg)
         bad = "client learning rate, local epochs and batch size must be positive";
     else if (fl_opt_kind_parse (cfg->client_opt, &okind) != 0)
         bad = "client optimizer must be sgd, momentum or adam";
+    else if (cfg->secure && !cfg->roster)
+        bad = "secure aggregation needs the consortium roster";
+    else if (cfg->secure && !(cfg->clip_norm > 0 && cfg->clip_norm < 1e6))
+        bad = "secure aggregation needs a clipping norm in (0, 1e6)";
+    else if (cfg->secure && (cfg->secagg_deadline_ms <= 0 || !(cfg->sa_corrupt >= 0 && cfg->sa_corrupt < 1)
+                             || !(cfg->sa_dropout >= 0 && cfg->sa_dropout < 1)))
+        bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1)";
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -298,6 +343,7 @@ fl_round_destroy (fl_round_t **self_p)
         self->sum_head = s->next;
         free (s);
     }
+    s_free_buckets (self);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
     fl_fedavg_destroy (&self->fedavg);
@@ -392,6 +438,8 @@ s_start_stats (fl_round_t *self, int64_t now)
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
+static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k);
+static void s_secure_tick (fl_round_t *self, int64_t now);
 
 static void
 s_finish_stats (fl_round_t *self, int64_t now)
@@ -451,6 +499,13 @@ s_start_train (fl_round_t *self, int64_t now)
     fl_rng_shuffle_u32 (self->rng, idx, ready);       /* cohort = first k of a permutation */
     self->cur.ready = ready;
     self->cur.cohort = k;
+    if (self->cfg.secure) {
+        /* the permutation also assigns the buckets (consecutive runs of it) */
+        self->phase_deadline = -1;
+        s_start_secure (self, now, idx, k);
+        free (idx);
+        return;
+    }
     for (size_t j = 0; j < k; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
@@ -548,12 +603,358 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 {
     if (s_pending (self) > 0)
         return;
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN)
+        return;                     /* secure rounds end when their buckets do */
     switch (self->phase) {
     case FL_ROUND_STATS: s_finish_stats (self, now); break;
     case FL_ROUND_TRAIN: s_finish_train (self, now); break;
     case FL_ROUND_EVAL: s_finish_eval (self, now); break;
     default: break;
     }
+}
+
+static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
+
+/* ---- secure aggregation per bucket --------------------------------------- */
+
+/* What clients sign in the consistency check: the model architecture and
+   the exact global parameters of the round.  A coordinator that shows two
+   models to two groups of a bucket makes their signatures disagree. */
+void
+fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, (const uint8_t *) "libfl round binding v1", 22);
+    crypto_generichash_update (&st, fingerprint, 32);
+    crypto_generichash_update (&st, (const uint8_t *) params, n * sizeof (float));
+    crypto_generichash_final (&st, out, 32);
+}
+
+static void
+s_free_buckets (fl_round_t *self)
+{
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        fl_secagg_server_destroy (&self->buckets[b].srv);
+        free (self->buckets[b].members);
+        free (self->buckets[b].sum);
+    }
+    free (self->buckets);
+    self->buckets = NULL;
+    self->n_buckets = 0;
+    for (size_t i = 0; i < self->n_peers; i++)
+        self->peers[i].sa_bucket = -1;
+}
+
+/* Sends every message the bucket's server has queued to its addressee. */
+static void
+s_bucket_flush (fl_round_t *self, size_t b)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    fl_secagg_msg_t *msg;
+    while (bk->srv && (msg = fl_secagg_server_next_out (bk->srv))) {
+        if (msg->receiver < bk->n) {
+            s_peer_t *p = &self->peers[bk->members[msg->receiver]];
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (fl_secagg_msg_to_wire (msg, self->cfg.run_id, self->round, (uint32_t) b, &buf, &len) == 0) {
+                s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+                if (o) {
+                    o->peer = p;
+                    o->data = buf;
+                    o->len = len;
+                    if (self->out_tail)
+                        self->out_tail->next = o;
+                    else
+                        self->out_head = o;
+                    self->out_tail = o;
+                }
+                else
+                    free (buf);
+            }
+        }
+        fl_secagg_msg_destroy (&msg);
+    }
+}
+
+static void s_finish_train_secure (fl_round_t *self, int64_t now);
+
+/* A bucket's secure aggregation ended: decode its sum (checking it against
+   the encoding's bound), or leave the bucket out of the round. */
+static void
+s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    bk->finished = 1;
+    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
+        const uint32_t *sum = NULL, *surv = NULL;
+        size_t m = 0;
+        uint32_t count = 0;
+        float *dec = (float *) malloc (self->m_enc * sizeof (float));
+        bk->sum = (double *) calloc (self->m_enc, sizeof (double));
+        if (dec && bk->sum && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
+            && fl_quant_decode_sum (sum, m, &bk->enc, count, dec) == 0) {
+            for (size_t i = 0; i < m; i++)
+                bk->sum[i] = dec[i];
+            bk->ok = 1;
+            bk->survivors = count;
+            zsys_info ("coordinator: round %" PRIu64 " bucket %zu: sum of %u masked inputs unmasked", self->round,
+                       b, count);
+        }
+        else
+            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: the unmasked sum is out of the encoding's "
+                        "range (wrapped or tampered); bucket left out", self->round, b);
+        free (dec);
+    }
+    else
+        zsys_warning ("coordinator: round %" PRIu64 " bucket %zu: secure aggregation aborted: %s; bucket left out",
+                      self->round, b, bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
+    fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
+    for (size_t i = 0; i < self->n_buckets; i++)
+        if (!self->buckets[i].finished)
+            return;
+    s_finish_train_secure (self, now);
+}
+
+/* Closes phases early once everyone expected has answered, sends what the
+   server queued, restarts the phase deadline on a phase change, and
+   finishes the bucket when its protocol ended. */
+static void
+s_bucket_progress (fl_round_t *self, size_t b, int64_t now)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    if (bk->finished)
+        return;
+    for (;;) {
+        int st = (int) fl_secagg_server_state (bk->srv);
+        if (st >= FL_SECAGG_SERVER_DONE)
+            break;
+        uint32_t got = fl_secagg_server_set_size (bk->srv, st + 1);
+        uint32_t want = st == FL_SECAGG_SERVER_ADVERTISE ? bk->n : fl_secagg_server_set_size (bk->srv, st);
+        if (got < want)
+            break;
+        fl_secagg_server_deadline (bk->srv);
+    }
+    s_bucket_flush (self, b);
+    int st = (int) fl_secagg_server_state (bk->srv);
+    if (st != bk->state) {
+        bk->state = st;
+        bk->deadline = now + self->cfg.secagg_deadline_ms;
+    }
+    if (st >= FL_SECAGG_SERVER_DONE)
+        s_bucket_finish (self, b, now);
+}
+
+/* Sends TRAIN with its bucket's secure-aggregation session to every member
+   of the cohort idx[0..k), in buckets of at least bucket_size. */
+static void
+s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
+{
+    size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
+    if (B == 0)
+        B = 1;
+    self->m_enc = self->n_params + 2;
+    fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
+    if (!self->buckets) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    self->n_buckets = B;
+    self->cur.buckets = B;
+    double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        size_t lo = b * k / B, hi = (b + 1) * k / B;
+        bk->n = (uint32_t) (hi - lo);
+        bk->deadline = now + self->cfg.train_deadline_ms;
+        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
+        uint8_t *pks = (uint8_t *) calloc (bk->n ? bk->n : 1, 32);
+        if (!bk->members || !pks) {
+            free (pks);
+            bk->finished = 1;
+            continue;
+        }
+        for (uint32_t j = 0; j < bk->n; j++) {
+            bk->members[j] = idx[lo + j];
+            s_peer_t *p = &self->peers[idx[lo + j]];
+            memcpy (pks + 32 * j, fl_roster_identity_pk (self->cfg.roster, (size_t) p->roster_index), 32);
+        }
+        uint32_t kk = bk->n, t = bk->n;
+        const char *why = NULL;
+        if (bk->n < 2)
+            why = "fewer than 2 clients";
+        else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
+            why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions";
+        else if (fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
+            why = "no encoding fits this bucket size";
+        fl_secagg_config_t sc;
+        memset (&sc, 0, sizeof sc);
+        if (!why) {
+            sc.version = FL_SECAGG_VERSION;
+            memcpy (sc.run_id, self->cfg.run_id, 16);
+            sc.round = self->round;
+            sc.bucket = (uint32_t) b;
+            sc.n = bk->n;
+            sc.t = t;
+            sc.graph = kk >= bk->n ? FL_SECAGG_GRAPH_COMPLETE : FL_SECAGG_GRAPH_HARARY;
+            sc.k = kk;
+            sc.m = self->m_enc;
+            sc.roster_pks = pks;
+            sc.round_binding = self->binding;
+            bk->srv = fl_secagg_server_new (&sc);
+            if (!bk->srv)
+                why = "secure aggregation could not start";
+        }
+        if (why) {
+            char msg[256];
+            snprintf (msg, sizeof msg, "round %" PRIu64 " bucket %zu (%u clients): %s (--sa-corrupt %g, --sa-dropout %g)",
+                      self->round, b, bk->n, why, self->cfg.sa_corrupt, self->cfg.sa_dropout);
+            free (pks);
+            s_free_buckets (self);
+            s_fail (self, msg);       /* a configuration that can never aggregate safely: stop, say why */
+            return;
+        }
+        bk->state = (int) fl_secagg_server_state (bk->srv);
+        for (uint32_t j = 0; j < bk->n; j++) {
+            s_peer_t *p = &self->peers[bk->members[j]];
+            p->expected = 1;
+            p->sa_bucket = (int) b;
+            p->sa_index = j;
+            fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
+            fl_wire_put_f32s (w, "params", self->params, self->n_params);
+            fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+            fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
+            fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
+            fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
+            fl_wire_put_str (w, "opt", self->cfg.client_opt);
+            fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
+            fl_wire_put_u64 (w, "cap", self->cfg.example_cap);
+            fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+            fl_wire_put_u64 (w, "sa_bucket", b);
+            fl_wire_put_u64 (w, "sa_index", j);
+            fl_wire_put_u64 (w, "sa_n", bk->n);
+            fl_wire_put_u64 (w, "sa_t", t);
+            fl_wire_put_u64 (w, "sa_k", kk);
+            fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
+            const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
+            size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
+            if (ids && lens) {
+                for (uint32_t q = 0; q < bk->n; q++) {
+                    const char *id = fl_roster_member_id (self->cfg.roster,
+                                                          (size_t) self->peers[bk->members[q]].roster_index);
+                    ids[q] = (const uint8_t *) id;
+                    lens[q] = strlen (id);
+                }
+                fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
+            }
+            free (ids);
+            free (lens);
+            fl_wire_put_f64 (w, "enc_max_abs", max_abs);
+            fl_wire_put_u64 (w, "enc_summands", bk->n);
+            s_enqueue (self, p, w);
+        }
+        free (pks);
+        zsys_info ("coordinator: round %" PRIu64 " bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
+                   self->round, b, bk->n, t, sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
+    }
+    int all_done = 1;
+    for (size_t b = 0; b < B; b++)
+        all_done &= self->buckets[b].finished;
+    if (all_done)
+        s_finish_train_secure (self, now);
+}
+
+static int
+s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
+{
+    char why[160];
+    if (!self->cfg.secure || self->phase != FL_ROUND_TRAIN || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
+        s_reject (self, p, "SECAGG", "no secure aggregation of this round includes this peer");
+        return 0;
+    }
+    uint32_t bucket = 0;
+    fl_secagg_msg_t *msg = fl_secagg_msg_from_wire (m, &bucket, why, sizeof why);
+    if (!msg) {
+        s_reject (self, p, "SECAGG", why);
+        return 0;
+    }
+    if (bucket != (uint32_t) p->sa_bucket || self->buckets[bucket].finished) {
+        fl_secagg_msg_destroy (&msg);
+        s_reject (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
+        return 0;
+    }
+    msg->sender = p->sa_index;            /* the transport identity decides who is speaking */
+    s_bucket_t *bk = &self->buckets[bucket];
+    int rc = fl_secagg_server_handle (bk->srv, msg);
+    fl_secagg_msg_destroy (&msg);
+    if (rc != 0) {
+        zsys_warning ("coordinator: peer %s: rejected SECAGG: %s", p->name, fl_secagg_server_error (bk->srv));
+        return 0;
+    }
+    s_bucket_progress (self, bucket, now);
+    return 1;
+}
+
+static void
+s_secure_tick (fl_round_t *self, int64_t now)
+{
+    for (size_t b = 0; b < self->n_buckets && self->phase == FL_ROUND_TRAIN; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (bk->finished || now < bk->deadline)
+            continue;
+        fl_secagg_server_deadline (bk->srv);
+        bk->state = -1;                     /* force a fresh deadline if it continues */
+        s_bucket_progress (self, b, now);
+    }
+}
+
+/* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
+static void
+s_finish_train_secure (fl_round_t *self, int64_t now)
+{
+    double w = 0, wloss = 0;
+    size_t survivors = 0;
+    memset (self->scratch, 0, self->n_params * sizeof (float));
+    double *acc = (double *) calloc (self->n_params ? self->n_params : 1, sizeof (double));
+    if (!acc) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (!bk->ok) {
+            self->cur.buckets_aborted++;
+            continue;
+        }
+        for (size_t i = 0; i < self->n_params; i++)
+            acc[i] += bk->sum[i];
+        w += bk->sum[self->n_params];
+        wloss += bk->sum[self->n_params + 1];
+        survivors += bk->survivors;
+    }
+    self->cur.updates = survivors;
+    self->cur.dropped = self->cur.cohort - survivors;
+    self->cur.train_loss = w > 0 ? wloss / w : NAN;
+    if (survivors < self->cfg.min_updates || !(w > 0)) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": %zu masked update(s) unmasked, fewer than the %zu required; "
+                      "global model unchanged", self->round, survivors, self->cfg.min_updates);
+    }
+    else {
+        double norm = 0;
+        for (size_t i = 0; i < self->n_params; i++) {
+            self->scratch[i] = (float) (acc[i] / w);
+            norm += (double) self->scratch[i] * self->scratch[i];
+        }
+        self->cur.update_norm = sqrt (norm);
+        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
+            self->cur.skipped = 1;
+    }
+    free (acc);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_start_eval (self, now);
 }
 
 /* ---- message handlers ------------------------------------------------------- */
@@ -596,6 +997,18 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
                   classes, self->classes);
     else if (self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED)
         snprintf (why, sizeof why, "training has ended");
+    else if (self->cfg.secure) {
+        /* The roster decides who is a member; over CURVE the transport has
+           already authenticated the peer as auth_member. */
+        int ri = fl_roster_find_by_id (self->cfg.roster, member);
+        if (ri < 0)
+            snprintf (why, sizeof why, "'%s' is not a member of the consortium roster", member);
+        else if (p->auth_member[0] && strcmp (p->auth_member, member) != 0)
+            snprintf (why, sizeof why, "HELLO names '%s' but the connection authenticated as '%s'", member,
+                      p->auth_member);
+        else
+            p->roster_index = ri;
+    }
     if (why[0]) {
         zsys_warning ("coordinator: refused %s: %s", p->name, why);
         s_send_simple (self, p, FL_WIRE_REJECT, why);
@@ -718,8 +1131,10 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
             return 0;
         }
     }
-    if (member && member[0])
+    if (member && member[0]) {
         snprintf (p->name, sizeof p->name, "%s", member);
+        snprintf (p->auth_member, sizeof p->auth_member, "%s", member);
+    }
     if (p->strikes >= S_MAX_STRIKES)
         return 0;                 /* ignored: it kept sending garbage */
 
@@ -775,6 +1190,10 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         accepted = 1;
         goto done;
     }
+    if (type == FL_WIRE_SECAGG) {
+        accepted = s_on_secagg (self, p, m, now);
+        goto done;
+    }
     fl_wire_type_t want = self->phase == FL_ROUND_STATS ? FL_WIRE_STATS
                           : self->phase == FL_ROUND_TRAIN ? FL_WIRE_UPDATE
                           : self->phase == FL_ROUND_EVAL ? FL_WIRE_EVAL_RESULT
@@ -796,7 +1215,12 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     }
     switch (type) {
     case FL_WIRE_STATS: accepted = s_on_stats (self, p, m); break;
-    case FL_WIRE_UPDATE: accepted = s_on_update (self, p, m); break;
+    case FL_WIRE_UPDATE:
+        if (self->cfg.secure)
+            s_reject (self, p, "UPDATE", "this run takes masked updates only");
+        else
+            accepted = s_on_update (self, p, m);
+        break;
     case FL_WIRE_EVAL_RESULT: accepted = s_on_eval (self, p, m); break;
     default: break;
     }
@@ -820,6 +1244,10 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
                       self->n_admitted, self->cfg.min_clients);
             s_fail (self, why);
         }
+        return;
+    }
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+        s_secure_tick (self, now);
         return;
     }
     if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
@@ -848,6 +1276,16 @@ fl_round_next_timeout_ms (const fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS)
         return 100;   /* admission is checked on a short tick */
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+        int64_t best = -1;
+        for (size_t b = 0; b < self->n_buckets; b++)
+            if (!self->buckets[b].finished) {
+                int64_t left = self->buckets[b].deadline > now ? self->buckets[b].deadline - now : 0;
+                if (best < 0 || left < best)
+                    best = left;
+            }
+        return best;
+    }
     if (self->phase_deadline < 0)
         return -1;
     return self->phase_deadline > now ? self->phase_deadline - now : 0;
