@@ -690,7 +690,7 @@ tamper_forge (sim_t *sim, fl_secagg_msg_t *msg, void *arg)
         with an Ed25519 key that is not 4's roster key. */
     const uint8_t *attacker_sk = arg;
     fl_secagg_advert_t *a = &msg->u.adverts.items[4];
-    randombytes_buf (a->c_pk, 32);
+    memcpy (a->c_pk, attacker_sk + 32, 32);       /* same forgery for every client */
     uint8_t ctx[32], m[32];
     fl_secagg_ctx_digest (&sim->cfg, ctx);
     crypto_generichash_state st;
@@ -994,6 +994,7 @@ test_server_rejects_bad_input (void)
     sh->u.shares.items[3].receiver = sh->u.shares.items[4].receiver;
     FL_CHECK (fl_secagg_server_handle (sim->s, sh) == -1);
     FL_CHECK (strstr (fl_secagg_server_error (sim->s), "distinct neighbour") != NULL);
+    sh->u.shares.items[3].receiver = save;
     uint32_t outsider = 0;
     while (outsider < 20) {
         bool in = false;

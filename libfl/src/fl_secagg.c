@@ -451,7 +451,7 @@ fl_secagg_msg_kind_name (int kind)
 /*  Everything secret lives in one guarded sodium_malloc block. */
 typedef struct {
     uint8_t id_sk[FL_SECAGG_IDSECRETKEYBYTES];
-    uint8_t c_sk[32];        /* encryption X25519 secret key: wiped after SHARES_RELAY */
+    uint8_t c_sk[32];        /* encryption X25519 secret key: wiped after ShareKeys */
     uint8_t s_sk[32];        /* masking X25519 secret key: wiped after masking */
     uint8_t b[32];           /* self-mask seed: wiped after masking */
     uint8_t tmp[32];         /* derived keys and seeds in flight */
@@ -476,6 +476,9 @@ struct fl_secagg_client_t {
     uint32_t nb_count;
     uint8_t *held;                   /* sodium_malloc nb_count x 80: my shares of
                                         (s_v^SK, b_v) for nb[i]; NULL once wiped */
+    uint8_t *enc_keys;               /* sodium_malloc nb_count x 32: AEAD key with nb[i],
+                                        kept from ShareKeys to decrypt the relay (saves
+                                        one X25519 per neighbour); NULL once wiped */
     uint32_t u1_count, u2_count;
     uint8_t d[32];                   /* survivor set digest I signed */
 };
@@ -490,6 +493,7 @@ s_client_wipe (fl_secagg_client_t *self)
     if (self->sec) { sodium_free (self->sec); self->sec = NULL; }   /* sodium_free wipes */
     if (self->x) { sodium_free (self->x); self->x = NULL; }
     if (self->held) { sodium_free (self->held); self->held = NULL; }
+    if (self->enc_keys) { sodium_free (self->enc_keys); self->enc_keys = NULL; }
 }
 
 #ifndef NDEBUG
@@ -501,7 +505,7 @@ s_client_invariants (const fl_secagg_client_t *self)
             if (self->revealed[v] == 3)
                 return false;                                           /* C1 */
     if ((self->state == FL_SECAGG_CLIENT_DONE || self->state == FL_SECAGG_CLIENT_ABORTED)
-        && (self->sec || self->x || self->held))
+        && (self->sec || self->x || self->held || self->enc_keys))
         return false;                                                   /* C2 */
     if (self->state >= FL_SECAGG_CLIENT_SHARED && self->state != FL_SECAGG_CLIENT_ABORTED
         && self->u1_count < self->cfg.t)
@@ -708,7 +712,8 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
     fl_shamir_share_t *sh = sodium_malloc (2 * k * sizeof (fl_shamir_share_t));
     uint32_t *xs = malloc (k * sizeof (uint32_t));
     fl_secagg_msg_t *msg = fl_secagg_msg_new (FL_SECAGG_MSG_SHARES, k);
-    if (!sh || !xs || !msg) {
+    self->enc_keys = sodium_malloc (k * 32);
+    if (!sh || !xs || !msg || !self->enc_keys) {
         if (sh) sodium_free (sh);
         free (xs);
         fl_secagg_msg_destroy (&msg);
@@ -731,7 +736,8 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         fl_secagg_ciphertext_t *c = &msg->u.shares.items[i];
         c->sender = me;
         c->receiver = v;
-        if (s_enc_key (self, v, self->sec->tmp) != 0) {
+        uint8_t *key = self->enc_keys + i * 32;
+        if (s_enc_key (self, v, key) != 0) {
             sodium_free (sh);
             fl_secagg_msg_destroy (&msg);
             return s_client_abort (self, "client %u advertised a low-order encryption key", v);
@@ -741,10 +747,10 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         s_share_ad (ad, self->ctx, me, v);
         randombytes_buf (c->ct, FL_SECAGG_NONCEBYTES);
         crypto_aead_xchacha20poly1305_ietf_encrypt (c->ct + FL_SECAGG_NONCEBYTES, NULL, plain, sizeof plain,
-                                                    ad, sizeof ad, NULL, c->ct, self->sec->tmp);
+                                                    ad, sizeof ad, NULL, c->ct, key);
     }
     sodium_memzero (plain, sizeof plain);
-    sodium_memzero (self->sec->tmp, 32);
+    sodium_memzero (self->sec->c_sk, 32);               /* the per-neighbour keys suffice now */
     sodium_free (sh);
     msg->sender = me;
     self->state = FL_SECAGG_CLIENT_SHARED;
@@ -786,23 +792,21 @@ s_client_mask_input (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
                                    "neighbour to me", v, items[i].receiver);
         if (self->flags[v] & F_U2)
             return s_client_abort (self, "share relay: two ciphertexts from client %u", v);
-        if (s_enc_key (self, v, self->sec->tmp) != 0)
-            return s_client_abort (self, "client %u advertised a low-order encryption key", v);
         s_share_ad (ad, self->ctx, v, me);
         unsigned long long plen = 0;
         uint8_t *dst = self->held + (size_t) slot * FL_SECAGG_PLAINBYTES;
         if (crypto_aead_xchacha20poly1305_ietf_decrypt (dst, &plen, NULL,
                 items[i].ct + FL_SECAGG_NONCEBYTES, FL_SECAGG_CIPHERTEXTBYTES - FL_SECAGG_NONCEBYTES,
-                ad, sizeof ad, items[i].ct, self->sec->tmp) != 0 || plen != FL_SECAGG_PLAINBYTES) {
-            sodium_memzero (self->sec->tmp, 32);
+                ad, sizeof ad, items[i].ct, self->enc_keys + (size_t) slot * 32) != 0
+            || plen != FL_SECAGG_PLAINBYTES) {
             return s_client_abort (self, "AEAD tag failed on share from client %u (tampered, "
                                    "misaddressed or replayed ciphertext)", v);
         }
         self->flags[v] |= F_U2;
         self->u2_count++;
     }
-    sodium_memzero (self->sec->tmp, 32);
-    sodium_memzero (self->sec->c_sk, 32);               /* no further use */
+    sodium_free (self->enc_keys);                       /* no further use */
+    self->enc_keys = NULL;
     if (!(self->flags[me] & F_U2))
         return s_client_abort (self, "share relay does not contain my own share: I am not in U2");
     if (self->u2_count < cfg->t)
