@@ -28,7 +28,8 @@
       C2  A client in DONE or ABORTED holds no secret: X25519 secret keys, b_u,
           pairwise seeds, its input and the shares it holds are wiped.
       C3  A client reveals shares only after verifying >= t signatures, from
-          distinct members of U3, over the same D it signed itself.
+          distinct neighbours in U3, over the same D it signed itself (and
+          no neighbour's signature over anything else).
       C4  A client past ADVERTISED has verified the signature of every
           neighbour's advertisement against the roster, and |U1| >= t.
       S1  The server never holds an individual unmasked input: its only
@@ -897,18 +898,30 @@ s_client_unmask (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_secagg_
         return s_client_abort (self, "signature list has %u entries for %u clients", count, cfg->n);
     if (count < cfg->t)
         return s_client_abort (self, "only %u consistency signatures, threshold is %u", count, cfg->t);
+    /*  Every neighbour's signature is verified (on the complete graph: every
+        signature); >= t of them must be present.  Non-neighbours' entries
+        are only checked for membership of U3: on the Harary graph verifying
+        them would cost O(n) Ed25519 verifications per client, and they do
+        not protect any secret this client holds (docs/SECAGG.md §3). */
     uint8_t m[S_CONSISTENCY_BYTES];
+    uint32_t local = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t v = items[i].index;
         if (v >= cfg->n || (i > 0 && v <= items[i - 1].index))
             return s_client_abort (self, "signature list not strictly ascending at entry %u", i);
         if (!(self->flags[v] & F_U3))
             return s_client_abort (self, "signature list is not a subset of U3: client %u", v);
+        if (!s_graph_adjacent (&self->graph, cfg->my_index, v))
+            continue;
+        local++;
         s_consistency_message (m, self->d, v);
         if (crypto_sign_verify_detached (items[i].sig, m, sizeof m, self->roster + (size_t) v * 32) != 0)
             return s_client_abort (self, "consistency signature of client %u is not over my survivor set "
                                    "(different U3, U1 or round binding, or forged)", v);
     }
+    if (local < cfg->t)
+        return s_client_abort (self, "only %u consistency signatures from my neighbours, threshold is %u",
+                               local, cfg->t);
     uint32_t reveal = 0;
     for (uint32_t i = 0; i < self->nb_count; i++)
         reveal += (self->flags[self->nb[i]] & F_U2) != 0;
