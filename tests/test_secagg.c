@@ -690,7 +690,7 @@ tamper_forge (sim_t *sim, fl_secagg_msg_t *msg, void *arg)
         with an Ed25519 key that is not 4's roster key. */
     const uint8_t *attacker_sk = arg;
     fl_secagg_advert_t *a = &msg->u.adverts.items[4];
-    randombytes_buf (a->c_pk, 32);
+    memcpy (a->c_pk, attacker_sk + 32, 32);       /* same forgery for every client */
     uint8_t ctx[32], m[32];
     fl_secagg_ctx_digest (&sim->cfg, ctx);
     crypto_generichash_state st;
@@ -941,6 +941,45 @@ test_two_models_detected (void)
     sim_destroy (&sim);
 }
 
+/*  Harary: neighbours' signatures are what a client relies on; a list
+    padded with valid non-neighbour signatures is not enough. */
+static void
+test_harary_needs_neighbour_signatures (void)
+{
+    sim_t *sim = sim_new (24, 7, FL_SECAGG_GRAPH_HARARY, 11, 64, 3, 0, 25);
+    sim_init (sim);
+    sim->capture_kind = FL_SECAGG_MSG_SHARES_RELAY;
+    sim->capture_for = 0;
+    sim_run_to (sim, 3);
+    bool nb[24] = {false};
+    for (uint32_t i = 0; i < sim->captured->u.shares.count; i++)
+        nb[sim->captured->u.shares.items[i].sender] = true;
+    sim_forward (sim, 3);
+    FL_CHECK (fl_secagg_server_deadline (sim->s) == 0);
+    fl_secagg_msg_t *msg;
+    while ((msg = fl_secagg_server_next_out (sim->s))) {
+        if (msg->receiver == 0) {
+            uint32_t c = 0, kept = 0;
+            for (uint32_t i = 0; i < msg->u.sigs.count; i++) {
+                bool is_nb = nb[msg->u.sigs.items[i].index];
+                if (!is_nb || kept < 3) {                          /* keep 3 neighbours + all others */
+                    kept += is_nb;
+                    msg->u.sigs.items[c++] = msg->u.sigs.items[i];
+                }
+            }
+            msg->u.sigs.count = c;
+            fl_secagg_msg_t *out = NULL;
+            FL_CHECK (c >= 7);
+            FL_CHECK (fl_secagg_client_handle (sim->c[0], msg, &out) == -1);
+            FL_CHECK (out == NULL);
+            FL_CHECK (s_error_has (sim->c[0], "only 3 consistency signatures from my neighbours"));
+            if (fl_test_verbose_) printf ("  %s\n", fl_secagg_client_error (sim->c[0]));
+        }
+        fl_secagg_msg_destroy (&msg);
+    }
+    sim_destroy (&sim);
+}
+
 static void
 test_client_refuses_after_done (void)
 {
@@ -994,6 +1033,7 @@ test_server_rejects_bad_input (void)
     sh->u.shares.items[3].receiver = sh->u.shares.items[4].receiver;
     FL_CHECK (fl_secagg_server_handle (sim->s, sh) == -1);
     FL_CHECK (strstr (fl_secagg_server_error (sim->s), "distinct neighbour") != NULL);
+    sh->u.shares.items[3].receiver = save;
     uint32_t outsider = 0;
     while (outsider < 20) {
         bool in = false;
@@ -1126,6 +1166,7 @@ main (int argc, char **argv)
     FL_RUN (test_survivor_set_below_threshold_refused);
     FL_RUN (test_signature_over_different_set_refused);
     FL_RUN (test_two_models_detected);
+    FL_RUN (test_harary_needs_neighbour_signatures);
     FL_RUN (test_client_refuses_after_done);
     FL_RUN (test_server_rejects_bad_input);
     FL_RUN (test_params_choose);

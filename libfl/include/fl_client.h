@@ -83,6 +83,10 @@ const char *fl_client_state_name (fl_client_state_t state);
 const char *fl_client_reason (const fl_client_t *self);
 /*  Rounds trained so far. */
 uint64_t fl_client_rounds_trained (const fl_client_t *self);
+/*  Secure aggregations this client completed (it sent its unmasking
+    shares); a round it trained for but aborted (e.g. signatures over a
+    different survivor set or model) is not counted. */
+uint64_t fl_client_secure_rounds (const fl_client_t *self);
 
 #ifdef __cplusplus
 }

@@ -723,3 +723,4 @@ fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len)
 fl_client_state_t fl_client_state (const fl_client_t *self) { return self->state; }
 const char *fl_client_reason (const fl_client_t *self) { return self->reason; }
 uint64_t fl_client_rounds_trained (const fl_client_t *self) { return self->rounds_trained; }
+uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_rounds; }

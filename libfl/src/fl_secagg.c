@@ -28,7 +28,8 @@
       C2  A client in DONE or ABORTED holds no secret: X25519 secret keys, b_u,
           pairwise seeds, its input and the shares it holds are wiped.
       C3  A client reveals shares only after verifying >= t signatures, from
-          distinct members of U3, over the same D it signed itself.
+          distinct neighbours in U3, over the same D it signed itself (and
+          no neighbour's signature over anything else).
       C4  A client past ADVERTISED has verified the signature of every
           neighbour's advertisement against the roster, and |U1| >= t.
       S1  The server never holds an individual unmasked input: its only
@@ -451,7 +452,7 @@ fl_secagg_msg_kind_name (int kind)
 /*  Everything secret lives in one guarded sodium_malloc block. */
 typedef struct {
     uint8_t id_sk[FL_SECAGG_IDSECRETKEYBYTES];
-    uint8_t c_sk[32];        /* encryption X25519 secret key: wiped after SHARES_RELAY */
+    uint8_t c_sk[32];        /* encryption X25519 secret key: wiped after ShareKeys */
     uint8_t s_sk[32];        /* masking X25519 secret key: wiped after masking */
     uint8_t b[32];           /* self-mask seed: wiped after masking */
     uint8_t tmp[32];         /* derived keys and seeds in flight */
@@ -476,6 +477,9 @@ struct fl_secagg_client_t {
     uint32_t nb_count;
     uint8_t *held;                   /* sodium_malloc nb_count x 80: my shares of
                                         (s_v^SK, b_v) for nb[i]; NULL once wiped */
+    uint8_t *enc_keys;               /* sodium_malloc nb_count x 32: AEAD key with nb[i],
+                                        kept from ShareKeys to decrypt the relay (saves
+                                        one X25519 per neighbour); NULL once wiped */
     uint32_t u1_count, u2_count;
     uint8_t d[32];                   /* survivor set digest I signed */
 };
@@ -490,6 +494,7 @@ s_client_wipe (fl_secagg_client_t *self)
     if (self->sec) { sodium_free (self->sec); self->sec = NULL; }   /* sodium_free wipes */
     if (self->x) { sodium_free (self->x); self->x = NULL; }
     if (self->held) { sodium_free (self->held); self->held = NULL; }
+    if (self->enc_keys) { sodium_free (self->enc_keys); self->enc_keys = NULL; }
 }
 
 #ifndef NDEBUG
@@ -501,7 +506,7 @@ s_client_invariants (const fl_secagg_client_t *self)
             if (self->revealed[v] == 3)
                 return false;                                           /* C1 */
     if ((self->state == FL_SECAGG_CLIENT_DONE || self->state == FL_SECAGG_CLIENT_ABORTED)
-        && (self->sec || self->x || self->held))
+        && (self->sec || self->x || self->held || self->enc_keys))
         return false;                                                   /* C2 */
     if (self->state >= FL_SECAGG_CLIENT_SHARED && self->state != FL_SECAGG_CLIENT_ABORTED
         && self->u1_count < self->cfg.t)
@@ -708,7 +713,8 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
     fl_shamir_share_t *sh = sodium_malloc (2 * k * sizeof (fl_shamir_share_t));
     uint32_t *xs = malloc (k * sizeof (uint32_t));
     fl_secagg_msg_t *msg = fl_secagg_msg_new (FL_SECAGG_MSG_SHARES, k);
-    if (!sh || !xs || !msg) {
+    self->enc_keys = sodium_malloc (k * 32);
+    if (!sh || !xs || !msg || !self->enc_keys) {
         if (sh) sodium_free (sh);
         free (xs);
         fl_secagg_msg_destroy (&msg);
@@ -731,7 +737,8 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         fl_secagg_ciphertext_t *c = &msg->u.shares.items[i];
         c->sender = me;
         c->receiver = v;
-        if (s_enc_key (self, v, self->sec->tmp) != 0) {
+        uint8_t *key = self->enc_keys + i * 32;
+        if (s_enc_key (self, v, key) != 0) {
             sodium_free (sh);
             fl_secagg_msg_destroy (&msg);
             return s_client_abort (self, "client %u advertised a low-order encryption key", v);
@@ -741,10 +748,10 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         s_share_ad (ad, self->ctx, me, v);
         randombytes_buf (c->ct, FL_SECAGG_NONCEBYTES);
         crypto_aead_xchacha20poly1305_ietf_encrypt (c->ct + FL_SECAGG_NONCEBYTES, NULL, plain, sizeof plain,
-                                                    ad, sizeof ad, NULL, c->ct, self->sec->tmp);
+                                                    ad, sizeof ad, NULL, c->ct, key);
     }
     sodium_memzero (plain, sizeof plain);
-    sodium_memzero (self->sec->tmp, 32);
+    sodium_memzero (self->sec->c_sk, 32);               /* the per-neighbour keys suffice now */
     sodium_free (sh);
     msg->sender = me;
     self->state = FL_SECAGG_CLIENT_SHARED;
@@ -786,23 +793,21 @@ s_client_mask_input (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
                                    "neighbour to me", v, items[i].receiver);
         if (self->flags[v] & F_U2)
             return s_client_abort (self, "share relay: two ciphertexts from client %u", v);
-        if (s_enc_key (self, v, self->sec->tmp) != 0)
-            return s_client_abort (self, "client %u advertised a low-order encryption key", v);
         s_share_ad (ad, self->ctx, v, me);
         unsigned long long plen = 0;
         uint8_t *dst = self->held + (size_t) slot * FL_SECAGG_PLAINBYTES;
         if (crypto_aead_xchacha20poly1305_ietf_decrypt (dst, &plen, NULL,
                 items[i].ct + FL_SECAGG_NONCEBYTES, FL_SECAGG_CIPHERTEXTBYTES - FL_SECAGG_NONCEBYTES,
-                ad, sizeof ad, items[i].ct, self->sec->tmp) != 0 || plen != FL_SECAGG_PLAINBYTES) {
-            sodium_memzero (self->sec->tmp, 32);
+                ad, sizeof ad, items[i].ct, self->enc_keys + (size_t) slot * 32) != 0
+            || plen != FL_SECAGG_PLAINBYTES) {
             return s_client_abort (self, "AEAD tag failed on share from client %u (tampered, "
                                    "misaddressed or replayed ciphertext)", v);
         }
         self->flags[v] |= F_U2;
         self->u2_count++;
     }
-    sodium_memzero (self->sec->tmp, 32);
-    sodium_memzero (self->sec->c_sk, 32);               /* no further use */
+    sodium_free (self->enc_keys);                       /* no further use */
+    self->enc_keys = NULL;
     if (!(self->flags[me] & F_U2))
         return s_client_abort (self, "share relay does not contain my own share: I am not in U2");
     if (self->u2_count < cfg->t)
@@ -893,18 +898,30 @@ s_client_unmask (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_secagg_
         return s_client_abort (self, "signature list has %u entries for %u clients", count, cfg->n);
     if (count < cfg->t)
         return s_client_abort (self, "only %u consistency signatures, threshold is %u", count, cfg->t);
+    /*  Every neighbour's signature is verified (on the complete graph: every
+        signature); >= t of them must be present.  Non-neighbours' entries
+        are only checked for membership of U3: on the Harary graph verifying
+        them would cost O(n) Ed25519 verifications per client, and they do
+        not protect any secret this client holds (docs/SECAGG.md §3). */
     uint8_t m[S_CONSISTENCY_BYTES];
+    uint32_t local = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t v = items[i].index;
         if (v >= cfg->n || (i > 0 && v <= items[i - 1].index))
             return s_client_abort (self, "signature list not strictly ascending at entry %u", i);
         if (!(self->flags[v] & F_U3))
             return s_client_abort (self, "signature list is not a subset of U3: client %u", v);
+        if (!s_graph_adjacent (&self->graph, cfg->my_index, v))
+            continue;
+        local++;
         s_consistency_message (m, self->d, v);
         if (crypto_sign_verify_detached (items[i].sig, m, sizeof m, self->roster + (size_t) v * 32) != 0)
             return s_client_abort (self, "consistency signature of client %u is not over my survivor set "
                                    "(different U3, U1 or round binding, or forged)", v);
     }
+    if (local < cfg->t)
+        return s_client_abort (self, "only %u consistency signatures from my neighbours, threshold is %u",
+                               local, cfg->t);
     uint32_t reveal = 0;
     for (uint32_t i = 0; i < self->nb_count; i++)
         reveal += (self->flags[self->nb[i]] & F_U2) != 0;
