@@ -389,7 +389,7 @@ main (int argc, char **argv)
     s.seed = 42;
     s.train_deadline = 30;
     s.clip_norm = 10;
-    s.sa_corrupt = 0.2;
+    s.sa_corrupt = 0.15;
     s.sa_dropout = 0.25;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"

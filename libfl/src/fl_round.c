@@ -117,6 +117,7 @@ struct fl_round_t {
     size_t n_buckets;
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
     size_t m_enc;                    /* encoded vector length: n_params + 2 */
+    int secure_started;              /* a bucket has started secure aggregation in this run */
 
     s_out_t *out_head, *out_tail;
     s_peer_t *last_out_peer;
@@ -274,7 +275,7 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->secure = 0;
     cfg->clip_norm = 10.0;
     cfg->bucket_size = 0;
-    cfg->sa_corrupt = 0.2;
+    cfg->sa_corrupt = 0.15;
     cfg->sa_dropout = 0.25;
     cfg->secagg_deadline_ms = 10000;
 }
@@ -811,10 +812,18 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             snprintf (msg, sizeof msg, "round %" PRIu64 " bucket %zu (%u clients): %s (--sa-corrupt %g, --sa-dropout %g)",
                       self->round, b, bk->n, why, self->cfg.sa_corrupt, self->cfg.sa_dropout);
             free (pks);
-            s_free_buckets (self);
-            s_fail (self, msg);       /* a configuration that can never aggregate safely: stop, say why */
-            return;
+            if (!self->secure_started) {
+                /* the first round already cannot aggregate safely: a configuration error */
+                s_free_buckets (self);
+                s_fail (self, msg);
+                return;
+            }
+            /* later (clients vanished, the cohort shrank): leave the bucket out, keep going */
+            zsys_error ("coordinator: %s; bucket left out", msg);
+            bk->finished = 1;
+            continue;
         }
+        self->secure_started = 1;
         bk->state = (int) fl_secagg_server_state (bk->srv);
         for (uint32_t j = 0; j < bk->n; j++) {
             s_peer_t *p = &self->peers[bk->members[j]];
