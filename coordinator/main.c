@@ -32,7 +32,11 @@ typedef struct {
     char roster[1024], cert[1024];
     double clip_norm, sa_corrupt, sa_dropout, secagg_deadline;
     size_t bucket_size;
-    int quiet, plaintext;
+    char aggregator[32];
+    double trim_beta, geomed_nu, cclip_tau, norm_bound;
+    size_t robust_f, multi_krum_m;
+    uint64_t geomed_iters, cclip_iters;
+    int quiet, plaintext, allow_small_buckets;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -77,6 +81,16 @@ static const fl_arg_t s_args[] = {
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
     {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
     {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
+    {"aggregator", FL_ARG_STR, F (aggregator), sizeof ((settings_t *) 0)->aggregator, "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (all but fedavg run over bucket means)", FL_ARG_NO_RANGE},
+    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side", 0, 0.4999},
+    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
+    {"multi-krum-m", FL_ARG_SIZE, F (multi_krum_m), 0, "M", "multi_krum: bucket means averaged (0 = B - f)", 0, 65535},
+    {"geomed-nu", FL_ARG_DOUBLE, F (geomed_nu), 0, "NU", "geomed: Weiszfeld smoothing", 1e-12, 1e6},
+    {"geomed-iters", FL_ARG_U64, F (geomed_iters), 0, "N", "geomed: iteration limit", 1, 100000},
+    {"cclip-tau", FL_ARG_DOUBLE, F (cclip_tau), 0, "TAU", "cclip: clipping radius", 1e-12, 1e9},
+    {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
+    {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
@@ -120,6 +134,13 @@ s_defaults (settings_t *s)
     s->sa_dropout = d.sa_dropout;
     s->secagg_deadline = d.secagg_deadline_ms / 1000.0;
     s->bucket_size = d.bucket_size;
+    snprintf (s->aggregator, sizeof s->aggregator, "fedavg");
+    s->trim_beta = 0.2;
+    s->robust_f = 1;
+    s->geomed_nu = d.robust_params.nu;
+    s->geomed_iters = (uint64_t) d.robust_params.max_iter;
+    s->cclip_tau = d.robust_params.tau;
+    s->cclip_iters = (uint64_t) d.robust_params.L;
     snprintf (s->run_name, sizeof s->run_name, "libfl run");
 }
 
@@ -163,6 +184,24 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     c->sa_corrupt = s->sa_corrupt;
     c->sa_dropout = s->sa_dropout;
     c->secagg_deadline_ms = (int64_t) (s->secagg_deadline * 1000);
+    c->allow_small_buckets = s->allow_small_buckets;
+    if (strcmp (s->aggregator, "fedavg") != 0) {
+        if (fl_robust_kind_parse (s->aggregator, &c->robust_kind) != 0) {
+            fprintf (stderr, "fl-coordinator: --aggregator: unknown rule '%s'\n", s->aggregator);
+            return -1;
+        }
+        c->robust = 1;
+        fl_robust_params_defaults (&c->robust_params);
+        if (c->robust_kind == FL_ROBUST_TRIMMED_MEAN)
+            c->robust_params.beta = s->trim_beta;
+        c->robust_params.f = s->robust_f;
+        c->robust_params.m = s->multi_krum_m;
+        c->robust_params.nu = s->geomed_nu;
+        c->robust_params.max_iter = (int) s->geomed_iters;
+        c->robust_params.tau = s->cclip_tau;
+        c->robust_params.L = (int) s->cclip_iters;
+        c->robust_params.M = s->norm_bound;
+    }
     return 0;
 }
 
@@ -247,9 +286,11 @@ main (int argc, char **argv)
     const char *tag = s.plaintext ? "plaintext" : "secure";
     fl_report_t *report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
-                          "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g",
+                          "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g, "
+                          "aggregator %s, bucket size %zu",
                           s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
-                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr);
+                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr,
+                          s.aggregator, s.bucket_size);
     FILE *csv = NULL;
     if (s.metrics[0]) {
         csv = fopen (s.metrics, "w");

@@ -40,9 +40,10 @@ typedef struct {
     uint64_t rounds, local_epochs, batch_size, seed, kill_round;
     double client_lr, server_lr, train_deadline;
     char client_opt[16], server_opt[16], model[32], hidden[64], out[1024], kill_at[32];
-    double clip_norm, sa_corrupt, sa_dropout;
-    size_t bucket_size;
-    int quiet, no_baselines, plaintext;
+    double clip_norm, sa_corrupt, sa_dropout, trim_beta;
+    size_t bucket_size, robust_f;
+    char aggregator[32];
+    int quiet, no_baselines, plaintext, allow_small_buckets;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -75,6 +76,10 @@ static const fl_arg_t s_args[] = {
     {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = one bucket)", 0, 65535},
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed colluding fraction", 0, 0.99},
     {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction", 0, 0.99},
+    {"aggregator", FL_ARG_STR, STR (aggregator), "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (over bucket means)", FL_ARG_NO_RANGE},
+    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction trimmed from each side", 0, 0.4999},
+    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
@@ -391,6 +396,9 @@ main (int argc, char **argv)
     s.clip_norm = 10;
     s.sa_corrupt = 0.15;
     s.sa_dropout = 0.25;
+    snprintf (s.aggregator, sizeof s.aggregator, "fedavg");
+    s.trim_beta = 0.2;
+    s.robust_f = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
@@ -480,13 +488,18 @@ main (int argc, char **argv)
     s_arg (&ca, "--model-out=%s", model_path);
     s_arg (&ca, "--report=%s/report.md", s.out);
     s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
+    s_arg (&ca, "--aggregator=%s", s.aggregator);
+    s_arg (&ca, "--trim-beta=%g", s.trim_beta);
+    s_arg (&ca, "--robust-f=%zu", s.robust_f);
+    s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
+    if (s.allow_small_buckets)
+        s_arg (&ca, "--allow-small-buckets");
     if (s.plaintext)
         s_arg (&ca, "--plaintext");
     else {
         s_arg (&ca, "--roster=%s/roster.zpl", keys);
         s_arg (&ca, "--cert=%s/coordinator.curve", keys);
         s_arg (&ca, "--clip-norm=%g", s.clip_norm);
-        s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
         s_arg (&ca, "--sa-corrupt=%g", s.sa_corrupt);
         s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
         s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "fl_metrics.h"
+#include "fl_robust.h"
 #include "fl_server_opt.h"
 
 #ifdef __cplusplus
@@ -89,7 +90,20 @@ typedef struct {
     double sa_corrupt;           /* assumed fraction of clients colluding with the coordinator */
     double sa_dropout;           /* assumed fraction of clients dropping out of a bucket */
     int64_t secagg_deadline_ms;  /* deadline of each secure-aggregation phase after key advertisement */
+    /* robust aggregation over bucket means (docs/ROBUSTNESS.md).  When
+       robust is set, clients send unweighted updates, each bucket's mean is
+       its sum divided by its planned size (a fixed denominator), and the
+       rule below combines the bucket means.  Otherwise the aggregate is the
+       FedAvg weighted mean over every bucket's sum. */
+    int robust;
+    fl_robust_kind_t robust_kind;
+    fl_robust_params_t robust_params;
+    int allow_small_buckets;     /* accept bucket_size below FL_ROUND_SAFE_BUCKET */
 } fl_round_config_t;
+
+/*  The smallest bucket the coordinator accepts by default: with secure
+    aggregation it sees sums of at least this many members' updates. */
+#define FL_ROUND_SAFE_BUCKET 3u
 
 /*  What one finished round did (also the row of the metrics CSV). */
 typedef struct {

@@ -118,6 +118,8 @@ struct fl_round_t {
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
     size_t m_enc;                    /* encoded vector length: n_params + 2 */
     int secure_started;              /* a bucket has started secure aggregation in this run */
+    double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
+    fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
     s_peer_t *last_out_peer;
@@ -278,6 +280,10 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->sa_corrupt = 0.15;
     cfg->sa_dropout = 0.25;
     cfg->secagg_deadline_ms = 10000;
+    cfg->robust = 0;
+    cfg->robust_kind = FL_ROBUST_MEAN;
+    fl_robust_params_defaults (&cfg->robust_params);
+    cfg->allow_small_buckets = 0;
 }
 
 fl_round_t *
@@ -306,6 +312,13 @@ fl_round_new (const fl_round_config_t *cfg)
     else if (cfg->secure && (cfg->secagg_deadline_ms <= 0 || !(cfg->sa_corrupt >= 0 && cfg->sa_corrupt < 1)
                              || !(cfg->sa_dropout >= 0 && cfg->sa_dropout < 1)))
         bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1)";
+    else if (cfg->robust && cfg->bucket_size == 0)
+        bad = "robust aggregation runs over buckets: set the bucket size";
+    else if (cfg->bucket_size && cfg->bucket_size < FL_ROUND_SAFE_BUCKET && !cfg->allow_small_buckets)
+        bad = "buckets smaller than 3 let the coordinator see sums of 1 or 2 updates; "
+              "allow it explicitly (allow_small_buckets) if that is intended";
+    else if (cfg->secure && cfg->bucket_size == 1)
+        bad = "secure aggregation over buckets of 1 would reveal every update";
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -323,6 +336,10 @@ fl_round_new (const fl_round_config_t *cfg)
         free (self);
         return NULL;
     }
+    if (cfg->bucket_size)
+        zsys_info ("coordinator: cohorts are split into buckets of at least %zu clients: %s", cfg->bucket_size,
+                   cfg->secure ? "the coordinator sees only each bucket's sum of updates"
+                               : "plaintext mode, the coordinator sees every update");
     return self;
 }
 
@@ -345,6 +362,8 @@ fl_round_destroy (fl_round_t **self_p)
         free (s);
     }
     s_free_buckets (self);
+    free (self->prev_agg);
+    fl_robust_work_destroy (&self->robust_work);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
     fl_fedavg_destroy (&self->fedavg);
@@ -441,6 +460,8 @@ s_start_stats (fl_round_t *self, int64_t now)
 static void s_start_train (fl_round_t *self, int64_t now);
 static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k);
 static void s_secure_tick (fl_round_t *self, int64_t now);
+static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
+static void s_finish_robust (fl_round_t *self, int64_t now);
 
 static void
 s_finish_stats (fl_round_t *self, int64_t now)
@@ -507,6 +528,11 @@ s_start_train (fl_round_t *self, int64_t now)
         free (idx);
         return;
     }
+    if (self->cfg.robust && s_plain_buckets (self, idx, k) != 0) {
+        free (idx);
+        s_fail (self, "out of memory");
+        return;
+    }
     for (size_t j = 0; j < k; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
@@ -518,7 +544,7 @@ s_start_train (fl_round_t *self, int64_t now)
         fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
         fl_wire_put_str (w, "opt", self->cfg.client_opt);
         fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-        fl_wire_put_u64 (w, "cap", self->cfg.example_cap);
+        fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -530,6 +556,10 @@ static void s_start_eval (fl_round_t *self, int64_t now);
 static void
 s_finish_train (fl_round_t *self, int64_t now)
 {
+    if (self->cfg.robust) {
+        s_finish_robust (self, now);
+        return;
+    }
     self->cur.updates = fl_fedavg_count (self->fedavg);
     self->cur.dropped = self->cur.cohort - self->cur.updates;
     self->cur.train_loss = self->loss_weight > 0 ? self->loss_sum / self->loss_weight : NAN;
@@ -612,6 +642,104 @@ s_maybe_advance (fl_round_t *self, int64_t now)
     case FL_ROUND_EVAL: s_finish_eval (self, now); break;
     default: break;
     }
+}
+
+/* ---- robust aggregation over bucket means ---------------------------------- */
+
+/* Plaintext mode with a robust rule: the same buckets as a secure run, over
+   updates the coordinator sees anyway (comparisons, trusted settings). */
+static int
+s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
+{
+    size_t B = k / self->cfg.bucket_size;
+    if (B == 0)
+        B = 1;
+    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
+    if (!self->buckets)
+        return -1;
+    self->n_buckets = B;
+    self->cur.buckets = B;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        size_t lo = b * k / B, hi = (b + 1) * k / B;
+        bk->n = (uint32_t) (hi - lo);
+        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
+        bk->sum = (double *) calloc (self->n_params + 2, sizeof (double));
+        if (!bk->members || !bk->sum)
+            return -1;
+        for (uint32_t j = 0; j < bk->n; j++) {
+            bk->members[j] = idx[lo + j];
+            self->peers[idx[lo + j]].sa_bucket = (int) b;
+            self->peers[idx[lo + j]].sa_index = j;
+        }
+    }
+    return 0;
+}
+
+/* The robust step: bucket means with fixed denominators (each bucket's
+   planned size, so a dropped member pulls its bucket towards zero rather
+   than changing the denominator: the sensitivity the privacy layer relies
+   on), then the configured rule over the buckets that completed. */
+static void
+s_finish_robust (fl_round_t *self, int64_t now)
+{
+    size_t np = self->n_params, B = self->n_buckets, ok = 0, survivors = 0;
+    double count = 0, loss = 0;
+    double *X = (double *) calloc ((B ? B : 1) * (np ? np : 1), sizeof (double));
+    double *out = (double *) calloc (np ? np : 1, sizeof (double));
+    if (!X || !out || (!self->robust_work && !(self->robust_work = fl_robust_work_new ()))) {
+        free (X);
+        free (out);
+        s_fail (self, "out of memory");
+        return;
+    }
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        int usable = self->cfg.secure ? bk->ok : bk->survivors > 0;
+        if (!usable || !bk->sum) {
+            self->cur.buckets_aborted++;
+            continue;
+        }
+        for (size_t i = 0; i < np; i++)
+            X[ok * np + i] = bk->sum[i] / (double) bk->n;
+        count += bk->sum[np];
+        loss += bk->sum[np + 1];
+        survivors += bk->survivors;
+        ok++;
+    }
+    self->cur.updates = survivors;
+    self->cur.dropped = self->cur.cohort > survivors ? self->cur.cohort - survivors : 0;
+    self->cur.train_loss = count > 0 ? loss / count : NAN;
+    if (ok == 0 || survivors < self->cfg.min_updates) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": %zu bucket(s) completed; global model unchanged",
+                      self->round, ok);
+    }
+    else if (fl_robust_aggregate_work (self->cfg.robust_kind, &self->cfg.robust_params, X, ok, np, self->prev_agg,
+                                       self->robust_work, out) != 0) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
+                      "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
+    }
+    else {
+        double norm = 0;
+        for (size_t i = 0; i < np; i++) {
+            self->scratch[i] = (float) out[i];
+            norm += out[i] * out[i];
+        }
+        self->cur.update_norm = sqrt (norm);
+        if (!self->prev_agg)
+            self->prev_agg = (double *) calloc (np ? np : 1, sizeof (double));
+        if (self->prev_agg)
+            memcpy (self->prev_agg, out, np * sizeof (double));
+        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
+            self->cur.skipped = 1;
+    }
+    free (X);
+    free (out);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_start_eval (self, now);
 }
 
 static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
@@ -786,7 +914,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         if (bk->n < 2)
             why = "fewer than 2 clients";
         else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
-            why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions";
+            why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
+                  "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
         else if (fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
@@ -838,7 +967,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
             fl_wire_put_str (w, "opt", self->cfg.client_opt);
             fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-            fl_wire_put_u64 (w, "cap", self->cfg.example_cap);
+            fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
             fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
             fl_wire_put_u64 (w, "sa_bucket", b);
             fl_wire_put_u64 (w, "sa_index", j);
@@ -922,6 +1051,10 @@ s_secure_tick (fl_round_t *self, int64_t now)
 static void
 s_finish_train_secure (fl_round_t *self, int64_t now)
 {
+    if (self->cfg.robust) {
+        s_finish_robust (self, now);
+        return;
+    }
     double w = 0, wloss = 0;
     size_t survivors = 0;
     memset (self->scratch, 0, self->n_params * sizeof (float));
@@ -1102,6 +1235,21 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
     if (fl_wire_copy_f32s (m, "delta", self->scratch, self->n_params) != 0) {
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
+    }
+    if (self->cfg.robust && p->sa_bucket >= 0) {
+        /* plaintext buckets: unweighted sums, finite values only */
+        for (size_t i = 0; i < self->n_params; i++)
+            if (!isfinite (self->scratch[i])) {
+                s_reject (self, p, "UPDATE", "non-finite values");
+                return 0;
+            }
+        s_bucket_t *bk = &self->buckets[p->sa_bucket];
+        for (size_t i = 0; i < self->n_params; i++)
+            bk->sum[i] += self->scratch[i];
+        bk->sum[self->n_params] += 1;
+        bk->sum[self->n_params + 1] += isfinite (loss) && loss >= 0 ? loss : 0;
+        bk->survivors++;
+        return 1;
     }
     if (fl_fedavg_add (self->fedavg, self->scratch, n) != 0) {
         s_reject (self, p, "UPDATE", "non-finite values or zero examples");
