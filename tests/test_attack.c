@@ -572,8 +572,8 @@ test_collude_sequential (void)
     s_copy_file (src, dst, 30, -1);
     s_file_name (run, 5, "truncated", dst, sizeof dst);
     s_copy_file (src, dst, -1, FL_ATTACK_FILE_HEADERBYTES + 4 * 9);
-    float *tmp2;
-    FL_CHECK (fl_attack_collude (s_dir, run, 6, "wide", ua, 11, 2, 0, &tmp2, &tn) == 0);
+    float *tmp2, wide[11] = {0};
+    FL_CHECK (fl_attack_collude (s_dir, run, 6, "wide", wide, 11, 2, 0, &tmp2, &tn) == 0);
     free (tmp2);
     s_file_name (run, 6, "wide", src, sizeof src);
     s_file_name (run, 5, "wrong-d", dst, sizeof dst);

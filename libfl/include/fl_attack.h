@@ -59,7 +59,7 @@ typedef enum {
     Houmansadr, NDSS 2021, the perturbation vectors of their AGR-tailored
     and AGR-agnostic attacks). */
 typedef enum {
-    FL_ATTACK_PERTURB_STD = 0,   /* p = -std(rows)          (default; the paper's best) */
+    FL_ATTACK_PERTURB_STD = 0,   /* p = -std(rows)          (default) */
     FL_ATTACK_PERTURB_UNIT,      /* p = -mu / ||mu||        ("inverse unit vector") */
     FL_ATTACK_PERTURB_SIGN       /* p = -sign(mu)           ("inverse sign") */
 } fl_attack_perturb_t;
@@ -76,7 +76,7 @@ typedef struct {
     size_t f;                 /* ALIE: assumed number of Byzantine ones among them */
     fl_attack_perturb_t perturb;   /* min-max / min-sum direction (default STD) */
     double tol;               /* min-max / min-sum: bisection stops when the gamma
-                                 interval is <= tol (default 1e-5, the paper's) */
+                                 interval is <= tol (default 1e-5) */
 } fl_attack_params_t;
 
 /*  Defaults as documented in the struct. */
@@ -100,10 +100,9 @@ int fl_attack_needs_rows (fl_attack_kind_t kind);
 
 /*  ---- the attacks --------------------------------------------------------- */
 
-/*  out = -scale * x.  Sign flipping ("reversed gradient"): Damaskinos et
-    al., "Asynchronous Byzantine Machine Learning (the case of SGD)", ICML
-    2018 (the "reversed gradient" Byzantine worker of their evaluation);
-    the "bit flipping" attack of Karimireddy, He, Jaggi, ICML 2021.
+/*  out = -scale * x.  Sign flipping: with scale 1, the "bit flipping"
+    attack of Karimireddy, He, Jaggi, "Learning from History for Byzantine
+    Robust Optimization", ICML 2021.
     out may alias x. */
 void fl_attack_sign_flip (const float *x, size_t d, double scale, float *out);
 
@@ -181,8 +180,8 @@ int fl_attack_ipm (const float *rows, size_t B, size_t d, double epsilon, float 
     The constraint is a convex function of gamma and holds at gamma = 0 (the
     mean is no farther than any row, and minimises the sum of squares), so
     the feasible gammas are [0, gamma*].  We bracket gamma* by doubling from
-    gamma_init (the paper's 10) and then bisect until the bracket is <= tol
-    (the paper's threshold_diff 1e-5); out = m(lo) for the feasible end lo,
+    gamma_init (default 10) and then bisect until the bracket is <= tol
+    (default 1e-5); out = m(lo) for the feasible end lo,
     which is also written to *gamma_out if non-NULL.  p = 0 (all rows equal,
     or mu = 0 with UNIT) gives gamma = 0, out = mu.  Requires B >= 1,
     gamma_init > 0 and tol > 0 finite.  out must not alias rows (the
