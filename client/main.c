@@ -6,6 +6,7 @@
 */
 #include <czmq.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@ typedef struct {
     char exit_at[32];               /* ... or on this secure-aggregation message of it */
     char roster[1024], identity[1024], cert[1024];
     int quiet, plaintext;
+    /* Byzantine attack, robustness evaluation only (docs/ATTACKS.md) */
+    char attack[32], collude[256];
+    double attack_scale;
+    size_t colluders, attack_n;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -63,6 +68,11 @@ static const fl_arg_t s_args[] = {
     {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
     {"exit-at", FL_ARG_STR, F (exit_at), sizeof ((settings_t *) 0)->exit_at, "PHASE", "with --exit-during-round: exit on receiving this secure-aggregation message instead of TRAIN: ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
+    {"attack", FL_ARG_STR, F (attack), sizeof ((settings_t *) 0)->attack, "KIND", "EVALUATION ONLY: act Byzantine: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum (docs/ATTACKS.md)", FL_ARG_NO_RANGE},
+    {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength: gamma (sign-flip, scale, min-max, min-sum), sigma (gaussian), epsilon (ipm), z (alie); NaN = default", FL_ARG_NO_RANGE},
+    {"collude", FL_ARG_STR, F (collude), sizeof ((settings_t *) 0)->collude, "DIR", "attackers share their honest updates through this directory", FL_ARG_NO_RANGE},
+    {"colluders", FL_ARG_SIZE, F (colluders), 0, "N", "size of the colluding group (this client included); alie's f", 1, 1024},
+    {"attack-n", FL_ARG_SIZE, F (attack_n), 0, "N", "alie: assumed number of clients (or buckets) aggregated, for z_max", 0, 1000000},
 };
 #undef F
 #undef S
@@ -99,6 +109,8 @@ main (int argc, char **argv)
     s.heartbeat = 2.0;
     s.rejoin = 3.0;
     s.max_message_mb = 64;
+    s.attack_scale = NAN;
+    s.colluders = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
                             NULL,
                             "Local data: --data FILE (a member's own CSV), or --dataset NAME with\n"
@@ -142,8 +154,20 @@ main (int argc, char **argv)
                          "pass --plaintext to accept that\n");
         return 2;
     }
-    fl_client_config_t ccfg = {s.member, s.model[0] ? s.model : NULL, s.hidden[0] ? s.hidden : NULL,
-                               s.seed, roster, identity, s.plaintext};
+    fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
+                               .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
+                               .identity_secret = identity, .allow_plaintext = s.plaintext};
+    if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
+        fl_attack_params_defaults (&ccfg.attack_params);
+        ccfg.attack_params.n = s.attack_n;
+        ccfg.attack_params.f = s.colluders;
+        if (fl_attack_kind_parse (s.attack, &ccfg.attack) != 0
+            || (!isnan (s.attack_scale)
+                && fl_attack_params_set_strength (ccfg.attack, &ccfg.attack_params, s.attack_scale) != 0))
+            return 2;
+        ccfg.collude_dir = s.collude[0] ? s.collude : NULL;
+        ccfg.colluders = s.colluders;
+    }
     fl_client_t *client = fl_client_new (&ccfg, &train, &test);
     if (!client)
         return 1;

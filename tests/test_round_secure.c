@@ -174,8 +174,10 @@ s_setup (sim_t *s, int secure, int clients_secure, uint64_t rounds)
         FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
-        fl_client_config_t cc = {name, NULL, NULL, (uint64_t) i, clients_secure ? s->roster : NULL,
-                                 clients_secure ? s->sks[i] : NULL, !clients_secure};
+        fl_client_config_t cc = {.member = name, .seed = (uint64_t) i,
+                                 .roster = clients_secure ? s->roster : NULL,
+                                 .identity_secret = clients_secure ? s->sks[i] : NULL,
+                                 .allow_plaintext = !clients_secure};
         s->clients[i] = fl_client_new (&cc, &tr, &te);
         memcpy (s->ids[i], "peer-00", 7);
         s->ids[i][7] = (uint8_t) ('0' + i);

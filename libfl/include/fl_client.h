@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fl_attack.h"
 #include "fl_dataset.h"
 
 #ifdef __cplusplus
@@ -54,7 +55,21 @@ typedef struct {
     const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
     const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
     int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
+    /* Byzantine attack, for robustness evaluation only (docs/ATTACKS.md).
+       All zero = an honest client.  With an attack set, attack_params must
+       be filled (fl_attack_params_defaults); model-poisoning attacks replace
+       the UPDATE delta, label-flip flips the training labels once in
+       fl_client_new.  collude_dir / colluders: the colluding group's
+       rendezvous directory and size, this client included (fl_attack_collude);
+       used by the attacks that need statistics (alie, ipm, min-max, min-sum). */
+    fl_attack_kind_t attack;
+    fl_attack_params_t attack_params;
+    const char *collude_dir;  /* copied; NULL = use only this client's own update */
+    size_t colluders;
+    int collude_timeout_ms;   /* 0 = FL_CLIENT_COLLUDE_TIMEOUT_MS */
 } fl_client_config_t;
+
+#define FL_CLIENT_COLLUDE_TIMEOUT_MS 10000
 
 /*  A client over its shards.  Ownership of *train and *test passes to the
     client (the pointers are nulled).  NULL (with a log line) if the shards

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_attack.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
 #include "fl_quant.h"
@@ -55,7 +56,15 @@ struct fl_client_t {
     uint64_t sa_round;
     uint32_t sa_bucket;
     uint64_t secure_rounds;          /* masked inputs completed */
+    /* Byzantine attack (evaluation only, docs/ATTACKS.md); FL_ATTACK_NONE = honest. */
+    fl_attack_kind_t attack;
+    fl_attack_params_t attack_params;
+    char *collude_dir;
+    size_t colluders;
+    int collude_timeout_ms;
+    fl_rng_t *attack_rng;
 };
+_Static_assert (FL_WIRE_RUNIDBYTES == FL_ATTACK_RUNIDBYTES, "the collusion channel keys files by run id");
 
 const char *
 fl_client_state_name (fl_client_state_t s)
@@ -124,9 +133,26 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
                     fl_dataset_features (*train), fl_dataset_features (*test));
         return NULL;
     }
+    /* Attack, label flipping: the raw training rows get flipped labels once,
+       here, so every later copy (standardised, after a rejoin) carries them.
+       The flip is modulo max(K_train, K_test, 2), the classes announced in HELLO. */
+    fl_dataset_t *flipped = NULL;
+    if (cfg->attack == FL_ATTACK_LABEL_FLIP) {
+        size_t k = fl_dataset_classes (*train) > fl_dataset_classes (*test) ? fl_dataset_classes (*train)
+                                                                            : fl_dataset_classes (*test);
+        flipped = fl_attack_label_flip_dataset (*train, k < 2 ? 2 : k);
+        if (!flipped)
+            return NULL;
+    }
     fl_client_t *self = (fl_client_t *) calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        fl_dataset_destroy (&flipped);
         return NULL;
+    }
+    if (flipped) {
+        fl_dataset_destroy (train);
+        *train = flipped;
+    }
     snprintf (self->member, sizeof self->member, "%s", cfg->member ? cfg->member : "member");
     if (cfg->model)
         snprintf (self->want_model, sizeof self->want_model, "%s", cfg->model);
@@ -139,6 +165,23 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     self->raw_train = *train;
     self->raw_test = *test;
     *train = *test = NULL;
+    if (cfg->attack != FL_ATTACK_NONE) {
+        self->attack = cfg->attack;
+        self->attack_params = cfg->attack_params;
+        self->collude_dir = cfg->collude_dir ? strdup (cfg->collude_dir) : NULL;
+        self->colluders = cfg->colluders;
+        self->collude_timeout_ms = cfg->collude_timeout_ms > 0 ? cfg->collude_timeout_ms
+                                                               : FL_CLIENT_COLLUDE_TIMEOUT_MS;
+        self->attack_rng = fl_rng_new_u64 (cfg->seed, 0x61747461636bull);   /* "attack" */
+        if (!self->attack_rng || (cfg->collude_dir && !self->collude_dir)) {
+            fl_client_destroy (&self);
+            return NULL;
+        }
+        zsys_warning ("client %s: BYZANTINE: this client runs the %s attack (robustness evaluation "
+                      "only)%s%s", self->member, fl_attack_kind_name (self->attack),
+                      self->collude_dir ? "; colludes through " : "",
+                      self->collude_dir ? self->collude_dir : "");
+    }
     return self;
 }
 
@@ -162,6 +205,8 @@ fl_client_destroy (fl_client_t **self_p)
     fl_model_destroy (&self->model);
     fl_secagg_client_destroy (&self->sa);
     free (self->global);
+    free (self->collude_dir);
+    fl_rng_destroy (&self->attack_rng);
     free (self);
     *self_p = NULL;
 }
@@ -594,6 +639,16 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     }
     for (size_t i = 0; i < n; i++)
         delta[i] = p[i] - self->global[i];
+    /* Attack (evaluation only): replace the honest delta by a crafted one. */
+    if (self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP
+        && fl_attack_round (self->attack, &self->attack_params, self->collude_dir, self->run_id,
+                            fl_wire_round (m), self->member, self->colluders,
+                            self->collude_timeout_ms, self->attack_rng, delta, n) != 0) {
+        zsys_error ("client %s: attack %s failed", self->member, fl_attack_kind_name (self->attack));
+        free (delta);
+        free (ss.pks);
+        return 0;
+    }
     if (secure_round) {
         int rc = s_secure_start (self, m, &ss, delta, n_rows, loss);
         sodium_memzero (delta, n * sizeof (float));
