@@ -127,32 +127,41 @@ main (int argc, char **argv)
     if (s.quiet)
         zsys_set_logstream (NULL);
 
-    fl_dataset_t *train = NULL, *test = NULL;
-    if (fl_shard_load (&s.shard, &train, &test) != 0) {
-        fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
-        return 1;
-    }
+    /* Keys first (cheap, and refusals should not wait for the data), then
+       data; every exit below goes through `done`, so nothing leaks. */
     fl_roster_t *roster = NULL;
     uint8_t *identity = NULL;
     zcert_t *cert = NULL;
-    if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
-        return 1;
-    if (s.identity[0] && !(identity = fl_identity_load_secret (s.identity)))
-        return 1;
-    if (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))
-        return 1;
+    fl_dataset_t *train = NULL, *test = NULL;
+    fl_client_t *client = NULL;
+    fl_transport_t *tr = NULL;
+    int exit_code = 0;
+    if ((s.roster[0] && !(roster = fl_roster_load (s.roster)))
+        || (s.identity[0] && !(identity = fl_identity_load_secret (s.identity)))
+        || (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))) {
+        exit_code = 1;
+        goto done;
+    }
     if ((identity || cert) && !roster) {
         fprintf (stderr, "fl-client: --identity and --cert need --roster\n");
-        return 2;
+        exit_code = 2;
+        goto done;
     }
     if (roster && fl_roster_find_by_id (roster, s.member) < 0) {
         fprintf (stderr, "fl-client: member '%s' is not in the roster %s\n", s.member, s.roster);
-        return 1;
+        exit_code = 1;
+        goto done;
     }
     if (!identity && !s.plaintext) {
         fprintf (stderr, "fl-client: without --identity and --roster this client can only send unmasked updates; "
                          "pass --plaintext to accept that\n");
-        return 2;
+        exit_code = 2;
+        goto done;
+    }
+    if (fl_shard_load (&s.shard, &train, &test) != 0) {
+        fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
+        exit_code = 1;
+        goto done;
     }
     fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
                                .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
@@ -163,14 +172,18 @@ main (int argc, char **argv)
         ccfg.attack_params.f = s.colluders;
         if (fl_attack_kind_parse (s.attack, &ccfg.attack) != 0
             || (!isnan (s.attack_scale)
-                && fl_attack_params_set_strength (ccfg.attack, &ccfg.attack_params, s.attack_scale) != 0))
-            return 2;
+                && fl_attack_params_set_strength (ccfg.attack, &ccfg.attack_params, s.attack_scale) != 0)) {
+            exit_code = 2;
+            goto done;
+        }
         ccfg.collude_dir = s.collude[0] ? s.collude : NULL;
         ccfg.colluders = s.colluders;
     }
-    fl_client_t *client = fl_client_new (&ccfg, &train, &test);
-    if (!client)
-        return 1;
+    client = fl_client_new (&ccfg, &train, &test);
+    if (!client) {
+        exit_code = 1;
+        goto done;
+    }
     fl_transport_config_t tcfg;
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.connect;
@@ -182,17 +195,13 @@ main (int argc, char **argv)
     }
     else if (!s.quiet)
         fprintf (stderr, "fl-client %s: transport is NOT encrypted (no --cert)\n", s.member);
-    fl_transport_t *tr = fl_transport_client_new (&tcfg);
+    tr = fl_transport_client_new (&tcfg);
     if (!tr) {
-        fl_client_destroy (&client);
-        zcert_destroy (&cert);
-        fl_identity_secret_destroy (&identity);
-        fl_roster_destroy (&roster);
-        return 1;
+        exit_code = 1;
+        goto done;
     }
     fl_client_hello (client);
     int64_t last_sent = 0, last_heard = zclock_mono (), hello_at = zclock_mono ();
-    int exit_code = 0;
     while (!zsys_interrupted) {
         uint8_t *out;
         size_t out_len;
@@ -240,8 +249,11 @@ main (int argc, char **argv)
                 fl_client_state_name (fl_client_state (client)), fl_client_rounds_trained (client),
                 fl_client_reason (client)[0] ? ": " : "", fl_client_reason (client));
     zclock_sleep (100);
+done:
     fl_transport_destroy (&tr);
     fl_client_destroy (&client);
+    fl_dataset_destroy (&train);
+    fl_dataset_destroy (&test);
     zcert_destroy (&cert);
     fl_identity_secret_destroy (&identity);
     fl_roster_destroy (&roster);

@@ -244,29 +244,34 @@ main (int argc, char **argv)
         return 2;
     fl_roster_t *roster = NULL;
     zcert_t *cert = NULL;
+    fl_round_t *round = NULL;
+    fl_transport_t *tr = NULL;
+    fl_report_t *report = NULL;
+    FILE *csv = NULL;
+    int exit_code = 0;
     if (!s.plaintext && (!s.roster[0] || !s.cert[0])) {
         fprintf (stderr, "fl-coordinator: secure aggregation needs --roster and --cert (see fl-keygen); "
                          "--plaintext runs unmasked FedAvg instead\n");
-        return 2;
+        { exit_code = 2; goto done; }
     }
     if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
-        return 1;
+        { exit_code = 1; goto done; }
     if (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))
-        return 1;
+        { exit_code = 1; goto done; }
     if (cert && !roster) {
         fprintf (stderr, "fl-coordinator: --cert needs --roster (the allowlist of member keys)\n");
-        return 2;
+        { exit_code = 2; goto done; }
     }
     if (cert && fl_roster_has_coordinator (roster)
         && strcmp (zcert_public_txt (cert), fl_roster_coordinator_curve_pk (roster)) != 0) {
         fprintf (stderr, "fl-coordinator: the certificate %s is not the coordinator's key in the roster %s\n",
                  s.cert, s.roster);
-        return 1;
+        { exit_code = 1; goto done; }
     }
     rcfg.roster = roster;
-    fl_round_t *round = fl_round_new (&rcfg);
+    round = fl_round_new (&rcfg);
     if (!round)
-        return 2;
+        { exit_code = 2; goto done; }
 
     fl_transport_config_t tcfg;
     memset (&tcfg, 0, sizeof tcfg);
@@ -276,27 +281,24 @@ main (int argc, char **argv)
         tcfg.own_cert = cert;
         tcfg.allow = fl_roster_certstore (roster);   /* zauth admits roster members only */
     }
-    fl_transport_t *tr = fl_transport_server_new (&tcfg);
-    if (!tr) {
-        fl_round_destroy (&round);
-        return 1;
-    }
+    tr = fl_transport_server_new (&tcfg);
+    if (!tr)
+        { exit_code = 1; goto done; }
     const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
                                    : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
     const char *tag = s.plaintext ? "plaintext" : "secure";
-    fl_report_t *report = fl_report_new (s.run_name, mode);
+    report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
                           "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g, "
                           "aggregator %s, bucket size %zu",
                           s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
                           s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr,
                           s.aggregator, s.bucket_size);
-    FILE *csv = NULL;
     if (s.metrics[0]) {
         csv = fopen (s.metrics, "w");
         if (!csv) {
             fprintf (stderr, "fl-coordinator: cannot write metrics to %s\n", s.metrics);
-            return 1;
+            { exit_code = 1; goto done; }
         }
         fl_report_csv_header (csv);
     }
@@ -304,7 +306,7 @@ main (int argc, char **argv)
         FILE *pf = fopen (s.port_file, "w");
         if (!pf || fprintf (pf, "%d\n", fl_transport_port (tr)) < 0 || fclose (pf) != 0) {
             fprintf (stderr, "fl-coordinator: cannot write port file %s\n", s.port_file);
-            return 1;
+            { exit_code = 1; goto done; }
         }
     }
     printf ("fl-coordinator: listening on %s (port %d) [%s; transport %s]; waiting for %zu clients\n", s.bind,
@@ -320,7 +322,6 @@ main (int argc, char **argv)
 
     int64_t t0 = zclock_mono (), last_round_end = t0;
     fl_round_start (round, t0);
-    int exit_code = 0;
     while (!zsys_interrupted) {
         fl_round_phase_t ph = fl_round_phase (round);
         if (ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED)
@@ -373,9 +374,10 @@ main (int argc, char **argv)
     }
     if (s.report[0] && fl_report_write (report, s.report) == 0)
         printf ("fl-coordinator: report written to %s\n", s.report);
+    zclock_sleep (200);       /* let the BYE messages leave */
+done:
     if (csv)
         fclose (csv);
-    zclock_sleep (200);       /* let the BYE messages leave */
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);
