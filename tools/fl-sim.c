@@ -42,7 +42,9 @@ typedef struct {
     char client_opt[16], server_opt[16], model[32], hidden[64], out[1024], kill_at[32];
     double clip_norm, sa_corrupt, sa_dropout, trim_beta;
     size_t bucket_size, robust_f;
-    char aggregator[32];
+    char aggregator[32], attack[32];
+    size_t byzantine;
+    double attack_scale;
     int quiet, no_baselines, plaintext, allow_small_buckets;
 } settings_t;
 
@@ -79,6 +81,9 @@ static const fl_arg_t s_args[] = {
     {"aggregator", FL_ARG_STR, STR (aggregator), "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (over bucket means)", FL_ARG_NO_RANGE},
     {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction trimmed from each side", 0, 0.4999},
     {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
+    {"byzantine", FL_ARG_SIZE, F (byzantine), 0, "F", "EVALUATION ONLY: F members are attackers (the first F partitions)", 0, 255},
+    {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
+    {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
@@ -327,6 +332,9 @@ s_baselines (const settings_t *s, const char *model_path)
             fl_dataset_rows (pool_test));
     if (s->plaintext)
         printf ("  (plaintext run: updates were NOT masked)\n");
+    if (s->byzantine)
+        printf ("  (%zu of the %zu members were attackers (%s); the baselines use honest training only)\n",
+                s->byzantine, s->clients, s->attack);
     printf ("  %-34s %8s %8s %8s %8s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
     s_row ("federated (this run)", &fed);
     s_row ("centralised (pooled data)", &central);
@@ -399,6 +407,7 @@ main (int argc, char **argv)
     snprintf (s.aggregator, sizeof s.aggregator, "fedavg");
     s.trim_beta = 0.2;
     s.robust_f = 1;
+    s.attack_scale = NAN;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
@@ -412,6 +421,10 @@ main (int argc, char **argv)
     if (mkdir (s.out, 0755) != 0 && errno != EEXIST) {
         fprintf (stderr, "fl-sim: cannot create %s: %s\n", s.out, strerror (errno));
         return 1;
+    }
+    if (s.byzantine && (!s.attack[0] || s.byzantine >= s.clients)) {
+        fprintf (stderr, "fl-sim: --byzantine %zu needs --attack and must leave honest members\n", s.byzantine);
+        return 2;
     }
     if (s.kill >= s.clients) {
         fprintf (stderr, "fl-sim: --kill %zu must leave at least one of %zu members\n", s.kill, s.clients);
@@ -454,6 +467,16 @@ main (int argc, char **argv)
             return 1;
         }
     }
+    char collude[1200] = "";
+    if (s.byzantine) {
+        snprintf (collude, sizeof collude, "%s/collude.XXXXXX", s.out);
+        if (!mkdtemp (collude)) {
+            fprintf (stderr, "fl-sim: cannot create a collusion directory in %s\n", s.out);
+            return 1;
+        }
+        printf ("fl-sim: EVALUATION RUN WITH ATTACKERS: %zu of %zu members run the %s attack\n", s.byzantine,
+                s.clients, s.attack);
+    }
     char port_file[1200], model_path[1200];
     snprintf (port_file, sizeof port_file, "%s/coordinator.port", s.out);
     snprintf (model_path, sizeof model_path, "%s/model.flm", s.out);
@@ -487,7 +510,11 @@ main (int argc, char **argv)
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
     s_arg (&ca, "--report=%s/report.md", s.out);
-    s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
+    if (s.byzantine)
+        s_arg (&ca, "--run-name=fl-sim: %s, %zu members, %zu of them Byzantine (%s attack)", s.dataset, s.clients,
+               s.byzantine, s.attack);
+    else
+        s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
     s_arg (&ca, "--aggregator=%s", s.aggregator);
     s_arg (&ca, "--trim-beta=%g", s.trim_beta);
     s_arg (&ca, "--robust-f=%zu", s.robust_f);
@@ -551,6 +578,14 @@ main (int argc, char **argv)
         s_arg (&a, "--data-seed=%" PRIu64, s.seed);
         s_arg (&a, "--test-fraction=%g", s.test_fraction);
         s_arg (&a, "--seed=%zu", s.seed * 1000 + i);
+        if (i < s.byzantine) {
+            s_arg (&a, "--attack=%s", s.attack);
+            if (!isnan (s.attack_scale))
+                s_arg (&a, "--attack-scale=%g", s.attack_scale);
+            s_arg (&a, "--collude=%s", collude);
+            s_arg (&a, "--colluders=%zu", s.byzantine);
+            s_arg (&a, "--attack-n=%zu", s.clients);    /* ALIE's n: the participants */
+        }
         if (i >= s.clients - s.kill) {
             s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
             if (s.kill_at[0])
@@ -596,6 +631,8 @@ main (int argc, char **argv)
     free (pids);
     if (keys[0])
         s_remove_dir (keys);
+    if (collude[0])
+        s_remove_dir (collude);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;

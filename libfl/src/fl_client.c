@@ -481,7 +481,11 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
 {
     size_t np = fl_model_num_params (self->model), me = np + 2;
     double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
-    fl_quant_clip_l2 (delta, np, ss->clip);
+    /* An attacker controls its own client and does not clip; what it cannot
+       escape is the encoding's per-coordinate bound (values are clamped to
+       [-max_abs, max_abs] by fl_quant_encode). */
+    if (self->attack == FL_ATTACK_NONE || self->attack == FL_ATTACK_LABEL_FLIP)
+        fl_quant_clip_l2 (delta, np, ss->clip);
     float *x = (float *) sodium_malloc (me * sizeof (float));
     uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
     fl_rng_t *rng = fl_rng_new_random ();
