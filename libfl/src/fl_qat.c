@@ -98,7 +98,7 @@ fl_qat_fake_quant_weight (float *wq, int8_t *q, const float *w, const float *sca
     for (size_t r = 0; r < rows; r++) {
         float s = scales[r];
         for (size_t c = 0; c < cols; c++) {
-            float v = roundf (w[r * cols + c] / s);
+            float v = roundf (w[r * cols + c] / s);     /* divide, not * (1/s): exact codes */
             if (v > (float) FL_QAT_WMAX)
                 v = (float) FL_QAT_WMAX;
             if (v < (float) -FL_QAT_WMAX)
