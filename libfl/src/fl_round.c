@@ -329,6 +329,10 @@ s_build_model (fl_round_t *self)
         self->model = fl_model_new (self->cfg.model, &mc);
     if (!self->model)
         return -1;
+    if (strlen (fl_model_name (self->model)) >= sizeof self->cfg.model) {
+        zsys_error ("coordinator: model name '%s' is too long for WELCOME", fl_model_name (self->model));
+        return -1;
+    }
     snprintf (self->cfg.model, sizeof self->cfg.model, "%s", fl_model_name (self->model));
     self->params = fl_model_params (self->model);
     self->n_params = fl_model_num_params (self->model);
