@@ -17,6 +17,7 @@
 #include "fl_client.h"
 #include "fl_roster.h"
 #include "fl_secagg.h"
+#include "fl_model.h"
 #include "fl_shard.h"
 #include "fl_transport.h"
 #include "fl_wire.h"
@@ -37,6 +38,8 @@ typedef struct {
     char attack[32], collude[256];
     double attack_scale;
     size_t colluders, attack_n;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -56,7 +59,9 @@ static const fl_arg_t s_args[] = {
     {"data-seed", FL_ARG_U64, S (seed), 0, "S", "partition and train/test split seed", FL_ARG_NO_RANGE},
     {"test-fraction", FL_ARG_DOUBLE, S (test_fraction), 0, "F", "held-out share of local rows for evaluation", 0.01, 0.9},
     {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "refuse to train any model but this one", FL_ARG_NO_RANGE},
-    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model: the expected hidden sizes", FL_ARG_NO_RANGE},
+    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model or --model-plugin: the expected hidden sizes", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "build the model from this plugin (the coordinator must run the same)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "expect quantisation-aware training (refuse a float run)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "local randomness (shuffling)", FL_ARG_NO_RANGE},
     {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
     {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
@@ -165,7 +170,9 @@ main (int argc, char **argv)
     }
     fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
                                .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
-                               .identity_secret = identity, .allow_plaintext = s.plaintext};
+                               .identity_secret = identity, .allow_plaintext = s.plaintext,
+                               .model_plugin = s.model_plugin[0] ? s.model_plugin : NULL,
+                               .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
     if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
         fl_attack_params_defaults (&ccfg.attack_params);
         ccfg.attack_params.n = s.attack_n;

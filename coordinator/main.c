@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fl_args.h"
+#include "fl_model.h"
 #include "fl_report.h"
 #include "fl_roster.h"
 #include "fl_round.h"
@@ -37,6 +38,8 @@ typedef struct {
     size_t robust_f, multi_krum_m;
     uint64_t geomed_iters, cclip_iters;
     int quiet, plaintext, allow_small_buckets;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -55,6 +58,8 @@ static const fl_arg_t s_args[] = {
     {"example-cap", FL_ARG_U64, F (example_cap), 0, "N", "FedAvg weight cap per client (examples; 0 = none)", 0, 1e12},
     {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
     {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "model plugin shared object (replaces --model; docs/MODELS.md)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"model-seed", FL_ARG_U64, F (model_seed), 0, "S", "seed of the global model's initialisation", FL_ARG_NO_RANGE},
     {"server-opt", FL_ARG_STR, F (server_opt), sizeof ((settings_t *) 0)->server_opt, "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
     {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
@@ -162,6 +167,8 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     snprintf (c->model, sizeof c->model, "%s", s->model);
     snprintf (c->hidden, sizeof c->hidden, "%s", s->hidden);
     c->model_seed = s->model_seed;
+    snprintf (c->model_plugin, sizeof c->model_plugin, "%s", s->model_plugin);
+    c->qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
     if (fl_server_opt_kind_parse (s->server_opt, &c->server_opt.kind) != 0) {
         fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->server_opt);
         return -1;

@@ -46,6 +46,8 @@ typedef struct {
     size_t byzantine;
     double attack_scale;
     int quiet, no_baselines, plaintext, allow_small_buckets;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -68,6 +70,8 @@ static const fl_arg_t s_args[] = {
     {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
     {"model", FL_ARG_STR, STR (model), "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
     {"hidden", FL_ARG_STR, STR (hidden), "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, STR (model_plugin), "PATH", "model plugin shared object for coordinator and members (no baselines)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of everything: partition, split, initialisation, cohorts", FL_ARG_NO_RANGE},
     {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
     {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
@@ -181,6 +185,7 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
     mc.n_inputs = fl_dataset_features (train);
     mc.n_classes = classes;
     mc.seed = s->seed;
+    mc.qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
     if (s->hidden[0] && fl_model_parse_hidden (s->hidden, &mc) != 0)
         return NULL;
     fl_model_t *m = fl_model_new (s->model, &mc);
@@ -502,6 +507,10 @@ main (int argc, char **argv)
     s_arg (&ca, "--model=%s", s.model);
     if (s.hidden[0])
         s_arg (&ca, "--hidden=%s", s.hidden);
+    if (s.model_plugin[0])
+        s_arg (&ca, "--model-plugin=%s", s.model_plugin);
+    if (s.qat)
+        s_arg (&ca, "--qat");
     s_arg (&ca, "--model-seed=%" PRIu64, s.seed);
     s_arg (&ca, "--seed=%" PRIu64, s.seed);
     s_arg (&ca, "--train-deadline=%g", s.train_deadline);
@@ -586,6 +595,12 @@ main (int argc, char **argv)
             s_arg (&a, "--colluders=%zu", s.byzantine);
             s_arg (&a, "--attack-n=%zu", s.clients);    /* ALIE's n: the participants */
         }
+        if (s.model_plugin[0])
+            s_arg (&a, "--model-plugin=%s", s.model_plugin);
+        if (s.model_plugin[0] && s.hidden[0])       /* the plugin fully named: fingerprint in HELLO */
+            s_arg (&a, "--hidden=%s", s.hidden);
+        if (s.qat)
+            s_arg (&a, "--qat");
         if (i >= s.clients - s.kill) {
             s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
             if (s.kill_at[0])
@@ -637,7 +652,9 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;
     }
-    if (!s.no_baselines && s_baselines (&s, model_path) != 0)
+    if (!s.no_baselines && s.model_plugin[0])      /* model files name built-in models only */
+        printf ("\nfl-sim: no baselines with --model-plugin (the model file is not reloadable)\n");
+    else if (!s.no_baselines && s_baselines (&s, model_path) != 0)
         return 1;
     printf ("\nfl-sim: metrics %s/metrics.csv, model %s, report %s/report.md\n", s.out, model_path, s.out);
     return 0;

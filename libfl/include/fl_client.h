@@ -4,8 +4,12 @@
     anywhere), answers the coordinator's requests, and trains locally:
 
         (start) --fl_client_hello--> HELLO sent
-        WELCOME   -> build the model the consortium agreed on; check its
-                     fingerprint against the one the client was configured with
+        WELCOME   -> build the model the consortium agreed on (a plugin's if
+                     configured with model_plugin; QAT mode from WELCOME "qat");
+                     check it against what the client was configured with.
+                     A client configured with model_plugin, or with model and
+                     its hidden sizes, sends that model's fingerprint in HELLO,
+                     so the coordinator refuses a mismatch (REJECT) up front
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
         TRAIN     -> load the global model, train locally; then, in a secure
@@ -67,6 +71,8 @@ typedef struct {
     const char *collude_dir;  /* copied; NULL = use only this client's own update */
     size_t colluders;
     int collude_timeout_ms;   /* 0 = FL_CLIENT_COLLUDE_TIMEOUT_MS */
+    const char *model_plugin; /* model plugin .so to build the model from, or NULL; copied */
+    uint32_t qat;             /* expected QAT mode (FL_MODEL_QAT_*), 0 = take the coordinator's */
 } fl_client_config_t;
 
 #define FL_CLIENT_COLLUDE_TIMEOUT_MS 10000

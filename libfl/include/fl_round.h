@@ -68,6 +68,8 @@ typedef struct {
     /* the model */
     char model[32];              /* built-in model name */
     char hidden[64];             /* MLP hidden sizes, "64,32" */
+    char model_plugin[1024];     /* model plugin .so (fl_model_load_plugin), "" = built-in `model` */
+    uint32_t qat;                /* FL_MODEL_QAT_* of the model, announced in WELCOME "qat" */
     uint64_t model_seed;         /* initialisation of the global model */
     size_t features;             /* 0 = taken from the first client's HELLO */
     size_t classes;              /* 0 = taken from the first client's HELLO */

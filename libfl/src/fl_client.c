@@ -35,6 +35,8 @@ typedef struct s_out_t {
 struct fl_client_t {
     char member[64];
     char want_model[32], want_hidden[64];
+    char model_plugin[1024];       /* "" = built-in models */
+    uint32_t want_qat;             /* 0 = the coordinator's */
     uint64_t seed;
     fl_client_state_t state;
     char reason[256];
@@ -162,6 +164,9 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     self->roster = cfg->roster;
     self->identity_secret = cfg->identity_secret;
     self->allow_plaintext = cfg->allow_plaintext || !(cfg->roster && cfg->identity_secret);
+    if (cfg->model_plugin)
+        snprintf (self->model_plugin, sizeof self->model_plugin, "%s", cfg->model_plugin);
+    self->want_qat = cfg->qat;
     self->raw_train = *train;
     self->raw_test = *test;
     *train = *test = NULL;
@@ -233,12 +238,40 @@ s_classes (const fl_client_t *self)
     return k < 2 ? 2 : k;
 }
 
+/*  The model this client's own configuration fully names (a plugin or a
+    built-in model, with its hidden sizes; logreg has none), built only for
+    its fingerprint; NULL when the configuration leaves part of the choice
+    to the coordinator. */
+static fl_model_t *
+s_build_expected (const fl_client_t *self)
+{
+    if (!self->model_plugin[0] && !self->want_model[0])
+        return NULL;
+    if (!self->want_hidden[0] && (self->model_plugin[0] || strcmp (self->want_model, "logreg") != 0))
+        return NULL;
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = fl_dataset_features (self->raw_train);
+    mc.n_classes = s_classes (self);
+    mc.qat = self->want_qat;
+    if (self->want_hidden[0] && fl_model_parse_hidden (self->want_hidden, &mc) != 0)
+        return NULL;
+    return self->model_plugin[0] ? fl_model_load_plugin (self->model_plugin, &mc, NULL, 0)
+                                 : fl_model_new (self->want_model, &mc);
+}
+
 void
 fl_client_hello (fl_client_t *self)
 {
     uint8_t fp[32] = {0};
     if (self->model)
         memcpy (fp, self->fingerprint, 32);
+    else {
+        fl_model_t *mine = s_build_expected (self);
+        if (mine)
+            fl_model_fingerprint (mine, fp);
+        fl_model_destroy (&mine);
+    }
     self->have_run = 0;
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_HELLO, 0);
     fl_wire_put_str (w, "member", self->member);
@@ -288,6 +321,14 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
         s_refuse (self, why);
         return 0;
     }
+    uint64_t qat = 0;
+    if (fl_wire_get_u64 (m, "qat", &qat) == 0 && qat > FL_MODEL_QAT_PER_CHANNEL)
+        return 0;
+    if (self->want_qat && qat != self->want_qat) {
+        s_refuse (self, qat ? "coordinator trains with another QAT mode than this client's --qat"
+                            : "coordinator trains without QAT, this client was configured with --qat");
+        return 0;
+    }
     if (features != fl_dataset_features (self->raw_train)) {
         s_refuse (self, "coordinator's model takes a different number of features");
         return 0;
@@ -297,6 +338,7 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     mc.n_inputs = features;
     mc.n_classes = classes;
     mc.seed = seed;
+    mc.qat = (uint32_t) qat;
     if (hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) {
         s_refuse (self, "coordinator sent invalid hidden sizes");
         return 0;
@@ -304,7 +346,19 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     fl_model_destroy (&self->model);
     free (self->global);
     self->global = NULL;
-    self->model = fl_model_new (model, &mc);
+    if (self->model_plugin[0]) {
+        char why[512];
+        self->model = fl_model_load_plugin (self->model_plugin, &mc, why, sizeof why);
+        if (self->model && strcmp (fl_model_name (self->model), model) != 0) {
+            snprintf (why, sizeof why, "coordinator runs model %s, this client's plugin is %s", model,
+                      fl_model_name (self->model));
+            fl_model_destroy (&self->model);
+            s_refuse (self, why);
+            return 0;
+        }
+    }
+    else
+        self->model = fl_model_new (model, &mc);
     if (!self->model) {
         s_refuse (self, "cannot build the coordinator's model");
         return 0;

@@ -386,11 +386,20 @@ s_build_model (fl_round_t *self)
     mc.n_inputs = self->features;
     mc.n_classes = self->classes;
     mc.seed = self->cfg.model_seed;
+    mc.qat = self->cfg.qat;
     if (self->cfg.hidden[0] && fl_model_parse_hidden (self->cfg.hidden, &mc) != 0)
         return -1;
-    self->model = fl_model_new (self->cfg.model, &mc);
+    if (self->cfg.model_plugin[0])       /* WELCOME then names the plugin's model */
+        self->model = fl_model_load_plugin (self->cfg.model_plugin, &mc, NULL, 0);
+    else
+        self->model = fl_model_new (self->cfg.model, &mc);
     if (!self->model)
         return -1;
+    if (strlen (fl_model_name (self->model)) >= sizeof self->cfg.model) {
+        zsys_error ("coordinator: model name '%s' is too long for WELCOME", fl_model_name (self->model));
+        return -1;
+    }
+    snprintf (self->cfg.model, sizeof self->cfg.model, "%s", fl_model_name (self->model));
     self->params = fl_model_params (self->model);
     self->n_params = fl_model_num_params (self->model);
     fl_model_fingerprint (self->model, self->fingerprint);
@@ -1185,6 +1194,8 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     fl_wire_put_u64 (w, "features", self->features);
     fl_wire_put_u64 (w, "classes", self->classes);
     fl_wire_put_u64 (w, "seed", self->cfg.model_seed);
+    if (self->cfg.qat)
+        fl_wire_put_u64 (w, "qat", self->cfg.qat);
     s_enqueue (self, p, w);
     zsys_info ("coordinator: %s %s (%" PRIu64 " training / %" PRIu64 " test examples); %zu client(s)",
                rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, self->n_admitted);

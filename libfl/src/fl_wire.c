@@ -85,6 +85,7 @@ static const s_field_t s_welcome[] = {
     S_REQ ("features", U64),
     S_REQ ("classes", U64),
     S_REQ ("seed", U64),
+    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
 };
 static const s_field_t s_reject[] = {
     S_REQ_N ("reason", STR, 0, S_REASONBYTES),
@@ -169,6 +170,7 @@ static const s_field_t s_model[] = {
     S_REQ ("params", F32S),
     S_OPT ("mean", F32S),
     S_OPT ("std", F32S),
+    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
 };
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets
