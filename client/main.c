@@ -32,6 +32,7 @@ typedef struct {
     size_t max_message_mb;
     uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round ... */
     char exit_at[32];               /* ... or on this secure-aggregation message of it */
+    double train_delay;             /* testing: a slow member (seconds before each training) */
     char roster[1024], identity[1024], cert[1024];
     int quiet, plaintext;
     /* Byzantine attack, robustness evaluation only (docs/ATTACKS.md) */
@@ -72,6 +73,7 @@ static const fl_arg_t s_args[] = {
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "also take part in plaintext rounds (updates sent unmasked)", FL_ARG_NO_RANGE},
     {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
     {"exit-at", FL_ARG_STR, F (exit_at), sizeof ((settings_t *) 0)->exit_at, "PHASE", "with --exit-during-round: exit on receiving this secure-aggregation message instead of TRAIN: ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST", FL_ARG_NO_RANGE},
+    {"train-delay", FL_ARG_DOUBLE, F (train_delay), 0, "SEC", "testing: wait this long before each local training (a slow member)", 0, 3600},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
     {"attack", FL_ARG_STR, F (attack), sizeof ((settings_t *) 0)->attack, "KIND", "EVALUATION ONLY: act Byzantine: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum (docs/ATTACKS.md)", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength: gamma (sign-flip, scale, min-max, min-sum), sigma (gaussian), epsilon (ipm), z (alie); NaN = default", FL_ARG_NO_RANGE},
@@ -234,6 +236,14 @@ main (int argc, char **argv)
                          s.exit_during_round, s.exit_at[0] ? s.exit_at : "TRAIN");
                 fflush (stderr);
                 _exit (3);
+            }
+            if (s.train_delay > 0) {
+                char why[64];
+                fl_wire_limits_t lim = fl_wire_limits_default ();
+                fl_wire_msg_t *pm = fl_wire_decode (msg.data, msg.len, &lim, why, sizeof why);
+                if (pm && fl_wire_type (pm) == FL_WIRE_TRAIN)
+                    zclock_sleep ((int) (s.train_delay * 1000));
+                fl_wire_msg_destroy (&pm);
             }
             fl_client_on_message (client, msg.data, msg.len);
             fl_transport_msg_free (&msg);

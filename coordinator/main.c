@@ -7,6 +7,8 @@
     report.  See docs/COORDINATOR.md.
 */
 #include <czmq.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sodium.h>
@@ -16,6 +18,7 @@
 
 #include "fl_args.h"
 #include "fl_model.h"
+#include "fl_checkpoint.h"
 #include "fl_report.h"
 #include "fl_roster.h"
 #include "fl_round.h"
@@ -39,6 +42,7 @@ typedef struct {
     uint64_t geomed_iters, cclip_iters;
     int quiet, plaintext, allow_small_buckets;
     char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    char checkpoint_dir[1024], resume[1024];
     int qat;
 } settings_t;
 
@@ -96,6 +100,8 @@ static const fl_arg_t s_args[] = {
     {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
     {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
+    {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
+    {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
@@ -279,6 +285,37 @@ main (int argc, char **argv)
     round = fl_round_new (&rcfg);
     if (!round)
         { exit_code = 2; goto done; }
+    const char *ckdir = s.resume[0] ? s.resume : s.checkpoint_dir[0] ? s.checkpoint_dir : NULL;
+    if (ckdir && mkdir (ckdir, 0700) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-coordinator: cannot create checkpoint directory %s: %s\n", ckdir, strerror (errno));
+        exit_code = 1;
+        goto done;
+    }
+    if (s.resume[0]) {
+        fl_checkpoint_t *ck = NULL;
+        bool from_prev = false;
+        int lr = fl_checkpoint_load_dir (s.resume, &ck, &from_prev);
+        if (lr < 0) {
+            fprintf (stderr, "fl-coordinator: cannot resume from %s: no usable checkpoint (see the log)\n", s.resume);
+            exit_code = 1;
+            goto done;
+        }
+        if (lr == 1)
+            printf ("fl-coordinator: %s holds no checkpoint yet: starting a new run\n", s.resume);
+        else {
+            int rr = fl_round_restore (round, ck);
+            uint64_t at = fl_checkpoint_round (ck);
+            fl_checkpoint_destroy (&ck);
+            if (rr != 0) {
+                fprintf (stderr, "fl-coordinator: the checkpoint in %s does not fit this configuration (see the log)\n",
+                         s.resume);
+                exit_code = 1;
+                goto done;
+            }
+            printf ("fl-coordinator: resuming after round %" PRIu64 "%s\n", at,
+                    from_prev ? " (from the previous checkpoint: the latest was damaged)" : "");
+        }
+    }
 
     fl_transport_config_t tcfg;
     memset (&tcfg, 0, sizeof tcfg);
@@ -308,6 +345,18 @@ main (int argc, char **argv)
             { exit_code = 1; goto done; }
         }
         fl_report_csv_header (csv);
+    }
+    {
+        fl_round_summary_t h;
+        size_t nh = fl_round_history (round, 0, &h);
+        for (size_t i = 0; i < nh; i++) {
+            fl_round_history (round, i, &h);
+            if (csv)
+                fl_report_csv_row (csv, &h, 0);
+            fl_report_add_round (report, &h, 0);
+        }
+        if (nh)
+            fl_report_add_note (report, "Resumed from a checkpoint after round %zu (earlier rounds' times are not known).", nh);
     }
     if (s.port_file[0]) {
         FILE *pf = fopen (s.port_file, "w");
@@ -348,6 +397,11 @@ main (int argc, char **argv)
             break;
         fl_round_on_tick (round, now);
         s_flush (round, tr);
+        fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
+        if (ck && ckdir && fl_checkpoint_save_dir (ck, ckdir) != 0)
+            zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written; the previous one is kept",
+                        fl_checkpoint_round (ck));
+        fl_checkpoint_destroy (&ck);
         fl_round_summary_t sum;
         while (fl_round_next_summary (round, &sum)) {
             double secs = (now - last_round_end) / 1000.0;

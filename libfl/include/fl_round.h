@@ -186,6 +186,29 @@ size_t fl_round_classes (const fl_round_t *self);
     global parameters of the round (what TRAIN carried). */
 void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
 
+/*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
+    snapshots what a resumed run needs: run id, round, global model, server
+    optimizer state, standardisation, every finished round's summary,
+    robust-step state.  take_checkpoint hands the latest snapshot to the
+    caller (who writes it, e.g. with fl_checkpoint_save_dir), or NULL if
+    none is pending.  Caller owns the result. */
+struct fl_checkpoint_t;
+struct fl_checkpoint_t *fl_round_take_checkpoint (fl_round_t *self);
+
+/*  Continues a run from a checkpoint: call after fl_round_new and before any
+    client joined.  The run id, round, model and optimizer state come from
+    the checkpoint; admitted clients get the saved standardisation and
+    training resumes at the next round (no round 0).  Cohorts are drawn from
+    (seed, round), so a resumed run samples what the uninterrupted one would.
+    -1 (logged, nothing changed that matters: destroy and start afresh) if
+    the checkpoint lacks fields, holds invalid values, or was written for
+    another model, shape or aggregation mode. */
+int fl_round_restore (fl_round_t *self, const struct fl_checkpoint_t *ck);
+
+/*  Finished rounds so far (including restored ones); fills *out with the
+    i-th if i is in range. */
+size_t fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out);
+
 /*  Writes the global model as a model file (see docs/FORMATS.md): a msgpack
     map with model name, hidden sizes, shapes, fingerprint, standardisation
     and parameters.  -1 (with a log line) on I/O error; the file is written to

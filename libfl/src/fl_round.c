@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_checkpoint.h"
 #include "fl_dataset.h"
 #include "fl_stats.h"
 #include "fl_model.h"
@@ -119,6 +120,9 @@ struct fl_round_t {
     size_t m_enc;                    /* encoded vector length: n_params + 2 */
     int secure_started;              /* a bucket has started secure aggregation in this run */
     double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
+    fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
+    double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
+    size_t n_history;
     fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
@@ -249,6 +253,9 @@ s_invariants (const fl_round_t *self)
 
 static void s_free_buckets (fl_round_t *self);
 
+static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
+static void s_snapshot (fl_round_t *self);
+
 /* ---- construction -------------------------------------------------------- */
 
 void
@@ -329,7 +336,7 @@ fl_round_new (const fl_round_config_t *cfg)
     self->cfg = *cfg;
     self->phase = FL_ROUND_WAIT_CLIENTS;
     self->phase_deadline = -1;
-    self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);
+    self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
     if (!self->rng) {
@@ -363,6 +370,8 @@ fl_round_destroy (fl_round_t **self_p)
     }
     s_free_buckets (self);
     free (self->prev_agg);
+    free (self->history);
+    fl_checkpoint_destroy (&self->pending_ckpt);
     fl_robust_work_destroy (&self->robust_work);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
@@ -527,7 +536,16 @@ s_start_train (fl_round_t *self, int64_t now)
         k = self->cfg.min_cohort;
     if (k > ready)
         k = ready;
-    fl_rng_shuffle_u32 (self->rng, idx, ready);       /* cohort = first k of a permutation */
+    /* cohort = first k of a permutation drawn from (seed, round) alone, so a
+       run resumed from a checkpoint samples exactly the cohorts it would have */
+    fl_rng_t *crng = fl_rng_new_u64 (self->cfg.seed ^ 0x636f686f7274ull, self->round);
+    if (!crng) {
+        free (idx);
+        s_fail (self, "out of memory");
+        return;
+    }
+    fl_rng_shuffle_u32 (crng, idx, ready);
+    fl_rng_destroy (&crng);
     self->cur.ready = ready;
     self->cur.cohort = k;
     if (self->cfg.secure) {
@@ -625,6 +643,8 @@ s_finish_eval (fl_round_t *self, int64_t now)
             self->sum_head = node;
         self->sum_tail = node;
     }
+    s_history_add (self, &self->cur);
+    s_snapshot (self);                 /* the round is complete: this is what a resume continues from */
     if (self->round >= self->cfg.rounds) {
         self->phase = FL_ROUND_DONE;
         self->phase_deadline = -1;
@@ -651,6 +671,188 @@ s_maybe_advance (fl_round_t *self, int64_t now)
     case FL_ROUND_EVAL: s_finish_eval (self, now); break;
     default: break;
     }
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+#define S_HIST 20    /* doubles per finished round in a checkpoint */
+
+static void
+s_summary_pack (const fl_round_summary_t *s, double *h)
+{
+    double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
+                        (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
+                        (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
+                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, 0, 0};
+    memcpy (h, v, sizeof v);
+}
+
+static void
+s_summary_unpack (const double *h, fl_round_summary_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->round = (uint64_t) h[0];
+    s->ready = (size_t) h[1];
+    s->cohort = (size_t) h[2];
+    s->updates = (size_t) h[3];
+    s->dropped = (size_t) h[4];
+    s->buckets = (size_t) h[5];
+    s->buckets_aborted = (size_t) h[6];
+    s->eval_clients = (size_t) h[7];
+    s->skipped = (int) h[8];
+    s->train_loss = h[9];
+    s->update_norm = h[10];
+    s->eval.accuracy = h[11];
+    s->eval.log_loss = h[12];
+    s->eval.auroc = h[13];
+    s->eval.auprc = h[14];
+    s->eval.precision = h[15];
+    s->eval.recall = h[16];
+    s->eval.n = (uint64_t) h[17];
+}
+
+static void
+s_history_add (fl_round_t *self, const fl_round_summary_t *s)
+{
+    double *h = (double *) realloc (self->history, (self->n_history + 1) * S_HIST * sizeof (double));
+    if (!h)
+        return;
+    self->history = h;
+    s_summary_pack (s, h + self->n_history * S_HIST);
+    self->n_history++;
+}
+
+/* What identifies "the same run" across a restart: the model and its shape. */
+static void
+s_config_fp (const fl_round_t *self, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, self->fingerprint, 32);
+    crypto_generichash_update (&st, (const uint8_t *) &self->cfg.secure, sizeof self->cfg.secure);
+    crypto_generichash_final (&st, out, 32);
+}
+
+static void
+s_snapshot (fl_round_t *self)
+{
+    fl_checkpoint_destroy (&self->pending_ckpt);
+    fl_checkpoint_t *ck = fl_checkpoint_new (self->cfg.run_id, self->round);
+    if (!ck)
+        return;
+    uint8_t cfp[32];
+    s_config_fp (self, cfp);
+    int rc = 0;
+    rc |= fl_checkpoint_put_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, cfp, 32);
+    rc |= fl_checkpoint_put_u64 (ck, "shape.features", self->features);
+    rc |= fl_checkpoint_put_u64 (ck, "shape.classes", self->classes);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
+                                  fl_server_opt_state_len (self->opt));
+    rc |= fl_checkpoint_put_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, fl_server_opt_steps (self->opt));
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, self->features);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, self->features);
+    rc |= fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_METRICS, self->history, self->n_history * S_HIST);
+    uint64_t rng[2] = {self->cfg.seed, self->round};
+    rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
+    if (self->prev_agg)
+        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
+    if (rc != 0) {
+        zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
+        fl_checkpoint_destroy (&ck);
+        return;
+    }
+    self->pending_ckpt = ck;
+}
+
+fl_checkpoint_t *
+fl_round_take_checkpoint (fl_round_t *self)
+{
+    fl_checkpoint_t *ck = self->pending_ckpt;
+    self->pending_ckpt = NULL;
+    return ck;
+}
+
+int
+fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
+{
+    char why[200] = "";
+    uint64_t features = 0, classes = 0, steps = 0;
+    const double *hist = NULL, *prev = NULL;
+    size_t n_hist = 0, n_prev = 0;
+    const uint8_t *cfp = NULL;
+    size_t cfp_len = 0;
+    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || self->n_admitted) {
+        zsys_error ("coordinator: a run can be restored only before any client joined");
+        return -1;
+    }
+    if (fl_checkpoint_get_u64 (ck, "shape.features", &features) != 0
+        || fl_checkpoint_get_u64 (ck, "shape.classes", &classes) != 0 || features == 0 || features > 100000
+        || classes < 2 || classes > 1000 || fl_checkpoint_get_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, &steps) != 0
+        || fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_METRICS, &hist, &n_hist) != 0 || n_hist % S_HIST
+        || fl_checkpoint_get_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, &cfp, &cfp_len) != 0 || cfp_len != 32) {
+        zsys_error ("coordinator: checkpoint lacks required fields or has invalid shapes");
+        return -1;
+    }
+    if ((self->cfg.features && self->cfg.features != features) || (self->cfg.classes && self->cfg.classes != classes)) {
+        zsys_error ("coordinator: checkpoint is for %" PRIu64 " features / %" PRIu64 " classes, not the configured shape",
+                    features, classes);
+        return -1;
+    }
+    self->features = features;
+    self->classes = classes;
+    if (s_build_model (self) != 0)
+        return -1;
+    uint8_t mine[32];
+    s_config_fp (self, mine);
+    if (sodium_memcmp (mine, cfp, 32) != 0)
+        snprintf (why, sizeof why, "it was written by a run with another model, shape or aggregation mode");
+    else if (fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params) != 0
+             || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
+                                         fl_server_opt_state_len (self->opt)) != 0)
+        snprintf (why, sizeof why, "model or optimizer state has the wrong size");
+    else {
+        self->mean = (float *) calloc (features, sizeof (float));
+        self->std = (float *) calloc (features, sizeof (float));
+        if (!self->mean || !self->std || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, features) != 0
+            || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, features) != 0)
+            snprintf (why, sizeof why, "standardisation has the wrong size");
+    }
+    for (size_t i = 0; !why[0] && i < self->n_params; i++)
+        if (!isfinite (self->params[i]))
+            snprintf (why, sizeof why, "non-finite model parameter");
+    for (size_t i = 0; !why[0] && i < features; i++)
+        if (!isfinite (self->mean[i]) || !(self->std[i] > 0) || !isfinite (self->std[i]))
+            snprintf (why, sizeof why, "invalid standardisation");
+    if (!why[0] && fl_checkpoint_get_f64s (ck, "robust.prev", &prev, &n_prev) == 0) {
+        if (n_prev != self->n_params || !(self->prev_agg = (double *) malloc (n_prev * sizeof (double))))
+            snprintf (why, sizeof why, "robust state has the wrong size");
+        else
+            memcpy (self->prev_agg, prev, n_prev * sizeof (double));
+    }
+    if (why[0]) {
+        zsys_error ("coordinator: checkpoint refused: %s", why);
+        return -1;
+    }
+    fl_server_opt_set_steps (self->opt, steps);
+    memcpy (self->cfg.run_id, fl_checkpoint_run_id (ck), FL_ROUND_RUNIDBYTES);
+    self->round = fl_checkpoint_round (ck);
+    self->history = (double *) malloc ((n_hist ? n_hist : 1) * sizeof (double));
+    if (self->history) {
+        memcpy (self->history, hist, n_hist * sizeof (double));
+        self->n_history = n_hist / S_HIST;
+    }
+    zsys_info ("coordinator: resumed run after round %" PRIu64 " (%zu rounds of metrics restored)", self->round,
+               self->n_history);
+    return 0;
+}
+
+size_t
+fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
+{
+    if (i < self->n_history)
+        s_summary_unpack (self->history + i * S_HIST, out);
+    return self->n_history;
 }
 
 /* ---- robust aggregation over bucket means ---------------------------------- */
@@ -1404,8 +1606,12 @@ void
 fl_round_on_tick (fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS) {
-        if (self->n_admitted >= self->cfg.min_clients && self->model)
-            s_start_stats (self, now);
+        if (self->n_admitted >= self->cfg.min_clients && self->model) {
+            if (self->mean)
+                s_start_train (self, now);     /* resumed: round 0 already happened */
+            else
+                s_start_stats (self, now);
+        }
         else if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
             char why[128];
             snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
