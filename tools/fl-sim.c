@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -515,7 +517,7 @@ main (int argc, char **argv)
     s_arg (&ca, "--seed=%" PRIu64, s.seed);
     s_arg (&ca, "--train-deadline=%g", s.train_deadline);
     s_arg (&ca, "--eval-deadline=%g", s.train_deadline);
-    s_arg (&ca, "--join-timeout=60");
+    s_arg (&ca, "--join-timeout=%zu", 60 + 2 * s.clients);   /* 200 client processes take a while to start on 2 cores */
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
     s_arg (&ca, "--report=%s/report.md", s.out);
@@ -568,13 +570,15 @@ main (int argc, char **argv)
     for (size_t i = 0; i < s.clients; i++) {
         s_argv_t a = {.n = 1};
         s_arg (&a, "--connect=tcp://127.0.0.1:%d", port);
-        s_arg (&a, "--member=member-%02zu", i + 1);
+        /* the member names fl-keygen --roster gives: member-01.., wider for large rosters */
+        int width = s.clients >= 1000 ? 4 : s.clients >= 100 ? 3 : 2;
+        s_arg (&a, "--member=member-%0*zu", width, i + 1);
         if (s.plaintext)
             s_arg (&a, "--plaintext");
         else {
             s_arg (&a, "--roster=%s/roster.zpl", keys);
-            s_arg (&a, "--identity=%s/member-%02zu.identity_secret", keys, i + 1);
-            s_arg (&a, "--cert=%s/member-%02zu.curve", keys, i + 1);
+            s_arg (&a, "--identity=%s/member-%0*zu.identity_secret", keys, width, i + 1);
+            s_arg (&a, "--cert=%s/member-%0*zu.curve", keys, width, i + 1);
         }
         s_arg (&a, "--dataset=%s", s.dataset);
         s_arg (&a, "--datadir=%s", s.datadir);
@@ -612,14 +616,24 @@ main (int argc, char **argv)
     if (s.kill)
         printf ("fl-sim: fault demo: %zu member(s) will vanish during round %" PRIu64 "\n", s.kill, kill_round);
     int status = 0;
-    while (waitpid (coord, &status, WNOHANG) == 0) {
+    struct rusage ru;
+    memset (&ru, 0, sizeof ru);
+    int64_t t_start = zclock_mono ();
+    for (;;) {
+        pid_t w = wait4 (coord, &status, WNOHANG, &ru);
+        if (w == coord || w < 0)
+            break;
         if (s_stop) {
             kill (coord, SIGTERM);
-            waitpid (coord, &status, 0);
+            wait4 (coord, &status, 0, &ru);
             break;
         }
         zclock_sleep (50);
     }
+    double wall = (zclock_mono () - t_start) / 1000.0;
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    printf ("fl-sim: coordinator: %.1f s wall, %.2f s CPU (user+system), peak memory %.1f MiB\n", wall, cpu,
+            ru.ru_maxrss / 1024.0);
     /* Clients leave on the coordinator's BYE; give them a moment, then stop stragglers. */
     for (int t = 0; t < 60; t++) {
         int alive = 0;
