@@ -8,6 +8,7 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
@@ -42,7 +43,8 @@ typedef struct {
     uint64_t geomed_iters, cclip_iters;
     int quiet, plaintext, allow_small_buckets;
     char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
-    char checkpoint_dir[1024], resume[1024];
+    char checkpoint_dir[1024], resume[1024], crash_at[32];
+    uint64_t crash_round;
     int qat;
 } settings_t;
 
@@ -102,6 +104,8 @@ static const fl_arg_t s_args[] = {
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
+    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | train | advertise | share | masked | consistency | unmask | evaluate) of --crash-round", FL_ARG_NO_RANGE},
+    {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
@@ -216,6 +220,22 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->robust_params.M = s->norm_bound;
     }
     return 0;
+}
+
+/* Fault injection: the name of where the run is now, in --crash-at terms. */
+static const char *
+s_where (const fl_round_t *round)
+{
+    static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
+    switch (fl_round_phase (round)) {
+    case FL_ROUND_STATS: return "stats";
+    case FL_ROUND_EVAL: return "evaluate";
+    case FL_ROUND_TRAIN: {
+        int st = fl_round_secure_state (round);
+        return st >= 0 && st < 5 ? sa[st] : "train";
+    }
+    default: return "";
+    }
 }
 
 static void
@@ -397,6 +417,12 @@ main (int argc, char **argv)
             break;
         fl_round_on_tick (round, now);
         s_flush (round, tr);
+        if (s.crash_at[0] && fl_round_current (round) == s.crash_round && strcmp (s_where (round), s.crash_at) == 0) {
+            fprintf (stderr, "fl-coordinator: fault injection: SIGKILL in round %" PRIu64 " phase %s\n",
+                     s.crash_round, s.crash_at);
+            fflush (stderr);
+            raise (SIGKILL);
+        }
         fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
         if (ck && ckdir && fl_checkpoint_save_dir (ck, ckdir) != 0)
             zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written; the previous one is kept",

@@ -164,6 +164,11 @@ int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self);
+/*  During a secure training phase: the least advanced bucket's secure-
+    aggregation state (fl_secagg_server_state_t: 0 advertise .. 4 unmask),
+    or -1 when no secure aggregation is running.  For progress reports and
+    fault-injection tests. */
+int fl_round_secure_state (const fl_round_t *self);
 const char *fl_round_phase_name (fl_round_phase_t phase);
 /*  Current round number (0 during standardisation). */
 uint64_t fl_round_current (const fl_round_t *self);

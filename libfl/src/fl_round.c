@@ -1698,6 +1698,21 @@ fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out)
 }
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self) { return self->phase; }
+
+int
+fl_round_secure_state (const fl_round_t *self)
+{
+    int least = -1;
+    if (self->phase != FL_ROUND_TRAIN || !self->cfg.secure)
+        return -1;
+    for (size_t b = 0; b < self->n_buckets; b++)
+        if (!self->buckets[b].finished && self->buckets[b].srv) {
+            int st = (int) fl_secagg_server_state (self->buckets[b].srv);
+            if (least < 0 || st < least)
+                least = st;
+        }
+    return least;
+}
 uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
 size_t fl_round_clients (const fl_round_t *self) { return self->n_admitted; }
 const char *fl_round_failure (const fl_round_t *self) { return self->failure; }
