@@ -120,7 +120,29 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     uint64_t qat = 0;
     if (fl_wire_get_u64 (m, "qat", &qat) == 0)    /* optional: QAT mode (fingerprinted) */
         mc.qat = qat <= FL_MODEL_QAT_PER_CHANNEL ? (uint32_t) qat : UINT32_MAX;
-    if ((hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) || !(model = fl_model_new (name, &mc))) {
+    if (hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) {
+        zsys_error ("model file: %s: invalid hidden sizes '%s'", path, hidden);
+        goto done;
+    }
+    /* The parameter vector's length bounds what a built-in model of the
+       declared shape may allocate: check it BEFORE building the model, so a
+       small file cannot ask for a gigantic one.  Dense layers hold
+       (inputs + 1) x outputs parameters; binary tasks have one output. */
+    {
+        const float *pv = NULL;
+        size_t np = 0, expect = 0, prev = features;
+        int ok = fl_wire_get_f32s (m, "params", &pv, &np) == 0;
+        for (size_t l = 0; ok && l < mc.n_hidden; l++) {
+            expect += (prev + 1) * mc.hidden[l];
+            prev = mc.hidden[l];
+        }
+        expect += (prev + 1) * (classes == 2 ? 1 : classes);
+        if (!ok || ((strcmp (name, "logreg") == 0 || strcmp (name, "mlp") == 0) && np != expect)) {
+            zsys_error ("model file: %s: holds %zu parameters, a %s of this shape has %zu", path, np, name, expect);
+            goto done;
+        }
+    }
+    if (!(model = fl_model_new (name, &mc))) {
         zsys_error ("model file: %s: cannot build model %s (%s)", path, name, hidden);
         goto done;
     }
