@@ -173,14 +173,14 @@ void
 fl_report_csv_header (FILE *out)
 {
     fprintf (out, "round,ready,cohort,updates,dropped,skipped,train_loss,update_norm,eval_clients,"
-                  "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds\n");
+                  "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds,buckets,buckets_aborted\n");
 }
 
 void
 fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds)
 {
-    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n",
+    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%zu,%zu\n",
              s->round, s->ready, s->cohort, s->updates, s->dropped, s->skipped, s->train_loss, s->update_norm,
              s->eval_clients, s->eval.n, s->eval.accuracy, s->eval.log_loss, s->eval.auroc, s->eval.auprc,
-             s->eval.precision, s->eval.recall, seconds);
+             s->eval.precision, s->eval.recall, seconds, s->buckets, s->buckets_aborted);
 }
