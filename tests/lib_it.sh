@@ -14,20 +14,31 @@ fail () { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo 
 # Under the sanitizer build everything is slower: stretch deadlines.
 SLOW=1
 [ "${FL_SANITIZE:-0}" = 1 ] && SLOW=4
-# start_coordinator NAME ARGS... : starts fl-coordinator, waits for its port, sets PORT
+# start_coordinator NAME ARGS... : starts fl-coordinator, waits for its port, sets PORT.
+# The port is below Linux's ephemeral range (32768-60999): tests that restart
+# a coordinator on the same port must not race clients whose reconnecting
+# sockets take ephemeral local ports (a TCP self-connect on loopback).
 start_coordinator () {
     local name=$1; shift
-    rm -f "$WORK/$name.port"
-    "$BIN/fl-coordinator" --bind 'tcp://127.0.0.1:*' --port-file "$WORK/$name.port" "$@" \
-        >"$WORK/$name.out" 2>"$WORK/$name.log" &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
-    for _ in $(seq 1 200); do
-        [ -s "$WORK/$name.port" ] && break
-        kill -0 "$COORD_PID" 2>/dev/null || fail "coordinator exited early"
-        sleep 0.05
+    for attempt in 1 2 3 4 5; do
+        local want=$((20000 + RANDOM % 12000))
+        rm -f "$WORK/$name.port"
+        "$BIN/fl-coordinator" --bind "tcp://127.0.0.1:$want" --port-file "$WORK/$name.port" "$@" \
+            >"$WORK/$name.out" 2>"$WORK/$name.log" &
+        COORD_PID=$!
+        for _ in $(seq 1 200); do
+            [ -s "$WORK/$name.port" ] && break
+            kill -0 "$COORD_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        if [ -s "$WORK/$name.port" ]; then
+            PIDS+=("$COORD_PID")
+            PORT=$(cat "$WORK/$name.port")
+            return 0
+        fi
+        grep -q "cannot bind" "$WORK/$name.log" || fail "coordinator exited early"
     done
-    PORT=$(cat "$WORK/$name.port")
+    fail "no free port for the coordinator"
 }
 # start_client NAME ARGS... : starts fl-client connected to $PORT
 start_client () {
