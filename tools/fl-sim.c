@@ -31,6 +31,7 @@
 #include "fl_metrics.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_secagg.h"
 #include "fl_shard.h"
 #include "fl_stats.h"
 #include "fl_train.h"
@@ -83,7 +84,7 @@ static const fl_arg_t s_args[] = {
     {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each update", 1e-6, 1e5},
     {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = one bucket)", 0, 65535},
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed colluding fraction", 0, 0.99},
-    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction (default: the largest of 0.25, 0.2, ... 0 with a safe threshold for the bucket size)", 0, 0.99},
     {"aggregator", FL_ARG_STR, STR (aggregator), "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (over bucket means)", FL_ARG_NO_RANGE},
     {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction trimmed from each side", 0, 0.4999},
     {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
@@ -410,7 +411,7 @@ main (int argc, char **argv)
     s.train_deadline = 30;
     s.clip_norm = 10;
     s.sa_corrupt = 0.15;
-    s.sa_dropout = 0.25;
+    s.sa_dropout = -1;           /* unset: the largest safe value <= 0.25, see below */
     snprintf (s.aggregator, sizeof s.aggregator, "fedavg");
     s.trim_beta = 0.2;
     s.robust_f = 1;
@@ -438,6 +439,26 @@ main (int argc, char **argv)
         return 2;
     }
     uint64_t kill_round = s.kill_round ? s.kill_round : (s.rounds + 1) / 2;
+    if (!s.plaintext && s.sa_dropout < 0) {
+        /* The coordinator refuses a bucket without a safe (k, t) for the
+           assumed corrupt and dropout fractions; pick the largest dropout
+           assumption that is safe for this simulation's bucket size. */
+        uint32_t n = (uint32_t) (s.bucket_size ? s.bucket_size : s.clients), k, t;
+        static const double tries[] = {0.25, 0.2, 0.15, 0.1, 0.05, 0};
+        zsys_init ();
+        zsys_set_logstream (NULL);          /* params_choose logs each refusal */
+        s.sa_dropout = 0;
+        for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
+            if (n >= 3 && fl_secagg_params_choose (n, s.sa_corrupt, tries[i], &k, &t) == 0) {
+                s.sa_dropout = tries[i];
+                break;
+            }
+        zsys_set_logstream (stderr);
+        if (s.sa_dropout < 0.25)
+            printf ("fl-sim: buckets of %u: assuming at most %.0f%% of a bucket drops out (the largest safe "
+                    "assumption with %.0f%% colluding; --sa-dropout to change)\n", n, 100 * s.sa_dropout,
+                    100 * s.sa_corrupt);
+    }
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
 
