@@ -6,6 +6,7 @@
 */
 #include <czmq.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 
 #include "fl_args.h"
 #include "fl_client.h"
+#include "fl_roster.h"
+#include "fl_secagg.h"
+#include "fl_model.h"
 #include "fl_shard.h"
 #include "fl_transport.h"
 #include "fl_wire.h"
@@ -26,8 +30,17 @@ typedef struct {
     uint64_t seed;
     double heartbeat, rejoin;
     size_t max_message_mb;
-    uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round */
-    int quiet;
+    uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round ... */
+    char exit_at[32];               /* ... or on this secure-aggregation message of it */
+    double train_delay;             /* testing: a slow member (seconds before each training) */
+    char roster[1024], identity[1024], cert[1024];
+    int quiet, plaintext;
+    /* Byzantine attack, robustness evaluation only (docs/ATTACKS.md) */
+    char attack[32], collude[256];
+    double attack_scale;
+    size_t colluders, attack_n;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -47,25 +60,46 @@ static const fl_arg_t s_args[] = {
     {"data-seed", FL_ARG_U64, S (seed), 0, "S", "partition and train/test split seed", FL_ARG_NO_RANGE},
     {"test-fraction", FL_ARG_DOUBLE, S (test_fraction), 0, "F", "held-out share of local rows for evaluation", 0.01, 0.9},
     {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "refuse to train any model but this one", FL_ARG_NO_RANGE},
-    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model: the expected hidden sizes", FL_ARG_NO_RANGE},
+    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model or --model-plugin: the expected hidden sizes", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "build the model from this plugin (the coordinator must run the same)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "expect quantisation-aware training (refuse a float run)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "local randomness (shuffling)", FL_ARG_NO_RANGE},
     {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
     {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): members' keys and the coordinator's", FL_ARG_NO_RANGE},
+    {"identity", FL_ARG_STR, F (identity), sizeof ((settings_t *) 0)->identity, "FILE", "this member's identity secret key (NAME.identity_secret)", FL_ARG_NO_RANGE},
+    {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "this member's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
+    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "also take part in plaintext rounds (updates sent unmasked)", FL_ARG_NO_RANGE},
     {"exit-during-round", FL_ARG_U64, F (exit_during_round), 0, "R", "fault injection for tests: exit abruptly when asked to train round R", 0, 1e9},
-    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings and errors", FL_ARG_NO_RANGE},
+    {"exit-at", FL_ARG_STR, F (exit_at), sizeof ((settings_t *) 0)->exit_at, "PHASE", "with --exit-during-round: exit on receiving this secure-aggregation message instead of TRAIN: ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST", FL_ARG_NO_RANGE},
+    {"train-delay", FL_ARG_DOUBLE, F (train_delay), 0, "SEC", "testing: wait this long before each local training (a slow member)", 0, 3600},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
+    {"attack", FL_ARG_STR, F (attack), sizeof ((settings_t *) 0)->attack, "KIND", "EVALUATION ONLY: act Byzantine: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum (docs/ATTACKS.md)", FL_ARG_NO_RANGE},
+    {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength: gamma (sign-flip, scale, min-max, min-sum), sigma (gaussian), epsilon (ipm), z (alie); NaN = default", FL_ARG_NO_RANGE},
+    {"collude", FL_ARG_STR, F (collude), sizeof ((settings_t *) 0)->collude, "DIR", "attackers share their honest updates through this directory", FL_ARG_NO_RANGE},
+    {"colluders", FL_ARG_SIZE, F (colluders), 0, "N", "size of the colluding group (this client included); alie's f", 1, 1024},
+    {"attack-n", FL_ARG_SIZE, F (attack_n), 0, "N", "alie: assumed number of clients (or buckets) aggregated, for z_max", 0, 1000000},
 };
 #undef F
 #undef S
 
-/* Peeks at a TRAIN message's round for the fault-injection option. */
+/* Fault injection: is this the message (TRAIN, or the named secure-
+   aggregation message) of the round at which the client should vanish? */
 static int
-s_is_train_of_round (const uint8_t *data, size_t len, uint64_t round)
+s_is_exit_point (const uint8_t *data, size_t len, uint64_t round, const char *at)
 {
     char why[64];
     fl_wire_limits_t lim = fl_wire_limits_default ();
     fl_wire_msg_t *m = fl_wire_decode (data, len, &lim, why, sizeof why);
-    int hit = m && fl_wire_type (m) == FL_WIRE_TRAIN && fl_wire_round (m) == round;
+    int hit = 0;
+    if (m && fl_wire_round (m) == round) {
+        uint64_t kind = 0;
+        if (!at[0])
+            hit = fl_wire_type (m) == FL_WIRE_TRAIN;
+        else if (fl_wire_type (m) == FL_WIRE_SECAGG && fl_wire_get_u64 (m, "kind", &kind) == 0)
+            hit = strcmp (fl_secagg_msg_kind_name ((int) kind), at) == 0;
+    }
     fl_wire_msg_destroy (&m);
     return hit;
 }
@@ -82,6 +116,8 @@ main (int argc, char **argv)
     s.heartbeat = 2.0;
     s.rejoin = 3.0;
     s.max_message_mb = 64;
+    s.attack_scale = NAN;
+    s.colluders = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
                             NULL,
                             "Local data: --data FILE (a member's own CSV), or --dataset NAME with\n"
@@ -96,30 +132,85 @@ main (int argc, char **argv)
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-client");
     if (s.quiet)
-        zsys_set_logsystem (false);
+        zsys_set_logstream (NULL);
 
+    /* Keys first (cheap, and refusals should not wait for the data), then
+       data; every exit below goes through `done`, so nothing leaks. */
+    fl_roster_t *roster = NULL;
+    uint8_t *identity = NULL;
+    zcert_t *cert = NULL;
     fl_dataset_t *train = NULL, *test = NULL;
+    fl_client_t *client = NULL;
+    fl_transport_t *tr = NULL;
+    int exit_code = 0;
+    if ((s.roster[0] && !(roster = fl_roster_load (s.roster)))
+        || (s.identity[0] && !(identity = fl_identity_load_secret (s.identity)))
+        || (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))) {
+        exit_code = 1;
+        goto done;
+    }
+    if ((identity || cert) && !roster) {
+        fprintf (stderr, "fl-client: --identity and --cert need --roster\n");
+        exit_code = 2;
+        goto done;
+    }
+    if (roster && fl_roster_find_by_id (roster, s.member) < 0) {
+        fprintf (stderr, "fl-client: member '%s' is not in the roster %s\n", s.member, s.roster);
+        exit_code = 1;
+        goto done;
+    }
+    if (!identity && !s.plaintext) {
+        fprintf (stderr, "fl-client: without --identity and --roster this client can only send unmasked updates; "
+                         "pass --plaintext to accept that\n");
+        exit_code = 2;
+        goto done;
+    }
     if (fl_shard_load (&s.shard, &train, &test) != 0) {
         fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
-        return 1;
+        exit_code = 1;
+        goto done;
     }
-    fl_client_config_t ccfg = {s.member, s.model[0] ? s.model : NULL, s.hidden[0] ? s.hidden : NULL,
-                               s.seed};
-    fl_client_t *client = fl_client_new (&ccfg, &train, &test);
-    if (!client)
-        return 1;
+    fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
+                               .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
+                               .identity_secret = identity, .allow_plaintext = s.plaintext,
+                               .model_plugin = s.model_plugin[0] ? s.model_plugin : NULL,
+                               .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
+    if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
+        fl_attack_params_defaults (&ccfg.attack_params);
+        ccfg.attack_params.n = s.attack_n;
+        ccfg.attack_params.f = s.colluders;
+        if (fl_attack_kind_parse (s.attack, &ccfg.attack) != 0
+            || (!isnan (s.attack_scale)
+                && fl_attack_params_set_strength (ccfg.attack, &ccfg.attack_params, s.attack_scale) != 0)) {
+            exit_code = 2;
+            goto done;
+        }
+        ccfg.collude_dir = s.collude[0] ? s.collude : NULL;
+        ccfg.colluders = s.colluders;
+    }
+    client = fl_client_new (&ccfg, &train, &test);
+    if (!client) {
+        exit_code = 1;
+        goto done;
+    }
     fl_transport_config_t tcfg;
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.connect;
     tcfg.max_message_bytes = s.max_message_mb << 20;
-    fl_transport_t *tr = fl_transport_client_new (&tcfg);
+    tcfg.routing_id = s.member;
+    if (cert) {
+        tcfg.own_cert = cert;
+        tcfg.server_key = fl_roster_coordinator_curve_pk (roster);    /* pinned */
+    }
+    else if (!s.quiet)
+        fprintf (stderr, "fl-client %s: transport is NOT encrypted (no --cert)\n", s.member);
+    tr = fl_transport_client_new (&tcfg);
     if (!tr) {
-        fl_client_destroy (&client);
-        return 1;
+        exit_code = 1;
+        goto done;
     }
     fl_client_hello (client);
     int64_t last_sent = 0, last_heard = zclock_mono (), hello_at = zclock_mono ();
-    int exit_code = 0;
     while (!zsys_interrupted) {
         uint8_t *out;
         size_t out_len;
@@ -140,11 +231,19 @@ main (int argc, char **argv)
         int64_t now = zclock_mono ();
         if (r == 0) {
             last_heard = now;
-            if (s.exit_during_round && s_is_train_of_round (msg.data, msg.len, s.exit_during_round)) {
-                fprintf (stderr, "fl-client %s: fault injection: exiting during round %" PRIu64 "\n", s.member,
-                         s.exit_during_round);
+            if (s.exit_during_round && s_is_exit_point (msg.data, msg.len, s.exit_during_round, s.exit_at)) {
+                fprintf (stderr, "fl-client %s: fault injection: exiting during round %" PRIu64 " at %s\n", s.member,
+                         s.exit_during_round, s.exit_at[0] ? s.exit_at : "TRAIN");
                 fflush (stderr);
                 _exit (3);
+            }
+            if (s.train_delay > 0) {
+                char why[64];
+                fl_wire_limits_t lim = fl_wire_limits_default ();
+                fl_wire_msg_t *pm = fl_wire_decode (msg.data, msg.len, &lim, why, sizeof why);
+                if (pm && fl_wire_type (pm) == FL_WIRE_TRAIN)
+                    zclock_sleep ((int) (s.train_delay * 1000));
+                fl_wire_msg_destroy (&pm);
             }
             fl_client_on_message (client, msg.data, msg.len);
             fl_transport_msg_free (&msg);
@@ -167,7 +266,13 @@ main (int argc, char **argv)
                 fl_client_state_name (fl_client_state (client)), fl_client_rounds_trained (client),
                 fl_client_reason (client)[0] ? ": " : "", fl_client_reason (client));
     zclock_sleep (100);
+done:
     fl_transport_destroy (&tr);
     fl_client_destroy (&client);
+    fl_dataset_destroy (&train);
+    fl_dataset_destroy (&test);
+    zcert_destroy (&cert);
+    fl_identity_secret_destroy (&identity);
+    fl_roster_destroy (&roster);
     return exit_code;
 }

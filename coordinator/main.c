@@ -7,6 +7,9 @@
     report.  See docs/COORDINATOR.md.
 */
 #include <czmq.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sodium.h>
@@ -15,7 +18,10 @@
 #include <string.h>
 
 #include "fl_args.h"
+#include "fl_model.h"
+#include "fl_checkpoint.h"
 #include "fl_report.h"
+#include "fl_roster.h"
 #include "fl_round.h"
 #include "fl_transport.h"
 
@@ -28,7 +34,18 @@ typedef struct {
     double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
     char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
     size_t max_message_mb;
-    int quiet, plaintext;
+    char roster[1024], cert[1024];
+    double clip_norm, sa_corrupt, sa_dropout, secagg_deadline;
+    size_t bucket_size;
+    char aggregator[32];
+    double trim_beta, geomed_nu, cclip_tau, norm_bound;
+    size_t robust_f, multi_krum_m;
+    uint64_t geomed_iters, cclip_iters;
+    int quiet, plaintext, allow_small_buckets;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    char checkpoint_dir[1024], resume[1024], crash_at[32];
+    uint64_t crash_round;
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -47,6 +64,8 @@ static const fl_arg_t s_args[] = {
     {"example-cap", FL_ARG_U64, F (example_cap), 0, "N", "FedAvg weight cap per client (examples; 0 = none)", 0, 1e12},
     {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
     {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "model plugin shared object (replaces --model; docs/MODELS.md)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"model-seed", FL_ARG_U64, F (model_seed), 0, "S", "seed of the global model's initialisation", FL_ARG_NO_RANGE},
     {"server-opt", FL_ARG_STR, F (server_opt), sizeof ((settings_t *) 0)->server_opt, "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
     {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
@@ -66,8 +85,29 @@ static const fl_arg_t s_args[] = {
     {"port-file", FL_ARG_STR, F (port_file), sizeof ((settings_t *) 0)->port_file, "FILE", "write the bound TCP port here once listening (for launchers)", FL_ARG_NO_RANGE},
     {"run-name", FL_ARG_STR, F (run_name), sizeof ((settings_t *) 0)->run_name, "NAME", "name of the run in the report", FL_ARG_NO_RANGE},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
+    {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
+    {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each client update", 1e-6, 1e5},
+    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
+    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
+    {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
+    {"aggregator", FL_ARG_STR, F (aggregator), sizeof ((settings_t *) 0)->aggregator, "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (all but fedavg run over bucket means)", FL_ARG_NO_RANGE},
+    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side", 0, 0.4999},
+    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
+    {"multi-krum-m", FL_ARG_SIZE, F (multi_krum_m), 0, "M", "multi_krum: bucket means averaged (0 = B - f)", 0, 65535},
+    {"geomed-nu", FL_ARG_DOUBLE, F (geomed_nu), 0, "NU", "geomed: Weiszfeld smoothing", 1e-12, 1e6},
+    {"geomed-iters", FL_ARG_U64, F (geomed_iters), 0, "N", "geomed: iteration limit", 1, 100000},
+    {"cclip-tau", FL_ARG_DOUBLE, F (cclip_tau), 0, "TAU", "cclip: clipping radius", 1e-12, 1e9},
+    {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
+    {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
+    {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
+    {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
+    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | train | advertise | share | masked | consistency | unmask | evaluate) of --crash-round", FL_ARG_NO_RANGE},
+    {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
-    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "only warnings, errors and the per-round lines", FL_ARG_NO_RANGE},
+    {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
 };
 #undef F
 
@@ -104,6 +144,18 @@ s_defaults (settings_t *s)
     s->liveness = d.liveness_ms / 1000.0;
     s->seed = d.seed;
     s->max_message_mb = 64;
+    s->clip_norm = d.clip_norm;
+    s->sa_corrupt = d.sa_corrupt;
+    s->sa_dropout = d.sa_dropout;
+    s->secagg_deadline = d.secagg_deadline_ms / 1000.0;
+    s->bucket_size = d.bucket_size;
+    snprintf (s->aggregator, sizeof s->aggregator, "fedavg");
+    s->trim_beta = 0.2;
+    s->robust_f = 1;
+    s->geomed_nu = d.robust_params.nu;
+    s->geomed_iters = (uint64_t) d.robust_params.max_iter;
+    s->cclip_tau = d.robust_params.tau;
+    s->cclip_iters = (uint64_t) d.robust_params.L;
     snprintf (s->run_name, sizeof s->run_name, "libfl run");
 }
 
@@ -125,6 +177,8 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     snprintf (c->model, sizeof c->model, "%s", s->model);
     snprintf (c->hidden, sizeof c->hidden, "%s", s->hidden);
     c->model_seed = s->model_seed;
+    snprintf (c->model_plugin, sizeof c->model_plugin, "%s", s->model_plugin);
+    c->qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
     if (fl_server_opt_kind_parse (s->server_opt, &c->server_opt.kind) != 0) {
         fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->server_opt);
         return -1;
@@ -141,7 +195,47 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     c->liveness_ms = (int64_t) (s->liveness * 1000);
     c->seed = s->seed;
     randombytes_buf (c->run_id, sizeof c->run_id);
+    c->secure = !s->plaintext;
+    c->clip_norm = s->clip_norm;
+    c->bucket_size = s->bucket_size;
+    c->sa_corrupt = s->sa_corrupt;
+    c->sa_dropout = s->sa_dropout;
+    c->secagg_deadline_ms = (int64_t) (s->secagg_deadline * 1000);
+    c->allow_small_buckets = s->allow_small_buckets;
+    if (strcmp (s->aggregator, "fedavg") != 0) {
+        if (fl_robust_kind_parse (s->aggregator, &c->robust_kind) != 0) {
+            fprintf (stderr, "fl-coordinator: --aggregator: unknown rule '%s'\n", s->aggregator);
+            return -1;
+        }
+        c->robust = 1;
+        fl_robust_params_defaults (&c->robust_params);
+        if (c->robust_kind == FL_ROBUST_TRIMMED_MEAN)
+            c->robust_params.beta = s->trim_beta;
+        c->robust_params.f = s->robust_f;
+        c->robust_params.m = s->multi_krum_m;
+        c->robust_params.nu = s->geomed_nu;
+        c->robust_params.max_iter = (int) s->geomed_iters;
+        c->robust_params.tau = s->cclip_tau;
+        c->robust_params.L = (int) s->cclip_iters;
+        c->robust_params.M = s->norm_bound;
+    }
     return 0;
+}
+
+/* Fault injection: the name of where the run is now, in --crash-at terms. */
+static const char *
+s_where (const fl_round_t *round)
+{
+    static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
+    switch (fl_round_phase (round)) {
+    case FL_ROUND_STATS: return "stats";
+    case FL_ROUND_EVAL: return "evaluate";
+    case FL_ROUND_TRAIN: {
+        int st = fl_round_secure_state (round);
+        return st >= 0 && st < 5 ? sa[st] : "train";
+    }
+    default: return "";
+    }
 }
 
 static void
@@ -177,52 +271,133 @@ main (int argc, char **argv)
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-coordinator");
     if (s.quiet)
-        zsys_set_logsystem (false);
+        zsys_set_logstream (NULL);
     fl_round_config_t rcfg;
     if (s_round_config (&s, &rcfg) != 0)
         return 2;
-    fl_round_t *round = fl_round_new (&rcfg);
+    fl_roster_t *roster = NULL;
+    zcert_t *cert = NULL;
+    fl_round_t *round = NULL;
+    fl_transport_t *tr = NULL;
+    fl_report_t *report = NULL;
+    FILE *csv = NULL;
+    int exit_code = 0;
+    if (!s.plaintext && (!s.roster[0] || !s.cert[0])) {
+        fprintf (stderr, "fl-coordinator: secure aggregation needs --roster and --cert (see fl-keygen); "
+                         "--plaintext runs unmasked FedAvg instead\n");
+        { exit_code = 2; goto done; }
+    }
+    if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
+        { exit_code = 1; goto done; }
+    if (s.cert[0] && !(cert = fl_curve_cert_load (s.cert)))
+        { exit_code = 1; goto done; }
+    if (cert && !roster) {
+        fprintf (stderr, "fl-coordinator: --cert needs --roster (the allowlist of member keys)\n");
+        { exit_code = 2; goto done; }
+    }
+    if (cert && fl_roster_has_coordinator (roster)
+        && strcmp (zcert_public_txt (cert), fl_roster_coordinator_curve_pk (roster)) != 0) {
+        fprintf (stderr, "fl-coordinator: the certificate %s is not the coordinator's key in the roster %s\n",
+                 s.cert, s.roster);
+        { exit_code = 1; goto done; }
+    }
+    rcfg.roster = roster;
+    round = fl_round_new (&rcfg);
     if (!round)
-        return 2;
+        { exit_code = 2; goto done; }
+    const char *ckdir = s.resume[0] ? s.resume : s.checkpoint_dir[0] ? s.checkpoint_dir : NULL;
+    if (ckdir && mkdir (ckdir, 0700) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-coordinator: cannot create checkpoint directory %s: %s\n", ckdir, strerror (errno));
+        exit_code = 1;
+        goto done;
+    }
+    if (s.resume[0]) {
+        fl_checkpoint_t *ck = NULL;
+        bool from_prev = false;
+        int lr = fl_checkpoint_load_dir (s.resume, &ck, &from_prev);
+        if (lr < 0) {
+            fprintf (stderr, "fl-coordinator: cannot resume from %s: no usable checkpoint (see the log)\n", s.resume);
+            exit_code = 1;
+            goto done;
+        }
+        if (lr == 1)
+            printf ("fl-coordinator: %s holds no checkpoint yet: starting a new run\n", s.resume);
+        else {
+            int rr = fl_round_restore (round, ck);
+            uint64_t at = fl_checkpoint_round (ck);
+            fl_checkpoint_destroy (&ck);
+            if (rr != 0) {
+                fprintf (stderr, "fl-coordinator: the checkpoint in %s does not fit this configuration (see the log)\n",
+                         s.resume);
+                exit_code = 1;
+                goto done;
+            }
+            printf ("fl-coordinator: resuming after round %" PRIu64 "%s\n", at,
+                    from_prev ? " (from the previous checkpoint: the latest was damaged)" : "");
+        }
+    }
 
     fl_transport_config_t tcfg;
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.bind;
     tcfg.max_message_bytes = s.max_message_mb << 20;
-    fl_transport_t *tr = fl_transport_server_new (&tcfg);
-    if (!tr) {
-        fl_round_destroy (&round);
-        return 1;
+    if (cert) {
+        tcfg.own_cert = cert;
+        tcfg.allow = fl_roster_certstore (roster);   /* zauth admits roster members only */
     }
-    const char *mode = "plaintext FedAvg (updates are NOT masked)";
-    fl_report_t *report = fl_report_new (s.run_name, mode);
+    tr = fl_transport_server_new (&tcfg);
+    if (!tr)
+        { exit_code = 1; goto done; }
+    const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
+                                   : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
+    const char *tag = s.plaintext ? "plaintext" : "secure";
+    report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
-                          "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g",
+                          "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g, "
+                          "aggregator %s, bucket size %zu",
                           s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
-                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr);
-    FILE *csv = NULL;
+                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr,
+                          s.aggregator, s.bucket_size);
     if (s.metrics[0]) {
         csv = fopen (s.metrics, "w");
         if (!csv) {
             fprintf (stderr, "fl-coordinator: cannot write metrics to %s\n", s.metrics);
-            return 1;
+            { exit_code = 1; goto done; }
         }
         fl_report_csv_header (csv);
+    }
+    {
+        fl_round_summary_t h;
+        size_t nh = fl_round_history (round, 0, &h);
+        for (size_t i = 0; i < nh; i++) {
+            fl_round_history (round, i, &h);
+            if (csv)
+                fl_report_csv_row (csv, &h, 0);
+            fl_report_add_round (report, &h, 0);
+        }
+        if (nh)
+            fl_report_add_note (report, "Resumed from a checkpoint after round %zu (earlier rounds' times are not known).", nh);
     }
     if (s.port_file[0]) {
         FILE *pf = fopen (s.port_file, "w");
         if (!pf || fprintf (pf, "%d\n", fl_transport_port (tr)) < 0 || fclose (pf) != 0) {
             fprintf (stderr, "fl-coordinator: cannot write port file %s\n", s.port_file);
-            return 1;
+            { exit_code = 1; goto done; }
         }
     }
-    printf ("fl-coordinator: listening on %s (port %d) [%s]; waiting for %zu clients\n", s.bind,
-            fl_transport_port (tr), mode, s.min_clients);
+    printf ("fl-coordinator: listening on %s (port %d) [%s; transport %s]; waiting for %zu clients\n", s.bind,
+            fl_transport_port (tr), mode, cert ? "CURVE-encrypted, roster members only" : "NOT encrypted",
+            s.min_clients);
+    if (!s.plaintext)
+        fl_report_add_note (report, "Secure aggregation: each round's cohort is split into buckets of at least %zu "
+                            "client(s) (0 = one bucket); the coordinator learns only each bucket's sum. Updates are "
+                            "clipped to L2 norm %g. Thresholds assume at most %g of clients collude with the "
+                            "coordinator and %g drop out (docs/SECURITY.md).",
+                            s.bucket_size, s.clip_norm, s.sa_corrupt, s.sa_dropout);
     fflush (stdout);
 
     int64_t t0 = zclock_mono (), last_round_end = t0;
     fl_round_start (round, t0);
-    int exit_code = 0;
     while (!zsys_interrupted) {
         fl_round_phase_t ph = fl_round_phase (round);
         if (ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED)
@@ -242,11 +417,22 @@ main (int argc, char **argv)
             break;
         fl_round_on_tick (round, now);
         s_flush (round, tr);
+        if (s.crash_at[0] && fl_round_current (round) == s.crash_round && strcmp (s_where (round), s.crash_at) == 0) {
+            fprintf (stderr, "fl-coordinator: fault injection: SIGKILL in round %" PRIu64 " phase %s\n",
+                     s.crash_round, s.crash_at);
+            fflush (stderr);
+            raise (SIGKILL);
+        }
+        fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
+        if (ck && ckdir && fl_checkpoint_save_dir (ck, ckdir) != 0)
+            zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written; the previous one is kept",
+                        fl_checkpoint_round (ck));
+        fl_checkpoint_destroy (&ck);
         fl_round_summary_t sum;
         while (fl_round_next_summary (round, &sum)) {
             double secs = (now - last_round_end) / 1000.0;
             last_round_end = now;
-            fl_report_progress_line (stdout, &sum, s.rounds, secs, "plaintext");
+            fl_report_progress_line (stdout, &sum, s.rounds, secs, tag);
             fflush (stdout);
             if (csv) {
                 fl_report_csv_row (csv, &sum, secs);
@@ -275,11 +461,14 @@ main (int argc, char **argv)
     }
     if (s.report[0] && fl_report_write (report, s.report) == 0)
         printf ("fl-coordinator: report written to %s\n", s.report);
+    zclock_sleep (200);       /* let the BYE messages leave */
+done:
     if (csv)
         fclose (csv);
-    zclock_sleep (200);       /* let the BYE messages leave */
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);
+    zcert_destroy (&cert);
+    fl_roster_destroy (&roster);
     return exit_code;
 }

@@ -5,6 +5,10 @@
     keeps no activations: backward needs only x and dL/dlogits, so forward
     never allocates.
 
+    With cfg->qat on, forward and backward go through a one-layer fl_qat
+    stack (fake-quantised input and weights, STE; fl_qat.h), and
+    export_model writes the int8 model.
+
     Initialisation: Glorot-uniform U(-a, a), a = sqrt(6 / (fan_in + fan_out))
     (Glorot & Bengio 2010, eq. 16) from fl_rng stream "logreg" of cfg->seed;
     bias 0.  (Zero weights would do for this convex model; small random ones
@@ -12,6 +16,7 @@
 */
 #include "fl_layers.h"
 #include "fl_model.h"
+#include "fl_qat.h"
 #include "fl_rng.h"
 #include "fl_tensor.h"
 
@@ -26,6 +31,7 @@ typedef struct {
     fl_tensor_t *t;          /* views: weight (n_out, n_inputs), bias (n_out, 1) */
     size_t n_inputs;
     size_t n_out;
+    fl_qat_stack_t *qat;     /* QAT path, or NULL */
 } s_logreg_t;
 
 static void
@@ -35,6 +41,7 @@ s_destroy (void *state)
     if (!self)
         return;
     fl_tensor_destroy (&self->t);
+    fl_qat_stack_destroy (&self->qat);
     free (self);
 }
 
@@ -72,6 +79,11 @@ s_create (const fl_model_config_t *cfg)
     for (size_t i = 0; i < self->n_inputs * self->n_out; i++)
         w[i] = (float) (a * (2.0 * fl_rng_double (rng) - 1.0));
     fl_rng_destroy (&rng);
+    size_t width[2] = { self->n_inputs, self->n_out };
+    if (cfg->qat != FL_MODEL_QAT_OFF && !(self->qat = fl_qat_stack_new (width, 1, cfg->qat))) {
+        s_destroy (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -79,6 +91,10 @@ static int
 s_forward (void *state, const float *x, size_t n, float *logits)
 {
     s_logreg_t *self = (s_logreg_t *) state;
+    if (self->qat) {
+        float *w = fl_tensor_view_data (self->t, 0), *b = fl_tensor_view_data (self->t, 1);
+        return fl_qat_stack_forward (self->qat, &w, &b, x, n, logits);
+    }
     // logits (n, n_out) = x (n, n_inputs) @ weight^T + bias
     fl_dense_forward (logits, x, fl_tensor_view_data (self->t, 0),
                       fl_tensor_view_data (self->t, 1), n, self->n_inputs, self->n_out);
@@ -89,6 +105,12 @@ static int
 s_backward (void *state, const float *x, size_t n, const float *dlogits)
 {
     s_logreg_t *self = (s_logreg_t *) state;
+    if (self->qat) {
+        float *w = fl_tensor_view_data (self->t, 0);
+        float *dw = fl_tensor_view_grad (self->t, 0), *db = fl_tensor_view_grad (self->t, 1);
+        fl_qat_stack_backward (self->qat, &w, &dw, &db, x, n, dlogits);
+        return 0;
+    }
     fl_dense_backward (NULL, fl_tensor_view_grad (self->t, 0), fl_tensor_view_grad (self->t, 1),
                        dlogits, x, fl_tensor_view_data (self->t, 0), n, self->n_inputs,
                        self->n_out);
@@ -130,6 +152,22 @@ s_view (const void *state, size_t i, fl_model_view_t *out)
     return 0;
 }
 
+/* int8 export (fl_qat file format); needs QAT for the input range. */
+static int
+s_export (void *state, const char *path)
+{
+    s_logreg_t *self = (s_logreg_t *) state;
+    if (!self->qat) {
+        zsys_error ("logreg: int8 export needs a model trained with qat on");
+        return -1;
+    }
+    float *w = fl_tensor_view_data (self->t, 0), *b = fl_tensor_view_data (self->t, 1);
+    fl_qat_int8_t *q = fl_qat_int8_from_stack (self->qat, &w, &b);
+    int rc = q ? fl_qat_int8_save (q, path) : -1;
+    fl_qat_int8_destroy (&q);
+    return rc;
+}
+
 const fl_model_ops_t fl_logreg_ops = {
     .abi_version = FL_MODEL_ABI_VERSION,
     .name = "logreg",
@@ -143,5 +181,5 @@ const fl_model_ops_t fl_logreg_ops = {
     .view = s_view,
     .forward = s_forward,
     .backward = s_backward,
-    .export_model = NULL,
+    .export_model = s_export,
 };

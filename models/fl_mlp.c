@@ -7,6 +7,11 @@
     layer, sized to the largest batch seen: forward allocates only when a
     batch is larger than any before, never per example.
 
+    With cfg->qat on, forward and backward go through an fl_qat stack
+    (int8 fake quantisation of every layer's input and weights, clipped
+    straight-through estimator; fl_qat.h): the flat vector still holds the
+    float master weights, and export_model writes the int8 model.
+
     Initialisation: hidden layers He-normal N(0, 2 / fan_in) (He et al. 2015,
     "Delving Deep into Rectifiers", sec. 2.2), the output layer Glorot-uniform
     U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010, eq. 16),
@@ -14,6 +19,7 @@
 */
 #include "fl_layers.h"
 #include "fl_model.h"
+#include "fl_qat.h"
 #include "fl_rng.h"
 #include "fl_tensor.h"
 
@@ -34,6 +40,9 @@ typedef struct {
     size_t cap;                             /* rows the buffers hold */
     float *act[FL_MODEL_MAX_HIDDEN];        /* (cap, width[l+1]) post-ReLU, hidden layer l */
     float *scratch[2];                      /* (cap, max_hidden) ping-pong for dinp */
+    fl_qat_stack_t *qat;                    /* QAT path, or NULL for float training */
+    float *w[S_MAX_LAYERS], *b[S_MAX_LAYERS];      /* views into t, per layer */
+    float *dw[S_MAX_LAYERS], *db[S_MAX_LAYERS];
 } s_mlp_t;
 
 static void
@@ -43,6 +52,7 @@ s_destroy (void *state)
     if (!self)
         return;
     fl_tensor_destroy (&self->t);
+    fl_qat_stack_destroy (&self->qat);
     for (size_t l = 0; l < FL_MODEL_MAX_HIDDEN; l++)
         free (self->act[l]);
     free (self->scratch[0]);
@@ -110,6 +120,17 @@ s_create (const fl_model_config_t *cfg)
         /* biases stay 0 (fl_tensor_new zeroes) */
     }
     fl_rng_destroy (&rng);
+    for (size_t l = 0; l < self->n_layers; l++) {
+        self->w[l] = fl_tensor_view_data (self->t, 2 * l);
+        self->b[l] = fl_tensor_view_data (self->t, 2 * l + 1);
+        self->dw[l] = fl_tensor_view_grad (self->t, 2 * l);
+        self->db[l] = fl_tensor_view_grad (self->t, 2 * l + 1);
+    }
+    if (cfg->qat != FL_MODEL_QAT_OFF
+        && !(self->qat = fl_qat_stack_new (self->width, self->n_layers, cfg->qat))) {
+        s_destroy (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -140,6 +161,8 @@ static int
 s_forward (void *state, const float *x, size_t n, float *logits)
 {
     s_mlp_t *self = (s_mlp_t *) state;
+    if (self->qat)
+        return fl_qat_stack_forward (self->qat, self->w, self->b, x, n, logits);
     if (s_reserve (self, n) != 0) {
         zsys_error ("mlp: out of memory for a batch of %zu", n);
         return -1;
@@ -162,6 +185,10 @@ static int
 s_backward (void *state, const float *x, size_t n, const float *dlogits)
 {
     s_mlp_t *self = (s_mlp_t *) state;
+    if (self->qat) {
+        fl_qat_stack_backward (self->qat, self->w, self->dw, self->db, x, n, dlogits);
+        return 0;
+    }
     assert (n <= self->cap);     /* forward ran on this batch */
     const float *dout = dlogits;
     int ping = 0;
@@ -216,6 +243,22 @@ s_view (const void *state, size_t i, fl_model_view_t *out)
     return 0;
 }
 
+/* int8 export (fl_qat file format); needs QAT: the activation ranges come
+   from the running min/max only a QAT model keeps. */
+static int
+s_export (void *state, const char *path)
+{
+    s_mlp_t *self = (s_mlp_t *) state;
+    if (!self->qat) {
+        zsys_error ("mlp: int8 export needs a model trained with qat on");
+        return -1;
+    }
+    fl_qat_int8_t *q = fl_qat_int8_from_stack (self->qat, self->w, self->b);
+    int rc = q ? fl_qat_int8_save (q, path) : -1;
+    fl_qat_int8_destroy (&q);
+    return rc;
+}
+
 const fl_model_ops_t fl_mlp_ops = {
     .abi_version = FL_MODEL_ABI_VERSION,
     .name = "mlp",
@@ -229,5 +272,5 @@ const fl_model_ops_t fl_mlp_ops = {
     .view = s_view,
     .forward = s_forward,
     .backward = s_backward,
-    .export_model = NULL,
+    .export_model = s_export,
 };

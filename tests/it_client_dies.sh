@@ -9,7 +9,7 @@ start_coordinator coord --min-clients 4 --rounds 4 --client-lr 0.1 --train-deadl
 for i in 0 1 2 3; do
     extra=()
     [ $i = 3 ] && extra=(--exit-during-round 2)
-    start_client "member-$i" --dataset wdbc --partitions 4 --partition-index $i --partition iid "${extra[@]}"
+    start_client "member-$i" --plaintext --dataset wdbc --partitions 4 --partition-index $i --partition iid "${extra[@]}"
     [ $i = 2 ] && VICTIM=$LAST_PID
 done
 # SIGKILL member-2 as soon as round 2 is reported finished (it is then in round 3).

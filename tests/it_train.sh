@@ -7,7 +7,7 @@ start_coordinator coord --min-clients 3 --rounds 3 --client-lr 0.1 --batch-size 
     --train-deadline $((20 * SLOW)) --eval-deadline $((20 * SLOW)) --join-timeout $((30 * SLOW)) \
     --metrics "$WORK/metrics.csv" --model-out "$WORK/model.flm" --report "$WORK/report.md" --plaintext
 for i in 0 1 2; do
-    start_client "hospital-$i" --dataset wdbc --partitions 3 --partition-index $i --partition iid --data-seed 7
+    start_client "hospital-$i" --plaintext --dataset wdbc --partitions 3 --partition-index $i --partition iid --data-seed 7
 done
 wait_pid "$COORD_PID" $((120 * SLOW)) || fail "coordinator exited with $?"
 [ "$(wc -l < "$WORK/metrics.csv")" -eq 4 ] || fail "expected 3 rounds in metrics.csv"

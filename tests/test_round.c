@@ -77,7 +77,7 @@ s_setup (sim_t *s, uint64_t rounds)
         FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
-        fl_client_config_t cc = {name, NULL, NULL, (uint64_t) i};
+        fl_client_config_t cc = {.member = name, .seed = (uint64_t) i, .allow_plaintext = 1};
         s->clients[i] = fl_client_new (&cc, &tr, &te);
         FL_CHECK (s->clients[i] != NULL);
         memcpy (s->ids[i], "peer-00", 7);

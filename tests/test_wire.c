@@ -665,7 +665,7 @@ test_reject_header (void)
     msgpack_pack_bin_with_body (&m.pk, s_run, 15);
     MB_REJECT (m, NULL, "header key 'run': expected a 16-byte bin, got bin of 15");
 
-    const uint64_t bad_types[] = { 0, 15, 20, 31, FL_WIRE_SECAGG_BASE, 62, 64, 255, 65536, UINT64_MAX };
+    const uint64_t bad_types[] = { 0, 15, 20, 31, FL_WIRE_SECAGG_BASE + 1, 62, 64, 255, 65536, UINT64_MAX };
     for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0]; k++) {
         mb_init (&m);
         msgpack_pack_map (&m.pk, 4);
@@ -1216,7 +1216,7 @@ test_names_and_limits (void)
     FL_CHECK (strcmp (fl_wire_type_name (FL_WIRE_EVAL_RESULT), "EVAL_RESULT") == 0);
     FL_CHECK (strcmp (fl_wire_type_name (FL_WIRE_STANDARDISE), "STANDARDISE") == 0);
     FL_CHECK (strcmp (fl_wire_type_name (FL_WIRE_ERROR), "ERROR") == 0);
-    const int unknown[] = { -1, 0, 15, 31, 32, 64, 1000 };
+    const int unknown[] = { -1, 0, 15, 31, 33, 64, 1000 };
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         FL_CHECK (strcmp (fl_wire_type_name (unknown[k]), "UNKNOWN") == 0);
         FL_CHECK (!fl_wire_type_known (unknown[k]));
@@ -1224,7 +1224,7 @@ test_names_and_limits (void)
     int known = 0;
     for (int t = 0; t < FL_WIRE_TYPE_LIMIT; t++)
         known += fl_wire_type_known (t);
-    FL_CHECK (known == 15);         /* 13 protocol types + MODEL + SELFTEST */
+    FL_CHECK (known == 16);         /* 13 protocol types + MODEL + SECAGG + SELFTEST */
     fl_wire_limits_t d = fl_wire_limits_default (), p = fl_wire_limits_preauth ();
     FL_CHECK (d.max_message_bytes == 64u << 20 && d.max_vector_len == 16u << 20);
     FL_CHECK (p.max_message_bytes < d.max_message_bytes && p.max_vector_len < d.max_vector_len

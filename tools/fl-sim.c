@@ -9,6 +9,7 @@
     union of the members' held-out splits).  See docs/SIMULATION.md.
 */
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,8 +41,15 @@ typedef struct {
     double alpha, test_fraction, fraction;
     uint64_t rounds, local_epochs, batch_size, seed, kill_round;
     double client_lr, server_lr, train_deadline;
-    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024];
-    int quiet, no_baselines;
+    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024], kill_at[32];
+    double clip_norm, sa_corrupt, sa_dropout, trim_beta;
+    size_t bucket_size, robust_f;
+    char aggregator[32], attack[32];
+    size_t byzantine;
+    double attack_scale;
+    int quiet, no_baselines, plaintext, allow_small_buckets;
+    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int qat;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -62,10 +72,25 @@ static const fl_arg_t s_args[] = {
     {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
     {"model", FL_ARG_STR, STR (model), "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
     {"hidden", FL_ARG_STR, STR (hidden), "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
+    {"model-plugin", FL_ARG_STR, STR (model_plugin), "PATH", "model plugin shared object for coordinator and members (no baselines)", FL_ARG_NO_RANGE},
+    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of everything: partition, split, initialisation, cohorts", FL_ARG_NO_RANGE},
     {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
     {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
     {"kill-round", FL_ARG_U64, F (kill_round), 0, "R", "the round in which they vanish (default: half way)", 0, 100000},
+    {"kill-at", FL_ARG_STR, STR (kill_at), "PHASE", "vanish at this secure-aggregation message instead of TRAIN (ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST)", FL_ARG_NO_RANGE},
+    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plaintext FedAvg: no keys, no encryption, updates unmasked (for comparison)", FL_ARG_NO_RANGE},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each update", 1e-6, 1e5},
+    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = one bucket)", 0, 65535},
+    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed colluding fraction", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction", 0, 0.99},
+    {"aggregator", FL_ARG_STR, STR (aggregator), "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (over bucket means)", FL_ARG_NO_RANGE},
+    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction trimmed from each side", 0, 0.4999},
+    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
+    {"byzantine", FL_ARG_SIZE, F (byzantine), 0, "F", "EVALUATION ONLY: F members are attackers (the first F partitions)", 0, 255},
+    {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
+    {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
@@ -162,6 +187,7 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
     mc.n_inputs = fl_dataset_features (train);
     mc.n_classes = classes;
     mc.seed = s->seed;
+    mc.qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
     if (s->hidden[0] && fl_model_parse_hidden (s->hidden, &mc) != 0)
         return NULL;
     fl_model_t *m = fl_model_new (s->model, &mc);
@@ -311,6 +337,11 @@ s_baselines (const settings_t *s, const char *model_path)
     }
     printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
             fl_dataset_rows (pool_test));
+    if (s->plaintext)
+        printf ("  (plaintext run: updates were NOT masked)\n");
+    if (s->byzantine)
+        printf ("  (%zu of the %zu members were attackers (%s); the baselines use honest training only)\n",
+                s->byzantine, s->clients, s->attack);
     printf ("  %-34s %8s %8s %8s %8s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
     s_row ("federated (this run)", &fed);
     s_row ("centralised (pooled data)", &central);
@@ -327,6 +358,24 @@ done:
     fl_dataset_destroy (&pool_train);
     fl_dataset_destroy (&pool_test);
     return rc;
+}
+
+/* Removes a directory of plain files (the run's throwaway keys). */
+static void
+s_remove_dir (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir (d)))
+        if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0) {
+            snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink (path);
+        }
+    closedir (d);
+    rmdir (dir);
 }
 
 static volatile sig_atomic_t s_stop = 0;
@@ -359,6 +408,13 @@ main (int argc, char **argv)
     s.server_lr = 1.0;
     s.seed = 42;
     s.train_deadline = 30;
+    s.clip_norm = 10;
+    s.sa_corrupt = 0.15;
+    s.sa_dropout = 0.25;
+    snprintf (s.aggregator, sizeof s.aggregator, "fedavg");
+    s.trim_beta = 0.2;
+    s.robust_f = 1;
+    s.attack_scale = NAN;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
@@ -372,6 +428,10 @@ main (int argc, char **argv)
     if (mkdir (s.out, 0755) != 0 && errno != EEXIST) {
         fprintf (stderr, "fl-sim: cannot create %s: %s\n", s.out, strerror (errno));
         return 1;
+    }
+    if (s.byzantine && (!s.attack[0] || s.byzantine >= s.clients)) {
+        fprintf (stderr, "fl-sim: --byzantine %zu needs --attack and must leave honest members\n", s.byzantine);
+        return 2;
     }
     if (s.kill >= s.clients) {
         fprintf (stderr, "fl-sim: --kill %zu must leave at least one of %zu members\n", s.kill, s.clients);
@@ -393,14 +453,46 @@ main (int argc, char **argv)
         fl_dataset_destroy (&a);
         fl_dataset_destroy (&b);
     }
+    /* Secure mode: fresh keys and a roster for this run (fl-keygen), removed at the end. */
+    char keys[1200] = "";
+    if (!s.plaintext) {
+        snprintf (keys, sizeof keys, "%s/keys.XXXXXX", s.out);
+        if (!mkdtemp (keys)) {
+            fprintf (stderr, "fl-sim: cannot create a key directory in %s: %s\n", s.out, strerror (errno));
+            return 1;
+        }
+        s_argv_t ka = {.n = 1};
+        s_arg (&ka, "--out=%s", keys);
+        s_arg (&ka, "--roster=%s/roster.zpl", keys);
+        s_arg (&ka, "--members=%zu", s.clients);
+        char klog[1300];
+        snprintf (klog, sizeof klog, "%s/keygen.log", s.out);
+        pid_t kp = s_spawn ("fl-keygen", ka.v, klog, klog);
+        int kst = 0;
+        if (kp < 0 || waitpid (kp, &kst, 0) != kp || !WIFEXITED (kst) || WEXITSTATUS (kst) != 0) {
+            fprintf (stderr, "fl-sim: fl-keygen failed (see %s)\n", klog);
+            return 1;
+        }
+    }
+    char collude[1200] = "";
+    if (s.byzantine) {
+        snprintf (collude, sizeof collude, "%s/collude.XXXXXX", s.out);
+        if (!mkdtemp (collude)) {
+            fprintf (stderr, "fl-sim: cannot create a collusion directory in %s\n", s.out);
+            return 1;
+        }
+        printf ("fl-sim: EVALUATION RUN WITH ATTACKERS: %zu of %zu members run the %s attack\n", s.byzantine,
+                s.clients, s.attack);
+    }
     char port_file[1200], model_path[1200];
     snprintf (port_file, sizeof port_file, "%s/coordinator.port", s.out);
     snprintf (model_path, sizeof model_path, "%s/model.flm", s.out);
     remove (port_file);
 
-    printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, output in %s/\n", s.clients,
+    printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, %s, output in %s/\n", s.clients,
             s.dataset, s.partition, strcmp (s.partition, "dirichlet") == 0 ? " label skew" : "", s.rounds,
-            s.model, s.hidden[0] ? " " : "", s.hidden, s.out);
+            s.model, s.hidden[0] ? " " : "", s.hidden,
+            s.plaintext ? "PLAINTEXT FedAvg (updates unmasked)" : "secure aggregation over CURVE", s.out);
     s_argv_t ca = {.n = 1};
     s_arg (&ca, "--bind=tcp://127.0.0.1:*");
     s_arg (&ca, "--port-file=%s", port_file);
@@ -417,17 +509,39 @@ main (int argc, char **argv)
     s_arg (&ca, "--model=%s", s.model);
     if (s.hidden[0])
         s_arg (&ca, "--hidden=%s", s.hidden);
+    if (s.model_plugin[0])
+        s_arg (&ca, "--model-plugin=%s", s.model_plugin);
+    if (s.qat)
+        s_arg (&ca, "--qat");
     s_arg (&ca, "--model-seed=%" PRIu64, s.seed);
     s_arg (&ca, "--seed=%" PRIu64, s.seed);
     s_arg (&ca, "--train-deadline=%g", s.train_deadline);
     s_arg (&ca, "--eval-deadline=%g", s.train_deadline);
-    s_arg (&ca, "--join-timeout=60");
+    s_arg (&ca, "--join-timeout=%zu", 60 + 2 * s.clients);   /* 200 client processes take a while to start on 2 cores */
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
     s_arg (&ca, "--report=%s/report.md", s.out);
-    s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
-    s_arg (&ca, "--plaintext");
-    s_arg (&ca, "--quiet");
+    if (s.byzantine)
+        s_arg (&ca, "--run-name=fl-sim: %s, %zu members, %zu of them Byzantine (%s attack)", s.dataset, s.clients,
+               s.byzantine, s.attack);
+    else
+        s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
+    s_arg (&ca, "--aggregator=%s", s.aggregator);
+    s_arg (&ca, "--trim-beta=%g", s.trim_beta);
+    s_arg (&ca, "--robust-f=%zu", s.robust_f);
+    s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
+    if (s.allow_small_buckets)
+        s_arg (&ca, "--allow-small-buckets");
+    if (s.plaintext)
+        s_arg (&ca, "--plaintext");
+    else {
+        s_arg (&ca, "--roster=%s/roster.zpl", keys);
+        s_arg (&ca, "--cert=%s/coordinator.curve", keys);
+        s_arg (&ca, "--clip-norm=%g", s.clip_norm);
+        s_arg (&ca, "--sa-corrupt=%g", s.sa_corrupt);
+        s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
+        s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);
+    }
     char log[1200];
     snprintf (log, sizeof log, "%s/coordinator.log", s.out);
     pid_t coord = s_spawn ("fl-coordinator", ca.v, s.quiet ? log : "-", log);   /* logs to file; progress lines to stdout */
@@ -456,7 +570,16 @@ main (int argc, char **argv)
     for (size_t i = 0; i < s.clients; i++) {
         s_argv_t a = {.n = 1};
         s_arg (&a, "--connect=tcp://127.0.0.1:%d", port);
-        s_arg (&a, "--member=hospital-%02zu", i + 1);
+        /* the member names fl-keygen --roster gives: member-01.., wider for large rosters */
+        int width = s.clients >= 1000 ? 4 : s.clients >= 100 ? 3 : 2;
+        s_arg (&a, "--member=member-%0*zu", width, i + 1);
+        if (s.plaintext)
+            s_arg (&a, "--plaintext");
+        else {
+            s_arg (&a, "--roster=%s/roster.zpl", keys);
+            s_arg (&a, "--identity=%s/member-%0*zu.identity_secret", keys, width, i + 1);
+            s_arg (&a, "--cert=%s/member-%0*zu.curve", keys, width, i + 1);
+        }
         s_arg (&a, "--dataset=%s", s.dataset);
         s_arg (&a, "--datadir=%s", s.datadir);
         s_arg (&a, "--partitions=%zu", s.clients);
@@ -468,23 +591,49 @@ main (int argc, char **argv)
         s_arg (&a, "--data-seed=%" PRIu64, s.seed);
         s_arg (&a, "--test-fraction=%g", s.test_fraction);
         s_arg (&a, "--seed=%zu", s.seed * 1000 + i);
-        if (i >= s.clients - s.kill)
+        if (i < s.byzantine) {
+            s_arg (&a, "--attack=%s", s.attack);
+            if (!isnan (s.attack_scale))
+                s_arg (&a, "--attack-scale=%g", s.attack_scale);
+            s_arg (&a, "--collude=%s", collude);
+            s_arg (&a, "--colluders=%zu", s.byzantine);
+            s_arg (&a, "--attack-n=%zu", s.clients);    /* ALIE's n: the participants */
+        }
+        if (s.model_plugin[0])
+            s_arg (&a, "--model-plugin=%s", s.model_plugin);
+        if (s.model_plugin[0] && s.hidden[0])       /* the plugin fully named: fingerprint in HELLO */
+            s_arg (&a, "--hidden=%s", s.hidden);
+        if (s.qat)
+            s_arg (&a, "--qat");
+        if (i >= s.clients - s.kill) {
             s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
-        s_arg (&a, "--quiet");
+            if (s.kill_at[0])
+                s_arg (&a, "--exit-at=%s", s.kill_at);
+        }
         snprintf (log, sizeof log, "%s/client-%02zu.log", s.out, i + 1);
         pids[i] = s_spawn ("fl-client", a.v, log, log);
     }
     if (s.kill)
         printf ("fl-sim: fault demo: %zu member(s) will vanish during round %" PRIu64 "\n", s.kill, kill_round);
     int status = 0;
-    while (waitpid (coord, &status, WNOHANG) == 0) {
+    struct rusage ru;
+    memset (&ru, 0, sizeof ru);
+    int64_t t_start = zclock_mono ();
+    for (;;) {
+        pid_t w = wait4 (coord, &status, WNOHANG, &ru);
+        if (w == coord || w < 0)
+            break;
         if (s_stop) {
             kill (coord, SIGTERM);
-            waitpid (coord, &status, 0);
+            wait4 (coord, &status, 0, &ru);
             break;
         }
         zclock_sleep (50);
     }
+    double wall = (zclock_mono () - t_start) / 1000.0;
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    printf ("fl-sim: coordinator: %.1f s wall, %.2f s CPU (user+system), peak memory %.1f MiB\n", wall, cpu,
+            ru.ru_maxrss / 1024.0);
     /* Clients leave on the coordinator's BYE; give them a moment, then stop stragglers. */
     for (int t = 0; t < 60; t++) {
         int alive = 0;
@@ -509,11 +658,17 @@ main (int argc, char **argv)
             waitpid (pids[i], NULL, 0);
         }
     free (pids);
+    if (keys[0])
+        s_remove_dir (keys);
+    if (collude[0])
+        s_remove_dir (collude);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;
     }
-    if (!s.no_baselines && s_baselines (&s, model_path) != 0)
+    if (!s.no_baselines && s.model_plugin[0])      /* model files name built-in models only */
+        printf ("\nfl-sim: no baselines with --model-plugin (the model file is not reloadable)\n");
+    else if (!s.no_baselines && s_baselines (&s, model_path) != 0)
         return 1;
     printf ("\nfl-sim: metrics %s/metrics.csv, model %s, report %s/report.md\n", s.out, model_path, s.out);
     return 0;

@@ -4,11 +4,18 @@
     anywhere), answers the coordinator's requests, and trains locally:
 
         (start) --fl_client_hello--> HELLO sent
-        WELCOME   -> build the model the consortium agreed on; check its
-                     fingerprint against the one the client was configured with
+        WELCOME   -> build the model the consortium agreed on (a plugin's if
+                     configured with model_plugin; QAT mode from WELCOME "qat");
+                     check it against what the client was configured with.
+                     A client configured with model_plugin, or with model and
+                     its hidden sizes, sends that model's fingerprint in HELLO,
+                     so the coordinator refuses a mismatch (REJECT) up front
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
-        TRAIN     -> load the global model, train locally, reply UPDATE
+        TRAIN     -> load the global model, train locally; then, in a secure
+                     round, clip, weight and encode the update and run the
+                     bucket's secure aggregation (SECAGG messages); in a
+                     plaintext round (only if allowed), reply UPDATE
                      (local minus global parameters, example count, loss)
         EVALUATE  -> evaluate the global model on the local test split, reply
                      EVAL_RESULT (counts and score histograms only)
@@ -25,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fl_attack.h"
 #include "fl_dataset.h"
 
 #ifdef __cplusplus
@@ -46,7 +54,28 @@ typedef struct {
     const char *model;        /* expected model name, or NULL to accept the coordinator's */
     const char *hidden;       /* expected hidden sizes (with model), or NULL */
     uint64_t seed;            /* local randomness (shuffling) */
+    /* Secure aggregation: with both set, the client takes part in masked
+       rounds; without allow_plaintext it refuses to send an unmasked update. */
+    const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
+    const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
+    int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
+    /* Byzantine attack, for robustness evaluation only (docs/ATTACKS.md).
+       All zero = an honest client.  With an attack set, attack_params must
+       be filled (fl_attack_params_defaults); model-poisoning attacks replace
+       the UPDATE delta, label-flip flips the training labels once in
+       fl_client_new.  collude_dir / colluders: the colluding group's
+       rendezvous directory and size, this client included (fl_attack_collude);
+       used by the attacks that need statistics (alie, ipm, min-max, min-sum). */
+    fl_attack_kind_t attack;
+    fl_attack_params_t attack_params;
+    const char *collude_dir;  /* copied; NULL = use only this client's own update */
+    size_t colluders;
+    int collude_timeout_ms;   /* 0 = FL_CLIENT_COLLUDE_TIMEOUT_MS */
+    const char *model_plugin; /* model plugin .so to build the model from, or NULL; copied */
+    uint32_t qat;             /* expected QAT mode (FL_MODEL_QAT_*), 0 = take the coordinator's */
 } fl_client_config_t;
+
+#define FL_CLIENT_COLLUDE_TIMEOUT_MS 10000
 
 /*  A client over its shards.  Ownership of *train and *test passes to the
     client (the pointers are nulled).  NULL (with a log line) if the shards
@@ -75,6 +104,10 @@ const char *fl_client_state_name (fl_client_state_t state);
 const char *fl_client_reason (const fl_client_t *self);
 /*  Rounds trained so far. */
 uint64_t fl_client_rounds_trained (const fl_client_t *self);
+/*  Secure aggregations this client completed (it sent its unmasking
+    shares); a round it trained for but aborted (e.g. signatures over a
+    different survivor set or model) is not counted. */
+uint64_t fl_client_secure_rounds (const fl_client_t *self);
 
 #ifdef __cplusplus
 }

@@ -4,10 +4,11 @@
     state the table creates, in the manner of SQLite's sqlite3_io_methods
     (abi_version first, so a host can refuse a table it does not understand).
     Built-in models (models/fl_logreg.c, models/fl_mlp.c) are such tables;
-    a plugin shared object will export one too (loading it with dlopen is
-    fl_model's later job), so this header is written to be usable ALONE: a
-    plugin includes fl_model.h, implements the table with no libfl symbols,
-    and links nothing of libfl.
+    a plugin shared object exports one too (fl_model_load_plugin, through the
+    one symbol FL_MODEL_PLUGIN_SYMBOL), so this header is written to be
+    usable ALONE: a plugin includes fl_model.h, implements the table with no
+    libfl symbols, and links nothing of libfl (docs/MODELS.md walks through
+    models/examples/fm_plugin.c).
 
     Division of labour.  The model maps inputs to LOGITS and back-propagates a
     given dL/dlogits into its flat gradient block.  The output non-linearity
@@ -33,8 +34,27 @@ extern "C" {
 
 /*  Version of fl_model_ops_t and fl_model_config_t.  Bump on ANY change to
     either struct's layout or to a function's meaning; the host refuses a
-    table whose abi_version differs. */
-#define FL_MODEL_ABI_VERSION 1
+    table whose abi_version differs (exact match: the config struct travels
+    host -> plugin, so neither side may assume the other's extensions).
+    History: 1 = first table; 2 = fl_model_config_t gained `qat`. */
+#define FL_MODEL_ABI_VERSION 2
+
+/*  The one symbol a model plugin exports (see fl_model_load_plugin):
+
+        const fl_model_ops_t *fl_model_plugin_v1 (void);
+
+    "v1" versions the ENTRY POINT (a no-argument function returning the
+    table), which is meant never to change; the table's layout is versioned
+    by its first field, abi_version, which the host reads before any other. */
+#define FL_MODEL_PLUGIN_SYMBOL "fl_model_plugin_v1"
+typedef const struct fl_model_ops_t *(*fl_model_plugin_fn) (void);
+
+/*  Quantisation-aware training (cfg.qat; see fl_qat.h and docs/MODELS.md):
+    int8 fake quantisation of weights (symmetric, one scale per tensor or
+    per output channel) and activations (affine, running min/max). */
+#define FL_MODEL_QAT_OFF         0u
+#define FL_MODEL_QAT_PER_TENSOR  1u
+#define FL_MODEL_QAT_PER_CHANNEL 2u
 
 /* Limits checked on every config (user input). */
 #define FL_MODEL_MAX_HIDDEN   8u           /* hidden layers of an MLP */
@@ -52,6 +72,9 @@ typedef struct {
     size_t hidden[FL_MODEL_MAX_HIDDEN];    /* MLP hidden sizes, first n_hidden used */
     size_t n_hidden;
     uint64_t seed;                         /* initialisation seed */
+    uint32_t qat;                          /* FL_MODEL_QAT_*: 0 = float training; a
+                                              model that cannot do QAT must refuse
+                                              (create returns NULL) rather than ignore it */
 } fl_model_config_t;
 
 /*  One named tensor in the flat parameter vector (for fingerprints, export
@@ -90,7 +113,8 @@ typedef struct fl_model_ops_t {
     int (*forward) (void *state, const float *x, size_t n, float *logits);
     int (*backward) (void *state, const float *x, size_t n, const float *dlogits);
     /*  Optional (NULL if absent): writes the model in its own format to the
-        file at path (int8 export is fl_quant's use of it). */
+        file at path.  The built-in models write the int8 format of fl_qat.h
+        (needs qat != 0). */
     int (*export_model) (void *state, const char *path);
 } fl_model_ops_t;
 
@@ -123,6 +147,23 @@ fl_model_t *fl_model_new (const char *name, const fl_model_config_t *cfg);
     NULL and a log line on any failure.  ops must outlive the model. */
 fl_model_t *fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg);
 
+/*  Loads a model plugin: dlopen (path, RTLD_NOW | RTLD_LOCAL), dlsym of
+    FL_MODEL_PLUGIN_SYMBOL, calls it for the table, then reads the table's
+    abi_version BEFORE any other field (a table of another version may be
+    laid out differently) and builds the model with fl_model_new_from_ops,
+    which validates the rest.  The shared object stays loaded until the
+    model is destroyed.  A plugin may not take a built-in model's name
+    ("logreg", "mlp"): its fingerprint would collide with the built-in's.
+    Returns NULL, logs, and writes a one-line reason into why (cap bytes,
+    may be NULL) on: path NULL or empty; a file that cannot be loaded
+    (missing, not a shared object, unresolved symbols: dlerror's text);
+    a missing symbol; a NULL table; an abi_version other than
+    FL_MODEL_ABI_VERSION; a built-in name; anything fl_model_new_from_ops
+    refuses (missing function, bad name, bad config, views that do not tile
+    the vector).  Caller owns the result. */
+fl_model_t *fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why,
+                                  size_t cap);
+
 /*  Destroys the model state; nulls *self_p; safe on NULL and twice. */
 void fl_model_destroy (fl_model_t **self_p);
 
@@ -153,10 +194,26 @@ int fl_model_view (const fl_model_t *self, size_t i, fl_model_view_t *out);
 
 /*  BLAKE2b-256 (crypto_generichash) over the model's name, version,
     n_inputs, n_classes and every view's name and shape, integers as
-    little-endian u64, strings length-prefixed.  Two models can exchange
+    little-endian u64, strings length-prefixed, and, when cfg.qat != 0, the
+    QAT mode (float models keep the fingerprint they had before QAT
+    existed, so older model files still load).  Two models can exchange
     parameter vectors iff their fingerprints are equal.  Parameter VALUES are
-    not included. */
+    not included.  For a plugin the name and version are the plugin's own. */
 void fl_model_fingerprint (const fl_model_t *self, uint8_t out[FL_MODEL_FINGERPRINTBYTES]);
+
+/*  Checks that self can exchange parameter vectors with a peer that
+    announced fingerprint expected_fp (FL_MODEL_FINGERPRINTBYTES bytes, or
+    NULL to skip) and expected_params parameters (0 to skip).  Returns 0 if
+    both match; -1 with a one-line reason in why (cap bytes, may be NULL)
+    naming which differs (the coordinator refuses such a client). */
+int fl_model_check_compatible (const fl_model_t *self, const uint8_t *expected_fp,
+                               size_t expected_params, char *why, size_t cap)
+    __attribute__ ((warn_unused_result));
+
+/*  Writes the model with its table's export_model (int8 for the built-in
+    models with qat on; see fl_qat.h for the format).  -1 and a log line if
+    the table has no export_model or it fails. */
+int fl_model_export (fl_model_t *self, const char *path);
 
 /* --- computation ---------------------------------------------------------------- */
 

@@ -21,8 +21,8 @@
     unbiased estimate of the clipped mean (as in Kairouz, Liu, Steinke,
     "The Distributed Discrete Gaussian Mechanism", ICML 2021, §4).
 
-    A later section of this module will hold quantisation-aware training
-    (int8 fake-quant); the encoding section is self-contained.
+    Quantisation-aware training (int8 fake-quant, export, integer
+    inference) lives in fl_qat.h; the encoding section is self-contained.
 */
 #ifndef FL_QUANT_H_INCLUDED
 #define FL_QUANT_H_INCLUDED

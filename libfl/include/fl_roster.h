@@ -105,6 +105,23 @@ const char *fl_roster_coordinator_endpoint (const fl_roster_t *self);  /* NULL i
 
 /*  True iff id is a valid member id (1..FL_ROSTER_ID_MAX chars of
     [A-Za-z0-9._-], first one alphanumeric: safe as a file name). */
+/*  The members' CURVE public keys as an in-memory zauth certificate store:
+    each certificate carries the metadata "fl-member" = member id, which
+    ZeroMQ attaches to every frame from that peer (fl_transport reads it).
+    The coordinator's key is not included.  Caller owns the store (or passes
+    it to fl_transport_server_new, which takes it).  NULL on allocation
+    failure. */
+struct _zcertstore_t;
+struct _zcertstore_t *fl_roster_certstore (const fl_roster_t *self);
+
+/*  Loads this site's CURVE certificate written by fl-keygen: path is the
+    public file (NAME.curve); the secret is read from path + "_secret".
+    Refused (NULL, logged) if either file is missing or malformed, the
+    secret file is readable by group or others, or it holds no secret key.
+    Caller owns the certificate (zcert_destroy). */
+struct _zcert_t;
+struct _zcert_t *fl_curve_cert_load (const char *path);
+
 bool fl_roster_id_valid (const char *id);
 
 /* ---- identity key files ------------------------------------------------ */

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "fl_metrics.h"
+#include "fl_robust.h"
 #include "fl_server_opt.h"
 
 #ifdef __cplusplus
@@ -67,6 +68,8 @@ typedef struct {
     /* the model */
     char model[32];              /* built-in model name */
     char hidden[64];             /* MLP hidden sizes, "64,32" */
+    char model_plugin[1024];     /* model plugin .so (fl_model_load_plugin), "" = built-in `model` */
+    uint32_t qat;                /* FL_MODEL_QAT_* of the model, announced in WELCOME "qat" */
     uint64_t model_seed;         /* initialisation of the global model */
     size_t features;             /* 0 = taken from the first client's HELLO */
     size_t classes;              /* 0 = taken from the first client's HELLO */
@@ -79,7 +82,30 @@ typedef struct {
     int64_t liveness_ms;         /* a client silent this long is no longer sampled */
     uint64_t seed;               /* cohort sampling */
     uint8_t run_id[FL_ROUND_RUNIDBYTES];
+    /* secure aggregation (docs/SECURITY.md).  When secure is set, updates
+       are masked per bucket and the coordinator learns only each bucket's
+       sum; clients are identified by the roster. */
+    int secure;
+    const struct fl_roster_t *roster;  /* borrowed; required when secure */
+    double clip_norm;            /* L2 clipping norm C of each client update */
+    size_t bucket_size;          /* s_min, clients per bucket at least (0 = the cohort is one bucket) */
+    double sa_corrupt;           /* assumed fraction of clients colluding with the coordinator */
+    double sa_dropout;           /* assumed fraction of clients dropping out of a bucket */
+    int64_t secagg_deadline_ms;  /* deadline of each secure-aggregation phase after key advertisement */
+    /* robust aggregation over bucket means (docs/ROBUSTNESS.md).  When
+       robust is set, clients send unweighted updates, each bucket's mean is
+       its sum divided by its planned size (a fixed denominator), and the
+       rule below combines the bucket means.  Otherwise the aggregate is the
+       FedAvg weighted mean over every bucket's sum. */
+    int robust;
+    fl_robust_kind_t robust_kind;
+    fl_robust_params_t robust_params;
+    int allow_small_buckets;     /* accept bucket_size below FL_ROUND_SAFE_BUCKET */
 } fl_round_config_t;
+
+/*  The smallest bucket the coordinator accepts by default: with secure
+    aggregation it sees sums of at least this many members' updates. */
+#define FL_ROUND_SAFE_BUCKET 3u
 
 /*  What one finished round did (also the row of the metrics CSV). */
 typedef struct {
@@ -88,6 +114,8 @@ typedef struct {
     size_t cohort;               /* clients sent the model */
     size_t updates;              /* updates aggregated */
     size_t dropped;              /* cohort members that missed the deadline or were rejected */
+    size_t buckets;              /* secure mode: buckets planned */
+    size_t buckets_aborted;      /* secure mode: buckets whose secure aggregation aborted */
     size_t eval_clients;         /* clients whose evaluation arrived */
     int skipped;                 /* 1: too few updates, model unchanged */
     double train_loss;           /* example-weighted mean of the clients' reported loss */
@@ -97,7 +125,8 @@ typedef struct {
 
 typedef struct fl_round_t fl_round_t;
 
-/*  Fills cfg with the defaults documented in docs/COORDINATOR.md. */
+/*  Fills cfg with the defaults documented in docs/COORDINATOR.md
+    (plaintext; secure aggregation needs a roster). */
 void fl_round_config_default (fl_round_config_t *cfg);
 
 /*  A state machine for one run.  The configuration is copied.  NULL (with a
@@ -135,6 +164,11 @@ int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self);
+/*  During a secure training phase: the least advanced bucket's secure-
+    aggregation state (fl_secagg_server_state_t: 0 advertise .. 4 unmask),
+    or -1 when no secure aggregation is running.  For progress reports and
+    fault-injection tests. */
+int fl_round_secure_state (const fl_round_t *self);
 const char *fl_round_phase_name (fl_round_phase_t phase);
 /*  Current round number (0 during standardisation). */
 uint64_t fl_round_current (const fl_round_t *self);
@@ -151,6 +185,34 @@ const float *fl_round_mean (const fl_round_t *self);
 const float *fl_round_std (const fl_round_t *self);
 size_t fl_round_features (const fl_round_t *self);
 size_t fl_round_classes (const fl_round_t *self);
+
+/*  The round binding clients sign in secure aggregation's consistency
+    check: BLAKE2b-256 over a domain label, the model fingerprint and the n
+    global parameters of the round (what TRAIN carried). */
+void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
+
+/*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
+    snapshots what a resumed run needs: run id, round, global model, server
+    optimizer state, standardisation, every finished round's summary,
+    robust-step state.  take_checkpoint hands the latest snapshot to the
+    caller (who writes it, e.g. with fl_checkpoint_save_dir), or NULL if
+    none is pending.  Caller owns the result. */
+struct fl_checkpoint_t;
+struct fl_checkpoint_t *fl_round_take_checkpoint (fl_round_t *self);
+
+/*  Continues a run from a checkpoint: call after fl_round_new and before any
+    client joined.  The run id, round, model and optimizer state come from
+    the checkpoint; admitted clients get the saved standardisation and
+    training resumes at the next round (no round 0).  Cohorts are drawn from
+    (seed, round), so a resumed run samples what the uninterrupted one would.
+    -1 (logged, nothing changed that matters: destroy and start afresh) if
+    the checkpoint lacks fields, holds invalid values, or was written for
+    another model, shape or aggregation mode. */
+int fl_round_restore (fl_round_t *self, const struct fl_checkpoint_t *ck);
+
+/*  Finished rounds so far (including restored ones); fills *out with the
+    i-th if i is in range. */
+size_t fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out);
 
 /*  Writes the global model as a model file (see docs/FORMATS.md): a msgpack
     map with model name, hidden sizes, shapes, fingerprint, standardisation

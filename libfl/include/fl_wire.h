@@ -90,6 +90,7 @@ typedef enum {
     FL_WIRE_ERROR         = 13,  /* either way: protocol error, then close */
     FL_WIRE_MODEL         = 14,  /* a model file on disk (fl_modelfile), never sent */
     FL_WIRE_SECAGG_BASE   = 32,  /* first type number of secure aggregation messages */
+    FL_WIRE_SECAGG        = 32,  /* both ways: one fl_secagg message of one bucket (fl_secagg_wire) */
     FL_WIRE_SELFTEST      = 63,  /* one key of every kind, for codec tests; never sent */
     FL_WIRE_TYPE_LIMIT    = 64   /* every type number is < this */
 } fl_wire_type_t;

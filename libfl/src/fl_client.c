@@ -13,8 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_attack.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
+#include "fl_quant.h"
+#include "fl_rng.h"
+#include "fl_roster.h"
+#include "fl_round.h"
+#include "fl_secagg.h"
+#include "fl_secagg_wire.h"
 #include "fl_stats.h"
 #include "fl_train.h"
 #include "fl_wire.h"
@@ -28,6 +35,8 @@ typedef struct s_out_t {
 struct fl_client_t {
     char member[64];
     char want_model[32], want_hidden[64];
+    char model_plugin[1024];       /* "" = built-in models */
+    uint32_t want_qat;             /* 0 = the coordinator's */
     uint64_t seed;
     fl_client_state_t state;
     char reason[256];
@@ -41,7 +50,23 @@ struct fl_client_t {
     float *global;                 /* (n_params) copy of the global model of the round */
     uint64_t rounds_trained;
     s_out_t *head, *tail;
+    /* secure aggregation */
+    const fl_roster_t *roster;
+    const uint8_t *identity_secret;
+    int allow_plaintext;
+    fl_secagg_client_t *sa;          /* the current round's session, or NULL */
+    uint64_t sa_round;
+    uint32_t sa_bucket;
+    uint64_t secure_rounds;          /* masked inputs completed */
+    /* Byzantine attack (evaluation only, docs/ATTACKS.md); FL_ATTACK_NONE = honest. */
+    fl_attack_kind_t attack;
+    fl_attack_params_t attack_params;
+    char *collude_dir;
+    size_t colluders;
+    int collude_timeout_ms;
+    fl_rng_t *attack_rng;
 };
+_Static_assert (FL_WIRE_RUNIDBYTES == FL_ATTACK_RUNIDBYTES, "the collusion channel keys files by run id");
 
 const char *
 fl_client_state_name (fl_client_state_t s)
@@ -59,6 +84,23 @@ s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
         zsys_error ("client %s: could not encode a message", self->member);
         return;
     }
+    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+    if (!o) {
+        free (buf);
+        return;
+    }
+    o->data = buf;
+    o->len = len;
+    if (self->tail)
+        self->tail->next = o;
+    else
+        self->head = o;
+    self->tail = o;
+}
+
+static void
+s_enqueue_raw (fl_client_t *self, uint8_t *buf, size_t len)
+{
     s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
     if (!o) {
         free (buf);
@@ -93,18 +135,58 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
                     fl_dataset_features (*train), fl_dataset_features (*test));
         return NULL;
     }
+    /* Attack, label flipping: the raw training rows get flipped labels once,
+       here, so every later copy (standardised, after a rejoin) carries them.
+       The flip is modulo max(K_train, K_test, 2), the classes announced in HELLO. */
+    fl_dataset_t *flipped = NULL;
+    if (cfg->attack == FL_ATTACK_LABEL_FLIP) {
+        size_t k = fl_dataset_classes (*train) > fl_dataset_classes (*test) ? fl_dataset_classes (*train)
+                                                                            : fl_dataset_classes (*test);
+        flipped = fl_attack_label_flip_dataset (*train, k < 2 ? 2 : k);
+        if (!flipped)
+            return NULL;
+    }
     fl_client_t *self = (fl_client_t *) calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        fl_dataset_destroy (&flipped);
         return NULL;
+    }
+    if (flipped) {
+        fl_dataset_destroy (train);
+        *train = flipped;
+    }
     snprintf (self->member, sizeof self->member, "%s", cfg->member ? cfg->member : "member");
     if (cfg->model)
         snprintf (self->want_model, sizeof self->want_model, "%s", cfg->model);
     if (cfg->hidden)
         snprintf (self->want_hidden, sizeof self->want_hidden, "%s", cfg->hidden);
     self->seed = cfg->seed;
+    self->roster = cfg->roster;
+    self->identity_secret = cfg->identity_secret;
+    self->allow_plaintext = cfg->allow_plaintext || !(cfg->roster && cfg->identity_secret);
+    if (cfg->model_plugin)
+        snprintf (self->model_plugin, sizeof self->model_plugin, "%s", cfg->model_plugin);
+    self->want_qat = cfg->qat;
     self->raw_train = *train;
     self->raw_test = *test;
     *train = *test = NULL;
+    if (cfg->attack != FL_ATTACK_NONE) {
+        self->attack = cfg->attack;
+        self->attack_params = cfg->attack_params;
+        self->collude_dir = cfg->collude_dir ? strdup (cfg->collude_dir) : NULL;
+        self->colluders = cfg->colluders;
+        self->collude_timeout_ms = cfg->collude_timeout_ms > 0 ? cfg->collude_timeout_ms
+                                                               : FL_CLIENT_COLLUDE_TIMEOUT_MS;
+        self->attack_rng = fl_rng_new_u64 (cfg->seed, 0x61747461636bull);   /* "attack" */
+        if (!self->attack_rng || (cfg->collude_dir && !self->collude_dir)) {
+            fl_client_destroy (&self);
+            return NULL;
+        }
+        zsys_warning ("client %s: BYZANTINE: this client runs the %s attack (robustness evaluation "
+                      "only)%s%s", self->member, fl_attack_kind_name (self->attack),
+                      self->collude_dir ? "; colludes through " : "",
+                      self->collude_dir ? self->collude_dir : "");
+    }
     return self;
 }
 
@@ -126,7 +208,10 @@ fl_client_destroy (fl_client_t **self_p)
     fl_dataset_destroy (&self->raw_train);
     fl_dataset_destroy (&self->raw_test);
     fl_model_destroy (&self->model);
+    fl_secagg_client_destroy (&self->sa);
     free (self->global);
+    free (self->collude_dir);
+    fl_rng_destroy (&self->attack_rng);
     free (self);
     *self_p = NULL;
 }
@@ -153,12 +238,40 @@ s_classes (const fl_client_t *self)
     return k < 2 ? 2 : k;
 }
 
+/*  The model this client's own configuration fully names (a plugin or a
+    built-in model, with its hidden sizes; logreg has none), built only for
+    its fingerprint; NULL when the configuration leaves part of the choice
+    to the coordinator. */
+static fl_model_t *
+s_build_expected (const fl_client_t *self)
+{
+    if (!self->model_plugin[0] && !self->want_model[0])
+        return NULL;
+    if (!self->want_hidden[0] && (self->model_plugin[0] || strcmp (self->want_model, "logreg") != 0))
+        return NULL;
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = fl_dataset_features (self->raw_train);
+    mc.n_classes = s_classes (self);
+    mc.qat = self->want_qat;
+    if (self->want_hidden[0] && fl_model_parse_hidden (self->want_hidden, &mc) != 0)
+        return NULL;
+    return self->model_plugin[0] ? fl_model_load_plugin (self->model_plugin, &mc, NULL, 0)
+                                 : fl_model_new (self->want_model, &mc);
+}
+
 void
 fl_client_hello (fl_client_t *self)
 {
     uint8_t fp[32] = {0};
     if (self->model)
         memcpy (fp, self->fingerprint, 32);
+    else {
+        fl_model_t *mine = s_build_expected (self);
+        if (mine)
+            fl_model_fingerprint (mine, fp);
+        fl_model_destroy (&mine);
+    }
     self->have_run = 0;
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_HELLO, 0);
     fl_wire_put_str (w, "member", self->member);
@@ -208,6 +321,14 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
         s_refuse (self, why);
         return 0;
     }
+    uint64_t qat = 0;
+    if (fl_wire_get_u64 (m, "qat", &qat) == 0 && qat > FL_MODEL_QAT_PER_CHANNEL)
+        return 0;
+    if (self->want_qat && qat != self->want_qat) {
+        s_refuse (self, qat ? "coordinator trains with another QAT mode than this client's --qat"
+                            : "coordinator trains without QAT, this client was configured with --qat");
+        return 0;
+    }
     if (features != fl_dataset_features (self->raw_train)) {
         s_refuse (self, "coordinator's model takes a different number of features");
         return 0;
@@ -217,6 +338,7 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     mc.n_inputs = features;
     mc.n_classes = classes;
     mc.seed = seed;
+    mc.qat = (uint32_t) qat;
     if (hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) {
         s_refuse (self, "coordinator sent invalid hidden sizes");
         return 0;
@@ -224,7 +346,19 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     fl_model_destroy (&self->model);
     free (self->global);
     self->global = NULL;
-    self->model = fl_model_new (model, &mc);
+    if (self->model_plugin[0]) {
+        char why[512];
+        self->model = fl_model_load_plugin (self->model_plugin, &mc, why, sizeof why);
+        if (self->model && strcmp (fl_model_name (self->model), model) != 0) {
+            snprintf (why, sizeof why, "coordinator runs model %s, this client's plugin is %s", model,
+                      fl_model_name (self->model));
+            fl_model_destroy (&self->model);
+            s_refuse (self, why);
+            return 0;
+        }
+    }
+    else
+        self->model = fl_model_new (model, &mc);
     if (!self->model) {
         s_refuse (self, "cannot build the coordinator's model");
         return 0;
@@ -315,6 +449,198 @@ s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
     return 0;
 }
 
+/* A secure round's session as the coordinator announced it in TRAIN. */
+typedef struct {
+    uint32_t bucket, index, n, t, k;
+    fl_secagg_graph_t graph;
+    double clip, max_abs;
+    uint64_t cap;
+    uint8_t *pks;                 /* (n, 32) identity keys of the bucket, from our roster */
+} s_session_t;
+
+/* Validates the session against our own roster before anything is trained
+   or revealed: we must be listed at our index, every member must be in the
+   roster (a sybil or unknown key is refused), sizes and encoding consistent. */
+static int
+s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
+{
+    memset (ss, 0, sizeof *ss);
+    uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0;
+    const char *why = NULL;
+    if (fl_wire_get_u64 (m, "sa_bucket", &b) != 0 || fl_wire_get_u64 (m, "sa_index", &idx) != 0
+        || fl_wire_get_u64 (m, "sa_n", &n) != 0 || fl_wire_get_u64 (m, "sa_t", &t) != 0
+        || fl_wire_get_u64 (m, "sa_k", &k) != 0 || fl_wire_get_u64 (m, "sa_graph", &graph) != 0
+        || fl_wire_get_f64 (m, "clip", &ss->clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &ss->max_abs) != 0
+        || fl_wire_get_u64 (m, "enc_summands", &summands) != 0 || fl_wire_get_u64 (m, "cap", &ss->cap) != 0)
+        why = "incomplete secure-aggregation session";
+    else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n || graph > 1)
+        why = "session parameters out of range";
+    else if (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1) || summands != n)
+        why = "encoding parameters inconsistent with the clipping norm and bucket size";
+    else if (fl_wire_bin_list_len (m, "sa_members") != n)
+        why = "bucket member list has the wrong length";
+    if (why) {
+        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        return -1;
+    }
+    ss->bucket = (uint32_t) b;
+    ss->index = (uint32_t) idx;
+    ss->n = (uint32_t) n;
+    ss->t = (uint32_t) t;
+    ss->k = (uint32_t) k;
+    ss->graph = (fl_secagg_graph_t) graph;
+    ss->pks = (uint8_t *) calloc (n, 32);
+    int *seen = (int *) calloc (fl_roster_size (self->roster) + 1, sizeof (int));
+    if (!ss->pks || !seen) {
+        free (ss->pks);
+        free (seen);
+        ss->pks = NULL;
+        return -1;
+    }
+    for (uint32_t j = 0; j < ss->n && !why; j++) {
+        const uint8_t *d;
+        size_t len;
+        char id[160];
+        fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len);
+        snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
+        int ri = fl_roster_find_by_id (self->roster, id);
+        if (ri < 0) {
+            zsys_warning ("client %s: rejected TRAIN: bucket lists '%s', who is not in the roster", self->member, id);
+            why = "unknown member";
+        }
+        else if (seen[ri]++)
+            why = "a member listed twice";
+        else if (j == ss->index && strcmp (id, self->member) != 0)
+            why = "our index in the bucket names another member";
+        else
+            memcpy (ss->pks + 32 * j, fl_roster_identity_pk (self->roster, (size_t) ri), 32);
+    }
+    free (seen);
+    if (why) {
+        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        free (ss->pks);
+        ss->pks = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Clips, weights and encodes the update, and starts the bucket's secure
+   aggregation.  The encoded vector is [w·Δ (n_params), w, w·loss] with
+   w = min(examples, cap) / cap in [0, 1], so FedAvg weighting survives the
+   masking; every value is within [-max(C,1), max(C,1)]. */
+static int
+s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, float *delta, size_t n_rows,
+                double loss)
+{
+    size_t np = fl_model_num_params (self->model), me = np + 2;
+    double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
+    /* An attacker controls its own client and does not clip; what it cannot
+       escape is the encoding's per-coordinate bound (values are clamped to
+       [-max_abs, max_abs] by fl_quant_encode). */
+    if (self->attack == FL_ATTACK_NONE || self->attack == FL_ATTACK_LABEL_FLIP)
+        fl_quant_clip_l2 (delta, np, ss->clip);
+    float *x = (float *) sodium_malloc (me * sizeof (float));
+    uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
+    fl_rng_t *rng = fl_rng_new_random ();
+    fl_quant_encoding_t qe;
+    int rc = -1;
+    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->max_abs, ss->n) != 0)
+        goto done;
+    for (size_t i = 0; i < np; i++)
+        x[i] = (float) (w * delta[i]);
+    double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->max_abs ? ss->max_abs : loss) : 0;
+    x[np] = (float) w;
+    x[np + 1] = (float) (w * l);
+    if (fl_quant_encode (x, me, &qe, rng, enc) != 0)
+        goto done;
+    uint8_t binding[32];
+    fl_round_binding (self->fingerprint, self->global, np, binding);
+    fl_secagg_config_t sc;
+    memset (&sc, 0, sizeof sc);
+    sc.version = FL_SECAGG_VERSION;
+    memcpy (sc.run_id, self->run_id, 16);
+    sc.round = fl_wire_round (m);
+    sc.bucket = ss->bucket;
+    sc.n = ss->n;
+    sc.t = ss->t;
+    sc.graph = ss->graph;
+    sc.k = ss->k;
+    sc.m = me;
+    sc.roster_pks = ss->pks;
+    sc.my_index = ss->index;
+    sc.id_secret_key = self->identity_secret;
+    sc.round_binding = binding;
+    fl_secagg_client_destroy (&self->sa);
+    self->sa = fl_secagg_client_new (&sc);
+    fl_secagg_msg_t *out = NULL;
+    if (!self->sa || fl_secagg_client_set_input (self->sa, enc) != 0 || fl_secagg_client_start (self->sa, &out) != 0) {
+        zsys_error ("client %s: secure aggregation could not start", self->member);
+        fl_secagg_client_destroy (&self->sa);
+        goto done;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_secagg_msg_to_wire (out, self->run_id, sc.round, ss->bucket, &buf, &len) == 0)
+        s_enqueue_raw (self, buf, len);
+    fl_secagg_msg_destroy (&out);
+    self->sa_round = sc.round;
+    self->sa_bucket = ss->bucket;
+    rc = 0;
+done:
+    if (x)
+        sodium_free (x);               /* sodium_free wipes */
+    if (enc)
+        sodium_free (enc);
+    fl_rng_destroy (&rng);
+    return rc;
+}
+
+static int
+s_on_secagg (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    char why[160];
+    if (!self->sa || fl_wire_round (m) != self->sa_round) {
+        zsys_warning ("client %s: rejected SECAGG: no secure aggregation of round %" PRIu64 " in progress",
+                      self->member, fl_wire_round (m));
+        return 0;
+    }
+    uint32_t bucket = 0;
+    fl_secagg_msg_t *in = fl_secagg_msg_from_wire (m, &bucket, why, sizeof why);
+    if (!in || bucket != self->sa_bucket) {
+        zsys_warning ("client %s: rejected SECAGG: %s", self->member, in ? "another bucket" : why);
+        fl_secagg_msg_destroy (&in);
+        return 0;
+    }
+    fl_secagg_msg_t *out = NULL;
+    int rc = fl_secagg_client_handle (self->sa, in, &out);
+    fl_secagg_msg_destroy (&in);
+    if (rc != 0) {
+        zsys_error ("client %s: secure aggregation of round %" PRIu64 " aborted: %s", self->member, self->sa_round,
+                    fl_secagg_client_error (self->sa));
+        fl_secagg_client_destroy (&self->sa);
+        return 0;
+    }
+    if (out) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (fl_secagg_msg_to_wire (out, self->run_id, self->sa_round, self->sa_bucket, &buf, &len) == 0)
+            s_enqueue_raw (self, buf, len);
+        fl_secagg_msg_destroy (&out);
+    }
+    fl_secagg_client_state_t st = fl_secagg_client_state (self->sa);
+    if (st == FL_SECAGG_CLIENT_DONE) {
+        self->secure_rounds++;
+        fl_secagg_client_destroy (&self->sa);
+    }
+    else if (st == FL_SECAGG_CLIENT_ABORTED) {
+        zsys_warning ("client %s: the coordinator aborted secure aggregation of round %" PRIu64 ": %s", self->member,
+                      self->sa_round, fl_secagg_client_error (self->sa));
+        fl_secagg_client_destroy (&self->sa);
+    }
+    return 1;
+}
+
 static int
 s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
@@ -330,8 +656,26 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         zsys_warning ("client %s: rejected TRAIN: invalid training configuration", self->member);
         return 0;
     }
-    if (s_load_global (self, m, "TRAIN") != 0)
+    int secure_round = fl_wire_has (m, "sa_bucket");
+    if (secure_round && !(self->roster && self->identity_secret)) {
+        zsys_error ("client %s: the coordinator runs secure aggregation, but this client has no roster and "
+                    "identity key (--roster, --identity)", self->member);
         return 0;
+    }
+    if (!secure_round && !self->allow_plaintext) {
+        zsys_error ("client %s: refused round %" PRIu64 ": the coordinator asked for an unmasked update, and "
+                    "this client takes part in secure aggregation only (--plaintext allows it)", self->member,
+                    fl_wire_round (m));
+        return 0;
+    }
+    s_session_t ss;
+    memset (&ss, 0, sizeof ss);
+    if (secure_round && s_parse_session (self, m, &ss) != 0)
+        return 0;
+    if (s_load_global (self, m, "TRAIN") != 0) {
+        free (ss.pks);
+        return 0;
+    }
     tc.epochs = (int) epochs;
     tc.batch_size = (size_t) batch;
     tc.lr = (float) lr;
@@ -341,15 +685,37 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     if (fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
                         &tc, &loss) != 0) {
         zsys_error ("client %s: local training failed", self->member);
+        free (ss.pks);
         return 0;
     }
     size_t n = fl_model_num_params (self->model);
     float *p = fl_model_params (self->model);
     float *delta = (float *) malloc (n * sizeof (float));
-    if (!delta)
+    if (!delta) {
+        free (ss.pks);
         return 0;
+    }
     for (size_t i = 0; i < n; i++)
         delta[i] = p[i] - self->global[i];
+    /* Attack (evaluation only): replace the honest delta by a crafted one. */
+    if (self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP
+        && fl_attack_round (self->attack, &self->attack_params, self->collude_dir, self->run_id,
+                            fl_wire_round (m), self->member, self->colluders,
+                            self->collude_timeout_ms, self->attack_rng, delta, n) != 0) {
+        zsys_error ("client %s: attack %s failed", self->member, fl_attack_kind_name (self->attack));
+        free (delta);
+        free (ss.pks);
+        return 0;
+    }
+    if (secure_round) {
+        int rc = s_secure_start (self, m, &ss, delta, n_rows, loss);
+        sodium_memzero (delta, n * sizeof (float));
+        free (delta);
+        free (ss.pks);
+        if (rc == 0)
+            self->rounds_trained++;
+        return rc == 0;
+    }
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_UPDATE, fl_wire_round (m));
     fl_wire_put_f32s (w, "delta", delta, n);
     fl_wire_put_u64 (w, "n", n_rows);
@@ -433,6 +799,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
         else
             ok = s_on_evaluate (self, m);
         break;
+    case FL_WIRE_SECAGG: ok = s_on_secagg (self, m); break;
     case FL_WIRE_HEARTBEAT: ok = 1; break;
     case FL_WIRE_BYE: {
         const char *r = fl_wire_get_cstr (m, "reason");
@@ -469,3 +836,4 @@ fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len)
 fl_client_state_t fl_client_state (const fl_client_t *self) { return self->state; }
 const char *fl_client_reason (const fl_client_t *self) { return self->reason; }
 uint64_t fl_client_rounds_trained (const fl_client_t *self) { return self->rounds_trained; }
+uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_rounds; }

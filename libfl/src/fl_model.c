@@ -12,8 +12,11 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +32,7 @@ struct fl_model_t {
     size_t cap;             /* rows the loss buffers hold */
     float *logits;          /* (cap, n_out) */
     float *dlogits;         /* (cap, n_out) */
+    void *dl;               /* dlopen handle of a plugin (closed after the state), or NULL */
 };
 
 static const fl_model_ops_t *s_registry[] = { &fl_logreg_ops, &fl_mlp_ops };
@@ -97,6 +101,11 @@ s_config_ok (const char *name, const fl_model_config_t *cfg)
     if (cfg->n_classes < 2 || cfg->n_classes > FL_MODEL_MAX_CLASSES) {
         zsys_error ("fl_model_new (%s): n_classes %zu not in 2..%u", name, cfg->n_classes,
                     FL_MODEL_MAX_CLASSES);
+        return 0;
+    }
+    if (cfg->qat > FL_MODEL_QAT_PER_CHANNEL) {
+        zsys_error ("fl_model_new (%s): qat mode %u is not 0 (off), 1 (per tensor) or 2 (per "
+                    "channel)", name, (unsigned) cfg->qat);
         return 0;
     }
     if (cfg->n_hidden > FL_MODEL_MAX_HIDDEN) {
@@ -208,6 +217,122 @@ fl_model_new (const char *name, const fl_model_config_t *cfg)
     return NULL;
 }
 
+/*  Formats a refusal into why and the log. */
+static void
+s_why (char *why, size_t cap, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+static void
+s_why (char *why, size_t cap, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, sizeof buf, fmt, ap);
+    va_end (ap);
+    zsys_error ("%s", buf);
+    if (why && cap)
+        snprintf (why, cap, "%s", buf);
+}
+
+fl_model_t *
+fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why, size_t cap)
+{
+    if (why && cap)
+        why[0] = '\0';
+    if (!path || !*path) {
+        s_why (why, cap, "model plugin: no path given");
+        return NULL;
+    }
+    dlerror ();
+    void *dl = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *e = dlerror ();
+        s_why (why, cap, "model plugin %s: cannot load: %s", path, e ? e : "unknown error");
+        return NULL;
+    }
+    /* POSIX guarantees a function pointer survives the trip through void *
+       (dlsym's own contract); memcpy keeps the C11 compiler quiet about it. */
+    void *sym = dlsym (dl, FL_MODEL_PLUGIN_SYMBOL);
+    if (!sym) {
+        s_why (why, cap, "model plugin %s: no symbol %s (not a libfl model plugin)", path,
+               FL_MODEL_PLUGIN_SYMBOL);
+        dlclose (dl);
+        return NULL;
+    }
+    fl_model_plugin_fn fn;
+    memcpy (&fn, &sym, sizeof fn);
+    const fl_model_ops_t *ops = fn ();
+    if (!ops) {
+        s_why (why, cap, "model plugin %s: %s returned no table", path, FL_MODEL_PLUGIN_SYMBOL);
+        dlclose (dl);
+        return NULL;
+    }
+    /* abi_version first and alone: every version keeps it as the first member */
+    int abi = ops->abi_version;
+    if (abi != FL_MODEL_ABI_VERSION) {
+        s_why (why, cap, "model plugin %s: ABI version %d, this build speaks %d (rebuild the "
+               "plugin against this fl_model.h)", path, abi, FL_MODEL_ABI_VERSION);
+        dlclose (dl);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof s_registry / sizeof s_registry[0]; i++)
+        if (ops->name && strcmp (ops->name, s_registry[i]->name) == 0) {
+            s_why (why, cap, "model plugin %s: takes the built-in model name '%s'", path, ops->name);
+            dlclose (dl);
+            return NULL;
+        }
+    fl_model_t *self = fl_model_new_from_ops (ops, cfg);
+    if (!self) {
+        s_why (why, cap, "model plugin %s: invalid table or configuration (see the log above)",
+               path);
+        dlclose (dl);
+        return NULL;
+    }
+    self->dl = dl;
+    zsys_info ("model plugin %s: %s version %u, %zu parameters", path, ops->name,
+               (unsigned) ops->version, self->n_params);
+    return self;
+}
+
+int
+fl_model_check_compatible (const fl_model_t *self, const uint8_t *expected_fp,
+                           size_t expected_params, char *why, size_t cap)
+{
+    assert (self);
+    if (why && cap)
+        why[0] = '\0';
+    if (expected_params && expected_params != self->n_params) {
+        s_why (why, cap, "model %s has %zu parameters, expected %zu", self->ops->name,
+               self->n_params, expected_params);
+        return -1;
+    }
+    if (expected_fp) {
+        uint8_t fp[FL_MODEL_FINGERPRINTBYTES];
+        fl_model_fingerprint (self, fp);
+        if (sodium_memcmp (fp, expected_fp, sizeof fp) != 0) {
+            s_why (why, cap, "model %s (version %u, qat %u): fingerprint differs from the expected "
+                   "one (another model, version, shape or QAT mode)", self->ops->name,
+                   (unsigned) self->ops->version, (unsigned) self->cfg.qat);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+fl_model_export (fl_model_t *self, const char *path)
+{
+    assert (self);
+    if (!path || !*path) {
+        zsys_error ("fl_model_export (%s): no path", self->ops->name);
+        return -1;
+    }
+    if (!self->ops->export_model) {
+        zsys_error ("fl_model_export (%s): this model has no export", self->ops->name);
+        return -1;
+    }
+    return self->ops->export_model (self->state, path);
+}
+
 void
 fl_model_destroy (fl_model_t **self_p)
 {
@@ -217,6 +342,8 @@ fl_model_destroy (fl_model_t **self_p)
         return;
     if (self->state)
         self->ops->destroy (self->state);
+    if (self->dl)
+        dlclose (self->dl);     /* after destroy: the table and its code live in there */
     free (self->logits);
     free (self->dlogits);
     free (self);
@@ -323,6 +450,10 @@ fl_model_fingerprint (const fl_model_t *self, uint8_t out[FL_MODEL_FINGERPRINTBY
     s_hash_u64 (&h, self->ops->version);
     s_hash_u64 (&h, self->cfg.n_inputs);
     s_hash_u64 (&h, self->cfg.n_classes);
+    if (self->cfg.qat != FL_MODEL_QAT_OFF) {
+        s_hash_str (&h, "qat");
+        s_hash_u64 (&h, self->cfg.qat);
+    }
     size_t nv = self->ops->num_views (self->state);
     s_hash_u64 (&h, nv);
     for (size_t i = 0; i < nv; i++) {

@@ -28,6 +28,8 @@ fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, cons
     fl_wire_put_u64 (w, "features", d);
     fl_wire_put_u64 (w, "classes", fl_model_num_classes (model));
     fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    if (fl_model_config (model)->qat)
+        fl_wire_put_u64 (w, "qat", fl_model_config (model)->qat);
     fl_wire_put_f32s (w, "params", fl_model_params (model), fl_model_num_params (model));
     if (mean && std) {
         fl_wire_put_f32s (w, "mean", mean, d);
@@ -115,6 +117,9 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     }
     mc.n_inputs = features;
     mc.n_classes = classes;
+    uint64_t qat = 0;
+    if (fl_wire_get_u64 (m, "qat", &qat) == 0)    /* optional: QAT mode (fingerprinted) */
+        mc.qat = qat <= FL_MODEL_QAT_PER_CHANNEL ? (uint32_t) qat : UINT32_MAX;
     if ((hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) || !(model = fl_model_new (name, &mc))) {
         zsys_error ("model file: %s: cannot build model %s (%s)", path, name, hidden);
         goto done;

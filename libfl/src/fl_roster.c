@@ -831,3 +831,47 @@ fl_identity_load_public (const char *path, uint8_t pk[FL_ROSTER_IDENTITYBYTES])
     }
     return 0;
 }
+
+zcertstore_t *
+fl_roster_certstore (const fl_roster_t *self)
+{
+    zcertstore_t *store = zcertstore_new (NULL);
+    if (!store)
+        return NULL;
+    static const uint8_t no_secret[32];
+    for (size_t i = 0; i < fl_roster_size (self); i++) {
+        zcert_t *cert = zcert_new_from (fl_roster_curve_pk_bin (self, i), no_secret);
+        if (!cert) {
+            zcertstore_destroy (&store);
+            return NULL;
+        }
+        zcert_set_meta (cert, "fl-member", "%s", fl_roster_member_id (self, i));
+        zcertstore_insert (store, &cert);
+    }
+    return store;
+}
+
+zcert_t *
+fl_curve_cert_load (const char *path)
+{
+    char secret[4096];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    struct stat st;
+    if (stat (secret, &st) != 0) {
+        zsys_error ("curve certificate: cannot read %s: %s", secret, strerror (errno));
+        return NULL;
+    }
+    if (st.st_mode & 077) {
+        zsys_error ("curve certificate: %s is readable by group or others (mode %03o); chmod 600 it",
+                    secret, (unsigned) (st.st_mode & 0777));
+        return NULL;
+    }
+    zcert_t *cert = zcert_load (path);
+    static const uint8_t zero[32];
+    if (!cert || sodium_memcmp (zcert_secret_key (cert), zero, 32) == 0) {
+        zsys_error ("curve certificate: %s (with %s) is not a CURVE certificate with a secret key", path, secret);
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    return cert;
+}

@@ -23,11 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_checkpoint.h"
 #include "fl_dataset.h"
 #include "fl_stats.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_quant.h"
 #include "fl_rng.h"
+#include "fl_roster.h"
+#include "fl_secagg.h"
+#include "fl_secagg_wire.h"
 #include "fl_train.h"
 #include "fl_wire.h"
 
@@ -37,12 +42,16 @@ typedef struct {
     uint8_t id[255];
     size_t id_len;
     char name[64];           /* member id for log lines */
+    char auth_member[64];    /* member id the transport authenticated (CURVE), or "" */
     int admitted;
     int ready;               /* received the standardisation */
     int expected;            /* the current phase waits for this peer */
     int answered;            /* ... and it has answered */
     int strikes;             /* malformed / out-of-protocol messages */
     int misses;              /* consecutive deadlines missed */
+    int roster_index;        /* secure mode: the member's roster entry (-1 unknown) */
+    int sa_bucket;           /* secure mode: bucket of the current round (-1 none) */
+    uint32_t sa_index;       /* ... and the index within it */
     int64_t last_seen;
     uint64_t n_train, n_test;
 } s_peer_t;
@@ -53,6 +62,20 @@ typedef struct s_out_t {
     size_t len;
     struct s_out_t *next;
 } s_out_t;
+
+/* One bucket of a secure round: one secure aggregation over its members. */
+typedef struct {
+    fl_secagg_server_t *srv;
+    uint32_t n;
+    size_t *members;                 /* (n) peer indices, in bucket order */
+    fl_quant_encoding_t enc;
+    int64_t deadline;                /* of the current secure-aggregation phase */
+    int state;                       /* server state last seen */
+    int finished;                    /* 1: DONE or ABORTED and handled */
+    int ok;                          /* 1: sum decoded into sum */
+    uint32_t survivors;              /* |U3| */
+    double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
+} s_bucket_t;
 
 typedef struct s_summary_node_t {
     fl_round_summary_t s;
@@ -89,6 +112,18 @@ struct fl_round_t {
     fl_round_summary_t cur;
     double loss_sum, loss_weight;
     fl_metrics_counts_t eval_acc;
+
+    /* secure aggregation of the current round */
+    s_bucket_t *buckets;
+    size_t n_buckets;
+    uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
+    size_t m_enc;                    /* encoded vector length: n_params + 2 */
+    int secure_started;              /* a bucket has started secure aggregation in this run */
+    double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
+    fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
+    double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
+    size_t n_history;
+    fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
     s_peer_t *last_out_peer;
@@ -191,6 +226,8 @@ s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
     memcpy (p->id, id, id_len);
     p->id_len = id_len;
     snprintf (p->name, sizeof p->name, "peer-%zu", self->n_peers);
+    p->roster_index = -1;
+    p->sa_bucket = -1;
     return p;
 }
 
@@ -213,6 +250,11 @@ s_invariants (const fl_round_t *self)
     return admitted == self->n_admitted;
 }
 #endif
+
+static void s_free_buckets (fl_round_t *self);
+
+static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
+static void s_snapshot (fl_round_t *self);
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -239,6 +281,16 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->eval_deadline_ms = 30000;
     cfg->liveness_ms = 30000;
     cfg->seed = 1;
+    cfg->secure = 0;
+    cfg->clip_norm = 10.0;
+    cfg->bucket_size = 0;
+    cfg->sa_corrupt = 0.15;
+    cfg->sa_dropout = 0.25;
+    cfg->secagg_deadline_ms = 10000;
+    cfg->robust = 0;
+    cfg->robust_kind = FL_ROBUST_MEAN;
+    fl_robust_params_defaults (&cfg->robust_params);
+    cfg->allow_small_buckets = 0;
 }
 
 fl_round_t *
@@ -260,6 +312,20 @@ fl_round_new (const fl_round_config_t *cfg)
         bad = "client learning rate, local epochs and batch size must be positive";
     else if (fl_opt_kind_parse (cfg->client_opt, &okind) != 0)
         bad = "client optimizer must be sgd, momentum or adam";
+    else if (cfg->secure && !cfg->roster)
+        bad = "secure aggregation needs the consortium roster";
+    else if (cfg->secure && !(cfg->clip_norm > 0 && cfg->clip_norm < 1e6))
+        bad = "secure aggregation needs a clipping norm in (0, 1e6)";
+    else if (cfg->secure && (cfg->secagg_deadline_ms <= 0 || !(cfg->sa_corrupt >= 0 && cfg->sa_corrupt < 1)
+                             || !(cfg->sa_dropout >= 0 && cfg->sa_dropout < 1)))
+        bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1)";
+    else if (cfg->robust && cfg->bucket_size == 0)
+        bad = "robust aggregation runs over buckets: set the bucket size";
+    else if (cfg->bucket_size && cfg->bucket_size < FL_ROUND_SAFE_BUCKET && !cfg->allow_small_buckets)
+        bad = "buckets smaller than 3 let the coordinator see sums of 1 or 2 updates; "
+              "allow it explicitly (allow_small_buckets) if that is intended";
+    else if (cfg->secure && cfg->bucket_size == 1)
+        bad = "secure aggregation over buckets of 1 would reveal every update";
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -270,13 +336,17 @@ fl_round_new (const fl_round_config_t *cfg)
     self->cfg = *cfg;
     self->phase = FL_ROUND_WAIT_CLIENTS;
     self->phase_deadline = -1;
-    self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);
+    self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
     if (!self->rng) {
         free (self);
         return NULL;
     }
+    if (cfg->bucket_size)
+        zsys_info ("coordinator: cohorts are split into buckets of at least %zu clients: %s", cfg->bucket_size,
+                   cfg->secure ? "the coordinator sees only each bucket's sum of updates"
+                               : "plaintext mode, the coordinator sees every update");
     return self;
 }
 
@@ -298,6 +368,11 @@ fl_round_destroy (fl_round_t **self_p)
         self->sum_head = s->next;
         free (s);
     }
+    s_free_buckets (self);
+    free (self->prev_agg);
+    free (self->history);
+    fl_checkpoint_destroy (&self->pending_ckpt);
+    fl_robust_work_destroy (&self->robust_work);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
     fl_fedavg_destroy (&self->fedavg);
@@ -320,11 +395,20 @@ s_build_model (fl_round_t *self)
     mc.n_inputs = self->features;
     mc.n_classes = self->classes;
     mc.seed = self->cfg.model_seed;
+    mc.qat = self->cfg.qat;
     if (self->cfg.hidden[0] && fl_model_parse_hidden (self->cfg.hidden, &mc) != 0)
         return -1;
-    self->model = fl_model_new (self->cfg.model, &mc);
+    if (self->cfg.model_plugin[0])       /* WELCOME then names the plugin's model */
+        self->model = fl_model_load_plugin (self->cfg.model_plugin, &mc, NULL, 0);
+    else
+        self->model = fl_model_new (self->cfg.model, &mc);
     if (!self->model)
         return -1;
+    if (strlen (fl_model_name (self->model)) >= sizeof self->cfg.model) {
+        zsys_error ("coordinator: model name '%s' is too long for WELCOME", fl_model_name (self->model));
+        return -1;
+    }
+    snprintf (self->cfg.model, sizeof self->cfg.model, "%s", fl_model_name (self->model));
     self->params = fl_model_params (self->model);
     self->n_params = fl_model_num_params (self->model);
     fl_model_fingerprint (self->model, self->fingerprint);
@@ -392,6 +476,10 @@ s_start_stats (fl_round_t *self, int64_t now)
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
+static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k);
+static void s_secure_tick (fl_round_t *self, int64_t now);
+static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
+static void s_finish_robust (fl_round_t *self, int64_t now);
 
 static void
 s_finish_stats (fl_round_t *self, int64_t now)
@@ -448,9 +536,30 @@ s_start_train (fl_round_t *self, int64_t now)
         k = self->cfg.min_cohort;
     if (k > ready)
         k = ready;
-    fl_rng_shuffle_u32 (self->rng, idx, ready);       /* cohort = first k of a permutation */
+    /* cohort = first k of a permutation drawn from (seed, round) alone, so a
+       run resumed from a checkpoint samples exactly the cohorts it would have */
+    fl_rng_t *crng = fl_rng_new_u64 (self->cfg.seed ^ 0x636f686f7274ull, self->round);
+    if (!crng) {
+        free (idx);
+        s_fail (self, "out of memory");
+        return;
+    }
+    fl_rng_shuffle_u32 (crng, idx, ready);
+    fl_rng_destroy (&crng);
     self->cur.ready = ready;
     self->cur.cohort = k;
+    if (self->cfg.secure) {
+        /* the permutation also assigns the buckets (consecutive runs of it) */
+        self->phase_deadline = -1;
+        s_start_secure (self, now, idx, k);
+        free (idx);
+        return;
+    }
+    if (self->cfg.robust && s_plain_buckets (self, idx, k) != 0) {
+        free (idx);
+        s_fail (self, "out of memory");
+        return;
+    }
     for (size_t j = 0; j < k; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
@@ -462,7 +571,7 @@ s_start_train (fl_round_t *self, int64_t now)
         fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
         fl_wire_put_str (w, "opt", self->cfg.client_opt);
         fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-        fl_wire_put_u64 (w, "cap", self->cfg.example_cap);
+        fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -474,6 +583,10 @@ static void s_start_eval (fl_round_t *self, int64_t now);
 static void
 s_finish_train (fl_round_t *self, int64_t now)
 {
+    if (self->cfg.robust) {
+        s_finish_robust (self, now);
+        return;
+    }
     self->cur.updates = fl_fedavg_count (self->fedavg);
     self->cur.dropped = self->cur.cohort - self->cur.updates;
     self->cur.train_loss = self->loss_weight > 0 ? self->loss_sum / self->loss_weight : NAN;
@@ -530,6 +643,8 @@ s_finish_eval (fl_round_t *self, int64_t now)
             self->sum_head = node;
         self->sum_tail = node;
     }
+    s_history_add (self, &self->cur);
+    s_snapshot (self);                 /* the round is complete: this is what a resume continues from */
     if (self->round >= self->cfg.rounds) {
         self->phase = FL_ROUND_DONE;
         self->phase_deadline = -1;
@@ -548,12 +663,651 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 {
     if (s_pending (self) > 0)
         return;
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN)
+        return;                     /* secure rounds end when their buckets do */
     switch (self->phase) {
     case FL_ROUND_STATS: s_finish_stats (self, now); break;
     case FL_ROUND_TRAIN: s_finish_train (self, now); break;
     case FL_ROUND_EVAL: s_finish_eval (self, now); break;
     default: break;
     }
+}
+
+/* ---- checkpoints ------------------------------------------------------- */
+
+#define S_HIST 20    /* doubles per finished round in a checkpoint */
+
+static void
+s_summary_pack (const fl_round_summary_t *s, double *h)
+{
+    double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
+                        (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
+                        (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
+                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, 0, 0};
+    memcpy (h, v, sizeof v);
+}
+
+static void
+s_summary_unpack (const double *h, fl_round_summary_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->round = (uint64_t) h[0];
+    s->ready = (size_t) h[1];
+    s->cohort = (size_t) h[2];
+    s->updates = (size_t) h[3];
+    s->dropped = (size_t) h[4];
+    s->buckets = (size_t) h[5];
+    s->buckets_aborted = (size_t) h[6];
+    s->eval_clients = (size_t) h[7];
+    s->skipped = (int) h[8];
+    s->train_loss = h[9];
+    s->update_norm = h[10];
+    s->eval.accuracy = h[11];
+    s->eval.log_loss = h[12];
+    s->eval.auroc = h[13];
+    s->eval.auprc = h[14];
+    s->eval.precision = h[15];
+    s->eval.recall = h[16];
+    s->eval.n = (uint64_t) h[17];
+}
+
+static void
+s_history_add (fl_round_t *self, const fl_round_summary_t *s)
+{
+    double *h = (double *) realloc (self->history, (self->n_history + 1) * S_HIST * sizeof (double));
+    if (!h)
+        return;
+    self->history = h;
+    s_summary_pack (s, h + self->n_history * S_HIST);
+    self->n_history++;
+}
+
+/* What identifies "the same run" across a restart: the model and its shape. */
+static void
+s_config_fp (const fl_round_t *self, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, self->fingerprint, 32);
+    crypto_generichash_update (&st, (const uint8_t *) &self->cfg.secure, sizeof self->cfg.secure);
+    crypto_generichash_final (&st, out, 32);
+}
+
+static void
+s_snapshot (fl_round_t *self)
+{
+    fl_checkpoint_destroy (&self->pending_ckpt);
+    fl_checkpoint_t *ck = fl_checkpoint_new (self->cfg.run_id, self->round);
+    if (!ck)
+        return;
+    uint8_t cfp[32];
+    s_config_fp (self, cfp);
+    int rc = 0;
+    rc |= fl_checkpoint_put_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, cfp, 32);
+    rc |= fl_checkpoint_put_u64 (ck, "shape.features", self->features);
+    rc |= fl_checkpoint_put_u64 (ck, "shape.classes", self->classes);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
+                                  fl_server_opt_state_len (self->opt));
+    rc |= fl_checkpoint_put_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, fl_server_opt_steps (self->opt));
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, self->features);
+    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, self->features);
+    rc |= fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_METRICS, self->history, self->n_history * S_HIST);
+    uint64_t rng[2] = {self->cfg.seed, self->round};
+    rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
+    if (self->prev_agg)
+        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
+    if (rc != 0) {
+        zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
+        fl_checkpoint_destroy (&ck);
+        return;
+    }
+    self->pending_ckpt = ck;
+}
+
+fl_checkpoint_t *
+fl_round_take_checkpoint (fl_round_t *self)
+{
+    fl_checkpoint_t *ck = self->pending_ckpt;
+    self->pending_ckpt = NULL;
+    return ck;
+}
+
+int
+fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
+{
+    char why[200] = "";
+    uint64_t features = 0, classes = 0, steps = 0;
+    const double *hist = NULL, *prev = NULL;
+    size_t n_hist = 0, n_prev = 0;
+    const uint8_t *cfp = NULL;
+    size_t cfp_len = 0;
+    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || self->n_admitted) {
+        zsys_error ("coordinator: a run can be restored only before any client joined");
+        return -1;
+    }
+    if (fl_checkpoint_get_u64 (ck, "shape.features", &features) != 0
+        || fl_checkpoint_get_u64 (ck, "shape.classes", &classes) != 0 || features == 0 || features > 100000
+        || classes < 2 || classes > 1000 || fl_checkpoint_get_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, &steps) != 0
+        || fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_METRICS, &hist, &n_hist) != 0 || n_hist % S_HIST
+        || fl_checkpoint_get_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, &cfp, &cfp_len) != 0 || cfp_len != 32) {
+        zsys_error ("coordinator: checkpoint lacks required fields or has invalid shapes");
+        return -1;
+    }
+    if ((self->cfg.features && self->cfg.features != features) || (self->cfg.classes && self->cfg.classes != classes)) {
+        zsys_error ("coordinator: checkpoint is for %" PRIu64 " features / %" PRIu64 " classes, not the configured shape",
+                    features, classes);
+        return -1;
+    }
+    self->features = features;
+    self->classes = classes;
+    if (s_build_model (self) != 0)
+        return -1;
+    uint8_t mine[32];
+    s_config_fp (self, mine);
+    if (sodium_memcmp (mine, cfp, 32) != 0)
+        snprintf (why, sizeof why, "it was written by a run with another model, shape or aggregation mode");
+    else if (fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params) != 0
+             || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
+                                         fl_server_opt_state_len (self->opt)) != 0)
+        snprintf (why, sizeof why, "model or optimizer state has the wrong size");
+    else {
+        self->mean = (float *) calloc (features, sizeof (float));
+        self->std = (float *) calloc (features, sizeof (float));
+        if (!self->mean || !self->std || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, features) != 0
+            || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, features) != 0)
+            snprintf (why, sizeof why, "standardisation has the wrong size");
+    }
+    for (size_t i = 0; !why[0] && i < self->n_params; i++)
+        if (!isfinite (self->params[i]))
+            snprintf (why, sizeof why, "non-finite model parameter");
+    for (size_t i = 0; !why[0] && i < features; i++)
+        if (!isfinite (self->mean[i]) || !(self->std[i] > 0) || !isfinite (self->std[i]))
+            snprintf (why, sizeof why, "invalid standardisation");
+    if (!why[0] && fl_checkpoint_get_f64s (ck, "robust.prev", &prev, &n_prev) == 0) {
+        if (n_prev != self->n_params || !(self->prev_agg = (double *) malloc (n_prev * sizeof (double))))
+            snprintf (why, sizeof why, "robust state has the wrong size");
+        else
+            memcpy (self->prev_agg, prev, n_prev * sizeof (double));
+    }
+    if (why[0]) {
+        zsys_error ("coordinator: checkpoint refused: %s", why);
+        return -1;
+    }
+    fl_server_opt_set_steps (self->opt, steps);
+    memcpy (self->cfg.run_id, fl_checkpoint_run_id (ck), FL_ROUND_RUNIDBYTES);
+    self->round = fl_checkpoint_round (ck);
+    self->history = (double *) malloc ((n_hist ? n_hist : 1) * sizeof (double));
+    if (self->history) {
+        memcpy (self->history, hist, n_hist * sizeof (double));
+        self->n_history = n_hist / S_HIST;
+    }
+    zsys_info ("coordinator: resumed run after round %" PRIu64 " (%zu rounds of metrics restored)", self->round,
+               self->n_history);
+    return 0;
+}
+
+size_t
+fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
+{
+    if (i < self->n_history)
+        s_summary_unpack (self->history + i * S_HIST, out);
+    return self->n_history;
+}
+
+/* ---- robust aggregation over bucket means ---------------------------------- */
+
+/* Plaintext mode with a robust rule: the same buckets as a secure run, over
+   updates the coordinator sees anyway (comparisons, trusted settings). */
+static int
+s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
+{
+    size_t B = k / self->cfg.bucket_size;
+    if (B == 0)
+        B = 1;
+    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
+    if (!self->buckets)
+        return -1;
+    self->n_buckets = B;
+    self->cur.buckets = B;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        size_t lo = b * k / B, hi = (b + 1) * k / B;
+        bk->n = (uint32_t) (hi - lo);
+        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
+        bk->sum = (double *) calloc (self->n_params + 2, sizeof (double));
+        if (!bk->members || !bk->sum)
+            return -1;
+        for (uint32_t j = 0; j < bk->n; j++) {
+            bk->members[j] = idx[lo + j];
+            self->peers[idx[lo + j]].sa_bucket = (int) b;
+            self->peers[idx[lo + j]].sa_index = j;
+        }
+    }
+    return 0;
+}
+
+/* The robust step: bucket means with fixed denominators (each bucket's
+   planned size, so a dropped member pulls its bucket towards zero rather
+   than changing the denominator: the sensitivity the privacy layer relies
+   on), then the configured rule over the buckets that completed. */
+static void
+s_finish_robust (fl_round_t *self, int64_t now)
+{
+    size_t np = self->n_params, B = self->n_buckets, ok = 0, survivors = 0;
+    double count = 0, loss = 0;
+    double *X = (double *) calloc ((B ? B : 1) * (np ? np : 1), sizeof (double));
+    double *out = (double *) calloc (np ? np : 1, sizeof (double));
+    if (!X || !out || (!self->robust_work && !(self->robust_work = fl_robust_work_new ()))) {
+        free (X);
+        free (out);
+        s_fail (self, "out of memory");
+        return;
+    }
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        int usable = self->cfg.secure ? bk->ok : bk->survivors > 0;
+        if (!usable || !bk->sum) {
+            self->cur.buckets_aborted++;
+            continue;
+        }
+        for (size_t i = 0; i < np; i++)
+            X[ok * np + i] = bk->sum[i] / (double) bk->n;
+        count += bk->sum[np];
+        loss += bk->sum[np + 1];
+        survivors += bk->survivors;
+        ok++;
+    }
+    self->cur.updates = survivors;
+    self->cur.dropped = self->cur.cohort > survivors ? self->cur.cohort - survivors : 0;
+    self->cur.train_loss = count > 0 ? loss / count : NAN;
+    if (ok == 0 || survivors < self->cfg.min_updates) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": %zu bucket(s) completed; global model unchanged",
+                      self->round, ok);
+    }
+    else if (fl_robust_aggregate_work (self->cfg.robust_kind, &self->cfg.robust_params, X, ok, np, self->prev_agg,
+                                       self->robust_work, out) != 0) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
+                      "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
+    }
+    else {
+        double norm = 0;
+        for (size_t i = 0; i < np; i++) {
+            self->scratch[i] = (float) out[i];
+            norm += out[i] * out[i];
+        }
+        self->cur.update_norm = sqrt (norm);
+        if (!self->prev_agg)
+            self->prev_agg = (double *) calloc (np ? np : 1, sizeof (double));
+        if (self->prev_agg)
+            memcpy (self->prev_agg, out, np * sizeof (double));
+        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
+            self->cur.skipped = 1;
+    }
+    free (X);
+    free (out);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_start_eval (self, now);
+}
+
+static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
+
+/* ---- secure aggregation per bucket --------------------------------------- */
+
+/* What clients sign in the consistency check: the model architecture and
+   the exact global parameters of the round.  A coordinator that shows two
+   models to two groups of a bucket makes their signatures disagree. */
+void
+fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, (const uint8_t *) "libfl round binding v1", 22);
+    crypto_generichash_update (&st, fingerprint, 32);
+    crypto_generichash_update (&st, (const uint8_t *) params, n * sizeof (float));
+    crypto_generichash_final (&st, out, 32);
+}
+
+static void
+s_free_buckets (fl_round_t *self)
+{
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        fl_secagg_server_destroy (&self->buckets[b].srv);
+        free (self->buckets[b].members);
+        free (self->buckets[b].sum);
+    }
+    free (self->buckets);
+    self->buckets = NULL;
+    self->n_buckets = 0;
+    for (size_t i = 0; i < self->n_peers; i++)
+        self->peers[i].sa_bucket = -1;
+}
+
+/* Sends every message the bucket's server has queued to its addressee. */
+static void
+s_bucket_flush (fl_round_t *self, size_t b)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    fl_secagg_msg_t *msg;
+    while (bk->srv && (msg = fl_secagg_server_next_out (bk->srv))) {
+        if (msg->receiver < bk->n) {
+            s_peer_t *p = &self->peers[bk->members[msg->receiver]];
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (fl_secagg_msg_to_wire (msg, self->cfg.run_id, self->round, (uint32_t) b, &buf, &len) == 0) {
+                s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+                if (o) {
+                    o->peer = p;
+                    o->data = buf;
+                    o->len = len;
+                    if (self->out_tail)
+                        self->out_tail->next = o;
+                    else
+                        self->out_head = o;
+                    self->out_tail = o;
+                }
+                else
+                    free (buf);
+            }
+        }
+        fl_secagg_msg_destroy (&msg);
+    }
+}
+
+static void s_finish_train_secure (fl_round_t *self, int64_t now);
+
+/* A bucket's secure aggregation ended: decode its sum (checking it against
+   the encoding's bound), or leave the bucket out of the round. */
+static void
+s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    bk->finished = 1;
+    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
+        const uint32_t *sum = NULL, *surv = NULL;
+        size_t m = 0;
+        uint32_t count = 0;
+        float *dec = (float *) malloc (self->m_enc * sizeof (float));
+        bk->sum = (double *) calloc (self->m_enc, sizeof (double));
+        if (dec && bk->sum && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
+            && fl_quant_decode_sum (sum, m, &bk->enc, count, dec) == 0) {
+            for (size_t i = 0; i < m; i++)
+                bk->sum[i] = dec[i];
+            bk->ok = 1;
+            bk->survivors = count;
+            zsys_info ("coordinator: round %" PRIu64 " bucket %zu: sum of %u masked inputs unmasked", self->round,
+                       b, count);
+        }
+        else
+            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: the unmasked sum is out of the encoding's "
+                        "range (wrapped or tampered); bucket left out", self->round, b);
+        free (dec);
+    }
+    else
+        zsys_warning ("coordinator: round %" PRIu64 " bucket %zu: secure aggregation aborted: %s; bucket left out",
+                      self->round, b, bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
+    fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
+    for (size_t i = 0; i < self->n_buckets; i++)
+        if (!self->buckets[i].finished)
+            return;
+    s_finish_train_secure (self, now);
+}
+
+/* Closes phases early once everyone expected has answered, sends what the
+   server queued, restarts the phase deadline on a phase change, and
+   finishes the bucket when its protocol ended. */
+static void
+s_bucket_progress (fl_round_t *self, size_t b, int64_t now)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    if (bk->finished)
+        return;
+    for (;;) {
+        int st = (int) fl_secagg_server_state (bk->srv);
+        if (st >= FL_SECAGG_SERVER_DONE)
+            break;
+        uint32_t got = fl_secagg_server_set_size (bk->srv, st + 1);
+        uint32_t want = st == FL_SECAGG_SERVER_ADVERTISE ? bk->n : fl_secagg_server_set_size (bk->srv, st);
+        if (got < want)
+            break;
+        fl_secagg_server_deadline (bk->srv);
+    }
+    s_bucket_flush (self, b);
+    int st = (int) fl_secagg_server_state (bk->srv);
+    if (st != bk->state) {
+        bk->state = st;
+        bk->deadline = now + self->cfg.secagg_deadline_ms;
+    }
+    if (st >= FL_SECAGG_SERVER_DONE)
+        s_bucket_finish (self, b, now);
+}
+
+/* Sends TRAIN with its bucket's secure-aggregation session to every member
+   of the cohort idx[0..k), in buckets of at least bucket_size. */
+static void
+s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
+{
+    size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
+    if (B == 0)
+        B = 1;
+    self->m_enc = self->n_params + 2;
+    fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
+    if (!self->buckets) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    self->n_buckets = B;
+    self->cur.buckets = B;
+    double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        size_t lo = b * k / B, hi = (b + 1) * k / B;
+        bk->n = (uint32_t) (hi - lo);
+        bk->deadline = now + self->cfg.train_deadline_ms;
+        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
+        uint8_t *pks = (uint8_t *) calloc (bk->n ? bk->n : 1, 32);
+        if (!bk->members || !pks) {
+            free (pks);
+            bk->finished = 1;
+            continue;
+        }
+        for (uint32_t j = 0; j < bk->n; j++) {
+            bk->members[j] = idx[lo + j];
+            s_peer_t *p = &self->peers[idx[lo + j]];
+            memcpy (pks + 32 * j, fl_roster_identity_pk (self->cfg.roster, (size_t) p->roster_index), 32);
+        }
+        uint32_t kk = bk->n, t = bk->n;
+        const char *why = NULL;
+        if (bk->n < 2)
+            why = "fewer than 2 clients";
+        else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
+            why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
+                  "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
+        else if (fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
+            why = "no encoding fits this bucket size";
+        fl_secagg_config_t sc;
+        memset (&sc, 0, sizeof sc);
+        if (!why) {
+            sc.version = FL_SECAGG_VERSION;
+            memcpy (sc.run_id, self->cfg.run_id, 16);
+            sc.round = self->round;
+            sc.bucket = (uint32_t) b;
+            sc.n = bk->n;
+            sc.t = t;
+            sc.graph = kk >= bk->n ? FL_SECAGG_GRAPH_COMPLETE : FL_SECAGG_GRAPH_HARARY;
+            sc.k = kk;
+            sc.m = self->m_enc;
+            sc.roster_pks = pks;
+            sc.round_binding = self->binding;
+            bk->srv = fl_secagg_server_new (&sc);
+            if (!bk->srv)
+                why = "secure aggregation could not start";
+        }
+        if (why) {
+            char msg[256];
+            snprintf (msg, sizeof msg, "round %" PRIu64 " bucket %zu (%u clients): %s (--sa-corrupt %g, --sa-dropout %g)",
+                      self->round, b, bk->n, why, self->cfg.sa_corrupt, self->cfg.sa_dropout);
+            free (pks);
+            if (!self->secure_started) {
+                /* the first round already cannot aggregate safely: a configuration error */
+                s_free_buckets (self);
+                s_fail (self, msg);
+                return;
+            }
+            /* later (clients vanished, the cohort shrank): leave the bucket out, keep going */
+            zsys_error ("coordinator: %s; bucket left out", msg);
+            bk->finished = 1;
+            continue;
+        }
+        self->secure_started = 1;
+        bk->state = (int) fl_secagg_server_state (bk->srv);
+        for (uint32_t j = 0; j < bk->n; j++) {
+            s_peer_t *p = &self->peers[bk->members[j]];
+            p->expected = 1;
+            p->sa_bucket = (int) b;
+            p->sa_index = j;
+            fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
+            fl_wire_put_f32s (w, "params", self->params, self->n_params);
+            fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+            fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
+            fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
+            fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
+            fl_wire_put_str (w, "opt", self->cfg.client_opt);
+            fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
+            fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+            fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+            fl_wire_put_u64 (w, "sa_bucket", b);
+            fl_wire_put_u64 (w, "sa_index", j);
+            fl_wire_put_u64 (w, "sa_n", bk->n);
+            fl_wire_put_u64 (w, "sa_t", t);
+            fl_wire_put_u64 (w, "sa_k", kk);
+            fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
+            const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
+            size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
+            if (ids && lens) {
+                for (uint32_t q = 0; q < bk->n; q++) {
+                    const char *id = fl_roster_member_id (self->cfg.roster,
+                                                          (size_t) self->peers[bk->members[q]].roster_index);
+                    ids[q] = (const uint8_t *) id;
+                    lens[q] = strlen (id);
+                }
+                fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
+            }
+            free (ids);
+            free (lens);
+            fl_wire_put_f64 (w, "enc_max_abs", max_abs);
+            fl_wire_put_u64 (w, "enc_summands", bk->n);
+            s_enqueue (self, p, w);
+        }
+        free (pks);
+        zsys_info ("coordinator: round %" PRIu64 " bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
+                   self->round, b, bk->n, t, sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
+    }
+    int all_done = 1;
+    for (size_t b = 0; b < B; b++)
+        all_done &= self->buckets[b].finished;
+    if (all_done)
+        s_finish_train_secure (self, now);
+}
+
+static int
+s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
+{
+    char why[160];
+    if (!self->cfg.secure || self->phase != FL_ROUND_TRAIN || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
+        s_reject (self, p, "SECAGG", "no secure aggregation of this round includes this peer");
+        return 0;
+    }
+    uint32_t bucket = 0;
+    fl_secagg_msg_t *msg = fl_secagg_msg_from_wire (m, &bucket, why, sizeof why);
+    if (!msg) {
+        s_reject (self, p, "SECAGG", why);
+        return 0;
+    }
+    if (bucket != (uint32_t) p->sa_bucket || self->buckets[bucket].finished) {
+        fl_secagg_msg_destroy (&msg);
+        s_reject (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
+        return 0;
+    }
+    msg->sender = p->sa_index;            /* the transport identity decides who is speaking */
+    s_bucket_t *bk = &self->buckets[bucket];
+    int rc = fl_secagg_server_handle (bk->srv, msg);
+    fl_secagg_msg_destroy (&msg);
+    if (rc != 0) {
+        zsys_warning ("coordinator: peer %s: rejected SECAGG: %s", p->name, fl_secagg_server_error (bk->srv));
+        return 0;
+    }
+    s_bucket_progress (self, bucket, now);
+    return 1;
+}
+
+static void
+s_secure_tick (fl_round_t *self, int64_t now)
+{
+    for (size_t b = 0; b < self->n_buckets && self->phase == FL_ROUND_TRAIN; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (bk->finished || now < bk->deadline)
+            continue;
+        fl_secagg_server_deadline (bk->srv);
+        bk->state = -1;                     /* force a fresh deadline if it continues */
+        s_bucket_progress (self, b, now);
+    }
+}
+
+/* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
+static void
+s_finish_train_secure (fl_round_t *self, int64_t now)
+{
+    if (self->cfg.robust) {
+        s_finish_robust (self, now);
+        return;
+    }
+    double w = 0, wloss = 0;
+    size_t survivors = 0;
+    memset (self->scratch, 0, self->n_params * sizeof (float));
+    double *acc = (double *) calloc (self->n_params ? self->n_params : 1, sizeof (double));
+    if (!acc) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (!bk->ok) {
+            self->cur.buckets_aborted++;
+            continue;
+        }
+        for (size_t i = 0; i < self->n_params; i++)
+            acc[i] += bk->sum[i];
+        w += bk->sum[self->n_params];
+        wloss += bk->sum[self->n_params + 1];
+        survivors += bk->survivors;
+    }
+    self->cur.updates = survivors;
+    self->cur.dropped = self->cur.cohort - survivors;
+    self->cur.train_loss = w > 0 ? wloss / w : NAN;
+    if (survivors < self->cfg.min_updates || !(w > 0)) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": %zu masked update(s) unmasked, fewer than the %zu required; "
+                      "global model unchanged", self->round, survivors, self->cfg.min_updates);
+    }
+    else {
+        double norm = 0;
+        for (size_t i = 0; i < self->n_params; i++) {
+            self->scratch[i] = (float) (acc[i] / w);
+            norm += (double) self->scratch[i] * self->scratch[i];
+        }
+        self->cur.update_norm = sqrt (norm);
+        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
+            self->cur.skipped = 1;
+    }
+    free (acc);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_start_eval (self, now);
 }
 
 /* ---- message handlers ------------------------------------------------------- */
@@ -596,6 +1350,18 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
                   classes, self->classes);
     else if (self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED)
         snprintf (why, sizeof why, "training has ended");
+    else if (self->cfg.secure) {
+        /* The roster decides who is a member; over CURVE the transport has
+           already authenticated the peer as auth_member. */
+        int ri = fl_roster_find_by_id (self->cfg.roster, member);
+        if (ri < 0)
+            snprintf (why, sizeof why, "'%s' is not a member of the consortium roster", member);
+        else if (p->auth_member[0] && strcmp (p->auth_member, member) != 0)
+            snprintf (why, sizeof why, "HELLO names '%s' but the connection authenticated as '%s'", member,
+                      p->auth_member);
+        else
+            p->roster_index = ri;
+    }
     if (why[0]) {
         zsys_warning ("coordinator: refused %s: %s", p->name, why);
         s_send_simple (self, p, FL_WIRE_REJECT, why);
@@ -630,6 +1396,8 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     fl_wire_put_u64 (w, "features", self->features);
     fl_wire_put_u64 (w, "classes", self->classes);
     fl_wire_put_u64 (w, "seed", self->cfg.model_seed);
+    if (self->cfg.qat)
+        fl_wire_put_u64 (w, "qat", self->cfg.qat);
     s_enqueue (self, p, w);
     zsys_info ("coordinator: %s %s (%" PRIu64 " training / %" PRIu64 " test examples); %zu client(s)",
                rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, self->n_admitted);
@@ -681,6 +1449,21 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
     }
+    if (self->cfg.robust && p->sa_bucket >= 0) {
+        /* plaintext buckets: unweighted sums, finite values only */
+        for (size_t i = 0; i < self->n_params; i++)
+            if (!isfinite (self->scratch[i])) {
+                s_reject (self, p, "UPDATE", "non-finite values");
+                return 0;
+            }
+        s_bucket_t *bk = &self->buckets[p->sa_bucket];
+        for (size_t i = 0; i < self->n_params; i++)
+            bk->sum[i] += self->scratch[i];
+        bk->sum[self->n_params] += 1;
+        bk->sum[self->n_params + 1] += isfinite (loss) && loss >= 0 ? loss : 0;
+        bk->survivors++;
+        return 1;
+    }
     if (fl_fedavg_add (self->fedavg, self->scratch, n) != 0) {
         s_reject (self, p, "UPDATE", "non-finite values or zero examples");
         return 0;
@@ -718,8 +1501,10 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
             return 0;
         }
     }
-    if (member && member[0])
+    if (member && member[0]) {
         snprintf (p->name, sizeof p->name, "%s", member);
+        snprintf (p->auth_member, sizeof p->auth_member, "%s", member);
+    }
     if (p->strikes >= S_MAX_STRIKES)
         return 0;                 /* ignored: it kept sending garbage */
 
@@ -775,6 +1560,10 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         accepted = 1;
         goto done;
     }
+    if (type == FL_WIRE_SECAGG) {
+        accepted = s_on_secagg (self, p, m, now);
+        goto done;
+    }
     fl_wire_type_t want = self->phase == FL_ROUND_STATS ? FL_WIRE_STATS
                           : self->phase == FL_ROUND_TRAIN ? FL_WIRE_UPDATE
                           : self->phase == FL_ROUND_EVAL ? FL_WIRE_EVAL_RESULT
@@ -796,7 +1585,12 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     }
     switch (type) {
     case FL_WIRE_STATS: accepted = s_on_stats (self, p, m); break;
-    case FL_WIRE_UPDATE: accepted = s_on_update (self, p, m); break;
+    case FL_WIRE_UPDATE:
+        if (self->cfg.secure)
+            s_reject (self, p, "UPDATE", "this run takes masked updates only");
+        else
+            accepted = s_on_update (self, p, m);
+        break;
     case FL_WIRE_EVAL_RESULT: accepted = s_on_eval (self, p, m); break;
     default: break;
     }
@@ -812,14 +1606,22 @@ void
 fl_round_on_tick (fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS) {
-        if (self->n_admitted >= self->cfg.min_clients && self->model)
-            s_start_stats (self, now);
+        if (self->n_admitted >= self->cfg.min_clients && self->model) {
+            if (self->mean)
+                s_start_train (self, now);     /* resumed: round 0 already happened */
+            else
+                s_start_stats (self, now);
+        }
         else if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
             char why[128];
             snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
                       self->n_admitted, self->cfg.min_clients);
             s_fail (self, why);
         }
+        return;
+    }
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+        s_secure_tick (self, now);
         return;
     }
     if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
@@ -848,6 +1650,16 @@ fl_round_next_timeout_ms (const fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS)
         return 100;   /* admission is checked on a short tick */
+    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+        int64_t best = -1;
+        for (size_t b = 0; b < self->n_buckets; b++)
+            if (!self->buckets[b].finished) {
+                int64_t left = self->buckets[b].deadline > now ? self->buckets[b].deadline - now : 0;
+                if (best < 0 || left < best)
+                    best = left;
+            }
+        return best;
+    }
     if (self->phase_deadline < 0)
         return -1;
     return self->phase_deadline > now ? self->phase_deadline - now : 0;
@@ -886,6 +1698,21 @@ fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out)
 }
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self) { return self->phase; }
+
+int
+fl_round_secure_state (const fl_round_t *self)
+{
+    int least = -1;
+    if (self->phase != FL_ROUND_TRAIN || !self->cfg.secure)
+        return -1;
+    for (size_t b = 0; b < self->n_buckets; b++)
+        if (!self->buckets[b].finished && self->buckets[b].srv) {
+            int st = (int) fl_secagg_server_state (self->buckets[b].srv);
+            if (least < 0 || st < least)
+                least = st;
+        }
+    return least;
+}
 uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
 size_t fl_round_clients (const fl_round_t *self) { return self->n_admitted; }
 const char *fl_round_failure (const fl_round_t *self) { return self->failure; }

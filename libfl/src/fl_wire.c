@@ -85,6 +85,7 @@ static const s_field_t s_welcome[] = {
     S_REQ ("features", U64),
     S_REQ ("classes", U64),
     S_REQ ("seed", U64),
+    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
 };
 static const s_field_t s_reject[] = {
     S_REQ_N ("reason", STR, 0, S_REASONBYTES),
@@ -108,6 +109,16 @@ static const s_field_t s_train[] = {
     S_REQ ("seed", U64),
     S_REQ ("cap", U64),
     S_OPT ("clip", F64),
+    /* secure aggregation of this round (all present or none; docs/SECURITY.md) */
+    S_OPT ("sa_bucket", U64),
+    S_OPT ("sa_index", U64),
+    S_OPT ("sa_n", U64),
+    S_OPT ("sa_t", U64),
+    S_OPT ("sa_k", U64),
+    S_OPT ("sa_graph", U64),
+    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
+    S_OPT ("enc_max_abs", F64),
+    S_OPT ("enc_summands", U64),
 };
 static const s_field_t s_update[] = {
     S_REQ ("delta", F32S),
@@ -135,6 +146,21 @@ static const s_field_t s_bye[] = {
 static const s_field_t s_error[] = {
     S_REQ_N ("reason", STR, 0, S_REASONBYTES),
 };
+/*  One secure-aggregation message (fl_secagg_msg_t); which optional key is
+    present depends on "kind", checked by fl_secagg_msg_from_wire.  Records
+    are fixed-size little-endian structs: adverts 132 bytes, ciphertexts
+    128, signatures 68, unmasking shares 48. */
+static const s_field_t s_secagg[] = {
+    S_REQ ("bucket", U64),
+    S_REQ ("kind", U64),
+    S_REQ ("sender", U64),
+    S_REQ ("receiver", U64),
+    { "recs", FL_WIRE_KIND_BIN_LIST, false, 0, 65535, 48, 132 },
+    S_OPT ("vals", U32S),
+    S_OPT_N ("ids", U32_LIST, 0, 65535),
+    S_OPT_N ("sig", BIN, 64, 64),
+    S_OPT ("code", U64),
+};
 static const s_field_t s_model[] = {
     S_REQ_N ("model", STR, 1, S_NAMEBYTES),
     S_REQ_N ("hidden", STR, 0, S_SPECBYTES),
@@ -144,6 +170,7 @@ static const s_field_t s_model[] = {
     S_REQ ("params", F32S),
     S_OPT ("mean", F32S),
     S_OPT ("std", F32S),
+    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
 };
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets
@@ -184,6 +211,7 @@ static const s_schema_t s_schemas[FL_WIRE_TYPE_LIMIT] = {
     [FL_WIRE_BYE]           = S_ROW ("BYE", s_bye),
     [FL_WIRE_ERROR]         = S_ROW ("ERROR", s_error),
     [FL_WIRE_MODEL]         = S_ROW ("MODEL", s_model),
+    [FL_WIRE_SECAGG]        = S_ROW ("SECAGG", s_secagg),
     [FL_WIRE_SELFTEST]      = S_ROW ("SELFTEST", s_selftest),
 };
 

@@ -1,0 +1,239 @@
+/*  test_plugin.c - model plugins: loading the example plugin
+    (build/plugins/fm_plugin.so, a factorisation machine written only
+    against fl_model.h), training it on WDBC, checking its gradient by
+    central finite differences, and every refusal fl_model_load_plugin and
+    fl_model_check_compatible promise: missing file, a shared object
+    without the symbol (the system's libm), an ABI version mismatch
+    (build/plugins/bad_abi_plugin.so), a config the plugin refuses, a
+    parameter-count and a fingerprint mismatch.
+
+    The plugin directory comes from FL_BINARY_DIR (set by ctest). */
+#include "fl_dataset.h"
+#include "fl_metrics.h"
+#include "fl_model.h"
+#include "fl_rng.h"
+#include "fl_stats.h"
+#include "fl_test.h"
+#include "fl_train.h"
+
+#include <stdint.h>
+
+static char s_fm[4096], s_bad[4096];
+
+static fl_model_config_t
+s_cfg (size_t in, size_t classes, const char *hidden, uint64_t seed)
+{
+    fl_model_config_t c;
+    memset (&c, 0, sizeof c);
+    c.n_inputs = in;
+    c.n_classes = classes;
+    c.seed = seed;
+    if (fl_model_parse_hidden (hidden, &c) != 0)
+        abort ();
+    return c;
+}
+
+static void
+test_load_and_shape (void)
+{
+    fl_model_config_t c = s_cfg (30, 2, "4", 1);
+    char why[256];
+    fl_model_t *m = fl_model_load_plugin (s_fm, &c, why, sizeof why);
+    FL_CHECK (m != NULL);
+    if (!m) {
+        fprintf (stderr, "  %s\n", why);
+        return;
+    }
+    FL_CHECK (strcmp (fl_model_name (m), "fm") == 0);
+    FL_CHECK (fl_model_num_params (m) == 1 + 30 + 30 * 4);
+    FL_CHECK (fl_model_num_views (m) == 3);
+    fl_model_view_t v;
+    FL_CHECK (fl_model_view (m, 2, &v) == 0 && strcmp (v.name, "factors") == 0 && v.rows == 30
+              && v.cols == 4 && v.offset == 31);
+    /* same config, second load (same .so, refcounted by dlopen): same
+       fingerprint; destroy in either order */
+    fl_model_t *m2 = fl_model_load_plugin (s_fm, &c, why, sizeof why);
+    uint8_t a[FL_MODEL_FINGERPRINTBYTES], b[FL_MODEL_FINGERPRINTBYTES];
+    fl_model_fingerprint (m, a);
+    fl_model_fingerprint (m2, b);
+    FL_CHECK (memcmp (a, b, sizeof a) == 0);
+    FL_CHECK (fl_model_check_compatible (m2, a, fl_model_num_params (m), why, sizeof why) == 0);
+    fl_model_destroy (&m);
+    float *p = fl_model_params (m2);      /* still usable after the other is gone */
+    FL_CHECK (p != NULL && isfinite (p[40]));
+    fl_model_destroy (&m2);
+    fl_model_destroy (&m2);
+
+    /* fingerprint covers the plugin's shapes: k = 4 vs k = 8 */
+    fl_model_config_t c8 = s_cfg (30, 2, "8", 1);
+    fl_model_t *m8 = fl_model_load_plugin (s_fm, &c8, why, sizeof why);
+    FL_CHECK (m8 != NULL);
+    if (m8) {
+        FL_CHECK (fl_model_check_compatible (m8, a, 0, why, sizeof why) == -1);
+        FL_CHECK (strstr (why, "fingerprint") != NULL);
+        FL_CHECK (fl_model_check_compatible (m8, NULL, 1 + 30 + 30 * 4, why, sizeof why) == -1);
+        FL_CHECK (strstr (why, "parameters") != NULL);
+        /* and its name: a built-in logreg never matches a plugin's fingerprint */
+        fl_model_config_t lc = s_cfg (30, 2, "", 1);
+        fl_model_t *lr = fl_model_new ("logreg", &lc);
+        uint8_t l[FL_MODEL_FINGERPRINTBYTES];
+        fl_model_fingerprint (lr, l);
+        FL_CHECK (fl_model_check_compatible (m8, l, 0, why, sizeof why) == -1);
+        fl_model_destroy (&lr);
+    }
+    fl_model_destroy (&m8);
+}
+
+static void
+test_refusals (void)
+{
+    fl_model_config_t c = s_cfg (5, 2, "", 1);
+    char why[512];
+    FL_CHECK (fl_model_load_plugin ("/nonexistent/dir/plugin.so", &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "cannot load") != NULL);
+    FL_CHECK (fl_model_load_plugin (NULL, &c, why, sizeof why) == NULL);
+    FL_CHECK (fl_model_load_plugin ("", &c, NULL, 0) == NULL);
+    /* a real shared object without the symbol */
+    FL_CHECK (fl_model_load_plugin ("libm.so.6", &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, FL_MODEL_PLUGIN_SYMBOL) != NULL);
+    /* not a shared object at all */
+    FL_CHECK (fl_model_load_plugin (FL_TEST_PATH ("datasets/wdbc.csv"), &c, why, sizeof why) == NULL);
+    /* right symbol, wrong ABI version: refused on abi_version alone (the
+       table's name is NULL, so reading further would crash) */
+    FL_CHECK (fl_model_load_plugin (s_bad, &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "ABI version") != NULL);
+    /* a config the plugin refuses: QAT (not implemented by fm), two sizes */
+    fl_model_config_t q = c;
+    q.qat = FL_MODEL_QAT_PER_CHANNEL;
+    FL_CHECK (fl_model_load_plugin (s_fm, &q, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "invalid table or configuration") != NULL);
+    fl_model_config_t two = s_cfg (5, 2, "4,4", 1);
+    FL_CHECK (fl_model_load_plugin (s_fm, &two, why, sizeof why) == NULL);
+    /* host-side config checks apply to plugins too */
+    fl_model_config_t bad = c;
+    bad.n_classes = 1;
+    FL_CHECK (fl_model_load_plugin (s_fm, &bad, why, sizeof why) == NULL);
+}
+
+/* Central differences on the mean BCE / CE through the plugin (float32
+   forward: h = 1e-3 and the tolerance of test_model.c). */
+static void
+s_gradcheck (size_t classes, const char *hidden)
+{
+    size_t d = 5, n = 6;
+    fl_model_config_t c = s_cfg (d, classes, hidden, 3);
+    fl_model_t *m = fl_model_load_plugin (s_fm, &c, NULL, 0);
+    FL_CHECK (m != NULL);
+    if (!m)
+        return;
+    fl_rng_t *rng = fl_rng_new_u64 (4, 4);
+    float x[30];
+    int32_t y[6];
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float) fl_rng_normal (rng);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (int32_t) (i % classes);
+    float *p = fl_model_params (m);
+    size_t np = fl_model_num_params (m);
+    for (size_t i = 0; i < np; i++)         /* nonzero linear terms and bias too */
+        p[i] = (float) (0.3 * fl_rng_normal (rng));
+    float w[3] = { 1.0f, 2.0f, 0.5f };
+    double loss;
+    FL_CHECK (fl_model_loss_grad (m, x, y, n, w, &loss) == 0);
+    float *g = (float *) malloc (np * sizeof (float));
+    memcpy (g, fl_model_grads (m), np * sizeof (float));
+    const float h = 1e-3f;
+    int bad = 0;
+    for (size_t i = 0; i < np; i++) {
+        float keep = p[i];
+        double lp, lm;
+        p[i] = keep + h;
+        fl_model_loss_grad (m, x, y, n, w, &lp);
+        p[i] = keep - h;
+        fl_model_loss_grad (m, x, y, n, w, &lm);
+        p[i] = keep;
+        double num = (lp - lm) / (2.0 * h);
+        if (fabs (g[i] - num) > 2e-3 + 2e-2 * fabs (num) && bad++ < 5)
+            fprintf (stderr, "  fm K=%zu param %zu: analytic %.6g numeric %.6g\n", classes, i, g[i], num);
+    }
+    FL_CHECK (bad == 0);
+    if (fl_test_verbose_)
+        printf ("  fm K=%zu k=%s: %zu gradients checked\n", classes, hidden, np);
+    free (g);
+    fl_rng_destroy (&rng);
+    fl_model_destroy (&m);
+}
+
+static void
+test_gradcheck (void)
+{
+    s_gradcheck (2, "3");
+    s_gradcheck (3, "2");
+    s_gradcheck (2, "");          /* default k = 8 */
+}
+
+/* Train the plugin on WDBC with the library's own training loop. */
+static void
+test_train_wdbc (void)
+{
+    char path[4096];
+    const char *label = NULL;
+    FL_CHECK (fl_dataset_named ("wdbc", FL_TEST_PATH ("datasets"), path, sizeof path, &label) == 0);
+    fl_dataset_t *ds = fl_dataset_load_csv (path, label, NULL), *train = NULL, *test = NULL;
+    FL_CHECK (ds && fl_dataset_split (ds, 0.25, 7, &train, &test) == 0);
+    fl_dataset_destroy (&ds);
+    if (!train)
+        return;
+    size_t d = fl_dataset_features (train);
+    float *mean = (float *) malloc (d * sizeof (float)), *std = (float *) malloc (d * sizeof (float));
+    fl_stats_t *st = fl_stats_new (d);
+    FL_CHECK (fl_stats_accumulate (st, train) == 0 && fl_stats_finalize (st, mean, std) == 0);
+    FL_CHECK (fl_dataset_standardise (train, mean, std) == 0 && fl_dataset_standardise (test, mean, std) == 0);
+    fl_model_config_t c = s_cfg (d, 2, "4", 11);
+    fl_model_t *m = fl_model_load_plugin (s_fm, &c, NULL, 0);
+    FL_CHECK (m != NULL);
+    if (m) {
+        fl_train_config_t tc;
+        fl_train_config_default (&tc);
+        tc.optimizer = FL_OPT_ADAM;
+        tc.lr = 0.01f;
+        tc.epochs = 10;
+        tc.batch_size = 32;
+        tc.weight_decay = 1e-3f;
+        double loss0 = fl_train_loss (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), NULL);
+        double loss;
+        FL_CHECK (fl_train_local (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &tc,
+                                  &loss) == 0);
+        size_t n = fl_dataset_rows (test), correct = 0;
+        float *pr = (float *) malloc (n * sizeof (float));
+        FL_CHECK (fl_model_predict (m, fl_dataset_x (test), n, pr) == 0);
+        for (size_t i = 0; i < n; i++)
+            correct += (pr[i] > 0.5f) == (fl_dataset_y (test)[i] == 1);
+        double acc = (double) correct / (double) n;
+        FL_CHECK (loss < loss0);
+        FL_CHECK (acc >= 0.93);
+        printf ("  fm plugin (k=4) on WDBC: train loss %.4f -> %.4f, test accuracy %.4f (%zu rows)\n", loss0,
+                loss, acc, n);
+        free (pr);
+    }
+    fl_model_destroy (&m);
+    fl_stats_destroy (&st);
+    free (mean);
+    free (std);
+    fl_dataset_destroy (&train);
+    fl_dataset_destroy (&test);
+}
+
+int
+main (int argc, char **argv)
+{
+    FL_TEST_INIT (argc, argv);
+    const char *bin = getenv ("FL_BINARY_DIR");
+    snprintf (s_fm, sizeof s_fm, "%s/plugins/fm_plugin.so", bin ? bin : "build");
+    snprintf (s_bad, sizeof s_bad, "%s/plugins/bad_abi_plugin.so", bin ? bin : "build");
+    FL_RUN (test_load_and_shape);
+    FL_RUN (test_refusals);
+    FL_RUN (test_gradcheck);
+    FL_RUN (test_train_wdbc);
+    FL_TEST_DONE ();
+}
