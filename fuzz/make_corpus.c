@@ -285,7 +285,11 @@ s_round_session (int nclients, const char *name)
         fl_dataset_t *tr = s_dataset (24, i), *te = s_dataset (8, i + 1);
         char member[32];
         snprintf (member, sizeof member, "hospital-%d", i);
-        fl_client_config_t cc = {member, NULL, NULL, (uint64_t) i};
+        fl_client_config_t cc;
+        memset (&cc, 0, sizeof cc);
+        cc.member = member;
+        cc.seed = (uint64_t) i;
+        cc.allow_plaintext = 1;     /* the fuzz target's coordinator runs plaintext rounds */
         clients[i] = fl_client_new (&cc, &tr, &te);
         if (!clients[i])
             exit (1);
