@@ -280,6 +280,33 @@ test_hostile_messages_rejected (void)
 }
 
 static void
+test_hello_cannot_choose_a_huge_model (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 1;
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    uint8_t run[16] = {0}, fp[32] = {0};
+    const uint8_t id[4] = {7, 7, 7, 7};
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_HELLO, run, 0);
+    fl_wire_put_str (w, "member", "greedy");
+    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_u64 (w, "n_train", 10);
+    fl_wire_put_u64 (w, "n_test", 5);
+    fl_wire_put_u64 (w, "features", 100000);   /* logreg, 1000 classes: 100 M parameters */
+    fl_wire_put_u64 (w, "classes", 1000);
+    fl_wire_put_str (w, "model", "");
+    uint8_t *buf;
+    size_t len;
+    FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);
+    FL_CHECK (fl_round_on_message (r, 0, id, 4, "", buf, len) == 0);
+    free (buf);
+    FL_CHECK (fl_round_params (r) == NULL && fl_round_clients (r) == 0);
+    fl_round_destroy (&r);
+}
+
+static void
 test_config_refused (void)
 {
     fl_round_config_t cfg;
@@ -301,6 +328,7 @@ main (int argc, char **argv)
     FL_RUN (test_fedavg_improves_model);
     FL_RUN (test_deadline_drops_silent_client);
     FL_RUN (test_hostile_messages_rejected);
+    FL_RUN (test_hello_cannot_choose_a_huge_model);
     FL_RUN (test_config_refused);
     FL_TEST_DONE ();
 }

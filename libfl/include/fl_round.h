@@ -107,6 +107,10 @@ typedef struct {
     aggregation it sees sums of at least this many members' updates. */
 #define FL_ROUND_SAFE_BUCKET 3u
 
+/*  The largest global model a client's HELLO may imply (when the shape is
+    not configured): 16 Mi parameters, 64 MiB of float32. */
+#define FL_ROUND_MAX_PARAMS (16u << 20)
+
 /*  What one finished round did (also the row of the metrics CSV). */
 typedef struct {
     uint64_t round;

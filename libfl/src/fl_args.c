@@ -112,12 +112,36 @@ fl_args_help (const fl_arg_t *table, size_t n, const void *defaults, const char 
         printf ("\n%s\n", epilogue);
 }
 
+/* Reads a config file into a string, bounded: CZMQ 4.2.1's zconfig_load
+   leaks its zfile_t on invalid ZPL, so we read the file ourselves and parse
+   it with zconfig_str_load (found by fuzz_config). */
+#define S_MAX_CONFIG_BYTES (1u << 20)
+
+static char *
+s_read_text (const char *path)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = (char *) malloc (S_MAX_CONFIG_BYTES + 1);
+    size_t len = buf ? fread (buf, 1, S_MAX_CONFIG_BYTES + 1, f) : 0;
+    fclose (f);
+    if (!buf || len > S_MAX_CONFIG_BYTES || memchr (buf, 0, len)) {
+        free (buf);
+        return NULL;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
 static int
 s_load_config (const fl_arg_t *table, size_t n, void *settings, const char *path, const char *section)
 {
-    zconfig_t *root = zconfig_load (path);
+    char *text = s_read_text (path);
+    zconfig_t *root = text ? zconfig_str_load (text) : NULL;
+    free (text);
     if (!root) {
-        fprintf (stderr, "config: cannot read '%s' (missing, unreadable or not ZPL)\n", path);
+        fprintf (stderr, "config: cannot read '%s' (missing, unreadable, over 1 MiB or not ZPL)\n", path);
         return -1;
     }
     int rc = 0;

@@ -1320,6 +1320,28 @@ s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
     zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
 }
 
+/* Parameters of the configured built-in model for a data shape (dense
+   layers hold (inputs + 1) x outputs); plugins report 0 (checked by the
+   plugin loader's own limit). */
+static size_t
+s_implied_params (const fl_round_t *self, uint64_t features, uint64_t classes)
+{
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    if (self->cfg.hidden[0] && fl_model_parse_hidden (self->cfg.hidden, &mc) != 0)
+        return 0;
+    if (self->cfg.model_plugin[0]
+        || (strcmp (self->cfg.model, "logreg") != 0 && strcmp (self->cfg.model, "mlp") != 0))
+        return 0;
+    double count = 0, prev = (double) features;
+    for (size_t l = 0; l < mc.n_hidden; l++) {
+        count += (prev + 1) * (double) mc.hidden[l];
+        prev = (double) mc.hidden[l];
+    }
+    count += (prev + 1) * (double) (classes == 2 ? 1 : classes);
+    return count > 1e18 ? (size_t) -1 : (size_t) count;
+}
+
 static int
 s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
@@ -1363,6 +1385,15 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
             p->roster_index = ri;
     }
     if (why[0]) {
+        zsys_warning ("coordinator: refused %s: %s", p->name, why);
+        s_send_simple (self, p, FL_WIRE_REJECT, why);
+        return 0;
+    }
+    if (!self->model && s_implied_params (self, features, classes) > FL_ROUND_MAX_PARAMS) {
+        /* The first client fixes the shape unless it is configured: do not
+           let one HELLO choose a gigantic global model. */
+        snprintf (why, sizeof why, "data shape (%" PRIu64 " features, %" PRIu64 " classes) implies a model of "
+                  "more than %zu parameters", features, classes, (size_t) FL_ROUND_MAX_PARAMS);
         zsys_warning ("coordinator: refused %s: %s", p->name, why);
         s_send_simple (self, p, FL_WIRE_REJECT, why);
         return 0;
