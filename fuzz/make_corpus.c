@@ -24,6 +24,8 @@
 #include <zmq.h>
 
 #include "fuzz_round.h"
+#include "fuzz_secagg.h"
+#include <fl_secagg_wire.h>
 
 static const char *s_out;
 
@@ -331,6 +333,76 @@ s_round_session (int nclients, const char *name)
     fl_round_destroy (&r);
 }
 
+/* A whole honest secure-aggregation session of one bucket (fuzz_secagg.h):
+   every message the server and client 0 receive, with the server's phase
+   deadlines, so fuzz_secagg starts deep inside the protocol. */
+static uint8_t s_sa_rec[1 << 20];
+static size_t s_sa_len;
+
+static void
+s_sa_record (uint8_t op, const fl_secagg_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (msg && fl_secagg_msg_to_wire (msg, fuzz_sa_run, 1, 0, &buf, &len) != 0)
+        exit (1);
+    if (s_sa_len + 3 + len > sizeof s_sa_rec || len > 65535)
+        exit (1);
+    s_sa_rec[s_sa_len++] = op;
+    s_sa_rec[s_sa_len++] = (uint8_t) len;
+    s_sa_rec[s_sa_len++] = (uint8_t) (len >> 8);
+    if (len)
+        memcpy (s_sa_rec + s_sa_len, buf, len);
+    s_sa_len += len;
+    free (buf);
+}
+
+static void
+s_secagg_session (void)
+{
+    uint8_t pks[FUZZ_SA_N * 32], sks[FUZZ_SA_N][64];
+    for (uint32_t i = 0; i < FUZZ_SA_N; i++)
+        fuzz_sa_identity (i, pks + 32 * i, sks[i]);
+    fl_secagg_config_t cfg;
+    fuzz_sa_config (&cfg, pks, 0, NULL);
+    fl_secagg_server_t *srv = fl_secagg_server_new (&cfg);
+    fl_secagg_client_t *cli[FUZZ_SA_N];
+    uint32_t input[FUZZ_SA_M] = {0};
+    fl_secagg_msg_t *to_server[FUZZ_SA_N] = {0};
+    for (uint32_t i = 0; i < FUZZ_SA_N; i++) {
+        fuzz_sa_config (&cfg, pks, i, sks[i]);
+        cli[i] = fl_secagg_client_new (&cfg);
+        fl_secagg_client_set_input (cli[i], input);
+        fl_secagg_client_start (cli[i], &to_server[i]);
+    }
+    s_sa_len = 0;
+    for (int phase = 0; phase < 5; phase++) {
+        for (uint32_t i = 0; i < FUZZ_SA_N; i++)
+            if (to_server[i]) {
+                s_sa_record (0, to_server[i]);
+                fl_secagg_server_handle (srv, to_server[i]);
+                fl_secagg_msg_destroy (&to_server[i]);
+            }
+        s_sa_record (2, NULL);
+        fl_secagg_server_deadline (srv);
+        fl_secagg_msg_t *q;
+        while ((q = fl_secagg_server_next_out (srv))) {
+            if (q->receiver < FUZZ_SA_N) {
+                if (q->receiver == 0)
+                    s_sa_record (1, q);
+                fl_secagg_client_handle (cli[q->receiver], q, &to_server[q->receiver]);
+            }
+            fl_secagg_msg_destroy (&q);
+        }
+    }
+    fprintf (stderr, "make_corpus: secagg session ended in server state %s\n",
+             fl_secagg_server_state_name ((int) fl_secagg_server_state (srv)));
+    s_seed ("secagg", "honest-session", s_sa_rec, s_sa_len);
+    for (uint32_t i = 0; i < FUZZ_SA_N; i++)
+        fl_secagg_client_destroy (&cli[i]);
+    fl_secagg_server_destroy (&srv);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -355,6 +427,7 @@ main (int argc, char **argv)
     s_modelfile (tmpdir);
     s_round_session (2, "two-clients");
     s_round_session (3, "three-clients");
+    s_secagg_session ();
     rmdir (tmpdir);
     return 0;
 }
