@@ -110,7 +110,7 @@ double fl_dp_aggregator_sensitivity (fl_robust_kind_t kind, const fl_robust_para
     two <= sensitivity / (1024 sqrt(d)) (so rounding onto the grid, which
     moves the vector by at most step sqrt(d) / 2 per input and so adds at
     most step sqrt(d) to the sensitivity, costs < 0.1% of the noise), made
-    coarser if needed so that sigma / step <= 2^29; then
+    coarser if needed so that sigma / step <= 2^29 + z sqrt(d); then
         *sigma = z (sensitivity + step sqrt(d))
     in the vector's units.  Returns 0, or -1 (and logs) if z or the
     sensitivity is not a finite number > 0, d is 0, or sigma / step would
