@@ -1879,15 +1879,19 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
               "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
               "noise multiplier %.4g, RDP accountant), that the coordinator adds the calibrated discrete Gaussian "
               "noise to the %s aggregate as it is trusted to (no distributed noise), that clients follow the "
-              "protocol%s, and that only the models are published (logs, metrics and evaluation results are not "
+              "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
               fl_accountant_entries (self->dp_acc), e, c->dp_delta,
               rec ? "one training record of any member" : "one member's entire data",
               rec ? "Poisson sampling of each member's records in each of its local batches"
                   : "Poisson sampling of the members into each round's cohort",
               self->dp_rate, self->dp_z, fl_robust_kind_name (c->robust_kind),
-              rec ? "" : " and that the bucket partition is treated as fixed for rules other than the mean "
-                         "(docs/PRIVACY.md)");
+              rec || c->robust_kind == FL_ROBUST_MEAN
+                  ? ""
+                  : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
+              self->dp_rate < 1 ? ", that the subsampled-Gaussian accounting carries over to discrete noise "
+                                  "(docs/PRIVACY.md)"
+                                : "");
 }
 
 size_t
