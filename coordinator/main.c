@@ -46,6 +46,9 @@ typedef struct {
     char checkpoint_dir[1024], resume[1024], crash_at[32];
     uint64_t crash_round;
     int qat;
+    char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
+    double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
+    uint64_t dp_steps;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -108,6 +111,13 @@ static const fl_arg_t s_args[] = {
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
+    /* differential privacy (docs/PRIVACY.md) */
+    {"dp-unit", FL_ARG_STR, F (dp_unit), sizeof ((settings_t *) 0)->dp_unit, "UNIT", "differential privacy per record (DP-SGD-style local steps) or per client (DP-FedAvg; --fraction is the Poisson cohort rate); needs a rule over bucket means", FL_ARG_NO_RANGE},
+    {"dp-epsilon", FL_ARG_DOUBLE, F (dp_epsilon), 0, "E", "privacy budget: training stops before epsilon would exceed E", 1e-6, 1e6},
+    {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta of the (epsilon, delta) guarantee", 1e-300, 0.5},
+    {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
+    {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
+    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
 };
 #undef F
 
@@ -157,6 +167,10 @@ s_defaults (settings_t *s)
     s->cclip_tau = d.robust_params.tau;
     s->cclip_iters = (uint64_t) d.robust_params.L;
     snprintf (s->run_name, sizeof s->run_name, "libfl run");
+    s->dp_delta = 1e-5;
+    s->dp_noise_multiplier = -1;     /* calibrate from --dp-epsilon */
+    s->dp_clip = 1.0;
+    s->dp_steps = 1;
 }
 
 static int
@@ -218,6 +232,26 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->robust_params.tau = s->cclip_tau;
         c->robust_params.L = (int) s->cclip_iters;
         c->robust_params.M = s->norm_bound;
+    }
+    /* differential privacy */
+    if (s->dp_unit[0]) {
+        if (strcmp (s->dp_unit, "record") == 0)
+            c->dp = FL_ROUND_DP_RECORD;
+        else if (strcmp (s->dp_unit, "client") == 0)
+            c->dp = FL_ROUND_DP_CLIENT;
+        else {
+            fprintf (stderr, "fl-coordinator: --dp-unit: '%s' is not record or client\n", s->dp_unit);
+            return -1;
+        }
+        c->dp_epsilon = s->dp_epsilon;
+        c->dp_delta = s->dp_delta;
+        c->dp_noise_multiplier = s->dp_noise_multiplier;
+        c->dp_clip = s->dp_clip;
+        c->dp_steps = (uint32_t) s->dp_steps;
+    }
+    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0) {
+        fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier need --dp-unit record|client\n");
+        return -1;
     }
     return 0;
 }
@@ -451,8 +485,21 @@ main (int argc, char **argv)
         fl_report_set_outcome (report, fl_round_failure (round));
         exit_code = 1;
     }
+    else if (fl_round_stop_reason (round)[0]) {
+        /* differential privacy: the budget ended training early (cleanly) */
+        printf ("fl-coordinator: %s\n", fl_round_stop_reason (round));
+        char outcome[512];
+        snprintf (outcome, sizeof outcome, "stopped early: %s", fl_round_stop_reason (round));
+        fl_report_set_outcome (report, outcome);
+    }
     else
         fl_report_set_outcome (report, "completed");
+    if (rcfg.dp) {
+        char g[1024];
+        fl_round_dp_guarantee (round, g, sizeof g);
+        printf ("fl-coordinator: differential privacy: %s\n", g);
+        fl_report_add_note (report, "Differential privacy: %s", g);
+    }
     if (s.model_out[0] && fl_round_params (round)) {
         if (fl_round_save_model (round, s.model_out) == 0)
             printf ("fl-coordinator: model written to %s\n", s.model_out);

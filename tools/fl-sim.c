@@ -51,6 +51,9 @@ typedef struct {
     int quiet, no_baselines, plaintext, allow_small_buckets;
     char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
     int qat;
+    char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
+    double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
+    uint64_t dp_steps;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -95,6 +98,13 @@ static const fl_arg_t s_args[] = {
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
+    /* differential privacy (passed to fl-coordinator; docs/PRIVACY.md) */
+    {"dp-unit", FL_ARG_STR, STR (dp_unit), "UNIT", "differential privacy per record or per client (needs --aggregator other than fedavg)", FL_ARG_NO_RANGE},
+    {"dp-epsilon", FL_ARG_DOUBLE, F (dp_epsilon), 0, "E", "privacy budget epsilon", 1e-6, 1e6},
+    {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta", 1e-300, 0.5},
+    {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: calibrated to --dp-epsilon; 0 = no noise)", 0, 1e6},
+    {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example clipping norm", 1e-6, 1e4},
+    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
 };
 #undef F
 #undef STR
@@ -416,6 +426,10 @@ main (int argc, char **argv)
     s.trim_beta = 0.2;
     s.robust_f = 1;
     s.attack_scale = NAN;
+    s.dp_delta = 1e-5;
+    s.dp_noise_multiplier = -1;
+    s.dp_clip = 1.0;
+    s.dp_steps = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds.\n"
@@ -553,6 +567,16 @@ main (int argc, char **argv)
     s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
     if (s.allow_small_buckets)
         s_arg (&ca, "--allow-small-buckets");
+    if (s.dp_unit[0]) {
+        s_arg (&ca, "--dp-unit=%s", s.dp_unit);
+        if (s.dp_epsilon > 0)
+            s_arg (&ca, "--dp-epsilon=%.17g", s.dp_epsilon);
+        s_arg (&ca, "--dp-delta=%.17g", s.dp_delta);
+        if (s.dp_noise_multiplier >= 0)
+            s_arg (&ca, "--dp-noise-multiplier=%.17g", s.dp_noise_multiplier);
+        s_arg (&ca, "--dp-clip=%.17g", s.dp_clip);
+        s_arg (&ca, "--dp-steps=%" PRIu64, s.dp_steps);
+    }
     if (s.plaintext)
         s_arg (&ca, "--plaintext");
     else {

@@ -25,6 +25,7 @@
 
 #include "fl_accountant.h"
 #include "fl_rng.h"
+#include "fl_robust.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,50 @@ long fl_dp_clip_rows_sum (const float *g, size_t batch, size_t d, double C, floa
     noise_multiplier * sensitivity * s, and the sensitivity must include the
     encoding's rounding.  NaN (and logs) if either argument is negative or NaN. */
 double fl_dp_noise_stddev (double noise_multiplier, double sensitivity);
+
+/* --- noise after a robust aggregator (docs/PRIVACY.md, "Sensitivity of each
+       aggregator") -------------------------------------------------------- */
+
+/*  L2 sensitivity of the output of robust rule `kind` (parameters p, as
+    fl_robust_aggregate takes them) over B bucket means, when adding or
+    removing one unit of privacy changes ONE bucket's sum by at most `delta`
+    in L2 norm, every bucket mean has a fixed denominator of at least `s`
+    (its planned size), and every bucket mean has L2 norm at most `max_norm`
+    (used only by the coarse bounds).  The bounds, derived in
+    docs/PRIVACY.md:
+      mean                   delta / (s B)
+      median                 delta / s                  (each coordinate's median is
+                                                         1-Lipschitz in each input)
+      trimmed mean (k/side)  delta / (s (B - 2k))       (k = floor(beta B), or p->b)
+      cclip (L iterations)   L delta / (s B)            (from a public starting point)
+      krum, multi_krum,
+      geomed                 2 max_norm                 (coarse: the output lies in
+                                                         the ball holding every input)
+      bulyan                 2 sqrt(B + 1) max_norm     (coarse: coordinate-wise)
+    A norm bound p->M > 0 (a projection, non-expansive) caps max_norm at M.
+    Returns the bound (> 0), or NaN (and logs) if B is 0, s, delta or
+    max_norm is not a finite number > 0, or the rule's parameters leave
+    nothing (2k >= B for the trimmed mean). */
+double fl_dp_aggregator_sensitivity (fl_robust_kind_t kind, const fl_robust_params_t *p, size_t B,
+                                     double s, double delta, double max_norm);
+
+/*  The grid for noise on a vector of d values whose L2 sensitivity is
+    `sensitivity`, at noise multiplier z > 0: *step is the largest power of
+    two <= sensitivity / (1024 sqrt(d)) (so rounding onto the grid, which
+    moves the vector by at most step sqrt(d) / 2 per input and so adds at
+    most step sqrt(d) to the sensitivity, costs < 0.1% of the noise), made
+    coarser if needed so that sigma / step <= 2^29 + z sqrt(d); then
+        *sigma = z (sensitivity + step sqrt(d))
+    in the vector's units.  Returns 0, or -1 (and logs) if z or the
+    sensitivity is not a finite number > 0, d is 0, or sigma / step would
+    leave [FL_DP_SIGMA_MIN, FL_DP_SIGMA_MAX]. */
+int fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *sigma);
+
+/*  As fl_dp_discrete_gaussian_add_f32 for a double vector:
+      x_i <- step * (round_half_even(x_i / step) + Z_i),  Z_i ~ N_Z(0, (sigma/step)^2).
+    Same errors (x untouched on error). */
+int fl_dp_discrete_gaussian_add_f64 (fl_rng_t *rng, double sigma, double step, double *x,
+                                     size_t n);
 
 /* --- exact samplers (Canonne, Kamath, Steinke 2020) ------------------------ */
 

@@ -101,7 +101,27 @@ typedef struct {
     fl_robust_kind_t robust_kind;
     fl_robust_params_t robust_params;
     int allow_small_buckets;     /* accept bucket_size below FL_ROUND_SAFE_BUCKET */
+    /* differential privacy (docs/PRIVACY.md).  dp = FL_ROUND_DP_RECORD or
+       FL_ROUND_DP_CLIENT turns it on; it needs a robust rule (robust = 1:
+       fixed-denominator bucket means; FedAvg's weighted mean is refused).
+       Gaussian noise, on the integer grid, is added to the robust aggregate,
+       calibrated to the rule's sensitivity to one unit; an RDP accountant
+       tracks (epsilon, delta) and training stops before dp_epsilon would
+       be exceeded. */
+    int dp;                      /* FL_ROUND_DP_OFF | _RECORD | _CLIENT */
+    double dp_epsilon;           /* budget; 0 = none (then dp_noise_multiplier is required) */
+    double dp_delta;             /* delta of the (epsilon, delta) guarantee, in (0, 1) */
+    double dp_noise_multiplier;  /* z; < 0 = the smallest z with epsilon <= dp_epsilon after
+                                    `rounds` rounds (fl_dp_find_noise_multiplier); 0 = no noise
+                                    (epsilon = infinity, for comparisons only) */
+    double dp_clip;              /* record-level: per-example L2 clipping norm C_rec */
+    uint32_t dp_steps;           /* record-level: local Poisson batches per round K (>= 1) */
 } fl_round_config_t;
+
+/* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN). */
+#define FL_ROUND_DP_OFF    0
+#define FL_ROUND_DP_RECORD 1     /* one training record of one member (DP-SGD style) */
+#define FL_ROUND_DP_CLIENT 2     /* one member's whole data (DP-FedAvg) */
 
 /*  The smallest bucket the coordinator accepts by default: with secure
     aggregation it sees sums of at least this many members' updates. */
@@ -125,6 +145,7 @@ typedef struct {
     double train_loss;           /* example-weighted mean of the clients' reported loss */
     double update_norm;          /* L2 norm of the applied aggregate update */
     fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
+    double epsilon;              /* DP: epsilon spent after this round (at dp_delta); NaN without DP */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;
@@ -223,6 +244,53 @@ size_t fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *o
     and parameters.  -1 (with a log line) on I/O error; the file is written to
     path.tmp and renamed, so a crash never leaves a half-written model. */
 int fl_round_save_model (const fl_round_t *self, const char *path);
+
+/* ---- differential privacy (docs/PRIVACY.md) -------------------------------- */
+
+/*  Why training ended before the planned rounds (e.g. "the privacy budget
+    epsilon = 3 would be exceeded by round 21 (epsilon 3.04)"), or "" when
+    it did not stop early.  The phase is then FL_ROUND_DONE, not FAILED. */
+const char *fl_round_stop_reason (const fl_round_t *self);
+
+/*  Epsilon spent so far at dp_delta (NaN without DP; +inf with no noise). */
+double fl_round_dp_epsilon (const fl_round_t *self);
+
+/*  Noise multiplier z in use (after calibration) and the sample rate the
+    accountant charges per round (record-level: 1 - (1 - q)^K for Poisson
+    rate q and K local batches; client-level: the cohort rate).  NaN before
+    the first training round fixed them, or without DP. */
+double fl_round_dp_noise_multiplier (const fl_round_t *self);
+double fl_round_dp_sample_rate (const fl_round_t *self);
+
+/*  The last round's release: the L2 sensitivity the noise was calibrated
+    to and the noise's standard deviation sigma (in the units of the robust
+    aggregate: model differences client-level, sums of clipped gradients
+    record-level; sigma 0 with no noise).  NaN before the first release. */
+void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma);
+
+/*  The guarantee as one sentence (unit, epsilon, delta, assumptions),
+    written to buf (cap bytes, always terminated).  "" without DP. */
+void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
+
+/*  Checkpoint support: the privacy spend as flat doubles.
+      [0] FL_ROUND_DP_STATE_VERSION, [1] noise multiplier z (NaN if not yet
+      fixed), [2] per-round sample rate (NaN if not yet fixed), [3] per-example
+      Poisson rate q (record-level; NaN otherwise), [4 ..] fl_accountant_export.
+    fl_round_dp_state writes FL_ROUND_DP_STATE_HEADER + the accountant's
+    doubles (FL_ACCOUNTANT_STATE_DOUBLES (151) = 306 with the default orders:
+    310 in all) to out[0..cap) and returns how many, or 0 (nothing written)
+    without DP or if cap is too small.
+    fl_round_dp_restore takes such a state (untrusted: from a checkpoint
+    file), checks it (version, finite positive rates and z, the accountant's
+    own checks) and replaces the accountant, z and the rates: call it after
+    fl_round_new and before the first training round.  A resumed run keeps
+    charging the restored accountant, so the budget covers both runs.
+    Returns 0, or -1 (and logs, nothing changed) without DP, on a malformed
+    state, or once a training round has started. */
+#define FL_ROUND_DP_STATE_VERSION 1
+#define FL_ROUND_DP_STATE_HEADER 4u
+size_t fl_round_dp_state (const fl_round_t *self, double *out, size_t cap);
+int fl_round_dp_restore (fl_round_t *self, const double *in, size_t n);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #define FL_TRAIN_H_INCLUDED
 
 #include "fl_model.h"
+#include "fl_rng.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,26 @@ int fl_train_local (fl_model_t *m, const float *x, const int32_t *y, size_t n,
     a label out of range, a bad class weight or no memory. */
 double fl_train_loss (fl_model_t *m, const float *x, const int32_t *y, size_t n,
                       const float *class_weights);
+
+/*  Record-level DP contribution of one client for one round (the
+    per-example clipping of DP-SGD, Abadi et al. 2016, "Deep Learning with
+    Differential Privacy", Algorithm 1, WITHOUT local noise: the coordinator
+    adds the noise to the aggregate; docs/PRIVACY.md "Record-level"):
+        out (np) = sum over k < steps of  sum over i in S_k of  clip(grad l(w; x_i, y_i), C)
+    where w is the model's current parameters for EVERY step (the steps do
+    not move the model, so one record's influence on out is at most
+    steps * C whatever the other records are), S_k includes each of the n
+    examples independently with probability q (Poisson sampling, from rng:
+    fl_rng_new_random in production), grad is fl_model_loss_grad on the
+    single example (no class weights), and clip is fl_dp_clip_l2.
+    *included (if not NULL) receives the total number of inclusions.
+    The model's parameters are not changed (its gradient block is).
+    Returns 0, or -1 and logs (out zeroed) if n is 0 or > FL_TRAIN_MAX_ROWS,
+    q is outside (0, 1], C is not a finite number > 0, steps is 0 or above
+    FL_TRAIN_MAX_EPOCHS, a label is out of range, an input is not finite,
+    or a gradient is not finite (fl_dp_clip_rows_sum's error). */
+int fl_train_dp_grad_sum (fl_model_t *m, const float *x, const int32_t *y, size_t n, double q,
+                          double C, uint32_t steps, fl_rng_t *rng, float *out, uint64_t *included);
 
 /* --- the optimizers on their own (for tests and for callers with their
        own loop, e.g. per-example clipping in DP-SGD) ------------------------- */

@@ -12,6 +12,9 @@
 #define S_HELP 1000
 #define S_CONFIG 1001
 #define S_VERSION 1002
+/* getopt_long returns val: option i returns S_OPTION + i, clear of '?' (63) and
+   ':' (58), which a table of 59 or more options would otherwise hit. */
+#define S_OPTION 2000
 
 static int
 s_set (const fl_arg_t *a, void *settings, const char *value, const char *origin)
@@ -186,7 +189,7 @@ fl_args_parse (const fl_arg_t *table, size_t n, void *settings, int argc, char *
     for (size_t i = 0; i < n; i++) {
         longopts[i].name = table[i].name;
         longopts[i].has_arg = table[i].type == FL_ARG_FLAG ? no_argument : required_argument;
-        longopts[i].val = (int) i;
+        longopts[i].val = S_OPTION + (int) i;
     }
     longopts[n].name = "help";
     longopts[n].val = S_HELP;
@@ -223,8 +226,8 @@ fl_args_parse (const fl_arg_t *table, size_t n, void *settings, int argc, char *
             fprintf (stderr, "%s: try '%s --help'\n", program, program);
             rc = -1;
         }
-        else if (c >= 0 && (size_t) c < n) {
-            const fl_arg_t *a = &table[c];
+        else if (c >= S_OPTION && (size_t) (c - S_OPTION) < n) {
+            const fl_arg_t *a = &table[c - S_OPTION];
             char origin[160];
             snprintf (origin, sizeof origin, "%s", program);
             if (a->type == FL_ARG_FLAG)

@@ -641,6 +641,63 @@ s_on_secagg (fl_client_t *self, const fl_wire_msg_t *m)
     return 1;
 }
 
+/* ---- differential privacy (docs/PRIVACY.md) ---------------------------------- */
+
+/* What TRAIN says about differential privacy (unit 0: none). */
+typedef struct {
+    uint64_t unit;                /* FL_ROUND_DP_* */
+    double clip;                  /* record-level: per-example clipping norm C_rec */
+    double q;                     /* record-level: Poisson rate per example and local batch */
+    uint64_t steps;               /* record-level: local batches K */
+} s_dp_round_t;
+
+static int
+s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
+{
+    memset (dp, 0, sizeof *dp);
+    if (!fl_wire_has (m, "dp_unit"))
+        return 0;
+    const char *why = NULL;
+    if (fl_wire_get_u64 (m, "dp_unit", &dp->unit) != 0
+        || (dp->unit != FL_ROUND_DP_RECORD && dp->unit != FL_ROUND_DP_CLIENT))
+        why = "unknown privacy unit";
+    else if (dp->unit == FL_ROUND_DP_RECORD
+             && (fl_wire_get_f64 (m, "dp_clip", &dp->clip) != 0 || fl_wire_get_f64 (m, "dp_q", &dp->q) != 0
+                 || fl_wire_get_u64 (m, "dp_steps", &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
+                 || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
+        why = "record-level privacy parameters missing or out of range";
+    if (why) {
+        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Under DP the loss is not sent (it would be released without noise).
+    Record-level: the contribution is the sum of clipped per-example
+    gradients at the global model over K Poisson batches drawn with the
+    CSPRNG (the coordinator must not learn which records were used); it
+    replaces delta (n_params).  Client-level: delta is the local training's
+    model difference, clipped with the update (s_secure_start, or by the
+    coordinator in plaintext). */
+static int
+s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, double *loss)
+{
+    *loss = NAN;
+    if (dp->unit != FL_ROUND_DP_RECORD)
+        return 0;
+    fl_rng_t *rng = fl_rng_new_random ();
+    uint64_t used = 0;
+    int rc = rng ? fl_train_dp_grad_sum (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train),
+                                         fl_dataset_rows (self->train), dp->q, dp->clip, (uint32_t) dp->steps, rng,
+                                         delta, &used)
+                 : -1;
+    fl_rng_destroy (&rng);
+    if (rc != 0)
+        zsys_error ("client %s: record-level gradients failed", self->member);
+    return rc;
+}
+
 static int
 s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
@@ -668,6 +725,9 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
                     fl_wire_round (m));
         return 0;
     }
+    s_dp_round_t dp;
+    if (s_dp_parse (self, m, &dp) != 0)
+        return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
     if (secure_round && s_parse_session (self, m, &ss) != 0)
@@ -682,8 +742,9 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     tc.seed = self->seed ^ seed;
     double loss = NAN;
     size_t n_rows = fl_dataset_rows (self->train);
-    if (fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
-                        &tc, &loss) != 0) {
+    if (dp.unit != FL_ROUND_DP_RECORD       /* record-level: per-example gradients instead (below) */
+        && fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
+                           &tc, &loss) != 0) {
         zsys_error ("client %s: local training failed", self->member);
         free (ss.pks);
         return 0;
@@ -697,6 +758,11 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     }
     for (size_t i = 0; i < n; i++)
         delta[i] = p[i] - self->global[i];
+    if (dp.unit && s_dp_contribution (self, &dp, delta, &loss) != 0) {
+        free (delta);
+        free (ss.pks);
+        return 0;
+    }
     /* Attack (evaluation only): replace the honest delta by a crafted one. */
     if (self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP
         && fl_attack_round (self->attack, &self->attack_params, self->collude_dir, self->run_id,

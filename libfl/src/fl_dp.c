@@ -127,3 +127,75 @@ fl_dp_noise_stddev (double noise_multiplier, double sensitivity)
     }
     return noise_multiplier * sensitivity;
 }
+
+/* ---- noise after a robust aggregator ---------------------------------------- */
+
+double
+fl_dp_aggregator_sensitivity (fl_robust_kind_t kind, const fl_robust_params_t *p, size_t B, double s,
+                              double delta, double max_norm)
+{
+    assert (p);
+    if (B == 0 || !(s > 0) || !isfinite (s) || !(delta > 0) || !isfinite (delta) || !(max_norm > 0)
+        || !isfinite (max_norm)) {
+        zsys_error ("fl_dp_aggregator_sensitivity: need B >= 1 and finite s, delta, max_norm > 0 "
+                    "(B %zu, s %g, delta %g, max_norm %g)", B, s, delta, max_norm);
+        return NAN;
+    }
+    /* The norm bound is a projection of every row onto a ball: non-expansive,
+       so it never increases a row's change, and it caps every row's norm. */
+    if (p->M > 0 && p->M < max_norm)
+        max_norm = p->M;
+    double Bd = (double) B;
+    switch (kind) {
+    case FL_ROBUST_MEAN: return delta / (s * Bd);
+    case FL_ROBUST_MEDIAN: return delta / s;
+    case FL_ROBUST_TRIMMED_MEAN: {
+        size_t k = p->beta > 0 ? (size_t) floor (p->beta * Bd) : p->b;
+        if (2 * k >= B) {
+            zsys_error ("fl_dp_aggregator_sensitivity: trimmed mean of %zu rows trims %zu per side", B, k);
+            return NAN;
+        }
+        return delta / (s * (double) (B - 2 * k));
+    }
+    case FL_ROBUST_CCLIP:
+        if (p->L < 1) {
+            zsys_error ("fl_dp_aggregator_sensitivity: centered clipping needs L >= 1");
+            return NAN;
+        }
+        return (double) p->L * delta / (s * Bd);
+    case FL_ROBUST_KRUM:
+    case FL_ROBUST_MULTI_KRUM:
+    case FL_ROBUST_GEOMED: return 2.0 * max_norm;
+    case FL_ROBUST_BULYAN: return 2.0 * sqrt (Bd + 1.0) * max_norm;
+    }
+    zsys_error ("fl_dp_aggregator_sensitivity: unknown rule %d", (int) kind);
+    return NAN;
+}
+
+int
+fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *sigma)
+{
+    assert (step && sigma);
+    if (!(z > 0) || !isfinite (z) || !(sensitivity > 0) || !isfinite (sensitivity) || d == 0) {
+        zsys_error ("fl_dp_noise_grid: need finite z > 0, sensitivity > 0 and d >= 1 (z %g, sensitivity %g, d %zu)",
+                    z, sensitivity, d);
+        return -1;
+    }
+    double rd = sqrt ((double) d);
+    int e;
+    frexp (sensitivity / (1024.0 * rd), &e);          /* x = f 2^e, f in [0.5, 1): 2^(e-1) <= x */
+    double h = ldexp (1.0, e - 1);
+    double sg = z * (sensitivity + h * rd);
+    if (sg / h > 0x1p29) {                             /* coarser grid: sigma / step <= 2^29 */
+        frexp (sg / 0x1p29, &e);
+        h = ldexp (1.0, e);                            /* >= sg / 2^29 */
+        sg = z * (sensitivity + h * rd);
+    }
+    if (!(sg / h >= FL_DP_SIGMA_MIN && sg / h <= FL_DP_SIGMA_MAX) || !isfinite (sg)) {
+        zsys_error ("fl_dp_noise_grid: noise %g on a grid of %g is outside the sampler's range", sg, h);
+        return -1;
+    }
+    *step = h;
+    *sigma = sg;
+    return 0;
+}

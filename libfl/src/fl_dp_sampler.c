@@ -328,3 +328,26 @@ fl_dp_discrete_gaussian_add_f32 (fl_rng_t *rng, double sigma, double step, float
     }
     return 0;
 }
+
+int
+fl_dp_discrete_gaussian_add_f64 (fl_rng_t *rng, double sigma, double step, double *x, size_t n)
+{
+    assert (rng && (x || n == 0));
+    int e;
+    if (!(step > 0.0) || isinf (step) || frexp (step, &e) != 0.5) {
+        zsys_error ("fl_dp_discrete_gaussian_add_f64: grid step %g is not a positive power of two", step);
+        return -1;
+    }
+    s_gauss_t g;
+    if (s_gauss_from_sigma (&g, sigma / step) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs (x[i] / step) < 0x1p52)) {
+            zsys_error ("fl_dp_discrete_gaussian_add_f64: x[%zu]=%g is not finite or off the grid's range "
+                        "(|x/step| >= 2^52)", i, x[i]);
+            return -1;
+        }
+    for (size_t i = 0; i < n; i++)     /* exact in double, as in the f32 variant */
+        x[i] = (nearbyint (x[i] / step) + (double) s_gauss_sample (&g, rng)) * step;
+    return 0;
+}

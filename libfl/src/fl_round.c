@@ -25,6 +25,7 @@
 
 #include "fl_checkpoint.h"
 #include "fl_dataset.h"
+#include "fl_dp.h"
 #include "fl_stats.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
@@ -128,6 +129,19 @@ struct fl_round_t {
     s_out_t *out_head, *out_tail;
     s_peer_t *last_out_peer;
     s_summary_node_t *sum_head, *sum_tail;
+
+    /* differential privacy (the s_dp_* functions; docs/PRIVACY.md) */
+    fl_accountant_t *dp_acc;         /* the spend: one entry per started round */
+    fl_rng_t *dp_rng;                /* noise and Poisson cohorts: fl_rng_new_random (CSPRNG) */
+    int dp_fixed;                    /* dp_z, dp_rate, dp_q fixed (first round, or restored) */
+    double dp_z;                     /* noise multiplier */
+    double dp_rate;                  /* sample rate charged per round */
+    double dp_q;                     /* record-level: per-example Poisson rate */
+    double dp_batch;                 /* record-level: expected clipped gradients per client and round */
+    double dp_round_eps;             /* epsilon after the current round's charge */
+    int dp_logged;                   /* the settings were logged */
+    double dp_last_sens, dp_last_sigma;  /* the last release's sensitivity and noise (aggregate units) */
+    char stop_reason[256];
 };
 
 
@@ -255,6 +269,15 @@ static void s_free_buckets (fl_round_t *self);
 
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
+/* differential privacy: defined in their own section at the end of the file */
+static const char *s_dp_config_error (const fl_round_config_t *cfg);
+static int s_dp_new (fl_round_t *self);
+static int s_dp_before_round (fl_round_t *self);
+static size_t s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready);
+static int s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k);
+static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w);
+static int s_dp_release (fl_round_t *self, double *out, size_t np);
+static double s_dp_update_scale (const fl_round_t *self);
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -326,6 +349,8 @@ fl_round_new (const fl_round_config_t *cfg)
               "allow it explicitly (allow_small_buckets) if that is intended";
     else if (cfg->secure && cfg->bucket_size == 1)
         bad = "secure aggregation over buckets of 1 would reveal every update";
+    if (!bad && cfg->dp)
+        bad = s_dp_config_error (cfg);
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -339,7 +364,8 @@ fl_round_new (const fl_round_config_t *cfg)
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
-    if (!self->rng) {
+    if (!self->rng || s_dp_new (self) != 0) {
+        fl_rng_destroy (&self->rng);
         free (self);
         return NULL;
     }
@@ -378,6 +404,8 @@ fl_round_destroy (fl_round_t **self_p)
     fl_fedavg_destroy (&self->fedavg);
     fl_stats_destroy (&self->stats);
     fl_rng_destroy (&self->rng);
+    fl_accountant_destroy (&self->dp_acc);
+    fl_rng_destroy (&self->dp_rng);
     free (self->scratch);
     free (self->mean);
     free (self->std);
@@ -517,11 +545,14 @@ s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
 static void
 s_start_train (fl_round_t *self, int64_t now)
 {
+    if (self->cfg.dp && s_dp_before_round (self) != 0)
+        return;                      /* budget exhausted (training ended) or a DP failure */
     self->phase = FL_ROUND_TRAIN;
     self->round++;
     s_clear_expected (self);
     memset (&self->cur, 0, sizeof self->cur);
     self->cur.round = self->round;
+    self->cur.epsilon = self->cfg.dp ? self->dp_round_eps : NAN;
     self->loss_sum = self->loss_weight = 0;
     fl_fedavg_reset (self->fedavg);
 
@@ -546,8 +577,14 @@ s_start_train (fl_round_t *self, int64_t now)
     }
     fl_rng_shuffle_u32 (crng, idx, ready);
     fl_rng_destroy (&crng);
+    if (self->cfg.dp == FL_ROUND_DP_CLIENT)
+        k = s_dp_poisson_cohort (self, idx, ready);   /* replaces the fixed-size cohort (CSPRNG) */
     self->cur.ready = ready;
     self->cur.cohort = k;
+    if (self->cfg.dp == FL_ROUND_DP_CLIENT && s_dp_cohort_too_small (self, now, k)) {
+        free (idx);
+        return;
+    }
     if (self->cfg.secure) {
         /* the permutation also assigns the buckets (consecutive runs of it) */
         self->phase_deadline = -1;
@@ -572,6 +609,7 @@ s_start_train (fl_round_t *self, int64_t now)
         fl_wire_put_str (w, "opt", self->cfg.client_opt);
         fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
         fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+        s_dp_put_train (self, w);
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -932,11 +970,16 @@ s_finish_robust (fl_round_t *self, int64_t now)
         zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
                       "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
     }
+    else if (self->cfg.dp && s_dp_release (self, out, np) != 0) {
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": noise could not be added; nothing released, "
+                      "global model unchanged", self->round);
+    }
     else {
-        double norm = 0;
+        double norm = 0, scale = s_dp_update_scale (self);
         for (size_t i = 0; i < np; i++) {
-            self->scratch[i] = (float) out[i];
-            norm += out[i] * out[i];
+            self->scratch[i] = (float) (scale * out[i]);
+            norm += (scale * out[i]) * (scale * out[i]);
         }
         self->cur.update_norm = sqrt (norm);
         if (!self->prev_agg)
@@ -1201,6 +1244,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             free (lens);
             fl_wire_put_f64 (w, "enc_max_abs", max_abs);
             fl_wire_put_u64 (w, "enc_summands", bk->n);
+            s_dp_put_train (self, w);
             s_enqueue (self, p, w);
         }
         free (pks);
@@ -1487,6 +1531,8 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
                 s_reject (self, p, "UPDATE", "non-finite values");
                 return 0;
             }
+        if (self->cfg.dp)            /* the bound every sensitivity rests on (s_dp_release) */
+            fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
         s_bucket_t *bk = &self->buckets[p->sa_bucket];
         for (size_t i = 0; i < self->n_params; i++)
             bk->sum[i] += self->scratch[i];
@@ -1763,4 +1809,392 @@ fl_round_save_model (const fl_round_t *self, const char *path)
     }
     return fl_modelfile_save (path, self->model, self->cfg.hidden, self->mean, self->std, self->cfg.run_id,
                               self->round);
+}
+
+/* ---- differential privacy (docs/PRIVACY.md) -----------------------------------
+
+   Where it sits in a round:
+     s_start_train   s_dp_before_round: fix z and the rates (first round), check
+                     that one more round keeps epsilon within the budget (else
+                     end training cleanly), charge the accountant.  Client-level:
+                     s_dp_poisson_cohort replaces the fixed-size cohort.
+     TRAIN           s_dp_put_train tells clients the unit (record-level: C_rec,
+                     q, K; the client then sends the sum of its clipped
+                     per-example gradients instead of a model difference).
+     s_finish_robust s_dp_release adds discrete Gaussian noise to the robust
+                     aggregate, calibrated to the rule's sensitivity
+                     (fl_dp_aggregator_sensitivity); s_dp_update_scale turns a
+                     record-level aggregate of gradient sums into an SGD step.
+   The accountant is charged when a round starts, before anything is known of
+   its outcome, so a round that is later skipped still counts (conservative).
+*/
+
+static const char *
+s_dp_config_error (const fl_round_config_t *cfg)
+{
+    if (cfg->dp != FL_ROUND_DP_RECORD && cfg->dp != FL_ROUND_DP_CLIENT)
+        return "differential privacy: the unit must be record or client";
+    if (!cfg->robust)
+        return "differential privacy needs fixed denominators: FedAvg's example-weighted mean has none; "
+               "use a rule over bucket means (--aggregator mean gives the unweighted mean)";
+    if (!(cfg->dp_delta > 0 && cfg->dp_delta < 1))
+        return "differential privacy: delta must be in (0, 1)";
+    if (!(cfg->dp_epsilon >= 0) || !isfinite (cfg->dp_epsilon))
+        return "differential privacy: the epsilon budget must be a finite number >= 0";
+    if (cfg->dp_noise_multiplier < 0 && !(cfg->dp_epsilon > 0))
+        return "differential privacy: give an epsilon budget or a noise multiplier";
+    if (cfg->dp_noise_multiplier == 0 && cfg->dp_epsilon > 0)
+        return "differential privacy: a noise multiplier of 0 (no noise) spends an infinite epsilon, "
+               "so it cannot have a budget";
+    if (!(cfg->dp_noise_multiplier <= FL_ACCOUNTANT_MAX_SIGMA))
+        return "differential privacy: noise multiplier out of range";
+    if (cfg->dp == FL_ROUND_DP_RECORD
+        && (!(cfg->dp_clip > 0 && cfg->dp_clip <= 1e4) || cfg->dp_steps < 1 || cfg->dp_steps > 1000))
+        return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
+               "steps required";
+    return NULL;
+}
+
+static int
+s_dp_new (fl_round_t *self)
+{
+    self->dp_z = self->dp_rate = self->dp_q = NAN;
+    self->dp_last_sens = self->dp_last_sigma = NAN;
+    if (!self->cfg.dp)
+        return 0;
+    self->dp_acc = fl_accountant_new ();
+    self->dp_rng = fl_rng_new_random ();
+    if (!self->dp_acc || !self->dp_rng) {
+        fl_accountant_destroy (&self->dp_acc);
+        fl_rng_destroy (&self->dp_rng);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Fixes the per-example rate q (record-level), the per-round rate charged
+    and the noise multiplier, once; and, in every process (also after a
+    restore), the record-level contribution bound and expected batch from the
+    admitted clients' training-set sizes (public: sent in HELLO). */
+static int
+s_dp_fix (fl_round_t *self)
+{
+    const fl_round_config_t *c = &self->cfg;
+    double n_sum = 0, n_max = 0;
+    size_t n_cl = 0;
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted && self->peers[i].n_train > 0) {
+            n_sum += (double) self->peers[i].n_train;
+            n_max = fmax (n_max, (double) self->peers[i].n_train);
+            n_cl++;
+        }
+    if (c->dp == FL_ROUND_DP_RECORD && n_cl == 0) {
+        s_fail (self, "record-level differential privacy: no client announced its training-set size");
+        return -1;
+    }
+    if (!self->dp_fixed) {
+        if (c->dp == FL_ROUND_DP_RECORD) {
+            /* Poisson rate with an expected batch of batch_size examples at
+               the average client; K batches per round include a record at
+               least once with probability 1 - (1 - q)^K */
+            double q = fmin (1.0, (double) c->batch_size / (n_sum / (double) n_cl));
+            self->dp_q = q;
+            self->dp_rate = q >= 1 ? 1.0 : -expm1 ((double) c->dp_steps * log1p (-q));
+        }
+        else
+            self->dp_rate = c->fraction;
+        if (c->dp_noise_multiplier >= 0)
+            self->dp_z = c->dp_noise_multiplier;
+        else if (fl_dp_find_noise_multiplier (c->dp_epsilon, c->dp_delta, self->dp_rate, c->rounds,
+                                              &self->dp_z) != 0) {
+            s_fail (self, "differential privacy: no noise multiplier reaches the epsilon budget over the "
+                          "planned rounds (see the log above)");
+            return -1;
+        }
+        self->dp_fixed = 1;
+    }
+    if (c->dp == FL_ROUND_DP_RECORD && !(self->dp_batch > 0)) {
+        /* A client's contribution is a sum of ~Poisson(K q n) clipped
+           gradients: bound it (a projection, so one record still moves it by
+           at most K C_rec) at K C_rec (b + 4 sqrt(b) + 4), b = q n_max, which
+           the sum rarely reaches; this is the clip and encoding bound
+           secure aggregation uses in record-level rounds. */
+        double b = self->dp_q * n_max, M = (double) c->dp_steps * c->dp_clip * (b + 4 * sqrt (b) + 4);
+        if (!(M < 1e6)) {
+            s_fail (self, "record-level differential privacy: the per-client contribution bound exceeds 1e6 "
+                          "(lower --dp-clip, --batch-size or --dp-steps)");
+            return -1;
+        }
+        self->cfg.clip_norm = M;
+        self->dp_batch = (double) c->dp_steps * self->dp_q * n_sum / (double) n_cl;
+    }
+    if (!self->dp_logged++)
+        zsys_info ("coordinator: differential privacy, %s-level: noise multiplier %.4g, sample rate %.4g per "
+                   "round%s, delta %g, budget %s%.4g; contributions bounded at %g",
+                   c->dp == FL_ROUND_DP_RECORD ? "record" : "client", self->dp_z, self->dp_rate,
+                   c->dp == FL_ROUND_DP_RECORD ? " (records)" : " (clients)", c->dp_delta,
+                   c->dp_epsilon > 0 ? "epsilon " : "none, ", c->dp_epsilon, c->clip_norm);
+    return 0;
+}
+
+/* Training ends here (budget): the same goodbye as after the last round. */
+static void
+s_dp_stop (fl_round_t *self)
+{
+    self->phase = FL_ROUND_DONE;
+    self->phase_deadline = -1;
+    s_clear_expected (self);
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished: privacy budget reached");
+    zsys_warning ("coordinator: %s", self->stop_reason);
+}
+
+static int
+s_dp_before_round (fl_round_t *self)
+{
+    if (s_dp_fix (self) != 0)
+        return -1;
+    double eps = fl_accountant_epsilon_after (self->dp_acc, self->dp_z, self->dp_rate, 1, self->cfg.dp_delta, NULL);
+    if (isnan (eps)) {
+        s_fail (self, "differential privacy: the accountant could not evaluate the next round");
+        return -1;
+    }
+    if (self->cfg.dp_epsilon > 0 && eps > self->cfg.dp_epsilon) {
+        snprintf (self->stop_reason, sizeof self->stop_reason,
+                  "privacy budget reached: round %" PRIu64 " would bring epsilon to %.4g, above the budget %.4g "
+                  "(delta %g); training stopped after %" PRIu64 " round(s) at epsilon %.4g",
+                  self->round + 1, eps, self->cfg.dp_epsilon, self->cfg.dp_delta, self->round,
+                  fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL));
+        s_dp_stop (self);
+        return -1;
+    }
+    if (fl_accountant_add (self->dp_acc, self->dp_z, self->dp_rate, 1) != 0) {
+        s_fail (self, "differential privacy: the accountant refused the round");
+        return -1;
+    }
+    self->dp_round_eps = eps;
+    return 0;
+}
+
+/*  Client-level: each ready client joins independently with probability q
+    (the cohort fraction), from the CSPRNG: the accountant's amplification
+    by sampling needs a sample the adversary cannot predict.  The kept
+    clients stay in the (random) order of idx, so buckets remain random. */
+static size_t
+s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < ready; j++)
+        if (self->dp_rate >= 1 || fl_rng_double (self->dp_rng) < self->dp_rate)
+            idx[k++] = idx[j];
+    return k;
+}
+
+/*  A Poisson cohort smaller than one bucket cannot be aggregated: the round
+    is skipped (its charge stays: conservative) and the model is unchanged. */
+static int
+s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k)
+{
+    size_t need = self->cfg.bucket_size > 2 ? self->cfg.bucket_size : 2;
+    if (k >= need)
+        return 0;
+    self->cur.skipped = 1;
+    zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket (%zu); "
+                  "global model unchanged", self->round, k, need);
+    s_start_eval (self, now);
+    return 1;
+}
+
+static void
+s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w)
+{
+    if (!self->cfg.dp)
+        return;
+    fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.dp);
+    if (self->cfg.dp == FL_ROUND_DP_RECORD) {
+        fl_wire_put_f64 (w, "dp_clip", self->cfg.dp_clip);
+        fl_wire_put_f64 (w, "dp_q", self->dp_q);
+        fl_wire_put_u64 (w, "dp_steps", self->cfg.dp_steps);
+    }
+}
+
+/*  Adds the noise to the robust aggregate out (np) in place.  One unit
+    changes one bucket's sum by at most delta (client-level C, record-level
+    K C_rec, plus the encoding's rounding), each bucket mean has the fixed
+    denominator of its planned size (at least s) and norm at most the
+    per-client bound; the rule's sensitivity follows (docs/PRIVACY.md).
+    Client-level with the mean rule releases McMahan et al.'s fixed-
+    denominator estimator instead: sum of all clipped updates / (q N), N the
+    ready clients when the cohort was drawn; it does not depend on how the
+    cohort was split into buckets. */
+static int
+s_dp_release (fl_round_t *self, double *out, size_t np)
+{
+    const fl_round_config_t *c = &self->cfg;
+    size_t B = 0;
+    double s = INFINITY, enc = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
+            continue;
+        B++;
+        s = fmin (s, (double) bk->n);
+        if (c->secure)   /* stochastic rounding moves each encoded coordinate by < 1/scale */
+            enc = fmax (enc, 2.0 * sqrt ((double) np) / bk->enc.scale);
+    }
+    self->cur.train_loss = NAN;          /* clients send no loss under DP: it is not noised */
+    if (B == 0)
+        return -1;
+    double delta = (c->dp == FL_ROUND_DP_RECORD ? (double) c->dp_steps * c->dp_clip : c->clip_norm) + enc;
+    double max_norm = c->clip_norm + enc;
+    double sens;
+    if (c->dp == FL_ROUND_DP_CLIENT && c->robust_kind == FL_ROBUST_MEAN && c->robust_params.M <= 0) {
+        double qn = self->dp_rate * (double) self->cur.ready;
+        memset (out, 0, np * sizeof (double));
+        for (size_t b = 0; b < self->n_buckets; b++) {
+            const s_bucket_t *bk = &self->buckets[b];
+            if ((c->secure ? bk->ok : bk->survivors > 0) && bk->sum)
+                for (size_t i = 0; i < np; i++)
+                    out[i] += bk->sum[i] / qn;
+        }
+        sens = delta / qn;
+    }
+    else
+        sens = fl_dp_aggregator_sensitivity (c->robust_kind, &c->robust_params, B, s, delta, max_norm);
+    if (isnan (sens))
+        return -1;
+    self->dp_last_sens = sens;
+    self->dp_last_sigma = 0;
+    if (self->dp_z == 0)
+        return 0;                        /* no noise: the epsilon = infinity comparison run */
+    double step, sigma;
+    if (fl_dp_noise_grid (self->dp_z, sens, np, &step, &sigma) != 0
+        || fl_dp_discrete_gaussian_add_f64 (self->dp_rng, sigma, step, out, np) != 0)
+        return -1;
+    self->dp_last_sigma = sigma;
+    zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of >= %g: sensitivity %.4g, noise sigma %.4g "
+               "(grid %g); epsilon %.4g at delta %g", self->round, fl_robust_kind_name (c->robust_kind), B, s, sens,
+               sigma, step, self->cur.epsilon, c->dp_delta);
+    return 0;
+}
+
+/*  Record-level: the released aggregate is (an estimate of) one client's
+    sum of clipped per-example gradients; the step is SGD on it,
+    -lr * aggregate / (expected number of clipped gradients per client and
+    round, K q n_mean), handed to the server optimizer as the round's update. */
+static double
+s_dp_update_scale (const fl_round_t *self)
+{
+    if (self->cfg.dp != FL_ROUND_DP_RECORD)
+        return 1.0;
+    return -self->cfg.client_lr / self->dp_batch;
+}
+
+const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
+double fl_round_dp_noise_multiplier (const fl_round_t *self) { return self->cfg.dp ? self->dp_z : NAN; }
+double fl_round_dp_sample_rate (const fl_round_t *self) { return self->cfg.dp ? self->dp_rate : NAN; }
+
+double
+fl_round_dp_epsilon (const fl_round_t *self)
+{
+    return self->cfg.dp ? fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL) : NAN;
+}
+
+void
+fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma)
+{
+    if (sensitivity)
+        *sensitivity = self->dp_last_sens;
+    if (sigma)
+        *sigma = self->dp_last_sigma;
+}
+
+void
+fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
+{
+    assert (buf && cap);
+    buf[0] = 0;
+    const fl_round_config_t *c = &self->cfg;
+    if (!c->dp)
+        return;
+    double eps = fl_round_dp_epsilon (self);
+    int rec = c->dp == FL_ROUND_DP_RECORD;
+    char e[32];
+    if (isinf (eps))
+        snprintf (e, sizeof e, "infinity (no noise)");
+    else
+        snprintf (e, sizeof e, "%.4g", eps);
+    snprintf (buf, cap,
+              "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
+              "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
+              "noise multiplier %.4g, RDP accountant), that the coordinator adds the calibrated discrete Gaussian "
+              "noise to the %s aggregate as it is trusted to (no distributed noise), that clients follow the "
+              "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
+              "covered).",
+              fl_accountant_entries (self->dp_acc), e, c->dp_delta,
+              rec ? "one training record of any member" : "one member's entire data",
+              rec ? "Poisson sampling of each member's records in each of its local batches"
+                  : "Poisson sampling of the members into each round's cohort",
+              self->dp_rate, self->dp_z, fl_robust_kind_name (c->robust_kind),
+              rec || c->robust_kind == FL_ROBUST_MEAN
+                  ? ""
+                  : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
+              self->dp_rate < 1 ? ", that the subsampled-Gaussian accounting carries over to discrete noise "
+                                  "(docs/PRIVACY.md)"
+                                : "");
+}
+
+size_t
+fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
+{
+    if (!self->cfg.dp || cap < FL_ROUND_DP_STATE_HEADER)
+        return 0;
+    size_t n = fl_accountant_export (self->dp_acc, out + FL_ROUND_DP_STATE_HEADER, cap - FL_ROUND_DP_STATE_HEADER);
+    if (n == 0)
+        return 0;
+    out[0] = FL_ROUND_DP_STATE_VERSION;
+    out[1] = self->dp_fixed ? self->dp_z : NAN;
+    out[2] = self->dp_fixed ? self->dp_rate : NAN;
+    out[3] = self->dp_fixed ? self->dp_q : NAN;
+    return FL_ROUND_DP_STATE_HEADER + n;
+}
+
+int
+fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
+{
+    const char *why = NULL;
+    if (!self->cfg.dp)
+        why = "this run has no differential privacy";
+    else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
+        why = "training has started";
+    else if (!in || n <= FL_ROUND_DP_STATE_HEADER || in[0] != FL_ROUND_DP_STATE_VERSION)
+        why = "unknown version or too short";
+    else if (!isnan (in[1]) && !(in[1] >= 0 && in[1] <= FL_ACCOUNTANT_MAX_SIGMA))
+        why = "noise multiplier out of range";
+    else if (!isnan (in[1]) && (!(in[2] > 0 && in[2] <= 1)
+                                || (self->cfg.dp == FL_ROUND_DP_RECORD && !(in[3] > 0 && in[3] <= 1))))
+        why = "sample rate out of (0, 1]";
+    else if (isnan (in[1]) != isnan (in[2]))
+        why = "noise multiplier and sample rate must be both set or both unset";
+    if (why) {
+        zsys_error ("coordinator: privacy state not restored: %s", why);
+        return -1;
+    }
+    fl_accountant_t *acc = fl_accountant_import (in + FL_ROUND_DP_STATE_HEADER, n - FL_ROUND_DP_STATE_HEADER);
+    if (!acc) {
+        zsys_error ("coordinator: privacy state not restored: the accountant state is malformed");
+        return -1;
+    }
+    fl_accountant_destroy (&self->dp_acc);
+    self->dp_acc = acc;
+    if (!isnan (in[1])) {
+        self->dp_z = in[1];
+        self->dp_rate = in[2];
+        self->dp_q = in[3];
+        self->dp_fixed = 1;
+    }
+    zsys_info ("coordinator: privacy state restored: %" PRIu64 " round(s) spent, epsilon %.4g at delta %g",
+               fl_accountant_entries (acc), fl_round_dp_epsilon (self), self->cfg.dp_delta);
+    return 0;
 }

@@ -6,6 +6,7 @@
     a contiguous buffer so the model's GEMMs see dense row-major input.
 */
 #include "fl_train.h"
+#include "fl_dp.h"
 #include "fl_layers.h"
 #include "fl_rng.h"
 #include "fl_tensor.h"
@@ -340,4 +341,58 @@ fl_train_loss (fl_model_t *m, const float *x, const int32_t *y, size_t n,
     }
     free (logits);
     return sum / (double) n;
+}
+
+int
+fl_train_dp_grad_sum (fl_model_t *m, const float *x, const int32_t *y, size_t n, double q, double C,
+                      uint32_t steps, fl_rng_t *rng, float *out, uint64_t *included)
+{
+    assert (m && rng && out);
+    size_t np = fl_model_num_params (m), d = fl_model_num_inputs (m);
+    memset (out, 0, np * sizeof (float));
+    if (included)
+        *included = 0;
+    if (!(q > 0 && q <= 1) || !(C > 0) || !isfinite (C) || steps == 0 || steps > FL_TRAIN_MAX_EPOCHS) {
+        zsys_error ("fl_train_dp_grad_sum: need q in (0, 1], finite C > 0, steps in 1..%d (q %g, C %g, steps %u)",
+                    FL_TRAIN_MAX_EPOCHS, q, C, steps);
+        return -1;
+    }
+    if (!s_data_ok (m, x, y, n, "fl_train_dp_grad_sum"))
+        return -1;
+    double *acc = (double *) calloc (np ? np : 1, sizeof (double));    // (np) running sum in double
+    float *one = (float *) malloc ((np ? np : 1) * sizeof (float));     // (np) one clipped gradient
+    if (!acc || !one) {
+        zsys_error ("fl_train_dp_grad_sum: out of memory (%zu parameters)", np);
+        free (acc);
+        free (one);
+        return -1;
+    }
+    /* Bernoulli(q) as a 53-bit uniform below q: exact enough for q of any
+       practical size, and q = 1 always includes. */
+    const float *grads = fl_model_grads (m);
+    uint64_t count = 0;
+    int rc = 0;
+    for (uint32_t k = 0; k < steps && rc == 0; k++)
+        for (size_t i = 0; i < n; i++) {
+            if (q < 1 && !(fl_rng_double (rng) < q))
+                continue;
+            if (fl_model_loss_grad (m, x + i * d, y + i, 1, NULL, NULL) != 0
+                || fl_dp_clip_rows_sum (grads, 1, np, C, one, NULL) < 0) {
+                rc = -1;
+                break;
+            }
+            for (size_t j = 0; j < np; j++)
+                acc[j] += one[j];
+            count++;
+        }
+    if (rc == 0)
+        for (size_t j = 0; j < np; j++)
+            out[j] = (float) acc[j];
+    else
+        zsys_error ("fl_train_dp_grad_sum: a per-example gradient could not be computed or clipped");
+    if (included)
+        *included = count;
+    free (acc);
+    free (one);
+    return rc;
 }

@@ -119,6 +119,13 @@ static const s_field_t s_train[] = {
     { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
     S_OPT ("enc_max_abs", F64),
     S_OPT ("enc_summands", U64),
+    /* differential privacy of this round (docs/PRIVACY.md): the unit
+       (FL_ROUND_DP_RECORD | FL_ROUND_DP_CLIENT); record-level also the
+       per-example clipping norm, the Poisson rate and the local steps */
+    S_OPT ("dp_unit", U64),
+    S_OPT ("dp_clip", F64),
+    S_OPT ("dp_q", F64),
+    S_OPT ("dp_steps", U64),
 };
 static const s_field_t s_update[] = {
     S_REQ ("delta", F32S),

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Differential privacy with real processes (docs/PRIVACY.md):
+#  1. record-level DP on WDBC, 30 members, secure aggregation, coordinate-wise
+#     median over buckets of 3, epsilon 3, delta 1e-5: completes all rounds;
+#     the CSV's epsilon column is non-decreasing and its last value <= 3; the
+#     progress lines show the spend, the report states the guarantee;
+#  2. client-level DP (Poisson cohorts at rate 0.5, mean rule) completes with
+#     epsilon <= its budget;
+#  3. a fixed noise multiplier whose planned rounds would exceed the budget:
+#     training stops cleanly (exit 0) before it, and says why in the output
+#     and the report.
+source "$(dirname "$0")/lib_it.sh"
+SIM=("$BIN/fl-sim" --no-baselines --train-deadline $((3 * SLOW)) --dataset wdbc)
+# last_eps FILE: epsilon of the last row; also fails if the column ever decreases
+last_eps () {
+    awk -F, 'NR==1{for(i=1;i<=NF;i++) if ($i=="epsilon") c=i; next}
+             { if (NR > 2 && $c + 0 < prev) bad=1; prev=$c+0; last=$c }
+             END{ if (bad || c == 0) exit 1; print last }' "$1"
+}
+
+"${SIM[@]}" --out "$WORK/rec" --clients 30 --rounds 10 --aggregator median --bucket-size 3 --sa-dropout 0 \
+    --dp-unit record --dp-epsilon 3 --dp-delta 1e-5 >"$WORK/rec.log" 2>&1 || fail "record-level fl-sim failed"
+e=$(last_eps "$WORK/rec/metrics.csv") || fail "epsilon column missing or decreasing"
+n=$(($(wc -l <"$WORK/rec/metrics.csv") - 1))
+acc=$(csv_col "$WORK/rec/metrics.csv" 10 accuracy)
+echo "record-level, median over buckets of 3, 30 members: $n rounds, final epsilon $e, accuracy $acc"
+[ "$n" = 10 ] || fail "expected 10 rounds, got $n"
+awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 3)}' || fail "final epsilon $e is not within the budget 3"
+grep -q "eps " "$WORK/rec.log" || fail "progress lines do not show epsilon"
+grep -q "one training record of any member" "$WORK/rec/report.md" || fail "report does not state the guarantee"
+grep -q "\[secure\]" "$WORK/rec.log" || fail "not a secure run"
+awk -v a="$acc" 'BEGIN{exit !(a >= 0.8)}' || fail "accuracy $acc at epsilon 3 is implausibly low"
+
+"${SIM[@]}" --out "$WORK/cli" --clients 12 --rounds 5 --fraction 0.5 --aggregator mean --bucket-size 3 \
+    --sa-dropout 0 --clip-norm 1 --dp-unit client --dp-epsilon 8 >"$WORK/cli.log" 2>&1 || fail "client-level fl-sim failed"
+e=$(last_eps "$WORK/cli/metrics.csv") || fail "client-level epsilon column missing or decreasing"
+echo "client-level, Poisson cohorts at 0.5, 12 members: final epsilon $e"
+awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 8)}' || fail "client-level epsilon $e is not within the budget 8"
+grep -q "one member's entire data" "$WORK/cli/report.md" || fail "client-level report does not state the guarantee"
+
+"${SIM[@]}" --out "$WORK/stop" --clients 6 --rounds 40 --aggregator median --bucket-size 3 --sa-dropout 0 \
+    --dp-unit record --dp-noise-multiplier 2 --dp-epsilon 1.5 >"$WORK/stop.log" 2>&1 || fail "budget-stopped run did not exit cleanly"
+e=$(last_eps "$WORK/stop/metrics.csv") || fail "epsilon column missing or decreasing"
+n=$(($(wc -l <"$WORK/stop/metrics.csv") - 1))
+echo "fixed noise multiplier 2, budget 1.5: stopped after $n of 40 rounds at epsilon $e"
+[ "$n" -ge 1 ] && [ "$n" -lt 40 ] || fail "the budget did not stop training early ($n rounds)"
+awk -v e="$e" 'BEGIN{exit !(e <= 1.5)}' || fail "epsilon $e exceeded the budget"
+grep -q "privacy budget reached" "$WORK/stop.log" || fail "the output does not say why training stopped"
+grep -q "stopped early: privacy budget reached" "$WORK/stop/report.md" || fail "the report does not say why training stopped"
+echo "1 passed, 0 failed"
