@@ -29,6 +29,7 @@
 #include <czmq.h>
 #include <math.h>
 
+#include "fl_checkpoint.h"
 #include "fl_client.h"
 #include "fl_dp.h"
 #include "fl_model.h"
@@ -578,6 +579,64 @@ test_dp_state_roundtrip (void)
     fl_round_destroy (&r3);
 }
 
+/* A restart cannot reset the budget: a run checkpointed after 2 rounds and
+   resumed for 2 more spends exactly what 4 uninterrupted rounds spend. */
+static void
+test_checkpoint_keeps_privacy_spend (void)
+{
+    fl_round_config_t cfg;
+    s_config (&cfg, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 2);
+    cfg.dp_noise_multiplier = 1.0;
+    sim_t a;
+    s_setup (&a, &cfg);
+    s_pump (&a);
+    FL_CHECK (fl_round_phase (a.round) == FL_ROUND_DONE);
+    double eps2 = fl_round_dp_epsilon (a.round);
+    struct fl_checkpoint_t *ck = fl_round_take_checkpoint (a.round);
+    FL_CHECK (ck != NULL && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT));
+    s_teardown (&a);
+
+    cfg.rounds = 4;
+    sim_t b;
+    memset (&b, 0, sizeof b);
+    b.round = fl_round_new (&cfg);
+    FL_CHECK (b.round && ck && fl_round_restore (b.round, ck) == 0);
+    FL_CHECK_CLOSE (fl_round_dp_epsilon (b.round), eps2, 0, 1e-12);   /* spend restored, not reset */
+    fl_checkpoint_destroy (&ck);
+    fl_round_destroy (&b.round);
+    /* continue: a fresh round restored from the same state, with clients */
+    s_config (&cfg, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 2);
+    cfg.dp_noise_multiplier = 1.0;
+    s_setup (&a, &cfg);
+    s_pump (&a);
+    ck = fl_round_take_checkpoint (a.round);
+    s_teardown (&a);
+    cfg.rounds = 4;
+    s_setup (&b, &cfg);
+    fl_round_destroy (&b.round);
+    b.round = fl_round_new (&cfg);
+    FL_CHECK (fl_round_restore (b.round, ck) == 0);
+    fl_round_start (b.round, 0);
+    for (int i = 0; i < N_CLIENTS; i++)
+        fl_client_hello (b.clients[i]);
+    s_pump (&b);
+    FL_CHECK (fl_round_phase (b.round) == FL_ROUND_DONE && fl_round_current (b.round) == 4);
+    double eps_resumed = fl_round_dp_epsilon (b.round);
+    fl_checkpoint_destroy (&ck);
+    s_teardown (&b);
+
+    sim_t c;
+    s_setup (&c, &cfg);
+    s_pump (&c);
+    double eps_straight = fl_round_dp_epsilon (c.round);
+    s_teardown (&c);
+    if (fl_test_verbose_)
+        printf ("epsilon after 2 rounds %.4f; 2 + 2 resumed %.4f; 4 uninterrupted %.4f\n", eps2, eps_resumed,
+                eps_straight);
+    FL_CHECK (eps_resumed > eps2);
+    FL_CHECK_CLOSE (eps_resumed, eps_straight, 1e-9, 1e-9);
+}
+
 static void
 test_dp_config_refused (void)
 {
@@ -634,6 +693,7 @@ main (int argc, char **argv)
     FL_RUN (test_calibrated_budget);
     FL_RUN (test_noise_is_added);
     FL_RUN (test_dp_state_roundtrip);
+    FL_RUN (test_checkpoint_keeps_privacy_spend);
     FL_RUN (test_dp_config_refused);
     FL_TEST_DONE ();
 }

@@ -721,7 +721,7 @@ s_summary_pack (const fl_round_summary_t *s, double *h)
     double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
                         (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
                         (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
-                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, 0, 0};
+                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon, 0};
     memcpy (h, v, sizeof v);
 }
 
@@ -747,6 +747,7 @@ s_summary_unpack (const double *h, fl_round_summary_t *s)
     s->eval.precision = h[15];
     s->eval.recall = h[16];
     s->eval.n = (uint64_t) h[17];
+    s->epsilon = h[18];
 }
 
 static void
@@ -795,6 +796,12 @@ s_snapshot (fl_round_t *self)
     rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
     if (self->prev_agg)
         rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
+    if (self->cfg.dp != FL_ROUND_DP_OFF) {
+        /* the privacy spend: a restart must not reset the budget */
+        double dps[4096];
+        size_t n = fl_round_dp_state (self, dps, sizeof dps / sizeof dps[0]);
+        rc |= n ? fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, dps, n) : -1;
+    }
     if (rc != 0) {
         zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
         fl_checkpoint_destroy (&ck);
@@ -868,6 +875,16 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
         else
             memcpy (self->prev_agg, prev, n_prev * sizeof (double));
     }
+    if (!why[0] && self->cfg.dp != FL_ROUND_DP_OFF) {
+        const double *dps = NULL;
+        size_t n_dps = 0;
+        if (fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, &dps, &n_dps) != 0)
+            snprintf (why, sizeof why, "this run uses differential privacy but the checkpoint holds no privacy spend");
+        else if (fl_round_dp_restore (self, dps, n_dps) != 0)
+            snprintf (why, sizeof why, "its privacy spend is malformed");
+    }
+    else if (!why[0] && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT))
+        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same --dp options");
     if (why[0]) {
         zsys_error ("coordinator: checkpoint refused: %s", why);
         return -1;
