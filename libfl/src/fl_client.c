@@ -76,14 +76,8 @@ fl_client_state_name (fl_client_state_t s)
 }
 
 static void
-s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
+s_enqueue_raw (fl_client_t *self, uint8_t *buf, size_t len)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (fl_wire_writer_finish (&w, &buf, &len) != 0) {
-        zsys_error ("client %s: could not encode a message", self->member);
-        return;
-    }
     s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
     if (!o) {
         free (buf);
@@ -99,20 +93,15 @@ s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
 }
 
 static void
-s_enqueue_raw (fl_client_t *self, uint8_t *buf, size_t len)
+s_enqueue (fl_client_t *self, fl_wire_writer_t *w)
 {
-    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
-    if (!o) {
-        free (buf);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_wire_writer_finish (&w, &buf, &len) != 0) {
+        zsys_error ("client %s: could not encode a message", self->member);
         return;
     }
-    o->data = buf;
-    o->len = len;
-    if (self->tail)
-        self->tail->next = o;
-    else
-        self->head = o;
-    self->tail = o;
+    s_enqueue_raw (self, buf, len);
 }
 
 static fl_wire_writer_t *

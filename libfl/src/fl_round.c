@@ -193,6 +193,24 @@ s_writer (fl_round_t *self, fl_wire_type_t type)
     return fl_wire_writer_new (type, self->cfg.run_id, self->round);
 }
 
+/* TRAIN with what every member of a round gets: the global model, its
+   fingerprint and the local training configuration.  Callers add the
+   secure-aggregation session and the DP settings. */
+static fl_wire_writer_t *
+s_train_writer (fl_round_t *self)
+{
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
+    fl_wire_put_f32s (w, "params", self->params, self->n_params);
+    fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+    fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
+    fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
+    fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
+    fl_wire_put_str (w, "opt", self->cfg.client_opt);
+    fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
+    fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+    return w;
+}
+
 static void
 s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char *reason)
 {
@@ -600,15 +618,7 @@ s_start_train (fl_round_t *self, int64_t now)
     for (size_t j = 0; j < k; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
-        fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
-        fl_wire_put_f32s (w, "params", self->params, self->n_params);
-        fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
-        fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
-        fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
-        fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
-        fl_wire_put_str (w, "opt", self->cfg.client_opt);
-        fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-        fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+        fl_wire_writer_t *w = s_train_writer (self);
         s_dp_put_train (self, w);
         s_enqueue (self, p, w);
     }
@@ -1225,20 +1235,20 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         }
         self->secure_started = 1;
         bk->state = (int) fl_secagg_server_state (bk->srv);
+        /* the bucket's member list, the same in every member's TRAIN */
+        const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
+        size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
+        for (uint32_t q = 0; ids && lens && q < bk->n; q++) {
+            const char *id = fl_roster_member_id (self->cfg.roster, (size_t) self->peers[bk->members[q]].roster_index);
+            ids[q] = (const uint8_t *) id;
+            lens[q] = strlen (id);
+        }
         for (uint32_t j = 0; j < bk->n; j++) {
             s_peer_t *p = &self->peers[bk->members[j]];
             p->expected = 1;
             p->sa_bucket = (int) b;
             p->sa_index = j;
-            fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
-            fl_wire_put_f32s (w, "params", self->params, self->n_params);
-            fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
-            fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
-            fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
-            fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
-            fl_wire_put_str (w, "opt", self->cfg.client_opt);
-            fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-            fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+            fl_wire_writer_t *w = s_train_writer (self);
             fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
             fl_wire_put_u64 (w, "sa_bucket", b);
             fl_wire_put_u64 (w, "sa_index", j);
@@ -1246,24 +1256,15 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             fl_wire_put_u64 (w, "sa_t", t);
             fl_wire_put_u64 (w, "sa_k", kk);
             fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
-            const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
-            size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
-            if (ids && lens) {
-                for (uint32_t q = 0; q < bk->n; q++) {
-                    const char *id = fl_roster_member_id (self->cfg.roster,
-                                                          (size_t) self->peers[bk->members[q]].roster_index);
-                    ids[q] = (const uint8_t *) id;
-                    lens[q] = strlen (id);
-                }
+            if (ids && lens)
                 fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
-            }
-            free (ids);
-            free (lens);
             fl_wire_put_f64 (w, "enc_max_abs", max_abs);
             fl_wire_put_u64 (w, "enc_summands", bk->n);
             s_dp_put_train (self, w);
             s_enqueue (self, p, w);
         }
+        free (ids);
+        free (lens);
         free (pks);
         zsys_info ("coordinator: round %" PRIu64 " bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
                    self->round, b, bk->n, t, sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
