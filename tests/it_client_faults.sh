@@ -24,9 +24,10 @@ done
 # 2. disk full
 "$BIN/fl-keygen" --out "$WORK/keys" --roster "$WORK/keys/roster.zpl" --members 3 >/dev/null
 K="$WORK/keys"
-member () {   # member N [extra args] : starts member-0N with its keys
+ROSTER="$K/roster.zpl"
+member () {   # member N [extra args] : starts member-0N with its keys and $ROSTER
     local n=$1; shift
-    start_client "member-0$n" --roster "$K/roster.zpl" --identity "$K/member-0$n.identity_secret" \
+    start_client "member-0$n" --roster "$ROSTER" --identity "$K/member-0$n.identity_secret" \
         --cert "$K/member-0$n.curve" --dataset wdbc --partitions 3 --partition-index $((n - 1)) --partition iid \
         --rejoin 1 --heartbeat 0.5 "$@"
 }
@@ -51,21 +52,25 @@ awk '/member = "member-03"/{skip=3} skip>0{skip--; next} {print}' "$K/roster.zpl
     echo "        identity = \"$(cat "$K/member-04.identity")\""
     echo "        curve = \"$(awk -F'"' '/public-key/{print $2}' "$K/member-04.curve")\""
 } >> "$WORK/roster2.zpl"
+# every site gets the new roster (a member with the old one would refuse a bucket naming member-04)
+ROSTER="$WORK/roster2.zpl"
 "$BIN/fl-coordinator" --bind 'tcp://127.0.0.1:*' --port-file "$WORK/c2.port" --roster "$WORK/roster2.zpl" \
     --cert "$K/coordinator.curve" --min-clients 3 --rounds 5 --sa-dropout 0 --resume "$WORK/ck" \
+    --train-deadline $((10 * SLOW)) --secagg-deadline $((10 * SLOW)) \
     --metrics "$WORK/full.csv" --join-timeout $((60 * SLOW)) >"$WORK/c2.out" 2>"$WORK/c2.log" &
 C2=$!
 PIDS+=("$C2")
 for _ in $(seq 1 100); do [ -s "$WORK/c2.port" ] && break; sleep 0.05; done
 PORT=$(cat "$WORK/c2.port")
 member 1; member 2
-member 3; OLD=$LAST_PID
+ROSTER="$K/roster.zpl" member 3; OLD=$LAST_PID       # the removed member still has the old roster
 start_client member-04 --roster "$WORK/roster2.zpl" --identity "$K/member-04.identity_secret" \
     --cert "$K/member-04.curve" --dataset wdbc --partitions 3 --partition-index 2 --partition iid
 wait_pid "$C2" $((120 * SLOW)) || fail "coordinator with the changed roster failed"
 grep -q "resuming after round 3" "$WORK/c2.out" || fail "the changed-roster run did not resume"
 grep -q "admitted member-04" "$WORK/c2.log" || fail "the new member was not admitted"
 grep -q "admitted member-03" "$WORK/c2.log" && fail "the removed member was admitted"
+for r in 4 5; do [ "$(csv_col "$WORK/full.csv" $r updates)" = 3 ] || fail "round $r after the roster change did not aggregate the 3 members"; done
 kill "$OLD" 2>/dev/null || true
 [ "$(wc -l < "$WORK/full.csv")" -eq 6 ] || fail "expected 5 rounds after the roster change"
 echo "roster change: member-03 refused, member-04 admitted, rounds 4-5 ran"
