@@ -159,6 +159,14 @@ main (int argc, char **argv)
         exit_code = 1;
         goto done;
     }
+    if (roster) {
+        /* Sites compare this with the coordinator's report to check they hold one membership. */
+        uint8_t d[FL_ROSTER_DIGESTBYTES];
+        char hex[2 * FL_ROSTER_DIGESTBYTES + 1];
+        fl_roster_digest (roster, d);
+        sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+        zsys_info ("client %s: roster %s: %zu members, digest %s", s.member, s.roster, fl_roster_size (roster), hex);
+    }
     if (!identity && !s.plaintext) {
         fprintf (stderr, "fl-client: without --identity and --roster this client can only send unmasked updates; "
                          "pass --plaintext to accept that\n");

@@ -284,6 +284,74 @@ s_flush (fl_round_t *round, fl_transport_t *tr)
     }
 }
 
+/*  The report's "Privacy and security" statements known before the run: the
+    transport, the membership, and what the coordinator sees of each member.
+    Each states what this code does (docs/SECURITY.md), nothing more. */
+static void
+s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *roster, bool curve)
+{
+    if (roster) {
+        uint8_t d[FL_ROSTER_DIGESTBYTES];
+        char hex[2 * FL_ROSTER_DIGESTBYTES + 1];
+        fl_roster_digest (roster, d);
+        sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+        fl_report_add_fact (report, "Roster", "%s, %zu members, digest %s (fl-client logs the same digest "
+                            "at start: every site can check it holds this membership)",
+                            s->roster, fl_roster_size (roster), hex);
+    }
+    if (curve)
+        fl_report_add_privacy (report, "Transport: every connection CURVE-encrypted (ZeroMQ CurveZMQ); the "
+                               "coordinator admitted only the roster's member keys, and clients pinned the "
+                               "coordinator's key from the roster.");
+    else
+        fl_report_add_privacy (report, "Transport: NOT encrypted and NOT authenticated; member ids are what "
+                               "clients claimed.");
+    if (s->plaintext) {
+        fl_report_add_privacy (report, "Model updates: NOT masked (plaintext mode). The coordinator saw every "
+                               "member's individual update, example count and training loss.");
+    }
+    else {
+        char buckets[96];
+        if (s->bucket_size)
+            snprintf (buckets, sizeof buckets, "buckets of at least %zu members", s->bucket_size);
+        else
+            snprintf (buckets, sizeof buckets, "one bucket per round (the whole cohort)");
+        fl_report_add_privacy (report, "Model updates: masked by secure aggregation (Bonawitz et al., CCS 2017, "
+                               "active-adversary variant, with SecAgg+ neighbour graphs); the coordinator learned "
+                               "only the sum over each bucket, %s, of updates clipped to L2 norm %g. This holds "
+                               "while at most %g of a bucket's members collude with the coordinator; the "
+                               "thresholds let a bucket complete while at most %g of its members drop out, and a "
+                               "bucket that loses more members than its threshold allows aborts and reveals nothing "
+                               "(docs/SECURITY.md, docs/SECAGG.md).",
+                               buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
+        fl_report_add_privacy (report, "Round-0 feature statistics (count, sum, sum of squares) and federated-"
+                               "evaluation counts and score histograms: sent by each member in plaintext, so "
+                               "the coordinator saw them per member (a known gap, docs/SECURITY.md).");
+    }
+    fl_report_add_privacy (report, "Records never left a member: only updates, feature statistics and "
+                           "evaluation counts travelled.");
+}
+
+/*  The report's facts known once the run ended: run id, model, members. */
+static void
+s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
+{
+    char hex[2 * 32 + 1];
+    sodium_bin2hex (hex, sizeof hex, fl_round_run_id (round), FL_ROUND_RUNIDBYTES);
+    fl_report_add_fact (report, "Run id", "%s", hex);
+    fl_report_add_fact (report, "Software", "libfl %s", FL_VERSION);
+    const uint8_t *fp = fl_round_fingerprint (round);
+    if (fp) {
+        sodium_bin2hex (hex, sizeof hex, fp, 32);
+        fl_report_add_fact (report, "Model", "%s%s%s, %zu features, %zu classes, %zu parameters, fingerprint %s",
+                            s->model_plugin[0] ? s->model_plugin : s->model, s->hidden[0] ? " " : "", s->hidden,
+                            fl_round_features (round), fl_round_classes (round), fl_round_num_params (round), hex);
+    }
+    char names[2048];
+    size_t n = fl_round_member_names (round, names, sizeof names);
+    fl_report_add_fact (report, "Members admitted", "%zu%s%s%s", n, n ? " (" : "", names, n ? ")" : "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -422,12 +490,7 @@ main (int argc, char **argv)
     printf ("fl-coordinator: listening on %s (port %d) [%s; transport %s]; waiting for %zu clients\n", s.bind,
             fl_transport_port (tr), mode, cert ? "CURVE-encrypted, roster members only" : "NOT encrypted",
             s.min_clients);
-    if (!s.plaintext)
-        fl_report_add_note (report, "Secure aggregation: each round's cohort is split into buckets of at least %zu "
-                            "client(s) (0 = one bucket); the coordinator learns only each bucket's sum. Updates are "
-                            "clipped to L2 norm %g. Thresholds assume at most %g of clients collude with the "
-                            "coordinator and %g drop out (docs/SECURITY.md).",
-                            s.bucket_size, s.clip_norm, s.sa_corrupt, s.sa_dropout);
+    s_report_privacy (report, &s, roster, cert != NULL);
     fflush (stdout);
 
     int64_t t0 = zclock_mono (), last_round_end = t0;
@@ -498,8 +561,12 @@ main (int argc, char **argv)
         char g[1024];
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
-        fl_report_add_note (report, "Differential privacy: %s", g);
+        fl_report_add_privacy (report, "Differential privacy: %s", g);
     }
+    s_report_run (report, round, &s);
+    if (!rcfg.dp)
+        fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
+                               "about any one record or member; a model can memorise parts of its training data.");
     if (s.model_out[0] && fl_round_params (round)) {
         if (fl_round_save_model (round, s.model_out) == 0)
             printf ("fl-coordinator: model written to %s\n", s.model_out);

@@ -13,6 +13,13 @@ SIM=("$BIN/fl-sim" --rounds 10 --no-baselines --train-deadline $((3 * SLOW)))
 "${SIM[@]}" --out "$WORK/secure" >"$WORK/secure.log" 2>&1 || fail "secure fl-sim failed"
 grep -q "\[secure\]" "$WORK/secure.log" || fail "secure run's progress lines do not say [secure]"
 grep -q "secure aggregation (masked updates" "$WORK/secure/report.md" || fail "report does not state the mode"
+# The report names the transport, the absence of DP, and a roster digest that every client logged too.
+grep -q "^- Transport: every connection CURVE-encrypted" "$WORK/secure/report.md" || fail "report does not state the transport"
+grep -q "^- Differential privacy: none" "$WORK/secure/report.md" || fail "report does not say there is no DP"
+grep -q "^- Members admitted: 8 (" "$WORK/secure/report.md" || fail "report does not list the 8 members"
+digest=$(sed -n 's/^- Roster: .* digest \([0-9a-f]\{64\}\) .*/\1/p' "$WORK/secure/report.md")
+[ -n "$digest" ] || fail "report has no roster digest"
+[ "$(grep -l "digest $digest" "$WORK"/secure/client-*.log | wc -l)" = 8 ] || fail "not every client logged the roster digest $digest"
 ap=$(csv_col "$WORK/plain/metrics.csv" 10 accuracy)
 as=$(csv_col "$WORK/secure/metrics.csv" 10 accuracy)
 echo "accuracy after 10 rounds: plaintext $ap, secure $as"

@@ -21,6 +21,11 @@ awk -v a="$acc3" 'BEGIN{exit !(a >= 0.9)}' || fail "accuracy after 3 rounds is $
 [ "$upd3" = 3 ] || fail "round 3 aggregated $upd3 updates, expected 3"
 [ -s "$WORK/model.flm" ] || fail "no model file"
 grep -q "plaintext" "$WORK/report.md" || fail "report does not state the aggregation mode"
+grep -q "^- Model updates: NOT masked" "$WORK/report.md" || fail "report does not say updates were not masked"
+grep -q "^- Transport: NOT encrypted" "$WORK/report.md" || fail "report does not say the transport was not encrypted"
+grep -q "^- Members admitted: 3 (" "$WORK/report.md" || fail "report does not list the 3 members"
+grep -q "^- Model: logreg, 30 features, 2 classes, 31 parameters, fingerprint [0-9a-f]\{64\}$" "$WORK/report.md" \
+    || fail "report does not describe the model"
 grep -q "plaintext" "$WORK/coord.out" || fail "progress lines do not state the mode"
 for i in 0 1 2; do grep -q "finished after 3 training rounds" "$WORK/hospital-$i.log" || fail "client $i did not finish"; done
 echo "1 passed, 0 failed"

@@ -129,6 +129,63 @@ test_round_trip (void)
     fl_roster_destroy (&r);
 }
 
+/*  The digest depends on the membership, not on the file's layout. */
+static void
+test_digest (void)
+{
+    s_keys_t coord, m[3];
+    s_keys (&coord);
+    for (int i = 0; i < 3; i++)
+        s_keys (&m[i]);
+    const char *ids[3] = { "bank-a", "bank-b", "bank-c" };
+    s_write_roster (s_path ("d1.zpl"), &coord, 3, ids, m, NULL);
+    fl_roster_t *a = fl_roster_load (s_path ("d1.zpl"));
+    FL_CHECK (a != NULL);
+    /* The same roster written by fl_roster_save (another layout) and reloaded. */
+    FL_CHECK (a && fl_roster_save (a, s_path ("d2.zpl")) == 0);
+    fl_roster_t *b = fl_roster_load (s_path ("d2.zpl"));
+    FL_CHECK (b != NULL);
+    /* Members in another order; one member re-keyed; one member fewer; no coordinator. */
+    const char *ids_swapped[3] = { "bank-b", "bank-a", "bank-c" };
+    s_keys_t swapped[3] = { m[1], m[0], m[2] }, rekeyed[3] = { m[0], m[1], m[2] };
+    s_keys (&rekeyed[2]);
+    s_write_roster (s_path ("d3.zpl"), &coord, 3, ids_swapped, swapped, NULL);
+    s_write_roster (s_path ("d4.zpl"), &coord, 3, ids, rekeyed, NULL);
+    s_write_roster (s_path ("d5.zpl"), &coord, 2, ids, m, NULL);
+    /* Built in memory: once like d1.zpl (same digest), once without a coordinator. */
+    fl_roster_t *mem = fl_roster_new (), *nocoord = fl_roster_new ();
+    FL_CHECK (fl_roster_set_coordinator (mem, coord.pk, coord.curve, NULL) == 0);
+    for (int i = 0; i < 3; i++) {
+        FL_CHECK (fl_roster_add_member (mem, ids[i], m[i].pk, m[i].curve) == 0);
+        FL_CHECK (fl_roster_add_member (nocoord, ids[i], m[i].pk, m[i].curve) == 0);
+    }
+    fl_roster_t *other[4] = { fl_roster_load (s_path ("d3.zpl")), fl_roster_load (s_path ("d4.zpl")),
+                              fl_roster_load (s_path ("d5.zpl")), nocoord };
+    if (a && b) {
+        uint8_t da[FL_ROSTER_DIGESTBYTES], db[FL_ROSTER_DIGESTBYTES], again[FL_ROSTER_DIGESTBYTES];
+        fl_roster_digest (a, da);
+        fl_roster_digest (a, again);
+        fl_roster_digest (b, db);
+        FL_CHECK (memcmp (da, again, sizeof da) == 0);
+        FL_CHECK (memcmp (da, db, sizeof da) == 0);
+        fl_roster_digest (mem, db);
+        FL_CHECK (memcmp (da, db, sizeof da) == 0);
+        for (int i = 0; i < 4; i++) {
+            FL_CHECK (other[i] != NULL);
+            if (!other[i])
+                continue;
+            uint8_t dx[FL_ROSTER_DIGESTBYTES];
+            fl_roster_digest (other[i], dx);
+            FL_CHECK (memcmp (da, dx, sizeof da) != 0);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        fl_roster_destroy (&other[i]);
+    fl_roster_destroy (&mem);
+    fl_roster_destroy (&a);
+    fl_roster_destroy (&b);
+}
+
 static void
 test_api_errors (void)
 {
@@ -376,6 +433,7 @@ main (int argc, char **argv)
     snprintf (tmpdir, sizeof tmpdir, "/tmp/fl-test-roster-XXXXXX");
     FL_CHECK (mkdtemp (tmpdir) != NULL);
     FL_RUN (test_round_trip);
+    FL_RUN (test_digest);
     FL_RUN (test_api_errors);
     FL_RUN (test_load_errors);
     FL_RUN (test_identity_files);

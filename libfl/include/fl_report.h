@@ -26,13 +26,29 @@ void fl_report_destroy (fl_report_t **self_p);
 /*  The configuration line (printf format). */
 void fl_report_set_config (fl_report_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+/*  Adds a fact to the report's opening list, "- label: value" (printf
+    format for the value), e.g. the run id, the model fingerprint, the
+    roster.  Facts appear in the order they were added, after Started,
+    Aggregation and Configuration.  Silently dropped if memory runs out. */
+void fl_report_add_fact (fl_report_t *self, const char *label, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/*  Adds a statement to the "Privacy and security" section (printf format):
+    what the coordinator could see, the transport, the differential-privacy
+    guarantee or its absence.  The caller states only what the code did; the
+    section is omitted when no statement was added. */
+void fl_report_add_privacy (fl_report_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 /*  Adds a paragraph (printf format), e.g. who attacked, what was clipped. */
 void fl_report_add_note (fl_report_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 void fl_report_set_outcome (fl_report_t *self, const char *outcome);
 void fl_report_add_round (fl_report_t *self, const fl_round_summary_t *s, double seconds);
 
-/*  Writes the Markdown report to path.  -1 (logged) on I/O error. */
+/*  Writes the Markdown report to path: title; a list (Started, Finished =
+    the time of writing, Aggregation, Configuration, the facts, Outcome);
+    the notes; "Privacy and security"; "Rounds" (one table row per round);
+    "Final model" (the last round's federated evaluation).  -1 (logged) on
+    I/O error. */
 int fl_report_write (const fl_report_t *self, const char *path);
 
 /*  "round   3/20  clients  8/8  updates 8  loss 0.2134  acc 0.9561  AUROC 0.9912 ..."

@@ -103,6 +103,19 @@ const uint8_t *fl_roster_coordinator_identity_pk (const fl_roster_t *self);
 const char *fl_roster_coordinator_curve_pk (const fl_roster_t *self);
 const char *fl_roster_coordinator_endpoint (const fl_roster_t *self);  /* NULL if none */
 
+#define FL_ROSTER_DIGESTBYTES 32u
+/*  A digest of the roster's content, so sites can check they hold the same
+    membership (fl-coordinator writes it in its report, fl-client logs it at
+    start): BLAKE2b-256 (crypto_generichash) over a version label, the
+    coordinator's entry (identity key, CURVE key, endpoint) if present, then
+    every member in file order (id, identity key, CURVE key), each field
+    length-prefixed or fixed-size so no two rosters share an encoding.
+    Independent of the file's layout (comments, indentation, key spelling):
+    two files that load to the same roster have the same digest; adding,
+    removing, reordering or re-keying a member changes it.  Writes
+    FL_ROSTER_DIGESTBYTES bytes to out. */
+void fl_roster_digest (const fl_roster_t *self, uint8_t out[FL_ROSTER_DIGESTBYTES]);
+
 /*  True iff id is a valid member id (1..FL_ROSTER_ID_MAX chars of
     [A-Za-z0-9._-], first one alphanumeric: safe as a file name). */
 /*  The members' CURVE public keys as an in-memory zauth certificate store:

@@ -210,6 +210,19 @@ const float *fl_round_mean (const fl_round_t *self);
 const float *fl_round_std (const fl_round_t *self);
 size_t fl_round_features (const fl_round_t *self);
 size_t fl_round_classes (const fl_round_t *self);
+/*  The run id: FL_ROUND_RUNIDBYTES bytes, the configured one or, after
+    fl_round_restore, the checkpoint's.  Owned by self. */
+const uint8_t *fl_round_run_id (const fl_round_t *self);
+/*  The global model's fingerprint (32 bytes: fl_model_fingerprint of name,
+    version and shapes), or NULL before the first client fixed the shape. */
+const uint8_t *fl_round_fingerprint (const fl_round_t *self);
+/*  Writes the ids of the members admitted so far, each once (a member that
+    reconnected counts once), in order of first admission, comma separated,
+    to buf (cap > 0 bytes, always terminated; ", ..." ends a list that did not
+    fit).  In secure mode the ids are the roster's, authenticated by CURVE; in
+    plaintext mode they are what the clients claimed in HELLO.  Returns the
+    number of distinct members. */
+size_t fl_round_member_names (const fl_round_t *self, char *buf, size_t cap);
 
 /*  The round binding clients sign in secure aggregation's consistency
     check: BLAKE2b-256 over a domain label, the model fingerprint and the n

@@ -22,6 +22,8 @@ struct fl_report_t {
     char config[1024];
     char outcome[256];
     char *notes;          /* concatenated paragraphs */
+    char *facts;          /* "- label: value\n" lines */
+    char *privacy;        /* "- statement\n" lines */
     s_row_t *rows;
     size_t n_rows, cap_rows;
     char started[64];
@@ -50,6 +52,8 @@ fl_report_destroy (fl_report_t **self_p)
     if (*self_p) {
         free ((*self_p)->rows);
         free ((*self_p)->notes);
+        free ((*self_p)->facts);
+        free ((*self_p)->privacy);
         free (*self_p);
         *self_p = NULL;
     }
@@ -64,21 +68,50 @@ fl_report_set_config (fl_report_t *self, const char *fmt, ...)
     va_end (ap);
 }
 
+/* Appends prefix, the formatted text and suffix to the string *dst (grown). */
+static void
+s_append (char **dst, const char *prefix, const char *suffix, const char *fmt, va_list ap)
+{
+    char buf[2048];
+    vsnprintf (buf, sizeof buf, fmt, ap);
+    size_t old = *dst ? strlen (*dst) : 0;
+    size_t lp = strlen (prefix), lb = strlen (buf), ls = strlen (suffix);
+    char *n = (char *) realloc (*dst, old + lp + lb + ls + 1);
+    if (!n)
+        return;
+    memcpy (n + old, prefix, lp);
+    memcpy (n + old + lp, buf, lb);
+    memcpy (n + old + lp + lb, suffix, ls + 1);
+    *dst = n;
+}
+
 void
 fl_report_add_note (fl_report_t *self, const char *fmt, ...)
 {
-    char buf[2048];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (buf, sizeof buf, fmt, ap);
+    s_append (&self->notes, "", "\n\n", fmt, ap);
     va_end (ap);
-    size_t old = self->notes ? strlen (self->notes) : 0;
-    char *n = (char *) realloc (self->notes, old + strlen (buf) + 3);
-    if (!n)
-        return;
-    memcpy (n + old, buf, strlen (buf));
-    memcpy (n + old + strlen (buf), "\n\n", 3);
-    self->notes = n;
+}
+
+void
+fl_report_add_fact (fl_report_t *self, const char *label, const char *fmt, ...)
+{
+    char prefix[160];
+    snprintf (prefix, sizeof prefix, "- %s: ", label);
+    va_list ap;
+    va_start (ap, fmt);
+    s_append (&self->facts, prefix, "\n", fmt, ap);
+    va_end (ap);
+}
+
+void
+fl_report_add_privacy (fl_report_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_append (&self->privacy, "- ", "\n", fmt, ap);
+    va_end (ap);
 }
 
 void
@@ -120,11 +153,21 @@ fl_report_write (const fl_report_t *self, const char *path)
         zsys_error ("report: cannot write %s: %s", path, strerror (errno));
         return -1;
     }
+    char finished[64];
+    time_t t = time (NULL);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (finished, sizeof finished, "%Y-%m-%d %H:%M:%S UTC", &tm);
     fprintf (f, "# %s\n\n", self->name);
-    fprintf (f, "- Started: %s\n- Aggregation: %s\n- Configuration: %s\n- Outcome: %s\n\n", self->started,
-             self->mode, self->config, self->outcome);
+    fprintf (f, "- Started: %s\n- Finished: %s\n- Aggregation: %s\n- Configuration: %s\n", self->started,
+             finished, self->mode, self->config);
+    if (self->facts)
+        fprintf (f, "%s", self->facts);
+    fprintf (f, "- Outcome: %s\n\n", self->outcome);
     if (self->notes)
         fprintf (f, "%s", self->notes);
+    if (self->privacy)
+        fprintf (f, "## Privacy and security\n\n%s\n", self->privacy);
     fprintf (f, "## Rounds\n\n| round | cohort | updates | dropped | eval clients | train loss | "
                 "accuracy | AUROC | AUPRC | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < self->n_rows; i++) {

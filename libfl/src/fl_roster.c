@@ -632,6 +632,39 @@ fl_roster_coordinator_endpoint (const fl_roster_t *self)
     return self->endpoint;
 }
 
+/* Absorbs one entry: a tag byte, the id with its length, both public keys. */
+static void
+s_digest_entry (crypto_generichash_state *st, uint8_t tag, const s_entry_t *e)
+{
+    uint8_t len = (uint8_t) strlen (e->id);
+    crypto_generichash_update (st, &tag, 1);
+    crypto_generichash_update (st, &len, 1);
+    crypto_generichash_update (st, (const uint8_t *) e->id, len);
+    crypto_generichash_update (st, e->identity, sizeof e->identity);
+    crypto_generichash_update (st, e->curve_bin, sizeof e->curve_bin);
+}
+
+void
+fl_roster_digest (const fl_roster_t *self, uint8_t out[FL_ROSTER_DIGESTBYTES])
+{
+    assert (self && out);
+    static const char label[] = "libfl roster digest v1";
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, FL_ROSTER_DIGESTBYTES);
+    crypto_generichash_update (&st, (const uint8_t *) label, sizeof label);
+    if (self->has_coordinator) {
+        s_digest_entry (&st, 'C', &self->coordinator);
+        const char *ep = self->endpoint ? self->endpoint : "";
+        uint32_t len = (uint32_t) strlen (ep);
+        uint8_t le[4] = { (uint8_t) len, (uint8_t) (len >> 8), (uint8_t) (len >> 16), (uint8_t) (len >> 24) };
+        crypto_generichash_update (&st, le, sizeof le);
+        crypto_generichash_update (&st, (const uint8_t *) ep, len);
+    }
+    for (size_t i = 0; i < self->size; i++)
+        s_digest_entry (&st, 'M', &self->members[i]);
+    crypto_generichash_final (&st, out, FL_ROSTER_DIGESTBYTES);
+}
+
 /* ---- identity key files ------------------------------------------------- */
 
 static int

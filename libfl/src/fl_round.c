@@ -1817,6 +1817,38 @@ const float *fl_round_mean (const fl_round_t *self) { return self->mean; }
 const float *fl_round_std (const fl_round_t *self) { return self->std; }
 size_t fl_round_features (const fl_round_t *self) { return self->features; }
 size_t fl_round_classes (const fl_round_t *self) { return self->classes; }
+const uint8_t *fl_round_run_id (const fl_round_t *self) { return self->cfg.run_id; }
+const uint8_t *fl_round_fingerprint (const fl_round_t *self) { return self->model ? self->fingerprint : NULL; }
+
+size_t
+fl_round_member_names (const fl_round_t *self, char *buf, size_t cap)
+{
+    assert (buf && cap > 0);
+    buf[0] = '\0';
+    size_t n = 0, used = 0;
+    int truncated = 0;
+    for (size_t i = 0; i < self->n_peers; i++) {
+        const s_peer_t *p = &self->peers[i];
+        if (!p->admitted)
+            continue;
+        int seen = 0;                  /* a member that reconnected has an earlier peer entry */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = self->peers[j].admitted && strcmp (self->peers[j].name, p->name) == 0;
+        if (seen)
+            continue;
+        n++;
+        if (truncated)
+            continue;
+        size_t need = strlen (p->name) + (used ? 2 : 0);
+        if (used + need + 4 >= cap) {  /* room for ", ..." is kept */
+            snprintf (buf + used, cap - used, "%s", used ? ", ..." : "...");
+            truncated = 1;
+            continue;
+        }
+        used += (size_t) snprintf (buf + used, cap - used, "%s%s", used ? ", " : "", p->name);
+    }
+    return n;
+}
 
 int
 fl_round_save_model (const fl_round_t *self, const char *path)
