@@ -49,6 +49,7 @@ typedef struct {
     char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
     double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
     uint64_t dp_steps;
+    int dp_distributed;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -118,6 +119,7 @@ static const fl_arg_t s_args[] = {
     {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
     {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
+    {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "distributed noise: each client adds its share of discrete Gaussian noise before masking, so the coordinator never sees an un-noised bucket sum (needs secure aggregation)", FL_ARG_NO_RANGE},
 };
 #undef F
 
@@ -248,6 +250,16 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->dp_noise_multiplier = s->dp_noise_multiplier;
         c->dp_clip = s->dp_clip;
         c->dp_steps = (uint32_t) s->dp_steps;
+        c->dp_distributed = s->dp_distributed;
+        if (s->dp_distributed && s->plaintext) {
+            fprintf (stderr, "fl-coordinator: --dp-distributed needs secure aggregation: the clients' noise shares "
+                             "protect only a masked sum (drop --plaintext)\n");
+            return -1;
+        }
+    }
+    else if (s->dp_distributed) {
+        fprintf (stderr, "fl-coordinator: --dp-distributed needs --dp-unit record|client\n");
+        return -1;
     }
     else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0) {
         fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier need --dp-unit record|client\n");
@@ -558,7 +570,7 @@ main (int argc, char **argv)
     else
         fl_report_set_outcome (report, "completed");
     if (rcfg.dp) {
-        char g[1024];
+        char g[2048];
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
         fl_report_add_privacy (report, "Differential privacy: %s", g);

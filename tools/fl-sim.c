@@ -54,6 +54,7 @@ typedef struct {
     char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
     double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
     uint64_t dp_steps;
+    int dp_distributed;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -105,6 +106,7 @@ static const fl_arg_t s_args[] = {
     {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: calibrated to --dp-epsilon; 0 = no noise)", 0, 1e6},
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example clipping norm", 1e-6, 1e4},
     {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
+    {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "clients add the noise before masking (needs secure aggregation)", FL_ARG_NO_RANGE},
 };
 #undef F
 #undef STR
@@ -578,6 +580,8 @@ main (int argc, char **argv)
         s_arg (&ca, "--dp-clip=%.17g", s.dp_clip);
         s_arg (&ca, "--dp-steps=%" PRIu64, s.dp_steps);
     }
+    if (s.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
+        s_arg (&ca, "--dp-distributed");
     if (s.plaintext)
         s_arg (&ca, "--plaintext");
     else {

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "fl_accountant.h"
+#include "fl_quant.h"
 #include "fl_rng.h"
 #include "fl_robust.h"
 
@@ -179,6 +180,70 @@ int fl_dp_discrete_gaussian_add_u32 (fl_rng_t *rng, double sigma, uint32_t *x, s
     x_i is not finite or has |x_i / step| >= 2^52. */
 int fl_dp_discrete_gaussian_add_f32 (fl_rng_t *rng, double sigma, double step, float *x,
                                      size_t n);
+
+/* --- distributed discrete Gaussian (Kairouz, Liu, Steinke, "The Distributed
+       Discrete Gaussian Mechanism for Federated Learning with Secure
+       Aggregation", ICML 2021; docs/PRIVACY.md, "Distributed noise") -------
+
+    Each client of a secure-aggregation bucket adds N_Z(0, sigma_i^2) to
+    every coordinate of its encoded update (Z_2^32, fl_quant) before
+    masking, so the unmasked bucket sum already carries the noise of every
+    client it contains.  Units: sigma_i is in grid units of the encoding
+    (1 = one step of 1/scale in the update's units). */
+
+/*  Smallest per-client sigma_i (grid units) when noise is on.  The sum of c
+    independent N_Z(0, s^2) is not exactly a discrete Gaussian; KLS 2021,
+    Theorem 1 / Proposition 14 (eq. 17) bound its Renyi divergence by
+    alpha Delta^2 / (2 c s^2) + tau d, tau = 10 sum_{k=1}^{c-1}
+    exp(-2 pi^2 s^2 k / (k + 1)), for s >= 1/2.  With s >= 4 every term is
+    at most exp(-16 pi^2) < 2.3e-69, so tau d < 10 c d 2.3e-69 < 1e-54 for
+    any bucket (c <= 2^16) and model (d <= 2^25) libfl accepts: the slack is
+    not added to the accounting (fl_dp_dist_slack computes it). */
+#define FL_DP_DIST_SIGMA_FLOOR 4.0
+/*  Headroom of the encoding, in standard deviations of a full bucket's
+    noise: a coordinate of the noise sum exceeds it with probability
+    <= 2 exp(-TAIL^2 / 2) < 1.2e-31 (the discrete Gaussian is subgaussian,
+    Canonne, Kamath, Steinke 2020, Proposition 19), so a sum wraps modulo
+    2^32 only with that probability per coordinate. */
+#define FL_DP_DIST_TAIL 12.0
+
+/*  Coordinator side: calibrates one bucket.  z >= 0: noise multiplier;
+    sensitivity > 0: L2 sensitivity of the bucket's sum to one unit of
+    privacy, in the update's units (client-level C, record-level K C_rec);
+    d: coordinates the sensitivity is measured over (the model's parameters:
+    stochastic rounding adds at most 2 sqrt(d) grid units to it); n: the
+    bucket's size; t: the fewest honest noise shares a surviving sum can hold
+    (the secure-aggregation threshold, minus the colluding members assumed);
+    max_abs: the encoding's clamp (>= sensitivity).  Fills *enc with the
+    encoding of fl_quant_encoding_init (max_abs, n + h), h >= 0 extra
+    "summands" of headroom so that n Q + FL_DP_DIST_TAIL sqrt(n) sigma_i <=
+    (n + h) Q <= 2^31 - 1 (Q = ceil(max_abs scale)), and *sigma_i with
+        sigma_i^2 t >= sigma^2,  sigma = z (sensitivity scale + 2 sqrt(d)),
+    i.e. sigma_i = max(FL_DP_DIST_SIGMA_FLOOR, sigma / sqrt(t)) (z = 0: no
+    noise, h = 0, *sigma_i = 0).  Returns 0, or -1 (and logs) on invalid
+    arguments, or when no encoding leaves room for the noise (scale < 1 or
+    sigma_i > FL_DP_SIGMA_MAX: lower z or use smaller buckets). */
+int fl_dp_dist_calibrate (double z, double sensitivity, size_t d, uint32_t n, uint32_t t, double max_abs,
+                          fl_quant_encoding_t *enc, double *sigma_i);
+
+/*  Client side: validates what a coordinator announced (untrusted) before
+    any noise is added: the encoding fl_quant_encoding_init (max_abs,
+    summands) exists, summands >= n, and for z > 0: sigma_i is finite, in
+    [FL_DP_DIST_SIGMA_FLOOR, FL_DP_SIGMA_MAX], sigma_i^2 t >= (z (sensitivity
+    scale + 2 sqrt(d)))^2 (the bucket's sum carries at least sigma^2 when t
+    members survive) and the headroom (summands - n) Q covers
+    FL_DP_DIST_TAIL sqrt(n) sigma_i; for z = 0: sigma_i = 0.  Arguments as
+    for fl_dp_dist_calibrate.  On success fills *enc (may be NULL) and
+    returns 0; otherwise -1, with the reason in why (cap bytes, may be
+    NULL). */
+int fl_dp_dist_check (double z, double sensitivity, size_t d, uint32_t n, uint32_t t, double max_abs,
+                      uint32_t summands, double sigma_i, fl_quant_encoding_t *enc, char *why, size_t cap);
+
+/*  The Renyi-divergence slack tau d of KLS 2021, Theorem 1, for a sum of c
+    independent N_Z(0, sigma_i^2) (grid units) on d coordinates:
+    10 d sum_{k=1}^{c-1} exp(-2 pi^2 sigma_i^2 k / (k + 1)).  0 for c <= 1;
+    NaN if sigma_i < 1/2 (the theorem needs sigma_i >= 1/2). */
+double fl_dp_dist_slack (double sigma_i, uint32_t c, size_t d);
 
 #ifdef __cplusplus
 }

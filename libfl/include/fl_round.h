@@ -116,6 +116,11 @@ typedef struct {
                                     (epsilon = infinity, for comparisons only) */
     double dp_clip;              /* record-level: per-example L2 clipping norm C_rec */
     uint32_t dp_steps;           /* record-level: local Poisson batches per round K (>= 1) */
+    int dp_distributed;          /* distributed noise (needs secure): each client adds its share of
+                                    discrete Gaussian noise to its encoded update before masking, so
+                                    every bucket sum the coordinator unmasks is already noised and
+                                    the coordinator adds none (Kairouz, Liu, Steinke 2021;
+                                    docs/PRIVACY.md, "Distributed noise") */
 } fl_round_config_t;
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN). */
@@ -278,7 +283,12 @@ double fl_round_dp_sample_rate (const fl_round_t *self);
 /*  The last round's release: the L2 sensitivity the noise was calibrated
     to and the noise's standard deviation sigma (in the units of the robust
     aggregate: model differences client-level, sums of clipped gradients
-    record-level; sigma 0 with no noise).  NaN before the first release. */
+    record-level; sigma 0 with no noise).  NaN before the first release.
+    With dp_distributed the released quantities are the bucket sums: the
+    sensitivity is that of one bucket's sum (C or K C_rec, plus the
+    encoding's rounding) and sigma the smallest standard deviation of the
+    clients' noise any used bucket sum carried (sqrt(survivors) sigma_i /
+    scale), which is at least z times the sensitivity. */
 void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma);
 
 /*  The guarantee as one sentence (unit, epsilon, delta, assumptions),

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fl_attack.h"
+#include "fl_dp.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
 #include "fl_quant.h"
@@ -445,6 +446,8 @@ typedef struct {
     double clip, max_abs;
     uint64_t cap;
     uint8_t *pks;                 /* (n, 32) identity keys of the bucket, from our roster */
+    uint32_t summands;            /* encoding: n, plus headroom for distributed noise */
+    double dp_sigma_i;            /* distributed DP: our noise share (grid units, validated); 0 = none */
 } s_session_t;
 
 /* Validates the session against our own roster before anything is trained
@@ -464,7 +467,8 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
         why = "incomplete secure-aggregation session";
     else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n || graph > 1)
         why = "session parameters out of range";
-    else if (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1) || summands != n)
+    else if (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1)
+             || (summands != n && !(fl_wire_has (m, "dp_sigma_i") && summands > n && summands <= INT32_MAX)))
         why = "encoding parameters inconsistent with the clipping norm and bucket size";
     else if (fl_wire_bin_list_len (m, "sa_members") != n)
         why = "bucket member list has the wrong length";
@@ -473,6 +477,7 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
         return -1;
     }
     ss->bucket = (uint32_t) b;
+    ss->summands = (uint32_t) summands;   /* headroom checked by s_dp_session (fl_dp_dist_check) */
     ss->index = (uint32_t) idx;
     ss->n = (uint32_t) n;
     ss->t = (uint32_t) t;
@@ -534,7 +539,7 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
     fl_rng_t *rng = fl_rng_new_random ();
     fl_quant_encoding_t qe;
     int rc = -1;
-    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->max_abs, ss->n) != 0)
+    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->max_abs, ss->summands) != 0)
         goto done;
     for (size_t i = 0; i < np; i++)
         x[i] = (float) (w * delta[i]);
@@ -542,6 +547,9 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
     x[np] = (float) w;
     x[np + 1] = (float) (w * l);
     if (fl_quant_encode (x, me, &qe, rng, enc) != 0)
+        goto done;
+    /* distributed DP: our noise share, before masking (CSPRNG, exact sampler) */
+    if (ss->dp_sigma_i > 0 && fl_dp_discrete_gaussian_add_u32 (rng, ss->dp_sigma_i, enc, me) != 0)
         goto done;
     uint8_t binding[32];
     fl_round_binding (self->fingerprint, self->global, np, binding);
@@ -638,6 +646,8 @@ typedef struct {
     double clip;                  /* record-level: per-example clipping norm C_rec */
     double q;                     /* record-level: Poisson rate per example and local batch */
     uint64_t steps;               /* record-level: local batches K */
+    int dist;                     /* distributed noise (secure rounds only) */
+    double z, sigma_i;            /* distributed: noise multiplier, our share (grid units) */
 } s_dp_round_t;
 
 static int
@@ -655,10 +665,44 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
                  || fl_wire_get_u64 (m, "dp_steps", &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
                  || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
         why = "record-level privacy parameters missing or out of range";
+    else if (fl_wire_has (m, "dp_sigma_i")
+             && (fl_wire_get_f64 (m, "dp_sigma_i", &dp->sigma_i) != 0 || fl_wire_get_f64 (m, "dp_z", &dp->z) != 0
+                 || !isfinite (dp->sigma_i) || !isfinite (dp->z) || dp->sigma_i < 0 || dp->z < 0))
+        why = "distributed-noise parameters missing or out of range";
+    else if (fl_wire_has (m, "dp_sigma_i") && !fl_wire_has (m, "sa_bucket"))
+        why = "distributed noise was asked for a round without secure aggregation (the noise shares protect only "
+              "a masked sum)";
+    else
+        dp->dist = fl_wire_has (m, "dp_sigma_i");
     if (why) {
         zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
         return -1;
     }
+    return 0;
+}
+
+/*  Distributed noise: validates the coordinator's sigma_i against the
+    session (bucket size, threshold, encoding headroom) and our own view of
+    the sensitivity (client-level the clipping norm, record-level K C_rec),
+    with fl_dp_dist_check; on success the session carries the share. */
+static int
+s_dp_session (fl_client_t *self, const s_dp_round_t *dp, s_session_t *ss)
+{
+    ss->dp_sigma_i = 0;
+    if (!dp->dist && ss->summands != ss->n) {
+        zsys_warning ("client %s: rejected TRAIN: encoding headroom without distributed noise", self->member);
+        return -1;
+    }
+    if (!dp->dist)
+        return 0;
+    double sens = dp->unit == FL_ROUND_DP_RECORD ? (double) dp->steps * dp->clip : ss->clip;
+    char why[160];
+    if (fl_dp_dist_check (dp->z, sens, fl_model_num_params (self->model), ss->n, ss->t, ss->max_abs, ss->summands,
+                          dp->sigma_i, NULL, why, sizeof why) != 0) {
+        zsys_warning ("client %s: rejected TRAIN: distributed noise: %s", self->member, why);
+        return -1;
+    }
+    ss->dp_sigma_i = dp->sigma_i;
     return 0;
 }
 
@@ -721,6 +765,10 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     memset (&ss, 0, sizeof ss);
     if (secure_round && s_parse_session (self, m, &ss) != 0)
         return 0;
+    if (secure_round && s_dp_session (self, &dp, &ss) != 0) {
+        free (ss.pks);
+        return 0;
+    }
     if (s_load_global (self, m, "TRAIN") != 0) {
         free (ss.pks);
         return 0;

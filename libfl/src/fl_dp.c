@@ -199,3 +199,121 @@ fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *
     *sigma = sg;
     return 0;
 }
+
+/* ---- distributed discrete Gaussian (KLS 2021) ------------------------------- */
+
+/* Largest honest magnitude of one encoded coordinate. */
+static double
+s_dist_q (const fl_quant_encoding_t *enc)
+{
+    return ceil (enc->max_abs * enc->scale);
+}
+
+/* sigma = z (sensitivity scale + 2 sqrt(d)), in grid units. */
+static double
+s_dist_sigma (double z, double sensitivity, size_t d, const fl_quant_encoding_t *enc)
+{
+    return z * (sensitivity * enc->scale + 2.0 * sqrt ((double) d));
+}
+
+static const char *
+s_dist_args_error (double z, double sensitivity, size_t d, uint32_t n, uint32_t t, double max_abs)
+{
+    if (!(z >= 0 && z <= FL_ACCOUNTANT_MAX_SIGMA))
+        return "noise multiplier out of range";
+    if (!(sensitivity > 0) || !isfinite (sensitivity) || !(max_abs > 0) || !isfinite (max_abs)
+        || sensitivity > max_abs * (1 + 1e-12))
+        return "sensitivity must be finite, > 0 and at most the encoding's clamp";
+    if (d == 0 || n == 0 || t == 0 || t > n)
+        return "need d >= 1 and 1 <= t <= n";
+    return NULL;
+}
+
+int
+fl_dp_dist_calibrate (double z, double sensitivity, size_t d, uint32_t n, uint32_t t, double max_abs,
+                      fl_quant_encoding_t *enc, double *sigma_i)
+{
+    assert (enc && sigma_i);
+    const char *why = s_dist_args_error (z, sensitivity, d, n, t, max_abs);
+    if (why) {
+        zsys_error ("fl_dp_dist_calibrate: %s", why);
+        return -1;
+    }
+    if (z == 0) {                         /* no noise: the plain encoding */
+        *sigma_i = 0;
+        return fl_quant_encoding_init (enc, max_abs, n);
+    }
+    /* h grows until the headroom covers TAIL standard deviations of a full
+       bucket's noise; sigma_i / Q hardly depends on h, so this settles in
+       two or three passes */
+    uint64_t h = 0;
+    for (int pass = 0; pass < 32; pass++) {
+        if (n + h > FL_QUANT_SUM_LIMIT || fl_quant_encoding_init (enc, max_abs, (uint32_t) (n + h)) != 0)
+            break;
+        double s = fmax (FL_DP_DIST_SIGMA_FLOOR, s_dist_sigma (z, sensitivity, d, enc) / sqrt ((double) t));
+        /* sigma_i^2 t >= sigma^2 exactly as checked by the client: nudge up
+           by an ulp if the division rounded down */
+        while (s * s * (double) t < pow (s_dist_sigma (z, sensitivity, d, enc), 2))
+            s = nextafter (s, INFINITY);
+        double need = ceil (FL_DP_DIST_TAIL * sqrt ((double) n) * s / s_dist_q (enc));
+        if ((double) h >= need && s <= FL_DP_SIGMA_MAX) {
+            *sigma_i = s;
+            return 0;
+        }
+        /* more headroom; a coarser grid also brings sigma_i under the sampler's limit */
+        if (!(need < 4.0 * FL_QUANT_SUM_LIMIT))
+            break;
+        h = (uint64_t) need > h ? (uint64_t) need : 2 * h + 1;
+    }
+    zsys_error ("fl_dp_dist_calibrate: no fixed-point encoding of a bucket of %u leaves room for noise multiplier "
+                "%g (lower the noise multiplier or the bucket size)", n, z);
+    return -1;
+}
+
+int
+fl_dp_dist_check (double z, double sensitivity, size_t d, uint32_t n, uint32_t t, double max_abs,
+                  uint32_t summands, double sigma_i, fl_quant_encoding_t *enc, char *why, size_t cap)
+{
+    char buf[160];
+    const char *bad = s_dist_args_error (z, sensitivity, d, n, t, max_abs);
+    fl_quant_encoding_t e;
+    memset (&e, 0, sizeof e);
+    if (!bad && (summands < n || fl_quant_encoding_init (&e, max_abs, summands) != 0))
+        bad = "encoding inconsistent with the bucket size";
+    else if (!bad && z == 0 && sigma_i != 0)
+        bad = "noise without a noise multiplier";
+    else if (!bad && z > 0) {
+        double sigma = s_dist_sigma (z, sensitivity, d, &e);
+        if (!isfinite (sigma_i) || !(sigma_i >= FL_DP_DIST_SIGMA_FLOOR) || !(sigma_i <= FL_DP_SIGMA_MAX)) {
+            snprintf (buf, sizeof buf, "per-client noise sigma_i %g outside [%g, %g]", sigma_i,
+                      FL_DP_DIST_SIGMA_FLOOR, FL_DP_SIGMA_MAX);
+            bad = buf;
+        }
+        else if (sigma_i * sigma_i * (double) t < sigma * sigma) {
+            snprintf (buf, sizeof buf, "per-client noise sigma_i %g too small: %u survivors would carry less than "
+                      "sigma %g", sigma_i, t, sigma);
+            bad = buf;
+        }
+        else if ((double) (summands - n) * s_dist_q (&e) < FL_DP_DIST_TAIL * sqrt ((double) n) * sigma_i)
+            bad = "the encoding leaves no headroom for the noise (the sum could wrap)";
+    }
+    if (bad) {
+        if (why && cap)
+            snprintf (why, cap, "%s", bad);
+        return -1;
+    }
+    if (enc)
+        *enc = e;
+    return 0;
+}
+
+double
+fl_dp_dist_slack (double sigma_i, uint32_t c, size_t d)
+{
+    if (!(sigma_i >= 0.5))
+        return NAN;
+    double tau = 0;
+    for (uint32_t k = 1; k < c; k++)
+        tau += exp (-2.0 * M_PI * M_PI * sigma_i * sigma_i * (double) k / (double) (k + 1));
+    return 10.0 * tau * (double) d;
+}

@@ -76,6 +76,8 @@ typedef struct {
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
     double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
+    double dp_sigma_i;               /* distributed DP: each member's noise (grid units), 0 = none */
+    uint32_t dp_t;                   /* distributed DP: fewest honest noise shares a surviving sum holds */
 } s_bucket_t;
 
 typedef struct s_summary_node_t {
@@ -293,7 +295,9 @@ static int s_dp_new (fl_round_t *self);
 static int s_dp_before_round (fl_round_t *self);
 static size_t s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready);
 static int s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k);
-static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w);
+static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk);
+static int s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t);
+static int s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from);
 static int s_dp_release (fl_round_t *self, double *out, size_t np);
 static double s_dp_update_scale (const fl_round_t *self);
 
@@ -619,7 +623,7 @@ s_start_train (fl_round_t *self, int64_t now)
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
         fl_wire_writer_t *w = s_train_writer (self);
-        s_dp_put_train (self, w);
+        s_dp_put_train (self, w, NULL);
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -811,6 +815,7 @@ s_snapshot (fl_round_t *self)
         double dps[4096];
         size_t n = fl_round_dp_state (self, dps, sizeof dps / sizeof dps[0]);
         rc |= n ? fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, dps, n) : -1;
+        rc |= s_dp_checkpoint (self, ck, NULL);
     }
     if (rc != 0) {
         zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
@@ -890,6 +895,9 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
         size_t n_dps = 0;
         if (fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, &dps, &n_dps) != 0)
             snprintf (why, sizeof why, "this run uses differential privacy but the checkpoint holds no privacy spend");
+        else if (s_dp_checkpoint (self, NULL, ck) != 0)
+            snprintf (why, sizeof why, "it was written with the noise added by the %s; resume it with the same "
+                      "--dp-distributed setting", self->cfg.dp_distributed ? "coordinator" : "clients");
         else if (fl_round_dp_restore (self, dps, n_dps) != 0)
             snprintf (why, sizeof why, "its privacy spend is malformed");
     }
@@ -1103,7 +1111,7 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
         float *dec = (float *) malloc (self->m_enc * sizeof (float));
         bk->sum = (double *) calloc (self->m_enc, sizeof (double));
         if (dec && bk->sum && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
-            && fl_quant_decode_sum (sum, m, &bk->enc, count, dec) == 0) {
+            && fl_quant_decode_sum (sum, m, &bk->enc, count + (bk->enc.max_summands - bk->n), dec) == 0) {
             for (size_t i = 0; i < m; i++)
                 bk->sum[i] = dec[i];
             bk->ok = 1;
@@ -1197,7 +1205,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
                   "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
-        else if (fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
+        else if (s_dp_encoding (self, bk, max_abs, t) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
         memset (&sc, 0, sizeof sc);
@@ -1259,8 +1267,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             if (ids && lens)
                 fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
             fl_wire_put_f64 (w, "enc_max_abs", max_abs);
-            fl_wire_put_u64 (w, "enc_summands", bk->n);
-            s_dp_put_train (self, w);
+            fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
+            s_dp_put_train (self, w, bk);
             s_enqueue (self, p, w);
         }
         free (ids);
@@ -1875,6 +1883,11 @@ fl_round_save_model (const fl_round_t *self, const char *path)
                      aggregate, calibrated to the rule's sensitivity
                      (fl_dp_aggregator_sensitivity); s_dp_update_scale turns a
                      record-level aggregate of gradient sums into an SGD step.
+   Distributed mode (dp_distributed, secure only): s_dp_encoding calibrates each
+   bucket's per-client noise sigma_i and the encoding's headroom
+   (fl_dp_dist_calibrate), s_dp_put_train announces them, the clients add the
+   noise before masking, and s_dp_release only checks that every bucket sum
+   used carried at least sigma^2 and adds nothing.
    The accountant is charged when a round starts, before anything is known of
    its outcome, so a round that is later skipped still counts (conservative).
 */
@@ -1884,6 +1897,9 @@ s_dp_config_error (const fl_round_config_t *cfg)
 {
     if (cfg->dp != FL_ROUND_DP_RECORD && cfg->dp != FL_ROUND_DP_CLIENT)
         return "differential privacy: the unit must be record or client";
+    if (cfg->dp_distributed && !cfg->secure)
+        return "distributed differential privacy (--dp-distributed) needs secure aggregation: the clients' noise "
+               "shares protect only a masked sum (drop --plaintext, or drop --dp-distributed for central noise)";
     if (!cfg->robust)
         return "differential privacy needs fixed denominators: FedAvg's example-weighted mean has none; "
                "use a rule over bucket means (--aggregator mean gives the unweighted mean)";
@@ -2057,7 +2073,7 @@ s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k)
 }
 
 static void
-s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w)
+s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk)
 {
     if (!self->cfg.dp)
         return;
@@ -2067,6 +2083,94 @@ s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w)
         fl_wire_put_f64 (w, "dp_q", self->dp_q);
         fl_wire_put_u64 (w, "dp_steps", self->cfg.dp_steps);
     }
+    if (self->cfg.dp_distributed && bk) {
+        fl_wire_put_f64 (w, "dp_z", self->dp_z);
+        fl_wire_put_f64 (w, "dp_sigma_i", bk->dp_sigma_i);
+    }
+}
+
+/*  L2 sensitivity of one bucket's sum to one unit, in the update's units,
+    before the encoding's rounding: client-level the clipping norm C,
+    record-level K C_rec (one record moves its client's sum of clipped
+    per-example gradients by at most C_rec in each of K batches). */
+static double
+s_dp_unit_sensitivity (const fl_round_t *self)
+{
+    return self->cfg.dp == FL_ROUND_DP_RECORD ? (double) self->cfg.dp_steps * self->cfg.dp_clip : self->cfg.clip_norm;
+}
+
+/*  The bucket's fixed-point encoding and, in distributed mode, its members'
+    noise.  The noise must survive the worst case: only t members reach the
+    sum (the secure-aggregation threshold), and the coordinator may collude
+    with up to ceil(sa_corrupt n) of them, who know (or skip) their own
+    shares.  So each member adds sigma_i^2 = sigma^2 / (t - c) and any sum
+    that unmasks carries at least sigma^2 of honest noise; more survivors
+    only add noise.  fl_dp_dist_calibrate also widens the encoding so the
+    noisy sum cannot wrap (FL_DP_DIST_TAIL standard deviations of headroom). */
+static int
+s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t)
+{
+    bk->dp_sigma_i = 0;
+    bk->dp_t = 0;
+    if (!self->cfg.dp || !self->cfg.dp_distributed)
+        return fl_quant_encoding_init (&bk->enc, max_abs, bk->n);
+    uint32_t c = (uint32_t) ceil (self->cfg.sa_corrupt * (double) bk->n - 1e-9);
+    if (t <= c) {
+        zsys_error ("coordinator: distributed noise: a bucket of %u with threshold %u may hold only colluding "
+                    "members (--sa-corrupt %g)", bk->n, t, self->cfg.sa_corrupt);
+        return -1;
+    }
+    bk->dp_t = t - c;
+    if (fl_dp_dist_calibrate (self->dp_z, s_dp_unit_sensitivity (self), self->n_params, bk->n, bk->dp_t, max_abs,
+                              &bk->enc, &bk->dp_sigma_i) != 0)
+        return -1;
+    return 0;
+}
+
+/*  Checkpoints record the mode (key "dp.distributed"; absent in checkpoints
+    of older runs, which were central): a run resumed in the other mode would
+    describe the earlier rounds' noise wrongly.  ck: write; from: check. */
+static int
+s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from)
+{
+    if (ck)
+        return fl_checkpoint_put_u64 (ck, "dp.distributed", self->cfg.dp_distributed ? 1 : 0);
+    uint64_t v = 0;
+    if (from && fl_checkpoint_has (from, "dp.distributed") && fl_checkpoint_get_u64 (from, "dp.distributed", &v) != 0)
+        return -1;
+    return (v != 0) == (self->cfg.dp_distributed != 0) ? 0 : -1;
+}
+
+/*  Distributed mode: the clients added the noise; check that every bucket
+    sum used holds at least sigma^2 = (z Delta)^2 of it (grid units) and
+    record what was released.  Adds nothing. */
+static int
+s_dp_release_distributed (fl_round_t *self, size_t np)
+{
+    double min_sigma = INFINITY, sens = NAN;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!bk->ok || !bk->sum)
+            continue;
+        double scale = bk->enc.scale;
+        double sigma = self->dp_z * (s_dp_unit_sensitivity (self) * scale + 2.0 * sqrt ((double) np));
+        if (self->dp_z > 0 && !((double) bk->survivors * bk->dp_sigma_i * bk->dp_sigma_i >= sigma * sigma
+                                && bk->survivors >= bk->dp_t)) {
+            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: %u survivor(s) carry less than the calibrated "
+                        "noise; nothing released", self->round, b, bk->survivors);
+            return -1;
+        }
+        min_sigma = fmin (min_sigma, sqrt ((double) bk->survivors) * bk->dp_sigma_i / scale);
+        sens = fmax (isnan (sens) ? 0 : sens, s_dp_unit_sensitivity (self) + 2.0 * sqrt ((double) np) / scale);
+    }
+    if (isnan (sens))
+        return -1;
+    self->dp_last_sens = sens;
+    self->dp_last_sigma = min_sigma;
+    zsys_info ("coordinator: round %" PRIu64 ": %s over noisy bucket sums (distributed noise, none added here): "
+               "bucket-sum sensitivity %.4g, smallest noise sigma %.4g; epsilon %.4g at delta %g", self->round,
+               fl_robust_kind_name (self->cfg.robust_kind), sens, min_sigma, self->cur.epsilon, self->cfg.dp_delta);
+    return 0;
 }
 
 /*  Adds the noise to the robust aggregate out (np) in place.  One unit
@@ -2096,6 +2200,8 @@ s_dp_release (fl_round_t *self, double *out, size_t np)
     self->cur.train_loss = NAN;          /* clients send no loss under DP: it is not noised */
     if (B == 0)
         return -1;
+    if (c->dp_distributed)
+        return s_dp_release_distributed (self, np);
     double delta = (c->dp == FL_ROUND_DP_RECORD ? (double) c->dp_steps * c->dp_clip : c->clip_norm) + enc;
     double max_norm = c->clip_norm + enc;
     double sens;
@@ -2175,18 +2281,30 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
         snprintf (e, sizeof e, "infinity (no noise)");
     else
         snprintf (e, sizeof e, "%.4g", eps);
+    char who[512];
+    if (c->dp_distributed)
+        snprintf (who, sizeof who,
+                  "that the clients add the noise themselves before masking (distributed discrete Gaussian, "
+                  "Kairouz, Liu and Steinke 2021: each bucket sum carries the calibrated noise even if only its "
+                  "secure-aggregation threshold of members survive, so the coordinator never sees an un-noised "
+                  "sum), that at most the assumed fraction (%g) of the clients collude with the coordinator, "
+                  "that the %s rule is applied to the noisy bucket sums",
+                  c->sa_corrupt, fl_robust_kind_name (c->robust_kind));
+    else
+        snprintf (who, sizeof who,
+                  "that the coordinator adds the calibrated discrete Gaussian noise to the %s aggregate as it is "
+                  "trusted to (no distributed noise)", fl_robust_kind_name (c->robust_kind));
     snprintf (buf, cap,
               "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
               "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant), that the coordinator adds the calibrated discrete Gaussian "
-              "noise to the %s aggregate as it is trusted to (no distributed noise), that clients follow the "
+              "noise multiplier %.4g, RDP accountant), %s, that clients follow the "
               "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
               fl_accountant_entries (self->dp_acc), e, c->dp_delta,
               rec ? "one training record of any member" : "one member's entire data",
               rec ? "Poisson sampling of each member's records in each of its local batches"
                   : "Poisson sampling of the members into each round's cohort",
-              self->dp_rate, self->dp_z, fl_robust_kind_name (c->robust_kind),
+              self->dp_rate, self->dp_z, who,
               rec || c->robust_kind == FL_ROBUST_MEAN
                   ? ""
                   : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",

@@ -126,6 +126,10 @@ static const s_field_t s_train[] = {
     S_OPT ("dp_clip", F64),
     S_OPT ("dp_q", F64),
     S_OPT ("dp_steps", U64),
+    /* distributed noise (secure rounds): the noise multiplier and this
+       client's share sigma_i of discrete Gaussian noise, in grid units */
+    S_OPT ("dp_z", F64),
+    S_OPT ("dp_sigma_i", F64),
 };
 static const s_field_t s_update[] = {
     S_REQ ("delta", F32S),
