@@ -8,7 +8,11 @@
 #     epsilon <= its budget;
 #  3. a fixed noise multiplier whose planned rounds would exceed the budget:
 #     training stops cleanly (exit 0) before it, and says why in the output
-#     and the report.
+#     and the report;
+#  4. distributed noise (--dp-distributed): record-level, median over buckets
+#     of 3, 30 members, epsilon 3: completes within the budget, the clients
+#     add the noise (their logs), the coordinator adds none (its log), the
+#     report says so; with --plaintext it is refused with a clear error.
 source "$(dirname "$0")/lib_it.sh"
 SIM=("$BIN/fl-sim" --no-baselines --train-deadline $((3 * SLOW)) --dataset wdbc)
 # last_eps FILE: epsilon of the last row; also fails if the column ever decreases
@@ -47,4 +51,25 @@ echo "fixed noise multiplier 2, budget 1.5: stopped after $n of 40 rounds at eps
 awk -v e="$e" 'BEGIN{exit !(e <= 1.5)}' || fail "epsilon $e exceeded the budget"
 grep -q "privacy budget reached" "$WORK/stop.log" || fail "the output does not say why training stopped"
 grep -q "stopped early: privacy budget reached" "$WORK/stop/report.md" || fail "the report does not say why training stopped"
+"${SIM[@]}" --out "$WORK/dist" --clients 30 --rounds 10 --aggregator median --bucket-size 3 --sa-dropout 0 \
+    --dp-unit record --dp-epsilon 3 --dp-delta 1e-5 --dp-distributed >"$WORK/dist.log" 2>&1 \
+    || fail "distributed-noise fl-sim failed"
+e=$(last_eps "$WORK/dist/metrics.csv") || fail "distributed: epsilon column missing or decreasing"
+n=$(($(wc -l <"$WORK/dist/metrics.csv") - 1))
+acc=$(csv_col "$WORK/dist/metrics.csv" 10 accuracy)
+echo "distributed noise, record-level, median over buckets of 3, 30 members: $n rounds, final epsilon $e, accuracy $acc"
+[ "$n" = 10 ] || fail "distributed: expected 10 rounds, got $n"
+awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 3)}' || fail "distributed: final epsilon $e is not within the budget 3"
+grep -q "\[secure\]" "$WORK/dist.log" || fail "distributed: not a secure run"
+grep -q "distributed noise, none added here" "$WORK/dist/coordinator.log" || fail "distributed: the coordinator log does not show the release"
+grep -q "distributed noise: adding N_Z" "$WORK/dist/client-01.log" || fail "distributed: the client did not add its noise share"
+grep -q "clients add the noise themselves before masking" "$WORK/dist/report.md" || fail "distributed: the report does not say who adds the noise"
+grep -q "never sees an un-noised sum" "$WORK/dist/report.md" || fail "distributed: the report does not state the guarantee"
+awk -v a="$acc" 'BEGIN{exit !(a >= 0.8)}' || fail "distributed: accuracy $acc at epsilon 3 is implausibly low"
+if "${SIM[@]}" --out "$WORK/distpl" --clients 6 --rounds 2 --aggregator median --bucket-size 3 --plaintext \
+    --dp-unit record --dp-epsilon 3 --dp-distributed >"$WORK/distpl.log" 2>&1; then
+    fail "--dp-distributed with --plaintext was accepted"
+fi
+grep -q "dp-distributed needs secure aggregation" "$WORK/distpl/coordinator.log" \
+    || fail "the plaintext refusal does not say why"
 echo "1 passed, 0 failed"

@@ -703,6 +703,8 @@ s_dp_session (fl_client_t *self, const s_dp_round_t *dp, s_session_t *ss)
         return -1;
     }
     ss->dp_sigma_i = dp->sigma_i;
+    zsys_info ("client %s: distributed noise: adding N_Z(0, %.6g^2) per coordinate (grid units; noise multiplier "
+               "%g, bucket of %u, threshold %u) before masking", self->member, dp->sigma_i, dp->z, ss->n, ss->t);
     return 0;
 }
 
