@@ -451,6 +451,9 @@ test_refusals (void)
     s_config (&cfg, 1.0, 1);
     cfg.secure = 0;                                  /* plaintext: refused */
     FL_CHECK (fl_round_new (&cfg) == NULL);
+    s_config (&cfg, 1.0, 1);
+    cfg.dp = FL_ROUND_DP_OFF;                        /* distributed noise without DP */
+    FL_CHECK (fl_round_new (&cfg) == NULL);
     /* a coordinator asking client 0 for half the calibrated noise: it
        refuses before training; the others complete without it */
     s_config (&cfg, 1.0, 1);
@@ -496,8 +499,17 @@ test_checkpoint_roundtrip (void)
     FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE && fl_round_current (s.round) == 2);
     double eps = fl_round_dp_epsilon (s.round);
     FL_CHECK (eps > 0 && isfinite (eps));
-    struct fl_checkpoint_t *ck = fl_round_take_checkpoint (s.round);
+    struct fl_checkpoint_t *ck0 = fl_round_take_checkpoint (s.round);
+    FL_CHECK (ck0 != NULL);
+    /* through the on-disk encoding */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char why[256];
+    FL_CHECK (fl_checkpoint_encode (ck0, &buf, &len) == 0);
+    struct fl_checkpoint_t *ck = fl_checkpoint_decode (buf, len, why, sizeof why);
     FL_CHECK (ck != NULL);
+    free (buf);
+    fl_checkpoint_destroy (&ck0);
     /* the same mode resumes with the spend */
     cfg.rounds = 4;
     fl_round_t *r = fl_round_new (&cfg);

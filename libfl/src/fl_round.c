@@ -371,7 +371,7 @@ fl_round_new (const fl_round_config_t *cfg)
               "allow it explicitly (allow_small_buckets) if that is intended";
     else if (cfg->secure && cfg->bucket_size == 1)
         bad = "secure aggregation over buckets of 1 would reveal every update";
-    if (!bad && cfg->dp)
+    if (!bad && (cfg->dp || cfg->dp_distributed))
         bad = s_dp_config_error (cfg);
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
@@ -1895,6 +1895,8 @@ fl_round_save_model (const fl_round_t *self, const char *path)
 static const char *
 s_dp_config_error (const fl_round_config_t *cfg)
 {
+    if (cfg->dp == FL_ROUND_DP_OFF && cfg->dp_distributed)
+        return "distributed noise (--dp-distributed) needs differential privacy (--dp-unit record|client)";
     if (cfg->dp != FL_ROUND_DP_RECORD && cfg->dp != FL_ROUND_DP_CLIENT)
         return "differential privacy: the unit must be record or client";
     if (cfg->dp_distributed && !cfg->secure)
