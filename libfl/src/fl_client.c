@@ -672,13 +672,37 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
     else if (fl_wire_has (m, "dp_sigma_i") && !fl_wire_has (m, "sa_bucket"))
         why = "distributed noise was asked for a round without secure aggregation (the noise shares protect only "
               "a masked sum)";
-    else
-        dp->dist = fl_wire_has (m, "dp_sigma_i");
     if (why) {
         zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
         return -1;
     }
+    dp->dist = fl_wire_has (m, "dp_sigma_i");   /* validated against the session by s_dp_session */
     return 0;
+}
+
+/*  Under DP the loss is not sent (it would be released without noise).
+    Record-level: the contribution is the sum of clipped per-example
+    gradients at the global model over K Poisson batches drawn with the
+    CSPRNG (the coordinator must not learn which records were used); it
+    replaces delta (n_params).  Client-level: delta is the local training's
+    model difference, clipped with the update (s_secure_start, or by the
+    coordinator in plaintext). */
+static int
+s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, double *loss)
+{
+    *loss = NAN;
+    if (dp->unit != FL_ROUND_DP_RECORD)
+        return 0;
+    fl_rng_t *rng = fl_rng_new_random ();
+    uint64_t used = 0;
+    int rc = rng ? fl_train_dp_grad_sum (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train),
+                                         fl_dataset_rows (self->train), dp->q, dp->clip, (uint32_t) dp->steps, rng,
+                                         delta, &used)
+                 : -1;
+    fl_rng_destroy (&rng);
+    if (rc != 0)
+        zsys_error ("client %s: record-level gradients failed", self->member);
+    return rc;
 }
 
 /*  Distributed noise: validates the coordinator's sigma_i against the
@@ -706,31 +730,6 @@ s_dp_session (fl_client_t *self, const s_dp_round_t *dp, s_session_t *ss)
     zsys_info ("client %s: distributed noise: adding N_Z(0, %.6g^2) per coordinate (grid units; noise multiplier "
                "%g, bucket of %u, threshold %u) before masking", self->member, dp->sigma_i, dp->z, ss->n, ss->t);
     return 0;
-}
-
-/*  Under DP the loss is not sent (it would be released without noise).
-    Record-level: the contribution is the sum of clipped per-example
-    gradients at the global model over K Poisson batches drawn with the
-    CSPRNG (the coordinator must not learn which records were used); it
-    replaces delta (n_params).  Client-level: delta is the local training's
-    model difference, clipped with the update (s_secure_start, or by the
-    coordinator in plaintext). */
-static int
-s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, double *loss)
-{
-    *loss = NAN;
-    if (dp->unit != FL_ROUND_DP_RECORD)
-        return 0;
-    fl_rng_t *rng = fl_rng_new_random ();
-    uint64_t used = 0;
-    int rc = rng ? fl_train_dp_grad_sum (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train),
-                                         fl_dataset_rows (self->train), dp->q, dp->clip, (uint32_t) dp->steps, rng,
-                                         delta, &used)
-                 : -1;
-    fl_rng_destroy (&rng);
-    if (rc != 0)
-        zsys_error ("client %s: record-level gradients failed", self->member);
-    return rc;
 }
 
 static int

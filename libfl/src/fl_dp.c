@@ -172,34 +172,6 @@ fl_dp_aggregator_sensitivity (fl_robust_kind_t kind, const fl_robust_params_t *p
     return NAN;
 }
 
-int
-fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *sigma)
-{
-    assert (step && sigma);
-    if (!(z > 0) || !isfinite (z) || !(sensitivity > 0) || !isfinite (sensitivity) || d == 0) {
-        zsys_error ("fl_dp_noise_grid: need finite z > 0, sensitivity > 0 and d >= 1 (z %g, sensitivity %g, d %zu)",
-                    z, sensitivity, d);
-        return -1;
-    }
-    double rd = sqrt ((double) d);
-    int e;
-    frexp (sensitivity / (1024.0 * rd), &e);          /* x = f 2^e, f in [0.5, 1): 2^(e-1) <= x */
-    double h = ldexp (1.0, e - 1);
-    double sg = z * (sensitivity + h * rd);
-    if (sg / h > 0x1p29) {                             /* coarser grid: sigma / step <= 2^29 */
-        frexp (sg / 0x1p29, &e);
-        h = ldexp (1.0, e);                            /* >= sg / 2^29 */
-        sg = z * (sensitivity + h * rd);
-    }
-    if (!(sg / h >= FL_DP_SIGMA_MIN && sg / h <= FL_DP_SIGMA_MAX) || !isfinite (sg)) {
-        zsys_error ("fl_dp_noise_grid: noise %g on a grid of %g is outside the sampler's range", sg, h);
-        return -1;
-    }
-    *step = h;
-    *sigma = sg;
-    return 0;
-}
-
 /* ---- distributed discrete Gaussian (KLS 2021) ------------------------------- */
 
 /* Largest honest magnitude of one encoded coordinate. */
@@ -316,4 +288,32 @@ fl_dp_dist_slack (double sigma_i, uint32_t c, size_t d)
     for (uint32_t k = 1; k < c; k++)
         tau += exp (-2.0 * M_PI * M_PI * sigma_i * sigma_i * (double) k / (double) (k + 1));
     return 10.0 * tau * (double) d;
+}
+
+int
+fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *sigma)
+{
+    assert (step && sigma);
+    if (!(z > 0) || !isfinite (z) || !(sensitivity > 0) || !isfinite (sensitivity) || d == 0) {
+        zsys_error ("fl_dp_noise_grid: need finite z > 0, sensitivity > 0 and d >= 1 (z %g, sensitivity %g, d %zu)",
+                    z, sensitivity, d);
+        return -1;
+    }
+    double rd = sqrt ((double) d);
+    int e;
+    frexp (sensitivity / (1024.0 * rd), &e);          /* x = f 2^e, f in [0.5, 1): 2^(e-1) <= x */
+    double h = ldexp (1.0, e - 1);
+    double sg = z * (sensitivity + h * rd);
+    if (sg / h > 0x1p29) {                             /* coarser grid: sigma / step <= 2^29 */
+        frexp (sg / 0x1p29, &e);
+        h = ldexp (1.0, e);                            /* >= sg / 2^29 */
+        sg = z * (sensitivity + h * rd);
+    }
+    if (!(sg / h >= FL_DP_SIGMA_MIN && sg / h <= FL_DP_SIGMA_MAX) || !isfinite (sg)) {
+        zsys_error ("fl_dp_noise_grid: noise %g on a grid of %g is outside the sampler's range", sg, h);
+        return -1;
+    }
+    *step = h;
+    *sigma = sg;
+    return 0;
 }

@@ -70,14 +70,14 @@ typedef struct {
     uint32_t n;
     size_t *members;                 /* (n) peer indices, in bucket order */
     fl_quant_encoding_t enc;
+    double dp_sigma_i;               /* distributed DP: each member's noise (grid units), 0 = none */
+    uint32_t dp_t;                   /* distributed DP: fewest honest noise shares a surviving sum holds */
     int64_t deadline;                /* of the current secure-aggregation phase */
     int state;                       /* server state last seen */
     int finished;                    /* 1: DONE or ABORTED and handled */
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
     double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
-    double dp_sigma_i;               /* distributed DP: each member's noise (grid units), 0 = none */
-    uint32_t dp_t;                   /* distributed DP: fewest honest noise shares a surviving sum holds */
 } s_bucket_t;
 
 typedef struct s_summary_node_t {
