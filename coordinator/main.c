@@ -49,6 +49,8 @@ typedef struct {
     char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
     double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
     uint64_t dp_steps;
+    int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
+    double dp_target_quantile, dp_clip_lr, dp_count_noise;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -90,7 +92,7 @@ static const fl_arg_t s_args[] = {
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
     {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
-    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each client update", 1e-6, 1e5},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode and client-level DP: L2 clipping norm of each client update (with --dp-adaptive-clip: the starting norm)", 1e-6, 1e5},
     {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
     {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
@@ -118,6 +120,10 @@ static const fl_arg_t s_args[] = {
     {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
     {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
+    {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm (the starting norm) each round towards the --dp-target-quantile of the update norms (Andrew et al. 2021); the count of unclipped updates is noised and accounted", FL_ARG_NO_RANGE},
+    {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
+    {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
+    {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
 };
 #undef F
 
@@ -171,6 +177,9 @@ s_defaults (settings_t *s)
     s->dp_noise_multiplier = -1;     /* calibrate from --dp-epsilon */
     s->dp_clip = 1.0;
     s->dp_steps = 1;
+    s->dp_target_quantile = d.dp_target_quantile;
+    s->dp_clip_lr = d.dp_clip_lr;
+    s->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
 }
 
 static int
@@ -248,9 +257,18 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->dp_noise_multiplier = s->dp_noise_multiplier;
         c->dp_clip = s->dp_clip;
         c->dp_steps = (uint32_t) s->dp_steps;
+        c->dp_adaptive_clip = s->dp_adaptive_clip;
+        c->dp_target_quantile = s->dp_target_quantile;
+        c->dp_clip_lr = s->dp_clip_lr;
+        c->dp_count_noise = s->dp_count_noise;
     }
-    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0) {
-        fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier need --dp-unit record|client\n");
+    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0 || s->dp_adaptive_clip) {
+        fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier / --dp-adaptive-clip need --dp-unit "
+                         "record|client\n");
+        return -1;
+    }
+    if (!s->dp_adaptive_clip && s->dp_count_noise >= 0) {
+        fprintf (stderr, "fl-coordinator: --dp-count-noise needs --dp-adaptive-clip\n");
         return -1;
     }
     return 0;

@@ -116,6 +116,19 @@ typedef struct {
                                     (epsilon = infinity, for comparisons only) */
     double dp_clip;              /* record-level: per-example L2 clipping norm C_rec */
     uint32_t dp_steps;           /* record-level: local Poisson batches per round K (>= 1) */
+    /* adaptive clipping (client-level only; Andrew, Thakkar, McMahan,
+       Ramaswamy 2021, Algorithm 1; docs/PRIVACY.md "Adaptive clipping"):
+       clip_norm is the starting norm C_0; every round each client reports
+       whether its update was unclipped (masked, in secure mode), the
+       coordinator releases the noisy count and moves C towards the
+       dp_target_quantile of the update norms.  The accountant keeps charging
+       the noise multiplier z; the update noise uses z_delta
+       (fl_dp_adaclip_update_z). */
+    int dp_adaptive_clip;        /* 1: adapt clip_norm each round */
+    double dp_target_quantile;   /* gamma in [0, 1]: target fraction of unclipped updates (0.5) */
+    double dp_clip_lr;           /* eta_C > 0: C <- C exp(-eta_C (b - gamma)) (0.2) */
+    double dp_count_noise;       /* sigma_b: noise on the count; < 0 = expected cohort size / 20,
+                                    0 = none (only with dp_noise_multiplier 0) */
 } fl_round_config_t;
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN). */
@@ -146,6 +159,7 @@ typedef struct {
     double update_norm;          /* L2 norm of the applied aggregate update */
     fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
     double epsilon;              /* DP: epsilon spent after this round (at dp_delta); NaN without DP */
+    double clip_norm;            /* adaptive clipping: the clipping norm C_t this round used; NaN otherwise */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;
@@ -281,6 +295,15 @@ double fl_round_dp_sample_rate (const fl_round_t *self);
     record-level; sigma 0 with no noise).  NaN before the first release. */
 void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma);
 
+/*  Adaptive clipping (cfg.dp_adaptive_clip): the clipping norm the next
+    round will use (C_t, or C_0 before the first round), the count noise
+    sigma_b and the update's noise multiplier z_delta in use (NaN until the
+    first training round fixed them), and the last released noisy fraction
+    of unclipped updates (unclamped; NaN before the first release).  All NaN
+    without adaptive clipping. */
+double fl_round_dp_clip_norm (const fl_round_t *self);
+void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
+
 /*  The guarantee as one sentence (unit, epsilon, delta, assumptions),
     written to buf (cap bytes, always terminated).  "" without DP. */
 void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
@@ -288,11 +311,18 @@ void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
 /*  Checkpoint support: the privacy spend as flat doubles.
       [0] FL_ROUND_DP_STATE_VERSION, [1] noise multiplier z (NaN if not yet
       fixed), [2] per-round sample rate (NaN if not yet fixed), [3] per-example
-      Poisson rate q (record-level; NaN otherwise), [4 ..] fl_accountant_export.
+      Poisson rate q (record-level; NaN otherwise), [4] adaptive clipping: the
+      clipping norm of the next round C_t (NaN without adaptive clipping),
+      [5] adaptive clipping: the count noise sigma_b (NaN if not yet fixed or
+      without adaptive clipping), [6 ..] fl_accountant_export.
     fl_round_dp_state writes FL_ROUND_DP_STATE_HEADER + the accountant's
     doubles (FL_ACCOUNTANT_STATE_DOUBLES (151) = 306 with the default orders:
-    310 in all) to out[0..cap) and returns how many, or 0 (nothing written)
-    without DP or if cap is too small.
+    312 in all) to out[0..cap) and returns how many, or 0 (nothing written)
+    without DP or if cap is too small.  fl_round_dp_restore also reads
+    version 1 (header of 4, no adaptive clipping: a run configured with
+    adaptive clipping then starts from its configured C_0).  A state with a
+    C_t is refused by a run without adaptive clipping (resume with the same
+    options).
     fl_round_dp_restore takes such a state (untrusted: from a checkpoint
     file), checks it (version, finite positive rates and z, the accountant's
     own checks) and replaces the accountant, z and the rates: call it after
@@ -300,8 +330,9 @@ void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
     charging the restored accountant, so the budget covers both runs.
     Returns 0, or -1 (and logs, nothing changed) without DP, on a malformed
     state, or once a training round has started. */
-#define FL_ROUND_DP_STATE_VERSION 1
-#define FL_ROUND_DP_STATE_HEADER 4u
+#define FL_ROUND_DP_STATE_VERSION 2
+#define FL_ROUND_DP_STATE_HEADER 6u
+#define FL_ROUND_DP_STATE_HEADER_V1 4u
 size_t fl_round_dp_state (const fl_round_t *self, double *out, size_t cap);
 int fl_round_dp_restore (fl_round_t *self, const double *in, size_t n);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fl_attack.h"
+#include "fl_dp.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
 #include "fl_quant.h"
@@ -514,6 +515,8 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
     return 0;
 }
 
+static double s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t n, double clip);
+
 /* Clips, weights and encodes the update, and starts the bucket's secure
    aggregation.  The encoded vector is [w·Δ (n_params), w, w·loss] with
    w = min(examples, cap) / cap in [0, 1], so FedAvg weighting survives the
@@ -524,6 +527,9 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
 {
     size_t np = fl_model_num_params (self->model), me = np + 2;
     double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
+    double unclipped = s_dp_indicator (m, delta, np, ss->clip);   /* adaptive clipping: before clipping */
+    if (!isnan (unclipped))
+        me++;
     /* An attacker controls its own client and does not clip; what it cannot
        escape is the encoding's per-coordinate bound (values are clamped to
        [-max_abs, max_abs] by fl_quant_encode). */
@@ -541,6 +547,8 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
     double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->max_abs ? ss->max_abs : loss) : 0;
     x[np] = (float) w;
     x[np + 1] = (float) (w * l);
+    if (me > np + 2)
+        x[np + 2] = (float) unclipped;      /* masked like the rest: the coordinator sees bucket totals */
     if (fl_quant_encode (x, me, &qe, rng, enc) != 0)
         goto done;
     uint8_t binding[32];
@@ -638,6 +646,7 @@ typedef struct {
     double clip;                  /* record-level: per-example clipping norm C_rec */
     double q;                     /* record-level: Poisson rate per example and local batch */
     uint64_t steps;               /* record-level: local batches K */
+    uint64_t adaptive;            /* client-level: adaptive clipping, report the unclipped indicator */
 } s_dp_round_t;
 
 static int
@@ -655,11 +664,38 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
                  || fl_wire_get_u64 (m, "dp_steps", &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
                  || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
         why = "record-level privacy parameters missing or out of range";
+    else if (fl_wire_has (m, "dp_adaptive")) {
+        /* adaptive clipping: C_t changes every round; keep it in the range
+           the coordinator clamps it to (a secure round's "clip") */
+        double clip = 0;
+        if (fl_wire_get_u64 (m, "dp_adaptive", &dp->adaptive) != 0 || dp->adaptive != 1
+            || dp->unit != FL_ROUND_DP_CLIENT)
+            why = "adaptive clipping is announced for a unit other than client-level, or malformed";
+        else if (fl_wire_has (m, "clip") && (fl_wire_get_f64 (m, "clip", &clip) != 0
+                                             || !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX)))
+            why = "adaptive clipping norm out of range";
+    }
     if (why) {
         zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
         return -1;
     }
     return 0;
+}
+
+/*  Adaptive clipping (Andrew et al. 2021): the shifted indicator of this
+    update, +1/2 if its L2 norm before clipping is at most clip, else -1/2
+    (so one member changes the released sum by at most 1/2: the count's
+    sensitivity in docs/PRIVACY.md); NaN when TRAIN did not ask for it
+    (s_dp_parse validated "dp_adaptive" before). */
+static double
+s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t n, double clip)
+{
+    if (!fl_wire_has (m, "dp_adaptive"))
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double) delta[i] * (double) delta[i];
+    return sqrt (s) <= clip ? 0.5 : -0.5;       /* NaN norms compare false: clipped */
 }
 
 /*  Under DP the loss is not sent (it would be released without noise).

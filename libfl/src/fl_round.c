@@ -141,6 +141,9 @@ struct fl_round_t {
     double dp_round_eps;             /* epsilon after the current round's charge */
     int dp_logged;                   /* the settings were logged */
     double dp_last_sens, dp_last_sigma;  /* the last release's sensitivity and noise (aggregate units) */
+    double dp_sigma_b;               /* adaptive clipping: count noise (NaN until fixed); C_t is cfg.clip_norm */
+    double dp_z_delta;               /* adaptive clipping: the update's noise multiplier (NaN until fixed) */
+    double dp_last_frac;             /* adaptive clipping: last noisy fraction of unclipped updates */
     char stop_reason[256];
 };
 
@@ -296,6 +299,8 @@ static int s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k);
 static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w);
 static int s_dp_release (fl_round_t *self, double *out, size_t np);
 static double s_dp_update_scale (const fl_round_t *self);
+static size_t s_dp_extra_coords (const fl_round_t *self);
+static double s_dp_indicator (const fl_round_t *self, double norm);
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -332,6 +337,10 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->robust_kind = FL_ROBUST_MEAN;
     fl_robust_params_defaults (&cfg->robust_params);
     cfg->allow_small_buckets = 0;
+    cfg->dp_adaptive_clip = 0;
+    cfg->dp_target_quantile = 0.5;
+    cfg->dp_clip_lr = 0.2;
+    cfg->dp_count_noise = -1;
 }
 
 fl_round_t *
@@ -571,6 +580,7 @@ s_start_train (fl_round_t *self, int64_t now)
     memset (&self->cur, 0, sizeof self->cur);
     self->cur.round = self->round;
     self->cur.epsilon = self->cfg.dp ? self->dp_round_eps : NAN;
+    self->cur.clip_norm = fl_round_dp_clip_norm (self);
     self->loss_sum = self->loss_weight = 0;
     fl_fedavg_reset (self->fedavg);
 
@@ -731,7 +741,8 @@ s_summary_pack (const fl_round_summary_t *s, double *h)
     double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
                         (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
                         (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
-                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon, 0};
+                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon,
+                        isnan (s->clip_norm) ? 0 : s->clip_norm};
     memcpy (h, v, sizeof v);
 }
 
@@ -758,6 +769,7 @@ s_summary_unpack (const double *h, fl_round_summary_t *s)
     s->eval.recall = h[16];
     s->eval.n = (uint64_t) h[17];
     s->epsilon = h[18];
+    s->clip_norm = h[19] > 0 ? h[19] : NAN;    /* 0: no adaptive clipping (or an older checkpoint) */
 }
 
 static void
@@ -940,7 +952,7 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        bk->sum = (double *) calloc (self->n_params + 2, sizeof (double));
+        bk->sum = (double *) calloc (self->n_params + 2 + s_dp_extra_coords (self), sizeof (double));
         if (!bk->members || !bk->sum)
             return -1;
         for (uint32_t j = 0; j < bk->n; j++) {
@@ -1163,7 +1175,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
     size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
     if (B == 0)
         B = 1;
-    self->m_enc = self->n_params + 2;
+    self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
     fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
     if (!self->buckets) {
@@ -1549,9 +1561,12 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
                 s_reject (self, p, "UPDATE", "non-finite values");
                 return 0;
             }
+        double norm = 0;
         if (self->cfg.dp)            /* the bound every sensitivity rests on (s_dp_release) */
-            fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
+            norm = fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
         s_bucket_t *bk = &self->buckets[p->sa_bucket];
+        if (s_dp_extra_coords (self))
+            bk->sum[self->n_params + 2] += s_dp_indicator (self, norm);
         for (size_t i = 0; i < self->n_params; i++)
             bk->sum[i] += self->scratch[i];
         bk->sum[self->n_params] += 1;
@@ -1902,6 +1917,27 @@ s_dp_config_error (const fl_round_config_t *cfg)
         && (!(cfg->dp_clip > 0 && cfg->dp_clip <= 1e4) || cfg->dp_steps < 1 || cfg->dp_steps > 1000))
         return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
                "steps required";
+    if (cfg->dp_adaptive_clip) {
+        if (cfg->dp != FL_ROUND_DP_CLIENT)
+            return "adaptive clipping is implemented for client-level differential privacy only: record-level "
+                   "clipping happens per example inside each client's local steps, and a count of unclipped "
+                   "examples would need its own per-record accounting (docs/PRIVACY.md)";
+        if (!(cfg->clip_norm >= FL_DP_ADACLIP_MIN && cfg->clip_norm <= FL_DP_ADACLIP_MAX))
+            return "adaptive clipping: the starting clipping norm must be in [1e-6, 1e5]";
+        if (!(cfg->dp_target_quantile >= 0 && cfg->dp_target_quantile <= 1))
+            return "adaptive clipping: the target quantile must be in [0, 1]";
+        if (!(cfg->dp_clip_lr > 0 && cfg->dp_clip_lr <= 10))
+            return "adaptive clipping: the clipping-norm learning rate must be in (0, 10]";
+        if (!(cfg->dp_count_noise < 0 || cfg->dp_count_noise == 0
+              || (cfg->dp_count_noise >= FL_DP_SIGMA_MIN && cfg->dp_count_noise <= 1e6)))
+            return "adaptive clipping: the count noise must be 0 or in [2^-10, 1e6] (negative: the default)";
+        if (cfg->dp_count_noise == 0 && cfg->dp_noise_multiplier != 0)
+            return "adaptive clipping: a count noise of 0 releases the count without noise, so it is allowed "
+                   "only with --dp-noise-multiplier 0 (no privacy, for comparisons)";
+        if (cfg->dp_count_noise > 0 && cfg->dp_noise_multiplier > 0 && !(2 * cfg->dp_count_noise > cfg->dp_noise_multiplier))
+            return "adaptive clipping: the count noise must exceed half the noise multiplier (2 sigma_b > z, "
+                   "Andrew et al. 2021, Theorem 1): the count alone would otherwise spend the whole budget";
+    }
     return NULL;
 }
 
@@ -1910,6 +1946,7 @@ s_dp_new (fl_round_t *self)
 {
     self->dp_z = self->dp_rate = self->dp_q = NAN;
     self->dp_last_sens = self->dp_last_sigma = NAN;
+    self->dp_sigma_b = self->dp_z_delta = self->dp_last_frac = NAN;
     if (!self->cfg.dp)
         return 0;
     self->dp_acc = fl_accountant_new ();
@@ -1917,6 +1954,38 @@ s_dp_new (fl_round_t *self)
     if (!self->dp_acc || !self->dp_rng) {
         fl_accountant_destroy (&self->dp_acc);
         fl_rng_destroy (&self->dp_rng);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Adaptive clipping: fixes the count noise sigma_b (the default is the
+    paper's: expected cohort size / 20, the cohort expected from the clients
+    admitted at the first round) and the update's noise multiplier z_delta
+    (Andrew et al. 2021, Theorem 1), once z is known (also after a restore,
+    which brings sigma_b back).  Fails the run when 2 sigma_b <= z. */
+static int
+s_dp_adaclip_fix (fl_round_t *self)
+{
+    const fl_round_config_t *c = &self->cfg;
+    if (isnan (self->dp_sigma_b))
+        self->dp_sigma_b = c->dp_count_noise >= 0 ? c->dp_count_noise
+                                                  : self->dp_rate * (double) self->n_admitted / 20.0;
+    if (self->dp_z > 0 && !(2 * self->dp_sigma_b > self->dp_z)) {
+        char why[256];
+        snprintf (why, sizeof why, "adaptive clipping: the count noise %.4g is too small for the noise multiplier "
+                  "%.4g (need 2 x count noise > z, Andrew et al. 2021, Theorem 1); raise --dp-count-noise", self->dp_sigma_b,
+                  self->dp_z);
+        s_fail (self, why);
+        return -1;
+    }
+    if (self->dp_z > 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN)) {
+        s_fail (self, "adaptive clipping: the count noise is below the sampler's range");
+        return -1;
+    }
+    self->dp_z_delta = fl_dp_adaclip_update_z (self->dp_z, self->dp_sigma_b);
+    if (isnan (self->dp_z_delta) || !(self->dp_z_delta <= FL_ACCOUNTANT_MAX_SIGMA)) {
+        s_fail (self, "adaptive clipping: no update noise multiplier fits the budget (see the log above)");
         return -1;
     }
     return 0;
@@ -1963,6 +2032,8 @@ s_dp_fix (fl_round_t *self)
         }
         self->dp_fixed = 1;
     }
+    if (c->dp_adaptive_clip && s_dp_adaclip_fix (self) != 0)
+        return -1;
     if (c->dp == FL_ROUND_DP_RECORD && !(self->dp_batch > 0)) {
         /* A client's contribution is a sum of ~Poisson(K q n) clipped
            gradients: bound it (a projection, so one record still moves it by
@@ -1984,6 +2055,11 @@ s_dp_fix (fl_round_t *self)
                    c->dp == FL_ROUND_DP_RECORD ? "record" : "client", self->dp_z, self->dp_rate,
                    c->dp == FL_ROUND_DP_RECORD ? " (records)" : " (clients)", c->dp_delta,
                    c->dp_epsilon > 0 ? "epsilon " : "none, ", c->dp_epsilon, c->clip_norm);
+    if (c->dp_adaptive_clip && self->dp_logged == 1)
+        zsys_info ("coordinator: adaptive clipping (Andrew et al. 2021): C %g, target quantile %g, rate %g, count "
+                   "noise %g; the update's noise multiplier is %.4g so that update and count together are charged "
+                   "as noise multiplier %.4g", c->clip_norm, c->dp_target_quantile, c->dp_clip_lr, self->dp_sigma_b,
+                   self->dp_z_delta, self->dp_z);
     return 0;
 }
 
@@ -2062,11 +2138,49 @@ s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w)
     if (!self->cfg.dp)
         return;
     fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.dp);
+    if (self->cfg.dp_adaptive_clip)
+        fl_wire_put_u64 (w, "dp_adaptive", 1);   /* append the unclipped indicator (secure: masked) */
     if (self->cfg.dp == FL_ROUND_DP_RECORD) {
         fl_wire_put_f64 (w, "dp_clip", self->cfg.dp_clip);
         fl_wire_put_f64 (w, "dp_q", self->dp_q);
         fl_wire_put_u64 (w, "dp_steps", self->cfg.dp_steps);
     }
+}
+
+/*  Adaptive clipping, after the update's release (Andrew et al. 2021,
+    Algorithm 1): the sum over the usable buckets of the shifted indicators
+    b_i - 1/2 (decoded from the masked sums in secure mode: the coordinator
+    sees bucket totals only), each bucket's total clamped to what its
+    survivors can contribute, [-n/2, n/2] (a client that lies about its
+    indicator moves the count by at most 1/2 more than an honest one), plus
+    discrete Gaussian noise sigma_b, over the EXPECTED cohort q N (the same
+    fixed denominator as the mean rule's release), gives the noisy fraction
+    of unclipped updates b; C moves geometrically towards the target
+    quantile for the next round.  Only the noisy count is used. */
+static int
+s_dp_adaclip_release (fl_round_t *self, size_t np)
+{
+    const fl_round_config_t *c = &self->cfg;
+    double shifted = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
+            continue;
+        double half = (double) bk->survivors / 2.0, v = bk->sum[np + 2];
+        shifted += isnan (v) ? 0 : v < -half ? -half : v > half ? half : v;
+    }
+    double expected = self->dp_rate * (double) self->cur.ready, frac;
+    if (fl_dp_adaclip_fraction (self->dp_rng, shifted, self->dp_sigma_b, expected, &frac) != 0)
+        return -1;
+    double next = fl_dp_adaclip_next (c->clip_norm, frac, c->dp_target_quantile, c->dp_clip_lr);
+    if (isnan (next))
+        return -1;
+    zsys_info ("coordinator: round %" PRIu64 ": adaptive clipping: noisy fraction of unclipped updates %.3f "
+               "(target %g); clipping norm %.4g -> %.4g", self->round, frac, c->dp_target_quantile, c->clip_norm,
+               next);
+    self->dp_last_frac = frac;
+    self->cfg.clip_norm = next;
+    return 0;
 }
 
 /*  Adds the noise to the robust aggregate out (np) in place.  One unit
@@ -2116,13 +2230,17 @@ s_dp_release (fl_round_t *self, double *out, size_t np)
         return -1;
     self->dp_last_sens = sens;
     self->dp_last_sigma = 0;
-    if (self->dp_z == 0)
-        return 0;                        /* no noise: the epsilon = infinity comparison run */
+    /* adaptive clipping: the update takes z_delta, the count the rest of z */
+    double z = c->dp_adaptive_clip ? self->dp_z_delta : self->dp_z;
+    if (z == 0)                          /* no noise: the epsilon = infinity comparison run */
+        return c->dp_adaptive_clip ? s_dp_adaclip_release (self, np) : 0;
     double step, sigma;
-    if (fl_dp_noise_grid (self->dp_z, sens, np, &step, &sigma) != 0
+    if (fl_dp_noise_grid (z, sens, np, &step, &sigma) != 0
         || fl_dp_discrete_gaussian_add_f64 (self->dp_rng, sigma, step, out, np) != 0)
         return -1;
     self->dp_last_sigma = sigma;
+    if (c->dp_adaptive_clip && s_dp_adaclip_release (self, np) != 0)
+        return -1;
     zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of >= %g: sensitivity %.4g, noise sigma %.4g "
                "(grid %g); epsilon %.4g at delta %g", self->round, fl_robust_kind_name (c->robust_kind), B, s, sens,
                sigma, step, self->cur.epsilon, c->dp_delta);
@@ -2141,7 +2259,42 @@ s_dp_update_scale (const fl_round_t *self)
     return -self->cfg.client_lr / self->dp_batch;
 }
 
+/*  Coordinates after [w·Δ, w, w·loss] in each contribution: adaptive
+    clipping adds the shifted indicator b_i - 1/2. */
+static size_t
+s_dp_extra_coords (const fl_round_t *self)
+{
+    return self->cfg.dp_adaptive_clip ? 1 : 0;
+}
+
+/*  The shifted indicator of one plaintext update: +1/2 if its norm before
+    clipping was at most C_t, else -1/2 (a norm of -1 marks an update that
+    could not be clipped: counted as clipped). */
+static double
+s_dp_indicator (const fl_round_t *self, double norm)
+{
+    return norm >= 0 && norm <= self->cfg.clip_norm ? 0.5 : -0.5;
+}
+
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
+
+double
+fl_round_dp_clip_norm (const fl_round_t *self)
+{
+    return self->cfg.dp && self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;
+}
+
+void
+fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac)
+{
+    int on = self->cfg.dp && self->cfg.dp_adaptive_clip;
+    if (sigma_b)
+        *sigma_b = on ? self->dp_sigma_b : NAN;
+    if (z_delta)
+        *z_delta = on ? self->dp_z_delta : NAN;
+    if (last_frac)
+        *last_frac = on ? self->dp_last_frac : NAN;
+}
 double fl_round_dp_noise_multiplier (const fl_round_t *self) { return self->cfg.dp ? self->dp_z : NAN; }
 double fl_round_dp_sample_rate (const fl_round_t *self) { return self->cfg.dp ? self->dp_rate : NAN; }
 
@@ -2175,10 +2328,17 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
         snprintf (e, sizeof e, "infinity (no noise)");
     else
         snprintf (e, sizeof e, "%.4g", eps);
+    char ada[320] = "";
+    if (c->dp_adaptive_clip)
+        snprintf (ada, sizeof ada,
+                  "; the clipping norm adapts each round (adaptive clipping, Andrew et al. 2021: the count of "
+                  "unclipped updates is released with discrete Gaussian noise %.4g and the update with noise "
+                  "multiplier %.4g, together charged as the noise multiplier above, Theorem 1; the clipping norms "
+                  "are covered too)", self->dp_sigma_b, self->dp_z_delta);
     snprintf (buf, cap,
               "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
               "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant), that the coordinator adds the calibrated discrete Gaussian "
+              "noise multiplier %.4g, RDP accountant%s), that the coordinator adds the calibrated discrete Gaussian "
               "noise to the %s aggregate as it is trusted to (no distributed noise), that clients follow the "
               "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
@@ -2186,7 +2346,7 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
               rec ? "one training record of any member" : "one member's entire data",
               rec ? "Poisson sampling of each member's records in each of its local batches"
                   : "Poisson sampling of the members into each round's cohort",
-              self->dp_rate, self->dp_z, fl_robust_kind_name (c->robust_kind),
+              self->dp_rate, self->dp_z, ada, fl_robust_kind_name (c->robust_kind),
               rec || c->robust_kind == FL_ROBUST_MEAN
                   ? ""
                   : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
@@ -2207,6 +2367,8 @@ fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
     out[1] = self->dp_fixed ? self->dp_z : NAN;
     out[2] = self->dp_fixed ? self->dp_rate : NAN;
     out[3] = self->dp_fixed ? self->dp_q : NAN;
+    out[4] = self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;   /* the next round's C_t */
+    out[5] = self->cfg.dp_adaptive_clip ? self->dp_sigma_b : NAN;
     return FL_ROUND_DP_STATE_HEADER + n;
 }
 
@@ -2214,12 +2376,21 @@ int
 fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
 {
     const char *why = NULL;
+    /* version 1 (before adaptive clipping) has a header of 4 */
+    size_t hdr = in && n > 0 && in[0] == 1 ? FL_ROUND_DP_STATE_HEADER_V1 : FL_ROUND_DP_STATE_HEADER;
+    double clip = hdr > 4 && in ? in[4] : NAN, sigma_b = hdr > 5 && in ? in[5] : NAN;
     if (!self->cfg.dp)
         why = "this run has no differential privacy";
     else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
         why = "training has started";
-    else if (!in || n <= FL_ROUND_DP_STATE_HEADER || in[0] != FL_ROUND_DP_STATE_VERSION)
+    else if (!in || n <= hdr || (in[0] != FL_ROUND_DP_STATE_VERSION && in[0] != 1))
         why = "unknown version or too short";
+    else if (!isnan (clip) && !self->cfg.dp_adaptive_clip)
+        why = "it was written by a run with adaptive clipping; resume with --dp-adaptive-clip";
+    else if (!isnan (clip) && !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX))
+        why = "adaptive clipping norm out of range";
+    else if (!isnan (sigma_b) && (isnan (clip) || !(sigma_b >= 0 && sigma_b <= 1e6)))
+        why = "count noise out of range";
     else if (!isnan (in[1]) && !(in[1] >= 0 && in[1] <= FL_ACCOUNTANT_MAX_SIGMA))
         why = "noise multiplier out of range";
     else if (!isnan (in[1]) && (!(in[2] > 0 && in[2] <= 1)
@@ -2231,7 +2402,7 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
         zsys_error ("coordinator: privacy state not restored: %s", why);
         return -1;
     }
-    fl_accountant_t *acc = fl_accountant_import (in + FL_ROUND_DP_STATE_HEADER, n - FL_ROUND_DP_STATE_HEADER);
+    fl_accountant_t *acc = fl_accountant_import (in + hdr, n - hdr);
     if (!acc) {
         zsys_error ("coordinator: privacy state not restored: the accountant state is malformed");
         return -1;
@@ -2243,6 +2414,11 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
         self->dp_rate = in[2];
         self->dp_q = in[3];
         self->dp_fixed = 1;
+    }
+    if (!isnan (clip)) {
+        self->cfg.clip_norm = clip;      /* continue from the adapted norm */
+        self->dp_sigma_b = sigma_b;      /* NaN: fixed at the first round, as in a fresh run */
+        zsys_info ("coordinator: adaptive clipping resumes at clipping norm %g", clip);
     }
     zsys_info ("coordinator: privacy state restored: %" PRIu64 " round(s) spent, epsilon %.4g at delta %g",
                fl_accountant_entries (acc), fl_round_dp_epsilon (self), self->cfg.dp_delta);
