@@ -126,6 +126,9 @@ static const s_field_t s_train[] = {
     S_OPT ("dp_clip", F64),
     S_OPT ("dp_q", F64),
     S_OPT ("dp_steps", U64),
+    /* client-level adaptive clipping (docs/PRIVACY.md "Adaptive clipping"):
+       1 = append the shifted unclipped indicator to the (masked) update */
+    S_OPT ("dp_adaptive", U64),
 };
 static const s_field_t s_update[] = {
     S_REQ ("delta", F32S),
