@@ -576,7 +576,7 @@ main (int argc, char **argv)
     else
         fl_report_set_outcome (report, "completed");
     if (rcfg.dp) {
-        char g[1024];
+        char g[2048];
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
         fl_report_add_privacy (report, "Differential privacy: %s", g);

@@ -372,7 +372,7 @@ test_accounting (void)
     /* sigma = z_delta (sensitivity + grid) with the grid < 0.1% of it */
     FL_CHECK (sigma >= zd * sens && sigma <= zd * sens * 1.002);
     double eps = fl_round_dp_epsilon (s.round);
-    char g[1024];
+    char g[2048];
     fl_round_dp_guarantee (s.round, g, sizeof g);
     FL_CHECK (strstr (g, "adaptive clipping") != NULL && strstr (g, "Theorem 1") != NULL);
     s_teardown (&s);

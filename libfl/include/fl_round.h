@@ -304,8 +304,9 @@ void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double
 double fl_round_dp_clip_norm (const fl_round_t *self);
 void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
 
-/*  The guarantee as one sentence (unit, epsilon, delta, assumptions),
-    written to buf (cap bytes, always terminated).  "" without DP. */
+/*  The guarantee as one sentence (unit, epsilon, delta, assumptions; with
+    adaptive clipping also the count noise and z_delta), written to buf (cap
+    bytes, always terminated; 2048 always suffices).  "" without DP. */
 void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
 
 /*  Checkpoint support: the privacy spend as flat doubles.

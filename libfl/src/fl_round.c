@@ -2328,17 +2328,17 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
         snprintf (e, sizeof e, "infinity (no noise)");
     else
         snprintf (e, sizeof e, "%.4g", eps);
-    char ada[320] = "";
+    char ada[512] = "";
     if (c->dp_adaptive_clip)
         snprintf (ada, sizeof ada,
-                  "; the clipping norm adapts each round (adaptive clipping, Andrew et al. 2021: the count of "
-                  "unclipped updates is released with discrete Gaussian noise %.4g and the update with noise "
-                  "multiplier %.4g, together charged as the noise multiplier above, Theorem 1; the clipping norms "
-                  "are covered too)", self->dp_sigma_b, self->dp_z_delta);
+                  ", with the clipping norm adapted every round by adaptive clipping (Andrew et al. 2021: the count "
+                  "of unclipped updates is released with discrete Gaussian noise of standard deviation %.4g and the "
+                  "update with noise multiplier %.4g, together charged as the noise multiplier above by their "
+                  "Theorem 1, so the clipping norms are covered too)", self->dp_sigma_b, self->dp_z_delta);
     snprintf (buf, cap,
               "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
               "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant%s), that the coordinator adds the calibrated discrete Gaussian "
+              "noise multiplier %.4g, RDP accountant)%s, that the coordinator adds the calibrated discrete Gaussian "
               "noise to the %s aggregate as it is trusted to (no distributed noise), that clients follow the "
               "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
