@@ -580,6 +580,17 @@ main (int argc, char **argv)
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
         fl_report_add_privacy (report, "Differential privacy: %s", g);
+        if (rcfg.dp_adaptive_clip) {
+            fl_round_summary_t last;
+            size_t nh = fl_round_history (round, 0, &last);
+            if (nh)
+                fl_round_history (round, nh - 1, &last);
+            fl_report_add_privacy (report, "Clipping: adaptive (--dp-adaptive-clip, target quantile %g, rate %g): "
+                                   "the clipping norm started at %g (the norm named above), the last round "
+                                   "clipped at %g, and the next would clip at %g; every round's norm is in the "
+                                   "metrics CSV, column clip_norm.", rcfg.dp_target_quantile, rcfg.dp_clip_lr,
+                                   rcfg.clip_norm, nh ? last.clip_norm : NAN, fl_round_dp_clip_norm (round));
+        }
     }
     s_report_run (report, round, &s);
     if (!rcfg.dp)
