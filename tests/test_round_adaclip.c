@@ -354,8 +354,7 @@ test_accounting (void)
     fl_round_config_t cfg;
     s_config (&cfg, 2.0, 3);
     cfg.dp_noise_multiplier = 1.0;
-    cfg.dp_count_noise = 2.0;
-    cfg.fraction = 0.75;
+    cfg.dp_count_noise = 2.0;              /* every member in every cohort (rate 1): no skipped round */
     sim_t s;
     s_clients (&s, 0, &cfg, 1);
     double C[MAX_ROUNDS];
