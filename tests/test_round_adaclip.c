@@ -24,6 +24,9 @@
       resumed run continues from it and follows the uninterrupted run;
       version-1 states still restore; a state with C_t is refused by a run
       without adaptive clipping;
+    - test_client_validates_train: a client refuses a TRAIN whose adaptive
+      C_t is out of range, whose dp_adaptive is not 1, or which announces
+      adaptive clipping for record-level DP, before training;
     - test_options_refused: record-level, out-of-range gamma / eta / sigma_b
       / C_0, sigma_b = 0 with noise, 2 sigma_b <= z (configured, or the
       default sigma_b at the first round). */
@@ -38,6 +41,7 @@
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "fl_wire.h"
 
 #define N 8
 #define MAX_ROUNDS 64
@@ -48,8 +52,70 @@ typedef struct {
     uint8_t ids[N][8];
     uint8_t *sks[N];
     fl_roster_t *roster;
+    int tamper;                    /* applied to TRAIN for client 0: TAMPER_* */
+    int refused;                   /* TRAIN messages client 0 did not accept */
     int64_t now;
 } sim_t;
+
+enum { TAMPER_NONE, TAMPER_CLIP_RANGE, TAMPER_ADAPTIVE_VALUE, TAMPER_ADAPTIVE_RECORD };
+
+/* Rebuilds a secure client-level TRAIN with one field changed (what a
+   malicious or buggy coordinator could send one client).  Returns 1 if the
+   message was a TRAIN. */
+static int
+s_tamper (const sim_t *s, uint8_t **data, size_t *len)
+{
+    char why[128];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    fl_wire_msg_t *m = fl_wire_decode (*data, *len, &lim, why, sizeof why);
+    if (!m || fl_wire_type (m) != FL_WIRE_TRAIN) {
+        fl_wire_msg_destroy (&m);
+        return 0;
+    }
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_TRAIN, fl_wire_run_id (m), fl_wire_round (m));
+    const float *params;
+    size_t np;
+    fl_wire_get_f32s (m, "params", &params, &np);
+    fl_wire_put_f32s (w, "params", params, np);
+    const uint8_t *b;
+    size_t bl;
+    fl_wire_get_bin (m, "fp", &b, &bl);
+    fl_wire_put_bin (w, "fp", b, bl);
+    static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
+                                 "sa_k", "sa_graph", "enc_summands", "dp_unit", "dp_adaptive"};
+    for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
+        uint64_t v;
+        if (fl_wire_get_u64 (m, u64s[i], &v) == 0) {
+            if (s->tamper == TAMPER_ADAPTIVE_VALUE && strcmp (u64s[i], "dp_adaptive") == 0)
+                v = 2;
+            if (s->tamper == TAMPER_ADAPTIVE_RECORD && strcmp (u64s[i], "dp_unit") == 0) {
+                v = FL_ROUND_DP_RECORD;       /* with valid record-level parameters */
+                fl_wire_put_f64 (w, "dp_clip", 1.0);
+                fl_wire_put_f64 (w, "dp_q", 0.1);
+                fl_wire_put_u64 (w, "dp_steps", 1);
+            }
+            fl_wire_put_u64 (w, u64s[i], v);
+        }
+    }
+    static const char *f64s[] = {"lr", "clip", "enc_max_abs"};
+    for (size_t i = 0; i < 3; i++) {
+        double v;
+        if (fl_wire_get_f64 (m, f64s[i], &v) == 0)
+            /* 2e5: inside the generic (0, 1e6) clip check, outside the adaptive range */
+            fl_wire_put_f64 (w, f64s[i], s->tamper == TAMPER_CLIP_RANGE && i > 0 ? 2e5 : v);
+    }
+    fl_wire_put_str (w, "opt", fl_wire_get_cstr (m, "opt"));
+    size_t nm = fl_wire_bin_list_len (m, "sa_members");
+    const uint8_t *items[N];
+    size_t lens[N];
+    for (size_t i = 0; i < nm && i < N; i++)
+        fl_wire_get_bin_list_item (m, "sa_members", i, &items[i], &lens[i]);
+    fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+    free (*data);
+    FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
+    fl_wire_msg_destroy (&m);
+    return 1;
+}
 
 static void
 s_pump (sim_t *s)
@@ -70,8 +136,14 @@ s_pump (sim_t *s)
         uint8_t *data;
         while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
             for (int i = 0; i < N; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0)
-                    fl_client_on_message (s->clients[i], data, len);
+                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0) {
+                    int train = 0;
+                    if (i == 0 && s->tamper != TAMPER_NONE)
+                        train = s_tamper (s, &data, &len);
+                    int ok = fl_client_on_message (s->clients[i], data, len);
+                    if (train && !ok)
+                        s->refused++;
+                }
             free (data);
             moved = 1;
         }
@@ -468,6 +540,28 @@ test_checkpoint_keeps_clip (void)
     fl_round_destroy (&r);
 }
 
+/* A client checks what TRAIN says about adaptive clipping before it trains:
+   C_t outside [1e-6, 1e5], a dp_adaptive other than 1, adaptive clipping
+   announced for record-level: refused, nothing trained or masked. */
+static void
+test_client_validates_train (void)
+{
+    int kinds[] = {TAMPER_CLIP_RANGE, TAMPER_ADAPTIVE_VALUE, TAMPER_ADAPTIVE_RECORD};
+    for (size_t k = 0; k < 3; k++) {
+        fl_round_config_t cfg;
+        s_config (&cfg, 1.0, 1);
+        sim_t s;
+        s_clients (&s, 1, &cfg, 1);
+        s.tamper = kinds[k];
+        s_pump (&s);
+        FL_CHECK (s.refused == 1);
+        FL_CHECK (fl_client_rounds_trained (s.clients[0]) == 0);
+        FL_CHECK (fl_client_secure_rounds (s.clients[0]) == 0);
+        FL_CHECK (fl_client_rounds_trained (s.clients[N - 1]) == 1);   /* the untampered ones trained */
+        s_teardown (&s);
+    }
+}
+
 static void
 test_options_refused (void)
 {
@@ -530,6 +624,7 @@ main (int argc, char **argv)
     FL_RUN (test_secure_equals_plaintext);
     FL_RUN (test_accounting);
     FL_RUN (test_checkpoint_keeps_clip);
+    FL_RUN (test_client_validates_train);
     FL_RUN (test_options_refused);
     FL_TEST_DONE ();
 }
