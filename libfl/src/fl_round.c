@@ -1979,7 +1979,7 @@ s_dp_adaclip_fix (fl_round_t *self)
         s_fail (self, why);
         return -1;
     }
-    if (self->dp_z > 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN)) {
+    if (self->dp_sigma_b != 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN && 2 * self->dp_sigma_b <= FL_DP_SIGMA_MAX)) {
         s_fail (self, "adaptive clipping: the count noise is below the sampler's range");
         return -1;
     }
