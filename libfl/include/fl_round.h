@@ -189,9 +189,10 @@ int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self);
-/*  During a secure training phase: the least advanced bucket's secure-
-    aggregation state (fl_secagg_server_state_t: 0 advertise .. 4 unmask),
-    or -1 when no secure aggregation is running.  For progress reports and
+/*  During a secure phase (round 0 statistics, training or evaluation: all
+    three run per-bucket secure aggregation): the least advanced bucket's
+    secure-aggregation state (fl_secagg_server_state_t: 0 advertise .. 4
+    unmask), or -1 when no secure aggregation is running.  For progress reports and
     fault-injection tests. */
 int fl_round_secure_state (const fl_round_t *self);
 const char *fl_round_phase_name (fl_round_phase_t phase);
@@ -215,6 +216,15 @@ size_t fl_round_classes (const fl_round_t *self);
     check: BLAKE2b-256 over a domain label, the model fingerprint and the n
     global parameters of the round (what TRAIN carried). */
 void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
+
+/*  The binding clients sign when round 0 statistics go through secure
+    aggregation: BLAKE2b-256 over a domain label, the model fingerprint (the
+    agreed architecture), the number of features d and the fixed-point
+    encoding's parameters (fl_stats.h), i.e. what STATS_REQUEST asks for.
+    Evaluation signs fl_round_binding of the evaluated model; the purpose
+    in the session context (fl_secagg_config_t.purpose) keeps the three
+    aggregations of a round apart. */
+void fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32]);
 
 /*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
     snapshots what a resumed run needs: run id, round, global model, server
