@@ -107,7 +107,7 @@ static const fl_arg_t s_args[] = {
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
-    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | train | advertise | share | masked | consistency | unmask | evaluate) of --crash-round", FL_ARG_NO_RANGE},
+    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
@@ -256,18 +256,22 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     return 0;
 }
 
-/* Fault injection: the name of where the run is now, in --crash-at terms. */
+/* Fault injection: the name of where the run is now, in --crash-at terms.
+   Secure round 0 statistics and evaluation run the same bucket protocol as
+   training: "stats" / "evaluate" name their start (key advertisement), and
+   "stats-share" .. "evaluate-unmask" their later secure-aggregation phases. */
 static const char *
 s_where (const fl_round_t *round)
 {
     static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
+    static const char *st[] = {"stats", "stats-share", "stats-masked", "stats-consistency", "stats-unmask"};
+    static const char *ev[] = {"evaluate", "evaluate-share", "evaluate-masked", "evaluate-consistency",
+                               "evaluate-unmask"};
+    int s = fl_round_secure_state (round);
     switch (fl_round_phase (round)) {
-    case FL_ROUND_STATS: return "stats";
-    case FL_ROUND_EVAL: return "evaluate";
-    case FL_ROUND_TRAIN: {
-        int st = fl_round_secure_state (round);
-        return st >= 0 && st < 5 ? sa[st] : "train";
-    }
+    case FL_ROUND_STATS: return s > 0 && s < 5 ? st[s] : "stats";
+    case FL_ROUND_EVAL: return s > 0 && s < 5 ? ev[s] : "evaluate";
+    case FL_ROUND_TRAIN: return s >= 0 && s < 5 ? sa[s] : "train";
     default: return "";
     }
 }
