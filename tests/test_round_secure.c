@@ -24,7 +24,9 @@
     - test_secure_coordinator_rejects_plaintext_stats_and_eval: a plaintext
       STATS or EVAL_RESULT sent to a secure coordinator is refused;
     - test_secure_buckets_for_stats_and_eval: with buckets, statistics
-      equal the plaintext ones and every member's evaluation is counted. */
+      equal the plaintext ones and every member's evaluation is counted;
+    - test_secure_multiclass_eval: 3-class evaluation (no histograms)
+      through secure aggregation equals plaintext. */
 #include <czmq.h>
 #include <sodium.h>
 
@@ -58,7 +60,24 @@ typedef struct {
     fl_round_phase_t drop_phase;
     int drop_kind;
     fl_round_phase_t stop_phase;   /* s_pump returns on entering it (0: never) */
+    int multiclass;                /* synthetic 3-class data instead of WDBC shards */
 } sim_t;
+
+static int s_multiclass;          /* the next s_setup_cfg uses 3-class data */
+
+/* Synthetic 3-class rows for member i: label r % 3, features around it. */
+static fl_dataset_t *
+s_three_classes (size_t n, int i)
+{
+    float x[64 * 4];
+    int32_t y[64];
+    for (size_t r = 0; r < n && r < 64; r++) {
+        y[r] = (int32_t) ((r + (size_t) i) % 3);
+        for (size_t j = 0; j < 4; j++)
+            x[r * 4 + j] = (float) y[r] * (float) (j + 1) + 0.3f * (float) ((r * 7 + j * 5 + (size_t) i) % 7) - 1.0f;
+    }
+    return fl_dataset_new (n, 4, x, y, 3, NULL, NULL);
+}
 
 /* Wire type of a message (and the secure-aggregation kind, 0 if none). */
 static int
@@ -186,6 +205,7 @@ static void
 s_setup_cfg (sim_t *s, int secure, int clients_secure, uint64_t rounds, size_t min_updates, size_t bucket_size)
 {
     memset (s, 0, sizeof *s);
+    s->multiclass = s_multiclass;
     s->drop_client = -1;
     s->roster = fl_roster_new ();
     uint8_t cpk[32], csk[64];
@@ -229,7 +249,12 @@ s_setup_cfg (sim_t *s, int secure, int clients_secure, uint64_t rounds, size_t m
         sp.index = (size_t) i;
         snprintf (sp.partition, sizeof sp.partition, "iid");
         fl_dataset_t *tr = NULL, *te = NULL;
-        FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
+        if (s->multiclass) {
+            tr = s_three_classes (40, i);
+            te = s_three_classes (12, i + 1);
+        }
+        else
+            FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
         fl_client_config_t cc = {.member = name, .seed = (uint64_t) i,
@@ -399,6 +424,13 @@ test_secure_client_refuses_plaintext_round (void)
     s_teardown (&s);
 }
 
+/* Equal, or both NAN (multi-class has no AUROC). */
+static int
+s_same (double a, double b)
+{
+    return (isnan (a) && isnan (b)) || a == b;
+}
+
 /* Round 0 statistics and evaluation: secure equals plaintext.  The
    training rounds are skipped (min_updates above the cohort) so both runs
    evaluate the same model and the counts must agree exactly. */
@@ -424,8 +456,8 @@ s_compare_runs (sim_t *a, sim_t *b, size_t eval_clients)
         FL_CHECK (sa.eval_clients == eval_clients && sb.eval_clients == eval_clients);
         FL_CHECK (sa.eval.n == sb.eval.n && sa.eval.n > 0);
         FL_CHECK (sa.eval.accuracy == sb.eval.accuracy);
-        FL_CHECK (sa.eval.auroc == sb.eval.auroc && sa.eval.auprc == sb.eval.auprc);
-        FL_CHECK (sa.eval.precision == sb.eval.precision && sa.eval.recall == sb.eval.recall);
+        FL_CHECK (s_same (sa.eval.auroc, sb.eval.auroc) && s_same (sa.eval.auprc, sb.eval.auprc));
+        FL_CHECK (s_same (sa.eval.precision, sb.eval.precision) && s_same (sa.eval.recall, sb.eval.recall));
         FL_CHECK_CLOSE (sa.eval.log_loss, sb.eval.log_loss, 1e-9, 1e-9);
         n++;
     }
@@ -523,6 +555,24 @@ test_secure_coordinator_rejects_plaintext_stats_and_eval (void)
     s_teardown (&s);
 }
 
+/* Multi-class evaluation (no histograms: accuracy and log loss) through
+   secure aggregation equals the plaintext one. */
+static void
+test_secure_multiclass_eval (void)
+{
+    sim_t a, b;
+    s_multiclass = 1;
+    s_setup_cfg (&a, 1, 1, 2, N + 1, 0);
+    s_setup_cfg (&b, 0, 0, 2, N + 1, 0);
+    s_multiclass = 0;
+    s_pump (&a);
+    s_pump (&b);
+    FL_CHECK (fl_round_classes (a.round) == 3);
+    s_compare_runs (&a, &b, N);
+    s_teardown (&a);
+    s_teardown (&b);
+}
+
 static void
 test_secure_buckets_for_stats_and_eval (void)
 {
@@ -550,5 +600,6 @@ main (int argc, char **argv)
     FL_RUN (test_dropouts_in_stats_and_eval_survived);
     FL_RUN (test_secure_coordinator_rejects_plaintext_stats_and_eval);
     FL_RUN (test_secure_buckets_for_stats_and_eval);
+    FL_RUN (test_secure_multiclass_eval);
     FL_TEST_DONE ();
 }

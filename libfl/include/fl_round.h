@@ -12,6 +12,10 @@
         WAIT_CLIENTS --min_clients admitted--> STATS (round 0: federated
         standardisation) --> TRAIN(1) --> EVAL(1) --> TRAIN(2) ... EVAL(R) --> DONE
 
+    In secure mode STATS, TRAIN and EVAL each run one secure aggregation per
+    bucket (purpose statistics / training / evaluation, docs/SECAGG.md) and
+    end when their buckets do; the coordinator sees only bucket sums.
+
     Every phase ends when all expected replies are in or at its deadline,
     whichever comes first: a client that misses a deadline is dropped from
     that round, never waited for.  A round with fewer than min_updates
@@ -140,7 +144,8 @@ typedef struct {
     size_t dropped;              /* cohort members that missed the deadline or were rejected */
     size_t buckets;              /* secure mode: buckets planned */
     size_t buckets_aborted;      /* secure mode: buckets whose secure aggregation aborted */
-    size_t eval_clients;         /* clients whose evaluation arrived */
+    size_t eval_clients;         /* clients whose evaluation was counted (secure mode: the survivors
+                                    of the evaluation buckets whose secure aggregation completed) */
     int skipped;                 /* 1: too few updates, model unchanged */
     double train_loss;           /* example-weighted mean of the clients' reported loss */
     double update_norm;          /* L2 norm of the applied aggregate update */

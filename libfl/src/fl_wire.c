@@ -160,6 +160,7 @@ static const s_field_t s_eval_result[] = {
     S_REQ ("false_neg", U64),
     S_REQ_N ("hist_pos", U64S, 0, FL_WIRE_HIST_MAX),
     S_REQ_N ("hist_neg", U64S, 0, FL_WIRE_HIST_MAX),
+    S_OPT ("classes", U64),                   /* multi-class (> 2, empty histograms); absent = binary */
 };
 static const s_field_t s_bye[] = {
     S_OPT_N ("reason", STR, 0, S_REASONBYTES),
