@@ -387,7 +387,8 @@ main (int argc, char **argv)
     if (!tr)
         { exit_code = 1; goto done; }
     const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
-                                   : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
+                                   : "secure aggregation (masked updates, round 0 statistics and evaluation counts; "
+                                     "the coordinator learns only bucket sums)";
     const char *tag = s.plaintext ? "plaintext" : "secure";
     report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "

@@ -13,6 +13,13 @@ SIM=("$BIN/fl-sim" --rounds 10 --no-baselines --train-deadline $((3 * SLOW)))
 "${SIM[@]}" --out "$WORK/secure" >"$WORK/secure.log" 2>&1 || fail "secure fl-sim failed"
 grep -q "\[secure\]" "$WORK/secure.log" || fail "secure run's progress lines do not say [secure]"
 grep -q "secure aggregation (masked updates" "$WORK/secure/report.md" || fail "report does not state the mode"
+# round 0 statistics and every evaluation went through secure aggregation:
+# no plaintext STATS / EVAL_RESULT was sent or refused
+grep -q "federated standardisation with 8 clients, through secure aggregation" "$WORK/secure/coordinator.log" \
+    || fail "round 0 statistics did not go through secure aggregation"
+[ "$(grep -c "evaluation bucket 0: sum of 8 masked inputs unmasked" "$WORK/secure/coordinator.log")" = 10 ] \
+    || fail "not every evaluation went through secure aggregation"
+grep -qE "rejected (STATS|EVAL_RESULT)" "$WORK/secure/coordinator.log" && fail "a plaintext STATS or EVAL_RESULT reached the secure coordinator"
 ap=$(csv_col "$WORK/plain/metrics.csv" 10 accuracy)
 as=$(csv_col "$WORK/secure/metrics.csv" 10 accuracy)
 echo "accuracy after 10 rounds: plaintext $ap, secure $as"
