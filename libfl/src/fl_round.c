@@ -77,6 +77,8 @@ typedef struct {
     uint32_t survivors;              /* |U3| */
     double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
     uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
+    uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
+                                        (evaluation) rows: the summed count cannot honestly exceed it */
 } s_bucket_t;
 
 typedef struct s_summary_node_t {
@@ -1185,6 +1187,12 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
             memcpy (bk->raw, sum, m * sizeof (uint32_t));
             bk->ok = 1;
             bk->survivors = count;
+            bk->rows = 0;
+            for (uint32_t i = 0; i < count; i++)
+                if (surv[i] < bk->n) {
+                    const s_peer_t *p = &self->peers[bk->members[surv[i]]];
+                    bk->rows += self->sa_purpose == FL_SECAGG_PURPOSE_STATS ? p->n_train : p->n_test;
+                }
             zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: sum of %u masked inputs unmasked",
                        self->round, s_purpose_name (self->sa_purpose), b, count);
         }
@@ -1497,6 +1505,11 @@ s_finish_stats_secure (fl_round_t *self, int64_t now)
         if (!bk->ok)
             continue;
         fl_stats_t *one = fl_stats_from_fixed (self->features, bk->raw, self->m_enc, bk->survivors);
+        if (one && fl_stats_count (one) > bk->rows) {
+            zsys_error ("coordinator: round 0 statistics bucket %zu: %" PRIu64 " rows summed, more than the %" PRIu64
+                        " its members announced", b, fl_stats_count (one), bk->rows);
+            fl_stats_destroy (&one);
+        }
         if (!one || fl_stats_merge (self->stats, one) != 0)
             zsys_error ("coordinator: round 0 statistics bucket %zu: the unmasked sums are invalid (wrapped or "
                         "tampered); bucket left out", b);
@@ -1529,9 +1542,11 @@ s_finish_eval_secure (fl_round_t *self, int64_t now)
         fl_metrics_counts_t c;
         if (!bk->ok)
             continue;
-        if (fl_metrics_counts_decode (bk->raw, self->m_enc, self->classes, bk->survivors, &c) != 0) {
+        if (fl_metrics_counts_decode (bk->raw, self->m_enc, self->classes, bk->survivors, &c) != 0
+            || c.n > bk->rows) {
             zsys_error ("coordinator: round %" PRIu64 " evaluation bucket %zu: the unmasked counts are "
-                        "inconsistent (wrapped or tampered); bucket left out", self->round, b);
+                        "inconsistent (wrapped or tampered, or more rows than its members announced); bucket left "
+                        "out", self->round, b);
             continue;
         }
         fl_metrics_counts_merge (&self->eval_acc, &c);
