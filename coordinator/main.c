@@ -109,7 +109,7 @@ static const fl_arg_t s_args[] = {
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
-    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | train | advertise | share | masked | consistency | unmask | evaluate) of --crash-round", FL_ARG_NO_RANGE},
+    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
@@ -274,18 +274,22 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     return 0;
 }
 
-/* Fault injection: the name of where the run is now, in --crash-at terms. */
+/* Fault injection: the name of where the run is now, in --crash-at terms.
+   Secure round 0 statistics and evaluation run the same bucket protocol as
+   training: "stats" / "evaluate" name their start (key advertisement), and
+   "stats-share" .. "evaluate-unmask" their later secure-aggregation phases. */
 static const char *
 s_where (const fl_round_t *round)
 {
     static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
+    static const char *st[] = {"stats", "stats-share", "stats-masked", "stats-consistency", "stats-unmask"};
+    static const char *ev[] = {"evaluate", "evaluate-share", "evaluate-masked", "evaluate-consistency",
+                               "evaluate-unmask"};
+    int s = fl_round_secure_state (round);
     switch (fl_round_phase (round)) {
-    case FL_ROUND_STATS: return "stats";
-    case FL_ROUND_EVAL: return "evaluate";
-    case FL_ROUND_TRAIN: {
-        int st = fl_round_secure_state (round);
-        return st >= 0 && st < 5 ? sa[st] : "train";
-    }
+    case FL_ROUND_STATS: return s > 0 && s < 5 ? st[s] : "stats";
+    case FL_ROUND_EVAL: return s > 0 && s < 5 ? ev[s] : "evaluate";
+    case FL_ROUND_TRAIN: return s >= 0 && s < 5 ? sa[s] : "train";
     default: return "";
     }
 }
@@ -327,6 +331,8 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
     if (s->plaintext) {
         fl_report_add_privacy (report, "Model updates: NOT masked (plaintext mode). The coordinator saw every "
                                "member's individual update, example count and training loss.");
+        fl_report_add_privacy (report, "Round-0 feature statistics and federated-evaluation counts and score "
+                               "histograms: NOT masked; the coordinator saw them per member.");
     }
     else {
         char buckets[96];
@@ -343,8 +349,10 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
                                "(docs/SECURITY.md, docs/SECAGG.md).",
                                buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
         fl_report_add_privacy (report, "Round-0 feature statistics (count, sum, sum of squares) and federated-"
-                               "evaluation counts and score histograms: sent by each member in plaintext, so "
-                               "the coordinator saw them per member (a known gap, docs/SECURITY.md).");
+                               "evaluation counts and score histograms: masked by the same per-bucket secure "
+                               "aggregation, so the coordinator learned only their sums over a bucket. Those "
+                               "bucket sums are not covered by differential privacy, and each member's row "
+                               "counts are announced when it joins (docs/SECURITY.md).");
     }
     fl_report_add_privacy (report, "Records never left a member: only updates, feature statistics and "
                            "evaluation counts travelled.");
@@ -469,7 +477,8 @@ main (int argc, char **argv)
     if (!tr)
         { exit_code = 1; goto done; }
     const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
-                                   : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
+                                   : "secure aggregation (masked updates, round 0 statistics and evaluation counts; "
+                                     "the coordinator learns only bucket sums)";
     const char *tag = s.plaintext ? "plaintext" : "secure";
     report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "

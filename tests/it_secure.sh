@@ -15,11 +15,20 @@ grep -q "\[secure\]" "$WORK/secure.log" || fail "secure run's progress lines do 
 grep -q "secure aggregation (masked updates" "$WORK/secure/report.md" || fail "report does not state the mode"
 # The report names the transport, the absence of DP, and a roster digest that every client logged too.
 grep -q "^- Transport: every connection CURVE-encrypted" "$WORK/secure/report.md" || fail "report does not state the transport"
+grep -q "^- Round-0 feature statistics .*: masked by the same per-bucket secure aggregation" "$WORK/secure/report.md" \
+    || fail "report does not say statistics and evaluation were masked"
 grep -q "^- Differential privacy: none" "$WORK/secure/report.md" || fail "report does not say there is no DP"
 grep -q "^- Members admitted: 8 (" "$WORK/secure/report.md" || fail "report does not list the 8 members"
 digest=$(sed -n 's/^- Roster: .* digest \([0-9a-f]\{64\}\) .*/\1/p' "$WORK/secure/report.md")
 [ -n "$digest" ] || fail "report has no roster digest"
 [ "$(grep -l "digest $digest" "$WORK"/secure/client-*.log | wc -l)" = 8 ] || fail "not every client logged the roster digest $digest"
+# round 0 statistics and every evaluation went through secure aggregation:
+# no plaintext STATS / EVAL_RESULT was sent or refused
+grep -q "federated standardisation with 8 clients, through secure aggregation" "$WORK/secure/coordinator.log" \
+    || fail "round 0 statistics did not go through secure aggregation"
+[ "$(grep -c "evaluation bucket 0: sum of 8 masked inputs unmasked" "$WORK/secure/coordinator.log")" = 10 ] \
+    || fail "not every evaluation went through secure aggregation"
+grep -qE "rejected (STATS|EVAL_RESULT)" "$WORK/secure/coordinator.log" && fail "a plaintext STATS or EVAL_RESULT reached the secure coordinator"
 ap=$(csv_col "$WORK/plain/metrics.csv" 10 accuracy)
 as=$(csv_col "$WORK/secure/metrics.csv" 10 accuracy)
 echo "accuracy after 10 rounds: plaintext $ap, secure $as"

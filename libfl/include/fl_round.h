@@ -12,6 +12,10 @@
         WAIT_CLIENTS --min_clients admitted--> STATS (round 0: federated
         standardisation) --> TRAIN(1) --> EVAL(1) --> TRAIN(2) ... EVAL(R) --> DONE
 
+    In secure mode STATS, TRAIN and EVAL each run one secure aggregation per
+    bucket (purpose statistics / training / evaluation, docs/SECAGG.md) and
+    end when their buckets do; the coordinator sees only bucket sums.
+
     Every phase ends when all expected replies are in or at its deadline,
     whichever comes first: a client that misses a deadline is dropped from
     that round, never waited for.  A round with fewer than min_updates
@@ -153,7 +157,8 @@ typedef struct {
     size_t dropped;              /* cohort members that missed the deadline or were rejected */
     size_t buckets;              /* secure mode: buckets planned */
     size_t buckets_aborted;      /* secure mode: buckets whose secure aggregation aborted */
-    size_t eval_clients;         /* clients whose evaluation arrived */
+    size_t eval_clients;         /* clients whose evaluation was counted (secure mode: the survivors
+                                    of the evaluation buckets whose secure aggregation completed) */
     int skipped;                 /* 1: too few updates, model unchanged */
     double train_loss;           /* example-weighted mean of the clients' reported loss */
     double update_norm;          /* L2 norm of the applied aggregate update */
@@ -203,9 +208,10 @@ int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self);
-/*  During a secure training phase: the least advanced bucket's secure-
-    aggregation state (fl_secagg_server_state_t: 0 advertise .. 4 unmask),
-    or -1 when no secure aggregation is running.  For progress reports and
+/*  During a secure phase (round 0 statistics, training or evaluation: all
+    three run per-bucket secure aggregation): the least advanced bucket's
+    secure-aggregation state (fl_secagg_server_state_t: 0 advertise .. 4
+    unmask), or -1 when no secure aggregation is running.  For progress reports and
     fault-injection tests. */
 int fl_round_secure_state (const fl_round_t *self);
 const char *fl_round_phase_name (fl_round_phase_t phase);
@@ -242,6 +248,15 @@ size_t fl_round_member_names (const fl_round_t *self, char *buf, size_t cap);
     check: BLAKE2b-256 over a domain label, the model fingerprint and the n
     global parameters of the round (what TRAIN carried). */
 void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
+
+/*  The binding clients sign when round 0 statistics go through secure
+    aggregation: BLAKE2b-256 over a domain label, the model fingerprint (the
+    agreed architecture), the number of features d and the fixed-point
+    encoding's parameters (fl_stats.h), i.e. what STATS_REQUEST asks for.
+    Evaluation signs fl_round_binding of the evaluated model; the purpose
+    in the session context (fl_secagg_config_t.purpose) keeps the three
+    aggregations of a round apart. */
+void fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32]);
 
 /*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
     snapshots what a resumed run needs: run id, round, global model, server

@@ -75,7 +75,11 @@ typedef struct {
     int finished;                    /* 1: DONE or ABORTED and handled */
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
-    double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
+    double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss
+                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_dp_extra_coords) */
+    uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
+    uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
+                                        (evaluation) rows: the summed count cannot honestly exceed it */
 } s_bucket_t;
 
 typedef struct s_summary_node_t {
@@ -118,7 +122,9 @@ struct fl_round_t {
     s_bucket_t *buckets;
     size_t n_buckets;
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
-    size_t m_enc;                    /* encoded vector length: n_params + 2 */
+    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_dp_extra_coords) */
+    uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
+    uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
     int secure_started;              /* a bucket has started secure aggregation in this run */
     double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
@@ -287,6 +293,15 @@ s_invariants (const fl_round_t *self)
 #endif
 
 static void s_free_buckets (fl_round_t *self);
+
+/* Secure mode drives round 0 statistics, training and evaluation by the
+   buckets' secure aggregations, not by the phase deadline. */
+static int
+s_secure_phase (const fl_round_t *self)
+{
+    return self->cfg.secure
+           && (self->phase == FL_ROUND_STATS || self->phase == FL_ROUND_TRAIN || self->phase == FL_ROUND_EVAL);
+}
 
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
@@ -513,12 +528,29 @@ s_send_standardise (fl_round_t *self, s_peer_t *p)
     p->ready = 1;
 }
 
+static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose);
+static int s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose);
+
 static void
 s_start_stats (fl_round_t *self, int64_t now)
 {
     self->phase = FL_ROUND_STATS;
     self->round = 0;
     s_clear_expected (self);
+    if (self->cfg.secure) {
+        /* every admitted member, in buckets: the coordinator learns only
+           each bucket's sums of (count, Σx, Σx²) */
+        uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
+        size_t k = 0;
+        for (size_t i = 0; idx && i < self->n_peers; i++)
+            if (self->peers[i].admitted)
+                idx[k++] = (uint32_t) i;
+        zsys_info ("coordinator: round 0: federated standardisation with %zu clients, through secure aggregation",
+                   self->n_admitted);
+        s_secure_cohort (self, now, idx, k, 0x7374617473ull /* "stats" */, FL_SECAGG_PURPOSE_STATS);
+        free (idx);
+        return;
+    }
     for (size_t i = 0; i < self->n_peers; i++) {
         s_peer_t *p = &self->peers[i];
         if (!p->admitted)
@@ -531,7 +563,6 @@ s_start_stats (fl_round_t *self, int64_t now)
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
-static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k);
 static void s_secure_tick (fl_round_t *self, int64_t now);
 static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
 static void s_finish_robust (fl_round_t *self, int64_t now);
@@ -543,6 +574,18 @@ s_finish_stats (fl_round_t *self, int64_t now)
     if (count == 0) {
         s_fail (self, "no client reported feature statistics in round 0");
         return;
+    }
+    /* sum x² >= (sum x)² / n holds for any honest data (Cauchy-Schwarz): a
+       clearly negative variance means a tampered or wrapped sum */
+    for (size_t j = 0; j < self->features; j++) {
+        double n = (double) count, mu = fl_stats_sum (self->stats)[j] / n, ex2 = fl_stats_sumsq (self->stats)[j] / n;
+        if (!isfinite (mu) || !isfinite (ex2) || ex2 - mu * mu < -(1e-9 * ex2 + 1e-9)) {
+            char why[160];
+            snprintf (why, sizeof why, "round 0: the global statistics of feature %zu are inconsistent "
+                      "(negative variance): tampered or wrapped sums", j);
+            s_fail (self, why);
+            return;
+        }
     }
     self->mean = (float *) calloc (self->features, sizeof (float));
     self->std = (float *) calloc (self->features, sizeof (float));
@@ -616,7 +659,7 @@ s_start_train (fl_round_t *self, int64_t now)
     if (self->cfg.secure) {
         /* the permutation also assigns the buckets (consecutive runs of it) */
         self->phase_deadline = -1;
-        s_start_secure (self, now, idx, k);
+        s_start_secure (self, now, idx, k, FL_SECAGG_PURPOSE_TRAIN);
         free (idx);
         return;
     }
@@ -676,6 +719,13 @@ s_start_eval (fl_round_t *self, int64_t now)
         return;
     }
     size_t ready = s_ready_list (self, now, idx);
+    if (self->cfg.secure) {
+        /* every ready member, in buckets: the coordinator learns only each
+           bucket's summed counts and histograms */
+        s_secure_cohort (self, now, idx, ready, 0x6576616cull /* "eval" */, FL_SECAGG_PURPOSE_EVAL);
+        free (idx);
+        return;
+    }
     for (size_t j = 0; j < ready; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
@@ -721,8 +771,8 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 {
     if (s_pending (self) > 0)
         return;
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN)
-        return;                     /* secure rounds end when their buckets do */
+    if (s_secure_phase (self))
+        return;                     /* secure phases end when their buckets do */
     switch (self->phase) {
     case FL_ROUND_STATS: s_finish_stats (self, now); break;
     case FL_ROUND_TRAIN: s_finish_train (self, now); break;
@@ -1053,6 +1103,35 @@ fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, 
     crypto_generichash_final (&st, out, 32);
 }
 
+/* What clients sign when they aggregate round 0 statistics: the request
+   itself (run and round are in the session context), i.e. the agreed model
+   architecture and the number of features whose (count, Σx, Σx²) are summed
+   in the fixed-point encoding of fl_stats. */
+void
+fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32])
+{
+    uint8_t le[12];
+    for (unsigned i = 0; i < 8; i++)
+        le[i] = (uint8_t) ((uint64_t) features >> (8 * i));
+    uint32_t frac = FL_STATS_FIXED_FRAC_BITS, limbs = FL_STATS_FIXED_LIMBS;
+    le[8] = (uint8_t) frac;
+    le[9] = (uint8_t) limbs;
+    le[10] = le[11] = 0;
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, (const uint8_t *) "libfl stats binding v1", 22);
+    crypto_generichash_update (&st, fingerprint, 32);
+    crypto_generichash_update (&st, le, sizeof le);
+    crypto_generichash_final (&st, out, 32);
+}
+
+static const char *
+s_purpose_name (uint32_t purpose)
+{
+    return purpose == FL_SECAGG_PURPOSE_STATS ? "statistics" : purpose == FL_SECAGG_PURPOSE_EVAL ? "evaluation"
+                                                                                               : "training";
+}
+
 static void
 s_free_buckets (fl_round_t *self)
 {
@@ -1060,6 +1139,7 @@ s_free_buckets (fl_round_t *self)
         fl_secagg_server_destroy (&self->buckets[b].srv);
         free (self->buckets[b].members);
         free (self->buckets[b].sum);
+        free (self->buckets[b].raw);
     }
     free (self->buckets);
     self->buckets = NULL;
@@ -1099,16 +1179,41 @@ s_bucket_flush (fl_round_t *self, size_t b)
     }
 }
 
-static void s_finish_train_secure (fl_round_t *self, int64_t now);
+static void s_finish_secure (fl_round_t *self, int64_t now);
 
 /* A bucket's secure aggregation ended: decode its sum (checking it against
-   the encoding's bound), or leave the bucket out of the round. */
+   the encoding's bound), or leave the bucket out of the round.  Statistics
+   and evaluation sums are kept raw and decoded when every bucket is done. */
 static void
 s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
 {
     s_bucket_t *bk = &self->buckets[b];
     bk->finished = 1;
-    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
+    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE
+        && self->sa_purpose != FL_SECAGG_PURPOSE_TRAIN) {
+        const uint32_t *sum = NULL, *surv = NULL;
+        size_t m = 0;
+        uint32_t count = 0;
+        bk->raw = (uint32_t *) malloc (self->m_enc * sizeof (uint32_t));
+        if (bk->raw && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
+            && count > 0) {
+            memcpy (bk->raw, sum, m * sizeof (uint32_t));
+            bk->ok = 1;
+            bk->survivors = count;
+            bk->rows = 0;
+            for (uint32_t i = 0; i < count; i++)
+                if (surv[i] < bk->n) {
+                    const s_peer_t *p = &self->peers[bk->members[surv[i]]];
+                    bk->rows += self->sa_purpose == FL_SECAGG_PURPOSE_STATS ? p->n_train : p->n_test;
+                }
+            zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: sum of %u masked inputs unmasked",
+                       self->round, s_purpose_name (self->sa_purpose), b, count);
+        }
+        else
+            zsys_error ("coordinator: round %" PRIu64 " %s bucket %zu: no usable sum; bucket left out", self->round,
+                        s_purpose_name (self->sa_purpose), b);
+    }
+    else if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
         const uint32_t *sum = NULL, *surv = NULL;
         size_t m = 0;
         uint32_t count = 0;
@@ -1129,13 +1234,14 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
         free (dec);
     }
     else
-        zsys_warning ("coordinator: round %" PRIu64 " bucket %zu: secure aggregation aborted: %s; bucket left out",
-                      self->round, b, bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
+        zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: secure aggregation aborted: %s; bucket left out",
+                      self->round, s_purpose_name (self->sa_purpose), b,
+                      bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
     fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
     for (size_t i = 0; i < self->n_buckets; i++)
         if (!self->buckets[i].finished)
             return;
-    s_finish_train_secure (self, now);
+    s_finish_secure (self, now);
 }
 
 /* Closes phases early once everyone expected has answered, sends what the
@@ -1167,29 +1273,91 @@ s_bucket_progress (fl_round_t *self, size_t b, int64_t now)
         s_bucket_finish (self, b, now);
 }
 
-/* Sends TRAIN with its bucket's secure-aggregation session to every member
-   of the cohort idx[0..k), in buckets of at least bucket_size. */
-static void
-s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
+/* The request that opens a member's part of a secure aggregation: TRAIN
+   (the round's model and training configuration), STATS_REQUEST (round 0)
+   or EVALUATE (the model to evaluate), each with the bucket's session. */
+static fl_wire_writer_t *
+s_secure_request (fl_round_t *self, uint32_t purpose)
 {
+    if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
+        fl_wire_writer_t *w = s_train_writer (self);
+        fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+        return w;
+    }
+    if (purpose == FL_SECAGG_PURPOSE_STATS)
+        return s_writer (self, FL_WIRE_STATS_REQUEST);
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
+    fl_wire_put_f32s (w, "params", self->params, self->n_params);
+    fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+    return w;
+}
+
+/* Draws the order of the members idx[0..k) from (seed, round, stream), so
+   buckets are random but reproducible, and starts a secure aggregation. */
+static int
+s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose)
+{
+    if (!idx) {
+        s_fail (self, "out of memory");
+        return -1;
+    }
+    fl_rng_t *r = fl_rng_new_u64 (self->cfg.seed ^ stream, self->round);
+    if (!r) {
+        s_fail (self, "out of memory");
+        return -1;
+    }
+    fl_rng_shuffle_u32 (r, idx, k);
+    fl_rng_destroy (&r);
+    self->phase_deadline = -1;
+    s_start_secure (self, now, idx, k, purpose);
+    return 0;
+}
+
+/* Starts one secure aggregation of the given purpose over the members
+   idx[0..k), in buckets of at least bucket_size (or one bucket), and sends
+   each member its bucket's session in the purpose's request.  The same
+   code runs round 0 statistics, training and evaluation; only the vector
+   (length m_enc), the round binding clients sign, the request and the
+   decoding at the end (s_finish_secure) differ. */
+static void
+s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose)
+{
+    s_free_buckets (self);
     size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
     if (B == 0)
         B = 1;
-    self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
-    fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+    int64_t first_deadline;
+    self->sa_purpose = purpose;
+    self->sa_gen++;
+    if (purpose == FL_SECAGG_PURPOSE_STATS) {
+        self->m_enc = fl_stats_fixed_len (self->features);
+        fl_round_stats_binding (self->fingerprint, self->features, self->binding);
+        first_deadline = self->cfg.stats_deadline_ms;
+    }
+    else if (purpose == FL_SECAGG_PURPOSE_EVAL) {
+        self->m_enc = fl_metrics_counts_encoded_len (self->classes);
+        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+        first_deadline = self->cfg.eval_deadline_ms;
+    }
+    else {
+        self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
+        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+        first_deadline = self->cfg.train_deadline_ms;
+    }
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
-    if (!self->buckets) {
+    if (!self->buckets || self->m_enc == 0) {
         s_fail (self, "out of memory");
         return;
     }
     self->n_buckets = B;
-    self->cur.buckets = B;
+    if (purpose == FL_SECAGG_PURPOSE_TRAIN)
+        self->cur.buckets = B;
     double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
     for (size_t b = 0; b < B; b++) {
         s_bucket_t *bk = &self->buckets[b];
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
-        bk->deadline = now + self->cfg.train_deadline_ms;
+        bk->deadline = now + first_deadline;
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
         uint8_t *pks = (uint8_t *) calloc (bk->n ? bk->n : 1, 32);
         if (!bk->members || !pks) {
@@ -1209,7 +1377,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
                   "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
-        else if (fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
+        else if (purpose == FL_SECAGG_PURPOSE_TRAIN && fl_quant_encoding_init (&bk->enc, max_abs, bk->n) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
         memset (&sc, 0, sizeof sc);
@@ -1218,6 +1386,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             memcpy (sc.run_id, self->cfg.run_id, 16);
             sc.round = self->round;
             sc.bucket = (uint32_t) b;
+            sc.purpose = purpose;
             sc.n = bk->n;
             sc.t = t;
             sc.graph = kk >= bk->n ? FL_SECAGG_GRAPH_COMPLETE : FL_SECAGG_GRAPH_HARARY;
@@ -1231,11 +1400,12 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         }
         if (why) {
             char msg[256];
-            snprintf (msg, sizeof msg, "round %" PRIu64 " bucket %zu (%u clients): %s (--sa-corrupt %g, --sa-dropout %g)",
-                      self->round, b, bk->n, why, self->cfg.sa_corrupt, self->cfg.sa_dropout);
+            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
+                      "--sa-dropout %g)", self->round, s_purpose_name (purpose), b, bk->n, why,
+                      self->cfg.sa_corrupt, self->cfg.sa_dropout);
             free (pks);
             if (!self->secure_started) {
-                /* the first round already cannot aggregate safely: a configuration error */
+                /* the first aggregation already cannot run safely: a configuration error */
                 s_free_buckets (self);
                 s_fail (self, msg);
                 return;
@@ -1247,7 +1417,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         }
         self->secure_started = 1;
         bk->state = (int) fl_secagg_server_state (bk->srv);
-        /* the bucket's member list, the same in every member's TRAIN */
+        /* the bucket's member list, the same in every member's request */
         const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
         size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
         for (uint32_t q = 0; ids && lens && q < bk->n; q++) {
@@ -1260,8 +1430,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             p->expected = 1;
             p->sa_bucket = (int) b;
             p->sa_index = j;
-            fl_wire_writer_t *w = s_train_writer (self);
-            fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+            fl_wire_writer_t *w = s_secure_request (self, purpose);
             fl_wire_put_u64 (w, "sa_bucket", b);
             fl_wire_put_u64 (w, "sa_index", j);
             fl_wire_put_u64 (w, "sa_n", bk->n);
@@ -1270,29 +1439,32 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
             if (ids && lens)
                 fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
-            fl_wire_put_f64 (w, "enc_max_abs", max_abs);
-            fl_wire_put_u64 (w, "enc_summands", bk->n);
-            s_dp_put_train (self, w);
+            if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
+                fl_wire_put_f64 (w, "enc_max_abs", max_abs);
+                fl_wire_put_u64 (w, "enc_summands", bk->n);
+                s_dp_put_train (self, w);
+            }
             s_enqueue (self, p, w);
         }
         free (ids);
         free (lens);
         free (pks);
-        zsys_info ("coordinator: round %" PRIu64 " bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
-                   self->round, b, bk->n, t, sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
+        zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
+                   self->round, s_purpose_name (purpose), b, bk->n, t,
+                   sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
     }
     int all_done = 1;
     for (size_t b = 0; b < B; b++)
         all_done &= self->buckets[b].finished;
     if (all_done)
-        s_finish_train_secure (self, now);
+        s_finish_secure (self, now);
 }
 
 static int
 s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
     char why[160];
-    if (!self->cfg.secure || self->phase != FL_ROUND_TRAIN || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
+    if (!s_secure_phase (self) || !self->buckets || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
         s_reject (self, p, "SECAGG", "no secure aggregation of this round includes this peer");
         return 0;
     }
@@ -1302,7 +1474,7 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_reject (self, p, "SECAGG", why);
         return 0;
     }
-    if (bucket != (uint32_t) p->sa_bucket || self->buckets[bucket].finished) {
+    if (bucket != (uint32_t) p->sa_bucket || bucket >= self->n_buckets || self->buckets[bucket].finished) {
         fl_secagg_msg_destroy (&msg);
         s_reject (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
         return 0;
@@ -1322,7 +1494,8 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 static void
 s_secure_tick (fl_round_t *self, int64_t now)
 {
-    for (size_t b = 0; b < self->n_buckets && self->phase == FL_ROUND_TRAIN; b++) {
+    uint64_t gen = self->sa_gen;     /* a finished aggregation may start the next one: stop there */
+    for (size_t b = 0; b < self->n_buckets && s_secure_phase (self) && self->sa_gen == gen; b++) {
         s_bucket_t *bk = &self->buckets[b];
         if (bk->finished || now < bk->deadline)
             continue;
@@ -1330,6 +1503,88 @@ s_secure_tick (fl_round_t *self, int64_t now)
         bk->state = -1;                     /* force a fresh deadline if it continues */
         s_bucket_progress (self, b, now);
     }
+}
+
+/* Round 0: the global statistics are the sum of the buckets that
+   completed; a bucket that aborted leaves its members out (they still get
+   the standardisation).  No bucket: the run fails, as when no plaintext
+   statistics arrive. */
+static void
+s_finish_stats_secure (fl_round_t *self, int64_t now)
+{
+    size_t ok = 0, members = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (!bk->ok)
+            continue;
+        fl_stats_t *one = fl_stats_from_fixed (self->features, bk->raw, self->m_enc, bk->survivors);
+        if (one && fl_stats_count (one) > bk->rows) {
+            zsys_error ("coordinator: round 0 statistics bucket %zu: %" PRIu64 " rows summed, more than the %" PRIu64
+                        " its members announced", b, fl_stats_count (one), bk->rows);
+            fl_stats_destroy (&one);
+        }
+        if (!one || fl_stats_merge (self->stats, one) != 0)
+            zsys_error ("coordinator: round 0 statistics bucket %zu: the unmasked sums are invalid (wrapped or "
+                        "tampered); bucket left out", b);
+        else {
+            ok++;
+            members += bk->survivors;
+        }
+        fl_stats_destroy (&one);
+    }
+    size_t B = self->n_buckets;
+    s_free_buckets (self);
+    s_clear_expected (self);
+    if (ok == 0) {
+        s_fail (self, "no bucket's secure aggregation of the round 0 feature statistics completed "
+                      "(too many clients dropped out or sent invalid data)");
+        return;
+    }
+    zsys_info ("coordinator: round 0: statistics of %zu client(s) from %zu of %zu bucket(s)", members, ok, B);
+    s_finish_stats (self, now);
+}
+
+/* Evaluation: the buckets' summed counts are merged; clients of a bucket
+   that aborted are not counted (eval_clients says how many were). */
+static void
+s_finish_eval_secure (fl_round_t *self, int64_t now)
+{
+    size_t B = self->n_buckets, ok = 0;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        fl_metrics_counts_t c;
+        if (!bk->ok)
+            continue;
+        if (fl_metrics_counts_decode (bk->raw, self->m_enc, self->classes, bk->survivors, &c) != 0
+            || c.n > bk->rows) {
+            zsys_error ("coordinator: round %" PRIu64 " evaluation bucket %zu: the unmasked counts are "
+                        "inconsistent (wrapped or tampered, or more rows than its members announced); bucket left "
+                        "out", self->round, b);
+            continue;
+        }
+        fl_metrics_counts_merge (&self->eval_acc, &c);
+        self->cur.eval_clients += bk->survivors;
+        ok++;
+    }
+    if (ok < B)
+        zsys_warning ("coordinator: round %" PRIu64 ": evaluation counted %zu client(s) from %zu of %zu bucket(s)",
+                      self->round, self->cur.eval_clients, ok, B);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_finish_eval (self, now);
+}
+
+static void s_finish_train_secure (fl_round_t *self, int64_t now);
+
+static void
+s_finish_secure (fl_round_t *self, int64_t now)
+{
+    if (self->sa_purpose == FL_SECAGG_PURPOSE_STATS)
+        s_finish_stats_secure (self, now);
+    else if (self->sa_purpose == FL_SECAGG_PURPOSE_EVAL)
+        s_finish_eval_secure (self, now);
+    else
+        s_finish_train_secure (self, now);
 }
 
 /* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
@@ -1694,14 +1949,24 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     switch (type) {
-    case FL_WIRE_STATS: accepted = s_on_stats (self, p, m); break;
+    case FL_WIRE_STATS:
+        if (self->cfg.secure)
+            s_reject (self, p, "STATS", "this run takes round 0 statistics through secure aggregation only");
+        else
+            accepted = s_on_stats (self, p, m);
+        break;
     case FL_WIRE_UPDATE:
         if (self->cfg.secure)
             s_reject (self, p, "UPDATE", "this run takes masked updates only");
         else
             accepted = s_on_update (self, p, m);
         break;
-    case FL_WIRE_EVAL_RESULT: accepted = s_on_eval (self, p, m); break;
+    case FL_WIRE_EVAL_RESULT:
+        if (self->cfg.secure)
+            s_reject (self, p, "EVAL_RESULT", "this run takes evaluation counts through secure aggregation only");
+        else
+            accepted = s_on_eval (self, p, m);
+        break;
     default: break;
     }
     p->answered = 1;             /* one reply per phase, accepted or not */
@@ -1730,7 +1995,7 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
         }
         return;
     }
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+    if (s_secure_phase (self)) {
         s_secure_tick (self, now);
         return;
     }
@@ -1760,7 +2025,7 @@ fl_round_next_timeout_ms (const fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS)
         return 100;   /* admission is checked on a short tick */
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+    if (s_secure_phase (self)) {
         int64_t best = -1;
         for (size_t b = 0; b < self->n_buckets; b++)
             if (!self->buckets[b].finished) {
@@ -1813,7 +2078,7 @@ int
 fl_round_secure_state (const fl_round_t *self)
 {
     int least = -1;
-    if (self->phase != FL_ROUND_TRAIN || !self->cfg.secure)
+    if (!s_secure_phase (self))
         return -1;
     for (size_t b = 0; b < self->n_buckets; b++)
         if (!self->buckets[b].finished && self->buckets[b].srv) {
