@@ -9,7 +9,10 @@
 #     plaintext client trying to reach a CURVE coordinator.
 source "$(dirname "$0")/lib_it.sh"
 SIM=("$BIN/fl-sim" --rounds 10 --no-baselines --train-deadline $((3 * SLOW)))
-"${SIM[@]}" --out "$WORK/plain" --plaintext >"$WORK/plain.log" 2>&1 || fail "plaintext fl-sim failed"
+"${SIM[@]}" --out "$WORK/plain" --plaintext --quiet >"$WORK/plain.log" 2>&1 || fail "plaintext fl-sim failed"
+# --quiet sends the coordinator's progress lines and log to one file: both intact.
+[ "$(grep -c '^round ' "$WORK/plain/coordinator.log")" = 10 ] || fail "--quiet coordinator.log lost progress lines"
+[ "$(grep -c 'coordinator: admitted member-' "$WORK/plain/coordinator.log")" = 8 ] || fail "--quiet coordinator.log lost log lines"
 "${SIM[@]}" --out "$WORK/secure" >"$WORK/secure.log" 2>&1 || fail "secure fl-sim failed"
 grep -q "\[secure\]" "$WORK/secure.log" || fail "secure run's progress lines do not say [secure]"
 grep -q "secure aggregation (masked updates" "$WORK/secure/report.md" || fail "report does not state the mode"

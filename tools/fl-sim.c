@@ -148,8 +148,17 @@ s_spawn (const char *prog, char **args, const char *out_path, const char *err_pa
     if (pid == 0) {
         if (strcmp (out_path, "-") != 0 && !freopen (out_path, "w", stdout))
             _exit (126);
-        if (strcmp (err_path, "-") != 0 && !freopen (err_path, "w", stderr))
-            _exit (126);
+        if (strcmp (err_path, "-") != 0) {
+            /* stdout and stderr to one file: share its descriptor (two opens
+               would each write from offset 0 over the other's lines). */
+            if (strcmp (err_path, out_path) == 0) {
+                fflush (stdout);
+                if (dup2 (fileno (stdout), fileno (stderr)) < 0)
+                    _exit (126);
+            }
+            else if (!freopen (err_path, "w", stderr))
+                _exit (126);
+        }
         args[0] = path;
         execv (path, args);
         fprintf (stderr, "fl-sim: cannot run %s: %s\n", path, strerror (errno));
