@@ -50,6 +50,8 @@ typedef struct {
     double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
     uint64_t dp_steps;
     int dp_distributed;
+    int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
+    double dp_target_quantile, dp_clip_lr, dp_count_noise;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -91,7 +93,7 @@ static const fl_arg_t s_args[] = {
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
     {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
-    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each client update", 1e-6, 1e5},
+    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode and client-level DP: L2 clipping norm of each client update (with --dp-adaptive-clip: the starting norm)", 1e-6, 1e5},
     {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
     {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
@@ -108,7 +110,7 @@ static const fl_arg_t s_args[] = {
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
-    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | train | advertise | share | masked | consistency | unmask | evaluate) of --crash-round", FL_ARG_NO_RANGE},
+    {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
@@ -120,6 +122,10 @@ static const fl_arg_t s_args[] = {
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
     {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
     {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "distributed noise: each client adds its share of discrete Gaussian noise before masking, so the coordinator never sees an un-noised bucket sum (needs secure aggregation)", FL_ARG_NO_RANGE},
+    {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm (the starting norm) each round towards the --dp-target-quantile of the update norms (Andrew et al. 2021); the count of unclipped updates is noised and accounted", FL_ARG_NO_RANGE},
+    {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
+    {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
+    {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
 };
 #undef F
 
@@ -173,6 +179,9 @@ s_defaults (settings_t *s)
     s->dp_noise_multiplier = -1;     /* calibrate from --dp-epsilon */
     s->dp_clip = 1.0;
     s->dp_steps = 1;
+    s->dp_target_quantile = d.dp_target_quantile;
+    s->dp_clip_lr = d.dp_clip_lr;
+    s->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
 }
 
 static int
@@ -250,6 +259,10 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->dp_noise_multiplier = s->dp_noise_multiplier;
         c->dp_clip = s->dp_clip;
         c->dp_steps = (uint32_t) s->dp_steps;
+        c->dp_adaptive_clip = s->dp_adaptive_clip;
+        c->dp_target_quantile = s->dp_target_quantile;
+        c->dp_clip_lr = s->dp_clip_lr;
+        c->dp_count_noise = s->dp_count_noise;
         c->dp_distributed = s->dp_distributed;
         if (s->dp_distributed && s->plaintext) {
             fprintf (stderr, "fl-coordinator: --dp-distributed needs secure aggregation: the clients' noise shares "
@@ -261,25 +274,34 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         fprintf (stderr, "fl-coordinator: --dp-distributed needs --dp-unit record|client\n");
         return -1;
     }
-    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0) {
-        fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier need --dp-unit record|client\n");
+    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0 || s->dp_adaptive_clip) {
+        fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier / --dp-adaptive-clip need --dp-unit "
+                         "record|client\n");
+        return -1;
+    }
+    if (!s->dp_adaptive_clip && s->dp_count_noise >= 0) {
+        fprintf (stderr, "fl-coordinator: --dp-count-noise needs --dp-adaptive-clip\n");
         return -1;
     }
     return 0;
 }
 
-/* Fault injection: the name of where the run is now, in --crash-at terms. */
+/* Fault injection: the name of where the run is now, in --crash-at terms.
+   Secure round 0 statistics and evaluation run the same bucket protocol as
+   training: "stats" / "evaluate" name their start (key advertisement), and
+   "stats-share" .. "evaluate-unmask" their later secure-aggregation phases. */
 static const char *
 s_where (const fl_round_t *round)
 {
     static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
+    static const char *st[] = {"stats", "stats-share", "stats-masked", "stats-consistency", "stats-unmask"};
+    static const char *ev[] = {"evaluate", "evaluate-share", "evaluate-masked", "evaluate-consistency",
+                               "evaluate-unmask"};
+    int s = fl_round_secure_state (round);
     switch (fl_round_phase (round)) {
-    case FL_ROUND_STATS: return "stats";
-    case FL_ROUND_EVAL: return "evaluate";
-    case FL_ROUND_TRAIN: {
-        int st = fl_round_secure_state (round);
-        return st >= 0 && st < 5 ? sa[st] : "train";
-    }
+    case FL_ROUND_STATS: return s > 0 && s < 5 ? st[s] : "stats";
+    case FL_ROUND_EVAL: return s > 0 && s < 5 ? ev[s] : "evaluate";
+    case FL_ROUND_TRAIN: return s >= 0 && s < 5 ? sa[s] : "train";
     default: return "";
     }
 }
@@ -321,6 +343,8 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
     if (s->plaintext) {
         fl_report_add_privacy (report, "Model updates: NOT masked (plaintext mode). The coordinator saw every "
                                "member's individual update, example count and training loss.");
+        fl_report_add_privacy (report, "Round-0 feature statistics and federated-evaluation counts and score "
+                               "histograms: NOT masked; the coordinator saw them per member.");
     }
     else {
         char buckets[96];
@@ -337,8 +361,10 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
                                "(docs/SECURITY.md, docs/SECAGG.md).",
                                buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
         fl_report_add_privacy (report, "Round-0 feature statistics (count, sum, sum of squares) and federated-"
-                               "evaluation counts and score histograms: sent by each member in plaintext, so "
-                               "the coordinator saw them per member (a known gap, docs/SECURITY.md).");
+                               "evaluation counts and score histograms: masked by the same per-bucket secure "
+                               "aggregation, so the coordinator learned only their sums over a bucket. Those "
+                               "bucket sums are not covered by differential privacy, and each member's row "
+                               "counts are announced when it joins (docs/SECURITY.md).");
     }
     fl_report_add_privacy (report, "Records never left a member: only updates, feature statistics and "
                            "evaluation counts travelled.");
@@ -463,7 +489,8 @@ main (int argc, char **argv)
     if (!tr)
         { exit_code = 1; goto done; }
     const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
-                                   : "secure aggregation (masked updates; the coordinator learns only bucket sums)";
+                                   : "secure aggregation (masked updates, round 0 statistics and evaluation counts; "
+                                     "the coordinator learns only bucket sums)";
     const char *tag = s.plaintext ? "plaintext" : "secure";
     report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
@@ -574,6 +601,17 @@ main (int argc, char **argv)
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
         fl_report_add_privacy (report, "Differential privacy: %s", g);
+        if (rcfg.dp_adaptive_clip) {
+            fl_round_summary_t last;
+            size_t nh = fl_round_history (round, 0, &last);
+            if (nh)
+                fl_round_history (round, nh - 1, &last);
+            fl_report_add_privacy (report, "Clipping: adaptive (--dp-adaptive-clip, target quantile %g, rate %g): "
+                                   "the clipping norm started at %g (the norm named above), the last round "
+                                   "clipped at %g, and the next would clip at %g; every round's norm is in the "
+                                   "metrics CSV, column clip_norm.", rcfg.dp_target_quantile, rcfg.dp_clip_lr,
+                                   rcfg.clip_norm, nh ? last.clip_norm : NAN, fl_round_dp_clip_norm (round));
+        }
     }
     s_report_run (report, round, &s);
     if (!rcfg.dp)

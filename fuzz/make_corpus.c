@@ -115,6 +115,22 @@ s_wire (void)
     fl_wire_put_u64s (w, "hist_neg", hist, 4);
     s_wire_seed (w, "eval_result");
 
+    /* a secure run's round 0 request: the bucket's session (docs/WIRE.md) */
+    {
+        const uint8_t *mem[3] = {(const uint8_t *) "hospital-00", (const uint8_t *) "hospital-01",
+                                 (const uint8_t *) "hospital-02"};
+        size_t mlen[3] = {11, 11, 11};
+        w = fl_wire_writer_new (FL_WIRE_STATS_REQUEST, s_run, 0);
+        fl_wire_put_u64 (w, "sa_bucket", 0);
+        fl_wire_put_u64 (w, "sa_index", 1);
+        fl_wire_put_u64 (w, "sa_n", 3);
+        fl_wire_put_u64 (w, "sa_t", 2);
+        fl_wire_put_u64 (w, "sa_k", 3);
+        fl_wire_put_u64 (w, "sa_graph", 0);
+        fl_wire_put_bin_list (w, "sa_members", mem, mlen, 3);
+        s_wire_seed (w, "stats_request_secure");
+    }
+
     w = fl_wire_writer_new (FL_WIRE_BYE, s_run, 9);
     fl_wire_put_str (w, "reason", "done");
     s_wire_seed (w, "bye");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The coordinator is killed with SIGKILL in each protocol phase of a secure
 # round (--crash-at: round 0 statistics, the five secure-aggregation phases,
-# evaluation), restarted with --resume on the same port, and must finish the
+# evaluation, and later secure-aggregation phases of the statistics and the
+# evaluation, which run the same bucket protocol), restarted with --resume on the same port, and must finish the
 # run with every round exactly once in the metrics: no completed round is
 # lost, the interrupted round is re-run.  The four clients stay up and
 # rejoin by themselves.
@@ -11,9 +12,10 @@ K="$WORK/keys"
 common=(--roster "$K/roster.zpl" --cert "$K/coordinator.curve" --min-clients 4 --rounds 3 --seed 3
         --train-deadline $((20 * SLOW)) --eval-deadline $((20 * SLOW)) --secagg-deadline $((20 * SLOW))
         --join-timeout $((60 * SLOW)))
-for phase in stats advertise share masked consistency unmask evaluate; do
+for phase in stats stats-masked stats-unmask advertise share masked consistency unmask evaluate \
+             evaluate-share evaluate-unmask; do
     round=2
-    [ $phase = stats ] && round=0
+    case $phase in stats*) round=0 ;; esac
     start_coordinator "c-$phase" "${common[@]}" --checkpoint-dir "$WORK/ck-$phase" --metrics "$WORK/$phase.csv" \
         --crash-at $phase --crash-round $round
     P=$PORT

@@ -9,7 +9,10 @@
 #  3. a fixed noise multiplier whose planned rounds would exceed the budget:
 #     training stops cleanly (exit 0) before it, and says why in the output
 #     and the report;
-#  4. distributed noise (--dp-distributed): record-level, median over buckets
+#  4. client-level DP with adaptive clipping: completes, the clip_norm column
+#     starts at --clip-norm and changes, epsilon <= budget; record-level
+#     refuses adaptive clipping;
+#  5. distributed noise (--dp-distributed): record-level, median over buckets
 #     of 3, 30 members, epsilon 3: completes within the budget, the clients
 #     add the noise (their logs), the coordinator adds none (its log), the
 #     report says so; with --plaintext it is refused with a clear error.
@@ -51,6 +54,36 @@ echo "fixed noise multiplier 2, budget 1.5: stopped after $n of 40 rounds at eps
 awk -v e="$e" 'BEGIN{exit !(e <= 1.5)}' || fail "epsilon $e exceeded the budget"
 grep -q "privacy budget reached" "$WORK/stop.log" || fail "the output does not say why training stopped"
 grep -q "stopped early: privacy budget reached" "$WORK/stop/report.md" || fail "the report does not say why training stopped"
+
+# 4. client-level DP with adaptive clipping (Andrew et al. 2021), secure
+#    aggregation: the indicator travels masked; C starts far above the update
+#    norms and must move; epsilon stays within the budget (the accountant
+#    charges update and count together).
+"${SIM[@]}" --out "$WORK/ada" --clients 12 --rounds 8 --fraction 0.5 --aggregator mean --bucket-size 3 \
+    --sa-dropout 0 --clip-norm 5 --dp-unit client --dp-epsilon 8 --dp-adaptive-clip --dp-clip-lr 0.5 \
+    --dp-count-noise 2 >"$WORK/ada.log" 2>&1 || fail "adaptive-clipping fl-sim failed"
+e=$(last_eps "$WORK/ada/metrics.csv") || fail "adaptive clipping: epsilon column missing or decreasing"
+n=$(($(wc -l <"$WORK/ada/metrics.csv") - 1))
+c1=$(csv_col "$WORK/ada/metrics.csv" 1 clip_norm)
+cn=$(csv_col "$WORK/ada/metrics.csv" "$n" clip_norm)
+traj=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if ($i=="clip_norm") c=i; next}{printf "%s%s", (NR>2?" ":""), $c}' \
+       "$WORK/ada/metrics.csv")
+echo "client-level, adaptive clipping from C = 5: $n rounds, epsilon $e, clip norms: $traj"
+[ "$n" = 8 ] || fail "adaptive clipping: expected 8 rounds, got $n"
+[ "$c1" = 5 ] || fail "adaptive clipping: round 1 used C = $c1, not the starting norm 5"
+awk -v a="$c1" -v b="$cn" 'BEGIN{exit !(b > 0 && b != a)}' || fail "the clipping norm did not change ($c1 -> $cn)"
+awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 8)}' || fail "adaptive clipping: epsilon $e is not within the budget 8"
+grep -q "  C [0-9]" "$WORK/ada.log" || fail "progress lines do not show the clipping norm"
+grep -q "adaptive clipping" "$WORK/ada/report.md" || fail "the report's guarantee does not mention adaptive clipping"
+grep -q "\[secure\]" "$WORK/ada.log" || fail "adaptive clipping: not a secure run"
+# record-level refuses adaptive clipping, saying why
+if "${SIM[@]}" --out "$WORK/adarec" --clients 6 --rounds 2 --aggregator mean --bucket-size 3 --sa-dropout 0 \
+    --dp-unit record --dp-epsilon 3 --dp-adaptive-clip >"$WORK/adarec.log" 2>&1; then
+    fail "record-level DP accepted --dp-adaptive-clip"
+fi
+grep -q "dp-unit client" "$WORK/adarec.log" || fail "the refusal of record-level adaptive clipping does not say why"
+
+# 5. distributed noise: the clients add it before masking; refused in plaintext
 "${SIM[@]}" --out "$WORK/dist" --clients 30 --rounds 10 --aggregator median --bucket-size 3 --sa-dropout 0 \
     --dp-unit record --dp-epsilon 3 --dp-delta 1e-5 --dp-distributed >"$WORK/dist.log" 2>&1 \
     || fail "distributed-noise fl-sim failed"

@@ -9,17 +9,29 @@
 #     plaintext client trying to reach a CURVE coordinator.
 source "$(dirname "$0")/lib_it.sh"
 SIM=("$BIN/fl-sim" --rounds 10 --no-baselines --train-deadline $((3 * SLOW)))
-"${SIM[@]}" --out "$WORK/plain" --plaintext >"$WORK/plain.log" 2>&1 || fail "plaintext fl-sim failed"
+"${SIM[@]}" --out "$WORK/plain" --plaintext --quiet >"$WORK/plain.log" 2>&1 || fail "plaintext fl-sim failed"
+# --quiet sends the coordinator's progress lines and log to one file: both intact.
+[ "$(grep -c '^round ' "$WORK/plain/coordinator.log")" = 10 ] || fail "--quiet coordinator.log lost progress lines"
+[ "$(grep -c 'coordinator: admitted member-' "$WORK/plain/coordinator.log")" = 8 ] || fail "--quiet coordinator.log lost log lines"
 "${SIM[@]}" --out "$WORK/secure" >"$WORK/secure.log" 2>&1 || fail "secure fl-sim failed"
 grep -q "\[secure\]" "$WORK/secure.log" || fail "secure run's progress lines do not say [secure]"
 grep -q "secure aggregation (masked updates" "$WORK/secure/report.md" || fail "report does not state the mode"
 # The report names the transport, the absence of DP, and a roster digest that every client logged too.
 grep -q "^- Transport: every connection CURVE-encrypted" "$WORK/secure/report.md" || fail "report does not state the transport"
+grep -q "^- Round-0 feature statistics .*: masked by the same per-bucket secure aggregation" "$WORK/secure/report.md" \
+    || fail "report does not say statistics and evaluation were masked"
 grep -q "^- Differential privacy: none" "$WORK/secure/report.md" || fail "report does not say there is no DP"
 grep -q "^- Members admitted: 8 (" "$WORK/secure/report.md" || fail "report does not list the 8 members"
 digest=$(sed -n 's/^- Roster: .* digest \([0-9a-f]\{64\}\) .*/\1/p' "$WORK/secure/report.md")
 [ -n "$digest" ] || fail "report has no roster digest"
 [ "$(grep -l "digest $digest" "$WORK"/secure/client-*.log | wc -l)" = 8 ] || fail "not every client logged the roster digest $digest"
+# round 0 statistics and every evaluation went through secure aggregation:
+# no plaintext STATS / EVAL_RESULT was sent or refused
+grep -q "federated standardisation with 8 clients, through secure aggregation" "$WORK/secure/coordinator.log" \
+    || fail "round 0 statistics did not go through secure aggregation"
+[ "$(grep -c "evaluation bucket 0: sum of 8 masked inputs unmasked" "$WORK/secure/coordinator.log")" = 10 ] \
+    || fail "not every evaluation went through secure aggregation"
+grep -qE "rejected (STATS|EVAL_RESULT)" "$WORK/secure/coordinator.log" && fail "a plaintext STATS or EVAL_RESULT reached the secure coordinator"
 ap=$(csv_col "$WORK/plain/metrics.csv" 10 accuracy)
 as=$(csv_col "$WORK/secure/metrics.csv" 10 accuracy)
 echo "accuracy after 10 rounds: plaintext $ap, secure $as"

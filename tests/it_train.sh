@@ -22,6 +22,8 @@ awk -v a="$acc3" 'BEGIN{exit !(a >= 0.9)}' || fail "accuracy after 3 rounds is $
 [ -s "$WORK/model.flm" ] || fail "no model file"
 grep -q "plaintext" "$WORK/report.md" || fail "report does not state the aggregation mode"
 grep -q "^- Model updates: NOT masked" "$WORK/report.md" || fail "report does not say updates were not masked"
+grep -q "^- Round-0 feature statistics and federated-evaluation counts and score histograms: NOT masked" \
+    "$WORK/report.md" || fail "report does not say statistics and evaluation were not masked"
 grep -q "^- Transport: NOT encrypted" "$WORK/report.md" || fail "report does not say the transport was not encrypted"
 grep -q "^- Members admitted: 3 (" "$WORK/report.md" || fail "report does not list the 3 members"
 grep -q "^- Model: logreg, 30 features, 2 classes, 31 parameters, fingerprint [0-9a-f]\{64\}$" "$WORK/report.md" \

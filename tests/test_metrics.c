@@ -296,6 +296,70 @@ test_from_model (void)
     free (y);
 }
 
+/* Secure-aggregation vectors: three shards' encoded counts summed word by
+   word mod 2^32 decode to the merged counts; multi-class has no histograms;
+   counts that could wrap a bucket's sum, and inconsistent sums, are refused. */
+static void
+test_encoded_sum (void)
+{
+    fl_rng_t *r = fl_rng_new_u64 (33, 0);
+    const size_t n = 3000;
+    float *s = malloc (n * sizeof (float));
+    int32_t *y = malloc (n * sizeof (int32_t));
+    s_scores (r, s, y, n, 0);
+    fl_metrics_counts_t whole, part, dec;
+    fl_metrics_counts_init (&whole);
+    fl_metrics_counts_add (&whole, s, y, n, 1);
+    size_t len = fl_metrics_counts_encoded_len (2);
+    FL_CHECK (len == 2 + 8 + 4 + 2 * FL_METRICS_BINS);
+    FL_CHECK (fl_metrics_counts_encoded_len (1) == 0 && fl_metrics_counts_encoded_len (3) == 10);
+    uint32_t *e = calloc (len, 4), *acc = calloc (len, 4);
+    size_t cut[] = {0, 100, 2200, n};
+    for (int k = 0; k < 3; k++) {
+        fl_metrics_counts_init (&part);
+        fl_metrics_counts_add (&part, s + cut[k], y + cut[k], cut[k + 1] - cut[k], 1);
+        FL_CHECK (fl_metrics_counts_encode (&part, 2, 3, e) == 0);
+        for (size_t i = 0; i < len; i++)
+            acc[i] += e[i];
+    }
+    FL_CHECK (fl_metrics_counts_decode (acc, len, 2, 3, &dec) == 0);
+    FL_CHECK (dec.n == whole.n && dec.n_correct == whole.n_correct && dec.tp == whole.tp && dec.fn == whole.fn);
+    FL_CHECK (memcmp (dec.hist_pos, whole.hist_pos, sizeof dec.hist_pos) == 0);
+    FL_CHECK (memcmp (dec.hist_neg, whole.hist_neg, sizeof dec.hist_neg) == 0);
+    FL_CHECK_CLOSE (dec.log_loss_sum, whole.log_loss_sum, 3 * ldexp (1, -32), 1e-12);
+    fl_metrics_summary_t a, b;
+    fl_metrics_counts_summary (&dec, &a);
+    fl_metrics_counts_summary (&whole, &b);
+    FL_CHECK (a.auroc == b.auroc && a.auprc == b.auprc && a.accuracy == b.accuracy);
+    FL_CHECK_CLOSE (a.log_loss, b.log_loss, 1e-12, 1e-12);
+    /* wrong length, a histogram bin off by one, too few summands: refused */
+    FL_CHECK (fl_metrics_counts_decode (acc, len - 1, 2, 3, &dec) == -1);
+    acc[20]++;
+    FL_CHECK (fl_metrics_counts_decode (acc, len, 2, 3, &dec) == -1 && dec.n == 0);
+    /* a member whose count could wrap a bucket's 32-bit sum is refused */
+    FL_CHECK (fl_metrics_counts_encode (&whole, 2, (uint32_t) (UINT32_MAX / 2999), e) == -1);
+    FL_CHECK (fl_metrics_counts_encode (&whole, 3, 2, e) == -1);      /* another class count */
+    /* multi-class: accuracy and log loss only */
+    float probs[6] = {0.7f, 0.2f, 0.1f, 0.1f, 0.1f, 0.8f};
+    int32_t y3[2] = {0, 1};
+    fl_metrics_counts_t m3, d3;
+    fl_metrics_counts_init (&m3);
+    FL_CHECK (fl_metrics_counts_add (&m3, probs, y3, 2, 3) == 0);
+    uint32_t e3[10], s3[10] = {0};
+    FL_CHECK (fl_metrics_counts_encode (&m3, 3, 2, e3) == 0);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 10; i++)
+            s3[i] += e3[i];
+    FL_CHECK (fl_metrics_counts_decode (s3, 10, 3, 2, &d3) == 0);
+    FL_CHECK (d3.n == 4 && d3.n_correct == 2 && d3.n_classes == 3);
+    FL_CHECK_CLOSE (d3.log_loss_sum, 2 * m3.log_loss_sum, 1e-9, 1e-12);
+    free (e);
+    free (acc);
+    free (s);
+    free (y);
+    fl_rng_destroy (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,5 +372,6 @@ main (int argc, char **argv)
     FL_RUN (test_merge);
     FL_RUN (test_check_untrusted);
     FL_RUN (test_from_model);
+    FL_RUN (test_encoded_sum);
     FL_TEST_DONE ();
 }

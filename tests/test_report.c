@@ -44,6 +44,7 @@ s_summary (uint64_t round, double acc)
     s.eval.precision = NAN;
     s.eval.recall = NAN;
     s.epsilon = NAN;
+    s.clip_norm = NAN;
     return s;
 }
 
@@ -56,6 +57,7 @@ test_progress_line (void)
     fl_round_summary_t s = s_summary (3, 0.9561);
     fl_report_progress_line (f, &s, 20, 0.25, "secure");
     s.epsilon = 1.234;
+    s.clip_norm = 0.0625;              /* adaptive clipping: the norm in use */
     s.skipped = 1;
     s.train_loss = NAN;
     fl_report_progress_line (f, &s, 20, 0.25, "plaintext");
@@ -69,6 +71,8 @@ test_progress_line (void)
     char *second = strchr (text, '\n');
     FL_CHECK (second && strstr (text, "eps") == strstr (second, "eps"));
     FL_CHECK (second && strstr (second, "eps 1.23") != NULL);
+    FL_CHECK (strstr (text, "  C ") == strstr (second, "  C "));      /* no clipping norm without adaptive clipping */
+    FL_CHECK (second && strstr (second, "C 0.0625") != NULL);
     FL_CHECK (second && strstr (second, "loss      -") != NULL);    /* a missing value prints as - */
     FL_CHECK (second && strstr (second, "SKIPPED") != NULL);
     free (text);
@@ -84,7 +88,8 @@ test_csv (void)
     fl_round_summary_t s = s_summary (1, 0.5);
     fl_report_csv_row (f, &s, 1.0);
     fclose (f);
-    /* As many columns in the row as in the header, and the epsilon column last. */
+    /* As many columns in the row as in the header; epsilon, then (appended
+       later, so earlier columns keep their positions) the clipping norm last. */
     char *nl = strchr (text, '\n');
     FL_CHECK (nl != NULL);
     if (nl) {
@@ -93,9 +98,9 @@ test_csv (void)
             ch += *p == ',';
         for (char *p = nl + 1; *p && *p != '\n'; p++)
             cr += *p == ',';
-        FL_CHECK (ch == cr && ch == 19);
-        FL_CHECK (strncmp (nl - 8, ",epsilon", 8) == 0);
-        FL_CHECK (strstr (nl, ",nan\n") != NULL);
+        FL_CHECK (ch == cr && ch == 20);
+        FL_CHECK (strncmp (nl - 18, ",epsilon,clip_norm", 18) == 0);
+        FL_CHECK (strstr (nl, ",nan,nan\n") != NULL);
     }
     free (text);
 }

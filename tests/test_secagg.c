@@ -623,7 +623,7 @@ test_tampered_relayed_share_rejected_by_aead (void)
 
 /*  Replay: messages of a session with a different ctx. */
 static void
-s_replay_test (uint64_t round2, uint32_t bucket2)
+s_replay_test (uint64_t round2, uint32_t bucket2, uint32_t purpose2)
 {
     sim_t *a = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, 5, 1, 15);
     sim_init (a);
@@ -631,6 +631,7 @@ s_replay_test (uint64_t round2, uint32_t bucket2)
     a->capture_for = 0;
     sim_run_to (a, 1);
     sim_t *b = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, round2, bucket2, 15);
+    b->cfg.purpose = purpose2;
     sim_init (b);
     /*  Server: the old round's advertisements are refused. */
     fl_secagg_msg_t *old = fl_secagg_msg_new (FL_SECAGG_MSG_ADVERTISE, 0);
@@ -654,6 +655,7 @@ s_replay_test (uint64_t round2, uint32_t bucket2)
     sim_destroy (&b);
     a = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, 5, 1, 15);
     b = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, round2, bucket2, 15);
+    b->cfg.purpose = purpose2;
     sim_init (a);
     sim_init (b);
     a->capture_kind = b->capture_kind = FL_SECAGG_MSG_SHARES_RELAY;
@@ -671,13 +673,23 @@ s_replay_test (uint64_t round2, uint32_t bucket2)
 static void
 test_replay_from_earlier_round_rejected (void)
 {
-    s_replay_test (6, 1);
+    s_replay_test (6, 1, FL_SECAGG_PURPOSE_TRAIN);
 }
 
 static void
 test_replay_from_other_bucket_rejected (void)
 {
-    s_replay_test (5, 2);
+    s_replay_test (5, 2, FL_SECAGG_PURPOSE_TRAIN);
+}
+
+/*  Same run, round and bucket, another aggregation: training round 5's
+    messages replayed into the evaluation of round 5 (and into round 0's
+    statistics) are refused, because the purpose is part of ctx. */
+static void
+test_replay_across_purposes_rejected (void)
+{
+    s_replay_test (5, 1, FL_SECAGG_PURPOSE_EVAL);
+    s_replay_test (5, 1, FL_SECAGG_PURPOSE_STATS);
 }
 
 static void
@@ -1124,6 +1136,15 @@ test_config_and_ctx (void)
     cfg.run_id[15] ^= 1;
     fl_secagg_ctx_digest (&cfg, d2);
     FL_CHECK (memcmp (d1, d2, 32) != 0);
+    for (uint32_t p = 1; p <= FL_SECAGG_PURPOSE_MAX; p++) {
+        cfg = sim->cfg;
+        cfg.purpose = p;
+        fl_secagg_ctx_digest (&cfg, d2);
+        FL_CHECK (memcmp (d1, d2, 32) != 0);
+    }
+    cfg = sim->cfg;
+    cfg.purpose = FL_SECAGG_PURPOSE_MAX + 1;           /* unknown purpose: refused */
+    FL_CHECK (fl_secagg_server_new (&cfg) == NULL);
     /*  Invalid configurations are refused, never asserted. */
     cfg = sim->cfg;
     cfg.my_index = 0;
@@ -1160,6 +1181,7 @@ main (int argc, char **argv)
     FL_RUN (test_tampered_relayed_share_rejected_by_aead);
     FL_RUN (test_replay_from_earlier_round_rejected);
     FL_RUN (test_replay_from_other_bucket_rejected);
+    FL_RUN (test_replay_across_purposes_rejected);
     FL_RUN (test_forged_identity_key_refused);
     FL_RUN (test_unknown_identity_refused);
     FL_RUN (test_survivor_set_not_subset_refused);

@@ -210,6 +210,147 @@ test_errors (void)
     fl_stats_destroy (&b);
 }
 
+/* ---- fixed-point encoding for secure aggregation ---------------------------- */
+
+/* Sums `members` encoded vectors word by word mod 2^32, as the secure
+   aggregation's unmasked result is. */
+static void
+s_sum_words (uint32_t *acc, const uint32_t *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += x[i];
+}
+
+static void
+test_fixed_known_values (void)
+{
+    const double v[] = {0.0, 1.0, -1.0, 2.5, -2.5, 1e16, -3.75e12, 0.1, 123456789.123};
+    size_t n = sizeof v / sizeof v[0];
+    uint32_t enc[sizeof v / sizeof v[0] * FL_STATS_FIXED_LIMBS];
+    double out[sizeof v / sizeof v[0]];
+    FL_CHECK (fl_stats_fixed_encode (v, n, enc) == 0);
+    /* 1.0 is 2^32: limb 2 = 1, the rest 0; -1.0 is all ones above bit 32 */
+    const uint32_t *one = enc + 1 * FL_STATS_FIXED_LIMBS, *minus = enc + 2 * FL_STATS_FIXED_LIMBS;
+    FL_CHECK (one[0] == 0 && one[1] == 0 && one[2] == 1 && one[3] == 0 && one[7] == 0);
+    FL_CHECK (minus[0] == 0 && minus[1] == 0 && minus[2] == 0xffff && minus[7] == 0xffff);
+    for (size_t i = 0; i < n * FL_STATS_FIXED_LIMBS; i++)
+        FL_CHECK (enc[i] <= 0xffffu);
+    FL_CHECK (fl_stats_fixed_decode (enc, n, 1, out) == 0);
+    for (size_t i = 0; i < n; i++)       /* exact up to the 2^-32 grid */
+        FL_CHECK_CLOSE (out[i], v[i], ldexp (1, -33), 1e-15);
+    FL_CHECK (out[0] == 0 && out[1] == 1 && out[2] == -1 && out[5] == 1e16);
+}
+
+static void
+test_fixed_negative_and_carries (void)
+{
+    /* Two members whose low limbs are all 0xffff: every limb sum carries. */
+    double a = ldexp (1.0, 20) - ldexp (1.0, -32);       /* q = 2^52 - 1: limbs 0..2 are 0xffff */
+    double b = ldexp (1.0, -32);                         /* q = 1 */
+    double v[2] = {a, b}, w[2] = {-a, -b};
+    uint32_t ea[16], eb[16], sum[16] = {0};
+    FL_CHECK (fl_stats_fixed_encode (v, 1, ea) == 0 && fl_stats_fixed_encode (v + 1, 1, eb) == 0);
+    FL_CHECK (ea[0] == 0xffff && ea[2] == 0xffff && ea[3] == 0xf && ea[4] == 0);
+    s_sum_words (sum, ea, 8);
+    s_sum_words (sum, eb, 8);
+    double out;
+    FL_CHECK (fl_stats_fixed_decode (sum, 1, 2, &out) == 0 && out == ldexp (1.0, 20));
+    /* negative + positive: -a + b = -(2^20 - 2^-31) */
+    memset (sum, 0, sizeof sum);
+    FL_CHECK (fl_stats_fixed_encode (w, 1, ea) == 0);
+    s_sum_words (sum, ea, 8);
+    s_sum_words (sum, eb, 8);
+    FL_CHECK (fl_stats_fixed_decode (sum, 1, 2, &out) == 0);
+    FL_CHECK (out == -(ldexp (1.0, 20) - ldexp (1.0, -31)));
+    /* -x + x = 0 exactly: the 2^128 wrap of the carries is dropped */
+    memset (sum, 0, sizeof sum);
+    FL_CHECK (fl_stats_fixed_encode (w, 2, ea) == 0 && fl_stats_fixed_encode (v, 2, eb) == 0);
+    s_sum_words (sum, ea, 16);
+    s_sum_words (sum, eb, 16);
+    double o2[2];
+    FL_CHECK (fl_stats_fixed_decode (sum, 2, 2, o2) == 0 && o2[0] == 0 && o2[1] == 0);
+}
+
+static void
+test_fixed_bucket_of_many (void)
+{
+    /* The largest bucket, every member at the largest magnitudes of
+       either sign: no limb wraps, the sum is exact. */
+    uint32_t members = FL_STATS_FIXED_MAX_SUMMANDS;
+    double big = ldexp (1.0, FL_STATS_FIXED_MAX_BITS) - ldexp (1.0, FL_STATS_FIXED_MAX_BITS - 52);
+    double v[3] = {big, -big, -1234.5678};
+    uint32_t enc[24], sum[24] = {0};
+    FL_CHECK (fl_stats_fixed_encode (v, 3, enc) == 0);
+    for (uint32_t m = 0; m < members; m++)
+        s_sum_words (sum, enc, 24);
+    double out[3];
+    FL_CHECK (fl_stats_fixed_decode (sum, 3, members, out) == 0);
+    FL_CHECK_CLOSE (out[0], (double) members * big, 0, 1e-15);
+    FL_CHECK_CLOSE (out[1], -(double) members * big, 0, 1e-15);
+    FL_CHECK_CLOSE (out[2], -1234.5678 * members, 1e-5, 1e-15);
+    /* and statistics of real data: ULB-like magnitudes, summed over 1000
+       members, decode to the double sums within 1e-12 relative */
+    fl_stats_t *st = fl_stats_new (2);
+    const float x[] = {172792.0f, -3.5f, 25691.16f, 0.25f};
+    const int32_t y[] = {0, 1};
+    fl_dataset_t *ds = fl_dataset_new (2, 2, x, y, 2, NULL, NULL);
+    FL_CHECK (ds && st && fl_stats_accumulate (st, ds) == 0);
+    size_t len = fl_stats_fixed_len (2);
+    FL_CHECK (len == 5 * FL_STATS_FIXED_LIMBS);
+    uint32_t *e = calloc (len, 4), *acc = calloc (len, 4);
+    FL_CHECK (fl_stats_to_fixed (st, e) == 0);
+    for (int m = 0; m < 1000; m++)
+        s_sum_words (acc, e, len);
+    fl_stats_t *tot = fl_stats_from_fixed (2, acc, len, 1000);
+    FL_CHECK (tot && fl_stats_count (tot) == 2000);
+    for (size_t j = 0; tot && j < 2; j++) {
+        FL_CHECK_CLOSE (fl_stats_sum (tot)[j], 1000 * fl_stats_sum (st)[j], 1e-6, 1e-12);
+        FL_CHECK_CLOSE (fl_stats_sumsq (tot)[j], 1000 * fl_stats_sumsq (st)[j], 1e-6, 1e-12);
+    }
+    fl_stats_destroy (&tot);
+    /* a wrong length, too many or zero summands, a tampered limb: refused */
+    FL_CHECK (fl_stats_from_fixed (2, acc, len - 1, 1000) == NULL);
+    FL_CHECK (fl_stats_from_fixed (2, acc, len, 0) == NULL);
+    FL_CHECK (fl_stats_fixed_decode (acc, 1, FL_STATS_FIXED_MAX_SUMMANDS + 1, out) == -1);
+    acc[3] = 0xffffffffu;
+    FL_CHECK (fl_stats_from_fixed (2, acc, len, 1000) == NULL);
+    free (e);
+    free (acc);
+    fl_dataset_destroy (&ds);
+    fl_stats_destroy (&st);
+}
+
+static void
+test_fixed_refuses_out_of_range (void)
+{
+    uint32_t enc[16];
+    memset (enc, 0xab, sizeof enc);
+    double limit = ldexp (1.0, FL_STATS_FIXED_MAX_BITS);
+    const double bad[] = {limit, -limit, 1e300, INFINITY, -INFINITY, NAN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v[2] = {1.0, bad[i]};
+        FL_CHECK (fl_stats_fixed_encode (v, 2, enc) == -1);
+        FL_CHECK (enc[0] == 0xabababab);       /* nothing written */
+    }
+    /* a count of zero, a negative count or a negative sumsq decode as invalid statistics */
+    double v[3] = {0, 1, 1};
+    uint32_t e3[24];
+    FL_CHECK (fl_stats_fixed_encode (v, 3, e3) == 0);
+    FL_CHECK (fl_stats_from_fixed (1, e3, 24, 1) == NULL);
+    v[0] = -2;
+    FL_CHECK (fl_stats_fixed_encode (v, 3, e3) == 0);
+    FL_CHECK (fl_stats_from_fixed (1, e3, 24, 1) == NULL);
+    v[0] = 2;
+    v[2] = -1;
+    FL_CHECK (fl_stats_fixed_encode (v, 3, e3) == 0);
+    FL_CHECK (fl_stats_from_fixed (1, e3, 24, 1) == NULL);
+    v[2] = 3;
+    FL_CHECK (fl_stats_fixed_encode (v, 3, e3) == 0);
+    fl_stats_t *ok = fl_stats_from_fixed (1, e3, 24, 1);
+    FL_CHECK (ok && fl_stats_count (ok) == 2);
+    fl_stats_destroy (&ok);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,5 +359,9 @@ main (int argc, char **argv)
     FL_RUN (test_federated_pima);
     FL_RUN (test_federated_ulb);
     FL_RUN (test_errors);
+    FL_RUN (test_fixed_known_values);
+    FL_RUN (test_fixed_negative_and_carries);
+    FL_RUN (test_fixed_bucket_of_many);
+    FL_RUN (test_fixed_refuses_out_of_range);
     FL_TEST_DONE ();
 }

@@ -55,6 +55,8 @@ typedef struct {
     double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
     uint64_t dp_steps;
     int dp_distributed;
+    int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
+    double dp_target_quantile, dp_clip_lr, dp_count_noise;
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -107,6 +109,10 @@ static const fl_arg_t s_args[] = {
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example clipping norm", 1e-6, 1e4},
     {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
     {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "clients add the noise before masking (needs secure aggregation)", FL_ARG_NO_RANGE},
+    {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm each round (Andrew et al. 2021)", FL_ARG_NO_RANGE},
+    {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
+    {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate of the clipping norm", 1e-6, 10},
+    {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the unclipped count (default: expected cohort / 20)", 0, 1e6},
 };
 #undef F
 #undef STR
@@ -144,8 +150,17 @@ s_spawn (const char *prog, char **args, const char *out_path, const char *err_pa
     if (pid == 0) {
         if (strcmp (out_path, "-") != 0 && !freopen (out_path, "w", stdout))
             _exit (126);
-        if (strcmp (err_path, "-") != 0 && !freopen (err_path, "w", stderr))
-            _exit (126);
+        if (strcmp (err_path, "-") != 0) {
+            /* stdout and stderr to one file: share its descriptor (two opens
+               would each write from offset 0 over the other's lines). */
+            if (strcmp (err_path, out_path) == 0) {
+                fflush (stdout);
+                if (dup2 (fileno (stdout), fileno (stderr)) < 0)
+                    _exit (126);
+            }
+            else if (!freopen (err_path, "w", stderr))
+                _exit (126);
+        }
         args[0] = path;
         execv (path, args);
         fprintf (stderr, "fl-sim: cannot run %s: %s\n", path, strerror (errno));
@@ -432,6 +447,9 @@ main (int argc, char **argv)
     s.dp_noise_multiplier = -1;
     s.dp_clip = 1.0;
     s.dp_steps = 1;
+    s.dp_target_quantile = 0.5;
+    s.dp_clip_lr = 0.2;
+    s.dp_count_noise = -1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds, secure\n"
@@ -449,6 +467,10 @@ main (int argc, char **argv)
     }
     if (s.byzantine && (!s.attack[0] || s.byzantine >= s.clients)) {
         fprintf (stderr, "fl-sim: --byzantine %zu needs --attack and must leave honest members\n", s.byzantine);
+        return 2;
+    }
+    if ((s.dp_adaptive_clip || s.dp_count_noise >= 0) && strcmp (s.dp_unit, "client") != 0) {
+        fprintf (stderr, "fl-sim: --dp-adaptive-clip and --dp-count-noise need --dp-unit client\n");
         return 2;
     }
     if (s.kill >= s.clients) {
@@ -579,6 +601,15 @@ main (int argc, char **argv)
             s_arg (&ca, "--dp-noise-multiplier=%.17g", s.dp_noise_multiplier);
         s_arg (&ca, "--dp-clip=%.17g", s.dp_clip);
         s_arg (&ca, "--dp-steps=%" PRIu64, s.dp_steps);
+        if (s.dp_adaptive_clip) {
+            s_arg (&ca, "--dp-adaptive-clip");
+            s_arg (&ca, "--dp-target-quantile=%.17g", s.dp_target_quantile);
+            s_arg (&ca, "--dp-clip-lr=%.17g", s.dp_clip_lr);
+            if (s.dp_count_noise >= 0)
+                s_arg (&ca, "--dp-count-noise=%.17g", s.dp_count_noise);
+            if (s.plaintext)
+                s_arg (&ca, "--clip-norm=%g", s.clip_norm);   /* the starting norm (secure runs pass it below) */
+        }
     }
     if (s.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
         s_arg (&ca, "--dp-distributed");

@@ -55,7 +55,8 @@ typedef struct {
     const char *hidden;       /* expected hidden sizes (with model), or NULL */
     uint64_t seed;            /* local randomness (shuffling) */
     /* Secure aggregation: with both set, the client takes part in masked
-       rounds; without allow_plaintext it refuses to send an unmasked update. */
+       rounds; without allow_plaintext it refuses to send an unmasked
+       update, round 0 statistics or evaluation counts. */
     const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
     const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
     int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
@@ -104,10 +105,13 @@ const char *fl_client_state_name (fl_client_state_t state);
 const char *fl_client_reason (const fl_client_t *self);
 /*  Rounds trained so far. */
 uint64_t fl_client_rounds_trained (const fl_client_t *self);
-/*  Secure aggregations this client completed (it sent its unmasking
-    shares); a round it trained for but aborted (e.g. signatures over a
-    different survivor set or model) is not counted. */
+/*  Secure aggregations of training updates this client completed (it sent
+    its unmasking shares); a round it trained for but aborted (e.g.
+    signatures over a different survivor set or model) is not counted. */
 uint64_t fl_client_secure_rounds (const fl_client_t *self);
+/*  The same for any purpose (FL_SECAGG_PURPOSE_TRAIN, _STATS, _EVAL):
+    completed secure aggregations of that kind; 0 for an unknown purpose. */
+uint64_t fl_client_secure_count (const fl_client_t *self, unsigned purpose);
 
 #ifdef __cplusplus
 }

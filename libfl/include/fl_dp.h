@@ -124,6 +124,55 @@ int fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, doub
 int fl_dp_discrete_gaussian_add_f64 (fl_rng_t *rng, double sigma, double step, double *x,
                                      size_t n);
 
+/* --- adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy 2021,
+       "Differentially Private Learning with Adaptive Clipping", NeurIPS,
+       Algorithm 1 and Section 3; docs/PRIVACY.md "Adaptive clipping") ------- */
+
+/*  The range the adapted clipping norm is kept in (the coordinator clamps
+    C_t to it; clients refuse a TRAIN whose adaptive "clip" is outside it). */
+#define FL_DP_ADACLIP_MIN 1e-6
+#define FL_DP_ADACLIP_MAX 1e5
+
+/*  Noise multiplier of the update when the round also releases the count of
+    unclipped updates with noise sigma_b (Andrew et al. 2021, Theorem 1):
+    releasing the update with multiplier z_delta and the count of the shifted
+    indicators b_i - 1/2 (sensitivity 1/2) with standard deviation sigma_b is
+    one Gaussian mechanism with multiplier
+        z = (z_delta^-2 + (2 sigma_b)^-2)^-1/2,
+    so for the z the accountant charges,
+        z_delta = (z^-2 - (2 sigma_b)^-2)^-1/2.
+    Returns z_delta (> z), 0 when z is 0 (no noise: the comparison run), or
+    NaN (and logs) when z or sigma_b is not a finite number >= 0 or when
+    2 sigma_b <= z (the count alone would spend the whole budget: raise the
+    count noise or lower z). */
+double fl_dp_adaclip_update_z (double z, double sigma_b);
+
+/*  The noisy fraction of unclipped updates of one round (Andrew et al.
+    2021, Algorithm 1): shifted_sum is sum_i (b_i - 1/2) over the round's
+    contributions (b_i = 1 if ||Delta_i|| <= C_t, else 0), a multiple of 1/2
+    (rounded to the nearest one: a secure sum carries a little encoding
+    error); discrete Gaussian noise of standard deviation sigma_b is added on
+    the grid of halves (N_Z(0, (2 sigma_b)^2) / 2, exact sampler, from rng),
+    and *frac = noisy_sum / expected + 1/2, with `expected` the EXPECTED
+    number of contributions (a fixed denominator: the actual number is
+    private).  *frac is not clamped (it may leave [0, 1] by the noise).
+    sigma_b = 0 adds nothing (for comparison runs only).  Returns 0, or -1
+    (and logs, *frac untouched) if shifted_sum is not finite, expected is
+    not > 0, or sigma_b is neither 0 nor in [FL_DP_SIGMA_MIN / 2,
+    FL_DP_SIGMA_MAX / 2]. */
+int fl_dp_adaclip_fraction (fl_rng_t *rng, double shifted_sum, double sigma_b, double expected,
+                            double *frac);
+
+/*  The geometric update of the clipping norm (Andrew et al. 2021, Section
+    3.1): C <- C exp(-lr (min(1, max(0, frac)) - gamma)), clamped to
+    [FL_DP_ADACLIP_MIN, FL_DP_ADACLIP_MAX].  It moves C towards the
+    gamma-quantile of the update norms: up when fewer than gamma of the
+    updates were unclipped, down when more.  Post-processing of the noisy
+    fraction: costs no privacy.  Returns the new C, or NaN (and logs) if C
+    is not in (0, inf), gamma not in [0, 1], lr not a finite number >= 0, or
+    frac is NaN. */
+double fl_dp_adaclip_next (double C, double frac, double gamma, double lr);
+
 /* --- exact samplers (Canonne, Kamath, Steinke 2020) ------------------------ */
 
 /*  Bernoulli(exp(-num/den)) for num >= 0, den >= 1, exactly: Algorithm 1

@@ -158,6 +158,32 @@ struct fl_wire_msg_t;
 int fl_metrics_counts_to_wire (const fl_metrics_counts_t *c, struct fl_wire_writer_t *w);
 int fl_metrics_counts_from_wire (const struct fl_wire_msg_t *m, fl_metrics_counts_t *c);
 
+/*  Federated evaluation under secure aggregation (docs/SECAGG.md): a
+    member's counts as a vector in Z_2^32, summed over a bucket and decoded
+    by the coordinator.  Layout (words):
+      [0] n, [1] n_correct, [2..9] log_loss_sum in the 8-limb fixed point of
+      fl_stats_fixed_encode, and for binary tasks (n_classes == 2) then
+      tp, fp, tn, fn, hist_pos (FL_METRICS_BINS), hist_neg (FL_METRICS_BINS).
+    Multi-class tasks stop after the log loss.  Every count of a member is
+    <= its n, so refusing n > (2^32 - 1) / max_summands makes every
+    bucket-wide sum exact (no wrap). */
+
+/*  Words of the vector for n_classes (0 if n_classes is out of range). */
+size_t fl_metrics_counts_encoded_len (uint64_t n_classes);
+
+/*  Encodes c into out (fl_metrics_counts_encoded_len (n_classes) words).
+    -1 (logged, nothing written) if c fails fl_metrics_counts_check, holds
+    another n_classes, max_summands is 0, c->n > (2^32 - 1) / max_summands,
+    or the log loss cannot be encoded. */
+int fl_metrics_counts_encode (const fl_metrics_counts_t *c, uint64_t n_classes, uint32_t max_summands,
+                              uint32_t *out);
+
+/*  Decodes the unmasked sum of `summands` encoded vectors (len words) into
+    *out and validates it with fl_metrics_counts_check (histograms add up to
+    the class counts, ...), and n > 0.  -1 (logged, *out zeroed) otherwise. */
+int fl_metrics_counts_decode (const uint32_t *sum, size_t len, uint64_t n_classes, uint32_t summands,
+                              fl_metrics_counts_t *out);
+
 #ifdef __cplusplus
 }
 #endif

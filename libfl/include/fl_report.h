@@ -53,14 +53,17 @@ int fl_report_write (const fl_report_t *self, const char *path);
 
 /*  "round   3/20  clients  8/8  updates 8  loss 0.2134  acc 0.9561  AUROC 0.9912 ..."
     mode_tag is printed in brackets on every line ("plaintext", "secure").
-    With differential privacy the line also shows "eps E", the spend so far. */
+    With differential privacy the line also shows "eps E", the spend so far,
+    and with adaptive clipping "C N", the clipping norm the round used. */
 void fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds, double seconds,
                               const char *mode_tag);
 
 /*  The metrics CSV: header, then one row per round (same columns as the
-    summary; NaN printed as "nan").  The last column, epsilon, is the
-    differential-privacy spend after the round ("nan" without DP, "inf"
-    with DP but no noise). */
+    summary; NaN printed as "nan").  Column epsilon is the differential-
+    privacy spend after the round ("nan" without DP, "inf" with DP but no
+    noise); the last column, clip_norm, the clipping norm C_t the round used
+    with adaptive clipping ("nan" otherwise).  Columns are only ever
+    appended: readers find them by name. */
 void fl_report_csv_header (FILE *out);
 void fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds);
 

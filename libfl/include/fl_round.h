@@ -12,6 +12,10 @@
         WAIT_CLIENTS --min_clients admitted--> STATS (round 0: federated
         standardisation) --> TRAIN(1) --> EVAL(1) --> TRAIN(2) ... EVAL(R) --> DONE
 
+    In secure mode STATS, TRAIN and EVAL each run one secure aggregation per
+    bucket (purpose statistics / training / evaluation, docs/SECAGG.md) and
+    end when their buckets do; the coordinator sees only bucket sums.
+
     Every phase ends when all expected replies are in or at its deadline,
     whichever comes first: a client that misses a deadline is dropped from
     that round, never waited for.  A round with fewer than min_updates
@@ -121,6 +125,19 @@ typedef struct {
                                     every bucket sum the coordinator unmasks is already noised and
                                     the coordinator adds none (Kairouz, Liu, Steinke 2021;
                                     docs/PRIVACY.md, "Distributed noise") */
+    /* adaptive clipping (client-level only; Andrew, Thakkar, McMahan,
+       Ramaswamy 2021, Algorithm 1; docs/PRIVACY.md "Adaptive clipping"):
+       clip_norm is the starting norm C_0; every round each client reports
+       whether its update was unclipped (masked, in secure mode), the
+       coordinator releases the noisy count and moves C towards the
+       dp_target_quantile of the update norms.  The accountant keeps charging
+       the noise multiplier z; the update noise uses z_delta
+       (fl_dp_adaclip_update_z). */
+    int dp_adaptive_clip;        /* 1: adapt clip_norm each round */
+    double dp_target_quantile;   /* gamma in [0, 1]: target fraction of unclipped updates (0.5) */
+    double dp_clip_lr;           /* eta_C > 0: C <- C exp(-eta_C (b - gamma)) (0.2) */
+    double dp_count_noise;       /* sigma_b: noise on the count; < 0 = expected cohort size / 20,
+                                    0 = none (only with dp_noise_multiplier 0) */
 } fl_round_config_t;
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN). */
@@ -145,12 +162,14 @@ typedef struct {
     size_t dropped;              /* cohort members that missed the deadline or were rejected */
     size_t buckets;              /* secure mode: buckets planned */
     size_t buckets_aborted;      /* secure mode: buckets whose secure aggregation aborted */
-    size_t eval_clients;         /* clients whose evaluation arrived */
+    size_t eval_clients;         /* clients whose evaluation was counted (secure mode: the survivors
+                                    of the evaluation buckets whose secure aggregation completed) */
     int skipped;                 /* 1: too few updates, model unchanged */
     double train_loss;           /* example-weighted mean of the clients' reported loss */
     double update_norm;          /* L2 norm of the applied aggregate update */
     fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
     double epsilon;              /* DP: epsilon spent after this round (at dp_delta); NaN without DP */
+    double clip_norm;            /* adaptive clipping: the clipping norm C_t this round used; NaN otherwise */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;
@@ -194,9 +213,10 @@ int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 
 fl_round_phase_t fl_round_phase (const fl_round_t *self);
-/*  During a secure training phase: the least advanced bucket's secure-
-    aggregation state (fl_secagg_server_state_t: 0 advertise .. 4 unmask),
-    or -1 when no secure aggregation is running.  For progress reports and
+/*  During a secure phase (round 0 statistics, training or evaluation: all
+    three run per-bucket secure aggregation): the least advanced bucket's
+    secure-aggregation state (fl_secagg_server_state_t: 0 advertise .. 4
+    unmask), or -1 when no secure aggregation is running.  For progress reports and
     fault-injection tests. */
 int fl_round_secure_state (const fl_round_t *self);
 const char *fl_round_phase_name (fl_round_phase_t phase);
@@ -233,6 +253,15 @@ size_t fl_round_member_names (const fl_round_t *self, char *buf, size_t cap);
     check: BLAKE2b-256 over a domain label, the model fingerprint and the n
     global parameters of the round (what TRAIN carried). */
 void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
+
+/*  The binding clients sign when round 0 statistics go through secure
+    aggregation: BLAKE2b-256 over a domain label, the model fingerprint (the
+    agreed architecture), the number of features d and the fixed-point
+    encoding's parameters (fl_stats.h), i.e. what STATS_REQUEST asks for.
+    Evaluation signs fl_round_binding of the evaluated model; the purpose
+    in the session context (fl_secagg_config_t.purpose) keeps the three
+    aggregations of a round apart. */
+void fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32]);
 
 /*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
     snapshots what a resumed run needs: run id, round, global model, server
@@ -291,18 +320,35 @@ double fl_round_dp_sample_rate (const fl_round_t *self);
     scale), which is at least z times the sensitivity. */
 void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma);
 
-/*  The guarantee as one sentence (unit, epsilon, delta, assumptions),
-    written to buf (cap bytes, always terminated).  "" without DP. */
+/*  Adaptive clipping (cfg.dp_adaptive_clip): the clipping norm the next
+    round will use (C_t, or C_0 before the first round), the count noise
+    sigma_b and the update's noise multiplier z_delta in use (NaN until the
+    first training round fixed them), and the last released noisy fraction
+    of unclipped updates (unclamped; NaN before the first release).  All NaN
+    without adaptive clipping. */
+double fl_round_dp_clip_norm (const fl_round_t *self);
+void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
+
+/*  The guarantee as one sentence (unit, epsilon, delta, assumptions; with
+    adaptive clipping also the count noise and z_delta), written to buf (cap
+    bytes, always terminated; 2048 always suffices).  "" without DP. */
 void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
 
 /*  Checkpoint support: the privacy spend as flat doubles.
       [0] FL_ROUND_DP_STATE_VERSION, [1] noise multiplier z (NaN if not yet
       fixed), [2] per-round sample rate (NaN if not yet fixed), [3] per-example
-      Poisson rate q (record-level; NaN otherwise), [4 ..] fl_accountant_export.
+      Poisson rate q (record-level; NaN otherwise), [4] adaptive clipping: the
+      clipping norm of the next round C_t (NaN without adaptive clipping),
+      [5] adaptive clipping: the count noise sigma_b (NaN if not yet fixed or
+      without adaptive clipping), [6 ..] fl_accountant_export.
     fl_round_dp_state writes FL_ROUND_DP_STATE_HEADER + the accountant's
     doubles (FL_ACCOUNTANT_STATE_DOUBLES (151) = 306 with the default orders:
-    310 in all) to out[0..cap) and returns how many, or 0 (nothing written)
-    without DP or if cap is too small.
+    312 in all) to out[0..cap) and returns how many, or 0 (nothing written)
+    without DP or if cap is too small.  fl_round_dp_restore also reads
+    version 1 (header of 4, no adaptive clipping: a run configured with
+    adaptive clipping then starts from its configured C_0).  A state with a
+    C_t is refused by a run without adaptive clipping (resume with the same
+    options).
     fl_round_dp_restore takes such a state (untrusted: from a checkpoint
     file), checks it (version, finite positive rates and z, the accountant's
     own checks) and replaces the accountant, z and the rates: call it after
@@ -310,8 +356,9 @@ void fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap);
     charging the restored accountant, so the budget covers both runs.
     Returns 0, or -1 (and logs, nothing changed) without DP, on a malformed
     state, or once a training round has started. */
-#define FL_ROUND_DP_STATE_VERSION 1
-#define FL_ROUND_DP_STATE_HEADER 4u
+#define FL_ROUND_DP_STATE_VERSION 2
+#define FL_ROUND_DP_STATE_HEADER 6u
+#define FL_ROUND_DP_STATE_HEADER_V1 4u
 size_t fl_round_dp_state (const fl_round_t *self, double *out, size_t cap);
 int fl_round_dp_restore (fl_round_t *self, const double *in, size_t n);
 

@@ -78,6 +78,7 @@ typedef struct {
     uint8_t  run_id[FL_SECAGG_RUNIDBYTES];
     uint64_t round;
     uint32_t bucket;
+    uint32_t purpose;                           /* FL_SECAGG_PURPOSE_*: what is aggregated (in ctx) */
     uint32_t n;                                 /* clients in the bucket, 2..MAX_CLIENTS */
     uint32_t t;                                 /* reconstruction threshold, 1 < t <= k */
     fl_secagg_graph_t graph;
@@ -93,6 +94,15 @@ typedef struct {
         coordinator that shows two models to two groups is detected. */
     const uint8_t *round_binding;
 } fl_secagg_config_t;
+
+/*  What a secure aggregation sums.  Several aggregations share a (run,
+    round, bucket): round 0 statistics, training round r and the evaluation
+    of round r's model.  The purpose is part of the session context, so a
+    message of one can never be accepted in another (docs/SECAGG.md §2). */
+#define FL_SECAGG_PURPOSE_TRAIN 0u     /* model updates (the default: zeroed config) */
+#define FL_SECAGG_PURPOSE_STATS 1u     /* round 0 feature statistics */
+#define FL_SECAGG_PURPOSE_EVAL  2u     /* federated-evaluation counts */
+#define FL_SECAGG_PURPOSE_MAX   2u
 
 /*  --- messages ------------------------------------------------------------ */
 
@@ -174,8 +184,8 @@ void fl_secagg_msg_destroy (fl_secagg_msg_t **self_p);
 const char *fl_secagg_msg_kind_name (int kind);
 
 /*  Session context digest: BLAKE2b-256 over a domain label and the
-    little-endian encoding of (version, run id, round, bucket, n, t, graph,
-    k, m) (docs/SECAGG.md §2).  The protocol parameters are included so two
+    little-endian encoding of (version, run id, round, bucket, purpose, n,
+    t, graph, k, m) (docs/SECAGG.md §2).  The protocol parameters are included so two
     parties configured differently never agree on anything. */
 void fl_secagg_ctx_digest (const fl_secagg_config_t *cfg, uint8_t out[FL_SECAGG_CTXBYTES]);
 

@@ -76,6 +76,64 @@ uint64_t fl_stats_count (const fl_stats_t *self);
 const double *fl_stats_sum (const fl_stats_t *self);
 const double *fl_stats_sumsq (const fl_stats_t *self);
 
+/* ==== Fixed-point encoding for secure aggregation ========================
+
+    Secure aggregation sums vectors in Z_2^32 (fl_secagg), but round 0
+    statistics do not fit one 32-bit word: sum x^2 of raw features reaches
+    ~1e16 (UCI credit bill amounts) and sum x is signed.  Each real value v
+    becomes the signed fixed-point integer q = round(v * 2^F), F =
+    FL_STATS_FIXED_FRAC_BITS, held as a 128-bit two's-complement number and
+    split into FL_STATS_FIXED_LIMBS limbs of 16 bits (little-endian), each
+    limb one Z_2^32 coordinate.  A limb is < 2^16, so the sum of up to
+    FL_STATS_FIXED_MAX_SUMMANDS (65,535: a whole secure-aggregation bucket)
+    encoded values never wraps a coordinate.  The decoder propagates carries
+    (digit_k = (s_k + carry) mod 2^16, carry = (s_k + carry) >> 16), which
+    reassembles the 128-bit two's-complement sum mod 2^128, the exact sum of
+    the q's as long as it stays inside the signed range: |v| <
+    2^FL_STATS_FIXED_MAX_BITS (= 2^(127 - F - 16)) at every client
+    guarantees that for 65,535 summands.  Resolution 2^-F (~2.3e-10)
+    per value; the decoded double is the exact integer sum rounded once to
+    53 bits (relative error <= 2^-52 plus that of the final add).
+    Why not one word: a 32-bit fixed point with a per-feature scale would
+    need the scale, i.e. the feature's range, agreed in advance, and would
+    still lose ~8 digits on sum x^2; 8 limbs cost 8 words per value
+    (e.g. 488 words for 30 features), nothing next to a model update. */
+#define FL_STATS_FIXED_FRAC_BITS   32
+#define FL_STATS_FIXED_LIMBS       8u
+#define FL_STATS_FIXED_MAX_BITS    79        /* 127 - FRAC_BITS - 16 */
+#define FL_STATS_FIXED_MAX_SUMMANDS 65535u
+
+/*  Encodes n doubles into out (n * FL_STATS_FIXED_LIMBS words, caller-
+    allocated): out[8i + k] = limb k (bits 16k..16k+15) of the 128-bit two's
+    complement of round(v[i] * 2^F) (rounding to nearest, ties to even).
+    Returns 0, or -1 with a zsys_error naming the value (nothing written)
+    if a value is not finite or |v| >= 2^FL_STATS_FIXED_MAX_BITS (its sum
+    over a bucket could overflow the signed range). */
+int fl_stats_fixed_encode (const double *v, size_t n, uint32_t *out);
+
+/*  Decodes the mod-2^32 sum of `summands` encoded vectors (n values, n * 8
+    words) into out (n doubles).  Returns -1 with a zsys_error (nothing
+    written) if summands is 0 or > FL_STATS_FIXED_MAX_SUMMANDS, a limb sum
+    exceeds summands * (2^16 - 1) (no honest sum does: tampered or
+    mis-sized), or a value's magnitude is beyond what summands honest
+    inputs can reach. */
+int fl_stats_fixed_decode (const uint32_t *sum, size_t n, uint32_t summands, double *out);
+
+/*  Length of a member's encoded statistics: (1 + 2d) values (count, sum,
+    sumsq), FL_STATS_FIXED_LIMBS words each. */
+size_t fl_stats_fixed_len (size_t d);
+
+/*  Encodes self's (count, sum (d), sumsq (d)) into out (fl_stats_fixed_len
+    (d) words).  -1 (logged) as fl_stats_fixed_encode. */
+int fl_stats_to_fixed (const fl_stats_t *self, uint32_t *out);
+
+/*  Statistics from a bucket's unmasked sum of `summands` members'
+    fl_stats_to_fixed vectors (len words, d features).  Checks the decoded
+    values: count a positive integer below 2^48, every sum finite, every
+    sumsq >= 0 (up to the encoding's rounding, which is clamped away).
+    NULL (logged) on any violation.  Caller owns. */
+fl_stats_t *fl_stats_from_fixed (size_t d, const uint32_t *sum, size_t len, uint32_t summands);
+
 #ifdef __cplusplus
 }
 #endif

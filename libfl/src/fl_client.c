@@ -58,7 +58,8 @@ struct fl_client_t {
     fl_secagg_client_t *sa;          /* the current round's session, or NULL */
     uint64_t sa_round;
     uint32_t sa_bucket;
-    uint64_t secure_rounds;          /* masked inputs completed */
+    uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the session */
+    uint64_t secure_done[FL_SECAGG_PURPOSE_MAX + 1];   /* masked inputs completed, by purpose */
     /* Byzantine attack (evaluation only, docs/ATTACKS.md); FL_ATTACK_NONE = honest. */
     fl_attack_kind_t attack;
     fl_attack_params_t attack_params;
@@ -364,24 +365,6 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
 }
 
 static int
-s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
-{
-    size_t d = fl_dataset_features (self->raw_train);
-    fl_stats_t *st = fl_stats_new (d);
-    if (!st || fl_stats_accumulate (st, self->raw_train) != 0) {
-        fl_stats_destroy (&st);
-        return 0;
-    }
-    fl_wire_writer_t *w = s_writer (self, FL_WIRE_STATS, fl_wire_round (m));
-    fl_wire_put_u64 (w, "count", fl_stats_count (st));
-    fl_wire_put_f64s (w, "sum", fl_stats_sum (st), d);
-    fl_wire_put_f64s (w, "sumsq", fl_stats_sumsq (st), d);
-    s_enqueue (self, w);
-    fl_stats_destroy (&st);
-    return 1;
-}
-
-static int
 s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
 {
     size_t d = fl_dataset_features (self->raw_train);
@@ -397,6 +380,10 @@ s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
         free (mean);
         return 0;
     }
+    /* The statistics are decided: a round 0 session we dropped out of (or
+       that the coordinator closed without us) is over. */
+    if (self->sa && self->sa_purpose == FL_SECAGG_PURPOSE_STATS)
+        fl_secagg_client_destroy (&self->sa);
     /* Always from the raw rows: a rejoin after a coordinator restart may
        bring different statistics. */
     fl_dataset_destroy (&self->train);
@@ -452,9 +439,11 @@ typedef struct {
 
 /* Validates the session against our own roster before anything is trained
    or revealed: we must be listed at our index, every member must be in the
-   roster (a sybil or unknown key is refused), sizes and encoding consistent. */
+   roster (a sybil or unknown key is refused), sizes and encoding consistent.
+   what: the request's name for log lines; train: TRAIN also carries the
+   clipping and encoding parameters of the update. */
 static int
-s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
+s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, const char *what, int train)
 {
     memset (ss, 0, sizeof *ss);
     uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0;
@@ -462,18 +451,18 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
     if (fl_wire_get_u64 (m, "sa_bucket", &b) != 0 || fl_wire_get_u64 (m, "sa_index", &idx) != 0
         || fl_wire_get_u64 (m, "sa_n", &n) != 0 || fl_wire_get_u64 (m, "sa_t", &t) != 0
         || fl_wire_get_u64 (m, "sa_k", &k) != 0 || fl_wire_get_u64 (m, "sa_graph", &graph) != 0
-        || fl_wire_get_f64 (m, "clip", &ss->clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &ss->max_abs) != 0
-        || fl_wire_get_u64 (m, "enc_summands", &summands) != 0 || fl_wire_get_u64 (m, "cap", &ss->cap) != 0)
+        || (train && (fl_wire_get_f64 (m, "clip", &ss->clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &ss->max_abs) != 0
+                      || fl_wire_get_u64 (m, "enc_summands", &summands) != 0 || fl_wire_get_u64 (m, "cap", &ss->cap) != 0)))
         why = "incomplete secure-aggregation session";
     else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n || graph > 1)
         why = "session parameters out of range";
-    else if (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1)
-             || (summands != n && !(fl_wire_has (m, "dp_sigma_i") && summands > n && summands <= INT32_MAX)))
+    else if (train && (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1)
+                       || (summands != n && !(fl_wire_has (m, "dp_sigma_i") && summands > n && summands <= INT32_MAX))))
         why = "encoding parameters inconsistent with the clipping norm and bucket size";
     else if (fl_wire_bin_list_len (m, "sa_members") != n)
         why = "bucket member list has the wrong length";
     if (why) {
-        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        zsys_warning ("client %s: rejected %s: %s", self->member, what, why);
         return -1;
     }
     ss->bucket = (uint32_t) b;
@@ -499,7 +488,7 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
         snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
         int ri = fl_roster_find_by_id (self->roster, id);
         if (ri < 0) {
-            zsys_warning ("client %s: rejected TRAIN: bucket lists '%s', who is not in the roster", self->member, id);
+            zsys_warning ("client %s: rejected %s: bucket lists '%s', who is not in the roster", self->member, what, id);
             why = "unknown member";
         }
         else if (seen[ri]++)
@@ -511,7 +500,7 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
     }
     free (seen);
     if (why) {
-        zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
+        zsys_warning ("client %s: rejected %s: %s", self->member, what, why);
         free (ss->pks);
         ss->pks = NULL;
         return -1;
@@ -519,16 +508,134 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss)
     return 0;
 }
 
+/* Starts this client's part of a bucket's secure aggregation of purpose
+   over the encoded input enc (m words; copied into the session's guarded
+   memory), signing binding in the consistency check, and queues the signed
+   key advertisement.  A previous session is dropped (wiped). */
+static int
+s_secure_begin (fl_client_t *self, uint64_t round, const s_session_t *ss, uint32_t purpose, const uint32_t *enc,
+                size_t m, const uint8_t binding[32])
+{
+    fl_secagg_config_t sc;
+    memset (&sc, 0, sizeof sc);
+    sc.version = FL_SECAGG_VERSION;
+    memcpy (sc.run_id, self->run_id, 16);
+    sc.round = round;
+    sc.bucket = ss->bucket;
+    sc.purpose = purpose;
+    sc.n = ss->n;
+    sc.t = ss->t;
+    sc.graph = ss->graph;
+    sc.k = ss->k;
+    sc.m = m;
+    sc.roster_pks = ss->pks;
+    sc.my_index = ss->index;
+    sc.id_secret_key = self->identity_secret;
+    sc.round_binding = binding;
+    fl_secagg_client_destroy (&self->sa);
+    self->sa = fl_secagg_client_new (&sc);
+    fl_secagg_msg_t *out = NULL;
+    if (!self->sa || fl_secagg_client_set_input (self->sa, enc) != 0 || fl_secagg_client_start (self->sa, &out) != 0) {
+        zsys_error ("client %s: secure aggregation could not start", self->member);
+        fl_secagg_client_destroy (&self->sa);
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fl_secagg_msg_to_wire (out, self->run_id, round, ss->bucket, &buf, &len) == 0)
+        s_enqueue_raw (self, buf, len);
+    fl_secagg_msg_destroy (&out);
+    self->sa_round = round;
+    self->sa_bucket = ss->bucket;
+    self->sa_purpose = purpose;
+    return 0;
+}
+
+/*  A request with a secure-aggregation session ("sa_bucket") needs our
+    keys; one without it needs --plaintext.  Returns 1 secure, 0 plaintext,
+    -1 refused (logged). */
+static int
+s_secure_or_plain (fl_client_t *self, const fl_wire_msg_t *m, const char *what, const char *payload)
+{
+    int secure = fl_wire_has (m, "sa_bucket");
+    if (secure && !(self->roster && self->identity_secret)) {
+        zsys_error ("client %s: the coordinator runs secure aggregation, but this client has no roster and "
+                    "identity key (--roster, --identity)", self->member);
+        return -1;
+    }
+    if (!secure && !self->allow_plaintext) {
+        zsys_error ("client %s: refused %s of round %" PRIu64 ": the coordinator asked for unmasked %s, and "
+                    "this client takes part in secure aggregation only (--plaintext allows it)", self->member,
+                    what, fl_wire_round (m), payload);
+        return -1;
+    }
+    return secure;
+}
+
+/* Round 0: (count, Σx, Σx²) of the raw training rows.  In a secure run
+   they go through the bucket's secure aggregation in the fixed-point
+   encoding of fl_stats (the coordinator learns only bucket sums);
+   otherwise in a plaintext STATS message. */
+static int
+s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
+{
+    int secure = s_secure_or_plain (self, m, "STATS_REQUEST", "feature statistics");
+    if (secure < 0)
+        return 0;
+    s_session_t ss;
+    memset (&ss, 0, sizeof ss);
+    if (secure && s_parse_session (self, m, &ss, "STATS_REQUEST", 0) != 0)
+        return 0;
+    size_t d = fl_dataset_features (self->raw_train);
+    fl_stats_t *st = fl_stats_new (d);
+    if (!st || fl_stats_accumulate (st, self->raw_train) != 0) {
+        fl_stats_destroy (&st);
+        free (ss.pks);
+        return 0;
+    }
+    if (secure) {
+        size_t me = fl_stats_fixed_len (d);
+        uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
+        uint8_t binding[32];
+        fl_round_stats_binding (self->fingerprint, d, binding);
+        int rc = -1;
+        if (enc && fl_stats_to_fixed (st, enc) == 0)
+            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SECAGG_PURPOSE_STATS, enc, me, binding);
+        else
+            zsys_error ("client %s: refused round 0: the feature statistics cannot be encoded for secure "
+                        "aggregation (a value is beyond +-2^%d)", self->member, FL_STATS_FIXED_MAX_BITS);
+        if (enc)
+            sodium_free (enc);              /* wipes */
+        fl_stats_destroy (&st);
+        free (ss.pks);
+        return rc == 0;
+    }
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_STATS, fl_wire_round (m));
+    fl_wire_put_u64 (w, "count", fl_stats_count (st));
+    fl_wire_put_f64s (w, "sum", fl_stats_sum (st), d);
+    fl_wire_put_f64s (w, "sumsq", fl_stats_sumsq (st), d);
+    s_enqueue (self, w);
+    fl_stats_destroy (&st);
+    return 1;
+}
+
+static double s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t n, double clip);
+
 /* Clips, weights and encodes the update, and starts the bucket's secure
    aggregation.  The encoded vector is [w·Δ (n_params), w, w·loss] with
    w = min(examples, cap) / cap in [0, 1], so FedAvg weighting survives the
-   masking; every value is within [-max(C,1), max(C,1)]. */
+   masking; every value is within [-max(C,1), max(C,1)].  With adaptive
+   clipping (TRAIN "dp_adaptive") one more value follows: the shifted
+   unclipped indicator +-1/2 (s_dp_indicator). */
 static int
 s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, float *delta, size_t n_rows,
                 double loss)
 {
     size_t np = fl_model_num_params (self->model), me = np + 2;
     double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
+    double unclipped = s_dp_indicator (m, delta, np, ss->clip);   /* adaptive clipping: before clipping */
+    if (!isnan (unclipped))
+        me++;
     /* An attacker controls its own client and does not clip; what it cannot
        escape is the encoding's per-coordinate bound (values are clamped to
        [-max_abs, max_abs] by fl_quant_encode). */
@@ -546,6 +653,8 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
     double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->max_abs ? ss->max_abs : loss) : 0;
     x[np] = (float) w;
     x[np + 1] = (float) (w * l);
+    if (me > np + 2)
+        x[np + 2] = (float) unclipped;      /* masked like the rest: the coordinator sees bucket totals */
     if (fl_quant_encode (x, me, &qe, rng, enc) != 0)
         goto done;
     /* distributed DP: our noise share, before masking (CSPRNG, exact sampler) */
@@ -553,37 +662,7 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
         goto done;
     uint8_t binding[32];
     fl_round_binding (self->fingerprint, self->global, np, binding);
-    fl_secagg_config_t sc;
-    memset (&sc, 0, sizeof sc);
-    sc.version = FL_SECAGG_VERSION;
-    memcpy (sc.run_id, self->run_id, 16);
-    sc.round = fl_wire_round (m);
-    sc.bucket = ss->bucket;
-    sc.n = ss->n;
-    sc.t = ss->t;
-    sc.graph = ss->graph;
-    sc.k = ss->k;
-    sc.m = me;
-    sc.roster_pks = ss->pks;
-    sc.my_index = ss->index;
-    sc.id_secret_key = self->identity_secret;
-    sc.round_binding = binding;
-    fl_secagg_client_destroy (&self->sa);
-    self->sa = fl_secagg_client_new (&sc);
-    fl_secagg_msg_t *out = NULL;
-    if (!self->sa || fl_secagg_client_set_input (self->sa, enc) != 0 || fl_secagg_client_start (self->sa, &out) != 0) {
-        zsys_error ("client %s: secure aggregation could not start", self->member);
-        fl_secagg_client_destroy (&self->sa);
-        goto done;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (fl_secagg_msg_to_wire (out, self->run_id, sc.round, ss->bucket, &buf, &len) == 0)
-        s_enqueue_raw (self, buf, len);
-    fl_secagg_msg_destroy (&out);
-    self->sa_round = sc.round;
-    self->sa_bucket = ss->bucket;
-    rc = 0;
+    rc = s_secure_begin (self, fl_wire_round (m), ss, FL_SECAGG_PURPOSE_TRAIN, enc, me, binding);
 done:
     if (x)
         sodium_free (x);               /* sodium_free wipes */
@@ -627,7 +706,7 @@ s_on_secagg (fl_client_t *self, const fl_wire_msg_t *m)
     }
     fl_secagg_client_state_t st = fl_secagg_client_state (self->sa);
     if (st == FL_SECAGG_CLIENT_DONE) {
-        self->secure_rounds++;
+        self->secure_done[self->sa_purpose]++;
         fl_secagg_client_destroy (&self->sa);
     }
     else if (st == FL_SECAGG_CLIENT_ABORTED) {
@@ -648,6 +727,7 @@ typedef struct {
     uint64_t steps;               /* record-level: local batches K */
     int dist;                     /* distributed noise (secure rounds only) */
     double z, sigma_i;            /* distributed: noise multiplier, our share (grid units) */
+    uint64_t adaptive;            /* client-level: adaptive clipping, report the unclipped indicator */
 } s_dp_round_t;
 
 static int
@@ -672,12 +752,39 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
     else if (fl_wire_has (m, "dp_sigma_i") && !fl_wire_has (m, "sa_bucket"))
         why = "distributed noise was asked for a round without secure aggregation (the noise shares protect only "
               "a masked sum)";
+    else if (fl_wire_has (m, "dp_adaptive")) {
+        /* adaptive clipping: C_t changes every round; keep it in the range
+           the coordinator clamps it to (a secure round's "clip") */
+        double clip = 0;
+        if (fl_wire_get_u64 (m, "dp_adaptive", &dp->adaptive) != 0 || dp->adaptive != 1
+            || dp->unit != FL_ROUND_DP_CLIENT)
+            why = "adaptive clipping is announced for a unit other than client-level, or malformed";
+        else if (fl_wire_has (m, "clip") && (fl_wire_get_f64 (m, "clip", &clip) != 0
+                                             || !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX)))
+            why = "adaptive clipping norm out of range";
+    }
     if (why) {
         zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
         return -1;
     }
     dp->dist = fl_wire_has (m, "dp_sigma_i");   /* validated against the session by s_dp_session */
     return 0;
+}
+
+/*  Adaptive clipping (Andrew et al. 2021): the shifted indicator of this
+    update, +1/2 if its L2 norm before clipping is at most clip, else -1/2
+    (so one member changes the released sum by at most 1/2: the count's
+    sensitivity in docs/PRIVACY.md); NaN when TRAIN did not ask for it
+    (s_dp_parse validated "dp_adaptive" before). */
+static double
+s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t n, double clip)
+{
+    if (!fl_wire_has (m, "dp_adaptive"))
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double) delta[i] * (double) delta[i];
+    return sqrt (s) <= clip ? 0.5 : -0.5;       /* NaN norms compare false: clipped */
 }
 
 /*  Under DP the loss is not sent (it would be released without noise).
@@ -747,24 +854,15 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         zsys_warning ("client %s: rejected TRAIN: invalid training configuration", self->member);
         return 0;
     }
-    int secure_round = fl_wire_has (m, "sa_bucket");
-    if (secure_round && !(self->roster && self->identity_secret)) {
-        zsys_error ("client %s: the coordinator runs secure aggregation, but this client has no roster and "
-                    "identity key (--roster, --identity)", self->member);
+    int secure_round = s_secure_or_plain (self, m, "TRAIN", "an update");
+    if (secure_round < 0)
         return 0;
-    }
-    if (!secure_round && !self->allow_plaintext) {
-        zsys_error ("client %s: refused round %" PRIu64 ": the coordinator asked for an unmasked update, and "
-                    "this client takes part in secure aggregation only (--plaintext allows it)", self->member,
-                    fl_wire_round (m));
-        return 0;
-    }
     s_dp_round_t dp;
     if (s_dp_parse (self, m, &dp) != 0)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure_round && s_parse_session (self, m, &ss) != 0)
+    if (secure_round && s_parse_session (self, m, &ss, "TRAIN", 1) != 0)
         return 0;
     if (secure_round && s_dp_session (self, &dp, &ss) != 0) {
         free (ss.pks);
@@ -830,16 +928,48 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     return 1;
 }
 
+/* Federated evaluation of the model in EVALUATE on our test rows.  In a
+   secure run the counts and histograms go through the bucket's secure
+   aggregation (fl_metrics_counts_encode), signing the evaluated model as
+   the round binding; otherwise in a plaintext EVAL_RESULT. */
 static int
 s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
 {
-    if (s_load_global (self, m, "EVALUATE") != 0)
+    int secure = s_secure_or_plain (self, m, "EVALUATE", "evaluation counts");
+    if (secure < 0)
         return 0;
+    s_session_t ss;
+    memset (&ss, 0, sizeof ss);
+    if (secure && s_parse_session (self, m, &ss, "EVALUATE", 0) != 0)
+        return 0;
+    if (s_load_global (self, m, "EVALUATE") != 0) {
+        free (ss.pks);
+        return 0;
+    }
     fl_metrics_counts_t c;
     fl_metrics_counts_init (&c);
     if (fl_metrics_counts_from_model (self->model, fl_dataset_x (self->test), fl_dataset_y (self->test),
-                                      fl_dataset_rows (self->test), &c) != 0)
+                                      fl_dataset_rows (self->test), &c) != 0) {
+        free (ss.pks);
         return 0;
+    }
+    if (secure) {
+        size_t np = fl_model_num_params (self->model), me = fl_metrics_counts_encoded_len (c.n_classes);
+        uint32_t *enc = me ? (uint32_t *) sodium_malloc (me * sizeof (uint32_t)) : NULL;
+        uint8_t binding[32];
+        fl_round_binding (self->fingerprint, self->global, np, binding);
+        int rc = -1;
+        if (enc && fl_metrics_counts_encode (&c, c.n_classes, ss.n, enc) == 0)
+            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SECAGG_PURPOSE_EVAL, enc, me, binding);
+        else
+            zsys_error ("client %s: refused evaluation of round %" PRIu64 ": the counts cannot be encoded for "
+                        "secure aggregation", self->member, fl_wire_round (m));
+        if (enc)
+            sodium_free (enc);
+        sodium_memzero (&c, sizeof c);
+        free (ss.pks);
+        return rc == 0;
+    }
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVAL_RESULT, fl_wire_round (m));
     fl_metrics_counts_to_wire (&c, w);
     s_enqueue (self, w);
@@ -940,4 +1070,9 @@ fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len)
 fl_client_state_t fl_client_state (const fl_client_t *self) { return self->state; }
 const char *fl_client_reason (const fl_client_t *self) { return self->reason; }
 uint64_t fl_client_rounds_trained (const fl_client_t *self) { return self->rounds_trained; }
-uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_rounds; }
+uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_done[FL_SECAGG_PURPOSE_TRAIN]; }
+uint64_t
+fl_client_secure_count (const fl_client_t *self, unsigned purpose)
+{
+    return purpose <= FL_SECAGG_PURPOSE_MAX ? self->secure_done[purpose] : 0;
+}

@@ -317,3 +317,58 @@ fl_dp_noise_grid (double z, double sensitivity, size_t d, double *step, double *
     *sigma = sg;
     return 0;
 }
+
+/* ---- adaptive clipping (Andrew et al. 2021) ------------------------------------ */
+
+double
+fl_dp_adaclip_update_z (double z, double sigma_b)
+{
+    if (!(z >= 0) || !isfinite (z) || !(sigma_b >= 0) || !isfinite (sigma_b)) {
+        zsys_error ("fl_dp_adaclip_update_z: need finite z >= 0 and count noise >= 0 (z %g, count noise %g)", z,
+                    sigma_b);
+        return NAN;
+    }
+    if (z == 0)
+        return 0;                          /* no noise anywhere: epsilon is infinite anyway */
+    if (!(2 * sigma_b > z)) {
+        zsys_error ("fl_dp_adaclip_update_z: count noise %g is too small for noise multiplier %g: the count alone "
+                    "would spend the budget (need 2 x count noise > z)", sigma_b, z);
+        return NAN;
+    }
+    double r = 1.0 / (z * z) - 1.0 / (4.0 * sigma_b * sigma_b);
+    return 1.0 / sqrt (r);
+}
+
+int
+fl_dp_adaclip_fraction (fl_rng_t *rng, double shifted_sum, double sigma_b, double expected, double *frac)
+{
+    assert (frac);
+    if (!isfinite (shifted_sum) || fabs (shifted_sum) > 0x1p50 || !(expected > 0) || !isfinite (expected)
+        || !(sigma_b == 0 || (2 * sigma_b >= FL_DP_SIGMA_MIN && 2 * sigma_b <= FL_DP_SIGMA_MAX))) {
+        zsys_error ("fl_dp_adaclip_fraction: invalid sum %g, count noise %g or expected count %g", shifted_sum,
+                    sigma_b, expected);
+        return -1;
+    }
+    /* on the grid of halves: k = 2 * sum is an integer */
+    int64_t k = (int64_t) llround (2.0 * shifted_sum), z = 0;
+    if (sigma_b > 0) {
+        assert (rng);
+        if (fl_dp_discrete_gaussian_vec (rng, 2.0 * sigma_b, &z, 1) != 0)
+            return -1;
+    }
+    *frac = ((double) (k + z) / 2.0) / expected + 0.5;
+    return 0;
+}
+
+double
+fl_dp_adaclip_next (double C, double frac, double gamma, double lr)
+{
+    if (!(C > 0) || !isfinite (C) || !(gamma >= 0 && gamma <= 1) || !(lr >= 0) || !isfinite (lr) || isnan (frac)) {
+        zsys_error ("fl_dp_adaclip_next: invalid norm %g, fraction %g, target quantile %g or rate %g", C, frac,
+                    gamma, lr);
+        return NAN;
+    }
+    double b = frac < 0 ? 0 : frac > 1 ? 1 : frac;
+    double next = C * exp (-lr * (b - gamma));
+    return next < FL_DP_ADACLIP_MIN ? FL_DP_ADACLIP_MIN : next > FL_DP_ADACLIP_MAX ? FL_DP_ADACLIP_MAX : next;
+}

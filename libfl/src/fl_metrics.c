@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_stats.h"
+
 #define S_CHUNK 512u
 
 typedef struct {
@@ -455,4 +457,85 @@ fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c)
     if (P == 0 || N == 0)
         return NAN;
     return 0.5 * same / (P * N);
+}
+
+/* ---- secure-aggregation vectors (see fl_metrics.h) ----------------------------- */
+
+#define S_ENC_HEAD (2u + FL_STATS_FIXED_LIMBS)    /* n, n_correct, log loss limbs */
+
+size_t
+fl_metrics_counts_encoded_len (uint64_t n_classes)
+{
+    if (n_classes < 2 || n_classes > FL_MODEL_MAX_CLASSES)
+        return 0;
+    return S_ENC_HEAD + (n_classes == 2 ? 4u + 2u * FL_METRICS_BINS : 0u);
+}
+
+int
+fl_metrics_counts_encode (const fl_metrics_counts_t *c, uint64_t n_classes, uint32_t max_summands, uint32_t *out)
+{
+    size_t len = fl_metrics_counts_encoded_len (n_classes);
+    if (len == 0 || c->n_classes != n_classes || max_summands == 0 || fl_metrics_counts_check (c) != 0) {
+        zsys_error ("fl_metrics: counts cannot be encoded for %llu classes", (unsigned long long) n_classes);
+        return -1;
+    }
+    if (c->n > UINT32_MAX / max_summands) {
+        zsys_error ("fl_metrics: %llu test examples: a bucket of %u could wrap a 32-bit sum",
+                    (unsigned long long) c->n, max_summands);
+        return -1;
+    }
+    uint32_t ll[FL_STATS_FIXED_LIMBS];
+    if (fl_stats_fixed_encode (&c->log_loss_sum, 1, ll) != 0)
+        return -1;
+    out[0] = (uint32_t) c->n;
+    out[1] = (uint32_t) c->n_correct;
+    memcpy (out + 2, ll, sizeof ll);
+    if (n_classes == 2) {
+        uint32_t *o = out + S_ENC_HEAD;
+        o[0] = (uint32_t) c->tp;
+        o[1] = (uint32_t) c->fp;
+        o[2] = (uint32_t) c->tn;
+        o[3] = (uint32_t) c->fn;
+        for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+            o[4 + b] = (uint32_t) c->hist_pos[b];
+            o[4 + FL_METRICS_BINS + b] = (uint32_t) c->hist_neg[b];
+        }
+    }
+    return 0;
+}
+
+int
+fl_metrics_counts_decode (const uint32_t *sum, size_t len, uint64_t n_classes, uint32_t summands,
+                          fl_metrics_counts_t *out)
+{
+    fl_metrics_counts_init (out);
+    size_t want = fl_metrics_counts_encoded_len (n_classes);
+    double ll = 0;
+    if (want == 0 || len != want || !sum || fl_stats_fixed_decode (sum + 2, 1, summands, &ll) != 0) {
+        zsys_error ("fl_metrics: the summed evaluation vector (%zu words) does not decode", len);
+        return -1;
+    }
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    c.n_classes = n_classes;
+    c.n = sum[0];
+    c.n_correct = sum[1];
+    c.log_loss_sum = ll;
+    if (n_classes == 2) {
+        const uint32_t *o = sum + S_ENC_HEAD;
+        c.tp = o[0];
+        c.fp = o[1];
+        c.tn = o[2];
+        c.fn = o[3];
+        for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+            c.hist_pos[b] = o[4 + b];
+            c.hist_neg[b] = o[4 + FL_METRICS_BINS + b];
+        }
+    }
+    if (c.n == 0 || fl_metrics_counts_check (&c) != 0) {
+        zsys_error ("fl_metrics: the summed evaluation counts are inconsistent (wrapped or tampered)");
+        return -1;
+    }
+    *out = c;
+    return 0;
 }

@@ -24,6 +24,8 @@ fl_metrics_counts_to_wire (const fl_metrics_counts_t *c, struct fl_wire_writer_t
     size_t bins = c->n_classes == 2 ? FL_METRICS_BINS : 0;
     rc |= fl_wire_put_u64s (w, "hist_pos", c->hist_pos, bins);
     rc |= fl_wire_put_u64s (w, "hist_neg", c->hist_neg, bins);
+    if (c->n_classes > 2)            /* so the receiver knows what the counts are of */
+        rc |= fl_wire_put_u64 (w, "classes", c->n_classes);
     return rc ? -1 : 0;
 }
 
@@ -41,12 +43,16 @@ fl_metrics_counts_from_wire (const struct fl_wire_msg_t *m, fl_metrics_counts_t 
         return -1;
     if (np != nn || (np != 0 && np != FL_METRICS_BINS))
         return -1;
-    if (np == FL_METRICS_BINS) {
+    uint64_t k = 0;
+    int has_k = fl_wire_get_u64 (m, "classes", &k) == 0;
+    if (np == FL_METRICS_BINS && !has_k) {
         memcpy (c->hist_pos, hp, sizeof c->hist_pos);
         memcpy (c->hist_neg, hn, sizeof c->hist_neg);
         c->n_classes = 2;
     }
+    else if (np == 0 && has_k && k > 2 && k <= FL_MODEL_MAX_CLASSES)
+        c->n_classes = k;            /* multi-class: no histograms, the class count says so */
     else
-        return -1;   /* multi-class federated evaluation travels without histograms: not yet supported */
+        return -1;
     return fl_metrics_counts_check (c) == 0 ? 0 : -1;
 }

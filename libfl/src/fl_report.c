@@ -211,6 +211,8 @@ fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds
     s_metric (out, s->eval.auprc);
     if (!isnan (s->epsilon))             /* differential privacy: the spend after this round */
         fprintf (out, "  eps %.3g", s->epsilon);
+    if (!isnan (s->clip_norm))           /* adaptive clipping: the norm this round clipped at */
+        fprintf (out, "  C %.3g", s->clip_norm);
     fprintf (out, "  %6.3fs%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "", mode_tag);
 }
 
@@ -218,14 +220,16 @@ void
 fl_report_csv_header (FILE *out)
 {
     fprintf (out, "round,ready,cohort,updates,dropped,skipped,train_loss,update_norm,eval_clients,"
-                  "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds,buckets,buckets_aborted,epsilon\n");
+                  "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds,buckets,buckets_aborted,epsilon,"
+                  "clip_norm\n");
 }
 
 void
 fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds)
 {
-    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%zu,%zu,%.6g\n",
+    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%zu,%zu,%.6g,%.6g\n",
              s->round, s->ready, s->cohort, s->updates, s->dropped, s->skipped, s->train_loss, s->update_norm,
              s->eval_clients, s->eval.n, s->eval.accuracy, s->eval.log_loss, s->eval.auroc, s->eval.auprc,
-             s->eval.precision, s->eval.recall, seconds, s->buckets, s->buckets_aborted, s->epsilon);
+             s->eval.precision, s->eval.recall, seconds, s->buckets, s->buckets_aborted, s->epsilon,
+             s->clip_norm);
 }

@@ -77,7 +77,11 @@ typedef struct {
     int finished;                    /* 1: DONE or ABORTED and handled */
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
-    double *sum;                     /* (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss */
+    double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss
+                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_dp_extra_coords) */
+    uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
+    uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
+                                        (evaluation) rows: the summed count cannot honestly exceed it */
 } s_bucket_t;
 
 typedef struct s_summary_node_t {
@@ -120,7 +124,9 @@ struct fl_round_t {
     s_bucket_t *buckets;
     size_t n_buckets;
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
-    size_t m_enc;                    /* encoded vector length: n_params + 2 */
+    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_dp_extra_coords) */
+    uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
+    uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
     int secure_started;              /* a bucket has started secure aggregation in this run */
     double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
@@ -143,6 +149,9 @@ struct fl_round_t {
     double dp_round_eps;             /* epsilon after the current round's charge */
     int dp_logged;                   /* the settings were logged */
     double dp_last_sens, dp_last_sigma;  /* the last release's sensitivity and noise (aggregate units) */
+    double dp_sigma_b;               /* adaptive clipping: count noise (NaN until fixed); C_t is cfg.clip_norm */
+    double dp_z_delta;               /* adaptive clipping: the update's noise multiplier (NaN until fixed) */
+    double dp_last_frac;             /* adaptive clipping: last noisy fraction of unclipped updates */
     char stop_reason[256];
 };
 
@@ -287,6 +296,15 @@ s_invariants (const fl_round_t *self)
 
 static void s_free_buckets (fl_round_t *self);
 
+/* Secure mode drives round 0 statistics, training and evaluation by the
+   buckets' secure aggregations, not by the phase deadline. */
+static int
+s_secure_phase (const fl_round_t *self)
+{
+    return self->cfg.secure
+           && (self->phase == FL_ROUND_STATS || self->phase == FL_ROUND_TRAIN || self->phase == FL_ROUND_EVAL);
+}
+
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
 /* differential privacy: defined in their own section at the end of the file */
@@ -300,6 +318,8 @@ static int s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint
 static int s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from);
 static int s_dp_release (fl_round_t *self, double *out, size_t np);
 static double s_dp_update_scale (const fl_round_t *self);
+static size_t s_dp_extra_coords (const fl_round_t *self);
+static double s_dp_indicator (const fl_round_t *self, double norm);
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -336,6 +356,10 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->robust_kind = FL_ROBUST_MEAN;
     fl_robust_params_defaults (&cfg->robust_params);
     cfg->allow_small_buckets = 0;
+    cfg->dp_adaptive_clip = 0;
+    cfg->dp_target_quantile = 0.5;
+    cfg->dp_clip_lr = 0.2;
+    cfg->dp_count_noise = -1;
 }
 
 fl_round_t *
@@ -508,12 +532,29 @@ s_send_standardise (fl_round_t *self, s_peer_t *p)
     p->ready = 1;
 }
 
+static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose);
+static int s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose);
+
 static void
 s_start_stats (fl_round_t *self, int64_t now)
 {
     self->phase = FL_ROUND_STATS;
     self->round = 0;
     s_clear_expected (self);
+    if (self->cfg.secure) {
+        /* every admitted member, in buckets: the coordinator learns only
+           each bucket's sums of (count, Σx, Σx²) */
+        uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
+        size_t k = 0;
+        for (size_t i = 0; idx && i < self->n_peers; i++)
+            if (self->peers[i].admitted)
+                idx[k++] = (uint32_t) i;
+        zsys_info ("coordinator: round 0: federated standardisation with %zu clients, through secure aggregation",
+                   self->n_admitted);
+        s_secure_cohort (self, now, idx, k, 0x7374617473ull /* "stats" */, FL_SECAGG_PURPOSE_STATS);
+        free (idx);
+        return;
+    }
     for (size_t i = 0; i < self->n_peers; i++) {
         s_peer_t *p = &self->peers[i];
         if (!p->admitted)
@@ -526,7 +567,6 @@ s_start_stats (fl_round_t *self, int64_t now)
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
-static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k);
 static void s_secure_tick (fl_round_t *self, int64_t now);
 static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
 static void s_finish_robust (fl_round_t *self, int64_t now);
@@ -538,6 +578,18 @@ s_finish_stats (fl_round_t *self, int64_t now)
     if (count == 0) {
         s_fail (self, "no client reported feature statistics in round 0");
         return;
+    }
+    /* sum x² >= (sum x)² / n holds for any honest data (Cauchy-Schwarz): a
+       clearly negative variance means a tampered or wrapped sum */
+    for (size_t j = 0; j < self->features; j++) {
+        double n = (double) count, mu = fl_stats_sum (self->stats)[j] / n, ex2 = fl_stats_sumsq (self->stats)[j] / n;
+        if (!isfinite (mu) || !isfinite (ex2) || ex2 - mu * mu < -(1e-9 * ex2 + 1e-9)) {
+            char why[160];
+            snprintf (why, sizeof why, "round 0: the global statistics of feature %zu are inconsistent "
+                      "(negative variance): tampered or wrapped sums", j);
+            s_fail (self, why);
+            return;
+        }
     }
     self->mean = (float *) calloc (self->features, sizeof (float));
     self->std = (float *) calloc (self->features, sizeof (float));
@@ -575,6 +627,7 @@ s_start_train (fl_round_t *self, int64_t now)
     memset (&self->cur, 0, sizeof self->cur);
     self->cur.round = self->round;
     self->cur.epsilon = self->cfg.dp ? self->dp_round_eps : NAN;
+    self->cur.clip_norm = fl_round_dp_clip_norm (self);
     self->loss_sum = self->loss_weight = 0;
     fl_fedavg_reset (self->fedavg);
 
@@ -610,7 +663,7 @@ s_start_train (fl_round_t *self, int64_t now)
     if (self->cfg.secure) {
         /* the permutation also assigns the buckets (consecutive runs of it) */
         self->phase_deadline = -1;
-        s_start_secure (self, now, idx, k);
+        s_start_secure (self, now, idx, k, FL_SECAGG_PURPOSE_TRAIN);
         free (idx);
         return;
     }
@@ -670,6 +723,13 @@ s_start_eval (fl_round_t *self, int64_t now)
         return;
     }
     size_t ready = s_ready_list (self, now, idx);
+    if (self->cfg.secure) {
+        /* every ready member, in buckets: the coordinator learns only each
+           bucket's summed counts and histograms */
+        s_secure_cohort (self, now, idx, ready, 0x6576616cull /* "eval" */, FL_SECAGG_PURPOSE_EVAL);
+        free (idx);
+        return;
+    }
     for (size_t j = 0; j < ready; j++) {
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
@@ -715,8 +775,8 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 {
     if (s_pending (self) > 0)
         return;
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN)
-        return;                     /* secure rounds end when their buckets do */
+    if (s_secure_phase (self))
+        return;                     /* secure phases end when their buckets do */
     switch (self->phase) {
     case FL_ROUND_STATS: s_finish_stats (self, now); break;
     case FL_ROUND_TRAIN: s_finish_train (self, now); break;
@@ -735,7 +795,8 @@ s_summary_pack (const fl_round_summary_t *s, double *h)
     double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
                         (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
                         (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
-                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon, 0};
+                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon,
+                        isnan (s->clip_norm) ? 0 : s->clip_norm};
     memcpy (h, v, sizeof v);
 }
 
@@ -762,6 +823,7 @@ s_summary_unpack (const double *h, fl_round_summary_t *s)
     s->eval.recall = h[16];
     s->eval.n = (uint64_t) h[17];
     s->epsilon = h[18];
+    s->clip_norm = h[19] > 0 ? h[19] : NAN;    /* 0: no adaptive clipping (or an older checkpoint) */
 }
 
 static void
@@ -948,7 +1010,7 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        bk->sum = (double *) calloc (self->n_params + 2, sizeof (double));
+        bk->sum = (double *) calloc (self->n_params + 2 + s_dp_extra_coords (self), sizeof (double));
         if (!bk->members || !bk->sum)
             return -1;
         for (uint32_t j = 0; j < bk->n; j++) {
@@ -1049,6 +1111,35 @@ fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, 
     crypto_generichash_final (&st, out, 32);
 }
 
+/* What clients sign when they aggregate round 0 statistics: the request
+   itself (run and round are in the session context), i.e. the agreed model
+   architecture and the number of features whose (count, Σx, Σx²) are summed
+   in the fixed-point encoding of fl_stats. */
+void
+fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32])
+{
+    uint8_t le[12];
+    for (unsigned i = 0; i < 8; i++)
+        le[i] = (uint8_t) ((uint64_t) features >> (8 * i));
+    uint32_t frac = FL_STATS_FIXED_FRAC_BITS, limbs = FL_STATS_FIXED_LIMBS;
+    le[8] = (uint8_t) frac;
+    le[9] = (uint8_t) limbs;
+    le[10] = le[11] = 0;
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, 32);
+    crypto_generichash_update (&st, (const uint8_t *) "libfl stats binding v1", 22);
+    crypto_generichash_update (&st, fingerprint, 32);
+    crypto_generichash_update (&st, le, sizeof le);
+    crypto_generichash_final (&st, out, 32);
+}
+
+static const char *
+s_purpose_name (uint32_t purpose)
+{
+    return purpose == FL_SECAGG_PURPOSE_STATS ? "statistics" : purpose == FL_SECAGG_PURPOSE_EVAL ? "evaluation"
+                                                                                               : "training";
+}
+
 static void
 s_free_buckets (fl_round_t *self)
 {
@@ -1056,6 +1147,7 @@ s_free_buckets (fl_round_t *self)
         fl_secagg_server_destroy (&self->buckets[b].srv);
         free (self->buckets[b].members);
         free (self->buckets[b].sum);
+        free (self->buckets[b].raw);
     }
     free (self->buckets);
     self->buckets = NULL;
@@ -1095,16 +1187,41 @@ s_bucket_flush (fl_round_t *self, size_t b)
     }
 }
 
-static void s_finish_train_secure (fl_round_t *self, int64_t now);
+static void s_finish_secure (fl_round_t *self, int64_t now);
 
 /* A bucket's secure aggregation ended: decode its sum (checking it against
-   the encoding's bound), or leave the bucket out of the round. */
+   the encoding's bound), or leave the bucket out of the round.  Statistics
+   and evaluation sums are kept raw and decoded when every bucket is done. */
 static void
 s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
 {
     s_bucket_t *bk = &self->buckets[b];
     bk->finished = 1;
-    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
+    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE
+        && self->sa_purpose != FL_SECAGG_PURPOSE_TRAIN) {
+        const uint32_t *sum = NULL, *surv = NULL;
+        size_t m = 0;
+        uint32_t count = 0;
+        bk->raw = (uint32_t *) malloc (self->m_enc * sizeof (uint32_t));
+        if (bk->raw && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
+            && count > 0) {
+            memcpy (bk->raw, sum, m * sizeof (uint32_t));
+            bk->ok = 1;
+            bk->survivors = count;
+            bk->rows = 0;
+            for (uint32_t i = 0; i < count; i++)
+                if (surv[i] < bk->n) {
+                    const s_peer_t *p = &self->peers[bk->members[surv[i]]];
+                    bk->rows += self->sa_purpose == FL_SECAGG_PURPOSE_STATS ? p->n_train : p->n_test;
+                }
+            zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: sum of %u masked inputs unmasked",
+                       self->round, s_purpose_name (self->sa_purpose), b, count);
+        }
+        else
+            zsys_error ("coordinator: round %" PRIu64 " %s bucket %zu: no usable sum; bucket left out", self->round,
+                        s_purpose_name (self->sa_purpose), b);
+    }
+    else if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
         const uint32_t *sum = NULL, *surv = NULL;
         size_t m = 0;
         uint32_t count = 0;
@@ -1125,13 +1242,14 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
         free (dec);
     }
     else
-        zsys_warning ("coordinator: round %" PRIu64 " bucket %zu: secure aggregation aborted: %s; bucket left out",
-                      self->round, b, bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
+        zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: secure aggregation aborted: %s; bucket left out",
+                      self->round, s_purpose_name (self->sa_purpose), b,
+                      bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
     fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
     for (size_t i = 0; i < self->n_buckets; i++)
         if (!self->buckets[i].finished)
             return;
-    s_finish_train_secure (self, now);
+    s_finish_secure (self, now);
 }
 
 /* Closes phases early once everyone expected has answered, sends what the
@@ -1163,29 +1281,91 @@ s_bucket_progress (fl_round_t *self, size_t b, int64_t now)
         s_bucket_finish (self, b, now);
 }
 
-/* Sends TRAIN with its bucket's secure-aggregation session to every member
-   of the cohort idx[0..k), in buckets of at least bucket_size. */
-static void
-s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
+/* The request that opens a member's part of a secure aggregation: TRAIN
+   (the round's model and training configuration), STATS_REQUEST (round 0)
+   or EVALUATE (the model to evaluate), each with the bucket's session. */
+static fl_wire_writer_t *
+s_secure_request (fl_round_t *self, uint32_t purpose)
 {
+    if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
+        fl_wire_writer_t *w = s_train_writer (self);
+        fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+        return w;
+    }
+    if (purpose == FL_SECAGG_PURPOSE_STATS)
+        return s_writer (self, FL_WIRE_STATS_REQUEST);
+    fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
+    fl_wire_put_f32s (w, "params", self->params, self->n_params);
+    fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+    return w;
+}
+
+/* Draws the order of the members idx[0..k) from (seed, round, stream), so
+   buckets are random but reproducible, and starts a secure aggregation. */
+static int
+s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose)
+{
+    if (!idx) {
+        s_fail (self, "out of memory");
+        return -1;
+    }
+    fl_rng_t *r = fl_rng_new_u64 (self->cfg.seed ^ stream, self->round);
+    if (!r) {
+        s_fail (self, "out of memory");
+        return -1;
+    }
+    fl_rng_shuffle_u32 (r, idx, k);
+    fl_rng_destroy (&r);
+    self->phase_deadline = -1;
+    s_start_secure (self, now, idx, k, purpose);
+    return 0;
+}
+
+/* Starts one secure aggregation of the given purpose over the members
+   idx[0..k), in buckets of at least bucket_size (or one bucket), and sends
+   each member its bucket's session in the purpose's request.  The same
+   code runs round 0 statistics, training and evaluation; only the vector
+   (length m_enc), the round binding clients sign, the request and the
+   decoding at the end (s_finish_secure) differ. */
+static void
+s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose)
+{
+    s_free_buckets (self);
     size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
     if (B == 0)
         B = 1;
-    self->m_enc = self->n_params + 2;
-    fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+    int64_t first_deadline;
+    self->sa_purpose = purpose;
+    self->sa_gen++;
+    if (purpose == FL_SECAGG_PURPOSE_STATS) {
+        self->m_enc = fl_stats_fixed_len (self->features);
+        fl_round_stats_binding (self->fingerprint, self->features, self->binding);
+        first_deadline = self->cfg.stats_deadline_ms;
+    }
+    else if (purpose == FL_SECAGG_PURPOSE_EVAL) {
+        self->m_enc = fl_metrics_counts_encoded_len (self->classes);
+        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+        first_deadline = self->cfg.eval_deadline_ms;
+    }
+    else {
+        self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
+        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+        first_deadline = self->cfg.train_deadline_ms;
+    }
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
-    if (!self->buckets) {
+    if (!self->buckets || self->m_enc == 0) {
         s_fail (self, "out of memory");
         return;
     }
     self->n_buckets = B;
-    self->cur.buckets = B;
+    if (purpose == FL_SECAGG_PURPOSE_TRAIN)
+        self->cur.buckets = B;
     double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
     for (size_t b = 0; b < B; b++) {
         s_bucket_t *bk = &self->buckets[b];
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
-        bk->deadline = now + self->cfg.train_deadline_ms;
+        bk->deadline = now + first_deadline;
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
         uint8_t *pks = (uint8_t *) calloc (bk->n ? bk->n : 1, 32);
         if (!bk->members || !pks) {
@@ -1205,7 +1385,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
                   "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
-        else if (s_dp_encoding (self, bk, max_abs, t) != 0)
+        else if (purpose == FL_SECAGG_PURPOSE_TRAIN && s_dp_encoding (self, bk, max_abs, t) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
         memset (&sc, 0, sizeof sc);
@@ -1214,6 +1394,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             memcpy (sc.run_id, self->cfg.run_id, 16);
             sc.round = self->round;
             sc.bucket = (uint32_t) b;
+            sc.purpose = purpose;
             sc.n = bk->n;
             sc.t = t;
             sc.graph = kk >= bk->n ? FL_SECAGG_GRAPH_COMPLETE : FL_SECAGG_GRAPH_HARARY;
@@ -1227,11 +1408,12 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         }
         if (why) {
             char msg[256];
-            snprintf (msg, sizeof msg, "round %" PRIu64 " bucket %zu (%u clients): %s (--sa-corrupt %g, --sa-dropout %g)",
-                      self->round, b, bk->n, why, self->cfg.sa_corrupt, self->cfg.sa_dropout);
+            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
+                      "--sa-dropout %g)", self->round, s_purpose_name (purpose), b, bk->n, why,
+                      self->cfg.sa_corrupt, self->cfg.sa_dropout);
             free (pks);
             if (!self->secure_started) {
-                /* the first round already cannot aggregate safely: a configuration error */
+                /* the first aggregation already cannot run safely: a configuration error */
                 s_free_buckets (self);
                 s_fail (self, msg);
                 return;
@@ -1243,7 +1425,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
         }
         self->secure_started = 1;
         bk->state = (int) fl_secagg_server_state (bk->srv);
-        /* the bucket's member list, the same in every member's TRAIN */
+        /* the bucket's member list, the same in every member's request */
         const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
         size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
         for (uint32_t q = 0; ids && lens && q < bk->n; q++) {
@@ -1256,8 +1438,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             p->expected = 1;
             p->sa_bucket = (int) b;
             p->sa_index = j;
-            fl_wire_writer_t *w = s_train_writer (self);
-            fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+            fl_wire_writer_t *w = s_secure_request (self, purpose);
             fl_wire_put_u64 (w, "sa_bucket", b);
             fl_wire_put_u64 (w, "sa_index", j);
             fl_wire_put_u64 (w, "sa_n", bk->n);
@@ -1266,29 +1447,32 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k)
             fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
             if (ids && lens)
                 fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
-            fl_wire_put_f64 (w, "enc_max_abs", max_abs);
-            fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
-            s_dp_put_train (self, w, bk);
+            if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
+                fl_wire_put_f64 (w, "enc_max_abs", max_abs);
+                fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
+                s_dp_put_train (self, w, bk);
+            }
             s_enqueue (self, p, w);
         }
         free (ids);
         free (lens);
         free (pks);
-        zsys_info ("coordinator: round %" PRIu64 " bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
-                   self->round, b, bk->n, t, sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
+        zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
+                   self->round, s_purpose_name (purpose), b, bk->n, t,
+                   sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
     }
     int all_done = 1;
     for (size_t b = 0; b < B; b++)
         all_done &= self->buckets[b].finished;
     if (all_done)
-        s_finish_train_secure (self, now);
+        s_finish_secure (self, now);
 }
 
 static int
 s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
     char why[160];
-    if (!self->cfg.secure || self->phase != FL_ROUND_TRAIN || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
+    if (!s_secure_phase (self) || !self->buckets || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
         s_reject (self, p, "SECAGG", "no secure aggregation of this round includes this peer");
         return 0;
     }
@@ -1298,7 +1482,7 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_reject (self, p, "SECAGG", why);
         return 0;
     }
-    if (bucket != (uint32_t) p->sa_bucket || self->buckets[bucket].finished) {
+    if (bucket != (uint32_t) p->sa_bucket || bucket >= self->n_buckets || self->buckets[bucket].finished) {
         fl_secagg_msg_destroy (&msg);
         s_reject (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
         return 0;
@@ -1318,7 +1502,8 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 static void
 s_secure_tick (fl_round_t *self, int64_t now)
 {
-    for (size_t b = 0; b < self->n_buckets && self->phase == FL_ROUND_TRAIN; b++) {
+    uint64_t gen = self->sa_gen;     /* a finished aggregation may start the next one: stop there */
+    for (size_t b = 0; b < self->n_buckets && s_secure_phase (self) && self->sa_gen == gen; b++) {
         s_bucket_t *bk = &self->buckets[b];
         if (bk->finished || now < bk->deadline)
             continue;
@@ -1326,6 +1511,88 @@ s_secure_tick (fl_round_t *self, int64_t now)
         bk->state = -1;                     /* force a fresh deadline if it continues */
         s_bucket_progress (self, b, now);
     }
+}
+
+/* Round 0: the global statistics are the sum of the buckets that
+   completed; a bucket that aborted leaves its members out (they still get
+   the standardisation).  No bucket: the run fails, as when no plaintext
+   statistics arrive. */
+static void
+s_finish_stats_secure (fl_round_t *self, int64_t now)
+{
+    size_t ok = 0, members = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        if (!bk->ok)
+            continue;
+        fl_stats_t *one = fl_stats_from_fixed (self->features, bk->raw, self->m_enc, bk->survivors);
+        if (one && fl_stats_count (one) > bk->rows) {
+            zsys_error ("coordinator: round 0 statistics bucket %zu: %" PRIu64 " rows summed, more than the %" PRIu64
+                        " its members announced", b, fl_stats_count (one), bk->rows);
+            fl_stats_destroy (&one);
+        }
+        if (!one || fl_stats_merge (self->stats, one) != 0)
+            zsys_error ("coordinator: round 0 statistics bucket %zu: the unmasked sums are invalid (wrapped or "
+                        "tampered); bucket left out", b);
+        else {
+            ok++;
+            members += bk->survivors;
+        }
+        fl_stats_destroy (&one);
+    }
+    size_t B = self->n_buckets;
+    s_free_buckets (self);
+    s_clear_expected (self);
+    if (ok == 0) {
+        s_fail (self, "no bucket's secure aggregation of the round 0 feature statistics completed "
+                      "(too many clients dropped out or sent invalid data)");
+        return;
+    }
+    zsys_info ("coordinator: round 0: statistics of %zu client(s) from %zu of %zu bucket(s)", members, ok, B);
+    s_finish_stats (self, now);
+}
+
+/* Evaluation: the buckets' summed counts are merged; clients of a bucket
+   that aborted are not counted (eval_clients says how many were). */
+static void
+s_finish_eval_secure (fl_round_t *self, int64_t now)
+{
+    size_t B = self->n_buckets, ok = 0;
+    for (size_t b = 0; b < B; b++) {
+        s_bucket_t *bk = &self->buckets[b];
+        fl_metrics_counts_t c;
+        if (!bk->ok)
+            continue;
+        if (fl_metrics_counts_decode (bk->raw, self->m_enc, self->classes, bk->survivors, &c) != 0
+            || c.n > bk->rows) {
+            zsys_error ("coordinator: round %" PRIu64 " evaluation bucket %zu: the unmasked counts are "
+                        "inconsistent (wrapped or tampered, or more rows than its members announced); bucket left "
+                        "out", self->round, b);
+            continue;
+        }
+        fl_metrics_counts_merge (&self->eval_acc, &c);
+        self->cur.eval_clients += bk->survivors;
+        ok++;
+    }
+    if (ok < B)
+        zsys_warning ("coordinator: round %" PRIu64 ": evaluation counted %zu client(s) from %zu of %zu bucket(s)",
+                      self->round, self->cur.eval_clients, ok, B);
+    s_free_buckets (self);
+    s_clear_expected (self);
+    s_finish_eval (self, now);
+}
+
+static void s_finish_train_secure (fl_round_t *self, int64_t now);
+
+static void
+s_finish_secure (fl_round_t *self, int64_t now)
+{
+    if (self->sa_purpose == FL_SECAGG_PURPOSE_STATS)
+        s_finish_stats_secure (self, now);
+    else if (self->sa_purpose == FL_SECAGG_PURPOSE_EVAL)
+        s_finish_eval_secure (self, now);
+    else
+        s_finish_train_secure (self, now);
 }
 
 /* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
@@ -1557,9 +1824,12 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
                 s_reject (self, p, "UPDATE", "non-finite values");
                 return 0;
             }
+        double norm = 0;
         if (self->cfg.dp)            /* the bound every sensitivity rests on (s_dp_release) */
-            fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
+            norm = fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
         s_bucket_t *bk = &self->buckets[p->sa_bucket];
+        if (s_dp_extra_coords (self))
+            bk->sum[self->n_params + 2] += s_dp_indicator (self, norm);
         for (size_t i = 0; i < self->n_params; i++)
             bk->sum[i] += self->scratch[i];
         bk->sum[self->n_params] += 1;
@@ -1687,14 +1957,24 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     switch (type) {
-    case FL_WIRE_STATS: accepted = s_on_stats (self, p, m); break;
+    case FL_WIRE_STATS:
+        if (self->cfg.secure)
+            s_reject (self, p, "STATS", "this run takes round 0 statistics through secure aggregation only");
+        else
+            accepted = s_on_stats (self, p, m);
+        break;
     case FL_WIRE_UPDATE:
         if (self->cfg.secure)
             s_reject (self, p, "UPDATE", "this run takes masked updates only");
         else
             accepted = s_on_update (self, p, m);
         break;
-    case FL_WIRE_EVAL_RESULT: accepted = s_on_eval (self, p, m); break;
+    case FL_WIRE_EVAL_RESULT:
+        if (self->cfg.secure)
+            s_reject (self, p, "EVAL_RESULT", "this run takes evaluation counts through secure aggregation only");
+        else
+            accepted = s_on_eval (self, p, m);
+        break;
     default: break;
     }
     p->answered = 1;             /* one reply per phase, accepted or not */
@@ -1723,7 +2003,7 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
         }
         return;
     }
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+    if (s_secure_phase (self)) {
         s_secure_tick (self, now);
         return;
     }
@@ -1753,7 +2033,7 @@ fl_round_next_timeout_ms (const fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS)
         return 100;   /* admission is checked on a short tick */
-    if (self->cfg.secure && self->phase == FL_ROUND_TRAIN) {
+    if (s_secure_phase (self)) {
         int64_t best = -1;
         for (size_t b = 0; b < self->n_buckets; b++)
             if (!self->buckets[b].finished) {
@@ -1806,7 +2086,7 @@ int
 fl_round_secure_state (const fl_round_t *self)
 {
     int least = -1;
-    if (self->phase != FL_ROUND_TRAIN || !self->cfg.secure)
+    if (!s_secure_phase (self))
         return -1;
     for (size_t b = 0; b < self->n_buckets; b++)
         if (!self->buckets[b].finished && self->buckets[b].srv) {
@@ -1920,6 +2200,31 @@ s_dp_config_error (const fl_round_config_t *cfg)
         && (!(cfg->dp_clip > 0 && cfg->dp_clip <= 1e4) || cfg->dp_steps < 1 || cfg->dp_steps > 1000))
         return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
                "steps required";
+    if (cfg->dp_adaptive_clip) {
+        if (cfg->dp_distributed)
+            return "adaptive clipping with distributed noise (--dp-adaptive-clip with --dp-distributed) is not "
+                   "implemented: the count of unclipped updates would need its own noise shares from the clients, "
+                   "and the coordinator would see it un-noised (use one or the other)";
+        if (cfg->dp != FL_ROUND_DP_CLIENT)
+            return "adaptive clipping is implemented for client-level differential privacy only: record-level "
+                   "clipping happens per example inside each client's local steps, and a count of unclipped "
+                   "examples would need its own per-record accounting (docs/PRIVACY.md)";
+        if (!(cfg->clip_norm >= FL_DP_ADACLIP_MIN && cfg->clip_norm <= FL_DP_ADACLIP_MAX))
+            return "adaptive clipping: the starting clipping norm must be in [1e-6, 1e5]";
+        if (!(cfg->dp_target_quantile >= 0 && cfg->dp_target_quantile <= 1))
+            return "adaptive clipping: the target quantile must be in [0, 1]";
+        if (!(cfg->dp_clip_lr > 0 && cfg->dp_clip_lr <= 10))
+            return "adaptive clipping: the clipping-norm learning rate must be in (0, 10]";
+        if (!(cfg->dp_count_noise < 0 || cfg->dp_count_noise == 0
+              || (cfg->dp_count_noise >= FL_DP_SIGMA_MIN && cfg->dp_count_noise <= 1e6)))
+            return "adaptive clipping: the count noise must be 0 or in [2^-10, 1e6] (negative: the default)";
+        if (cfg->dp_count_noise == 0 && cfg->dp_noise_multiplier != 0)
+            return "adaptive clipping: a count noise of 0 releases the count without noise, so it is allowed "
+                   "only with --dp-noise-multiplier 0 (no privacy, for comparisons)";
+        if (cfg->dp_count_noise > 0 && cfg->dp_noise_multiplier > 0 && !(2 * cfg->dp_count_noise > cfg->dp_noise_multiplier))
+            return "adaptive clipping: the count noise must exceed half the noise multiplier (2 sigma_b > z, "
+                   "Andrew et al. 2021, Theorem 1): the count alone would otherwise spend the whole budget";
+    }
     return NULL;
 }
 
@@ -1928,6 +2233,7 @@ s_dp_new (fl_round_t *self)
 {
     self->dp_z = self->dp_rate = self->dp_q = NAN;
     self->dp_last_sens = self->dp_last_sigma = NAN;
+    self->dp_sigma_b = self->dp_z_delta = self->dp_last_frac = NAN;
     if (!self->cfg.dp)
         return 0;
     self->dp_acc = fl_accountant_new ();
@@ -1935,6 +2241,38 @@ s_dp_new (fl_round_t *self)
     if (!self->dp_acc || !self->dp_rng) {
         fl_accountant_destroy (&self->dp_acc);
         fl_rng_destroy (&self->dp_rng);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Adaptive clipping: fixes the count noise sigma_b (the default is the
+    paper's: expected cohort size / 20, the cohort expected from the clients
+    admitted at the first round) and the update's noise multiplier z_delta
+    (Andrew et al. 2021, Theorem 1), once z is known (also after a restore,
+    which brings sigma_b back).  Fails the run when 2 sigma_b <= z. */
+static int
+s_dp_adaclip_fix (fl_round_t *self)
+{
+    const fl_round_config_t *c = &self->cfg;
+    if (isnan (self->dp_sigma_b))
+        self->dp_sigma_b = c->dp_count_noise >= 0 ? c->dp_count_noise
+                                                  : self->dp_rate * (double) self->n_admitted / 20.0;
+    if (self->dp_z > 0 && !(2 * self->dp_sigma_b > self->dp_z)) {
+        char why[256];
+        snprintf (why, sizeof why, "adaptive clipping: the count noise %.4g is too small for the noise multiplier "
+                  "%.4g (need 2 x count noise > z, Andrew et al. 2021, Theorem 1); raise --dp-count-noise", self->dp_sigma_b,
+                  self->dp_z);
+        s_fail (self, why);
+        return -1;
+    }
+    if (self->dp_sigma_b != 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN && 2 * self->dp_sigma_b <= FL_DP_SIGMA_MAX)) {
+        s_fail (self, "adaptive clipping: the count noise is below the sampler's range");
+        return -1;
+    }
+    self->dp_z_delta = fl_dp_adaclip_update_z (self->dp_z, self->dp_sigma_b);
+    if (isnan (self->dp_z_delta) || !(self->dp_z_delta <= FL_ACCOUNTANT_MAX_SIGMA)) {
+        s_fail (self, "adaptive clipping: no update noise multiplier fits the budget (see the log above)");
         return -1;
     }
     return 0;
@@ -1981,6 +2319,8 @@ s_dp_fix (fl_round_t *self)
         }
         self->dp_fixed = 1;
     }
+    if (c->dp_adaptive_clip && s_dp_adaclip_fix (self) != 0)
+        return -1;
     if (c->dp == FL_ROUND_DP_RECORD && !(self->dp_batch > 0)) {
         /* A client's contribution is a sum of ~Poisson(K q n) clipped
            gradients: bound it (a projection, so one record still moves it by
@@ -2002,6 +2342,11 @@ s_dp_fix (fl_round_t *self)
                    c->dp == FL_ROUND_DP_RECORD ? "record" : "client", self->dp_z, self->dp_rate,
                    c->dp == FL_ROUND_DP_RECORD ? " (records)" : " (clients)", c->dp_delta,
                    c->dp_epsilon > 0 ? "epsilon " : "none, ", c->dp_epsilon, c->clip_norm);
+    if (c->dp_adaptive_clip && self->dp_logged == 1)
+        zsys_info ("coordinator: adaptive clipping (Andrew et al. 2021): C %g, target quantile %g, rate %g, count "
+                   "noise %g; the update's noise multiplier is %.4g so that update and count together are charged "
+                   "as noise multiplier %.4g", c->clip_norm, c->dp_target_quantile, c->dp_clip_lr, self->dp_sigma_b,
+                   self->dp_z_delta, self->dp_z);
     return 0;
 }
 
@@ -2080,6 +2425,8 @@ s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk)
     if (!self->cfg.dp)
         return;
     fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.dp);
+    if (self->cfg.dp_adaptive_clip)
+        fl_wire_put_u64 (w, "dp_adaptive", 1);   /* append the unclipped indicator (secure: masked) */
     if (self->cfg.dp == FL_ROUND_DP_RECORD) {
         fl_wire_put_f64 (w, "dp_clip", self->cfg.dp_clip);
         fl_wire_put_f64 (w, "dp_q", self->dp_q);
@@ -2175,6 +2522,42 @@ s_dp_release_distributed (fl_round_t *self, size_t np)
     return 0;
 }
 
+/*  Adaptive clipping, after the update's release (Andrew et al. 2021,
+    Algorithm 1): the sum over the usable buckets of the shifted indicators
+    b_i - 1/2 (decoded from the masked sums in secure mode: the coordinator
+    sees bucket totals only), each bucket's total clamped to what its
+    survivors can contribute, [-n/2, n/2] (a client that lies about its
+    indicator moves the count by at most 1/2 more than an honest one), plus
+    discrete Gaussian noise sigma_b, over the EXPECTED cohort q N (the same
+    fixed denominator as the mean rule's release), gives the noisy fraction
+    of unclipped updates b; C moves geometrically towards the target
+    quantile for the next round.  Only the noisy count is used. */
+static int
+s_dp_adaclip_release (fl_round_t *self, size_t np)
+{
+    const fl_round_config_t *c = &self->cfg;
+    double shifted = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
+            continue;
+        double half = (double) bk->survivors / 2.0, v = bk->sum[np + 2];
+        shifted += isnan (v) ? 0 : v < -half ? -half : v > half ? half : v;
+    }
+    double expected = self->dp_rate * (double) self->cur.ready, frac;
+    if (fl_dp_adaclip_fraction (self->dp_rng, shifted, self->dp_sigma_b, expected, &frac) != 0)
+        return -1;
+    double next = fl_dp_adaclip_next (c->clip_norm, frac, c->dp_target_quantile, c->dp_clip_lr);
+    if (isnan (next))
+        return -1;
+    zsys_info ("coordinator: round %" PRIu64 ": adaptive clipping: noisy fraction of unclipped updates %.3f "
+               "(target %g); clipping norm %.4g -> %.4g", self->round, frac, c->dp_target_quantile, c->clip_norm,
+               next);
+    self->dp_last_frac = frac;
+    self->cfg.clip_norm = next;
+    return 0;
+}
+
 /*  Adds the noise to the robust aggregate out (np) in place.  One unit
     changes one bucket's sum by at most delta (client-level C, record-level
     K C_rec, plus the encoding's rounding), each bucket mean has the fixed
@@ -2224,13 +2607,17 @@ s_dp_release (fl_round_t *self, double *out, size_t np)
         return -1;
     self->dp_last_sens = sens;
     self->dp_last_sigma = 0;
-    if (self->dp_z == 0)
-        return 0;                        /* no noise: the epsilon = infinity comparison run */
+    /* adaptive clipping: the update takes z_delta, the count the rest of z */
+    double z = c->dp_adaptive_clip ? self->dp_z_delta : self->dp_z;
+    if (z == 0)                          /* no noise: the epsilon = infinity comparison run */
+        return c->dp_adaptive_clip ? s_dp_adaclip_release (self, np) : 0;
     double step, sigma;
-    if (fl_dp_noise_grid (self->dp_z, sens, np, &step, &sigma) != 0
+    if (fl_dp_noise_grid (z, sens, np, &step, &sigma) != 0
         || fl_dp_discrete_gaussian_add_f64 (self->dp_rng, sigma, step, out, np) != 0)
         return -1;
     self->dp_last_sigma = sigma;
+    if (c->dp_adaptive_clip && s_dp_adaclip_release (self, np) != 0)
+        return -1;
     zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of >= %g: sensitivity %.4g, noise sigma %.4g "
                "(grid %g); epsilon %.4g at delta %g", self->round, fl_robust_kind_name (c->robust_kind), B, s, sens,
                sigma, step, self->cur.epsilon, c->dp_delta);
@@ -2249,7 +2636,42 @@ s_dp_update_scale (const fl_round_t *self)
     return -self->cfg.client_lr / self->dp_batch;
 }
 
+/*  Coordinates after [w·Δ, w, w·loss] in each contribution: adaptive
+    clipping adds the shifted indicator b_i - 1/2. */
+static size_t
+s_dp_extra_coords (const fl_round_t *self)
+{
+    return self->cfg.dp_adaptive_clip ? 1 : 0;
+}
+
+/*  The shifted indicator of one plaintext update: +1/2 if its norm before
+    clipping was at most C_t, else -1/2 (a norm of -1 marks an update that
+    could not be clipped: counted as clipped). */
+static double
+s_dp_indicator (const fl_round_t *self, double norm)
+{
+    return norm >= 0 && norm <= self->cfg.clip_norm ? 0.5 : -0.5;
+}
+
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
+
+double
+fl_round_dp_clip_norm (const fl_round_t *self)
+{
+    return self->cfg.dp && self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;
+}
+
+void
+fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac)
+{
+    int on = self->cfg.dp && self->cfg.dp_adaptive_clip;
+    if (sigma_b)
+        *sigma_b = on ? self->dp_sigma_b : NAN;
+    if (z_delta)
+        *z_delta = on ? self->dp_z_delta : NAN;
+    if (last_frac)
+        *last_frac = on ? self->dp_last_frac : NAN;
+}
 double fl_round_dp_noise_multiplier (const fl_round_t *self) { return self->cfg.dp ? self->dp_z : NAN; }
 double fl_round_dp_sample_rate (const fl_round_t *self) { return self->cfg.dp ? self->dp_rate : NAN; }
 
@@ -2283,6 +2705,13 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
         snprintf (e, sizeof e, "infinity (no noise)");
     else
         snprintf (e, sizeof e, "%.4g", eps);
+    char ada[512] = "";
+    if (c->dp_adaptive_clip)
+        snprintf (ada, sizeof ada,
+                  ", with the clipping norm adapted every round by adaptive clipping (Andrew et al. 2021: the count "
+                  "of unclipped updates is released with discrete Gaussian noise of standard deviation %.4g and the "
+                  "update with noise multiplier %.4g, together charged as the noise multiplier above by their "
+                  "Theorem 1, so the clipping norms are covered too)", self->dp_sigma_b, self->dp_z_delta);
     char who[512];
     if (c->dp_distributed)
         snprintf (who, sizeof who,
@@ -2299,14 +2728,14 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
     snprintf (buf, cap,
               "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
               "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant), %s, that clients follow the "
+              "noise multiplier %.4g, RDP accountant)%s, %s, that clients follow the "
               "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
               fl_accountant_entries (self->dp_acc), e, c->dp_delta,
               rec ? "one training record of any member" : "one member's entire data",
               rec ? "Poisson sampling of each member's records in each of its local batches"
                   : "Poisson sampling of the members into each round's cohort",
-              self->dp_rate, self->dp_z, who,
+              self->dp_rate, self->dp_z, ada, who,
               rec || c->robust_kind == FL_ROBUST_MEAN
                   ? ""
                   : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
@@ -2327,6 +2756,8 @@ fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
     out[1] = self->dp_fixed ? self->dp_z : NAN;
     out[2] = self->dp_fixed ? self->dp_rate : NAN;
     out[3] = self->dp_fixed ? self->dp_q : NAN;
+    out[4] = self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;   /* the next round's C_t */
+    out[5] = self->cfg.dp_adaptive_clip ? self->dp_sigma_b : NAN;
     return FL_ROUND_DP_STATE_HEADER + n;
 }
 
@@ -2334,12 +2765,21 @@ int
 fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
 {
     const char *why = NULL;
+    /* version 1 (before adaptive clipping) has a header of 4 */
+    size_t hdr = in && n > 0 && in[0] == 1 ? FL_ROUND_DP_STATE_HEADER_V1 : FL_ROUND_DP_STATE_HEADER;
+    double clip = hdr > 4 && in ? in[4] : NAN, sigma_b = hdr > 5 && in ? in[5] : NAN;
     if (!self->cfg.dp)
         why = "this run has no differential privacy";
     else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
         why = "training has started";
-    else if (!in || n <= FL_ROUND_DP_STATE_HEADER || in[0] != FL_ROUND_DP_STATE_VERSION)
+    else if (!in || n <= hdr || (in[0] != FL_ROUND_DP_STATE_VERSION && in[0] != 1))
         why = "unknown version or too short";
+    else if (!isnan (clip) && !self->cfg.dp_adaptive_clip)
+        why = "it was written by a run with adaptive clipping; resume with --dp-adaptive-clip";
+    else if (!isnan (clip) && !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX))
+        why = "adaptive clipping norm out of range";
+    else if (!isnan (sigma_b) && (isnan (clip) || !(sigma_b >= 0 && sigma_b <= 1e6)))
+        why = "count noise out of range";
     else if (!isnan (in[1]) && !(in[1] >= 0 && in[1] <= FL_ACCOUNTANT_MAX_SIGMA))
         why = "noise multiplier out of range";
     else if (!isnan (in[1]) && (!(in[2] > 0 && in[2] <= 1)
@@ -2351,7 +2791,7 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
         zsys_error ("coordinator: privacy state not restored: %s", why);
         return -1;
     }
-    fl_accountant_t *acc = fl_accountant_import (in + FL_ROUND_DP_STATE_HEADER, n - FL_ROUND_DP_STATE_HEADER);
+    fl_accountant_t *acc = fl_accountant_import (in + hdr, n - hdr);
     if (!acc) {
         zsys_error ("coordinator: privacy state not restored: the accountant state is malformed");
         return -1;
@@ -2363,6 +2803,11 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
         self->dp_rate = in[2];
         self->dp_q = in[3];
         self->dp_fixed = 1;
+    }
+    if (!isnan (clip)) {
+        self->cfg.clip_norm = clip;      /* continue from the adapted norm */
+        self->dp_sigma_b = sigma_b;      /* NaN: fixed at the first round, as in a fresh run */
+        zsys_info ("coordinator: adaptive clipping resumes at clipping norm %g", clip);
     }
     zsys_info ("coordinator: privacy state restored: %" PRIu64 " round(s) spent, epsilon %.4g at delta %g",
                fl_accountant_entries (acc), fl_round_dp_epsilon (self), self->cfg.dp_delta);

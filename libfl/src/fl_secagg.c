@@ -8,8 +8,8 @@
     the map a reviewer needs to check the code against it.
 
     DEFINITIONS
-      ctx      32-byte digest of (version, run id, round, bucket, n, t, graph,
-               k, m); in every signature, KDF, PRG key and AEAD AD.
+      ctx      32-byte digest of (version, run id, round, bucket, purpose, n,
+               t, graph, k, m); in every signature, KDF, PRG key and AEAD AD.
       U1..U5   clients whose AdvertiseKeys / ShareKeys / MaskedInput /
                ConsistencyCheck / Unmasking message the server accepted
                before that phase's deadline; U5 <= U4 <= U3 <= U2 <= U1.
@@ -110,11 +110,12 @@ void
 fl_secagg_ctx_digest (const fl_secagg_config_t *cfg, uint8_t out[FL_SECAGG_CTXBYTES])
 {
     crypto_generichash_state st;
-    s_hash_label (&st, "libfl secagg ctx v1");
+    s_hash_label (&st, "libfl secagg ctx v2");
     s_hash_u32 (&st, cfg->version);
     crypto_generichash_update (&st, cfg->run_id, FL_SECAGG_RUNIDBYTES);
     s_hash_u64 (&st, cfg->round);
     s_hash_u32 (&st, cfg->bucket);
+    s_hash_u32 (&st, cfg->purpose);
     s_hash_u32 (&st, cfg->n);
     s_hash_u32 (&st, cfg->t);
     s_hash_u32 (&st, (uint32_t) cfg->graph);
@@ -335,6 +336,8 @@ s_config_check (const fl_secagg_config_t *cfg, bool client)
         why = "no configuration";
     else if (cfg->version != FL_SECAGG_VERSION)
         why = "unsupported protocol version";
+    else if (cfg->purpose > FL_SECAGG_PURPOSE_MAX)
+        why = "unknown purpose";
     else if (cfg->n < 2 || cfg->n > FL_SECAGG_MAX_CLIENTS)
         why = "n out of range 2..65535";
     else if (cfg->graph != FL_SECAGG_GRAPH_COMPLETE && cfg->graph != FL_SECAGG_GRAPH_HARARY)

@@ -151,3 +151,151 @@ size_t fl_stats_dim (const fl_stats_t *self) { assert (self); return self->d; }
 uint64_t fl_stats_count (const fl_stats_t *self) { assert (self); return self->count; }
 const double *fl_stats_sum (const fl_stats_t *self) { assert (self); return self->sum; }
 const double *fl_stats_sumsq (const fl_stats_t *self) { assert (self); return self->sumsq; }
+
+/* ---- fixed-point encoding for secure aggregation (see fl_stats.h) ------------ */
+
+int
+fl_stats_fixed_encode (const double *v, size_t n, uint32_t *out)
+{
+    double limit = ldexp (1.0, FL_STATS_FIXED_MAX_BITS);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite (v[i]) || !(fabs (v[i]) < limit)) {
+            zsys_error ("fl_stats: value %zu (%g) cannot be encoded: not finite or |v| >= 2^%d, so a bucket's "
+                        "sum could overflow", i, v[i], FL_STATS_FIXED_MAX_BITS);
+            return -1;
+        }
+    for (size_t i = 0; i < n; i++) {
+        /* |q| < 2^111: split into two 64-bit halves exactly (a - hi 2^64 is
+           exact: its bits are a subset of a's), then negate in two's complement */
+        double a = nearbyint (ldexp (fabs (v[i]), FL_STATS_FIXED_FRAC_BITS));
+        double hd = floor (ldexp (a, -64));
+        uint64_t hi = (uint64_t) hd, lo = (uint64_t) (a - ldexp (hd, 64));
+        if (v[i] < 0) {
+            lo = ~lo + 1;
+            hi = ~hi + (lo == 0);
+        }
+        uint32_t *o = out + i * FL_STATS_FIXED_LIMBS;
+        for (unsigned k = 0; k < 4; k++) {
+            o[k] = (uint32_t) ((lo >> (16 * k)) & 0xffffu);
+            o[4 + k] = (uint32_t) ((hi >> (16 * k)) & 0xffffu);
+        }
+    }
+    return 0;
+}
+
+int
+fl_stats_fixed_decode (const uint32_t *sum, size_t n, uint32_t summands, double *out)
+{
+    if (summands == 0 || summands > FL_STATS_FIXED_MAX_SUMMANDS) {
+        zsys_error ("fl_stats: %u summands: the encoding sums 1..%u values", summands, FL_STATS_FIXED_MAX_SUMMANDS);
+        return -1;
+    }
+    uint64_t limb_max = (uint64_t) summands * 0xffffu;
+    /* the largest honest |sum of q|: summands * 2^(MAX_BITS + FRAC_BITS) */
+    double mag_max = (double) summands * ldexp (1.0, FL_STATS_FIXED_MAX_BITS + FL_STATS_FIXED_FRAC_BITS);
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *s = sum + i * FL_STATS_FIXED_LIMBS;
+        uint64_t carry = 0, lo = 0, hi = 0;
+        for (unsigned k = 0; k < FL_STATS_FIXED_LIMBS; k++) {
+            if (s[k] > limb_max) {
+                zsys_error ("fl_stats: value %zu limb %u: %u exceeds what %u summands can reach (tampered)", i, k,
+                            s[k], summands);
+                return -1;
+            }
+            uint64_t t = (uint64_t) s[k] + carry;
+            uint64_t digit = t & 0xffffu;
+            carry = t >> 16;
+            if (k < 4)
+                lo |= digit << (16 * k);
+            else
+                hi |= digit << (16 * (k - 4));
+        }
+        int neg = (int) (hi >> 63);
+        if (neg) {
+            lo = ~lo + 1;
+            hi = ~hi + (lo == 0);
+        }
+        double mag = ldexp ((double) hi, 64) + (double) lo;
+        if (!(mag <= mag_max)) {
+            zsys_error ("fl_stats: value %zu: magnitude 2^%.1f is beyond what %u summands can reach (wrapped or "
+                        "tampered)", i, log2 (mag), summands);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {          /* second pass: write only when all are valid */
+        const uint32_t *s = sum + i * FL_STATS_FIXED_LIMBS;
+        uint64_t carry = 0, lo = 0, hi = 0;
+        for (unsigned k = 0; k < FL_STATS_FIXED_LIMBS; k++) {
+            uint64_t t = (uint64_t) s[k] + carry;
+            carry = t >> 16;
+            if (k < 4)
+                lo |= (t & 0xffffu) << (16 * k);
+            else
+                hi |= (t & 0xffffu) << (16 * (k - 4));
+        }
+        int neg = (int) (hi >> 63);
+        if (neg) {
+            lo = ~lo + 1;
+            hi = ~hi + (lo == 0);
+        }
+        double mag = ldexp ((double) hi, 64) + (double) lo;
+        out[i] = ldexp (neg ? -mag : mag, -FL_STATS_FIXED_FRAC_BITS);
+    }
+    return 0;
+}
+
+size_t
+fl_stats_fixed_len (size_t d)
+{
+    return (1 + 2 * d) * FL_STATS_FIXED_LIMBS;
+}
+
+int
+fl_stats_to_fixed (const fl_stats_t *self, uint32_t *out)
+{
+    size_t d = self->d;
+    double *v = (double *) malloc ((1 + 2 * d) * sizeof (double));
+    if (!v)
+        return -1;
+    v[0] = (double) self->count;
+    memcpy (v + 1, self->sum, d * sizeof (double));
+    memcpy (v + 1 + d, self->sumsq, d * sizeof (double));
+    int rc = fl_stats_fixed_encode (v, 1 + 2 * d, out);
+    free (v);
+    return rc;
+}
+
+fl_stats_t *
+fl_stats_from_fixed (size_t d, const uint32_t *sum, size_t len, uint32_t summands)
+{
+    if (d == 0 || d > FL_STATS_MAX_DIM || !sum || len != fl_stats_fixed_len (d)) {
+        zsys_error ("fl_stats: encoded statistics of %zu words do not match %zu features", len, d);
+        return NULL;
+    }
+    double *v = (double *) malloc ((1 + 2 * d) * sizeof (double));
+    if (!v)
+        return NULL;
+    fl_stats_t *self = NULL;
+    if (fl_stats_fixed_decode (sum, 1 + 2 * d, summands, v) != 0)
+        goto done;
+    double c = v[0];
+    if (!(c >= 1 && c < ldexp (1.0, 48)) || c != floor (c)) {
+        zsys_error ("fl_stats: decoded count %g is not a positive integer below 2^48", c);
+        goto done;
+    }
+    for (size_t j = 0; j < d; j++) {
+        /* each member rounds sumsq to 2^-F: a sum of zeros may come back as
+           a few ulps below 0; anything more negative is not an honest sum */
+        double tol = (double) summands * ldexp (1.0, -FL_STATS_FIXED_FRAC_BITS);
+        if (!isfinite (v[1 + j]) || !isfinite (v[1 + d + j]) || v[1 + d + j] < -tol) {
+            zsys_error ("fl_stats: decoded feature %zu: sum %g, sumsq %g invalid", j, v[1 + j], v[1 + d + j]);
+            goto done;
+        }
+        if (v[1 + d + j] < 0)
+            v[1 + d + j] = 0;
+    }
+    self = fl_stats_from_arrays (d, (uint64_t) c, v + 1, v + 1 + d);
+done:
+    free (v);
+    return self;
+}

@@ -130,15 +130,32 @@ static const s_field_t s_train[] = {
        client's share sigma_i of discrete Gaussian noise, in grid units */
     S_OPT ("dp_z", F64),
     S_OPT ("dp_sigma_i", F64),
+    /* client-level adaptive clipping (docs/PRIVACY.md "Adaptive clipping"):
+       1 = append the shifted unclipped indicator to the (masked) update */
+    S_OPT ("dp_adaptive", U64),
 };
 static const s_field_t s_update[] = {
     S_REQ ("delta", F32S),
     S_REQ ("n", U64),
     S_REQ ("loss", F64),
 };
+/*  The secure-aggregation session of a bucket, in STATS_REQUEST and
+    EVALUATE of a secure run (all present or none; the client checks). */
+#define S_SESSION_FIELDS                                                     \
+    S_OPT ("sa_bucket", U64),                                               \
+    S_OPT ("sa_index", U64),                                                \
+    S_OPT ("sa_n", U64),                                                    \
+    S_OPT ("sa_t", U64),                                                    \
+    S_OPT ("sa_k", U64),                                                    \
+    S_OPT ("sa_graph", U64),                                                \
+    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }
+static const s_field_t s_stats_request[] = {
+    S_SESSION_FIELDS,
+};
 static const s_field_t s_evaluate[] = {
     S_REQ ("params", F32S),
     S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_SESSION_FIELDS,
 };
 static const s_field_t s_eval_result[] = {
     S_REQ ("n", U64),
@@ -150,6 +167,7 @@ static const s_field_t s_eval_result[] = {
     S_REQ ("false_neg", U64),
     S_REQ_N ("hist_pos", U64S, 0, FL_WIRE_HIST_MAX),
     S_REQ_N ("hist_neg", U64S, 0, FL_WIRE_HIST_MAX),
+    S_OPT ("classes", U64),                   /* multi-class (> 2, empty histograms); absent = binary */
 };
 static const s_field_t s_bye[] = {
     S_OPT_N ("reason", STR, 0, S_REASONBYTES),
@@ -211,7 +229,7 @@ static const s_schema_t s_schemas[FL_WIRE_TYPE_LIMIT] = {
     [FL_WIRE_HELLO]         = S_ROW ("HELLO", s_hello),
     [FL_WIRE_WELCOME]       = S_ROW ("WELCOME", s_welcome),
     [FL_WIRE_REJECT]        = S_ROW ("REJECT", s_reject),
-    [FL_WIRE_STATS_REQUEST] = S_EMPTY ("STATS_REQUEST"),
+    [FL_WIRE_STATS_REQUEST] = S_ROW ("STATS_REQUEST", s_stats_request),
     [FL_WIRE_STATS]         = S_ROW ("STATS", s_stats),
     [FL_WIRE_STANDARDISE]   = S_ROW ("STANDARDISE", s_standardise),
     [FL_WIRE_TRAIN]         = S_ROW ("TRAIN", s_train),
