@@ -455,7 +455,7 @@ test_refusals (void)
     cfg.dp = FL_ROUND_DP_OFF;                        /* distributed noise without DP */
     FL_CHECK (fl_round_new (&cfg) == NULL);
     s_config (&cfg, 1.0, 1);
-    cfg.dp_adaptive_clip = 1;                        /* with adaptive clipping: not implemented */
+    cfg.dp_adaptive_clip = 1;                        /* with adaptive clipping: refused (the count would carry no client noise) */
     cfg.dp_target_quantile = 0.5;
     cfg.dp_clip_lr = 0.2;
     cfg.dp_count_noise = -1;
