@@ -7,6 +7,7 @@
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "round_sim.h"
 #include "fl_wire.h"
 
 #define N_CLIENTS 5
@@ -19,35 +20,22 @@ typedef struct {
     int64_t now;
 } sim_t;
 
+/* A silent member stops hearing the coordinator from round 1 on. */
+static void
+s_to_client (void *ctx, size_t i, uint8_t **data, size_t *len)
+{
+    sim_t *s = (sim_t *) ctx;
+    if (s->clients[i] && !(s->silent[i] && fl_round_current (s->round) >= 1))
+        fl_client_on_message (s->clients[i], *data, *len);
+}
+
 static void
 s_pump (sim_t *s)
 {
-    for (int iter = 0; iter < 10000; iter++) {
-        int moved = 0;
-        for (int i = 0; i < N_CLIENTS; i++) {
-            uint8_t *data;
-            size_t len;
-            while (s->clients[i] && fl_client_next_out (s->clients[i], &data, &len)) {
-                fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
-                free (data);
-                moved = 1;
-            }
-        }
-        const uint8_t *id;
-        size_t id_len, len;
-        uint8_t *data;
-        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
-            for (int i = 0; i < N_CLIENTS; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0 && s->clients[i]
-                    && !(s->silent[i] && fl_round_current (s->round) >= 1))
-                    fl_client_on_message (s->clients[i], data, len);
-            free (data);
-            moved = 1;
-        }
-        fl_round_on_tick (s->round, s->now);
-        if (!moved)
-            return;
-    }
+    round_sim_t r = {.round = s->round, .clients = s->clients, .ids = s->ids, .n = N_CLIENTS, .now = &s->now,
+                     .max_passes = 10000, .tick_every_pass = 1, .advance_when_idle = 0, .ctx = s,
+                     .to_client = s_to_client};
+    round_sim_pump (&r);
 }
 
 static void

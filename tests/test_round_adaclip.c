@@ -41,6 +41,7 @@
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "round_sim.h"
 #include "fl_wire.h"
 
 #define N 8
@@ -117,44 +118,26 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     return 1;
 }
 
+/* Client 0 may get a tampered TRAIN; count the ones it refuses. */
+static void
+s_to_client (void *ctx, size_t i, uint8_t **data, size_t *len)
+{
+    sim_t *s = (sim_t *) ctx;
+    int train = 0;
+    if (i == 0 && s->tamper != TAMPER_NONE)
+        train = s_tamper (s, data, len);
+    int ok = fl_client_on_message (s->clients[i], *data, *len);
+    if (train && !ok)
+        s->refused++;
+}
+
 static void
 s_pump (sim_t *s)
 {
-    for (int iter = 0; iter < 200000; iter++) {
-        int moved = 0;
-        for (int i = 0; i < N; i++) {
-            uint8_t *data;
-            size_t len;
-            while (fl_client_next_out (s->clients[i], &data, &len)) {
-                fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
-                free (data);
-                moved = 1;
-            }
-        }
-        const uint8_t *id;
-        size_t id_len, len;
-        uint8_t *data;
-        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
-            for (int i = 0; i < N; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0) {
-                    int train = 0;
-                    if (i == 0 && s->tamper != TAMPER_NONE)
-                        train = s_tamper (s, &data, &len);
-                    int ok = fl_client_on_message (s->clients[i], data, len);
-                    if (train && !ok)
-                        s->refused++;
-                }
-            free (data);
-            moved = 1;
-        }
-        fl_round_on_tick (s->round, s->now);
-        if (!moved) {
-            if (fl_round_phase (s->round) == FL_ROUND_DONE || fl_round_phase (s->round) == FL_ROUND_FAILED)
-                return;
-            s->now += 100000;
-            fl_round_on_tick (s->round, s->now);
-        }
-    }
+    round_sim_t r = {.round = s->round, .clients = s->clients, .ids = s->ids, .n = N, .now = &s->now,
+                     .max_passes = 200000, .tick_every_pass = 1, .advance_when_idle = 1, .ctx = s,
+                     .to_client = s_to_client};
+    round_sim_pump (&r);
 }
 
 /* Client-level DP, mean rule over buckets of 4, every client in every

@@ -37,6 +37,7 @@
 #include "fl_secagg.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "round_sim.h"
 #include "fl_wire.h"
 
 #define N 8
@@ -198,43 +199,25 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_msg_destroy (&m);
 }
 
+/* Client 0 may get a TRAIN with a changed sigma_i; muted clients vanish
+   once training starts. */
+static void
+s_to_client (void *ctx, size_t i, uint8_t **data, size_t *len)
+{
+    sim_t *s = (sim_t *) ctx;
+    if (i == 0 && s->sigma_factor != 0)
+        s_tamper (s, data, len);
+    if ((int) i >= N - s->mute && fl_round_phase (s->round) == FL_ROUND_TRAIN)
+        return;
+    fl_client_on_message (s->clients[i], *data, *len);
+}
+
 static void
 s_pump (sim_t *s)
 {
-    for (int iter = 0; iter < 100000; iter++) {
-        int moved = 0;
-        for (int i = 0; i < N; i++) {
-            uint8_t *data;
-            size_t len;
-            while (fl_client_next_out (s->clients[i], &data, &len)) {
-                fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
-                free (data);
-                moved = 1;
-            }
-        }
-        const uint8_t *id;
-        size_t id_len, len;
-        uint8_t *data;
-        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
-            for (int i = 0; i < N; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0) {
-                    if (i == 0 && s->sigma_factor != 0)
-                        s_tamper (s, &data, &len);
-                    /* a muted client vanishes once training starts */
-                    if (i >= N - s->mute && fl_round_phase (s->round) == FL_ROUND_TRAIN)
-                        continue;
-                    fl_client_on_message (s->clients[i], data, len);
-                }
-            free (data);
-            moved = 1;
-        }
-        if (!moved) {
-            if (fl_round_phase (s->round) == FL_ROUND_DONE || fl_round_phase (s->round) == FL_ROUND_FAILED)
-                return;
-            s->now += 100000;
-            fl_round_on_tick (s->round, s->now);
-        }
-    }
+    round_sim_t r = {.round = s->round, .clients = s->clients, .ids = s->ids, .n = N, .now = &s->now,
+                     .max_passes = 100000, .advance_when_idle = 1, .ctx = s, .to_client = s_to_client};
+    round_sim_pump (&r);
 }
 
 /* Client-level DP over one bucket of N secure members, mean rule. */

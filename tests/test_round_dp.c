@@ -37,6 +37,7 @@
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "round_sim.h"
 #include "fl_train.h"
 #include "fl_wire.h"
 
@@ -52,35 +53,9 @@ typedef struct {
 static void
 s_pump (sim_t *s)
 {
-    for (int iter = 0; iter < 100000; iter++) {
-        int moved = 0;
-        for (int i = 0; i < N_CLIENTS; i++) {
-            uint8_t *data;
-            size_t len;
-            while (fl_client_next_out (s->clients[i], &data, &len)) {
-                fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
-                free (data);
-                moved = 1;
-            }
-        }
-        const uint8_t *id;
-        size_t id_len, len;
-        uint8_t *data;
-        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
-            for (int i = 0; i < N_CLIENTS; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0)
-                    fl_client_on_message (s->clients[i], data, len);
-            free (data);
-            moved = 1;
-        }
-        fl_round_on_tick (s->round, s->now);
-        if (!moved) {
-            if (fl_round_phase (s->round) == FL_ROUND_DONE || fl_round_phase (s->round) == FL_ROUND_FAILED)
-                return;
-            s->now += 100000;
-            fl_round_on_tick (s->round, s->now);
-        }
-    }
+    round_sim_t r = {.round = s->round, .clients = s->clients, .ids = s->ids, .n = N_CLIENTS, .now = &s->now,
+                     .max_passes = 100000, .tick_every_pass = 1, .advance_when_idle = 1};
+    round_sim_pump (&r);
 }
 
 /* A plaintext consortium over WDBC (iid) with the given DP settings. */

@@ -38,6 +38,7 @@
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
+#include "round_sim.h"
 #include "fl_wire.h"
 
 #define N 8
@@ -158,47 +159,40 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_msg_destroy (&m);
 }
 
+/* Counts what the members send, and loses what the dropout settings say. */
+static int
+s_from_client (void *ctx, size_t i, const uint8_t *data, size_t len)
+{
+    sim_t *s = (sim_t *) ctx;
+    int kind = 0, type = s_type_of (data, len, &kind);
+    if (type >= 0 && type < FL_WIRE_TYPE_LIMIT)
+        s->sent[type]++;
+    return !s_dropped (s, (int) i, type, kind);
+}
+
+static void
+s_deliver (void *ctx, size_t i, uint8_t **data, size_t *len)
+{
+    sim_t *s = (sim_t *) ctx;
+    if (i == 0 && s->tamper != TAMPER_NONE)
+        s_tamper (s, data, len);
+    fl_client_on_message (s->clients[i], *data, *len);
+}
+
+static int
+s_stop (void *ctx)
+{
+    const sim_t *s = (const sim_t *) ctx;
+    return s->stop_phase && fl_round_phase (s->round) == s->stop_phase;
+}
+
 static void
 s_pump (sim_t *s)
 {
-    for (int iter = 0; iter < 100000; iter++) {
-        int moved = 0;
-        for (int i = 0; i < N; i++) {
-            uint8_t *data;
-            size_t len;
-            while (fl_client_next_out (s->clients[i], &data, &len)) {
-                int kind = 0, type = s_type_of (data, len, &kind);
-                if (type >= 0 && type < FL_WIRE_TYPE_LIMIT)
-                    s->sent[type]++;
-                if (!s_dropped (s, i, type, kind))
-                    fl_round_on_message (s->round, s->now, s->ids[i], 8, "", data, len);
-                free (data);
-                moved = 1;
-            }
-        }
-        const uint8_t *id;
-        size_t id_len, len;
-        uint8_t *data;
-        while (fl_round_next_out (s->round, &id, &id_len, &data, &len)) {
-            for (int i = 0; i < N; i++)
-                if (id_len == 8 && memcmp (id, s->ids[i], 8) == 0) {
-                    if (i == 0 && s->tamper != TAMPER_NONE)
-                        s_tamper (s, &data, &len);
-                    fl_client_on_message (s->clients[i], data, len);
-                }
-            free (data);
-            moved = 1;
-        }
-        if (s->stop_phase && fl_round_phase (s->round) == s->stop_phase)
-            return;
-        if (!moved) {
-            /* nothing in flight: let deadlines pass */
-            if (fl_round_phase (s->round) == FL_ROUND_DONE || fl_round_phase (s->round) == FL_ROUND_FAILED)
-                return;
-            s->now += 100000;
-            fl_round_on_tick (s->round, s->now);
-        }
-    }
+    round_sim_t r = {.round = s->round, .clients = s->clients, .ids = s->ids, .n = N, .now = &s->now,
+                     .max_passes = 100000, .advance_when_idle = 1, .ctx = s, .from_client = s_from_client,
+                     .to_client = s_deliver, .stop = s_stop};
+    round_sim_pump (&r);
 }
 
 static void
