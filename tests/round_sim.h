@@ -20,8 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+
 #include "fl_client.h"
+#include "fl_roster.h"
 #include "fl_round.h"
+#include "fl_shard.h"
+#include "fl_test.h"
 
 typedef struct {
     fl_round_t *round;
@@ -84,6 +91,56 @@ round_sim_pump (const round_sim_t *s)
             fl_round_on_tick (s->round, *s->now);
         }
     }
+}
+
+/*  A roster for a simulated consortium: a coordinator entry and n members
+    "hospital-0" .. "hospital-(n-1)", each with a fresh Ed25519 identity key
+    (its secret, 64 bytes in sodium_malloc, goes to sks[i]: the caller frees
+    it with sodium_free) and a fresh CURVE key.  Caller owns the roster. */
+static inline fl_roster_t *
+round_sim_roster (size_t n, uint8_t **sks)
+{
+    fl_roster_t *roster = fl_roster_new ();
+    uint8_t cpk[32], csk[64];
+    crypto_sign_keypair (cpk, csk);
+    zcert_t *cc = zcert_new ();
+    fl_roster_set_coordinator (roster, cpk, zcert_public_txt (cc), NULL);
+    zcert_destroy (&cc);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "hospital-%zu", i);
+        uint8_t pk[32];
+        sks[i] = (uint8_t *) sodium_malloc (64);
+        crypto_sign_keypair (pk, sks[i]);
+        zcert_t *c = zcert_new ();
+        FL_CHECK (fl_roster_add_member (roster, name, pk, zcert_public_txt (c)) == 0);
+        zcert_destroy (&c);
+    }
+    return roster;
+}
+
+/*  Member i's IID share of the bundled WDBC data, split into n partitions
+    (fl_shard defaults otherwise).  fl_shard_load's result: 0, or -1. */
+static inline int
+round_sim_shard (size_t n, size_t i, fl_dataset_t **train, fl_dataset_t **test)
+{
+    fl_shard_spec_t sp;
+    fl_shard_spec_default (&sp);
+    const char *dd = FL_TEST_PATH ("datasets");
+    if (strlen (dd) < sizeof sp.datadir)
+        memcpy (sp.datadir, dd, strlen (dd) + 1);
+    sp.partitions = n;
+    sp.index = i;
+    snprintf (sp.partition, sizeof sp.partition, "iid");
+    return fl_shard_load (&sp, train, test);
+}
+
+/*  Routing id of simulated member i < 10: "peer-00" followed by its digit. */
+static inline void
+round_sim_id (uint8_t id[8], size_t i)
+{
+    memcpy (id, "peer-00", 7);
+    id[7] = (uint8_t) ('0' + i);
 }
 
 #endif

@@ -53,23 +53,14 @@ s_setup (sim_t *s, uint64_t rounds)
     FL_CHECK (s->round != NULL);
     fl_round_start (s->round, 0);
     for (int i = 0; i < N_CLIENTS; i++) {
-        fl_shard_spec_t sp;
-        fl_shard_spec_default (&sp);
-        const char *dd = FL_TEST_PATH ("datasets");
-        if (strlen (dd) < sizeof sp.datadir)
-            memcpy (sp.datadir, dd, strlen (dd) + 1);
-        sp.partitions = N_CLIENTS;
-        sp.index = (size_t) i;
-        snprintf (sp.partition, sizeof sp.partition, "iid");
         fl_dataset_t *tr = NULL, *te = NULL;
-        FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
+        FL_CHECK (round_sim_shard (N_CLIENTS, (size_t) i, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
         fl_client_config_t cc = {.member = name, .seed = (uint64_t) i, .allow_plaintext = 1};
         s->clients[i] = fl_client_new (&cc, &tr, &te);
         FL_CHECK (s->clients[i] != NULL);
-        memcpy (s->ids[i], "peer-00", 7);
-        s->ids[i][7] = (uint8_t) ('0' + i);
+        round_sim_id (s->ids[i], (size_t) i);
         fl_client_hello (s->clients[i]);
     }
 }

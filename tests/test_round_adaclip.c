@@ -171,22 +171,7 @@ s_clients (sim_t *s, int secure, const fl_round_config_t *cfg_in, int make_round
     memset (s, 0, sizeof *s);
     fl_round_config_t cfg = *cfg_in;
     if (secure) {
-        s->roster = fl_roster_new ();
-        uint8_t cpk[32], csk[64];
-        crypto_sign_keypair (cpk, csk);
-        zcert_t *cc = zcert_new ();
-        fl_roster_set_coordinator (s->roster, cpk, zcert_public_txt (cc), NULL);
-        zcert_destroy (&cc);
-        for (int i = 0; i < N; i++) {
-            char name[32];
-            snprintf (name, sizeof name, "hospital-%d", i);
-            uint8_t pk[32];
-            s->sks[i] = (uint8_t *) sodium_malloc (64);
-            crypto_sign_keypair (pk, s->sks[i]);
-            zcert_t *c = zcert_new ();
-            FL_CHECK (fl_roster_add_member (s->roster, name, pk, zcert_public_txt (c)) == 0);
-            zcert_destroy (&c);
-        }
+        s->roster = round_sim_roster (N, s->sks);
         cfg.secure = 1;
         cfg.roster = s->roster;
     }
@@ -197,16 +182,8 @@ s_clients (sim_t *s, int secure, const fl_round_config_t *cfg_in, int make_round
             fl_round_start (s->round, 0);
     }
     for (int i = 0; i < N; i++) {
-        fl_shard_spec_t sp;
-        fl_shard_spec_default (&sp);
-        const char *dd = FL_TEST_PATH ("datasets");
-        if (strlen (dd) < sizeof sp.datadir)
-            memcpy (sp.datadir, dd, strlen (dd) + 1);
-        sp.partitions = N;
-        sp.index = (size_t) i;
-        snprintf (sp.partition, sizeof sp.partition, "iid");
         fl_dataset_t *tr = NULL, *te = NULL;
-        FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
+        FL_CHECK (round_sim_shard (N, (size_t) i, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
         fl_client_config_t cc = {.member = name, .seed = (uint64_t) i,
@@ -215,8 +192,7 @@ s_clients (sim_t *s, int secure, const fl_round_config_t *cfg_in, int make_round
                                  .allow_plaintext = !secure};
         s->clients[i] = fl_client_new (&cc, &tr, &te);
         FL_CHECK (s->clients[i] != NULL);
-        memcpy (s->ids[i], "peer-00", 7);
-        s->ids[i][7] = (uint8_t) ('0' + i);
+        round_sim_id (s->ids[i], (size_t) i);
         if (make_round)
             fl_client_hello (s->clients[i]);
     }

@@ -201,22 +201,7 @@ s_setup_cfg (sim_t *s, int secure, int clients_secure, uint64_t rounds, size_t m
     memset (s, 0, sizeof *s);
     s->multiclass = s_multiclass;
     s->drop_client = -1;
-    s->roster = fl_roster_new ();
-    uint8_t cpk[32], csk[64];
-    crypto_sign_keypair (cpk, csk);
-    zcert_t *cc = zcert_new ();
-    fl_roster_set_coordinator (s->roster, cpk, zcert_public_txt (cc), NULL);
-    zcert_destroy (&cc);
-    for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf (name, sizeof name, "hospital-%d", i);
-        uint8_t pk[32];
-        s->sks[i] = (uint8_t *) sodium_malloc (64);
-        crypto_sign_keypair (pk, s->sks[i]);
-        zcert_t *c = zcert_new ();
-        FL_CHECK (fl_roster_add_member (s->roster, name, pk, zcert_public_txt (c)) == 0);
-        zcert_destroy (&c);
-    }
+    s->roster = round_sim_roster (N, s->sks);
     fl_round_config_t cfg;
     fl_round_config_default (&cfg);
     cfg.min_clients = N;
@@ -234,21 +219,13 @@ s_setup_cfg (sim_t *s, int secure, int clients_secure, uint64_t rounds, size_t m
     FL_CHECK (s->round != NULL);
     fl_round_start (s->round, 0);
     for (int i = 0; i < N; i++) {
-        fl_shard_spec_t sp;
-        fl_shard_spec_default (&sp);
-        const char *dd = FL_TEST_PATH ("datasets");
-        if (strlen (dd) < sizeof sp.datadir)
-            memcpy (sp.datadir, dd, strlen (dd) + 1);
-        sp.partitions = N;
-        sp.index = (size_t) i;
-        snprintf (sp.partition, sizeof sp.partition, "iid");
         fl_dataset_t *tr = NULL, *te = NULL;
         if (s->multiclass) {
             tr = s_three_classes (40, i);
             te = s_three_classes (12, i + 1);
         }
         else
-            FL_CHECK (fl_shard_load (&sp, &tr, &te) == 0);
+            FL_CHECK (round_sim_shard (N, (size_t) i, &tr, &te) == 0);
         char name[32];
         snprintf (name, sizeof name, "hospital-%d", i);
         fl_client_config_t cc = {.member = name, .seed = (uint64_t) i,
@@ -256,8 +233,7 @@ s_setup_cfg (sim_t *s, int secure, int clients_secure, uint64_t rounds, size_t m
                                  .identity_secret = clients_secure ? s->sks[i] : NULL,
                                  .allow_plaintext = !clients_secure};
         s->clients[i] = fl_client_new (&cc, &tr, &te);
-        memcpy (s->ids[i], "peer-00", 7);
-        s->ids[i][7] = (uint8_t) ('0' + i);
+        round_sim_id (s->ids[i], (size_t) i);
         fl_client_hello (s->clients[i]);
     }
 }
