@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
-exec build/bin/fl-sim "$@"
+# FL_BUILD_DIR picks another build directory (tests use a temporary one).
+# No -Werror here: a user's compiler must never fail the build over a warning.
+build=${FL_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+    -DFL_WERROR=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+exec "$build/bin/fl-sim" "$@"
