@@ -205,7 +205,9 @@ main (int argc, char **argv)
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.connect;
     tcfg.max_message_bytes = s.max_message_mb << 20;
-    tcfg.routing_id = s.member;
+    /* plaintext: the member name is the routing id (a reconnect takes it back);
+       CURVE: none, the coordinator knows members by their authenticated key */
+    tcfg.routing_id = cert ? NULL : s.member;
     if (cert) {
         tcfg.own_cert = cert;
         tcfg.server_key = fl_roster_coordinator_curve_pk (roster);    /* pinned */

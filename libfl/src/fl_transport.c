@@ -67,7 +67,15 @@ fl_transport_server_new (fl_transport_config_t *cfg)
     if (!self->sock)
         goto fail;
     s_apply_common (self->sock, cfg);
-    zsock_set_router_handover (self->sock, 1);   /* a reconnecting client takes its id back */
+    /* Handover: a peer that connects with a routing id already in use takes
+       it (and every message for it) over.  Plaintext: a reconnecting client
+       takes its id back (ids are unauthenticated there anyway).  CURVE: off,
+       so no connection, even one with another valid roster key, can take a
+       live member's routing id; members connect without a routing id of
+       their own (the ROUTER draws one per connection) and fl_round moves a
+       member to its new connection only when it authenticated with the
+       member's key (docs/SECURITY.md, transport identity). */
+    zsock_set_router_handover (self->sock, cfg->own_cert ? 0 : 1);
     zsock_set_router_mandatory (self->sock, 1);  /* unknown peer: error, not a silent drop */
     if (self->secure) {
         zsock_set_zap_domain (self->sock, "libfl");
