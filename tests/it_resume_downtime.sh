@@ -70,6 +70,8 @@ for variant in all-stay one-restarted; do
         wait_pid "$p" $((30 * SLOW)) || fail "$variant: a client exited with $?"
     done
     ! grep -q "quarantined" "$WORK/r-$variant.log" || fail "$variant: a member was quarantined"
+    grep -q "^- Restarts: 1 (resumed after round $done_rounds" "$WORK/$variant.md" \
+        || fail "$variant: the report does not list the restart"
     echo "$variant: rounds $rounds; all 5 members in every round after the resume"
 done
 echo "1 passed, 0 failed"

@@ -1003,6 +1003,17 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
         }
         goto done;
     }
+    if (type == FL_WIRE_ERROR && (self->state == FL_CLIENT_JOINING
+                                  || (self->state == FL_CLIENT_JOINED
+                                      && sodium_memcmp (fl_wire_run_id (m), self->run_id, FL_WIRE_RUNIDBYTES) == 0))) {
+        /* the coordinator gave up on the run (docs/WIRE.md, ERROR) */
+        const char *r = fl_wire_get_cstr (m, "reason");
+        snprintf (self->reason, sizeof self->reason, "the coordinator aborted: %s", r ? r : "(no reason)");
+        zsys_error ("client %s: %s", self->member, self->reason);
+        self->state = FL_CLIENT_REFUSED;
+        ok = 1;
+        goto done;
+    }
     if (type == FL_WIRE_WELCOME) {
         if (self->state == FL_CLIENT_JOINING)
             ok = s_on_welcome (self, m);

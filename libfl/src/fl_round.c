@@ -173,6 +173,11 @@ fl_round_phase_name (fl_round_phase_t phase)
     return (unsigned) phase < sizeof names / sizeof names[0] ? names[phase] : "?";
 }
 
+static void s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char *reason);
+
+/* The run ends in failure: every admitted member is told why (ERROR
+   "run aborted: ..."; the client logs it and exits non-zero) instead of
+   waiting for a coordinator that is gone. */
 static void
 s_fail (fl_round_t *self, const char *why)
 {
@@ -180,6 +185,11 @@ s_fail (fl_round_t *self, const char *why)
     self->phase = FL_ROUND_FAILED;
     self->phase_deadline = -1;
     zsys_error ("coordinator: run failed: %s", why);
+    char reason[320];
+    snprintf (reason, sizeof reason, "run aborted: %s", why);
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            s_send_simple (self, &self->peers[i], FL_WIRE_ERROR, reason);
 }
 
 static void
