@@ -9,7 +9,8 @@
 #  3. SIGTERM abandons the round in progress and exits 0; the run resumes;
 #  4. a run that fails (join timeout) tells its members (ERROR "run aborted:
 #     ..."; they exit 1), writes no model file and exits 1;
-#  5. a wrong --hidden is refused before listening (exit 2);
+#  5. a wrong --hidden is refused before listening (exit 2); every program
+#     answers --version;
 #  6. a read-only checkpoint directory and a full disk for the metrics are
 #     refused at start (exit 3, the path and the errno named, no files left);
 #     a disk that fills during the run makes the report fail: exit 3 with the
@@ -99,6 +100,11 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] && [ ! -e "$WORK/bad.port" ] || fail "--hidden 16,x: expected exit 2 before listening, got $rc"
+
+# every program says its version
+for p in fl-coordinator fl-client fl-sim fl-keygen fl-model fl-dp-calibrate fl-hostile; do
+    "$BIN/$p" --version | grep -q "^$p (libfl) " || fail "$p --version"
+done
 
 # 6. read-only and full destinations
 mkdir -p "$WORK/ro" "$WORK/full"
