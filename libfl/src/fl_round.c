@@ -1701,9 +1701,9 @@ s_finish_train_secure (fl_round_t *self, int64_t now)
 static void
 s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
+    if (p->strikes >= S_MAX_STRIKES)
+        return;                   /* quarantined already; logged once (and no overflow) */
     p->strikes++;
-    if (p->strikes > S_MAX_STRIKES)
-        return;                   /* quarantined already; logged once */
     zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
     if (p->strikes < S_MAX_STRIKES)
         return;
