@@ -435,6 +435,49 @@ test_routing_id_takeover_refused (void)
     fl_round_destroy (&r);
 }
 
+/* A member whose --model/--hidden do not match the coordinator's refuses
+   the WELCOME and says BYE: the coordinator must stop counting it (before,
+   the BYE carried no run id and was discarded, so every later round waited
+   for a member that had left). */
+static void
+test_refusing_member_is_not_counted (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 2;
+    memcpy (cfg.run_id, "run-refused-0000", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    fl_dataset_t *tr = NULL, *te = NULL;
+    FL_CHECK (round_sim_shard (N_CLIENTS, 0, &tr, &te) == 0);
+    fl_client_config_t cc = {.member = "hospital-0", .seed = 1, .allow_plaintext = 1, .model = "logreg",
+                             .hidden = "16"};
+    fl_client_t *c = fl_client_new (&cc, &tr, &te);
+    FL_CHECK (c != NULL);
+    const uint8_t id[4] = {4, 4, 4, 4};
+    fl_client_hello (c);
+    for (int pass = 0; pass < 4; pass++) {
+        uint8_t *buf;
+        size_t len;
+        while (fl_client_next_out (c, &buf, &len)) {
+            fl_round_on_message (r, 1, id, 4, "", buf, len);
+            free (buf);
+        }
+        const uint8_t *oid;
+        size_t oid_len;
+        while (fl_round_next_out (r, &oid, &oid_len, &buf, &len)) {
+            fl_client_on_message (c, buf, len);
+            free (buf);
+        }
+    }
+    FL_CHECK (fl_client_state (c) == FL_CLIENT_REFUSED);
+    FL_CHECK (fl_round_clients (r) == 0);
+    fl_client_destroy (&c);
+    fl_dataset_destroy (&tr);
+    fl_dataset_destroy (&te);
+    fl_round_destroy (&r);
+}
+
 static void
 test_hello_cannot_choose_a_huge_model (void)
 {
@@ -488,6 +531,7 @@ main (int argc, char **argv)
     FL_RUN (test_unknown_and_late_messages_are_no_strike);
     FL_RUN (test_protocol_violations_quarantine_until_hello);
     FL_RUN (test_routing_id_takeover_refused);
+    FL_RUN (test_refusing_member_is_not_counted);
     FL_RUN (test_config_refused);
     FL_TEST_DONE ();
 }
