@@ -15,6 +15,7 @@
 
 #include "fl_args.h"
 #include "fl_client.h"
+#include "fl_log.h"
 #include "fl_roster.h"
 #include "fl_secagg.h"
 #include "fl_model.h"
@@ -29,6 +30,9 @@ typedef struct {
     char model[32], hidden[64];
     uint64_t seed;
     double heartbeat, rejoin;
+    double rejoin_max;              /* reconnect policy: backoff cap (seconds) ... */
+    uint64_t max_retries;           /* ... and HELLOs without a WELCOME before giving up (0 = never) */
+    char log_format[8];
     size_t max_message_mb;
     uint64_t exit_during_round;     /* fault injection: vanish on TRAIN of this round ... */
     char exit_at[32];               /* ... or on this secure-aggregation message of it */
@@ -66,6 +70,8 @@ static const fl_arg_t s_args[] = {
     {"seed", FL_ARG_U64, F (seed), 0, "S", "local randomness (shuffling)", FL_ARG_NO_RANGE},
     {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
     {"rejoin", FL_ARG_DOUBLE, F (rejoin), 0, "SEC", "say HELLO again if not welcomed within this time", 0.5, 3600},
+    {"rejoin-max", FL_ARG_DOUBLE, F (rejoin_max), 0, "SEC", "reconnect backoff: the wait before each new HELLO doubles from --rejoin up to this", 0.5, 86400},
+    {"max-retries", FL_ARG_U64, F (max_retries), 0, "N", "give up (exit 1) after N HELLOs in a row without a WELCOME (0 = keep trying)", 0, 1e9},
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): members' keys and the coordinator's", FL_ARG_NO_RANGE},
     {"identity", FL_ARG_STR, F (identity), sizeof ((settings_t *) 0)->identity, "FILE", "this member's identity secret key (NAME.identity_secret)", FL_ARG_NO_RANGE},
@@ -75,6 +81,7 @@ static const fl_arg_t s_args[] = {
     {"exit-at", FL_ARG_STR, F (exit_at), sizeof ((settings_t *) 0)->exit_at, "PHASE", "with --exit-during-round: exit on receiving this secure-aggregation message instead of TRAIN: ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST", FL_ARG_NO_RANGE},
     {"train-delay", FL_ARG_DOUBLE, F (train_delay), 0, "SEC", "testing: wait this long before each local training (a slow member)", 0, 3600},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (fatal errors still print)", FL_ARG_NO_RANGE},
+    {"log-format", FL_ARG_STR, F (log_format), sizeof ((settings_t *) 0)->log_format, "FORMAT", "log lines on stderr: text (ISO-8601 UTC time, level, program, message) | json", FL_ARG_NO_RANGE},
     {"attack", FL_ARG_STR, F (attack), sizeof ((settings_t *) 0)->attack, "KIND", "EVALUATION ONLY: act Byzantine: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum (docs/ATTACKS.md)", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength: gamma (sign-flip, scale, min-max, min-sum), sigma (gaussian), epsilon (ipm), z (alie); NaN = default", FL_ARG_NO_RANGE},
     {"collude", FL_ARG_STR, F (collude), sizeof ((settings_t *) 0)->collude, "DIR", "attackers share their honest updates through this directory", FL_ARG_NO_RANGE},
@@ -115,6 +122,8 @@ main (int argc, char **argv)
     s.seed = 1;
     s.heartbeat = 2.0;
     s.rejoin = 3.0;
+    s.rejoin_max = 30.0;
+    snprintf (s.log_format, sizeof s.log_format, "text");
     s.max_message_mb = 64;
     s.attack_scale = NAN;
     s.colluders = 1;
@@ -131,8 +140,15 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-client");
+    fl_log_format_t log_format;
+    if (fl_log_format_parse (s.log_format, &log_format) != 0) {
+        fprintf (stderr, "fl-client: --log-format: '%s' is not text or json\n", s.log_format);
+        return 2;
+    }
     if (s.quiet)
         zsys_set_logstream (NULL);
+    else
+        fl_log_init ("fl-client", log_format);
 
     /* Keys first (cheap, and refusals should not wait for the data), then
        data; every exit below goes through `done`, so nothing leaks. */
@@ -205,7 +221,9 @@ main (int argc, char **argv)
     memset (&tcfg, 0, sizeof tcfg);
     tcfg.endpoint = s.connect;
     tcfg.max_message_bytes = s.max_message_mb << 20;
-    tcfg.routing_id = s.member;
+    /* plaintext: the member name is the routing id (a reconnect takes it back);
+       CURVE: none, the coordinator knows members by their authenticated key */
+    tcfg.routing_id = cert ? NULL : s.member;
     if (cert) {
         tcfg.own_cert = cert;
         tcfg.server_key = fl_roster_coordinator_curve_pk (roster);    /* pinned */
@@ -219,6 +237,10 @@ main (int argc, char **argv)
     }
     fl_client_hello (client);
     int64_t last_sent = 0, last_heard = zclock_mono (), hello_at = zclock_mono ();
+    /* Reconnect policy: while not welcomed, HELLO again after --rejoin,
+       doubling up to --rejoin-max, at most --max-retries times in a row. */
+    uint64_t attempts = 1;
+    double backoff = s.rejoin;
     while (!zsys_interrupted) {
         uint8_t *out;
         size_t out_len;
@@ -258,7 +280,25 @@ main (int argc, char **argv)
         }
         else if (r < 0)
             break;
-        if (fl_client_state (client) == FL_CLIENT_JOINING && now - hello_at > (int64_t) (s.rejoin * 1000)) {
+        if (fl_client_state (client) == FL_CLIENT_JOINED) {
+            attempts = 0;
+            backoff = s.rejoin;
+        }
+        if (fl_client_state (client) == FL_CLIENT_JOINING && now - hello_at > (int64_t) (backoff * 1000)) {
+            if (s.max_retries && attempts >= s.max_retries) {
+                fprintf (stderr, "fl-client %s: no WELCOME from %s after %" PRIu64 " HELLOs (--max-retries); "
+                                 "giving up\n", s.member, s.connect, attempts);
+                exit_code = 1;
+                break;
+            }
+            backoff = backoff * 2 < s.rejoin_max ? backoff * 2 : s.rejoin_max;
+            attempts++;
+            if (s.max_retries)
+                zsys_notice ("client %s: waiting for the coordinator at %s: HELLO %" PRIu64 " of at most %" PRIu64
+                             "; the next in %.1f s", s.member, s.connect, attempts, s.max_retries, backoff);
+            else
+                zsys_notice ("client %s: waiting for the coordinator at %s: HELLO %" PRIu64 "; the next in %.1f s",
+                             s.member, s.connect, attempts, backoff);
             fl_client_hello (client);          /* coordinator not up yet, or restarted */
             hello_at = now;
         }
@@ -267,8 +307,7 @@ main (int argc, char **argv)
             fl_client_heartbeat (client);
         }
     }
-    if (zsys_interrupted)
-        exit_code = 130;
+    /* SIGTERM / SIGINT: an orderly stop (exit 0), as systemd expects */
     if (!s.quiet)
         printf ("fl-client %s: %s after %" PRIu64 " training rounds%s%s\n", s.member,
                 fl_client_state_name (fl_client_state (client)), fl_client_rounds_trained (client),

@@ -8,7 +8,11 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
@@ -20,6 +24,7 @@
 #include "fl_args.h"
 #include "fl_model.h"
 #include "fl_checkpoint.h"
+#include "fl_log.h"
 #include "fl_report.h"
 #include "fl_roster.h"
 #include "fl_round.h"
@@ -52,6 +57,7 @@ typedef struct {
     int dp_distributed;
     int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
     double dp_target_quantile, dp_clip_lr, dp_count_noise;
+    char log_format[8];             /* text | json (fl_log) */
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -114,6 +120,7 @@ static const fl_arg_t s_args[] = {
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
     {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
+    {"log-format", FL_ARG_STR, F (log_format), sizeof ((settings_t *) 0)->log_format, "FORMAT", "log lines on stderr: text (ISO-8601 UTC time, level, program, message) | json (one object per line)", FL_ARG_NO_RANGE},
     /* differential privacy (docs/PRIVACY.md) */
     {"dp-unit", FL_ARG_STR, F (dp_unit), sizeof ((settings_t *) 0)->dp_unit, "UNIT", "differential privacy per record (DP-SGD-style local steps) or per client (DP-FedAvg; --fraction is the Poisson cohort rate); needs a rule over bucket means", FL_ARG_NO_RANGE},
     {"dp-epsilon", FL_ARG_DOUBLE, F (dp_epsilon), 0, "E", "privacy budget: training stops before epsilon would exceed E", 1e-6, 1e6},
@@ -182,6 +189,7 @@ s_defaults (settings_t *s)
     s->dp_target_quantile = d.dp_target_quantile;
     s->dp_clip_lr = d.dp_clip_lr;
     s->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
+    snprintf (s->log_format, sizeof s->log_format, "text");
 }
 
 static int
@@ -390,6 +398,257 @@ s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
     fl_report_add_fact (report, "Members admitted", "%zu%s%s%s", n, n ? " (" : "", names, n ? ")" : "");
 }
 
+/* ---- the run's configuration in its checkpoint (docs/CHECKPOINT.md) -------
+
+   A resumed run is the run that was checkpointed: every option that shapes
+   it is stored in each checkpoint as "name=value" lines (field run.config)
+   and --resume takes them from there.  These may change between restarts:
+   where to listen and write, deadlines and timeouts, logging, fault
+   injection, and the roster and certificate files (a roster may change
+   between runs, docs/FAULTS.md). */
+#define S_CONFIG_KEY "run.config"
+#define S_RESTARTS_KEY "run.restarts"
+#define S_MAX_RESTARTS 64
+
+static const char *s_mutable[] = {"bind", "port-file", "metrics", "model-out", "report", "run-name",
+                                  "checkpoint-dir", "resume", "crash-at", "crash-round", "quiet", "log-format",
+                                  "join-timeout", "stats-deadline", "train-deadline", "eval-deadline",
+                                  "secagg-deadline", "liveness", "max-message-mb", "roster", "cert"};
+
+static int
+s_is_mutable (const char *name)
+{
+    for (size_t i = 0; i < sizeof s_mutable / sizeof s_mutable[0]; i++)
+        if (strcmp (s_mutable[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+s_arg_value (const fl_arg_t *a, const settings_t *s, char *buf, size_t cap)
+{
+    const char *base = (const char *) s + a->offset;
+    switch (a->type) {
+    case FL_ARG_U64: snprintf (buf, cap, "%" PRIu64, *(const uint64_t *) (const void *) base); break;
+    case FL_ARG_SIZE: snprintf (buf, cap, "%zu", *(const size_t *) (const void *) base); break;
+    case FL_ARG_DOUBLE: snprintf (buf, cap, "%.17g", *(const double *) (const void *) base); break;
+    case FL_ARG_STR: snprintf (buf, cap, "%s", base); break;
+    case FL_ARG_FLAG: snprintf (buf, cap, "%d", *(const int *) (const void *) base ? 1 : 0); break;
+    }
+}
+
+static int
+s_arg_set (const fl_arg_t *a, settings_t *s, const char *v)
+{
+    char *base = (char *) s + a->offset, *end = NULL;
+    errno = 0;
+    switch (a->type) {
+    case FL_ARG_U64:
+    case FL_ARG_SIZE: {
+        unsigned long long x = strtoull (v, &end, 10);
+        if (errno || end == v || *end)
+            return -1;
+        if (a->type == FL_ARG_U64)
+            *(uint64_t *) (void *) base = (uint64_t) x;
+        else
+            *(size_t *) (void *) base = (size_t) x;
+        break;
+    }
+    case FL_ARG_DOUBLE: {
+        double x = strtod (v, &end);
+        if (errno || end == v || *end)
+            return -1;
+        *(double *) (void *) base = x;
+        break;
+    }
+    case FL_ARG_STR:
+        if (strlen (v) >= a->size)
+            return -1;
+        memcpy (base, v, strlen (v) + 1);
+        break;
+    case FL_ARG_FLAG:
+        if (strcmp (v, "0") != 0 && strcmp (v, "1") != 0)
+            return -1;
+        *(int *) (void *) base = v[0] == '1';
+        break;
+    }
+    return 0;
+}
+
+/* The run's configuration as "name=value\n" lines; caller frees. */
+static char *
+s_config_text (const settings_t *s)
+{
+    size_t cap = 65536, off = 0;
+    char *out = (char *) malloc (cap);
+    if (!out)
+        return NULL;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof s_args / sizeof s_args[0]; i++) {
+        if (s_is_mutable (s_args[i].name))
+            continue;
+        char v[1100];
+        s_arg_value (&s_args[i], s, v, sizeof v);
+        int n = snprintf (out + off, cap - off, "%s=%s\n", s_args[i].name, v);
+        if (n < 0 || (size_t) n >= cap - off) {
+            free (out);
+            return NULL;
+        }
+        off += (size_t) n;
+    }
+    return out;
+}
+
+static int
+s_on_command_line (int argc, char **argv, const char *name)
+{
+    size_t n = strlen (name);
+    for (int i = 1; i < argc; i++)
+        if (strncmp (argv[i], "--", 2) == 0 && strncmp (argv[i] + 2, name, n) == 0
+            && (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return 1;
+    return 0;
+}
+
+/* --resume: the checkpointed run's options replace the command line's,
+   except the ones that may change; an option given (on the command line,
+   or in a config file with a value other than the default) that differs
+   from the run's is refused.  A checkpoint of an older libfl, without the
+   field, is used with the command line's options and a warning.  0, or -1
+   (printed) when refused. */
+static int
+s_apply_run_config (settings_t *s, const fl_checkpoint_t *ck, const char *dir, int argc, char **argv)
+{
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if (fl_checkpoint_get_bytes (ck, S_CONFIG_KEY, &data, &len) != 0) {
+        fprintf (stderr, "fl-coordinator: warning: the checkpoint in %s holds no run configuration (written by an "
+                         "older libfl): the command line's options are used, repeat the run's options\n", dir);
+        return 0;
+    }
+    if (len > 65535) {
+        fprintf (stderr, "fl-coordinator: the run configuration in %s is too large (%zu bytes)\n", dir, len);
+        return -1;
+    }
+    char *text = (char *) malloc (len + 1);
+    if (!text)
+        return -1;
+    memcpy (text, data, len);
+    text[len] = 0;
+    /* --rounds may grow on resume (a run extended), unless differential
+       privacy calibrated its noise to the run's length */
+    const char *dpl = strstr (text, "\ndp-unit=");
+    int dp_off = dpl && dpl[9] == '\n';
+    settings_t d;
+    s_defaults (&d);
+    int refused = 0;
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+        char *eq = strchr (line, '=');
+        if (!eq) {
+            fprintf (stderr, "fl-coordinator: the run configuration in %s is damaged: '%.60s'\n", dir, line);
+            refused = 1;
+            continue;
+        }
+        *eq = 0;
+        const char *name = line, *val = eq + 1;
+        const fl_arg_t *a = NULL;
+        for (size_t i = 0; i < sizeof s_args / sizeof s_args[0] && !a; i++)
+            if (strcmp (s_args[i].name, name) == 0)
+                a = &s_args[i];
+        if (!a) {
+            fprintf (stderr, "fl-coordinator: the checkpointed run in %s has option --%s, which this version does "
+                             "not know\n", dir, name);
+            refused = 1;
+            continue;
+        }
+        if (s_is_mutable (name))
+            continue;
+        char cur[1100], def[1100];
+        s_arg_value (a, s, cur, sizeof cur);
+        s_arg_value (a, &d, def, sizeof def);
+        int given = s_on_command_line (argc, argv, name) || strcmp (cur, def) != 0;
+        if (given && strcmp (cur, val) != 0 && strcmp (name, "rounds") == 0 && dp_off
+            && strtoull (cur, NULL, 10) > strtoull (val, NULL, 10)) {
+            printf ("fl-coordinator: the run is extended from %s to %s rounds\n", val, cur);
+            continue;
+        }
+        if (given && strcmp (cur, val) != 0) {
+            fprintf (stderr, "fl-coordinator: --%s %s differs from the checkpointed run's %s%s: a resumed run keeps "
+                             "its configuration (only deadlines, timeouts, output paths, logging and the roster "
+                             "files may change)\n", name, a->type == FL_ARG_FLAG ? (cur[0] == '1' ? "(on)" : "(off)")
+                             : cur, a->type == FL_ARG_FLAG ? (val[0] == '1' ? "on" : "off") : val, "");
+            refused = 1;
+        }
+        else if (s_arg_set (a, s, val) != 0) {
+            fprintf (stderr, "fl-coordinator: the run configuration in %s has an invalid --%s '%.60s'\n", dir, name,
+                     val);
+            refused = 1;
+        }
+    }
+    free (text);
+    return refused ? -1 : 0;
+}
+
+/* ---- destinations checked at start ------------------------------------------ */
+
+/* Creates, writes one byte to, fsyncs and removes a probe file in dir: a
+   read-only or full file system is found before any round runs.  0, or -1
+   with a line naming what, the path and errno. */
+static int
+s_probe_dir (const char *dir, const char *what)
+{
+    char probe[2048];
+    snprintf (probe, sizeof probe, "%s/.fl-write-probe.%d", dir, (int) getpid ());
+    int fd = open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int err = 0;
+    if (fd < 0)
+        err = errno;
+    else {
+        if (write (fd, "x", 1) != 1 || fsync (fd) != 0)
+            err = errno ? errno : EIO;
+        if (close (fd) != 0 && !err)
+            err = errno;
+        unlink (probe);
+    }
+    if (err) {
+        fprintf (stderr, "fl-coordinator: cannot write the %s in %s: %s\n", what, dir, strerror (err));
+        return -1;
+    }
+    return 0;
+}
+
+/* A file destination: its directory must take a new file (the model and
+   the report are written beside it and renamed), and an existing file must
+   be writable. */
+static int
+s_probe_file (const char *path, const char *what)
+{
+    char copy[1024];
+    snprintf (copy, sizeof copy, "%s", path);
+    struct stat st;
+    if (stat (path, &st) == 0 && !S_ISREG (st.st_mode)) {
+        /* a device such as /dev/full: only a write shows */
+        int fd = open (path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf (stderr, "fl-coordinator: cannot write the %s %s: %s\n", what, path, strerror (errno));
+            return -1;
+        }
+        close (fd);
+        return 0;
+    }
+    return s_probe_dir (dirname (copy), what);
+}
+
+static void
+s_iso_time (uint64_t t, char *buf, size_t cap)
+{
+    time_t tt = (time_t) t;
+    struct tm tm;
+    gmtime_r (&tt, &tm);
+    strftime (buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,7 +658,11 @@ main (int argc, char **argv)
                             "coordinator", NULL,
                             "Waits for --min-clients clients, runs round 0 (federated feature\n"
                             "standardisation) and --rounds training rounds, then writes the model.\n"
-                            "Transport security and secure aggregation: see docs/SECURITY.md.",
+                            "Transport security and secure aggregation: see docs/SECURITY.md.\n"
+                            "Exit status: 0 the run completed (or stopped by SIGTERM/SIGINT after its\n"
+                            "last checkpoint, or by the privacy budget); 1 the run failed; 2 wrong\n"
+                            "options; 3 an output (checkpoint, metrics, report, model) could not be\n"
+                            "written.  See docs/COORDINATOR.md.",
                             NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -407,25 +670,106 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-coordinator: libsodium failed to initialise\n");
         return 1;
     }
+    fl_log_format_t log_format;
+    if (fl_log_format_parse (s.log_format, &log_format) != 0) {
+        fprintf (stderr, "fl-coordinator: --log-format: '%s' is not text or json\n", s.log_format);
+        return 2;
+    }
     zsys_init ();
     zsys_set_logstream (stderr);      /* stdout carries only results and progress lines */
     zsys_set_logident ("fl-coordinator");
     if (s.quiet)
         zsys_set_logstream (NULL);
-    fl_round_config_t rcfg;
-    if (s_round_config (&s, &rcfg) != 0)
-        return 2;
+    else
+        fl_log_init ("fl-coordinator", log_format);
     fl_roster_t *roster = NULL;
     zcert_t *cert = NULL;
     fl_round_t *round = NULL;
     fl_transport_t *tr = NULL;
     fl_report_t *report = NULL;
+    fl_checkpoint_t *resume_ck = NULL;
     FILE *csv = NULL;
-    int exit_code = 0;
+    char *config_text = NULL;
+    int exit_code = 0, output_failed = 0;
+    uint64_t restarts[2 * S_MAX_RESTARTS];      /* (after round, unix time) of each resume */
+    size_t n_restarts = 0;
+    const char *ckdir = s.resume[0] ? s.resume : s.checkpoint_dir[0] ? s.checkpoint_dir : NULL;
+    if (ckdir && mkdir (ckdir, 0700) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-coordinator: cannot create checkpoint directory %s: %s\n", ckdir, strerror (errno));
+        exit_code = 1;
+        goto done;
+    }
+    uint64_t resumed_at = 0;
+    int from_prev_ck = 0;
+    if (s.resume[0]) {
+        bool from_prev = false;
+        int lr = fl_checkpoint_load_dir (s.resume, &resume_ck, &from_prev);
+        if (lr < 0) {
+            fprintf (stderr, "fl-coordinator: cannot resume from %s: no usable checkpoint (see the log)\n", s.resume);
+            exit_code = 1;
+            goto done;
+        }
+        if (lr == 1)
+            printf ("fl-coordinator: %s holds no checkpoint yet: starting a new run\n", s.resume);
+        else {
+            from_prev_ck = from_prev;
+            resumed_at = fl_checkpoint_round (resume_ck);
+            if (s_apply_run_config (&s, resume_ck, s.resume, argc, argv) != 0) {
+                exit_code = 2;
+                goto done;
+            }
+            const uint64_t *rs = NULL;
+            size_t nrs = 0;
+            if (fl_checkpoint_get_u64s (resume_ck, S_RESTARTS_KEY, &rs, &nrs) == 0 && nrs % 2 == 0) {
+                size_t keep = nrs / 2 < S_MAX_RESTARTS - 1 ? nrs / 2 : S_MAX_RESTARTS - 1;
+                memcpy (restarts, rs + (nrs - 2 * keep), 2 * keep * sizeof (uint64_t));
+                n_restarts = keep;
+            }
+            restarts[2 * n_restarts] = resumed_at;
+            restarts[2 * n_restarts + 1] = (uint64_t) time (NULL);
+            n_restarts++;
+        }
+    }
+    fl_round_config_t rcfg;
+    if (s_round_config (&s, &rcfg) != 0)
+        { exit_code = 2; goto done; }
     if (!s.plaintext && (!s.roster[0] || !s.cert[0])) {
         fprintf (stderr, "fl-coordinator: secure aggregation needs --roster and --cert (see fl-keygen); "
                          "--plaintext runs unmasked FedAvg instead\n");
         { exit_code = 2; goto done; }
+    }
+    {
+        /* The model is validated before listening: a wrong --model, --hidden
+           or plugin must not wait for members to join (any shape will do). */
+        fl_model_config_t mc;
+        memset (&mc, 0, sizeof mc);
+        mc.n_inputs = 2;
+        mc.n_classes = 2;
+        mc.qat = rcfg.qat;
+        fl_model_t *probe = NULL;
+        if (s.hidden[0] && fl_model_parse_hidden (s.hidden, &mc) != 0)
+            fprintf (stderr, "fl-coordinator: --hidden: '%s' is not a list of layer sizes such as 64,32\n", s.hidden);
+        else if (s.model_plugin[0])
+            probe = fl_model_load_plugin (s.model_plugin, &mc, NULL, 0);
+        else
+            probe = fl_model_new (s.model, &mc);
+        if (!probe) {
+            fprintf (stderr, "fl-coordinator: the model (--model %s%s%s%s%s) cannot be built (see the log)\n", s.model,
+                     s.hidden[0] ? " --hidden " : "", s.hidden, s.model_plugin[0] ? " --model-plugin " : "",
+                     s.model_plugin);
+            exit_code = 2;
+            goto done;
+        }
+        fl_model_destroy (&probe);
+    }
+    /* Every destination is checked before listening (docs/COORDINATOR.md). */
+    if ((ckdir && s_probe_dir (ckdir, "checkpoint") != 0)
+        || (s.metrics[0] && s_probe_file (s.metrics, "metrics CSV") != 0)
+        || (s.report[0] && s_probe_file (s.report, "report") != 0)
+        || (s.model_out[0] && s_probe_file (s.model_out, "model file") != 0)
+        || (s.port_file[0] && s_probe_file (s.port_file, "port file") != 0)) {
+        exit_code = 3;
+        goto done;
     }
     if (s.roster[0] && !(roster = fl_roster_load (s.roster)))
         { exit_code = 1; goto done; }
@@ -445,36 +789,20 @@ main (int argc, char **argv)
     round = fl_round_new (&rcfg);
     if (!round)
         { exit_code = 2; goto done; }
-    const char *ckdir = s.resume[0] ? s.resume : s.checkpoint_dir[0] ? s.checkpoint_dir : NULL;
-    if (ckdir && mkdir (ckdir, 0700) != 0 && errno != EEXIST) {
-        fprintf (stderr, "fl-coordinator: cannot create checkpoint directory %s: %s\n", ckdir, strerror (errno));
-        exit_code = 1;
-        goto done;
-    }
-    if (s.resume[0]) {
-        fl_checkpoint_t *ck = NULL;
-        bool from_prev = false;
-        int lr = fl_checkpoint_load_dir (s.resume, &ck, &from_prev);
-        if (lr < 0) {
-            fprintf (stderr, "fl-coordinator: cannot resume from %s: no usable checkpoint (see the log)\n", s.resume);
+    config_text = s_config_text (&s);
+    if (!config_text)
+        { exit_code = 1; goto done; }
+    if (resume_ck) {
+        int rr = fl_round_restore (round, resume_ck);
+        fl_checkpoint_destroy (&resume_ck);
+        if (rr != 0) {
+            fprintf (stderr, "fl-coordinator: the checkpoint in %s does not fit this configuration (see the log)\n",
+                     s.resume);
             exit_code = 1;
             goto done;
         }
-        if (lr == 1)
-            printf ("fl-coordinator: %s holds no checkpoint yet: starting a new run\n", s.resume);
-        else {
-            int rr = fl_round_restore (round, ck);
-            uint64_t at = fl_checkpoint_round (ck);
-            fl_checkpoint_destroy (&ck);
-            if (rr != 0) {
-                fprintf (stderr, "fl-coordinator: the checkpoint in %s does not fit this configuration (see the log)\n",
-                         s.resume);
-                exit_code = 1;
-                goto done;
-            }
-            printf ("fl-coordinator: resuming after round %" PRIu64 "%s\n", at,
-                    from_prev ? " (from the previous checkpoint: the latest was damaged)" : "");
-        }
+        printf ("fl-coordinator: resuming after round %" PRIu64 "%s (restart %zu of this run)\n", resumed_at,
+                from_prev_ck ? " (from the previous checkpoint: the latest was damaged)" : "", n_restarts);
     }
 
     fl_transport_config_t tcfg;
@@ -485,9 +813,6 @@ main (int argc, char **argv)
         tcfg.own_cert = cert;
         tcfg.allow = fl_roster_certstore (roster);   /* zauth admits roster members only */
     }
-    tr = fl_transport_server_new (&tcfg);
-    if (!tr)
-        { exit_code = 1; goto done; }
     const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
                                    : "secure aggregation (masked updates, round 0 statistics and evaluation counts; "
                                      "the coordinator learns only bucket sums)";
@@ -499,13 +824,31 @@ main (int argc, char **argv)
                           s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
                           s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr,
                           s.aggregator, s.bucket_size);
+    if (n_restarts) {
+        char list[2048] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < n_restarts && off < sizeof list - 64; i++) {
+            char when[32];
+            s_iso_time (restarts[2 * i + 1], when, sizeof when);
+            off += (size_t) snprintf (list + off, sizeof list - off, "%sresumed after round %" PRIu64 " at %s",
+                                      i ? "; " : "", restarts[2 * i], when);
+        }
+        fl_report_add_fact (report, "Restarts", "%zu (%s)", n_restarts, list);
+    }
     if (s.metrics[0]) {
         csv = fopen (s.metrics, "w");
         if (!csv) {
-            fprintf (stderr, "fl-coordinator: cannot write metrics to %s\n", s.metrics);
-            { exit_code = 1; goto done; }
+            fprintf (stderr, "fl-coordinator: cannot write the metrics CSV %s: %s\n", s.metrics, strerror (errno));
+            { exit_code = 3; goto done; }
         }
         fl_report_csv_header (csv);
+        if (fflush (csv) != 0 || ferror (csv)) {
+            fprintf (stderr, "fl-coordinator: cannot write the metrics CSV %s: %s\n", s.metrics, strerror (errno));
+            fclose (csv);
+            csv = NULL;
+            unlink (s.metrics);
+            { exit_code = 3; goto done; }
+        }
     }
     {
         fl_round_summary_t h;
@@ -519,11 +862,14 @@ main (int argc, char **argv)
         if (nh)
             fl_report_add_note (report, "Resumed from a checkpoint after round %zu (earlier rounds' times are not known).", nh);
     }
+    tr = fl_transport_server_new (&tcfg);
+    if (!tr)
+        { exit_code = 1; goto done; }
     if (s.port_file[0]) {
         FILE *pf = fopen (s.port_file, "w");
         if (!pf || fprintf (pf, "%d\n", fl_transport_port (tr)) < 0 || fclose (pf) != 0) {
-            fprintf (stderr, "fl-coordinator: cannot write port file %s\n", s.port_file);
-            { exit_code = 1; goto done; }
+            fprintf (stderr, "fl-coordinator: cannot write port file %s: %s\n", s.port_file, strerror (errno));
+            { exit_code = 3; goto done; }
         }
     }
     printf ("fl-coordinator: listening on %s (port %d) [%s; transport %s]; waiting for %zu clients\n", s.bind,
@@ -560,9 +906,17 @@ main (int argc, char **argv)
             raise (SIGKILL);
         }
         fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
-        if (ck && ckdir && fl_checkpoint_save_dir (ck, ckdir) != 0)
-            zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written; the previous one is kept",
-                        fl_checkpoint_round (ck));
+        if (ck && ckdir) {
+            /* the run's configuration and restarts travel with every checkpoint */
+            int fr = fl_checkpoint_put_bytes (ck, S_CONFIG_KEY, config_text, strlen (config_text));
+            if (fr == 0 && n_restarts)
+                fr = fl_checkpoint_put_u64s (ck, S_RESTARTS_KEY, restarts, 2 * n_restarts);
+            if (fr != 0 || fl_checkpoint_save_dir (ck, ckdir) != 0) {
+                zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written to %s (see above); a resume "
+                            "would start from the last one written", fl_checkpoint_round (ck), ckdir);
+                output_failed = 1;
+            }
+        }
         fl_checkpoint_destroy (&ck);
         fl_round_summary_t sum;
         while (fl_round_next_summary (round, &sum)) {
@@ -572,19 +926,35 @@ main (int argc, char **argv)
             fflush (stdout);
             if (csv) {
                 fl_report_csv_row (csv, &sum, secs);
-                fflush (csv);
+                if (fflush (csv) != 0 || ferror (csv)) {
+                    zsys_error ("coordinator: cannot write the metrics CSV %s: %s; no more rows are written",
+                                s.metrics, strerror (errno));
+                    fclose (csv);
+                    csv = NULL;
+                    output_failed = 1;
+                }
             }
             fl_report_add_round (report, &sum, secs);
         }
     }
     s_flush (round, tr);
+    int completed = 0;
     if (zsys_interrupted) {
-        fprintf (stderr, "fl-coordinator: interrupted in round %" PRIu64 "\n", fl_round_current (round));
-        exit_code = 130;
+        /* SIGTERM / SIGINT: the round in progress is abandoned; the last
+           checkpoint holds every completed round.  An orderly stop (exit 0):
+           members keep waiting and rejoin a resumed run by themselves. */
+        uint64_t cur = fl_round_current (round);
+        char outcome[1200];
+        snprintf (outcome, sizeof outcome, "stopped by a signal in round %" PRIu64 " (abandoned)%s%s", cur,
+                  ckdir ? "; resume with --resume " : "; no checkpoint (no --checkpoint-dir)", ckdir ? ckdir : "");
+        printf ("fl-coordinator: %s\n", outcome);
+        fl_report_set_outcome (report, outcome);
     }
     else if (fl_round_phase (round) == FL_ROUND_FAILED) {
         fprintf (stderr, "fl-coordinator: %s\n", fl_round_failure (round));
-        fl_report_set_outcome (report, fl_round_failure (round));
+        char outcome[512];
+        snprintf (outcome, sizeof outcome, "failed: %s", fl_round_failure (round));
+        fl_report_set_outcome (report, outcome);
         exit_code = 1;
     }
     else if (fl_round_stop_reason (round)[0]) {
@@ -593,9 +963,12 @@ main (int argc, char **argv)
         char outcome[512];
         snprintf (outcome, sizeof outcome, "stopped early: %s", fl_round_stop_reason (round));
         fl_report_set_outcome (report, outcome);
+        completed = 1;
     }
-    else
+    else {
         fl_report_set_outcome (report, "completed");
+        completed = 1;
+    }
     if (rcfg.dp) {
         char g[2048];
         fl_round_dp_guarantee (round, g, sizeof g);
@@ -617,18 +990,37 @@ main (int argc, char **argv)
     if (!rcfg.dp)
         fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
                                "about any one record or member; a model can memorise parts of its training data.");
-    if (s.model_out[0] && fl_round_params (round)) {
+    if (s.model_out[0] && completed && fl_round_params (round)) {
         if (fl_round_save_model (round, s.model_out) == 0)
             printf ("fl-coordinator: model written to %s\n", s.model_out);
-        else
-            exit_code = exit_code ? exit_code : 1;
+        else {
+            fprintf (stderr, "fl-coordinator: the model could not be written to %s (see the log)\n", s.model_out);
+            output_failed = 1;
+        }
     }
-    if (s.report[0] && fl_report_write (report, s.report) == 0)
-        printf ("fl-coordinator: report written to %s\n", s.report);
-    zclock_sleep (200);       /* let the BYE messages leave */
+    else if (s.model_out[0])
+        printf ("fl-coordinator: no model written to %s: the run did not complete%s\n", s.model_out,
+                ckdir ? " (the checkpoint holds the last completed round's model)" : "");
+    if (s.report[0]) {
+        if (fl_report_write (report, s.report) == 0)
+            printf ("fl-coordinator: report written to %s\n", s.report);
+        else {
+            fprintf (stderr, "fl-coordinator: the report could not be written to %s (see the log)\n", s.report);
+            output_failed = 1;
+        }
+    }
+    if (output_failed && exit_code == 0) {
+        fprintf (stderr, "fl-coordinator: an output could not be written (see above): exit 3\n");
+        exit_code = 3;
+    }
+    zclock_sleep (200);       /* let the BYE / ERROR messages leave */
 done:
-    if (csv)
-        fclose (csv);
+    if (csv && fclose (csv) != 0 && exit_code == 0) {
+        fprintf (stderr, "fl-coordinator: cannot write the metrics CSV %s: %s\n", s.metrics, strerror (errno));
+        exit_code = 3;
+    }
+    free (config_text);
+    fl_checkpoint_destroy (&resume_ck);
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);

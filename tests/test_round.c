@@ -2,7 +2,9 @@
     in-process fl_client sessions (no sockets, simulated clock): FedAvg over
     WDBC shards improves the model; deadlines drop silent clients; malformed,
     out-of-round, foreign-run and duplicate messages are rejected without
-    touching the global model. */
+    touching the global model; unknown and late messages are no strike,
+    protocol violations quarantine a member until its next valid HELLO, and
+    a routing id stays pinned to the member that authenticated on it. */
 #include "fl_client.h"
 #include "fl_round.h"
 #include "fl_shard.h"
@@ -258,6 +260,224 @@ test_hostile_messages_rejected (void)
     fl_round_destroy (&r);
 }
 
+/* The next queued message: its type and reason into the caller's buffers,
+   its routing id into id_out (4 bytes).  0 if none is queued. */
+static int
+s_next (fl_round_t *r, fl_wire_type_t *type, char *reason, size_t cap, uint8_t id_out[4])
+{
+    const uint8_t *oid;
+    size_t oid_len, len;
+    uint8_t *buf;
+    if (!fl_round_next_out (r, &oid, &oid_len, &buf, &len))
+        return 0;
+    if (id_out)
+        memcpy (id_out, oid, oid_len < 4 ? oid_len : 4);
+    char why[128];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
+    *type = m ? fl_wire_type (m) : (fl_wire_type_t) 0;
+    const char *rs = m ? fl_wire_get_cstr (m, "reason") : NULL;
+    snprintf (reason, cap, "%s", rs ? rs : "");
+    fl_wire_msg_destroy (&m);
+    free (buf);
+    return 1;
+}
+
+/* As s_send, with an authenticated member id (what CURVE gives). */
+static int
+s_send_as (fl_round_t *r, int64_t now, const uint8_t *id, const char *member, fl_wire_writer_t *w)
+{
+    uint8_t *buf;
+    size_t len;
+    FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);
+    int rc = fl_round_on_message (r, now, id, 4, member, buf, len);
+    free (buf);
+    return rc;
+}
+
+/* A coordinator restarted after a long downtime: a member's queued
+   heartbeats (a dozen and more, of the previous process's run) reach it
+   before the member's HELLO.  None of them is a protocol violation: each
+   gets REJECT "not admitted" and the HELLO that follows is admitted.  Late
+   replies of an admitted member do not count either. */
+static void
+test_unknown_and_late_messages_are_no_strike (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 2;
+    cfg.rounds = 1;
+    memcpy (cfg.run_id, "run-restarted-00", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    const uint8_t a[4] = {1, 1, 1, 1}, b[4] = {2, 2, 2, 2};
+    uint8_t old_run[16] = {7}, run[16] = {0};
+    int rejected_politely = 1;
+    for (int k = 0; k < 40; k++) {
+        FL_CHECK (s_send (r, 1000 * k, a, fl_wire_writer_new (FL_WIRE_HEARTBEAT, old_run, 3)) == 0);
+        fl_wire_type_t t;
+        char why[256];
+        rejected_politely &= s_next (r, &t, why, sizeof why, NULL) == 1 && t == FL_WIRE_REJECT
+                             && strncmp (why, "not admitted", 12) == 0;
+    }
+    FL_CHECK (rejected_politely);
+    /* a burst (queued while the coordinator was down) gets one answer */
+    for (int k = 0; k < 12; k++)
+        FL_CHECK (s_send (r, 41000, a, fl_wire_writer_new (FL_WIRE_HEARTBEAT, old_run, 3)) == 0);
+    int answers = 0;
+    fl_wire_type_t t0;
+    char w0[256];
+    while (s_next (r, &t0, w0, sizeof w0, NULL))
+        answers++;
+    FL_CHECK (answers == 1);
+    FL_CHECK (s_send (r, 50000, a, s_hello (run, "hospital-0")) == 1);
+    FL_CHECK (s_send (r, 50000, b, s_hello (run, "hospital-1")) == 1);
+    FL_CHECK (fl_round_clients (r) == 2);
+    fl_round_on_tick (r, 50001);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_STATS);
+    s_drain (r, run);
+    /* 40 late replies (a round that is over, and another run's) */
+    for (int k = 0; k < 20; k++) {
+        FL_CHECK (s_send (r, 50060, a, s_stats (run, 5, 3)) == 0);
+        FL_CHECK (s_send (r, 50060, a, s_stats (old_run, 0, 3)) == 0);
+    }
+    FL_CHECK (fl_round_clients (r) == 2);                 /* not quarantined */
+    FL_CHECK (s_send (r, 50061, a, s_stats (run, 0, 3)) == 1);   /* its reply is still heard */
+    fl_round_destroy (&r);
+}
+
+/* Protocol violations are counted; at the 8th the member is quarantined:
+   left out, told so (REJECT "quarantined: ..."), and the log names it.  A
+   valid HELLO re-admits it with a clean record. */
+static void
+test_protocol_violations_quarantine_until_hello (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 3;
+    memcpy (cfg.run_id, "run-quarantine-0", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    const uint8_t a[4] = {1, 1, 1, 1};
+    uint8_t run[16] = {0};
+    FL_CHECK (s_send (r, 0, a, s_hello (run, "mallory")) == 1);
+    s_drain (r, run);
+    const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef};
+    for (int k = 0; k < 7; k++)
+        FL_CHECK (fl_round_on_message (r, 1, a, 4, "", junk, sizeof junk) == 0);
+    FL_CHECK (fl_round_clients (r) == 1);                 /* 7 strikes: still admitted */
+    FL_CHECK (fl_round_on_message (r, 1, a, 4, "", junk, sizeof junk) == 0);
+    FL_CHECK (fl_round_clients (r) == 0);                 /* 8th: quarantined */
+    fl_wire_type_t t;
+    char why[256];
+    FL_CHECK (s_next (r, &t, why, sizeof why, NULL) == 1 && t == FL_WIRE_REJECT
+              && strncmp (why, "quarantined", 11) == 0);
+    /* ignored now: a heartbeat gets no answer */
+    FL_CHECK (s_send (r, 2, a, fl_wire_writer_new (FL_WIRE_HEARTBEAT, run, 0)) == 0);
+    FL_CHECK (s_next (r, &t, why, sizeof why, NULL) == 0);
+    /* a valid HELLO: admitted again, strikes reset (7 more are tolerated) */
+    FL_CHECK (s_send (r, 3, a, s_hello (run, "mallory")) == 1);
+    FL_CHECK (fl_round_clients (r) == 1);
+    for (int k = 0; k < 7; k++)
+        FL_CHECK (fl_round_on_message (r, 4, a, 4, "", junk, sizeof junk) == 0);
+    FL_CHECK (fl_round_clients (r) == 1);
+    fl_round_destroy (&r);
+}
+
+/* Transport identity pinning, from the attacker's side.  hospital-0 is
+   admitted on routing id A (authenticated as hospital-0).  hospital-1, a
+   roster member with its own valid key, gets a connection with the same
+   routing id A: none of its messages is credited to hospital-0 (its BYE
+   does not remove hospital-0, its HELLO does not replace it).  When
+   hospital-0 reconnects on routing id C with its own key, the coordinator's
+   messages for hospital-0 go to C. */
+static void
+test_routing_id_takeover_refused (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 2;
+    cfg.rounds = 1;
+    memcpy (cfg.run_id, "run-pinned-ids-0", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    const uint8_t A[4] = {'A', 'A', 'A', 'A'}, B[4] = {'B', 'B', 'B', 'B'}, C[4] = {'C', 'C', 'C', 'C'};
+    uint8_t run[16] = {0};
+    FL_CHECK (s_send_as (r, 0, A, "hospital-0", s_hello (run, "hospital-0")) == 1);
+    s_drain (r, run);
+    /* the attacker on A's routing id */
+    FL_CHECK (s_send_as (r, 1, A, "hospital-1", fl_wire_writer_new (FL_WIRE_BYE, run, 0)) == 0);
+    FL_CHECK (s_send_as (r, 1, A, "hospital-1", s_hello (run, "hospital-1")) == 0);
+    FL_CHECK (s_send_as (r, 1, A, "hospital-1", s_hello (run, "hospital-0")) == 0);
+    FL_CHECK (fl_round_clients (r) == 1);
+    char names[256];
+    fl_round_member_names (r, names, sizeof names);
+    FL_CHECK (strcmp (names, "hospital-0") == 0);
+    fl_wire_type_t t;
+    char why[256];
+    FL_CHECK (s_next (r, &t, why, sizeof why, NULL) == 0);   /* nothing was sent in answer */
+    /* hospital-1 joins on its own routing id; round 0 starts */
+    FL_CHECK (s_send_as (r, 2, B, "hospital-1", s_hello (run, "hospital-1")) == 1);
+    s_drain (r, NULL);
+    /* hospital-0 reconnects: new routing id, same key */
+    FL_CHECK (s_send_as (r, 3, C, "hospital-0", fl_wire_writer_new (FL_WIRE_HEARTBEAT, run, 0)) == 1);
+    FL_CHECK (fl_round_clients (r) == 2);
+    fl_round_on_tick (r, 4);
+    FL_CHECK (fl_round_phase (r) == FL_ROUND_STATS);
+    int to_a = 0, to_c = 0, to_b = 0;
+    uint8_t oid[4];
+    while (s_next (r, &t, why, sizeof why, oid)) {
+        to_a += memcmp (oid, A, 4) == 0;
+        to_b += memcmp (oid, B, 4) == 0;
+        to_c += memcmp (oid, C, 4) == 0;
+    }
+    FL_CHECK (to_a == 0 && to_c == 1 && to_b == 1);   /* STATS_REQUEST to the members' own connections */
+    fl_round_destroy (&r);
+}
+
+/* A member whose --model/--hidden do not match the coordinator's refuses
+   the WELCOME and says BYE: the coordinator must stop counting it (before,
+   the BYE carried no run id and was discarded, so every later round waited
+   for a member that had left). */
+static void
+test_refusing_member_is_not_counted (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = 2;
+    memcpy (cfg.run_id, "run-refused-0000", 16);
+    fl_round_t *r = fl_round_new (&cfg);
+    fl_round_start (r, 0);
+    fl_dataset_t *tr = NULL, *te = NULL;
+    FL_CHECK (round_sim_shard (N_CLIENTS, 0, &tr, &te) == 0);
+    fl_client_config_t cc = {.member = "hospital-0", .seed = 1, .allow_plaintext = 1, .model = "logreg",
+                             .hidden = "16"};
+    fl_client_t *c = fl_client_new (&cc, &tr, &te);
+    FL_CHECK (c != NULL);
+    const uint8_t id[4] = {4, 4, 4, 4};
+    fl_client_hello (c);
+    for (int pass = 0; pass < 4; pass++) {
+        uint8_t *buf;
+        size_t len;
+        while (fl_client_next_out (c, &buf, &len)) {
+            fl_round_on_message (r, 1, id, 4, "", buf, len);
+            free (buf);
+        }
+        const uint8_t *oid;
+        size_t oid_len;
+        while (fl_round_next_out (r, &oid, &oid_len, &buf, &len)) {
+            fl_client_on_message (c, buf, len);
+            free (buf);
+        }
+    }
+    FL_CHECK (fl_client_state (c) == FL_CLIENT_REFUSED);
+    FL_CHECK (fl_round_clients (r) == 0);
+    fl_client_destroy (&c);
+    fl_dataset_destroy (&tr);
+    fl_dataset_destroy (&te);
+    fl_round_destroy (&r);
+}
+
 static void
 test_hello_cannot_choose_a_huge_model (void)
 {
@@ -308,6 +528,10 @@ main (int argc, char **argv)
     FL_RUN (test_deadline_drops_silent_client);
     FL_RUN (test_hostile_messages_rejected);
     FL_RUN (test_hello_cannot_choose_a_huge_model);
+    FL_RUN (test_unknown_and_late_messages_are_no_strike);
+    FL_RUN (test_protocol_violations_quarantine_until_hello);
+    FL_RUN (test_routing_id_takeover_refused);
+    FL_RUN (test_refusing_member_is_not_counted);
     FL_RUN (test_config_refused);
     FL_TEST_DONE ();
 }

@@ -62,6 +62,7 @@ typedef struct {
     int drop_kind;
     fl_round_phase_t stop_phase;   /* s_pump returns on entering it (0: never) */
     int multiclass;                /* synthetic 3-class data instead of WDBC shards */
+    int lose_abort_to_0;           /* the coordinator's ERROR (run aborted) never reaches client 0 */
 } sim_t;
 
 static int s_multiclass;          /* the next s_setup_cfg uses 3-class data */
@@ -176,6 +177,15 @@ s_deliver (void *ctx, size_t i, uint8_t **data, size_t *len)
     sim_t *s = (sim_t *) ctx;
     if (i == 0 && s->tamper != TAMPER_NONE)
         s_tamper (s, data, len);
+    if (i == 0 && s->lose_abort_to_0) {
+        char why[64];
+        fl_wire_limits_t lim = fl_wire_limits_default ();
+        fl_wire_msg_t *m = fl_wire_decode (*data, *len, &lim, why, sizeof why);
+        int abort = m && fl_wire_type (m) == FL_WIRE_ERROR;
+        fl_wire_msg_destroy (&m);
+        if (abort)
+            return;
+    }
     fl_client_on_message (s->clients[i], *data, *len);
 }
 
@@ -338,11 +348,15 @@ test_secure_client_refuses_plaintext_round (void)
 {
     sim_t s;
     s_setup (&s, 0, 1, 1);         /* plaintext coordinator, clients with keys and no --plaintext */
+    s.lose_abort_to_0 = 1;         /* client 0 stays joined for the checks below */
     s_pump (&s);
     /* round 0: no client sends its statistics in the clear, so the run fails there */
     FL_CHECK (fl_round_phase (s.round) == FL_ROUND_FAILED);
     FL_CHECK (strstr (fl_round_failure (s.round), "statistics") != NULL);
     FL_CHECK (s.sent[FL_WIRE_STATS] == 0);
+    /* the others were told (ERROR "run aborted: ...") and stopped */
+    FL_CHECK (fl_client_state (s.clients[1]) == FL_CLIENT_REFUSED
+              && strstr (fl_client_reason (s.clients[1]), "aborted") != NULL);
     /* Given a standardisation, a plaintext TRAIN or EVALUATE is refused too:
        nothing is sent back. */
     const uint8_t *run = (const uint8_t *) "secure-test-run1";

@@ -1,6 +1,7 @@
 /*  test_transport.c - fl_transport over TCP loopback: plaintext round trip,
     the size limit, and CURVE with a zauth allowlist (a listed key gets in
-    and its member id arrives as metadata; an unlisted key does not). */
+    and its member id arrives as metadata; an unlisted key does not); a
+    roster member cannot take another member's routing id. */
 #include "fl_test.h"
 #include "fl_transport.h"
 
@@ -107,6 +108,92 @@ test_curve_allowlist (void)
     zcert_destroy (&evil);
 }
 
+/* Routing-id takeover, from the attacker's side, over real CURVE sockets.
+   hospital-0 is connected (as fl-client connects: with a routing id of its
+   own name, an old client; and with none, the current one).  hospital-1, a
+   roster member with its own valid key, connects with routing id
+   "hospital-0".  Nothing the server sends to hospital-0's routing id reaches
+   hospital-1, and nothing hospital-1 sends arrives under hospital-0's
+   routing id or member id. */
+static void
+test_routing_id_takeover_refused (void)
+{
+    for (int variant = 0; variant < 2; variant++) {
+        zcert_t *server_cert = zcert_new ();
+        zcert_t *ka = zcert_new (), *kb = zcert_new ();
+        zcertstore_t *allow = zcertstore_new (NULL);
+        zcert_t *pa = zcert_new_from (zcert_public_key (ka), zcert_secret_key (ka));
+        zcert_set_meta (pa, FL_TRANSPORT_MEMBER_META, "%s", "hospital-0");
+        zcertstore_insert (allow, &pa);
+        zcert_t *pb = zcert_new_from (zcert_public_key (kb), zcert_secret_key (kb));
+        zcert_set_meta (pb, FL_TRANSPORT_MEMBER_META, "%s", "hospital-1");
+        zcertstore_insert (allow, &pb);
+        fl_transport_config_t sc = {0};
+        sc.endpoint = "tcp://127.0.0.1:*";
+        sc.own_cert = server_cert;
+        sc.allow = allow;
+        fl_transport_t *srv = fl_transport_server_new (&sc);
+        FL_CHECK (srv != NULL);
+        char ep[64];
+        snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", fl_transport_port (srv));
+        fl_transport_config_t ca = {0};
+        ca.endpoint = ep;
+        ca.own_cert = ka;
+        ca.server_key = zcert_public_txt (server_cert);
+        ca.routing_id = variant == 0 ? "hospital-0" : NULL;
+        fl_transport_t *a = fl_transport_client_new (&ca);
+        fl_transport_msg_t m;
+        FL_CHECK (s_exchange (srv, a, "A1", &m) == 0);
+        FL_CHECK (strcmp (m.member, "hospital-0") == 0);
+        uint8_t id_a[FL_TRANSPORT_MAX_PEER_IDBYTES];
+        size_t id_a_len = m.id_len;
+        memcpy (id_a, m.id, m.id_len);
+        fl_transport_msg_free (&m);
+
+        fl_transport_config_t cb = ca;
+        cb.own_cert = kb;
+        cb.routing_id = "hospital-0";          /* the attacker claims A's name */
+        fl_transport_t *b = fl_transport_client_new (&cb);
+        /* B speaks several times; whatever arrives is B's and not under A's id */
+        int credited_to_a = 0, from_b = 0;
+        for (int k = 0; k < 3; k++) {
+            fl_transport_send (b, NULL, 0, (const uint8_t *) "B-says", 6);
+            while (fl_transport_recv (srv, 500, &m) == 0) {
+                from_b += strcmp (m.member, "hospital-1") == 0;
+                credited_to_a += strcmp (m.member, "hospital-0") == 0
+                                 || (m.id_len == id_a_len && memcmp (m.id, id_a, id_a_len) == 0);
+                fl_transport_msg_free (&m);
+            }
+        }
+        FL_CHECK (credited_to_a == 0);
+        (void) from_b;       /* libzmq may or may not let B in under another id */
+        /* the server writes to A's routing id: A gets it, B never does */
+        for (int k = 0; k < 3; k++)
+            FL_CHECK (fl_transport_send (srv, id_a, id_a_len, (const uint8_t *) "for-A", 5) == 0);
+        int a_got = 0, b_got = 0;
+        while (fl_transport_recv (a, 500, &m) == 0) {
+            a_got += m.len == 5 && memcmp (m.data, "for-A", 5) == 0;
+            fl_transport_msg_free (&m);
+        }
+        while (fl_transport_recv (b, 500, &m) == 0) {
+            b_got++;
+            fl_transport_msg_free (&m);
+        }
+        FL_CHECK (a_got == 3);
+        FL_CHECK (b_got == 0);
+        /* and A still speaks under its own id */
+        FL_CHECK (s_exchange (srv, a, "A2", &m) == 0);
+        FL_CHECK (strcmp (m.member, "hospital-0") == 0 && m.id_len == id_a_len && memcmp (m.id, id_a, id_a_len) == 0);
+        fl_transport_msg_free (&m);
+        fl_transport_destroy (&b);
+        fl_transport_destroy (&a);
+        fl_transport_destroy (&srv);
+        zcert_destroy (&server_cert);
+        zcert_destroy (&ka);
+        zcert_destroy (&kb);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -115,6 +202,7 @@ main (int argc, char **argv)
     zsys_set_logstream (stderr);
     FL_RUN (test_plaintext_round_trip);
     FL_RUN (test_curve_allowlist);
+    FL_RUN (test_routing_id_takeover_refused);
     zsys_shutdown ();
     FL_TEST_DONE ();
 }

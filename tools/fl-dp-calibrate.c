@@ -63,6 +63,7 @@ main (int argc, char **argv)
         {"sample-rate", required_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     double eps = NAN, sigma = NAN, delta = NAN, q = NAN;
@@ -70,6 +71,7 @@ main (int argc, char **argv)
     int have_rounds = 0, verbose = 0, c;
     while ((c = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'V': printf ("fl-dp-calibrate (libfl) %s\n", FL_VERSION); return 0;
         case 'e':
             if (s_parse_double (optarg, "--epsilon", &eps))
                 return 2;

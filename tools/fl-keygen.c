@@ -45,6 +45,7 @@ s_usage (FILE *f)
         "                   member-01.. in DIR and write the roster to FILE\n"
         "  --members N      number of members for --roster (1..65535)\n"
         "  --help           this text\n"
+        "  --version        the version\n"
         "\n"
         "Never overwrites an existing file.  Exit status: 0 ok, 1 error, 2 usage.\n");
 }
@@ -185,6 +186,7 @@ main (int argc, char **argv)
         {"roster", required_argument, NULL, 'r'},
         {"members", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "o:n:ce:r:m:h", opts, NULL)) != -1) {
@@ -207,6 +209,7 @@ main (int argc, char **argv)
                 break;
             }
             case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("fl-keygen (libfl) %s\n", FL_VERSION); return 0;
             default: s_usage (stderr); return 2;
         }
     }

@@ -89,6 +89,10 @@ main (int argc, char **argv)
 {
     if (sodium_init () < 0)
         return 2;
+    if (argc == 2 && strcmp (argv[1], "--version") == 0) {
+        printf ("fl-model (libfl) %s\n", FL_VERSION);
+        return 0;
+    }
     if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)) {
         printf ("usage: fl-model info FILE\n       fl-model diff A B [TOL]\n\n"
                 "info: what a model file holds (validated like network input).\n"

@@ -8,6 +8,7 @@
 #include "fl_client.h"
 #include "fl_dataset.h"
 #include "fl_dp.h"
+#include "fl_log.h"
 #include "fl_layers.h"
 #include "fl_metrics.h"
 #include "fl_model.h"

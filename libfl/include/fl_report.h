@@ -47,8 +47,9 @@ void fl_report_add_round (fl_report_t *self, const fl_round_summary_t *s, double
 /*  Writes the Markdown report to path: title; a list (Started, Finished =
     the time of writing, Aggregation, Configuration, the facts, Outcome);
     the notes; "Privacy and security"; "Rounds" (one table row per round);
-    "Final model" (the last round's federated evaluation).  -1 (logged) on
-    I/O error. */
+    "Final model" (the last round's federated evaluation).  Written to
+    path.tmp, fsynced and renamed over path.  -1 (logged with the path and
+    errno; path.tmp removed, path untouched) on I/O error. */
 int fl_report_write (const fl_report_t *self, const char *path);
 
 /*  "round   3/20  clients  8/8  updates 8  loss 0.2134  acc 0.9561  AUROC 0.9912 ..."

@@ -9,8 +9,12 @@
       - ZMQ_MAXMSGSIZE: libzmq drops a connection that announces a frame larger
         than the limit, before allocating it.
       - bounded send/receive queues (high-water marks) per peer.
-      - ZMTP heartbeats (ZMQ_HEARTBEAT_IVL / _TIMEOUT): a silent peer's
-        connection is closed by libzmq.
+      - ZMTP heartbeats (ZMQ_HEARTBEAT_IVL / _TIMEOUT) from the client: a
+        silent coordinator's connection is closed by libzmq.  The
+        coordinator's ROUTER sends none (libzmq 4.3.4 can abort in its
+        heartbeat timer after a failed connection, issue #4841; see
+        fl_transport.c): it answers PINGs, uses TCP keepalive, and drops a
+        handshake that takes more than 10 s.
       - CURVE: every byte is encrypted and authenticated; the coordinator's zauth
         admits only client keys in its certificate store (the roster), and every
         frame from a client carries the metadata "fl-member" = roster member id

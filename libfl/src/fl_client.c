@@ -300,6 +300,10 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     const char *model = fl_wire_get_cstr (m, "model");
     const char *hidden = fl_wire_get_cstr (m, "hidden");
     uint64_t features = 0, classes = 0, seed = 0;
+    /* the run's id first: a BYE refusing this WELCOME must carry it, or the
+       coordinator discards it as another run's and keeps counting us */
+    memcpy (self->run_id, fl_wire_run_id (m), FL_WIRE_RUNIDBYTES);
+    self->have_run = 1;
     if (!model || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
         || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0)
         return 0;
@@ -1001,6 +1005,17 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
             self->state = FL_CLIENT_REFUSED;
             ok = 1;
         }
+        goto done;
+    }
+    if (type == FL_WIRE_ERROR && (self->state == FL_CLIENT_JOINING
+                                  || (self->state == FL_CLIENT_JOINED
+                                      && sodium_memcmp (fl_wire_run_id (m), self->run_id, FL_WIRE_RUNIDBYTES) == 0))) {
+        /* the coordinator gave up on the run (docs/WIRE.md, ERROR) */
+        const char *r = fl_wire_get_cstr (m, "reason");
+        snprintf (self->reason, sizeof self->reason, "the coordinator aborted: %s", r ? r : "(no reason)");
+        zsys_error ("client %s: %s", self->member, self->reason);
+        self->state = FL_CLIENT_REFUSED;
+        ok = 1;
         goto done;
     }
     if (type == FL_WIRE_WELCOME) {

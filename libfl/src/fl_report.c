@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     fl_round_summary_t s;
@@ -148,9 +149,17 @@ s_metric (FILE *f, double v)
 int
 fl_report_write (const fl_report_t *self, const char *path)
 {
-    FILE *f = fopen (path, "w");
+    /* Written to path.tmp, checked, flushed to disk and renamed: a full or
+       read-only disk leaves the previous report (or none), never a 0-byte
+       or half-written one. */
+    char tmp[4096];
+    if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
+        zsys_error ("report: path too long: %s", path);
+        return -1;
+    }
+    FILE *f = fopen (tmp, "w");
     if (!f) {
-        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
+        zsys_error ("report: cannot write %s: %s", tmp, strerror (errno));
         return -1;
     }
     char finished[64];
@@ -189,8 +198,19 @@ fl_report_write (const fl_report_t *self, const char *path)
                     "(%" PRIu64 " examples): accuracy %.4f, AUROC %.4f, AUPRC %.4f, log loss %.4f.\n",
                  s->eval.n, s->eval.accuracy, s->eval.auroc, s->eval.auprc, s->eval.log_loss);
     }
-    int rc = fclose (f) == 0 ? 0 : -1;
-    return rc;
+    int err = 0;
+    if (fflush (f) != 0 || ferror (f) || fsync (fileno (f)) != 0)
+        err = errno ? errno : EIO;
+    if (fclose (f) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (!err && rename (tmp, path) != 0)
+        err = errno;
+    if (err) {
+        zsys_error ("report: cannot write %s: %s", path, strerror (err));
+        unlink (tmp);
+        return -1;
+    }
+    return 0;
 }
 
 void

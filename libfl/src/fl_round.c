@@ -37,7 +37,14 @@
 #include "fl_train.h"
 #include "fl_wire.h"
 
-#define S_MAX_STRIKES 8      /* malformed messages before a peer is ignored */
+/* Protocol violations (malformed messages, replies a member was never asked
+   for twice, cleartext payloads in a secure run) before a peer is
+   quarantined.  Being early, late or unknown is not a violation: a message
+   from a peer that is not (yet) admitted gets REJECT "not admitted" (the
+   client says HELLO again), a late reply is discarded and counted as a
+   miss.  Strikes reset when the member is admitted again by a valid HELLO.
+   (docs/FAULTS.md) */
+#define S_MAX_STRIKES 8
 
 typedef struct {
     uint8_t id[255];
@@ -48,12 +55,13 @@ typedef struct {
     int ready;               /* received the standardisation */
     int expected;            /* the current phase waits for this peer */
     int answered;            /* ... and it has answered */
-    int strikes;             /* malformed / out-of-protocol messages */
+    int strikes;             /* protocol violations since the last admission */
     int misses;              /* consecutive deadlines missed */
     int roster_index;        /* secure mode: the member's roster entry (-1 unknown) */
     int sa_bucket;           /* secure mode: bucket of the current round (-1 none) */
     uint32_t sa_index;       /* ... and the index within it */
     int64_t last_seen;
+    int64_t last_rehello;    /* when it was last asked to say HELLO again (-1 never) */
     uint64_t n_train, n_test;
 } s_peer_t;
 
@@ -165,6 +173,11 @@ fl_round_phase_name (fl_round_phase_t phase)
     return (unsigned) phase < sizeof names / sizeof names[0] ? names[phase] : "?";
 }
 
+static void s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char *reason);
+
+/* The run ends in failure: every admitted member is told why (ERROR
+   "run aborted: ..."; the client logs it and exits non-zero) instead of
+   waiting for a coordinator that is gone. */
 static void
 s_fail (fl_round_t *self, const char *why)
 {
@@ -172,6 +185,11 @@ s_fail (fl_round_t *self, const char *why)
     self->phase = FL_ROUND_FAILED;
     self->phase_deadline = -1;
     zsys_error ("coordinator: run failed: %s", why);
+    char reason[320];
+    snprintf (reason, sizeof reason, "run aborted: %s", why);
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            s_send_simple (self, &self->peers[i], FL_WIRE_ERROR, reason);
 }
 
 static void
@@ -271,6 +289,7 @@ s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
     snprintf (p->name, sizeof p->name, "peer-%zu", self->n_peers);
     p->roster_index = -1;
     p->sa_bucket = -1;
+    p->last_rehello = -1;
     return p;
 }
 
@@ -1094,6 +1113,7 @@ s_finish_robust (fl_round_t *self, int64_t now)
 }
 
 static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
+static void s_discard (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
 
 /* ---- secure aggregation per bucket --------------------------------------- */
 
@@ -1189,6 +1209,27 @@ s_bucket_flush (fl_round_t *self, size_t b)
 
 static void s_finish_secure (fl_round_t *self, int64_t now);
 
+/* Every member of bucket b whose masked input is not in the sum (not in
+   surv[0..count), the survivor set U3) missed a deadline: one log line
+   each, so an operator sees who was left out of which round. */
+static void
+s_log_left_out (fl_round_t *self, size_t b, const uint32_t *surv, uint32_t count)
+{
+    s_bucket_t *bk = &self->buckets[b];
+    for (uint32_t j = 0; j < bk->n; j++) {
+        int in = 0;
+        for (uint32_t i = 0; i < count && !in; i++)
+            in = surv && surv[i] == j;
+        if (in)
+            continue;
+        s_peer_t *p = &self->peers[bk->members[j]];
+        p->misses++;
+        zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: %s missed a deadline (%d in a row); left out of "
+                      "this round%s", self->round, s_purpose_name (self->sa_purpose), b, p->name, p->misses,
+                      surv ? "" : " (the bucket aborted)");
+    }
+}
+
 /* A bucket's secure aggregation ended: decode its sum (checking it against
    the encoding's bound), or leave the bucket out of the round.  Statistics
    and evaluation sums are kept raw and decoded when every bucket is done. */
@@ -1216,6 +1257,7 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
                 }
             zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: sum of %u masked inputs unmasked",
                        self->round, s_purpose_name (self->sa_purpose), b, count);
+            s_log_left_out (self, b, surv, count);
         }
         else
             zsys_error ("coordinator: round %" PRIu64 " %s bucket %zu: no usable sum; bucket left out", self->round,
@@ -1235,6 +1277,7 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
             bk->survivors = count;
             zsys_info ("coordinator: round %" PRIu64 " bucket %zu: sum of %u masked inputs unmasked", self->round,
                        b, count);
+            s_log_left_out (self, b, surv, count);
         }
         else
             zsys_error ("coordinator: round %" PRIu64 " bucket %zu: the unmasked sum is out of the encoding's "
@@ -1245,6 +1288,8 @@ s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
         zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: secure aggregation aborted: %s; bucket left out",
                       self->round, s_purpose_name (self->sa_purpose), b,
                       bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
+    if (!bk->ok && bk->members)
+        s_log_left_out (self, b, NULL, 0);
     fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
     for (size_t i = 0; i < self->n_buckets; i++)
         if (!self->buckets[i].finished)
@@ -1473,7 +1518,7 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
     char why[160];
     if (!s_secure_phase (self) || !self->buckets || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
-        s_reject (self, p, "SECAGG", "no secure aggregation of this round includes this peer");
+        s_discard (self, p, "SECAGG", "no secure aggregation of this round includes this peer (late?)");
         return 0;
     }
     uint32_t bucket = 0;
@@ -1484,7 +1529,7 @@ s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     }
     if (bucket != (uint32_t) p->sa_bucket || bucket >= self->n_buckets || self->buckets[bucket].finished) {
         fl_secagg_msg_destroy (&msg);
-        s_reject (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
+        s_discard (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
         return 0;
     }
     msg->sender = p->sa_index;            /* the transport identity decides who is speaking */
@@ -1649,12 +1694,39 @@ s_finish_train_secure (fl_round_t *self, int64_t now)
 
 /* ---- message handlers ------------------------------------------------------- */
 
+/* A protocol violation: logged and counted; at S_MAX_STRIKES the member is
+   quarantined: no longer admitted, told so by REJECT "quarantined: ..." (the
+   client logs it and exits non-zero), and its messages other than a valid
+   HELLO are ignored. */
 static void
 s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
-    (void) self;
+    if (p->strikes >= S_MAX_STRIKES)
+        return;                   /* quarantined already; logged once (and no overflow) */
     p->strikes++;
     zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
+    if (p->strikes < S_MAX_STRIKES)
+        return;
+    char reason[256];
+    snprintf (reason, sizeof reason, "quarantined: %d protocol violations (last: %s: %s)", S_MAX_STRIKES, what, why);
+    zsys_error ("coordinator: member %s %s; its messages are ignored until it is admitted again", p->name, reason);
+    if (p->admitted) {
+        s_send_simple (self, p, FL_WIRE_REJECT, reason);
+        p->admitted = 0;
+        p->ready = 0;
+        self->n_admitted--;
+        if (p->expected && !p->answered)
+            p->expected = 0;       /* no longer waited for */
+    }
+}
+
+/* Early, late or stale: not a violation.  Dropped with a log line and no
+   strike (a member that was slow or cut off must not be locked out). */
+static void
+s_discard (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
+{
+    (void) self;
+    zsys_info ("coordinator: peer %s: discarded %s: %s", p->name, what, why);
 }
 
 /* Parameters of the configured built-in model for a data shape (dense
@@ -1754,6 +1826,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         p->admitted = 1;
         self->n_admitted++;
     }
+    p->strikes = 0;               /* a valid HELLO starts the member afresh */
     p->n_train = n_train;
     p->n_test = n_test;
     p->last_seen = now;
@@ -1867,6 +1940,20 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
                      const char *member, const uint8_t *data, size_t len)
 {
     s_peer_t *p = s_peer_find (self, id, id_len);
+    if (!p && member && member[0]) {
+        /* Transport identity (CURVE): a member that reconnects gets a new
+           routing id; only a connection authenticated with the member's own
+           key takes its slot (and the coordinator's messages) back. */
+        for (size_t i = 0; i < self->n_peers && !p; i++)
+            if (strcmp (self->peers[i].auth_member, member) == 0) {
+                p = &self->peers[i];
+                zsys_info ("coordinator: %s reconnected (new connection authenticated with its key)", p->name);
+                if (id_len > sizeof p->id)
+                    id_len = sizeof p->id;
+                memcpy (p->id, id, id_len);
+                p->id_len = id_len;
+            }
+    }
     if (!p) {
         p = s_peer_add (self, id, id_len);
         if (!p) {
@@ -1875,37 +1962,48 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         }
     }
     if (member && member[0]) {
+        if (p->auth_member[0] && strcmp (p->auth_member, member) != 0) {
+            /* Another member's connection uses this member's routing id:
+               nothing it sends is credited to the member the id is pinned to. */
+            zsys_warning ("coordinator: dropped a message on %s's routing id: the connection authenticated as "
+                          "'%s' (routing ids are pinned to the authenticated member)", p->auth_member, member);
+            return 0;
+        }
         snprintf (p->name, sizeof p->name, "%s", member);
         snprintf (p->auth_member, sizeof p->auth_member, "%s", member);
     }
-    if (p->strikes >= S_MAX_STRIKES)
-        return 0;                 /* ignored: it kept sending garbage */
 
     char why[160];
     fl_wire_limits_t limits = p->admitted ? fl_wire_limits_default () : fl_wire_limits_preauth ();
     fl_wire_msg_t *m = fl_wire_decode (data, len, &limits, why, sizeof why);
     if (!m) {
         s_reject (self, p, "message", why);
-        if (p->strikes == S_MAX_STRIKES)
-            zsys_warning ("coordinator: peer %s sent %d malformed messages; ignoring it from now on",
-                          p->name, S_MAX_STRIKES);
         return 0;
     }
     fl_wire_type_t type = fl_wire_type (m);
     const char *tname = fl_wire_type_name (type);
     int accepted = 0;
 
+    if (p->strikes >= S_MAX_STRIKES && type != FL_WIRE_HELLO)
+        goto done;                /* quarantined: only a valid HELLO is heard */
     if (type == FL_WIRE_HELLO) {
         accepted = s_on_hello (self, p, m, now);
         goto done;
     }
     if (!p->admitted) {
-        s_send_simple (self, p, FL_WIRE_REJECT, "not admitted: send HELLO first");
-        s_reject (self, p, tname, "peer has not been admitted (coordinator restarted?)");
+        /* Unknown (the coordinator restarted, or the member was left out):
+           a polite answer, no strike; the client says HELLO again. */
+        if (p->last_rehello < 0 || now - p->last_rehello >= 1000) {
+            /* once a second at most: a dozen heartbeats queued while the
+               coordinator was down need one answer, not a dozen HELLOs */
+            p->last_rehello = now;
+            s_send_simple (self, p, FL_WIRE_REJECT, "not admitted: send HELLO first");
+            s_discard (self, p, tname, "peer has not been admitted (coordinator restarted?); asked it to say HELLO");
+        }
         goto done;
     }
     if (sodium_memcmp (fl_wire_run_id (m), self->cfg.run_id, FL_ROUND_RUNIDBYTES) != 0) {
-        s_reject (self, p, tname, "run id of another run");
+        s_discard (self, p, tname, "run id of another run (queued before a restart?)");
         goto done;
     }
     p->last_seen = now;
@@ -1942,18 +2040,22 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
                           : self->phase == FL_ROUND_EVAL ? FL_WIRE_EVAL_RESULT
                           : (fl_wire_type_t) -1;
     if (type != want) {
-        s_reject (self, p, tname, "not expected in this phase");
+        s_discard (self, p, tname, "not expected in this phase (late: its deadline passed)");
         goto done;
     }
     if (fl_wire_round (m) != self->round) {
         char r[96];
-        snprintf (r, sizeof r, "round %" PRIu64 " is not the current round %" PRIu64,
+        snprintf (r, sizeof r, "round %" PRIu64 " is not the current round %" PRIu64 " (late)",
                   fl_wire_round (m), self->round);
-        s_reject (self, p, tname, r);
+        s_discard (self, p, tname, r);
         goto done;
     }
-    if (!p->expected || p->answered) {
-        s_reject (self, p, tname, p->answered ? "duplicate reply" : "peer was not asked in this round");
+    if (p->answered) {
+        s_reject (self, p, tname, "duplicate reply");
+        goto done;
+    }
+    if (!p->expected) {
+        s_discard (self, p, tname, "peer was not asked in this round, or its deadline passed");
         goto done;
     }
     switch (type) {
@@ -2016,7 +2118,11 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
             s_peer_t *p = &self->peers[i];
             if (p->expected && !p->answered) {
                 p->expected = 0;
-                if (++p->misses == 2 && p->ready) {
+                ++p->misses;
+                zsys_warning ("coordinator: round %" PRIu64 " %s: %s missed the deadline (%d in a row); left out "
+                              "of this round, a late reply will be discarded", self->round,
+                              fl_round_phase_name (self->phase), p->name, p->misses);
+                if (p->misses == 2 && p->ready) {
                     p->ready = 0;
                     zsys_warning ("coordinator: %s missed two deadlines in a row; not sampled until "
                                   "it is heard from again", p->name);

@@ -67,7 +67,34 @@ fl_transport_server_new (fl_transport_config_t *cfg)
     if (!self->sock)
         goto fail;
     s_apply_common (self->sock, cfg);
-    zsock_set_router_handover (self->sock, 1);   /* a reconnecting client takes its id back */
+    /* libzmq 4.3.4 (Debian 12) aborts the process (Assertion failed:
+       !_io_error, stream_engine_base.cpp; libzmq issue #4841) when an
+       engine's ZMTP heartbeat timer fires after its connection failed while
+       input was stopped: out_event asserts where restart_output checks.  The
+       heartbeat timer is the only caller that does not check, so the
+       coordinator sends no ZMTP heartbeats of its own: it still answers its
+       clients' PINGs (they detect a dead coordinator), dead client
+       connections are found by TCP keepalive, and member liveness is the
+       round state machine's (application heartbeats, deadlines, --liveness).
+       A handshake that does not finish in 10 s is dropped (hostile
+       half-open connections).  docs/FAULTS.md, hostile connections. */
+    zsock_set_heartbeat_ivl (self->sock, 0);
+    zsock_set_heartbeat_timeout (self->sock, 0);
+    zsock_set_heartbeat_ttl (self->sock, 0);
+    zsock_set_tcp_keepalive (self->sock, 1);
+    zsock_set_tcp_keepalive_idle (self->sock, 30);
+    zsock_set_tcp_keepalive_intvl (self->sock, 10);
+    zsock_set_tcp_keepalive_cnt (self->sock, 3);
+    zsock_set_handshake_ivl (self->sock, 10000);
+    /* Handover: a peer that connects with a routing id already in use takes
+       it (and every message for it) over.  Plaintext: a reconnecting client
+       takes its id back (ids are unauthenticated there anyway).  CURVE: off,
+       so no connection, even one with another valid roster key, can take a
+       live member's routing id; members connect without a routing id of
+       their own (the ROUTER draws one per connection) and fl_round moves a
+       member to its new connection only when it authenticated with the
+       member's key (docs/SECURITY.md, transport identity). */
+    zsock_set_router_handover (self->sock, cfg->own_cert ? 0 : 1);
     zsock_set_router_mandatory (self->sock, 1);  /* unknown peer: error, not a silent drop */
     if (self->secure) {
         zsock_set_zap_domain (self->sock, "libfl");
