@@ -131,7 +131,7 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_get_bin (m, "fp", &b, &bl);
     fl_wire_put_bin (w, "fp", b, bl);
     static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
-                                 "sa_k", "sa_graph", "enc_summands"};
+                                 "sa_k", "sa_graph", "sa_buckets", "enc_summands"};
     for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
         uint64_t v;
         if (fl_wire_get_u64 (m, u64s[i], &v) == 0)
@@ -154,6 +154,10 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
         lens[1] = 5;
     }
     fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+    const uint32_t *cohort;
+    size_t cn;
+    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &cn) == 0)
+        fl_wire_put_u32s (w, "sa_cohort", cohort, cn);
     free (*data);
     FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
     fl_wire_msg_destroy (&m);
@@ -293,12 +297,16 @@ test_coordinator_sending_two_models_is_detected (void)
     s_setup (&s, 1, 1, 1);
     s.tamper = TAMPER_PARAMS;
     s_pump (&s);
-    /* Client 0 was shown different parameters, so its round binding
-       differs: it finds every other client's consistency signature invalid
-       and refuses to unmask (detected); this honest coordinator also
-       rejects client 0's signature.  The others complete the round. */
+    /* Client 0 was shown different parameters, so its round binding, and
+       with it its session context, differs from the first message on: the
+       coordinator cannot verify its key advertisement and client 0 cannot
+       verify anyone else's, so it never sends a masked input and the round
+       the others complete does not contain its update: 7 updates, not 8
+       (before the binding entered the context, client 0 was only caught at
+       the consistency check, after its masked input was in the sum). */
     fl_round_summary_t sum;
     FL_CHECK (fl_round_next_summary (s.round, &sum) == 1);
+    FL_CHECK (sum.updates == N - 1);
     FL_CHECK (fl_client_rounds_trained (s.clients[0]) == 1);
     FL_CHECK (fl_client_secure_rounds (s.clients[0]) == 0);
     for (int i = 1; i < N; i++)

@@ -117,6 +117,10 @@ static const s_field_t s_train[] = {
     S_OPT ("sa_k", U64),
     S_OPT ("sa_graph", U64),
     { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
+    /* the whole cohort (roster positions, ascending) and the bucket count,
+       from which every client re-derives its bucket (fl_secagg_buckets_derive) */
+    S_OPT ("sa_cohort", U32S),
+    S_OPT ("sa_buckets", U64),
     S_OPT ("enc_max_abs", F64),
     S_OPT ("enc_summands", U64),
     /* differential privacy of this round (docs/PRIVACY.md): the unit
@@ -148,7 +152,9 @@ static const s_field_t s_update[] = {
     S_OPT ("sa_t", U64),                                                    \
     S_OPT ("sa_k", U64),                                                    \
     S_OPT ("sa_graph", U64),                                                \
-    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }
+    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }, \
+    S_OPT ("sa_cohort", U32S),                                              \
+    S_OPT ("sa_buckets", U64)
 static const s_field_t s_stats_request[] = {
     S_SESSION_FIELDS,
 };
