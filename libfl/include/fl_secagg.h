@@ -96,6 +96,10 @@ typedef struct {
         ConsistencyCheck: clients shown different models never agree on a
         key advertisement, so no share of one is revealed to the other. */
     const uint8_t *round_binding;
+    /*  Client only, optional (NULL = none): the consortium's policy;
+        fl_secagg_client_new refuses (NULL, logged with what was offered and
+        what is required) a configuration fl_secagg_policy_check refuses. */
+    const struct fl_secagg_policy_s *policy;
 } fl_secagg_config_t;
 
 /*  What a secure aggregation sums.  Several aggregations share a (run,
@@ -253,7 +257,7 @@ int fl_secagg_threshold_min (uint32_t n, uint32_t k, double gamma, uint32_t *t_o
     The dropout fraction is not part of it: it only decides how many
     members may drop before a bucket aborts, which the coordinator can
     force anyway (docs/SECAGG.md §5). */
-typedef struct {
+typedef struct fl_secagg_policy_s {
     double   gamma;
     uint32_t min_bucket;
     unsigned graphs;
@@ -322,7 +326,8 @@ typedef struct fl_secagg_client_t fl_secagg_client_t;
 
 /*  New client for one bucket.  Copies cfg.  Returns NULL with a log line on
     invalid parameters (n, t, k, m, my_index out of range; NULL keys; even k
-    for HARARY), if sodium_init fails, or on allocation failure. */
+    for HARARY), parameters weaker than cfg.policy (when given), if
+    sodium_init fails, or on allocation failure. */
 fl_secagg_client_t *fl_secagg_client_new (const fl_secagg_config_t *cfg);
 
 /*  Frees the client, wiping every secret; nulls *self_p; safe twice. */

@@ -622,6 +622,9 @@ s_secure_begin (fl_client_t *self, uint64_t round, const s_session_t *ss, uint32
     sc.my_index = ss->index;
     sc.id_secret_key = self->identity_secret;
     sc.round_binding = binding;
+    fl_secagg_policy_t policy;
+    fl_roster_policy (self->roster, &policy);
+    sc.policy = &policy;                 /* checked in s_parse_session too: the state machine re-checks */
     fl_secagg_client_destroy (&self->sa);
     self->sa = fl_secagg_client_new (&sc);
     fl_secagg_msg_t *out = NULL;

@@ -549,6 +549,12 @@ fl_secagg_client_new (const fl_secagg_config_t *cfg)
 {
     if (s_config_check (cfg, true) != 0)
         return NULL;
+    char why[320];
+    if (cfg->policy && fl_secagg_policy_check (cfg->policy, cfg->n, cfg->t, cfg->graph, cfg->k, NULL, why,
+                                               sizeof why) != 0) {
+        zsys_error ("fl_secagg client %u: session weaker than the policy: %s", cfg->my_index, why);
+        return NULL;
+    }
     fl_secagg_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -569,6 +575,7 @@ fl_secagg_client_new (const fl_secagg_config_t *cfg)
         memcpy (self->binding, cfg->round_binding, 32);
     self->cfg.roster_pks = self->roster;
     self->cfg.id_secret_key = NULL;
+    self->cfg.policy = NULL;
     self->cfg.round_binding = self->binding;
     fl_secagg_ctx_digest (&self->cfg, self->ctx);
     self->cfg.round_binding = NULL;
@@ -1167,6 +1174,7 @@ fl_secagg_server_new (const fl_secagg_config_t *cfg)
         memcpy (self->binding, cfg->round_binding, 32);
     self->cfg.roster_pks = self->roster;
     self->cfg.id_secret_key = NULL;
+    self->cfg.policy = NULL;
     self->cfg.round_binding = self->binding;
     fl_secagg_ctx_digest (&self->cfg, self->ctx);
     self->cfg.round_binding = NULL;
