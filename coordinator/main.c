@@ -107,7 +107,7 @@ static const fl_arg_t s_args[] = {
     {"cclip-tau", FL_ARG_DOUBLE, F (cclip_tau), 0, "TAU", "cclip: clipping radius", 1e-12, 1e9},
     {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
     {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
-    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates), and secure buckets of 2 if the roster policy has min_bucket = 2: each member of such a bucket learns the other's update", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
     {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
