@@ -360,6 +360,22 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
                                "bucket that loses more members than its threshold allows aborts and reveals nothing "
                                "(docs/SECURITY.md, docs/SECAGG.md).",
                                buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
+        if (roster) {
+            fl_secagg_policy_t pol;
+            fl_roster_policy (roster, &pol);
+            unsigned g = pol.graphs;
+            fl_report_add_privacy (report, "Client policy in force (%s): every client assumed up to gamma = %g of "
+                                   "a bucket colluding with the coordinator, recomputed from it the least threshold "
+                                   "(2t > n + ceil(gamma n) on the complete graph), and refused any session with a "
+                                   "lower threshold or degree, a bucket below %u members, a graph other than %s%s%s, "
+                                   "or a bucket not formed by the public rule over the cohort; the global model's "
+                                   "hash was bound into every session from its first message (docs/SECAGG.md §6.1).",
+                                   fl_roster_has_policy (roster) ? "the roster's policy section" : "the default: the "
+                                   "roster has no policy section", pol.gamma, pol.min_bucket,
+                                   g & (1u << FL_SECAGG_GRAPH_COMPLETE) ? "complete" : "",
+                                   g == FL_SECAGG_POLICY_GRAPHS ? " or " : "",
+                                   g & (1u << FL_SECAGG_GRAPH_HARARY) ? "Harary" : "");
+        }
         fl_report_add_privacy (report, "Round-0 feature statistics (count, sum, sum of squares) and federated-"
                                "evaluation counts and score histograms: masked by the same per-bucket secure "
                                "aggregation, so the coordinator learned only their sums over a bucket. Those "

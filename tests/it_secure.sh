@@ -25,6 +25,8 @@ grep -q "^- Transport: every connection CURVE-encrypted" "$WORK/secure/report.md
 grep -q "^- Round-0 feature statistics .*: masked by the same per-bucket secure aggregation" "$WORK/secure/report.md" \
     || fail "report does not say statistics and evaluation were masked"
 grep -q "^- Differential privacy: none" "$WORK/secure/report.md" || fail "report does not say there is no DP"
+grep -q "^- Client policy in force (the default: .*gamma = 0.15 .*below 3 members" "$WORK/secure/report.md" \
+    || fail "report does not state the clients' policy"
 grep -q "^- Members admitted: 8 (" "$WORK/secure/report.md" || fail "report does not list the 8 members"
 digest=$(sed -n 's/^- Roster: .* digest \([0-9a-f]\{64\}\) .*/\1/p' "$WORK/secure/report.md")
 [ -n "$digest" ] || fail "report has no roster digest"
