@@ -1246,7 +1246,7 @@ fl_wire_decode (const uint8_t *buf, size_t len, const fl_wire_limits_t *limits,
             s_fail (&c, "missing header key '%s'", s_header_keys[h]);
             return NULL;
         }
-    uint64_t version, type, round;
+    uint64_t version = 0, type = 0, round = 0;   /* set by s_header_uint; gcc -O3 cannot see it */
     if (s_header_uint (&c, pairs[hidx[S_H_V]].val_off, "v", &version))
         return NULL;
     if (version != FL_WIRE_VERSION) {
