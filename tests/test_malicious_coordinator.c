@@ -444,6 +444,108 @@ test_victim_shown_other_model_unmasks_nothing (void)
     mc_free (&s);
 }
 
+/*  Tampered share: the coordinator flips one bit of a ciphertext addressed
+    to client 3 (from victim 0) before relaying it.  AEAD refuses it, client
+    3 aborts before its masked input, and the attack then gets no share of
+    the victim from it; the split attack over the rest still recovers
+    nothing at the policy's threshold. */
+static void
+test_tampered_share_refused (void)
+{
+    fl_secagg_policy_t pol;
+    fl_secagg_policy_default (&pol);
+    uint32_t n = 8, t = 0;
+    FL_CHECK (fl_secagg_threshold_min (n, n, pol.gamma, &t) == 0);
+    mc_t s;
+    mc_init (&s, n, t, &pol, 700);
+    uint32_t na = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        fl_secagg_msg_t *out = NULL;
+        FL_CHECK (fl_secagg_client_start (s.c[i], &out) == 0);
+        s.adverts[na++] = out->u.advert;
+        fl_secagg_msg_destroy (&out);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        fl_secagg_msg_t *list = fl_secagg_msg_new (FL_SECAGG_MSG_ADVERTISE_LIST, na);
+        memcpy (list->u.adverts.items, s.adverts, na * sizeof (fl_secagg_advert_t));
+        fl_secagg_msg_t *out = mc_send (&s, i, list);
+        for (uint32_t j = 0; out && j < out->u.shares.count; j++)
+            s.cts[s.n_cts++] = out->u.shares.items[j];
+        fl_secagg_msg_destroy (&out);
+        fl_secagg_msg_destroy (&list);
+    }
+    uint32_t masked = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t c = 0;
+        fl_secagg_msg_t *relay = fl_secagg_msg_new (FL_SECAGG_MSG_SHARES_RELAY, n);
+        for (uint32_t j = 0; j < s.n_cts; j++)
+            if (s.cts[j].receiver == i) {
+                relay->u.shares.items[c] = s.cts[j];
+                if (i == 3 && s.cts[j].sender == 0)
+                    relay->u.shares.items[c].ct[40] ^= 1;
+                c++;
+            }
+        relay->u.shares.count = c;
+        fl_secagg_msg_t *out = mc_send (&s, i, relay);
+        masked += out && out->kind == FL_SECAGG_MSG_MASKED_INPUT;
+        fl_secagg_msg_destroy (&out);
+        fl_secagg_msg_destroy (&relay);
+    }
+    FL_CHECK (masked == n - 1);
+    FL_CHECK (fl_secagg_client_state (s.c[3]) == FL_SECAGG_CLIENT_ABORTED);
+    FL_CHECK (strstr (fl_secagg_client_error (s.c[3]), "AEAD tag failed on share from client 0") != NULL);
+    FL_CHECK (fl_secagg_client_revealed (s.c[3], 0) == 0);
+    mc_free (&s);
+}
+
+/*  Replay across round / bucket / purpose: the advertisement list of one
+    session handed to a client of another (same run, same members).  The
+    context differs, so every signature is "forged" there and the client
+    aborts before it shares anything. */
+static void
+test_replay_across_round_bucket_purpose_refused (void)
+{
+    for (int what = 0; what < 3; what++) {
+        mc_t a, b;
+        mc_init (&a, 6, 5, NULL, 800);
+        mc_init (&b, 6, 5, NULL, 800);                 /* same identities */
+        for (uint32_t i = 0; i < 6; i++)
+            fl_secagg_client_destroy (&b.c[i]);
+        if (what == 0)
+            b.cfg.round++;
+        else if (what == 1)
+            b.cfg.bucket++;
+        else
+            b.cfg.purpose = FL_SECAGG_PURPOSE_EVAL;
+        for (uint32_t i = 0; i < 6; i++) {
+            fl_secagg_config_t c = b.cfg;
+            c.my_index = i;
+            c.id_secret_key = b.sks + i * 64;
+            b.c[i] = fl_secagg_client_new (&c);
+            fl_secagg_msg_t *out = NULL;
+            FL_CHECK (fl_secagg_client_set_input (b.c[i], b.x + (size_t) i * M) == 0);
+            FL_CHECK (fl_secagg_client_start (b.c[i], &out) == 0);
+            fl_secagg_msg_destroy (&out);
+        }
+        for (uint32_t i = 0; i < 6; i++) {
+            fl_secagg_msg_t *out = NULL;
+            FL_CHECK (fl_secagg_client_start (a.c[i], &out) == 0);
+            a.adverts[i] = out->u.advert;
+            fl_secagg_msg_destroy (&out);
+        }
+        for (uint32_t i = 0; i < 6; i++) {
+            fl_secagg_msg_t *list = fl_secagg_msg_new (FL_SECAGG_MSG_ADVERTISE_LIST, 6);
+            memcpy (list->u.adverts.items, a.adverts, sizeof (fl_secagg_advert_t) * 6);
+            fl_secagg_msg_t *out = mc_send (&b, i, list);
+            FL_CHECK (out == NULL);
+            FL_CHECK (fl_secagg_client_state (b.c[i]) == FL_SECAGG_CLIENT_ABORTED);
+            fl_secagg_msg_destroy (&list);
+        }
+        mc_free (&a);
+        mc_free (&b);
+    }
+}
+
 int
 main (void)
 {
@@ -454,5 +556,7 @@ main (void)
     FL_RUN (test_weak_graph_refused);
     FL_RUN (test_colluders_packed_into_bucket_not_derivable);
     FL_RUN (test_victim_shown_other_model_unmasks_nothing);
+    FL_RUN (test_tampered_share_refused);
+    FL_RUN (test_replay_across_round_bucket_purpose_refused);
     FL_TEST_DONE ();
 }
