@@ -1335,8 +1335,9 @@ s_test_weaken_threshold (uint32_t n, uint32_t *t)
     return 0;
 }
 
-/* Draws the order of the members idx[0..k) from (seed, round, stream), so
-   buckets are random but reproducible, and starts a secure aggregation. */
+/* Shuffles the members idx[0..k) from (seed, round, stream) and starts a
+   secure aggregation over them; the buckets themselves come from the public
+   rule in s_start_secure (the order here does not matter any more). */
 static int
 s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose)
 {
