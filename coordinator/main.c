@@ -113,7 +113,7 @@ static const fl_arg_t s_args[] = {
     {"cclip-tau", FL_ARG_DOUBLE, F (cclip_tau), 0, "TAU", "cclip: clipping radius", 1e-12, 1e9},
     {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
     {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
-    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates)", FL_ARG_NO_RANGE},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates), and secure buckets of 2 if the roster policy has min_bucket = 2: each member of such a bucket learns the other's update", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
     {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
@@ -368,6 +368,22 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
                                "bucket that loses more members than its threshold allows aborts and reveals nothing "
                                "(docs/SECURITY.md, docs/SECAGG.md).",
                                buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
+        if (roster) {
+            fl_secagg_policy_t pol;
+            fl_roster_policy (roster, &pol);
+            unsigned g = pol.graphs;
+            fl_report_add_privacy (report, "Client policy in force (%s): every client assumed up to gamma = %g of "
+                                   "a bucket colluding with the coordinator, recomputed from it the least threshold "
+                                   "(2t > n + ceil(gamma n) on the complete graph), and refused any session with a "
+                                   "lower threshold or degree, a bucket below %u members, a graph other than %s%s%s, "
+                                   "or a bucket not formed by the public rule over the cohort; the global model's "
+                                   "hash was bound into every session from its first message (docs/SECAGG.md §6.1).",
+                                   fl_roster_has_policy (roster) ? "the roster's policy section" : "the default: the "
+                                   "roster has no policy section", pol.gamma, pol.min_bucket,
+                                   g & (1u << FL_SECAGG_GRAPH_COMPLETE) ? "complete" : "",
+                                   g == FL_SECAGG_POLICY_GRAPHS ? " or " : "",
+                                   g & (1u << FL_SECAGG_GRAPH_HARARY) ? "Harary" : "");
+        }
         fl_report_add_privacy (report, "Round-0 feature statistics (count, sum, sum of squares) and federated-"
                                "evaluation counts and score histograms: masked by the same per-bucket secure "
                                "aggregation, so the coordinator learned only their sums over a bucket. Those "

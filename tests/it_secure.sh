@@ -6,7 +6,11 @@
 #     shared their keys (their masks are removed by reconstruction);
 #  3. the coordinator refuses: a key outside the roster (zauth), a member id
 #     outside the roster, a client without keys or --plaintext, and a
-#     plaintext client trying to reach a CURVE coordinator.
+#     plaintext client trying to reach a CURVE coordinator;
+#  4. a coordinator built with the test hook FL_TEST_WEAKEN_T=1 offers half
+#     the safe threshold (a malicious coordinator's first move): every
+#     client refuses the session, naming the offered and the required
+#     threshold, and no client sends a key advertisement or masked input.
 source "$(dirname "$0")/lib_it.sh"
 SIM=("$BIN/fl-sim" --rounds 10 --no-baselines --train-deadline $((3 * SLOW)))
 "${SIM[@]}" --out "$WORK/plain" --plaintext --quiet >"$WORK/plain.log" 2>&1 || fail "plaintext fl-sim failed"
@@ -21,6 +25,8 @@ grep -q "^- Transport: every connection CURVE-encrypted" "$WORK/secure/report.md
 grep -q "^- Round-0 feature statistics .*: masked by the same per-bucket secure aggregation" "$WORK/secure/report.md" \
     || fail "report does not say statistics and evaluation were masked"
 grep -q "^- Differential privacy: none" "$WORK/secure/report.md" || fail "report does not say there is no DP"
+grep -q "^- Client policy in force (the default: .*gamma = 0.15 .*below 3 members" "$WORK/secure/report.md" \
+    || fail "report does not state the clients' policy"
 grep -q "^- Members admitted: 8 (" "$WORK/secure/report.md" || fail "report does not list the 8 members"
 digest=$(sed -n 's/^- Roster: .* digest \([0-9a-f]\{64\}\) .*/\1/p' "$WORK/secure/report.md")
 [ -n "$digest" ] || fail "report has no roster digest"
@@ -46,11 +52,14 @@ awk -v a="$ak" 'BEGIN{exit !(a >= 0.93)}' || fail "accuracy with 2 killed client
 
 # Refusals, against a coordinator with a 2-member roster.
 "$BIN/fl-keygen" --out "$WORK/keys" --roster "$WORK/keys/roster.zpl" --members 2 >/dev/null
+# a bucket of 2 shows each member the other's update: the roster's policy
+# and the coordinator (--allow-small-buckets) must both allow it
+printf '    policy\n        gamma = 0\n        min_bucket = 2\n' >>"$WORK/keys/roster.zpl"
 "$BIN/fl-keygen" --out "$WORK/stranger" --name member-01 >/dev/null     # right name, wrong key
 K="$WORK/keys"
 start_coordinator coord --roster "$K/roster.zpl" --cert "$K/coordinator.curve" --min-clients 2 --rounds 2 \
     --train-deadline $((10 * SLOW)) --secagg-deadline $((10 * SLOW)) --join-timeout $((60 * SLOW)) \
-    --sa-corrupt 0 --sa-dropout 0 --metrics "$WORK/coord.csv"
+    --sa-corrupt 0 --sa-dropout 0 --allow-small-buckets --metrics "$WORK/coord.csv"
 data=(--dataset wdbc --partitions 2 --partition iid)
 # a stranger's key: zauth never lets it in, so it is never welcomed
 start_client member-01 --roster "$K/roster.zpl" --identity "$WORK/stranger/member-01.identity_secret" \
@@ -80,4 +89,17 @@ start_client member-02 --roster "$K/roster.zpl" --identity "$K/member-02.identit
     --cert "$K/member-02.curve" "${data[@]}" --partition-index 1
 wait_pid "$COORD_PID" $((120 * SLOW)) || fail "coordinator exited with $?"
 [ "$(csv_col "$WORK/coord.csv" 2 updates)" = 2 ] || fail "the two members' masked updates were not aggregated"
+
+# 4. A coordinator that weakens the threshold (test hook): every client refuses.
+set +e
+FL_TEST_WEAKEN_T=1 "${SIM[@]}" --rounds 1 --out "$WORK/weak" >"$WORK/weak.log" 2>&1
+set -e
+grep -q "TEST HOOK FL_TEST_WEAKEN_T" "$WORK/weak/coordinator.log" || fail "the test hook did not weaken the threshold"
+for f in "$WORK"/weak/client-*.log; do
+    grep -q "weaker than the consortium's policy: threshold t = [0-9]* offered for 8 clients.*requires [0-9]* <= t" "$f" \
+        || fail "$(basename "$f") did not refuse the weakened threshold"
+done
+[ "$(ls "$WORK"/weak/client-*.log | wc -l)" = 8 ] || fail "expected 8 client logs"
+grep -q "sum of .* masked inputs unmasked" "$WORK/weak/coordinator.log" && fail "a bucket was unmasked under a weakened threshold"
+grep -qE "accepted .*ADVERTISE|masked input from" "$WORK/weak/coordinator.log" && fail "a client sent keys under a weakened threshold"
 echo "1 passed, 0 failed"

@@ -324,6 +324,71 @@ test_load_errors (void)
     FL_CHECK (fl_roster_load (p) == NULL);
 }
 
+/*  The "policy" section: parsed strictly, absent = the safe default, part
+    of the digest, kept by save/load. */
+static void
+test_policy (void)
+{
+    s_keys_t coord, m[3];
+    s_keys (&coord);
+    for (int i = 0; i < 3; i++)
+        s_keys (&m[i]);
+    const char *ids[3] = { "bank-a", "bank-b", "bank-c" };
+    s_write_roster (s_path ("p0.zpl"), &coord, 3, ids, m, NULL);
+    s_write_roster (s_path ("p1.zpl"), &coord, 3, ids, m,
+                    "    policy\n        gamma = 0.25\n        min_bucket = 5\n        graphs = \"complete\"\n");
+    fl_roster_t *a = fl_roster_load (s_path ("p0.zpl")), *b = fl_roster_load (s_path ("p1.zpl"));
+    FL_CHECK (a && b);
+    if (!a || !b)
+        return;
+    fl_secagg_policy_t pa, pb, def;
+    fl_secagg_policy_default (&def);
+    fl_roster_policy (a, &pa);
+    fl_roster_policy (b, &pb);
+    FL_CHECK (!fl_roster_has_policy (a) && fl_roster_has_policy (b));
+    FL_CHECK (pa.gamma == 0.15 && pa.min_bucket == 3 && pa.graphs == def.graphs);
+    FL_CHECK (pb.gamma == 0.25 && pb.min_bucket == 5 && pb.graphs == (1u << FL_SECAGG_GRAPH_COMPLETE));
+    uint8_t da[32], db[32], dc[32];
+    fl_roster_digest (a, da);
+    fl_roster_digest (b, db);
+    FL_CHECK (memcmp (da, db, 32) != 0);                /* sites comparing digests see the policy */
+    FL_CHECK (fl_roster_save (b, s_path ("p2.zpl")) == 0);
+    fl_roster_t *c = fl_roster_load (s_path ("p2.zpl"));
+    FL_CHECK (c != NULL);
+    if (c) {
+        fl_roster_digest (c, dc);
+        FL_CHECK (memcmp (db, dc, 32) == 0);
+        fl_roster_destroy (&c);
+    }
+    /* bad values are refused, naming them */
+    static const char *bad[] = {
+        "    policy\n        gamma = 1\n",
+        "    policy\n        gamma = -0.1\n",
+        "    policy\n        gamma = 0.1x\n",
+        "    policy\n        min_bucket = 1\n",
+        "    policy\n        min_bucket = -3\n",
+        "    policy\n        graphs = \"ring\"\n",
+        "    policy\n        graphs = \"\"\n",
+        "    policy\n        delta = 0.1\n",
+        "    policy\n        gamma = 0.1\n        gamma = 0.2\n",
+        "    policy\n    policy\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s_write_roster (s_path ("pb.zpl"), &coord, 3, ids, m, bad[i]);
+        fl_roster_t *r = fl_roster_load (s_path ("pb.zpl"));
+        FL_CHECK (r == NULL);
+        fl_roster_destroy (&r);
+    }
+    fl_secagg_policy_t weak = def;
+    weak.min_bucket = 1;
+    FL_CHECK (fl_roster_set_policy (a, &weak) == -1);
+    FL_CHECK (fl_roster_set_policy (a, &pb) == 0);
+    fl_roster_digest (a, da);
+    FL_CHECK (memcmp (da, db, 32) == 0);
+    fl_roster_destroy (&a);
+    fl_roster_destroy (&b);
+}
+
 static void
 test_identity_files (void)
 {
@@ -436,6 +501,7 @@ main (int argc, char **argv)
     FL_RUN (test_digest);
     FL_RUN (test_api_errors);
     FL_RUN (test_load_errors);
+    FL_RUN (test_policy);
     FL_RUN (test_identity_files);
     FL_RUN (test_keygen_roster);
     zdir_t *d = zdir_new (tmpdir, NULL);

@@ -175,7 +175,7 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_get_bin (m, "fp", &b, &bl);
     fl_wire_put_bin (w, "fp", b, bl);
     static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
-                                 "sa_k", "sa_graph", "enc_summands", "dp_unit", "dp_steps"};
+                                 "sa_k", "sa_graph", "sa_buckets", "enc_summands", "dp_unit", "dp_steps"};
     for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
         uint64_t v;
         if (fl_wire_get_u64 (m, u64s[i], &v) == 0)
@@ -194,6 +194,10 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     for (size_t i = 0; i < nm && i < N; i++)
         fl_wire_get_bin_list_item (m, "sa_members", i, &items[i], &lens[i]);
     fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+    const uint32_t *cohort;
+    size_t cn;
+    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &cn) == 0)
+        fl_wire_put_u32s (w, "sa_cohort", cohort, cn);
     free (*data);
     FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
     fl_wire_msg_destroy (&m);

@@ -43,7 +43,7 @@
 
 #define N 8
 
-typedef enum { TAMPER_NONE, TAMPER_PARAMS, TAMPER_MEMBERS } tamper_t;
+typedef enum { TAMPER_NONE, TAMPER_PARAMS, TAMPER_MEMBERS, TAMPER_PACK } tamper_t;
 
 typedef struct {
     fl_round_t *round;
@@ -132,7 +132,7 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_get_bin (m, "fp", &b, &bl);
     fl_wire_put_bin (w, "fp", b, bl);
     static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
-                                 "sa_k", "sa_graph", "enc_summands"};
+                                 "sa_k", "sa_graph", "sa_buckets", "enc_summands"};
     for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
         uint64_t v;
         if (fl_wire_get_u64 (m, u64s[i], &v) == 0)
@@ -150,11 +150,28 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     size_t lens[N];
     for (size_t i = 0; i < nm && i < N; i++)
         fl_wire_get_bin_list_item (m, "sa_members", i, &items[i], &lens[i]);
+    uint64_t my_index = 0;
+    fl_wire_get_u64 (m, "sa_index", &my_index);
+    if (s->tamper == TAMPER_PACK && nm > 3) {
+        /* the coordinator arranges the bucket itself: two other members
+           swap places (a stand-in for packing chosen members together) */
+        size_t p = my_index == 0 ? 1 : 0, q = my_index == nm - 1 ? nm - 2 : nm - 1;
+        const uint8_t *ti = items[p];
+        size_t tl = lens[p];
+        items[p] = items[q];
+        lens[p] = lens[q];
+        items[q] = ti;
+        lens[q] = tl;
+    }
     if (s->tamper == TAMPER_MEMBERS && nm > 1) {
         items[1] = (const uint8_t *) "sybil";
         lens[1] = 5;
     }
     fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+    const uint32_t *cohort;
+    size_t cn;
+    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &cn) == 0)
+        fl_wire_put_u32s (w, "sa_cohort", cohort, cn);
     free (*data);
     FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
     fl_wire_msg_destroy (&m);
@@ -303,12 +320,16 @@ test_coordinator_sending_two_models_is_detected (void)
     s_setup (&s, 1, 1, 1);
     s.tamper = TAMPER_PARAMS;
     s_pump (&s);
-    /* Client 0 was shown different parameters, so its round binding
-       differs: it finds every other client's consistency signature invalid
-       and refuses to unmask (detected); this honest coordinator also
-       rejects client 0's signature.  The others complete the round. */
+    /* Client 0 was shown different parameters, so its round binding, and
+       with it its session context, differs from the first message on: the
+       coordinator cannot verify its key advertisement and client 0 cannot
+       verify anyone else's, so it never sends a masked input and the round
+       the others complete does not contain its update: 7 updates, not 8
+       (before the binding entered the context, client 0 was only caught at
+       the consistency check, after its masked input was in the sum). */
     fl_round_summary_t sum;
     FL_CHECK (fl_round_next_summary (s.round, &sum) == 1);
+    FL_CHECK (sum.updates == N - 1);
     FL_CHECK (fl_client_rounds_trained (s.clients[0]) == 1);
     FL_CHECK (fl_client_secure_rounds (s.clients[0]) == 0);
     for (int i = 1; i < N; i++)
@@ -328,6 +349,24 @@ test_unknown_member_in_bucket_refused (void)
     /* client 0 refused to take part; the others finished without it */
     FL_CHECK (sum.updates == N - 1);
     FL_CHECK (fl_client_rounds_trained (s.clients[0]) == 0);
+    s_teardown (&s);
+}
+
+/* A bucket the coordinator arranged itself, not the one the public rule
+   gives over the announced cohort: the client refuses before training, so
+   its update is never in any bucket sum; the others finish without it. */
+static void
+test_packed_bucket_refused (void)
+{
+    sim_t s;
+    s_setup (&s, 1, 1, 1);
+    s.tamper = TAMPER_PACK;
+    s_pump (&s);
+    fl_round_summary_t sum;
+    FL_CHECK (fl_round_next_summary (s.round, &sum) == 1);
+    FL_CHECK (sum.updates == N - 1);
+    FL_CHECK (fl_client_rounds_trained (s.clients[0]) == 0);
+    FL_CHECK (fl_client_secure_rounds (s.clients[0]) == 0);
     s_teardown (&s);
 }
 
@@ -579,6 +618,7 @@ main (int argc, char **argv)
     FL_RUN (test_secure_equals_plaintext_fedavg);
     FL_RUN (test_coordinator_sending_two_models_is_detected);
     FL_RUN (test_unknown_member_in_bucket_refused);
+    FL_RUN (test_packed_bucket_refused);
     FL_RUN (test_secure_client_refuses_plaintext_round);
     FL_RUN (test_secure_stats_and_eval_equal_plaintext);
     FL_RUN (test_dropouts_in_stats_and_eval_survived);

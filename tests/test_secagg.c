@@ -924,32 +924,72 @@ test_signature_over_different_set_refused (void)
 static void
 test_two_models_detected (void)
 {
+    /*  Two groups of 10 shown different models (round bindings): the
+        binding is in the session context, so the honest server verifies
+        only group A's advertisements, U1 = 10 < t and the bucket aborts
+        before any share exists: no UNMASK, nothing summed. */
     sim_t *sim = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, 3, 0, 21);
     for (uint32_t i = 10; i < 20; i++)
         memset (sim->bindings + i * 32, 0xAB, 32);   /* group B saw model 2 */
     sim_init (sim);                                  /* server: model 1 */
-    sim_run_to (sim, 3);
-    fl_secagg_signature_t sigs[20];
-    for (uint32_t i = 0; i < 20; i++) {
-        FL_CHECK (sim->pending[i] && sim->pending[i]->kind == FL_SECAGG_MSG_CONSISTENCY);
-        FL_CHECK (fl_secagg_server_handle (sim->s, sim->pending[i]) == (i < 10 ? 0 : -1));
-        sigs[i].index = i;
-        memcpy (sigs[i].sig, sim->pending[i]->u.sig, 64);
-        fl_secagg_msg_destroy (&sim->pending[i]);
-    }
-    /*  Honest server: only 10 < t signatures, abort. */
-    FL_CHECK (fl_secagg_server_deadline (sim->s) == -1);
-    /*  Malicious relay of all signatures: everybody detects it. */
-    fl_secagg_msg_t *list = fl_secagg_msg_new (FL_SECAGG_MSG_SIGNATURE_LIST, 20);
-    memcpy (list->u.sigs.items, sigs, sizeof sigs);
+    uint32_t verified = 0;
     for (uint32_t i = 0; i < 20; i++) {
         fl_secagg_msg_t *out = NULL;
-        list->receiver = i;
-        FL_CHECK (fl_secagg_client_handle (sim->c[i], list, &out) == -1);
-        FL_CHECK (out == NULL);
-        FL_CHECK (s_error_has (sim->c[i], i < 10 ? "client 10 is not over" : "client 0 is not over"));
+        FL_CHECK (fl_secagg_client_start (sim->c[i], &out) == 0);
+        verified += fl_secagg_server_handle (sim->s, out) == 0;
+        fl_secagg_msg_destroy (&out);
     }
-    fl_secagg_msg_destroy (&list);
+    FL_CHECK (verified == 10);
+    FL_CHECK (fl_secagg_server_deadline (sim->s) == -1);
+    sim_deliver (sim);
+    FL_CHECK (sim->unmask_msgs == 0);
+    const uint32_t *sum;
+    size_t m;
+    FL_CHECK (fl_secagg_server_result (sim->s, &sum, &m, NULL, NULL) == -1);
+    sim_destroy (&sim);
+
+    /*  One victim (client 19) shown model 2, 19 clients model 1 (Pasquini
+        et al. 2022): the honest server refuses the victim's advertisement,
+        runs the other 19 to the end, and the sum it unmasks is exactly
+        theirs: the victim's input is not in it, and no client revealed a
+        share of the victim. */
+    sim = sim_new (20, 11, FL_SECAGG_GRAPH_COMPLETE, 0, 64, 3, 0, 23);
+    memset (sim->bindings + 19 * 32, 0xAB, 32);
+    sim_init (sim);
+    for (uint32_t i = 0; i < 20; i++) {
+        fl_secagg_msg_t *out = NULL;
+        FL_CHECK (fl_secagg_client_start (sim->c[i], &out) == 0);
+        FL_CHECK (fl_secagg_server_handle (sim->s, out) == (i < 19 ? 0 : -1));
+        fl_secagg_msg_destroy (&out);
+    }
+    FL_CHECK (fl_secagg_server_set_size (sim->s, 1) == 19);
+    for (int phase = 1; phase <= 4; phase++) {
+        if (fl_secagg_server_deadline (sim->s) != 0)
+            break;
+        sim_deliver (sim);
+        for (uint32_t i = 0; i < sim->n; i++) {
+            if (sim->pending[i])
+                FL_CHECK (i != 19 && fl_secagg_server_handle (sim->s, sim->pending[i]) == 0);
+            fl_secagg_msg_destroy (&sim->pending[i]);
+        }
+    }
+    FL_CHECK (fl_secagg_server_deadline (sim->s) == 0);
+    const uint32_t *u3;
+    uint32_t u3n = 0;
+    FL_CHECK (fl_secagg_server_result (sim->s, &sum, &m, &u3, &u3n) == 0);
+    FL_CHECK (u3n == 19);
+    bool others = true, victim = true;
+    for (size_t j = 0; j < m; j++) {
+        uint32_t s19 = 0;
+        for (uint32_t i = 0; i < 19; i++)
+            s19 += sim->x[(size_t) i * m + j];
+        others &= sum[j] == s19;
+        victim &= sum[j] == sim->x[(size_t) 19 * m + j];
+    }
+    FL_CHECK (others);
+    FL_CHECK (!victim);
+    for (uint32_t i = 0; i < 19; i++)
+        FL_CHECK (fl_secagg_client_revealed (sim->c[i], 19) == 0);
     sim_destroy (&sim);
 }
 

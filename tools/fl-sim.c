@@ -97,7 +97,7 @@ static const fl_arg_t s_args[] = {
     {"byzantine", FL_ARG_SIZE, F (byzantine), 0, "F", "EVALUATION ONLY: F members are attackers (the first F partitions)", 0, 255},
     {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
-    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2", FL_ARG_NO_RANGE},
+    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2, and secure buckets of 2 if the roster policy allows them (each member then learns the other's update)", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},

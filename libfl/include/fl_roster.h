@@ -16,9 +16,19 @@
                 identity = "<Ed25519 public key, 64 hex chars>"
                 curve = "<CURVE public key, 40 Z85 chars>"
                 endpoint = "tcp://coord.example:5555"      (optional)
+            policy                                          (optional)
+                gamma = 0.15
+                min_bucket = 3
+                graphs = "complete harary"
             member = "hospital-01"
                 identity = "..."
                 curve = "..."
+
+    The policy is the consortium's secure-aggregation policy that every
+    client enforces on the sessions the coordinator announces
+    (fl_secagg_policy_t, docs/SECAGG.md §6.1); absent, the default
+    (fl_secagg_policy_default: gamma 0.15, buckets of at least 3, both
+    graphs).  It is part of the roster digest.
 
     Loading is strict: every key is decoded and length-checked, identity
     keys must be valid Ed25519 points, member ids, identity keys and CURVE
@@ -35,6 +45,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fl_secagg.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,13 +120,28 @@ const char *fl_roster_coordinator_endpoint (const fl_roster_t *self);  /* NULL i
     membership (fl-coordinator writes it in its report, fl-client logs it at
     start): BLAKE2b-256 (crypto_generichash) over a version label, the
     coordinator's entry (identity key, CURVE key, endpoint) if present, then
-    every member in file order (id, identity key, CURVE key), each field
-    length-prefixed or fixed-size so no two rosters share an encoding.
+    every member in file order (id, identity key, CURVE key), then, only if
+    the roster has a "policy" section, 'P', gamma (IEEE-754 bits, u64 LE),
+    min_bucket u32, graphs u32 (so rosters without a policy keep the digest
+    they had), each field length-prefixed or fixed-size so no two rosters
+    share an encoding.
     Independent of the file's layout (comments, indentation, key spelling):
     two files that load to the same roster have the same digest; adding,
-    removing, reordering or re-keying a member changes it.  Writes
+    removing, reordering or re-keying a member, or changing the policy,
+    changes it.  Writes
     FL_ROSTER_DIGESTBYTES bytes to out. */
 void fl_roster_digest (const fl_roster_t *self, uint8_t out[FL_ROSTER_DIGESTBYTES]);
+
+/*  The consortium's secure-aggregation policy: the roster's "policy"
+    section, or fl_secagg_policy_default when it has none.  Never fails. */
+void fl_roster_policy (const fl_roster_t *self, fl_secagg_policy_t *out);
+
+/*  Whether the file had a "policy" section (or set_policy was called). */
+bool fl_roster_has_policy (const fl_roster_t *self);
+
+/*  Sets the policy (tools and tests; saved and digested with the roster).
+    -1 + zsys_error if fl_secagg_policy_valid refuses it. */
+int fl_roster_set_policy (fl_roster_t *self, const fl_secagg_policy_t *policy);
 
 /*  True iff id is a valid member id (1..FL_ROSTER_ID_MAX chars of
     [A-Za-z0-9._-], first one alphanumeric: safe as a file name). */

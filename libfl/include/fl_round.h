@@ -104,7 +104,9 @@ typedef struct {
     int robust;
     fl_robust_kind_t robust_kind;
     fl_robust_params_t robust_params;
-    int allow_small_buckets;     /* accept bucket_size below FL_ROUND_SAFE_BUCKET */
+    int allow_small_buckets;     /* accept bucket_size below FL_ROUND_SAFE_BUCKET, and (if the
+                                    roster policy's min_bucket is 2) secure buckets of 2, where
+                                    each member learns the other's update */
     /* differential privacy (docs/PRIVACY.md).  dp = FL_ROUND_DP_RECORD or
        FL_ROUND_DP_CLIENT turns it on; it needs a robust rule (robust = 1:
        fixed-denominator bucket means; FedAvg's weighted mean is refused).

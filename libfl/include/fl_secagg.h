@@ -17,7 +17,8 @@
     Clients inside a bucket are indices 0..n-1; the integrator maps them to
     roster members and gives both machines the roster's Ed25519 identity
     public keys in index order.  Replay protection comes from the session
-    context ctx = (protocol version, run id, round, bucket), hashed to
+    context ctx = (protocol version, run id, round, bucket, purpose,
+    parameters, round binding), hashed to
     FL_PRG_CTXBYTES and bound into every signature, key derivation, PRG and
     AEAD associated data.
 
@@ -90,9 +91,15 @@ typedef struct {
     uint32_t my_index;                          /* 0..n-1 */
     const uint8_t *id_secret_key;               /* 64 bytes, Ed25519 secret key of my_index */
     /*  Optional (NULL = 32 zero bytes): a fingerprint of what this round is
-        about (the global model), signed in the ConsistencyCheck, so a
-        coordinator that shows two models to two groups is detected. */
+        about (the global model), part of the session context (so of every
+        signature, AEAD and key derivation) and signed again in the
+        ConsistencyCheck: clients shown different models never agree on a
+        key advertisement, so no share of one is revealed to the other. */
     const uint8_t *round_binding;
+    /*  Client only, optional (NULL = none): the consortium's policy;
+        fl_secagg_client_new refuses (NULL, logged with what was offered and
+        what is required) a configuration fl_secagg_policy_check refuses. */
+    const struct fl_secagg_policy_s *policy;
 } fl_secagg_config_t;
 
 /*  What a secure aggregation sums.  Several aggregations share a (run,
@@ -185,8 +192,12 @@ const char *fl_secagg_msg_kind_name (int kind);
 
 /*  Session context digest: BLAKE2b-256 over a domain label and the
     little-endian encoding of (version, run id, round, bucket, purpose, n,
-    t, graph, k, m) (docs/SECAGG.md §2).  The protocol parameters are included so two
-    parties configured differently never agree on anything. */
+    t, graph, k, m, round binding) (docs/SECAGG.md §2).  The protocol
+    parameters are included so two parties configured differently never
+    agree on anything; the round binding (the global model's hash) so that
+    clients shown different models cannot complete one aggregation: their
+    advertisement signatures, share AEAD and mask keys all differ from the
+    first message on (Pasquini et al., CCS 2022, model inconsistency). */
 void fl_secagg_ctx_digest (const fl_secagg_config_t *cfg, uint8_t out[FL_SECAGG_CTXBYTES]);
 
 /*  --- parameter selection ------------------------------------------------ */
@@ -217,6 +228,88 @@ int fl_secagg_params_choose (uint32_t n, double gamma, double delta,
                              uint32_t *k_out, uint32_t *t_out)
     __attribute__ ((warn_unused_result));
 
+/*  Least reconstruction threshold that keeps an honest client's secrets
+    private (the privacy condition of params_choose alone, docs/SECAGG.md
+    §5): with n_C = ceil(gamma n) corrupt clients and u's neighbourhood of
+    k (incl. u; k = n: the complete graph), c* = the least c with
+    n P[C_u >= c] <= 2^-sigma, and t = max(2, ceil((k + c*) / 2)), i.e.
+    2t - k >= c*.  On the complete graph c* = n_C + 1, so 2t > n + n_C:
+    Bonawitz et al. 2017 §6's active-server bound.  The dropout fraction
+    plays no part: it decides liveness (t <= k - d*), not privacy.  This is
+    the t params_choose returns for the k it picks, so a client recomputing
+    it from (n, k, gamma) gets exactly what an honest coordinator sent.
+    Returns 0 and *t_out; -1 (no log) if n < 2, n > MAX_CLIENTS, k < 2,
+    k > n, gamma outside [0, 1), or no t <= k satisfies it (c* > k - 1). */
+int fl_secagg_threshold_min (uint32_t n, uint32_t k, double gamma, uint32_t *t_out)
+    __attribute__ ((warn_unused_result));
+
+/*  --- the consortium's security policy (client side) ---------------------- */
+
+/*  What every client enforces on a session the coordinator announces,
+    whatever the coordinator says (docs/SECAGG.md §6.1).  It comes from the
+    roster every site holds (fl_roster_policy: section "policy"), so it is
+    covered by the roster digest sites compare.
+      gamma:      fraction of a bucket assumed to collude with the
+                  coordinator, [0, 1): sets the least threshold;
+      min_bucket: the smallest bucket a client joins (>= 2; a bucket of 2
+                  shows each member the other's input: never the default);
+      graphs:     allowed neighbour graphs, bit (1u << FL_SECAGG_GRAPH_*).
+    The dropout fraction is not part of it: it only decides how many
+    members may drop before a bucket aborts, which the coordinator can
+    force anyway (docs/SECAGG.md §5). */
+typedef struct fl_secagg_policy_s {
+    double   gamma;
+    uint32_t min_bucket;
+    unsigned graphs;
+} fl_secagg_policy_t;
+
+#define FL_SECAGG_POLICY_GAMMA      0.15   /* default: = fl-coordinator's default --sa-corrupt */
+#define FL_SECAGG_POLICY_MIN_BUCKET 3u
+#define FL_SECAGG_POLICY_GRAPHS     ((1u << FL_SECAGG_GRAPH_COMPLETE) | (1u << FL_SECAGG_GRAPH_HARARY))
+
+/*  The default policy (gamma 0.15, buckets of at least 3, both graphs). */
+void fl_secagg_policy_default (fl_secagg_policy_t *policy);
+
+/*  0 if the policy itself is well formed; else -1 with the reason in why
+    (cap bytes, may be NULL): gamma outside [0, 1), min_bucket < 2 or above
+    FL_SECAGG_MAX_CLIENTS, no graph or an unknown graph bit. */
+int fl_secagg_policy_valid (const fl_secagg_policy_t *policy, char *why, size_t cap);
+
+/*  Checks a session a coordinator announced (n clients, threshold t, graph,
+    k; k is ignored for COMPLETE, where it is n) against the policy: refuses
+    (-1, reason in why naming what was offered and what the policy requires)
+    n < min_bucket, a graph not allowed, t > k, for HARARY an even k, k < 3
+    or k >= n, a k below the least k the policy's gamma admits
+    (params_choose (n, gamma, 0)), and t below fl_secagg_threshold_min (n,
+    k, gamma).  On success returns 0 and, if t_min is not NULL, the least
+    threshold the policy requires for this (n, k) (what the distributed-DP
+    noise check must assume).  Source: Bonawitz et al. 2017 §6 (2t > n +
+    n_C), Bell et al. 2020 §4 (the neighbourhood version, docs/SECAGG.md §5). */
+int fl_secagg_policy_check (const fl_secagg_policy_t *policy, uint32_t n, uint32_t t, fl_secagg_graph_t graph,
+                            uint32_t k, uint32_t *t_min, char *why, size_t cap)
+    __attribute__ ((warn_unused_result));
+
+/*  --- bucket membership (both ends compute it) ---------------------------- */
+
+/*  The one rule that splits a cohort into buckets, run by the coordinator
+    to form the buckets and by every client to verify its own, so the
+    coordinator chooses who is in the cohort but not who is in which bucket
+    (docs/SECAGG.md §4.1).  cohort: count roster positions, strictly
+    ascending (roster order); buckets: 1..count.  Writes order[0..count):
+    a permutation of 0..count-1 from a Fisher-Yates shuffle driven by
+    ChaCha20 (fl_rng) keyed by BLAKE2b-256("libfl secagg buckets v1",
+    run_id, round u64, purpose u32, buckets u32, count u32, cohort u32...);
+    bucket b is cohort[order[i]] for i in [b count / buckets,
+    (b + 1) count / buckets), in that order (a member's index in its
+    bucket is i - b count / buckets).  Returns 0, or -1 (no log) on a
+    cohort not strictly ascending, count 0 or above FL_SECAGG_MAX_COHORT,
+    buckets outside 1..count, allocation failure. */
+int fl_secagg_buckets_derive (const uint8_t run_id[FL_SECAGG_RUNIDBYTES], uint64_t round, uint32_t purpose,
+                              const uint32_t *cohort, uint32_t count, uint32_t buckets, uint32_t *order)
+    __attribute__ ((warn_unused_result));
+
+#define FL_SECAGG_MAX_COHORT (1u << 24)
+
 /*  --- client ---------------------------------------------------------------- */
 
 typedef enum {
@@ -233,7 +326,8 @@ typedef struct fl_secagg_client_t fl_secagg_client_t;
 
 /*  New client for one bucket.  Copies cfg.  Returns NULL with a log line on
     invalid parameters (n, t, k, m, my_index out of range; NULL keys; even k
-    for HARARY), if sodium_init fails, or on allocation failure. */
+    for HARARY), parameters weaker than cfg.policy (when given), if
+    sodium_init fails, or on allocation failure. */
 fl_secagg_client_t *fl_secagg_client_new (const fl_secagg_config_t *cfg);
 
 /*  Frees the client, wiping every secret; nulls *self_p; safe twice. */
@@ -251,7 +345,8 @@ int fl_secagg_client_start (fl_secagg_client_t *self, fl_secagg_msg_t **out);
 /*  Consumes one server message.  On success returns 0 and sets *out to the
     message to send (or NULL if none: after ABORT).  On any protocol
     violation -- wrong phase, wrong receiver, forged or unknown signature,
-    AEAD failure, survivor set not a subset of U2 or below threshold,
+    AEAD failure, survivor set not a subset of U2, below threshold or
+    without this client,
     signatures over a different set, ... -- the client moves to ABORTED,
     wipes its secrets, sets *out = NULL and returns -1;
     fl_secagg_client_error tells why.  The input message is borrowed. */

@@ -437,17 +437,87 @@ typedef struct {
     double clip, max_abs;
     uint64_t cap;
     uint8_t *pks;                 /* (n, 32) identity keys of the bucket, from our roster */
+    uint32_t t_policy;            /* the least threshold our policy requires for (n, k) */
+    uint32_t colluders;           /* ceil(policy gamma n): members assumed colluding */
     uint32_t summands;            /* encoding: n, plus headroom for distributed noise */
     double dp_sigma_i;            /* distributed DP: our noise share (grid units, validated); 0 = none */
 } s_session_t;
 
+/* Re-derives our bucket from the cohort list and the bucket count with the
+   public rule (fl_secagg_buckets_derive) and checks that the announced
+   bucket, our index in it and its member list are exactly that: the
+   coordinator chooses the cohort, not who shares a bucket with whom.
+   NULL if it matches, else why (into buf). */
+static const char *
+s_verify_bucket (fl_client_t *self, const fl_wire_msg_t *m, const s_session_t *ss, uint32_t purpose,
+                 char *buf, size_t cap)
+{
+    const uint32_t *cohort = NULL;
+    size_t count = 0;
+    uint64_t buckets = 0;
+    size_t roster_n = fl_roster_size (self->roster);
+    int me = fl_roster_find_by_id (self->roster, self->member);
+    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &count) != 0 || fl_wire_get_u64 (m, "sa_buckets", &buckets) != 0)
+        return "no cohort list or bucket count: the bucket cannot be verified";
+    if (count == 0 || count > roster_n || buckets == 0 || buckets > count) {
+        snprintf (buf, cap, "cohort of %zu members in %" PRIu64 " buckets is out of range (roster of %zu)", count,
+                  buckets, roster_n);
+        return buf;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (cohort[i] >= roster_n || (i > 0 && cohort[i] <= cohort[i - 1])) {
+            snprintf (buf, cap, "cohort list is not in roster order at entry %zu (roster position %u)", i, cohort[i]);
+            return buf;
+        }
+    uint32_t *order = (uint32_t *) malloc (count * sizeof (uint32_t));
+    if (!order || fl_secagg_buckets_derive (self->run_id, fl_wire_round (m), purpose, cohort, (uint32_t) count,
+                                            (uint32_t) buckets, order) != 0) {
+        free (order);
+        return "could not derive the buckets";
+    }
+    const char *why = NULL;
+    size_t pos = count;
+    for (size_t i = 0; i < count && me >= 0; i++)
+        if (cohort[order[i]] == (uint32_t) me)
+            pos = i;
+    size_t b = 0;
+    while (b + 1 < buckets && (b + 1) * count / buckets <= pos)
+        b++;
+    size_t lo = b * count / buckets, hi = (b + 1) * count / buckets;
+    if (pos == count)
+        why = "the cohort list does not include this client";
+    else if (b != ss->bucket || hi - lo != ss->n || pos - lo != ss->index) {
+        snprintf (buf, cap, "bucket %u (index %u, %u members) offered, the public rule puts this client in bucket "
+                  "%zu (index %zu, %zu members)", ss->bucket, ss->index, ss->n, b, pos - lo, hi - lo);
+        why = buf;
+    }
+    for (uint32_t j = 0; !why && j < ss->n; j++) {
+        const uint8_t *d;
+        size_t len;
+        char id[160];
+        fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len);
+        snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
+        if (fl_roster_find_by_id (self->roster, id) != (int) cohort[order[lo + j]]) {
+            snprintf (buf, cap, "bucket member %u is '%s', the public rule puts '%s' there", j, id,
+                      fl_roster_member_id (self->roster, cohort[order[lo + j]]));
+            why = buf;
+        }
+    }
+    free (order);
+    return why;
+}
+
 /* Validates the session against our own roster before anything is trained
    or revealed: we must be listed at our index, every member must be in the
-   roster (a sybil or unknown key is refused), sizes and encoding consistent.
-   what: the request's name for log lines; train: TRAIN also carries the
+   roster (a sybil or unknown key is refused), sizes and encoding consistent,
+   the threshold, graph and bucket size no weaker than the consortium's
+   policy (fl_secagg_policy_check, from our roster), and the bucket the one
+   the public rule gives (s_verify_bucket).  what: the request's name for
+   log lines; purpose: FL_SECAGG_PURPOSE_*; train: TRAIN also carries the
    clipping and encoding parameters of the update. */
 static int
-s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, const char *what, int train)
+s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, const char *what, uint32_t purpose,
+                 int train)
 {
     memset (ss, 0, sizeof *ss);
     uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0;
@@ -469,6 +539,18 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, con
         zsys_warning ("client %s: rejected %s: %s", self->member, what, why);
         return -1;
     }
+    /*  The consortium's policy, recomputed here from our own roster: the
+        coordinator's numbers are an offer, not an instruction. */
+    fl_secagg_policy_t policy;
+    char pwhy[320];
+    fl_roster_policy (self->roster, &policy);
+    if (fl_secagg_policy_check (&policy, (uint32_t) n, (uint32_t) t, (fl_secagg_graph_t) graph, (uint32_t) k,
+                                &ss->t_policy, pwhy, sizeof pwhy) != 0) {
+        zsys_error ("client %s: refused %s of round %" PRIu64 ": secure-aggregation session weaker than the "
+                    "consortium's policy: %s", self->member, what, fl_wire_round (m), pwhy);
+        return -1;
+    }
+    ss->colluders = (uint32_t) ceil (policy.gamma * (double) n - 1e-9);
     ss->bucket = (uint32_t) b;
     ss->summands = (uint32_t) summands;   /* headroom checked by s_dp_session (fl_dp_dist_check) */
     ss->index = (uint32_t) idx;
@@ -509,6 +591,14 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, con
         ss->pks = NULL;
         return -1;
     }
+    char bwhy[320];
+    if ((why = s_verify_bucket (self, m, ss, purpose, bwhy, sizeof bwhy)) != NULL) {
+        zsys_error ("client %s: refused %s of round %" PRIu64 ": bucket not formed by the public rule: %s",
+                    self->member, what, fl_wire_round (m), why);
+        free (ss->pks);
+        ss->pks = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -536,6 +626,9 @@ s_secure_begin (fl_client_t *self, uint64_t round, const s_session_t *ss, uint32
     sc.my_index = ss->index;
     sc.id_secret_key = self->identity_secret;
     sc.round_binding = binding;
+    fl_secagg_policy_t policy;
+    fl_roster_policy (self->roster, &policy);
+    sc.policy = &policy;                 /* checked in s_parse_session too: the state machine re-checks */
     fl_secagg_client_destroy (&self->sa);
     self->sa = fl_secagg_client_new (&sc);
     fl_secagg_msg_t *out = NULL;
@@ -588,7 +681,7 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure && s_parse_session (self, m, &ss, "STATS_REQUEST", 0) != 0)
+    if (secure && s_parse_session (self, m, &ss, "STATS_REQUEST", FL_SECAGG_PURPOSE_STATS, 0) != 0)
         return 0;
     size_t d = fl_dataset_features (self->raw_train);
     fl_stats_t *st = fl_stats_new (d);
@@ -832,8 +925,16 @@ s_dp_session (fl_client_t *self, const s_dp_round_t *dp, s_session_t *ss)
         return 0;
     double sens = dp->unit == FL_ROUND_DP_RECORD ? (double) dp->steps * dp->clip : ss->clip;
     char why[160];
-    if (fl_dp_dist_check (dp->z, sens, fl_model_num_params (self->model), ss->n, ss->t, ss->max_abs, ss->summands,
-                          dp->sigma_i, NULL, why, sizeof why) != 0) {
+    /*  The honest noise shares a surviving sum must hold: our policy's
+        threshold minus the members it assumes colluding (what an honest
+        coordinator calibrates with), never the coordinator's own t. */
+    if (ss->t_policy <= ss->colluders) {
+        zsys_warning ("client %s: rejected TRAIN: distributed noise: a bucket of %u with threshold %u may hold only "
+                      "colluding members (policy gamma assumes %u)", self->member, ss->n, ss->t_policy, ss->colluders);
+        return -1;
+    }
+    if (fl_dp_dist_check (dp->z, sens, fl_model_num_params (self->model), ss->n, ss->t_policy - ss->colluders,
+                          ss->max_abs, ss->summands, dp->sigma_i, NULL, why, sizeof why) != 0) {
         zsys_warning ("client %s: rejected TRAIN: distributed noise: %s", self->member, why);
         return -1;
     }
@@ -866,7 +967,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure_round && s_parse_session (self, m, &ss, "TRAIN", 1) != 0)
+    if (secure_round && s_parse_session (self, m, &ss, "TRAIN", FL_SECAGG_PURPOSE_TRAIN, 1) != 0)
         return 0;
     if (secure_round && s_dp_session (self, &dp, &ss) != 0) {
         free (ss.pks);
@@ -944,7 +1045,7 @@ s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure && s_parse_session (self, m, &ss, "EVALUATE", 0) != 0)
+    if (secure && s_parse_session (self, m, &ss, "EVALUATE", FL_SECAGG_PURPOSE_EVAL, 0) != 0)
         return 0;
     if (s_load_global (self, m, "EVALUATE") != 0) {
         free (ss.pks);

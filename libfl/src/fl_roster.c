@@ -34,6 +34,8 @@ struct fl_roster_t {
     zhash_t *by_id;             /* id -> position + 1 */
     zhash_t *by_curve;          /* Z85 -> position + 1, or S_COORD */
     zhash_t *by_identity;       /* hex -> position + 1, or S_COORD */
+    bool has_policy;            /* a "policy" section was given (else the default) */
+    fl_secagg_policy_t policy;
 };
 
 #define S_COORD ((void *) UINTPTR_MAX)
@@ -314,6 +316,76 @@ s_entry_fields (zconfig_t *node, const char *where, bool allow_endpoint, uint8_t
     return 0;
 }
 
+/*  The "policy" section (fl_secagg_policy_t; docs/SECAGG.md §6.1):
+        policy
+            gamma = 0.15                (colluding fraction assumed, [0, 1))
+            min_bucket = 3              (smallest secure bucket, >= 2)
+            graphs = "complete harary"  (allowed neighbour graphs)
+    Every key is optional (the default fills it); unknown keys, repeated
+    keys and malformed values are refused with the value named. */
+static int
+s_policy_parse (fl_roster_t *self, zconfig_t *node, const char *where)
+{
+    fl_secagg_policy_t p;
+    fl_secagg_policy_default (&p);
+    unsigned seen = 0;
+    if (zconfig_value (node) && *zconfig_value (node)) {
+        zsys_error ("roster %s: the policy section takes no value ('%s')", where, zconfig_value (node));
+        return -1;
+    }
+    for (zconfig_t *c = zconfig_child (node); c; c = zconfig_next (c)) {
+        const char *name = zconfig_name (c), *value = zconfig_value (c) ? zconfig_value (c) : "";
+        char *end = NULL;
+        unsigned bit = streq (name, "gamma") ? 1u : streq (name, "min_bucket") ? 2u : streq (name, "graphs") ? 4u : 0u;
+        if (!bit || (seen & bit) || zconfig_child (c)) {
+            zsys_error ("roster %s: unknown, repeated or nested entry '%s'", where, name);
+            return -1;
+        }
+        seen |= bit;
+        errno = 0;
+        if (bit == 1u) {
+            p.gamma = strtod (value, &end);
+            if (!*value || *end || errno || !(p.gamma >= 0 && p.gamma < 1)) {
+                zsys_error ("roster %s: gamma '%s' is not a fraction in [0, 1)", where, value);
+                return -1;
+            }
+        }
+        else if (bit == 2u) {
+            unsigned long v = strtoul (value, &end, 10);
+            if (!*value || *end || errno || value[0] == '-' || v < 2 || v > FL_SECAGG_MAX_CLIENTS) {
+                zsys_error ("roster %s: min_bucket '%s' is not an integer in 2..%u", where, value,
+                            FL_SECAGG_MAX_CLIENTS);
+                return -1;
+            }
+            p.min_bucket = (uint32_t) v;
+        }
+        else {
+            p.graphs = 0;
+            char buf[64];
+            snprintf (buf, sizeof buf, "%s", value);
+            char *save = NULL;
+            for (char *tok = strtok_r (buf, " ,", &save); tok; tok = strtok_r (NULL, " ,", &save)) {
+                if (streq (tok, "complete"))
+                    p.graphs |= 1u << FL_SECAGG_GRAPH_COMPLETE;
+                else if (streq (tok, "harary"))
+                    p.graphs |= 1u << FL_SECAGG_GRAPH_HARARY;
+                else {
+                    zsys_error ("roster %s: graphs '%s': unknown graph '%s' (complete, harary)", where, value, tok);
+                    return -1;
+                }
+            }
+        }
+    }
+    char why[128];
+    if (fl_secagg_policy_valid (&p, why, sizeof why) != 0) {
+        zsys_error ("roster %s: %s", where, why);
+        return -1;
+    }
+    self->policy = p;
+    self->has_policy = true;
+    return 0;
+}
+
 /*  Counts "member" entries with a line scan, so an oversized roster is
     refused before zconfig parses it (zconfig appends each child by walking
     its siblings: parsing n members costs O(n^2), ~6 s for 65,536). */
@@ -434,8 +506,12 @@ fl_roster_load (const char *path)
             if (s_entry_fields (c, where, false, identity, &curve, NULL) == 0)
                 rc = s_add_member (self, where, id ? id : "", identity, curve);
         }
+        else if (streq (name, "policy") && !self->has_policy) {
+            snprintf (where, sizeof where, "%s: policy", path);
+            rc = s_policy_parse (self, c, where);
+        }
         else
-            zsys_error ("roster %s: unknown entry '%s' in the roster section", path, name);
+            zsys_error ("roster %s: unknown or repeated entry '%s' in the roster section", path, name);
         if (rc != 0)
             fl_roster_destroy (&self);
     }
@@ -511,6 +587,16 @@ fl_roster_save (const fl_roster_t *self, const char *path)
     s_put_keys (coord, &self->coordinator);
     if (self->endpoint)
         zconfig_set_value (zconfig_new ("endpoint", coord), "%s", self->endpoint);
+    if (self->has_policy) {
+        zconfig_t *pol = zconfig_new ("policy", roster);
+        zconfig_set_value (zconfig_new ("gamma", pol), "%.17g", self->policy.gamma);
+        zconfig_set_value (zconfig_new ("min_bucket", pol), "%u", self->policy.min_bucket);
+        unsigned g = self->policy.graphs;
+        zconfig_set_value (zconfig_new ("graphs", pol), "%s%s%s",
+                           g & (1u << FL_SECAGG_GRAPH_COMPLETE) ? "complete" : "",
+                           g == FL_SECAGG_POLICY_GRAPHS ? " " : "",
+                           g & (1u << FL_SECAGG_GRAPH_HARARY) ? "harary" : "");
+    }
     for (size_t i = 0; i < self->size; i++) {
         zconfig_t *m = zconfig_new ("member", roster);
         zconfig_set_value (m, "%s", self->members[i].id);
@@ -662,6 +748,20 @@ fl_roster_digest (const fl_roster_t *self, uint8_t out[FL_ROSTER_DIGESTBYTES])
     }
     for (size_t i = 0; i < self->size; i++)
         s_digest_entry (&st, 'M', &self->members[i]);
+    if (self->has_policy) {
+        /* after the members, so rosters without a policy keep their digest */
+        uint8_t rec[1 + 8 + 4 + 4];
+        uint64_t g;
+        memcpy (&g, &self->policy.gamma, sizeof g);
+        rec[0] = 'P';
+        for (int b = 0; b < 8; b++)
+            rec[1 + b] = (uint8_t) (g >> (8 * b));
+        for (int b = 0; b < 4; b++) {
+            rec[9 + b] = (uint8_t) (self->policy.min_bucket >> (8 * b));
+            rec[13 + b] = (uint8_t) (self->policy.graphs >> (8 * b));
+        }
+        crypto_generichash_update (&st, rec, sizeof rec);
+    }
     crypto_generichash_final (&st, out, FL_ROSTER_DIGESTBYTES);
 }
 
@@ -907,4 +1007,37 @@ fl_curve_cert_load (const char *path)
         return NULL;
     }
     return cert;
+}
+
+/* ---- security policy ----------------------------------------------------- */
+
+int
+fl_roster_set_policy (fl_roster_t *self, const fl_secagg_policy_t *policy)
+{
+    assert (self);
+    char why[128];
+    if (fl_secagg_policy_valid (policy, why, sizeof why) != 0) {
+        zsys_error ("roster: invalid policy: %s", why);
+        return -1;
+    }
+    self->policy = *policy;
+    self->has_policy = true;
+    return 0;
+}
+
+bool
+fl_roster_has_policy (const fl_roster_t *self)
+{
+    assert (self);
+    return self->has_policy;
+}
+
+void
+fl_roster_policy (const fl_roster_t *self, fl_secagg_policy_t *out)
+{
+    assert (self && out);
+    if (self->has_policy)
+        *out = self->policy;
+    else
+        fl_secagg_policy_default (out);
 }

@@ -181,7 +181,7 @@ static void s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type
 static void
 s_fail (fl_round_t *self, const char *why)
 {
-    snprintf (self->failure, sizeof self->failure, "%s", why);
+    snprintf (self->failure, sizeof self->failure, "%.255s", why);
     self->phase = FL_ROUND_FAILED;
     self->phase_deadline = -1;
     zsys_error ("coordinator: run failed: %s", why);
@@ -414,6 +414,16 @@ fl_round_new (const fl_round_config_t *cfg)
               "allow it explicitly (allow_small_buckets) if that is intended";
     else if (cfg->secure && cfg->bucket_size == 1)
         bad = "secure aggregation over buckets of 1 would reveal every update";
+    fl_secagg_policy_t policy;
+    char pbad[256];
+    if (!bad && cfg->secure) {
+        fl_roster_policy (cfg->roster, &policy);
+        if (cfg->sa_corrupt < policy.gamma) {
+            snprintf (pbad, sizeof pbad, "--sa-corrupt %g is below the roster policy's gamma %g: every client "
+                      "would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
+            bad = pbad;
+        }
+    }
     if (!bad && (cfg->dp || cfg->dp_distributed))
         bad = s_dp_config_error (cfg);
     if (bad) {
@@ -1345,8 +1355,34 @@ s_secure_request (fl_round_t *self, uint32_t purpose)
     return w;
 }
 
-/* Draws the order of the members idx[0..k) from (seed, round, stream), so
-   buckets are random but reproducible, and starts a secure aggregation. */
+static int
+s_cmp_u32 (const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+/*  TEST ONLY (tests/it_secure.sh): with FL_TEST_WEAKEN_T=1 in the
+    environment the coordinator offers half the safe threshold (at least 2),
+    as a malicious coordinator would; every client must refuse the session.
+    Never set it in a deployment: it is logged loudly.  Returns 0 (and
+    leaves *t) when unset, so it can sit in an else-if chain. */
+static int
+s_test_weaken_threshold (uint32_t n, uint32_t *t)
+{
+    const char *e = getenv ("FL_TEST_WEAKEN_T");
+    if (!e || strcmp (e, "1") != 0)
+        return 0;
+    uint32_t weak = *t / 2 < 2 ? 2 : *t / 2;
+    zsys_warning ("coordinator: TEST HOOK FL_TEST_WEAKEN_T: offering threshold %u instead of %u to a bucket of %u "
+                  "(clients must refuse)", weak, *t, n);
+    *t = weak;
+    return 0;
+}
+
+/* Shuffles the members idx[0..k) from (seed, round, stream) and starts a
+   secure aggregation over them; the buckets themselves come from the public
+   rule in s_start_secure (the order here does not matter any more). */
 static int
 s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose)
 {
@@ -1398,14 +1434,45 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         first_deadline = self->cfg.train_deadline_ms;
     }
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
-    if (!self->buckets || self->m_enc == 0) {
+    /*  Bucket membership by the public rule every client re-derives
+        (fl_secagg_buckets_derive, docs/SECAGG.md §4.1): the cohort in
+        roster order, then a permutation keyed by (run, round, purpose,
+        cohort, bucket count) alone. */
+    uint32_t *cohort = (uint32_t *) calloc (k ? k : 1, sizeof (uint32_t));
+    uint32_t *order = (uint32_t *) calloc (k ? k : 1, sizeof (uint32_t));
+    size_t *peer_of = (size_t *) calloc (k ? k : 1, sizeof (size_t));
+    if (!self->buckets || self->m_enc == 0 || !cohort || !order || !peer_of) {
+        free (cohort);
+        free (order);
+        free (peer_of);
         s_fail (self, "out of memory");
+        return;
+    }
+    for (size_t j = 0; j < k; j++)
+        cohort[j] = (uint32_t) self->peers[idx[j]].roster_index;
+    qsort (cohort, k, sizeof (uint32_t), s_cmp_u32);
+    for (size_t j = 0; j < k; j++)
+        for (size_t q = 0; q < k; q++)
+            if ((uint32_t) self->peers[idx[q]].roster_index == cohort[j])
+                peer_of[j] = idx[q];
+    if (k && fl_secagg_buckets_derive (self->cfg.run_id, self->round, purpose, cohort, (uint32_t) k, (uint32_t) B,
+                                       order) != 0) {
+        free (cohort);
+        free (order);
+        free (peer_of);
+        s_fail (self, "could not derive the buckets (a cohort member without a roster entry?)");
         return;
     }
     self->n_buckets = B;
     if (purpose == FL_SECAGG_PURPOSE_TRAIN)
         self->cur.buckets = B;
     double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
+    fl_secagg_policy_t policy;
+    fl_roster_policy (self->cfg.roster, &policy);
+    /*  A pair shows each member the other's update: only when both the
+        roster's policy and the coordinator's option allow it. */
+    uint32_t min_bucket = policy.min_bucket > 3 ? policy.min_bucket
+                        : self->cfg.allow_small_buckets ? policy.min_bucket : 3;
     for (size_t b = 0; b < B; b++) {
         s_bucket_t *bk = &self->buckets[b];
         size_t lo = b * k / B, hi = (b + 1) * k / B;
@@ -1419,17 +1486,25 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
             continue;
         }
         for (uint32_t j = 0; j < bk->n; j++) {
-            bk->members[j] = idx[lo + j];
-            s_peer_t *p = &self->peers[idx[lo + j]];
+            bk->members[j] = peer_of[order[lo + j]];
+            s_peer_t *p = &self->peers[bk->members[j]];
             memcpy (pks + 32 * j, fl_roster_identity_pk (self->cfg.roster, (size_t) p->roster_index), 32);
         }
         uint32_t kk = bk->n, t = bk->n;
         const char *why = NULL;
+        char pwhy[128];
         if (bk->n < 2)
             why = "fewer than 2 clients";
+        else if (bk->n < min_bucket) {
+            snprintf (pwhy, sizeof pwhy, "below the smallest secure bucket, %u (policy min_bucket %u)%s",
+                      min_bucket, policy.min_bucket, bk->n == 2 ? ": each member would learn the other's update" : "");
+            why = pwhy;
+        }
         else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
                   "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
+        else if (s_test_weaken_threshold (bk->n, &t))
+            ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
         else if (purpose == FL_SECAGG_PURPOSE_TRAIN && s_dp_encoding (self, bk, max_abs, t) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
@@ -1452,7 +1527,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                 why = "secure aggregation could not start";
         }
         if (why) {
-            char msg[256];
+            char msg[512];
             snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
                       "--sa-dropout %g)", self->round, s_purpose_name (purpose), b, bk->n, why,
                       self->cfg.sa_corrupt, self->cfg.sa_dropout);
@@ -1460,6 +1535,9 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
             if (!self->secure_started) {
                 /* the first aggregation already cannot run safely: a configuration error */
                 s_free_buckets (self);
+                free (cohort);
+                free (order);
+                free (peer_of);
                 s_fail (self, msg);
                 return;
             }
@@ -1492,6 +1570,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
             fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
             if (ids && lens)
                 fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
+            fl_wire_put_u32s (w, "sa_cohort", cohort, k);
+            fl_wire_put_u64 (w, "sa_buckets", B);
             if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
                 fl_wire_put_f64 (w, "enc_max_abs", max_abs);
                 fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
@@ -1506,6 +1586,9 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                    self->round, s_purpose_name (purpose), b, bk->n, t,
                    sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
     }
+    free (cohort);
+    free (order);
+    free (peer_of);
     int all_done = 1;
     for (size_t b = 0; b < B; b++)
         all_done &= self->buckets[b].finished;

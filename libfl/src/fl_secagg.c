@@ -110,7 +110,8 @@ void
 fl_secagg_ctx_digest (const fl_secagg_config_t *cfg, uint8_t out[FL_SECAGG_CTXBYTES])
 {
     crypto_generichash_state st;
-    s_hash_label (&st, "libfl secagg ctx v2");
+    static const uint8_t zero[FL_SECAGG_BINDINGBYTES];
+    s_hash_label (&st, "libfl secagg ctx v3");
     s_hash_u32 (&st, cfg->version);
     crypto_generichash_update (&st, cfg->run_id, FL_SECAGG_RUNIDBYTES);
     s_hash_u64 (&st, cfg->round);
@@ -121,6 +122,11 @@ fl_secagg_ctx_digest (const fl_secagg_config_t *cfg, uint8_t out[FL_SECAGG_CTXBY
     s_hash_u32 (&st, (uint32_t) cfg->graph);
     s_hash_u32 (&st, cfg->graph == FL_SECAGG_GRAPH_HARARY ? cfg->k : 0);
     s_hash_u64 (&st, (uint64_t) cfg->m);
+    /*  The model from the first message on (docs/SECAGG.md §2): clients
+        shown different models have different contexts, so they never
+        verify each other's advertisements, decrypt each other's shares or
+        derive the same pairwise masks. */
+    crypto_generichash_update (&st, cfg->round_binding ? cfg->round_binding : zero, FL_SECAGG_BINDINGBYTES);
     crypto_generichash_final (&st, out, FL_SECAGG_CTXBYTES);
 }
 
@@ -543,6 +549,12 @@ fl_secagg_client_new (const fl_secagg_config_t *cfg)
 {
     if (s_config_check (cfg, true) != 0)
         return NULL;
+    char why[320];
+    if (cfg->policy && fl_secagg_policy_check (cfg->policy, cfg->n, cfg->t, cfg->graph, cfg->k, NULL, why,
+                                               sizeof why) != 0) {
+        zsys_error ("fl_secagg client %u: session weaker than the policy: %s", cfg->my_index, why);
+        return NULL;
+    }
     fl_secagg_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -563,8 +575,10 @@ fl_secagg_client_new (const fl_secagg_config_t *cfg)
         memcpy (self->binding, cfg->round_binding, 32);
     self->cfg.roster_pks = self->roster;
     self->cfg.id_secret_key = NULL;
-    self->cfg.round_binding = NULL;
+    self->cfg.policy = NULL;
+    self->cfg.round_binding = self->binding;
     fl_secagg_ctx_digest (&self->cfg, self->ctx);
+    self->cfg.round_binding = NULL;
     /*  Our identity secret key must belong to our roster entry, or every
         honest peer would reject us: catch the wiring mistake here. */
     uint8_t pk[32];
@@ -874,6 +888,15 @@ s_client_sign_survivors (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl
         return s_client_abort (self, "survivor set has %u clients, below threshold %u", count, cfg->t);
     if (local < cfg->t)
         return s_client_abort (self, "survivor set has %u of my neighbours, below threshold %u", local, cfg->t);
+    /*  A survivor list without us would have our neighbours reveal shares
+        of our mask key while our masked input may already be in the sum:
+        refuse to sign it (docs/SECAGG.md §3, round 3). */
+    bool me = false;
+    for (uint32_t i = 0; i < count && !me; i++)
+        me = ids[i] == cfg->my_index;
+    if (!me)
+        return s_client_abort (self, "survivor set omits this client (%u), which sent its masked input",
+                               cfg->my_index);
     for (uint32_t i = 0; i < count; i++)
         self->flags[ids[i]] |= F_U3;
     s_survivors_digest (self->d, self->ctx, self->u1_digest, self->binding, ids, count);
@@ -1151,8 +1174,10 @@ fl_secagg_server_new (const fl_secagg_config_t *cfg)
         memcpy (self->binding, cfg->round_binding, 32);
     self->cfg.roster_pks = self->roster;
     self->cfg.id_secret_key = NULL;
-    self->cfg.round_binding = NULL;
+    self->cfg.policy = NULL;
+    self->cfg.round_binding = self->binding;
     fl_secagg_ctx_digest (&self->cfg, self->ctx);
+    self->cfg.round_binding = NULL;
     self->state = FL_SECAGG_SERVER_ADVERTISE;
     return self;
 }
@@ -1713,6 +1738,71 @@ s_hyper_quantile (uint32_t N, uint32_t K, uint32_t d, double bound)
     return c;
 }
 
+/*  Corrupt clients assumed in a bucket of n: ceil(gamma n), at most n - 1. */
+static uint32_t
+s_corrupt_count (uint32_t n, double gamma)
+{
+    uint32_t nc = (uint32_t) ceil (gamma * n);
+    return nc > n - 1 ? n - 1 : nc;
+}
+
+/*  The privacy condition for neighbourhood k: c* and t = max(2, ceil((k +
+    c*) / 2)).  false if no t <= k exists (c* > k - 1). */
+static bool
+s_threshold (uint32_t n, uint32_t k, uint32_t nc, uint32_t *t_out)
+{
+    const double sec = ldexp (1.0, -FL_SECAGG_SIGMA_BITS) / n;
+    /* c*: least c with P[C >= c] <= 2^-sigma / n, C corrupt among k-1 others */
+    uint32_t cs = s_hyper_quantile (n - 1, nc, k - 1, sec);
+    uint32_t t = (k + cs + 1) / 2;                 /* least t with 2t - k >= c* */
+    if (t < 2)
+        t = 2;
+    *t_out = t;
+    return cs <= k - 1;
+}
+
+int
+fl_secagg_threshold_min (uint32_t n, uint32_t k, double gamma, uint32_t *t_out)
+{
+    if (!t_out || n < 2 || n > FL_SECAGG_MAX_CLIENTS || k < 2 || k > n || !(gamma >= 0 && gamma < 1))
+        return -1;
+    uint32_t t = 0;
+    if (!s_threshold (n, k, s_corrupt_count (n, gamma), &t))
+        return -1;
+    *t_out = t;
+    return 0;
+}
+
+/*  params_choose without the log line; delta < 0: privacy alone (the least
+    feasible k, for the policy check). */
+static int
+s_params_choose (uint32_t n, double gamma, double delta, uint32_t *k_out, uint32_t *t_out)
+{
+    const double cor = ldexp (1.0, -FL_SECAGG_ETA_BITS) / n;
+    uint32_t nc = s_corrupt_count (n, gamma), nd = delta > 0 ? (uint32_t) ceil (delta * n) : 0;
+    /*  Odd k = 3, 5, ... up to a search limit of 4095, then the complete graph
+        k = n.  Larger neighbourhoods only help, so the first feasible k is the
+        cheapest safe one. */
+    uint32_t k = 3;
+    for (;;) {
+        if (k > n)
+            k = n;
+        uint32_t t = 0;
+        bool private_ok = s_threshold (n, k, nc, &t);
+        /* d*: least d with P[D > d] <= 2^-eta / n, D dropped among the k holders */
+        uint32_t q = s_hyper_quantile (n, nd, k, cor), ds = q ? q - 1 : 0;
+        if (private_ok && t + ds <= k) {
+            *k_out = k;
+            *t_out = t;
+            return 0;
+        }
+        if (k == n)
+            break;
+        k = (k + 2 < n && k + 2 <= 4095) ? k + 2 : n;
+    }
+    return -1;
+}
+
 int
 fl_secagg_params_choose (uint32_t n, double gamma, double delta, uint32_t *k_out, uint32_t *t_out)
 {
@@ -1722,34 +1812,128 @@ fl_secagg_params_choose (uint32_t n, double gamma, double delta, uint32_t *k_out
                     "(n = %u, gamma = %g, delta = %g)", FL_SECAGG_MAX_CLIENTS, n, gamma, delta);
         return -1;
     }
-    const double sec = ldexp (1.0, -FL_SECAGG_SIGMA_BITS) / n, cor = ldexp (1.0, -FL_SECAGG_ETA_BITS) / n;
-    uint32_t nc = (uint32_t) ceil (gamma * n), nd = (uint32_t) ceil (delta * n);
-    if (nc > n - 1)
-        nc = n - 1;
-    /*  Odd k = 3, 5, ... up to a search limit of 4095, then the complete graph
-        k = n.  Larger neighbourhoods only help, so the first feasible k is the
-        cheapest safe one. */
-    uint32_t k = 3;
-    for (;;) {
-        if (k > n)
-            k = n;
-        /* c*: least c with P[C >= c] <= 2^-sigma / n, C corrupt among k-1 others */
-        uint32_t cs = s_hyper_quantile (n - 1, nc, k - 1, sec);
-        /* d*: least d with P[D > d] <= 2^-eta / n, D dropped among the k holders */
-        uint32_t q = s_hyper_quantile (n, nd, k, cor), ds = q ? q - 1 : 0;
-        uint32_t t = (k + cs + 1) / 2;             /* least t with 2t - k >= c* */
-        if (t < 2)
-            t = 2;
-        if (cs <= k - 1 && t + ds <= k) {
-            *k_out = k;
-            *t_out = t;
-            return 0;
-        }
-        if (k == n)
-            break;
-        k = (k + 2 < n && k + 2 <= 4095) ? k + 2 : n;
-    }
+    if (s_params_choose (n, gamma, delta, k_out, t_out) == 0)
+        return 0;
     zsys_error ("fl_secagg_params_choose: no safe (k, t) for n = %u, gamma = %g, delta = %g "
                 "(sigma = %d, eta = %d)", n, gamma, delta, FL_SECAGG_SIGMA_BITS, FL_SECAGG_ETA_BITS);
     return -1;
+}
+
+/*  ---------------------------------------------------------------------------
+    The consortium's policy, checked by every client (docs/SECAGG.md §6.1)
+    ------------------------------------------------------------------------- */
+
+void
+fl_secagg_policy_default (fl_secagg_policy_t *policy)
+{
+    assert (policy);
+    policy->gamma = FL_SECAGG_POLICY_GAMMA;
+    policy->min_bucket = FL_SECAGG_POLICY_MIN_BUCKET;
+    policy->graphs = FL_SECAGG_POLICY_GRAPHS;
+}
+
+int
+fl_secagg_policy_valid (const fl_secagg_policy_t *policy, char *why, size_t cap)
+{
+    const char *bad = NULL;
+    if (!policy)
+        bad = "no policy";
+    else if (!(policy->gamma >= 0 && policy->gamma < 1))
+        bad = "gamma (colluding fraction) must be in [0, 1)";
+    else if (policy->min_bucket < 2 || policy->min_bucket > FL_SECAGG_MAX_CLIENTS)
+        bad = "min_bucket must be in 2..65535";
+    else if (policy->graphs == 0 || (policy->graphs & ~FL_SECAGG_POLICY_GRAPHS))
+        bad = "graphs must allow complete, harary or both";
+    if (bad && why && cap)
+        snprintf (why, cap, "%s", bad);
+    return bad ? -1 : 0;
+}
+
+int
+fl_secagg_policy_check (const fl_secagg_policy_t *policy, uint32_t n, uint32_t t, fl_secagg_graph_t graph,
+                        uint32_t k, uint32_t *t_min, char *why, size_t cap)
+{
+    char buf[256] = "";
+    int rc = -1;
+    const char *gname = graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : graph == FL_SECAGG_GRAPH_HARARY ? "Harary" : "?";
+    uint32_t need = 0, kmin = 0, tk = 0;
+    if (fl_secagg_policy_valid (policy, buf, sizeof buf) != 0)
+        ;
+    else if (n < policy->min_bucket || n < 2 || n > FL_SECAGG_MAX_CLIENTS)
+        snprintf (buf, sizeof buf, "bucket of %u clients offered, the policy requires at least %u%s", n,
+                  policy->min_bucket, n == 2 ? " (in a bucket of 2 each member learns the other's input)" : "");
+    else if ((unsigned) graph > FL_SECAGG_GRAPH_HARARY || !(policy->graphs & (1u << graph)))
+        snprintf (buf, sizeof buf, "%s graph offered, the policy does not allow it", gname);
+    else if (graph == FL_SECAGG_GRAPH_HARARY && (k < 3 || k > n || k % 2 == 0))
+        snprintf (buf, sizeof buf, "Harary graph with k = %u offered for %u clients: k must be odd and in 3..%u",
+                  k, n, n);
+    else if (n == 2) {
+        /*  A pair (only if the policy allows it): each member learns the
+            other's input from the sum, whatever the threshold; t = 2. */
+        if (t != 2 || graph != FL_SECAGG_GRAPH_COMPLETE)
+            snprintf (buf, sizeof buf, "bucket of 2 offered with threshold %u on a %s graph: needs t = 2, complete",
+                      t, gname);
+        else {
+            need = 2;
+            rc = 0;
+        }
+    }
+    else {
+        tk = graph == FL_SECAGG_GRAPH_HARARY ? k : n;
+        uint32_t tdummy = 0;
+        if (s_params_choose (n, policy->gamma, -1, &kmin, &tdummy) != 0)
+            snprintf (buf, sizeof buf, "no threshold keeps a bucket of %u private with gamma = %g colluding", n,
+                      policy->gamma);
+        else if (tk < kmin)
+            snprintf (buf, sizeof buf, "neighbourhood k = %u offered for %u clients, the policy (gamma = %g) "
+                      "requires k >= %u", tk, n, policy->gamma, kmin);
+        else if (fl_secagg_threshold_min (n, tk, policy->gamma, &need) != 0)
+            snprintf (buf, sizeof buf, "no threshold keeps k = %u private with gamma = %g colluding", tk,
+                      policy->gamma);
+        else if (t < need || t > tk)
+            snprintf (buf, sizeof buf, "threshold t = %u offered for %u clients (%s graph, k = %u), the policy "
+                      "(gamma = %g colluding) requires %u <= t <= %u", t, n, gname, tk, policy->gamma, need, tk);
+        else
+            rc = 0;
+    }
+    if (rc == 0 && t_min)
+        *t_min = need;
+    if (rc != 0 && why && cap)
+        snprintf (why, cap, "%s", buf);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------------
+    Bucket membership (docs/SECAGG.md §4.1)
+    ------------------------------------------------------------------------- */
+
+int
+fl_secagg_buckets_derive (const uint8_t run_id[FL_SECAGG_RUNIDBYTES], uint64_t round, uint32_t purpose,
+                          const uint32_t *cohort, uint32_t count, uint32_t buckets, uint32_t *order)
+{
+    if (!run_id || !cohort || !order || count == 0 || count > FL_SECAGG_MAX_COHORT || buckets == 0
+        || buckets > count)
+        return -1;
+    for (uint32_t i = 1; i < count; i++)
+        if (cohort[i] <= cohort[i - 1])
+            return -1;
+    crypto_generichash_state st;
+    uint8_t seed[32];
+    s_hash_label (&st, "libfl secagg buckets v1");
+    crypto_generichash_update (&st, run_id, FL_SECAGG_RUNIDBYTES);
+    s_hash_u64 (&st, round);
+    s_hash_u32 (&st, purpose);
+    s_hash_u32 (&st, buckets);
+    s_hash_u32 (&st, count);
+    for (uint32_t i = 0; i < count; i++)
+        s_hash_u32 (&st, cohort[i]);
+    crypto_generichash_final (&st, seed, sizeof seed);
+    fl_rng_t *rng = fl_rng_new (seed);
+    if (!rng)
+        return -1;
+    for (uint32_t i = 0; i < count; i++)
+        order[i] = i;
+    fl_rng_shuffle_u32 (rng, order, count);
+    fl_rng_destroy (&rng);
+    return 0;
 }

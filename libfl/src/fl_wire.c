@@ -117,6 +117,10 @@ static const s_field_t s_train[] = {
     S_OPT ("sa_k", U64),
     S_OPT ("sa_graph", U64),
     { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
+    /* the whole cohort (roster positions, ascending) and the bucket count,
+       from which every client re-derives its bucket (fl_secagg_buckets_derive) */
+    S_OPT ("sa_cohort", U32S),
+    S_OPT ("sa_buckets", U64),
     S_OPT ("enc_max_abs", F64),
     S_OPT ("enc_summands", U64),
     /* differential privacy of this round (docs/PRIVACY.md): the unit
@@ -148,7 +152,9 @@ static const s_field_t s_update[] = {
     S_OPT ("sa_t", U64),                                                    \
     S_OPT ("sa_k", U64),                                                    \
     S_OPT ("sa_graph", U64),                                                \
-    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }
+    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }, \
+    S_OPT ("sa_cohort", U32S),                                              \
+    S_OPT ("sa_buckets", U64)
 static const s_field_t s_stats_request[] = {
     S_SESSION_FIELDS,
 };
@@ -1240,7 +1246,7 @@ fl_wire_decode (const uint8_t *buf, size_t len, const fl_wire_limits_t *limits,
             s_fail (&c, "missing header key '%s'", s_header_keys[h]);
             return NULL;
         }
-    uint64_t version = 0, type = 0, round = 0;   /* set by s_header_uint before use */
+    uint64_t version = 0, type = 0, round = 0;   /* set by s_header_uint; gcc -O3 cannot see it */
     if (s_header_uint (&c, pairs[hidx[S_H_V]].val_off, "v", &version))
         return NULL;
     if (version != FL_WIRE_VERSION) {
