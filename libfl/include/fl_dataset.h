@@ -187,7 +187,10 @@ int fl_dataset_split (const fl_dataset_t *self, double test_fraction, uint64_t s
     and std of length d (from fl_stats_finalize over the federation's training
     rows; see fl_stats.h).  Computed in double, stored as float.  Returns -1
     (logged, nothing changed) if any mean is non-finite or any std is not
-    finite and > 0. */
+    finite and > 0.  A data set encoded by fl_schema_encode with missing-value
+    indicators first imputes each missing numeric cell with the federated
+    mean of the observed values, mean[j] / (1 - mean[indicator]) (the cell
+    was stored as 0, so the round-0 mean covers observed values only). */
 int fl_dataset_standardise (fl_dataset_t *self, const float *mean, const float *std);
 
 #ifdef __cplusplus
