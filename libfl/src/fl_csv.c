@@ -485,18 +485,23 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
     if (max_bytes > SIZE_MAX / 4)
         max_bytes = SIZE_MAX / 4;
     fl_csv_error_t local;
+    /* The caller that asked for the error prints it (once); a caller that
+       did not gets it logged here. */
+    const int do_log = err == NULL;
     if (!err)
         err = &local;
     memset (err, 0, sizeof *err);
     if (!path) {
         s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
-        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        if (do_log)
+            zsys_error ("fl_dataset_load_csv: %s", err->message);
         return NULL;
     }
     FILE *fp = fopen (path, "rb");
     if (!fp) {
         s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
-        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        if (do_log)
+            zsys_error ("fl_dataset_load_csv: %s", err->message);
         return NULL;
     }
     /* Read in chunks, bounded by max_bytes (works for pipes too). */
@@ -536,7 +541,7 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
     }
     ds = fl_dataset_parse_csv (buf, len, opts, path, err);
 done:
-    if (!ds)
+    if (!ds && do_log)
         zsys_error ("fl_dataset_load_csv: %s %s", fl_csv_errcode_str (err->code), err->message);
     fclose (fp);
     free (buf);

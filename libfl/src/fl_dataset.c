@@ -395,7 +395,15 @@ static const struct {
     {"pima", "pima_diabetes", "diabetes"},
     {"ulb", "ulb_creditcard_subset", "Class"},
     {"uci_credit", "uci_default_credit_card", "default_next_month"},
+    {"german_credit", "german_credit", "class"},      /* 13 text columns */
+    {"breast_cancer", "breast_cancer", "Class"},      /* text, '?' missing cells */
 };
+
+int
+fl_dataset_named_has_text (const char *name)
+{
+    return name && (strcmp (name, "german_credit") == 0 || strcmp (name, "breast_cancer") == 0);
+}
 
 int
 fl_dataset_named (const char *name, const char *datadir, char *path_out, size_t cap,
@@ -418,7 +426,7 @@ fl_dataset_named (const char *name, const char *datadir, char *path_out, size_t 
             *label_column_out = s_named[i].label;
         return 0;
     }
-    zsys_error ("fl_dataset_named: unknown data set '%s' (known: wdbc, pima, ulb, uci_credit)",
+    zsys_error ("fl_dataset_named: unknown data set '%s' (known: wdbc, pima, ulb, uci_credit, german_credit, breast_cancer)",
                 name);
     return -1;
 }
