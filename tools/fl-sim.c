@@ -658,10 +658,10 @@ main (int argc, char **argv)
     }
 
     /* Check the data before starting anything (clear error, no half-started run). */
-    {
+    for (size_t i = 0; i < (s.data[0] ? s.clients : 1); i++) {     /* --data: every member's own file */
         fl_shard_spec_t sp;
         fl_dataset_t *a = NULL, *b = NULL;
-        s_shard_spec (&s, 0, &sp);
+        s_shard_spec (&s, i, &sp);
         if (fl_shard_load (&sp, &a, &b) != 0) {
             fprintf (stderr, "fl-sim: cannot prepare data set '%s' for %zu members\n", s.dataset, s.clients);
             return 1;
