@@ -36,6 +36,11 @@ grep -q "encoded with schema $WORK/g/schema.zpl: 61 features" "$WORK/g/client-01
 [ "$(ls "$WORK/g/shards" | wc -l)" = 4 ] || fail "expected 4 member CSV files"
 # The members' files keep the text cells as they were.
 grep -q "^<0,.*,radio/tv,\|,'\?critical/other existing credit" "$WORK/g/shards/"*.csv || fail "member files lost the text cells"
+# The model file carries the encoding and the label mapping.
+"$BIN/fl-model" info "$WORK/g/model.flm" >"$WORK/g.info" || fail "fl-model info failed"
+grep -q "^label mapping: bad=0 good=1$" "$WORK/g.info" || fail "model file has no label mapping: $(cat "$WORK/g.info")"
+grep -q "^encoding:    schema of 61 features, 13 text columns with 54 categories, label 'class'$" "$WORK/g.info" \
+    || fail "model file has no encoding"
 
 # 2. Text columns with '?' missing cells: the "(missing)" category.
 "$BIN/fl-sim" --data "$D/breast_cancer.csv" --label Class --clients 3 --rounds 15 --out "$WORK/b" \

@@ -736,6 +736,8 @@ main (int argc, char **argv)
     s_arg (&ca, "--join-timeout=%zu", 60 + 2 * s.clients);   /* 200 client processes take a while to start on 2 cores */
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
+    if (s.data[0])
+        s_arg (&ca, "--schema=%s", s.agreed);       /* label mapping and encoding in the model file */
     s_arg (&ca, "--report=%s/report.md", s.out);
     if (s.byzantine)
         s_arg (&ca, "--run-name=fl-sim: %s, %zu members, %zu of them Byzantine (%s attack)", s.dataset, s.clients,

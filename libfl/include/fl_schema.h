@@ -120,6 +120,14 @@ char *fl_schema_label_mapping (const fl_schema_t *self);
 int fl_schema_save (const fl_schema_t *self, const char *path);
 fl_schema_t *fl_schema_load (const char *path, char *why, size_t cap);
 
+/*  As fl_schema_load from the file's text (e.g. stored in a model file);
+    name is used in messages (may be NULL). */
+fl_schema_t *fl_schema_load_str (const char *text, const char *name, char *why, size_t cap);
+
+/*  The text of a schema file, bounded to FL_SCHEMA_MAX_FILEBYTES, with no
+    NUL byte; a new string the caller frees, or NULL with why.  Not parsed. */
+char *fl_schema_read_file (const char *path, char *why, size_t cap);
+
 void fl_schema_destroy (fl_schema_t **self_p);
 
 #ifdef __cplusplus

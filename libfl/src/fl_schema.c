@@ -743,27 +743,11 @@ s_load_values (zconfig_t *node, size_t max, const char *what, char ***v, size_t 
     return 0;
 }
 
-fl_schema_t *
-fl_schema_load (const char *path, char *why, size_t cap)
+/*  The schema held by a parsed zconfig tree; path names it in messages. */
+static fl_schema_t *
+s_from_zconfig (zconfig_t *root, const char *path, char *why, size_t cap)
 {
-    assert (path);
-    struct stat st;
     char show[48];
-    if (why && cap)
-        why[0] = '\0';
-    if (stat (path, &st) != 0) {
-        s_why (why, cap, "%s: cannot open: %s", path, strerror (errno));
-        return NULL;
-    }
-    if (!S_ISREG (st.st_mode) || (uint64_t) st.st_size > FL_SCHEMA_MAX_FILEBYTES) {
-        s_why (why, cap, "%s: not a regular file of at most %u bytes", path, FL_SCHEMA_MAX_FILEBYTES);
-        return NULL;
-    }
-    zconfig_t *root = zconfig_load (path);
-    if (!root) {
-        s_why (why, cap, "%s: not a valid zconfig file", path);
-        return NULL;
-    }
     fl_schema_t *self = (fl_schema_t *) calloc (1, sizeof *self);
     char what[400];
     size_t ncol = 0;
@@ -865,12 +849,72 @@ fl_schema_load (const char *path, char *why, size_t cap)
         s_why (why, cap, "%s: every column is dropped", path);
         goto fail;
     }
-    zconfig_destroy (&root);
     return self;
 fail:
     if (why && cap && !why[0])
         s_why (why, cap, "%s: out of memory", path);
-    zconfig_destroy (&root);
     fl_schema_destroy (&self);
     return NULL;
+}
+
+fl_schema_t *
+fl_schema_load_str (const char *text, const char *name, char *why, size_t cap)
+{
+    assert (text);
+    if (why && cap)
+        why[0] = '\0';
+    const char *what = name ? name : "<schema>";
+    if (strlen (text) > FL_SCHEMA_MAX_FILEBYTES) {
+        s_why (why, cap, "%s: longer than %u bytes", what, FL_SCHEMA_MAX_FILEBYTES);
+        return NULL;
+    }
+    zconfig_t *root = zconfig_str_load (text);
+    if (!root) {
+        s_why (why, cap, "%s: not a valid zconfig file", what);
+        return NULL;
+    }
+    fl_schema_t *self = s_from_zconfig (root, what, why, cap);
+    zconfig_destroy (&root);
+    return self;
+}
+
+char *
+fl_schema_read_file (const char *path, char *why, size_t cap)
+{
+    assert (path);
+    struct stat st;
+    if (stat (path, &st) != 0) {
+        s_why (why, cap, "%s: cannot open: %s", path, strerror (errno));
+        return NULL;
+    }
+    if (!S_ISREG (st.st_mode) || (uint64_t) st.st_size > FL_SCHEMA_MAX_FILEBYTES) {
+        s_why (why, cap, "%s: not a regular file of at most %u bytes", path, FL_SCHEMA_MAX_FILEBYTES);
+        return NULL;
+    }
+    FILE *f = fopen (path, "rb");
+    char *text = f ? (char *) malloc ((size_t) st.st_size + 1) : NULL;
+    size_t got = text ? fread (text, 1, (size_t) st.st_size, f) : 0;
+    if (f)
+        fclose (f);
+    if (!text || got != (size_t) st.st_size || memchr (text, '\0', got)) {
+        s_why (why, cap, "%s: cannot read it whole, or it holds a NUL byte", path);
+        free (text);
+        return NULL;
+    }
+    text[got] = '\0';
+    return text;
+}
+
+fl_schema_t *
+fl_schema_load (const char *path, char *why, size_t cap)
+{
+    assert (path);
+    if (why && cap)
+        why[0] = '\0';
+    char *text = fl_schema_read_file (path, why, cap);
+    if (!text)
+        return NULL;
+    fl_schema_t *self = fl_schema_load_str (text, path, why, cap);
+    free (text);
+    return self;
 }
