@@ -124,7 +124,8 @@ main (int argc, char **argv)
     s.colluders = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
                             NULL,
-                            "Local data: --data FILE (a member's own CSV), or --dataset NAME with\n"
+                            "Local data: --data FILE (a member's own CSV; with text columns or missing\n"
+                            "values also --schema FILE from fl-schema, docs/DATA.md), or --dataset NAME with\n"
                             "--partitions N --partition-index I for trials on a bundled data set.\n"
                             "The rows never leave this process; see docs/CLIENT.md.",
                             NULL);

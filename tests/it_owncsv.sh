@@ -24,6 +24,12 @@ summary_ok () {
     awk -v a="$auroc" 'BEGIN{exit !(a > 0.6)}' || fail "$out: federated AUROC $auroc is not above 0.6"
 }
 
+# 0. The README's command, as written (from a directory holding datasets/).
+ln -s "$SRC/datasets" "$WORK/datasets"
+(cd "$WORK" && "$BIN/fl-sim" --data datasets/german_credit.csv --label class >"$WORK/readme.out" 2>"$WORK/readme.log") \
+    || fail "the README's fl-sim --data command failed"
+summary_ok "$WORK/readme.out"
+
 # 1. 13 text columns, text label, secure aggregation (the default).
 "$BIN/fl-sim" --data "$D/german_credit.csv" --label class --clients 4 --rounds 15 --out "$WORK/g" \
     --train-deadline $((30 * SLOW)) >"$WORK/g.out" 2>"$WORK/g.log" || fail "fl-sim on german_credit.csv failed"

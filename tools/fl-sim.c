@@ -583,7 +583,9 @@ main (int argc, char **argv)
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds, secure\n"
                             "aggregation over CURVE with fresh keys per run (--plaintext to compare).\n"
-                            "Fraud example: fl-sim --dataset ulb --clients 5 --model mlp --hidden 32",
+                            "Fraud example: fl-sim --dataset ulb --clients 5 --model mlp --hidden 32\n"
+                            "Your own CSV (text columns, missing values; docs/DATA.md):\n"
+                            "  fl-sim --data datasets/german_credit.csv --label class [--drop COL,...]",
                             NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
