@@ -784,7 +784,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             self->arena = na;
             arena_cap = ncap;
         }
-        size_t col = 0, line_start = arena_len;
+        size_t col = 0;
         for (size_t pos = ls, more = 1; more; col++) {
             const char *fs;
             size_t fn;
@@ -814,7 +814,6 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu", col, nc);
             goto fail;
         }
-        (void) line_start;
         self->line[self->n++] = (uint32_t) (r.line_no > UINT32_MAX ? UINT32_MAX : r.line_no);
     }
     if (self->n == 0) {
