@@ -17,6 +17,7 @@
 #include "fl_client.h"
 #include "fl_log.h"
 #include "fl_roster.h"
+#include "fl_schema.h"
 #include "fl_secagg.h"
 #include "fl_model.h"
 #include "fl_shard.h"
@@ -54,7 +55,10 @@ static const fl_arg_t s_args[] = {
     {"member", FL_ARG_STR, F (member), sizeof ((settings_t *) 0)->member, "ID", "this member's id (roster name)", FL_ARG_NO_RANGE},
     {"data", FL_ARG_STR, S (data), sizeof ((fl_shard_spec_t *) 0)->data, "CSV", "this member's data file (header row; label column by --label)", FL_ARG_NO_RANGE},
     {"label", FL_ARG_STR, S (label), sizeof ((fl_shard_spec_t *) 0)->label, "COLUMN", "label column name (default: the last column)", FL_ARG_NO_RANGE},
-    {"dataset", FL_ARG_STR, S (dataset), sizeof ((fl_shard_spec_t *) 0)->dataset, "NAME", "bundled data set for trials: wdbc | pima | ulb | uci_credit", FL_ARG_NO_RANGE},
+    {"schema", FL_ARG_STR, S (schema), sizeof ((fl_shard_spec_t *) 0)->schema, "FILE", "the consortium's schema for --data: column types, text vocabularies, label mapping (fl-schema; docs/DATA.md)", FL_ARG_NO_RANGE},
+    {"drop", FL_ARG_STR, S (drop), sizeof ((fl_shard_spec_t *) 0)->drop, "COL,...", "columns of --data to leave out, e.g. identifiers (a --schema says this itself)", FL_ARG_NO_RANGE},
+    {"missing", FL_ARG_STR, S (missing), sizeof ((fl_shard_spec_t *) 0)->missing, "HOW", "missing cells (empty, NA, ?): impute (federated mean / missing category, plus indicator; default) | error", FL_ARG_NO_RANGE},
+    {"dataset", FL_ARG_STR, S (dataset), sizeof ((fl_shard_spec_t *) 0)->dataset, "NAME", "bundled data set for trials: wdbc | pima | ulb | uci_credit | german_credit | breast_cancer", FL_ARG_NO_RANGE},
     {"datadir", FL_ARG_STR, S (datadir), sizeof ((fl_shard_spec_t *) 0)->datadir, "DIR", "directory of bundled data sets", FL_ARG_NO_RANGE},
     {"partitions", FL_ARG_SIZE, S (partitions), 0, "N", "split the bundled data set across N members", 0, 65535},
     {"partition-index", FL_ARG_SIZE, S (index), 0, "I", "this member's partition (0..N-1)", 0, 65534},
@@ -129,7 +133,8 @@ main (int argc, char **argv)
     s.colluders = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
                             NULL,
-                            "Local data: --data FILE (a member's own CSV), or --dataset NAME with\n"
+                            "Local data: --data FILE (a member's own CSV; with text columns or missing\n"
+                            "values also --schema FILE from fl-schema, docs/DATA.md), or --dataset NAME with\n"
                             "--partitions N --partition-index I for trials on a bundled data set.\n"
                             "The rows never leave this process; see docs/CLIENT.md.",
                             NULL);
@@ -193,6 +198,18 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
         exit_code = 1;
         goto done;
+    }
+    if (s.shard.schema[0]) {
+        /* Loaded once more only to say what the encoding was (docs/DATA.md). */
+        char why[512];
+        fl_schema_t *schema = fl_schema_load (s.shard.schema, why, sizeof why);
+        char *map = schema ? fl_schema_label_mapping (schema) : NULL;
+        if (schema)
+            zsys_info ("client %s: %s encoded with schema %s: %zu features (%zu text columns)%s%s", s.member,
+                       s.shard.data, s.shard.schema, fl_schema_features (schema), fl_schema_text_columns (schema),
+                       map && map[0] ? ", label mapping " : "", map ? map : "");
+        free (map);
+        fl_schema_destroy (&schema);
     }
     fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
                                .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,

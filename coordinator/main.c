@@ -27,7 +27,9 @@
 #include "fl_log.h"
 #include "fl_report.h"
 #include "fl_roster.h"
+#include "fl_modelfile.h"
 #include "fl_round.h"
+#include "fl_schema.h"
 #include "fl_transport.h"
 
 typedef struct {
@@ -38,6 +40,7 @@ typedef struct {
     char client_opt[16], server_opt[16], model[32], hidden[64];
     double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
     char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
+    char schema[1024];              /* a member's own CSV: the agreed encoding (docs/DATA.md) */
     size_t max_message_mb;
     char roster[1024], cert[1024];
     double clip_norm, sa_corrupt, sa_dropout, secagg_deadline;
@@ -93,6 +96,7 @@ static const fl_arg_t s_args[] = {
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of cohort sampling and client shuffling", FL_ARG_NO_RANGE},
     {"metrics", FL_ARG_STR, F (metrics), sizeof ((settings_t *) 0)->metrics, "FILE", "write per-round metrics CSV here", FL_ARG_NO_RANGE},
     {"model-out", FL_ARG_STR, F (model_out), sizeof ((settings_t *) 0)->model_out, "FILE", "write the final global model here", FL_ARG_NO_RANGE},
+    {"schema", FL_ARG_STR, F (schema), sizeof ((settings_t *) 0)->schema, "FILE", "the consortium's schema (fl-schema): stored in --model-out with its label mapping", FL_ARG_NO_RANGE},
     {"report", FL_ARG_STR, F (report), sizeof ((settings_t *) 0)->report, "FILE", "write the run report (Markdown) here", FL_ARG_NO_RANGE},
     {"port-file", FL_ARG_STR, F (port_file), sizeof ((settings_t *) 0)->port_file, "FILE", "write the bound TCP port here once listening (for launchers)", FL_ARG_NO_RANGE},
     {"run-name", FL_ARG_STR, F (run_name), sizeof ((settings_t *) 0)->run_name, "NAME", "name of the run in the report", FL_ARG_NO_RANGE},
@@ -682,6 +686,15 @@ main (int argc, char **argv)
                             NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (s.schema[0]) {              /* refused now, not after the run */
+        char why[512];
+        fl_schema_t *schema = fl_schema_load (s.schema, why, sizeof why);
+        if (!schema) {
+            fprintf (stderr, "fl-coordinator: --schema %s\n", why);
+            return 2;
+        }
+        fl_schema_destroy (&schema);
+    }
     if (sodium_init () < 0) {
         fprintf (stderr, "fl-coordinator: libsodium failed to initialise\n");
         return 1;
@@ -1007,7 +1020,8 @@ main (int argc, char **argv)
         fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
                                "about any one record or member; a model can memorise parts of its training data.");
     if (s.model_out[0] && completed && fl_round_params (round)) {
-        if (fl_round_save_model (round, s.model_out) == 0)
+        if (fl_round_save_model (round, s.model_out) == 0
+            && (!s.schema[0] || fl_modelfile_attach_schema (s.model_out, s.schema) == 0))
             printf ("fl-coordinator: model written to %s\n", s.model_out);
         else {
             fprintf (stderr, "fl-coordinator: the model could not be written to %s (see the log)\n", s.model_out);

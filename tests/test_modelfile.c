@@ -1,9 +1,12 @@
 /*  test_modelfile.c - model files: round trip; truncated, foreign and
-    tampered files refused. */
+    tampered files refused; the stored schema (encoding and label mapping
+    of a member's own CSV) attached, read back, and refused when it does
+    not fit the model; files without it load as before. */
 #include <unistd.h>
 
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_schema.h"
 #include "fl_test.h"
 
 static void
@@ -70,10 +73,75 @@ test_round_trip_and_refusals (void)
     rmdir (dir);
 }
 
+static void
+s_write (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "w");
+    if (f) {
+        fputs (text, f);
+        fclose (f);
+    }
+}
+
+static void
+test_schema_attached (void)
+{
+    char dir[] = "/tmp/fl-modelfile-XXXXXX";
+    FL_CHECK (mkdtemp (dir) != NULL);
+    char path[256], sp[256], wrong[256];
+    snprintf (path, sizeof path, "%s/m.flm", dir);
+    snprintf (sp, sizeof sp, "%s/s.zpl", dir);
+    snprintf (wrong, sizeof wrong, "%s/w.zpl", dir);
+    /* 3 features: colour=blue, colour=red, size; label bad/good */
+    s_write (sp, "version = 1\nlabel = \"y\"\n    type = \"text\"\n    value = \"good\"\n    value = \"bad\"\n"
+                 "column = \"colour\"\n    type = \"text\"\n    value = \"red\"\n    value = \"blue\"\n"
+                 "column = \"size\"\n    type = \"numeric\"\n");
+    s_write (wrong, "version = 1\nlabel = \"y\"\n    type = \"integer\"\n    classes = 2\n"
+                    "column = \"size\"\n    type = \"numeric\"\n");
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = 3;
+    mc.n_classes = 2;
+    mc.seed = 5;
+    fl_model_t *m = fl_model_new ("logreg", &mc);
+    float mean[3] = {0.5f, 0.5f, 10}, std[3] = {0.5f, 0.5f, 3};
+    uint8_t run[16] = {9};
+    FL_CHECK (fl_modelfile_save (path, m, "", mean, std, run, 4) == 0);
+    char *text = (char *) 1;
+    FL_CHECK (fl_modelfile_load_schema (path, &text) == 0 && text == NULL);     /* old files: none */
+    FL_CHECK (fl_modelfile_attach_schema (path, wrong) == -1);                  /* 1 feature, model takes 3 */
+    FL_CHECK (fl_modelfile_attach_schema (path, "/nonexistent.zpl") == -1);
+    FL_CHECK (fl_modelfile_attach_schema (path, sp) == 0);
+    FL_CHECK (fl_modelfile_load_schema (path, &text) == 0 && text != NULL);
+    char why[256];
+    fl_schema_t *schema = text ? fl_schema_load_str (text, "stored", why, sizeof why) : NULL;
+    FL_CHECK (schema && fl_schema_features (schema) == 3);
+    char *map = schema ? fl_schema_label_mapping (schema) : NULL;
+    FL_CHECK (map && strcmp (map, "bad=0 good=1") == 0);
+    free (map);
+    fl_schema_destroy (&schema);
+    free (text);
+    /* The model itself is unchanged and still loads. */
+    fl_model_t *back = NULL;
+    float *bm = NULL, *bs = NULL;
+    FL_CHECK (fl_modelfile_load (path, &back, &bm, &bs) == 0);
+    FL_CHECK (back && memcmp (fl_model_params (back), fl_model_params (m), fl_model_num_params (m) * sizeof (float)) == 0);
+    FL_CHECK (bm && memcmp (bm, mean, sizeof mean) == 0);
+    fl_model_destroy (&back);
+    free (bm);
+    free (bs);
+    fl_model_destroy (&m);
+    remove (path);
+    remove (sp);
+    remove (wrong);
+    rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
     FL_TEST_INIT (argc, argv);
     FL_RUN (test_round_trip_and_refusals);
+    FL_RUN (test_schema_attached);
     FL_TEST_DONE ();
 }

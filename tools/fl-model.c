@@ -1,7 +1,8 @@
 /*  fl-model - inspect and compare libfl model files.
 
     fl-model info FILE         model name, shapes, fingerprint, parameter
-                               digest, standardisation summary
+                               digest, standardisation summary, the stored
+                               encoding and label mapping (if any)
     fl-model diff A B [TOL]    largest absolute parameter difference; exit 0
                                if both files hold the same model and it is
                                <= TOL (default 0: bit-identical), 1 if not,
@@ -18,6 +19,7 @@
 
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_schema.h"
 
 static int
 s_usage (void)
@@ -44,10 +46,33 @@ s_info (const char *path)
             "params digest (BLAKE2b-256): %s\nstandardisation: %s\n",
             fl_model_name (m), fl_model_num_inputs (m), fl_model_num_classes (m), fl_model_num_params (m), fph,
             digh, mean ? "present" : "absent");
+    /* The encoding the inputs were made with (a member's own CSV; docs/DATA.md). */
+    char *text = NULL, why[512];
+    int rc = 0;
+    if (fl_modelfile_load_schema (path, &text) != 0)
+        rc = 2;
+    else if (!text)
+        printf ("encoding:    none stored (numeric CSV columns in file order)\n");
+    else {
+        fl_schema_t *schema = fl_schema_load_str (text, path, why, sizeof why);
+        char *map = schema ? fl_schema_label_mapping (schema) : NULL;
+        if (!schema) {
+            fprintf (stderr, "fl-model: stored schema: %s\n", why);
+            rc = 2;
+        }
+        else
+            printf ("encoding:    schema of %zu features, %zu text columns with %zu categories, label '%s'\n"
+                    "label mapping: %s\n", fl_schema_features (schema), fl_schema_text_columns (schema),
+                    fl_schema_text_values (schema), fl_schema_label (schema),
+                    map && map[0] ? map : "integer labels as they are");
+        free (map);
+        fl_schema_destroy (&schema);
+    }
+    free (text);
     fl_model_destroy (&m);
     free (mean);
     free (std);
-    return 0;
+    return rc;
 }
 
 static int

@@ -31,6 +31,9 @@
 #include "fl_metrics.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_partition.h"
+#include "fl_schema.h"
+#include "fl_table.h"
 #include "fl_secagg.h"
 #include "fl_shard.h"
 #include "fl_stats.h"
@@ -38,6 +41,8 @@
 
 typedef struct {
     char dataset[64], datadir[1024], partition[16], column[128];
+    char data[1024], label[128], drop[1024], schema[1024], missing[16];   /* a member's own CSV (docs/SIMULATION.md) */
+    char shards[960], agreed[1000];  /* --data: the members' CSV files (shards/member-NN.csv) and the agreed schema */
     size_t clients, kill;
     double alpha, test_fraction, fraction;
     uint64_t rounds, local_epochs, batch_size, seed, kill_round;
@@ -62,7 +67,12 @@ typedef struct {
 #define F(x) offsetof (settings_t, x)
 #define STR(x) F (x), sizeof ((settings_t *) 0)->x
 static const fl_arg_t s_args[] = {
-    {"dataset", FL_ARG_STR, STR (dataset), "NAME", "bundled data set: wdbc | pima | ulb | uci_credit", FL_ARG_NO_RANGE},
+    {"dataset", FL_ARG_STR, STR (dataset), "NAME", "bundled data set: wdbc | pima | ulb | uci_credit | german_credit | breast_cancer", FL_ARG_NO_RANGE},
+    {"data", FL_ARG_STR, STR (data), "CSV", "your own CSV (header row; text columns and missing values allowed) instead of --dataset", FL_ARG_NO_RANGE},
+    {"label", FL_ARG_STR, STR (label), "COLUMN", "with --data: the label column (integers, or text mapped to 0..K-1; default: the last column)", FL_ARG_NO_RANGE},
+    {"drop", FL_ARG_STR, STR (drop), "COL,...", "with --data: columns to leave out (identifiers)", FL_ARG_NO_RANGE},
+    {"schema", FL_ARG_STR, STR (schema), "FILE", "with --data: a schema fixed in advance (types, vocabularies; docs/DATA.md) instead of the vocabulary round", FL_ARG_NO_RANGE},
+    {"missing", FL_ARG_STR, STR (missing), "HOW", "with --data: missing cells (empty, NA, ?): impute (default) | error", FL_ARG_NO_RANGE},
     {"datadir", FL_ARG_STR, STR (datadir), "DIR", "directory of bundled data sets (default: the source tree's datasets/)", FL_ARG_NO_RANGE},
     {"clients", FL_ARG_SIZE, F (clients), 0, "N", "consortium members (client processes)", 1, 256},
     {"partition", FL_ARG_STR, STR (partition), "KIND", "how rows are split across members: iid | dirichlet | column", FL_ARG_NO_RANGE},
@@ -194,6 +204,16 @@ static void
 s_shard_spec (const settings_t *s, size_t i, fl_shard_spec_t *sp)
 {
     fl_shard_spec_default (sp);
+    if (s->data[0]) {               /* member i's own CSV, encoded with the agreed schema */
+        int width = s->clients >= 1000 ? 4 : s->clients >= 100 ? 3 : 2;
+        snprintf (sp->data, sizeof sp->data, "%s/member-%0*zu.csv", s->shards, width, i + 1);
+        snprintf (sp->label, sizeof sp->label, "%s", s->label);
+        snprintf (sp->schema, sizeof sp->schema, "%s", s->agreed);
+        snprintf (sp->missing, sizeof sp->missing, "%s", s->missing);
+        sp->seed = s->seed;
+        sp->test_fraction = s->test_fraction;
+        return;
+    }
     snprintf (sp->dataset, sizeof sp->dataset, "%s", s->dataset);
     snprintf (sp->datadir, sizeof sp->datadir, "%s", s->datadir);
     snprintf (sp->partition, sizeof sp->partition, "%s", s->partition);
@@ -406,6 +426,115 @@ s_remove_dir (const char *dir)
     rmdir (dir);
 }
 
+/*  --data: shard the user's CSV across the members like a bundled data set
+    (rows, --partition), write each member's rows as a CSV of its own (text
+    cells as they were), then run the vocabulary round as the consortium
+    would: each member reports its columns' types and distinct text values
+    (fl_schema_from_table on its own file), the reports are merged into
+    the sorted, capped union (fl_schema_merge), and the agreed schema is
+    what every member (and the baselines) encode with.  With --schema the
+    vocabulary was fixed in advance and no round is needed. */
+static int
+s_prepare_own_csv (settings_t *s)
+{
+    int rc = -1;
+    fl_csv_error_t err;
+    fl_table_t *table = fl_table_load_csv (s->data, NULL, &err);
+    fl_schema_t *whole = NULL, *agreed = NULL;
+    fl_dataset_t *ds = NULL;
+    fl_partition_t *part = NULL;
+    char why[512];
+    if (!table) {
+        fprintf (stderr, "fl-sim: %s\n", err.message);
+        return -1;
+    }
+    if (!s->label[0])
+        snprintf (s->label, sizeof s->label, "%s", fl_table_column_name (table, fl_table_columns (table) - 1));
+    fl_partition_kind_t kind = fl_partition_kind_parse (s->partition);
+    if (kind == FL_PARTITION_COLUMN) {
+        /* The site column names the member; it is not a feature. */
+        size_t len = strlen (s->drop);
+        snprintf (s->drop + len, sizeof s->drop - len, "%s%s", len ? "," : "", s->column);
+    }
+    /* The simulator sees the whole file only to split it (labels for the
+       Dirichlet skew); members never see this schema. */
+    whole = s->schema[0] ? fl_schema_load (s->schema, why, sizeof why) : fl_schema_from_table (table, s->label, NULL, &err);
+    if (!whole) {
+        fprintf (stderr, "fl-sim: %s\n", s->schema[0] ? why : err.message);
+        goto done;
+    }
+    ds = fl_schema_encode (whole, table, FL_SCHEMA_MISSING_IMPUTE, &err);
+    if (!ds) {
+        fprintf (stderr, "fl-sim: %s\n", err.message);
+        goto done;
+    }
+    part = fl_partition_new (ds, kind, s->clients, s->alpha, s->column[0] ? s->column : NULL, s->seed);
+    if (!part) {
+        fprintf (stderr, "fl-sim: cannot split %s across %zu members with --partition %s\n", s->data, s->clients,
+                 s->partition);
+        goto done;
+    }
+    snprintf (s->shards, sizeof s->shards, "%.900s/shards", s->out);
+    if (mkdir (s->shards, 0755) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-sim: cannot create %s: %s\n", s->shards, strerror (errno));
+        goto done;
+    }
+    for (size_t i = 0; i < s->clients; i++) {
+        fl_shard_spec_t sp;
+        s_shard_spec (s, i, &sp);
+        if (fl_table_write_csv (table, fl_partition_rows (part, i), fl_partition_size (part, i), sp.data) != 0)
+            goto done;
+    }
+    if (s->schema[0])
+        snprintf (s->agreed, sizeof s->agreed, "%.990s", s->schema);
+    else {
+        /* The vocabulary round: every member's report, merged. */
+        for (size_t i = 0; i < s->clients; i++) {
+            fl_shard_spec_t sp;
+            s_shard_spec (s, i, &sp);
+            fl_table_t *mine = fl_table_load_csv (sp.data, NULL, &err);
+            fl_schema_t *report = mine ? fl_schema_from_table (mine, s->label, s->drop, &err) : NULL;
+            fl_table_destroy (&mine);
+            if (!report) {
+                fprintf (stderr, "fl-sim: vocabulary round: %s\n", err.message);
+                goto done;
+            }
+            if (!agreed)
+                agreed = report;
+            else {
+                int m = fl_schema_merge (agreed, report, why, sizeof why);
+                fl_schema_destroy (&report);
+                if (m != 0) {
+                    fprintf (stderr, "fl-sim: vocabulary round: member %zu: %s\n", i + 1, why);
+                    goto done;
+                }
+            }
+        }
+        snprintf (s->agreed, sizeof s->agreed, "%.900s/schema.zpl", s->out);
+        if (fl_schema_save (agreed, s->agreed) != 0)
+            goto done;
+        printf ("fl-sim: vocabulary round: %zu text column%s, %zu categories in the sorted union of the members' "
+                "reports; schema in %s\n", fl_schema_text_columns (agreed),
+                fl_schema_text_columns (agreed) == 1 ? "" : "s", fl_schema_text_values (agreed), s->agreed);
+    }
+    {
+        fl_schema_t *show = agreed ? agreed : whole;
+        char *map = fl_schema_label_mapping (show);
+        printf ("fl-sim: %s: %zu rows, %zu features after encoding, label '%s'%s%s\n", s->data,
+                fl_table_rows (table), fl_schema_features (show), fl_schema_label (show),
+                map && map[0] ? ", label mapping " : "", map ? map : "");
+        free (map);
+    }
+    rc = 0;
+done:
+    fl_partition_destroy (&part);
+    fl_dataset_destroy (&ds);
+    fl_schema_destroy (&whole);
+    fl_schema_destroy (&agreed);
+    fl_table_destroy (&table);
+    return rc;
+}
+
 static volatile sig_atomic_t s_stop = 0;
 static void
 s_on_signal (int sig)
@@ -454,7 +583,9 @@ main (int argc, char **argv)
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds, secure\n"
                             "aggregation over CURVE with fresh keys per run (--plaintext to compare).\n"
-                            "Fraud example: fl-sim --dataset ulb --clients 5 --model mlp --hidden 32",
+                            "Fraud example: fl-sim --dataset ulb --clients 5 --model mlp --hidden 32\n"
+                            "Your own CSV (text columns, missing values; docs/DATA.md):\n"
+                            "  fl-sim --data datasets/german_credit.csv --label class [--drop COL,...]",
                             NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -500,12 +631,39 @@ main (int argc, char **argv)
     }
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
+    /* Bundled tables with text columns go the way of a member's own CSV. */
+    if (!s.data[0] && fl_dataset_named_has_text (s.dataset)) {
+        const char *label = NULL;
+        if (fl_dataset_named (s.dataset, s.datadir, s.data, sizeof s.data, &label) != 0)
+            return 1;
+        if (!s.label[0])
+            snprintf (s.label, sizeof s.label, "%s", label);
+    }
+    if (!s.data[0] && (s.label[0] || s.drop[0] || s.schema[0] || s.missing[0])) {
+        fprintf (stderr, "fl-sim: --label, --drop, --schema and --missing go with --data\n");
+        return 2;
+    }
+    if (s.data[0]) {
+        fl_schema_missing_t how;
+        if (s.missing[0] && fl_schema_missing_parse (s.missing, &how) != 0) {
+            fprintf (stderr, "fl-sim: --missing '%s': expected impute or error\n", s.missing);
+            return 2;
+        }
+        if (strlen (s.out) > 900 || strlen (s.schema) > 990) {
+            fprintf (stderr, "fl-sim: --out or --schema path too long for --data\n");
+            return 2;
+        }
+        if (s_prepare_own_csv (&s) != 0)
+            return 1;
+        const char *base = strrchr (s.data, '/');
+        snprintf (s.dataset, sizeof s.dataset, "%.63s", base ? base + 1 : s.data);
+    }
 
     /* Check the data before starting anything (clear error, no half-started run). */
-    {
+    for (size_t i = 0; i < (s.data[0] ? s.clients : 1); i++) {     /* --data: every member's own file */
         fl_shard_spec_t sp;
         fl_dataset_t *a = NULL, *b = NULL;
-        s_shard_spec (&s, 0, &sp);
+        s_shard_spec (&s, i, &sp);
         if (fl_shard_load (&sp, &a, &b) != 0) {
             fprintf (stderr, "fl-sim: cannot prepare data set '%s' for %zu members\n", s.dataset, s.clients);
             return 1;
@@ -580,6 +738,8 @@ main (int argc, char **argv)
     s_arg (&ca, "--join-timeout=%zu", 60 + 2 * s.clients);   /* 200 client processes take a while to start on 2 cores */
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
+    if (s.data[0])
+        s_arg (&ca, "--schema=%s", s.agreed);       /* label mapping and encoding in the model file */
     s_arg (&ca, "--report=%s/report.md", s.out);
     if (s.byzantine)
         s_arg (&ca, "--run-name=fl-sim: %s, %zu members, %zu of them Byzantine (%s attack)", s.dataset, s.clients,
@@ -661,14 +821,25 @@ main (int argc, char **argv)
             s_arg (&a, "--identity=%s/member-%0*zu.identity_secret", keys, width, i + 1);
             s_arg (&a, "--cert=%s/member-%0*zu.curve", keys, width, i + 1);
         }
-        s_arg (&a, "--dataset=%s", s.dataset);
-        s_arg (&a, "--datadir=%s", s.datadir);
-        s_arg (&a, "--partitions=%zu", s.clients);
-        s_arg (&a, "--partition-index=%zu", i);
-        s_arg (&a, "--partition=%s", s.partition);
-        s_arg (&a, "--alpha=%g", s.alpha);
-        if (s.column[0])
-            s_arg (&a, "--partition-column=%s", s.column);
+        if (s.data[0]) {
+            fl_shard_spec_t sp;
+            s_shard_spec (&s, i, &sp);
+            s_arg (&a, "--data=%s", sp.data);
+            s_arg (&a, "--label=%s", sp.label);
+            s_arg (&a, "--schema=%s", sp.schema);
+            if (sp.missing[0])
+                s_arg (&a, "--missing=%s", sp.missing);
+        }
+        else {
+            s_arg (&a, "--dataset=%s", s.dataset);
+            s_arg (&a, "--datadir=%s", s.datadir);
+            s_arg (&a, "--partitions=%zu", s.clients);
+            s_arg (&a, "--partition-index=%zu", i);
+            s_arg (&a, "--partition=%s", s.partition);
+            s_arg (&a, "--alpha=%g", s.alpha);
+            if (s.column[0])
+                s_arg (&a, "--partition-column=%s", s.column);
+        }
         s_arg (&a, "--data-seed=%" PRIu64, s.seed);
         s_arg (&a, "--test-fraction=%g", s.test_fraction);
         s_arg (&a, "--seed=%zu", s.seed * 1000 + i);

@@ -103,7 +103,9 @@ fl_dataset_t *fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_op
 
 /*  Reads the file at path (size checked against max_bytes first) and parses it
     with fl_dataset_parse_csv.  label_column NULL = last column.  Errors as the
-    parser plus FL_CSV_EOPEN; err may be NULL. */
+    parser plus FL_CSV_EOPEN.  err may be NULL: the error is then logged;
+    a caller that passes err prints err->message itself (it already starts
+    with "<file>:<line>:<column>: "), so each error is printed once. */
 fl_dataset_t *fl_dataset_load_csv (const char *path, const char *label_column, fl_csv_error_t *err);
 
 /*  As fl_dataset_load_csv with explicit options (opts may be NULL). */
@@ -116,12 +118,18 @@ fl_dataset_t *fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t
         "pima"        -> pima_diabetes.csv           label "diabetes"
         "ulb"         -> ulb_creditcard_subset.csv   label "Class"
         "uci_credit"  -> uci_default_credit_card.csv label "default_next_month"
+        "german_credit" -> german_credit.csv         label "class" (text)
+        "breast_cancer" -> breast_cancer.csv         label "Class" (text)
     The file stems ("pima_diabetes", ...) are accepted as aliases.  Writes the
     path into path_out[cap] and the (static) label name into *label_column_out
     (may be NULL).  Returns 0, or -1 for an unknown name or a path that does
     not fit (logged). */
 int fl_dataset_named (const char *name, const char *datadir, char *path_out, size_t cap,
                       const char **label_column_out);
+
+/*  True for the bundled data sets with text columns or missing values
+    (german_credit, breast_cancer), which load through fl_schema (fl_shard). */
+int fl_dataset_named_has_text (const char *name);
 
 /*  A data set from arrays, copied.  x is (n, d) row-major float32, y is (n)
     labels each in [0, n_classes).  feature_names may be NULL (names become
@@ -187,7 +195,10 @@ int fl_dataset_split (const fl_dataset_t *self, double test_fraction, uint64_t s
     and std of length d (from fl_stats_finalize over the federation's training
     rows; see fl_stats.h).  Computed in double, stored as float.  Returns -1
     (logged, nothing changed) if any mean is non-finite or any std is not
-    finite and > 0. */
+    finite and > 0.  A data set encoded by fl_schema_encode with missing-value
+    indicators first imputes each missing numeric cell with the federated
+    mean of the observed values, mean[j] / (1 - mean[indicator]) (the cell
+    was stored as 0, so the round-0 mean covers observed values only). */
 int fl_dataset_standardise (fl_dataset_t *self, const float *mean, const float *std);
 
 #ifdef __cplusplus

@@ -3,7 +3,8 @@
     A model file is one fl_wire message of type MODEL (a msgpack map, see
     docs/WIRE.md): model name, hidden sizes, input and class counts, the
     model fingerprint, the flat float32 parameters and the global feature
-    standardisation (mean, std) the model expects its inputs in.  Loading
+    standardisation (mean, std) the model expects its inputs in, and
+    optionally the schema its inputs were encoded with.  Loading
     goes through the same validating decoder as network input, then checks
     that the parameters fit the model the file names (fingerprint and
     length), so a truncated or edited file is refused, never half-used.
@@ -33,6 +34,20 @@ int fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, 
     missing, malformed, names an unknown model, or its parameters do not
     match the model's fingerprint or size. */
 int fl_modelfile_load (const char *path, fl_model_t **model, float **mean, float **std);
+
+/*  Stores the consortium's schema (fl_schema.h: column types, vocabularies,
+    label mapping) in the model file at path, as the optional MODEL key
+    "schema" (its zconfig text), so whoever uses the model encodes new rows
+    the same way and can read the label mapping (fl-model info).  The model
+    file is loaded (validated) and rewritten atomically.  -1 (logged) if
+    either file is invalid or the schema's feature / class count is not the
+    model's.  Model files without the key load as before. */
+int fl_modelfile_attach_schema (const char *path, const char *schema_path);
+
+/*  *schema_text: the stored schema's text (a new string the caller frees),
+    or NULL when the file has none.  0, or -1 (logged) on an unreadable or
+    malformed file.  Parse it with fl_schema_load_str. */
+int fl_modelfile_load_schema (const char *path, char **schema_text);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,9 @@ typedef struct {
     char column[128];         /* partition column (kind "column") */
     uint64_t seed;            /* partition and split seed (same for every member of a trial) */
     double test_fraction;     /* held-out share of the member's rows */
+    char schema[1024];        /* the consortium's schema file (fl_schema.h); "" = none */
+    char drop[1024];          /* comma-separated columns to leave out (without a schema) */
+    char missing[16];         /* missing cells: "impute" (default, "") | "error" */
 } fl_shard_spec_t;
 
 /*  Defaults: dataset wdbc, dirichlet alpha 0.5, seed 1, test fraction 0.2. */
@@ -40,8 +43,11 @@ void fl_shard_spec_default (fl_shard_spec_t *spec);
 const char *fl_shard_default_datadir (void);
 
 /*  Loads the spec's rows and splits them.  *train and *test are new data
-    sets owned by the caller.  -1 with a log line (CSV errors name the file,
-    line and column) on any failure. */
+    sets owned by the caller.  A file with text columns or missing values is
+    encoded by fl_schema with spec->schema (required for a member's own
+    file; a bundled data set every member reads whole uses its own).  -1
+    with one log line per error (CSV errors name the file, line and column)
+    on any failure. */
 int fl_shard_load (const fl_shard_spec_t *spec, fl_dataset_t **train, fl_dataset_t **test);
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 */
 #include "fl_dataset_priv.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <float.h>
@@ -484,18 +485,23 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
     if (max_bytes > SIZE_MAX / 4)
         max_bytes = SIZE_MAX / 4;
     fl_csv_error_t local;
+    /* The caller that asked for the error prints it (once); a caller that
+       did not gets it logged here. */
+    const int do_log = err == NULL;
     if (!err)
         err = &local;
     memset (err, 0, sizeof *err);
     if (!path) {
         s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
-        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        if (do_log)
+            zsys_error ("fl_dataset_load_csv: %s", err->message);
         return NULL;
     }
     FILE *fp = fopen (path, "rb");
     if (!fp) {
         s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
-        zsys_error ("fl_dataset_load_csv: %s", err->message);
+        if (do_log)
+            zsys_error ("fl_dataset_load_csv: %s", err->message);
         return NULL;
     }
     /* Read in chunks, bounded by max_bytes (works for pipes too). */
@@ -535,7 +541,7 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
     }
     ds = fl_dataset_parse_csv (buf, len, opts, path, err);
 done:
-    if (!ds)
+    if (!ds && do_log)
         zsys_error ("fl_dataset_load_csv: %s %s", fl_csv_errcode_str (err->code), err->message);
     fclose (fp);
     free (buf);
@@ -548,4 +554,416 @@ fl_dataset_load_csv (const char *path, const char *label_column, fl_csv_error_t 
     fl_csv_options_t o = {0};
     o.label_column = label_column;
     return fl_dataset_load_csv_opts (path, &o, err);
+}
+
+/* ---------------------------------------------------------------------------
+   fl_table: the same CSV grammar, cells kept as text (fl_table.h)
+   ------------------------------------------------------------------------- */
+
+#include "fl_table.h"
+
+struct fl_table_t {
+    char *name;             /* file path or "<buffer>" */
+    size_t ncols, n;
+    char **names;           /* (ncols) */
+    char *arena;            /* every cell, NUL-terminated, row-major */
+    size_t *off;            /* (n * ncols) offsets into arena */
+    uint32_t *line;         /* (n) 1-based source line */
+};
+
+void
+fl_table_destroy (fl_table_t **self_p)
+{
+    assert (self_p);
+    fl_table_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->names)
+        for (size_t j = 0; j < self->ncols; j++)
+            free (self->names[j]);
+    free (self->names);
+    free (self->name);
+    free (self->arena);
+    free (self->off);
+    free (self->line);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t fl_table_rows (const fl_table_t *self) { assert (self); return self->n; }
+size_t fl_table_columns (const fl_table_t *self) { assert (self); return self->ncols; }
+const char *fl_table_name (const fl_table_t *self) { assert (self); return self->name; }
+
+const char *
+fl_table_column_name (const fl_table_t *self, size_t j)
+{
+    assert (self && j < self->ncols);
+    return self->names[j];
+}
+
+long
+fl_table_column_index (const fl_table_t *self, const char *name)
+{
+    assert (self);
+    for (size_t j = 0; name && j < self->ncols; j++)
+        if (strcmp (self->names[j], name) == 0)
+            return (long) j;
+    return -1;
+}
+
+const char *
+fl_table_cell (const fl_table_t *self, size_t i, size_t j)
+{
+    assert (self && i < self->n && j < self->ncols);
+    return self->arena + self->off[i * self->ncols + j];
+}
+
+size_t
+fl_table_line (const fl_table_t *self, size_t i)
+{
+    assert (self && i < self->n);
+    return self->line[i];
+}
+
+int
+fl_table_is_missing (const char *cell)
+{
+    return !cell || cell[0] == '\0' || strcmp (cell, "NA") == 0 || strcmp (cell, "?") == 0;
+}
+
+fl_table_t *
+fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, const char *name,
+                    fl_csv_error_t *err)
+{
+    fl_csv_options_t o = {0};
+    if (opts)
+        o = *opts;
+    if (err)
+        memset (err, 0, sizeof *err);
+    const char *file = name ? name : "<buffer>";
+    if (!buf && len > 0) {
+        s_error (err, FL_CSV_EARG, file, 0, 0, "no buffer");
+        return NULL;
+    }
+    size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
+    size_t max_cols = o.max_columns && o.max_columns < FL_CSV_MAX_COLUMNS ? o.max_columns
+                                                                         : FL_CSV_MAX_COLUMNS;
+    size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
+    if (max_line > SIZE_MAX / 2) {
+        s_error (err, FL_CSV_EARG, file, 0, 0, "max_line too large");
+        return NULL;
+    }
+    if (max_rows > UINT32_MAX)
+        max_rows = UINT32_MAX;
+    s_lines_t r = {buf, len, 0, 0};
+    if (len >= 3 && memcmp (buf, "\xEF\xBB\xBF", 3) == 0)
+        r.pos = 3;
+    if (s_blank (buf, r.pos, len)) {
+        s_error (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
+        return NULL;
+    }
+    fl_table_t *self = (fl_table_t *) calloc (1, sizeof *self);
+    char *scratch = NULL;
+    size_t ls, le, arena_len = 0, arena_cap = 0, cap = 0;
+    char show[40];
+    if (!self || !(self->name = strdup (file))) {
+        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        goto fail;
+    }
+    int got = s_next_line (&r, max_line, &ls, &le);
+    if (got < 0) {
+        s_error (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
+        goto fail;
+    }
+    scratch = (char *) malloc ((max_line < len ? max_line : len) + 1);
+    self->names = (char **) calloc (max_cols, sizeof (char *));
+    if (!scratch || !self->names) {
+        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        goto fail;
+    }
+    if (s_blank (buf, ls, le)) {
+        s_error (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
+        goto fail;
+    }
+    for (size_t pos = ls, more = 1; more;) {
+        const char *fs;
+        size_t fn;
+        int m;
+        size_t c = self->ncols;
+        if (c == max_cols) {
+            s_error (err, FL_CSV_ETOOBIG, file, 1, c + 1, "more than %zu columns", max_cols);
+            goto fail;
+        }
+        if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
+            s_error (err, FL_CSV_EHEADER, file, 1, c + 1, "bad quoting in column name");
+            goto fail;
+        }
+        more = (size_t) m;
+        if (fn == 0 || fn > FL_CSV_MAX_NAME) {
+            s_error (err, FL_CSV_EHEADER, file, 1, c + 1, "column name %s",
+                     fn ? "longer than 255 bytes" : "is empty");
+            goto fail;
+        }
+        for (size_t i = 0; i < fn; i++)
+            if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
+                s_error (err, FL_CSV_EHEADER, file, 1, c + 1,
+                         "control character in column name '%s'", s_show (fs, fn, show));
+                goto fail;
+            }
+        self->names[c] = (char *) malloc (fn + 1);
+        if (!self->names[c]) {
+            s_error (err, FL_CSV_ENOMEM, file, 1, c + 1, "out of memory");
+            goto fail;
+        }
+        memcpy (self->names[c], fs, fn);
+        self->names[c][fn] = '\0';
+        self->ncols++;
+        for (size_t j = 0; j < c; j++)
+            if (strcmp (self->names[j], self->names[c]) == 0) {
+                s_error (err, FL_CSV_EHEADER, file, 1, c + 1,
+                         "duplicate column name '%s' (also column %zu)", self->names[c], j + 1);
+                goto fail;
+            }
+    }
+    if (self->ncols < 2) {
+        s_error (err, FL_CSV_EHEADER, file, 1, 0,
+                 "header has %zu column; need at least one feature and a label", self->ncols);
+        goto fail;
+    }
+    const size_t nc = self->ncols;
+    for (;;) {
+        got = s_next_line (&r, max_line, &ls, &le);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes", max_line);
+            goto fail;
+        }
+        if (s_blank (buf, ls, le)) {
+            if (s_blank (buf, ls, len))
+                break;
+            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
+                     "blank line before more data (expected %zu fields)", nc);
+            goto fail;
+        }
+        if (self->n == max_rows) {
+            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows", max_rows);
+            goto fail;
+        }
+        if (self->n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            if (ncap > max_rows)
+                ncap = max_rows;
+            if (ncap > SIZE_MAX / sizeof (size_t) / nc) {
+                s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
+                goto fail;
+            }
+            size_t *no = (size_t *) realloc (self->off, ncap * nc * sizeof (size_t));
+            if (no)
+                self->off = no;
+            uint32_t *nl = no ? (uint32_t *) realloc (self->line, ncap * sizeof (uint32_t)) : NULL;
+            if (nl)
+                self->line = nl;
+            if (!no || !nl) {
+                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
+                goto fail;
+            }
+            cap = ncap;
+        }
+        /* The line's cells take at most its length plus one NUL each. */
+        size_t need = (le - ls) + nc + 1;
+        if (arena_len + need > arena_cap) {
+            size_t ncap = arena_cap ? arena_cap : 65536;
+            while (ncap < arena_len + need)
+                ncap *= 2;
+            char *na = (char *) realloc (self->arena, ncap);
+            if (!na) {
+                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
+                goto fail;
+            }
+            self->arena = na;
+            arena_cap = ncap;
+        }
+        size_t col = 0;
+        for (size_t pos = ls, more = 1; more; col++) {
+            const char *fs;
+            size_t fn;
+            int m;
+            if (col == nc) {
+                s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1, "more fields than the header's %zu",
+                         nc);
+                goto fail;
+            }
+            if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
+                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "bad quoting in column '%s'",
+                         self->names[col]);
+                goto fail;
+            }
+            more = (size_t) m;
+            if (memchr (fs, '\0', fn)) {
+                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "NUL byte in column '%s'",
+                         self->names[col]);
+                goto fail;
+            }
+            self->off[self->n * nc + col] = arena_len;
+            memcpy (self->arena + arena_len, fs, fn);
+            arena_len += fn;
+            self->arena[arena_len++] = '\0';
+        }
+        if (col != nc) {
+            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu", col, nc);
+            goto fail;
+        }
+        self->line[self->n++] = (uint32_t) (r.line_no > UINT32_MAX ? UINT32_MAX : r.line_no);
+    }
+    if (self->n == 0) {
+        s_error (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
+        goto fail;
+    }
+    free (scratch);
+    return self;
+fail:
+    free (scratch);
+    fl_table_destroy (&self);
+    return NULL;
+}
+
+/*  Reads path into a malloc'd buffer bounded by max_bytes.  0 / -1 with err. */
+static int
+s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl_csv_error_t *err)
+{
+    *buf_p = NULL;
+    *len_p = 0;
+    FILE *fp = fopen (path, "rb");
+    if (!fp) {
+        s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
+        return -1;
+    }
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    int rc = -1;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= max_bytes + 1) {
+                s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+                goto done;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > max_bytes + 1)
+                ncap = max_bytes + 1;
+            char *nb = (char *) realloc (buf, ncap);
+            if (!nb) {
+                s_error (err, FL_CSV_ENOMEM, path, 0, 0, "out of memory reading %zu bytes", ncap);
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread (buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror (fp)) {
+                s_error (err, FL_CSV_EOPEN, path, 0, 0, "read error: %s", strerror (errno));
+                goto done;
+            }
+            break;
+        }
+    }
+    if (len > max_bytes) {
+        s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+        goto done;
+    }
+    rc = 0;
+done:
+    fclose (fp);
+    if (rc == 0) {
+        *buf_p = buf;
+        *len_p = len;
+    }
+    else
+        free (buf);
+    return rc;
+}
+
+fl_table_t *
+fl_table_load_csv (const char *path, const fl_csv_options_t *opts, fl_csv_error_t *err)
+{
+    fl_csv_error_t local;
+    if (!err)
+        err = &local;
+    memset (err, 0, sizeof *err);
+    if (!path) {
+        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
+        return NULL;
+    }
+    size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : FL_CSV_DEFAULT_MAX_BYTES;
+    if (max_bytes > SIZE_MAX / 4)
+        max_bytes = SIZE_MAX / 4;
+    char *buf = NULL;
+    size_t len = 0;
+    if (s_read_file (path, max_bytes, &buf, &len, err) != 0)
+        return NULL;
+    fl_table_t *t = fl_table_parse_csv (buf, len, opts, path, err);
+    free (buf);
+    return t;
+}
+
+static void
+s_put_cell (FILE *fp, const char *c)
+{
+    size_t n = strlen (c);
+    int quote = n > 0 && (strpbrk (c, ",\"") || s_is_space (c[0]) || s_is_space (c[n - 1]));
+    if (!quote) {
+        fputs (c, fp);
+        return;
+    }
+    fputc ('"', fp);
+    for (const char *p = c; *p; p++) {
+        if (*p == '"')
+            fputc ('"', fp);
+        fputc (*p, fp);
+    }
+    fputc ('"', fp);
+}
+
+int
+fl_table_write_csv (const fl_table_t *self, const uint32_t *rows, size_t n, const char *path)
+{
+    assert (self && path && (rows || n == 0));
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= self->n) {
+            zsys_error ("fl_table_write_csv: row %u out of range (%zu rows)", rows[i], self->n);
+            return -1;
+        }
+    FILE *fp = fopen (path, "w");
+    if (!fp) {
+        zsys_error ("fl_table_write_csv: cannot create %s: %s", path, strerror (errno));
+        return -1;
+    }
+    for (size_t j = 0; j < self->ncols; j++) {
+        if (j)
+            fputc (',', fp);
+        s_put_cell (fp, self->names[j]);
+    }
+    fputc ('\n', fp);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < self->ncols; j++) {
+            if (j)
+                fputc (',', fp);
+            s_put_cell (fp, fl_table_cell (self, rows[i], j));
+        }
+        fputc ('\n', fp);
+    }
+    int bad = ferror (fp);
+    if (fclose (fp) != 0 || bad) {
+        zsys_error ("fl_table_write_csv: cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int
+fl_csv_number_ (const char *s, size_t n, double *out)
+{
+    return s_number (s, n, out);
 }

@@ -46,6 +46,12 @@ fl_dataset_copy_names_ (fl_dataset_t *dst, const fl_dataset_t *src)
         if (!dst->feature_names[j])
             return -1;
     }
+    if (src->missing_indicator) {
+        dst->missing_indicator = (int32_t *) malloc (dst->d * sizeof (int32_t));
+        if (!dst->missing_indicator)
+            return -1;
+        memcpy (dst->missing_indicator, src->missing_indicator, dst->d * sizeof (int32_t));
+    }
     dst->label_name = strdup (src->label_name);
     return dst->label_name ? 0 : -1;
 }
@@ -110,6 +116,7 @@ fl_dataset_destroy (fl_dataset_t **self_p)
             free (self->feature_names[j]);
     free (self->feature_names);
     free (self->label_name);
+    free (self->missing_indicator);
     free (self->x);
     free (self->y);
     free (self);
@@ -360,6 +367,20 @@ fl_dataset_standardise (fl_dataset_t *self, const float *mean, const float *std)
         }
     for (size_t i = 0; i < self->n; i++) {
         float *row = self->x + i * self->d;
+        /* Federated-mean imputation (docs/DATA.md): a missing numeric cell
+           was stored as 0 with its indicator at 1, so over the federation's
+           training rows mean[j] = (sum of observed values) / n and
+           mean[ind] = (missing cells) / n; the mean of the observed values
+           is mean[j] / (1 - mean[ind]).  Done before the indicator itself
+           is standardised. */
+        if (self->missing_indicator)
+            for (size_t j = 0; j < self->d; j++) {
+                int32_t ind = self->missing_indicator[j];
+                if (ind < 0 || (size_t) ind >= self->d || row[ind] < 0.5f)
+                    continue;
+                double miss = (double) mean[ind];
+                row[j] = miss < 1.0 ? (float) ((double) mean[j] / (1.0 - miss)) : 0.0f;
+            }
         for (size_t j = 0; j < self->d; j++)
             row[j] = (float) (((double) row[j] - (double) mean[j]) / (double) std[j]);
     }
@@ -374,7 +395,15 @@ static const struct {
     {"pima", "pima_diabetes", "diabetes"},
     {"ulb", "ulb_creditcard_subset", "Class"},
     {"uci_credit", "uci_default_credit_card", "default_next_month"},
+    {"german_credit", "german_credit", "class"},      /* 13 text columns */
+    {"breast_cancer", "breast_cancer", "Class"},      /* text, '?' missing cells */
 };
+
+int
+fl_dataset_named_has_text (const char *name)
+{
+    return name && (strcmp (name, "german_credit") == 0 || strcmp (name, "breast_cancer") == 0);
+}
 
 int
 fl_dataset_named (const char *name, const char *datadir, char *path_out, size_t cap,
@@ -397,7 +426,7 @@ fl_dataset_named (const char *name, const char *datadir, char *path_out, size_t 
             *label_column_out = s_named[i].label;
         return 0;
     }
-    zsys_error ("fl_dataset_named: unknown data set '%s' (known: wdbc, pima, ulb, uci_credit)",
+    zsys_error ("fl_dataset_named: unknown data set '%s' (known: wdbc, pima, ulb, uci_credit, german_credit, breast_cancer)",
                 name);
     return -1;
 }

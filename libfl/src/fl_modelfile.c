@@ -10,13 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fl_schema.h"
 #include "fl_wire.h"
 
 #define S_MAX_FILE ((size_t) 1 << 30)
 
-int
-fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, const float *mean,
-                   const float *std, const uint8_t *run_id, uint64_t round)
+/*  Writes buf[0..len) to path atomically (path.tmp, fsync, rename). */
+static int s_write_atomic (const char *path, const uint8_t *buf, size_t len);
+
+static int
+s_save (const char *path, fl_model_t *model, const char *hidden, const float *mean, const float *std,
+        const uint8_t *run_id, uint64_t round, const char *schema)
 {
     static const uint8_t zero[FL_WIRE_RUNIDBYTES];
     uint8_t fp[32];
@@ -35,10 +39,27 @@ fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, cons
         fl_wire_put_f32s (w, "mean", mean, d);
         fl_wire_put_f32s (w, "std", std, d);
     }
+    if (schema)
+        fl_wire_put_bin (w, "schema", (const uint8_t *) schema, strlen (schema));
     uint8_t *buf = NULL;
     size_t len = 0;
     if (fl_wire_writer_finish (&w, &buf, &len) != 0)
         return -1;
+    int rc = s_write_atomic (path, buf, len);
+    free (buf);
+    return rc;
+}
+
+int
+fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, const float *mean,
+                   const float *std, const uint8_t *run_id, uint64_t round)
+{
+    return s_save (path, model, hidden, mean, std, run_id, round, NULL);
+}
+
+static int
+s_write_atomic (const char *path, const uint8_t *buf, size_t len)
+{
     char tmp[4096];
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
     int rc = -1;
@@ -55,7 +76,6 @@ fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, cons
         zsys_error ("model file: cannot write %s: %s", path, strerror (errno));
         remove (tmp);
     }
-    free (buf);
     return rc;
 }
 
@@ -180,6 +200,111 @@ done:
     fl_model_destroy (&model);
     free (mean);
     free (std);
+    fl_wire_msg_destroy (&m);
+    return rc;
+}
+
+/*  The decoded MODEL message of path, or NULL (logged). */
+static fl_wire_msg_t *
+s_read_msg (const char *path)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        zsys_error ("model file: cannot open %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            uint8_t *nb = cap <= S_MAX_FILE ? (uint8_t *) realloc (buf, cap) : NULL;
+            if (!nb) {
+                zsys_error ("model file: %s is larger than %zu bytes", path, S_MAX_FILE);
+                free (buf);
+                fclose (f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread (buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose (f);
+    char why[160];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    lim.max_message_bytes = S_MAX_FILE;
+    fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
+    free (buf);
+    if (!m || fl_wire_type (m) != FL_WIRE_MODEL) {
+        zsys_error ("model file: %s is not a libfl model file: %s", path, m ? "wrong message type" : why);
+        fl_wire_msg_destroy (&m);
+    }
+    return m;
+}
+
+int
+fl_modelfile_attach_schema (const char *path, const char *schema_path)
+{
+    fl_model_t *model = NULL;
+    float *mean = NULL, *std = NULL;
+    char why[512];
+    int rc = -1;
+    char *text = NULL;
+    fl_schema_t *schema = NULL;
+    fl_wire_msg_t *m = NULL;
+    if (fl_modelfile_load (path, &model, &mean, &std) != 0)
+        return -1;
+    if (!(text = fl_schema_read_file (schema_path, why, sizeof why))
+        || !(schema = fl_schema_load_str (text, schema_path, why, sizeof why))) {
+        zsys_error ("model file: schema %s", why);
+        goto done;
+    }
+    if (fl_schema_features (schema) != fl_model_num_inputs (model)
+        || fl_schema_classes (schema) != fl_model_num_classes (model)) {
+        zsys_error ("model file: schema %s encodes %zu features / %zu classes, the model in %s takes %zu / %zu",
+                    schema_path, fl_schema_features (schema), fl_schema_classes (schema), path,
+                    fl_model_num_inputs (model), fl_model_num_classes (model));
+        goto done;
+    }
+    if (!(m = s_read_msg (path)))
+        goto done;
+    const char *hidden = fl_wire_get_cstr (m, "hidden");
+    rc = s_save (path, model, hidden ? hidden : "", mean, std, fl_wire_run_id (m), fl_wire_round (m), text);
+done:
+    fl_wire_msg_destroy (&m);
+    fl_schema_destroy (&schema);
+    free (text);
+    fl_model_destroy (&model);
+    free (mean);
+    free (std);
+    return rc;
+}
+
+int
+fl_modelfile_load_schema (const char *path, char **schema_text)
+{
+    *schema_text = NULL;
+    fl_wire_msg_t *m = s_read_msg (path);
+    if (!m)
+        return -1;
+    const uint8_t *text = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (fl_wire_get_bin (m, "schema", &text, &len) == 0) {
+        if (memchr (text, '\0', len)) {
+            zsys_error ("model file: %s: stored schema holds a NUL byte", path);
+            rc = -1;
+        }
+        else if (!(*schema_text = (char *) malloc (len + 1)))
+            rc = -1;
+        else {
+            memcpy (*schema_text, text, len);
+            (*schema_text)[len] = '\0';
+        }
+    }
     fl_wire_msg_destroy (&m);
     return rc;
 }

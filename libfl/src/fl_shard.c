@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "fl_partition.h"
+#include "fl_schema.h"
+#include "fl_table.h"
 
 #ifndef FL_DEFAULT_DATADIR
 #define FL_DEFAULT_DATADIR "datasets"
@@ -30,6 +32,60 @@ fl_shard_default_datadir (void)
     return env && env[0] ? env : FL_DEFAULT_DATADIR;
 }
 
+/*  A CSV with text columns or missing values: the text table, encoded with
+    the consortium's schema (--schema), or, for a bundled data set every
+    member reads whole, or a numeric file with --drop, with the schema of
+    this file.  A member's own file with text or missing cells and no schema
+    is refused: its own vocabulary would not match the other members'. */
+static fl_dataset_t *
+s_load_encoded (const fl_shard_spec_t *spec, const char *path, const char *label)
+{
+    fl_schema_missing_t missing = FL_SCHEMA_MISSING_IMPUTE;
+    if (spec->missing[0] && fl_schema_missing_parse (spec->missing, &missing) != 0) {
+        zsys_error ("data: --missing '%s': expected impute or error", spec->missing);
+        return NULL;
+    }
+    fl_csv_error_t err;
+    fl_table_t *table = fl_table_load_csv (path, NULL, &err);
+    if (!table) {
+        zsys_error ("data: %s", err.message);
+        return NULL;
+    }
+    fl_schema_t *schema = NULL;
+    fl_dataset_t *ds = NULL;
+    if (spec->schema[0]) {
+        char why[512];
+        schema = fl_schema_load (spec->schema, why, sizeof why);
+        if (!schema)
+            zsys_error ("data: schema %s", why);
+        else if (label && strcmp (label, fl_schema_label (schema)) != 0) {
+            zsys_error ("data: --label '%s' but the schema %s names '%s'", label, spec->schema,
+                        fl_schema_label (schema));
+            fl_schema_destroy (&schema);
+        }
+        else if (spec->drop[0])
+            zsys_warning ("data: --drop ignored: the schema %s says which columns are dropped", spec->schema);
+    }
+    else {
+        schema = fl_schema_from_table (table, label, spec->drop, &err);
+        if (!schema)
+            zsys_error ("data: %s", err.message);
+        else if (spec->data[0] && (fl_schema_text_columns (schema) || fl_schema_label_value (schema, 0))) {
+            zsys_error ("data: %s has text columns or a text label: every member must encode them with the "
+                        "consortium's schema (--schema FILE, made by fl-schema; docs/DATA.md)", path);
+            fl_schema_destroy (&schema);
+        }
+    }
+    if (schema) {
+        ds = fl_schema_encode (schema, table, missing, &err);
+        if (!ds)
+            zsys_error ("data: %s", err.message);
+    }
+    fl_schema_destroy (&schema);
+    fl_table_destroy (&table);
+    return ds;
+}
+
 int
 fl_shard_load (const fl_shard_spec_t *spec, fl_dataset_t **train, fl_dataset_t **test)
 {
@@ -41,19 +97,27 @@ fl_shard_load (const fl_shard_spec_t *spec, fl_dataset_t **train, fl_dataset_t *
     else {
         const char *named_label = NULL;
         const char *dir = spec->datadir[0] ? spec->datadir : fl_shard_default_datadir ();
-        if (fl_dataset_named (spec->dataset, dir, path, sizeof path, &named_label) != 0) {
-            zsys_error ("data: unknown data set '%s' (known: wdbc, pima, ulb, uci_credit)", spec->dataset);
-            return -1;
-        }
+        if (fl_dataset_named (spec->dataset, dir, path, sizeof path, &named_label) != 0)
+            return -1;                  /* logged, with the known names */
         if (!label)
             label = named_label;
     }
-    fl_csv_error_t err;
-    fl_dataset_t *full = fl_dataset_load_csv (path, label, &err);
-    if (!full) {
-        zsys_error ("data: %s:%zu:%zu: %s", err.file, err.line, err.column, err.message);
-        return -1;
+    fl_dataset_t *full = NULL;
+    if (spec->schema[0] || spec->drop[0] || (spec->missing[0] && strcmp (spec->missing, "impute") != 0)
+        || fl_dataset_named_has_text (spec->data[0] ? NULL : spec->dataset))
+        full = s_load_encoded (spec, path, label);
+    else {
+        fl_csv_error_t err;
+        full = fl_dataset_load_csv (path, label, &err);
+        if (!full) {
+            zsys_error ("data: %s", err.message);       /* the message names file:line:column */
+            if (err.code == FL_CSV_EFIELD || err.code == FL_CSV_ELABEL)
+                zsys_error ("data: a CSV with text columns, text labels or missing values needs the consortium's "
+                            "schema: --schema FILE (made by fl-schema; docs/DATA.md)");
+        }
     }
+    if (!full)
+        return -1;
     fl_dataset_t *mine = full;
     if (!spec->data[0] && spec->partitions > 1) {
         fl_partition_kind_t kind = fl_partition_kind_parse (spec->partition);

@@ -206,6 +206,8 @@ static const s_field_t s_model[] = {
     S_OPT ("mean", F32S),
     S_OPT ("std", F32S),
     S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
+    S_OPT_N ("schema", BIN, 1, 4u << 20),     /* fl_schema zconfig text, multi-line, no NUL
+                                                 (<= FL_SCHEMA_MAX_FILEBYTES); absent = none */
 };
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets
