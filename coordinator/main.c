@@ -106,7 +106,7 @@ static const fl_arg_t s_args[] = {
     {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode and client-level DP: L2 clipping norm of each client update (with --dp-adaptive-clip: the starting norm)", 1e-6, 1e5},
     {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
-    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out", 0, 0.99},
+    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out (default -1: per bucket size, the largest of 0.25, 0.2, ... 0 with a safe threshold)", 0, 0.99},
     {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
     {"aggregator", FL_ARG_STR, F (aggregator), sizeof ((settings_t *) 0)->aggregator, "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (all but fedavg run over bucket means)", FL_ARG_NO_RANGE},
     {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side", 0, 0.4999},
@@ -367,11 +367,10 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
         fl_report_add_privacy (report, "Model updates: masked by secure aggregation (Bonawitz et al., CCS 2017, "
                                "active-adversary variant, with SecAgg+ neighbour graphs); the coordinator learned "
                                "only the sum over each bucket, %s, of updates clipped to L2 norm %g. This holds "
-                               "while at most %g of a bucket's members collude with the coordinator; the "
-                               "thresholds let a bucket complete while at most %g of its members drop out, and a "
-                               "bucket that loses more members than its threshold allows aborts and reveals nothing "
+                               "while at most %g of a bucket's members collude with the coordinator; a bucket "
+                               "that loses more members than its threshold allows aborts and reveals nothing "
                                "(docs/SECURITY.md, docs/SECAGG.md).",
-                               buckets, s->clip_norm, s->sa_corrupt, s->sa_dropout);
+                               buckets, s->clip_norm, s->sa_corrupt);
         if (roster) {
             fl_secagg_policy_t pol;
             fl_roster_policy (roster, &pol);
@@ -1016,6 +1015,11 @@ main (int argc, char **argv)
         }
     }
     s_report_run (report, round, &s);
+    if (!s.plaintext && fl_round_sa_dropout (round) >= 0)
+        fl_report_add_privacy (report, "Dropout tolerance (liveness, not privacy): the thresholds let a bucket "
+                               "complete while at most %g of its members drop out%s.", fl_round_sa_dropout (round),
+                               s.sa_dropout < 0 ? " (chosen per bucket size as the largest of 0.25, 0.2, ... 0 "
+                               "with a safe threshold; --sa-dropout fixes it)" : "");
     if (!rcfg.dp)
         fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
                                "about any one record or member; a model can memorise parts of its training data.");

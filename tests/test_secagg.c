@@ -1205,6 +1205,33 @@ test_config_and_ctx (void)
     sim_destroy (&sim);
 }
 
+/* Auto dropout: the largest feasible delta of 0.25 ... 0; the threshold it
+   gives is never below the privacy minimum (which does not depend on delta),
+   so a client's policy check accepts it; small buckets get a secure setting
+   the fixed 0.25 would refuse. */
+static void
+test_params_choose_auto (void)
+{
+    static const double tries[] = {0.25, 0.2, 0.15, 0.1, 0.05, 0};
+    for (uint32_t n = 3; n <= 40; n++) {
+        double d = -1;
+        uint32_t k = 0, t = 0, tmin = 0, k2, t2;
+        FL_CHECK (fl_secagg_params_choose_auto (n, 0.15, &d, &k, &t) == 0);
+        FL_CHECK (fl_secagg_threshold_min (n, k, 0.15, &tmin) == 0);
+        FL_CHECK (t >= tmin);
+        FL_CHECK (fl_secagg_params_choose (n, 0.15, d, &k2, &t2) == 0 && k2 == k && t2 == t);
+        for (size_t i = 0; i < sizeof tries / sizeof tries[0] && tries[i] > d; i++)
+            FL_CHECK (fl_secagg_params_choose (n, 0.15, tries[i], &k2, &t2) == -1);
+        if (n == 4)
+            FL_CHECK (d == 0.25 && t == 3);
+    }
+    double d;
+    uint32_t k, t;
+    FL_CHECK (fl_secagg_params_choose_auto (2, 0.15, &d, &k, &t) == -1);
+    FL_CHECK (fl_secagg_params_choose_auto (10, 1.0, &d, &k, &t) == -1);
+    FL_CHECK (fl_secagg_params_choose_auto (3, 0.9, &d, &k, &t) == -1);  /* 3 colluding of 3 */
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1232,6 +1259,7 @@ main (int argc, char **argv)
     FL_RUN (test_client_refuses_after_done);
     FL_RUN (test_server_rejects_bad_input);
     FL_RUN (test_params_choose);
+    FL_RUN (test_params_choose_auto);
     FL_RUN (test_config_and_ctx);
     FL_TEST_DONE ();
 }

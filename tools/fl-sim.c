@@ -610,24 +610,14 @@ main (int argc, char **argv)
     }
     uint64_t kill_round = s.kill_round ? s.kill_round : (s.rounds + 1) / 2;
     if (!s.plaintext && s.sa_dropout < 0) {
-        /* The coordinator refuses a bucket without a safe (k, t) for the
-           assumed corrupt and dropout fractions; pick the largest dropout
-           assumption that is safe for this simulation's bucket size. */
+        /* Unset: the coordinator picks, per bucket size, the largest dropout
+           assumption of 0.25, 0.2, ... 0 with a safe threshold
+           (fl_secagg_params_choose_auto); say what it will pick here. */
         uint32_t n = (uint32_t) (s.bucket_size ? s.bucket_size : s.clients), k, t;
-        static const double tries[] = {0.25, 0.2, 0.15, 0.1, 0.05, 0};
-        zsys_init ();
-        zsys_set_logstream (NULL);          /* params_choose logs each refusal */
-        s.sa_dropout = 0;
-        for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
-            if (n >= 3 && fl_secagg_params_choose (n, s.sa_corrupt, tries[i], &k, &t) == 0) {
-                s.sa_dropout = tries[i];
-                break;
-            }
-        zsys_set_logstream (stderr);
-        if (s.sa_dropout < 0.25)
+        double d = 0;
+        if (n >= 3 && fl_secagg_params_choose_auto (n, s.sa_corrupt, &d, &k, &t) == 0 && d < 0.25)
             printf ("fl-sim: buckets of %u: assuming at most %.0f%% of a bucket drops out (the largest safe "
-                    "assumption with %.0f%% colluding; --sa-dropout to change)\n", n, 100 * s.sa_dropout,
-                    100 * s.sa_corrupt);
+                    "assumption with %.0f%% colluding; --sa-dropout to change)\n", n, 100 * d, 100 * s.sa_corrupt);
     }
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
@@ -780,7 +770,8 @@ main (int argc, char **argv)
         s_arg (&ca, "--cert=%s/coordinator.curve", keys);
         s_arg (&ca, "--clip-norm=%g", s.clip_norm);
         s_arg (&ca, "--sa-corrupt=%g", s.sa_corrupt);
-        s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
+        if (s.sa_dropout >= 0)              /* else the coordinator's auto choice */
+            s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
         s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);
     }
     char log[1200];

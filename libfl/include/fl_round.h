@@ -94,7 +94,8 @@ typedef struct {
     double clip_norm;            /* L2 clipping norm C of each client update */
     size_t bucket_size;          /* s_min, clients per bucket at least (0 = the cohort is one bucket) */
     double sa_corrupt;           /* assumed fraction of clients colluding with the coordinator */
-    double sa_dropout;           /* assumed fraction of clients dropping out of a bucket */
+    double sa_dropout;           /* assumed fraction of clients dropping out of a bucket; -1 (default):
+                                    the largest of 0.25, 0.2, ... 0 safe for each bucket size */
     int64_t secagg_deadline_ms;  /* deadline of each secure-aggregation phase after key advertisement */
     /* robust aggregation over bucket means (docs/ROBUSTNESS.md).  When
        robust is set, clients send unweighted updates, each bucket's mean is
@@ -329,7 +330,15 @@ void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double
     of unclipped updates (unclamped; NaN before the first release).  All NaN
     without adaptive clipping. */
 double fl_round_dp_clip_norm (const fl_round_t *self);
+
 void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
+
+/*  The dropout fraction secure aggregation assumed: cfg.sa_dropout when it
+    was given; with the default (auto) the smallest the run chose for any
+    bucket so far (fl_secagg_params_choose_auto), or -1 before the first
+    secure bucket.  A fraction in [0, 1): the share of a bucket that may
+    drop out while the bucket still completes (docs/SECAGG.md §5). */
+double fl_round_sa_dropout (const fl_round_t *self);
 
 /*  The guarantee as one sentence (unit, epsilon, delta, assumptions; with
     adaptive clipping also the count noise and z_delta), written to buf (cap

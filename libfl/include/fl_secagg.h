@@ -228,6 +228,20 @@ int fl_secagg_params_choose (uint32_t n, double gamma, double delta,
                              uint32_t *k_out, uint32_t *t_out)
     __attribute__ ((warn_unused_result));
 
+/*  params_choose with the dropout assumption picked for the bucket: tries
+    delta = 0.25, 0.2, 0.15, 0.1, 0.05, 0 in that order and returns the first
+    (largest) for which params_choose finds a safe (k, t), in *delta_out,
+    *k_out and *t_out.  Privacy does not depend on delta (2t - k >= c* is
+    fixed by gamma alone, see threshold_min below); a smaller delta only
+    means fewer dropouts the bucket survives (t <= k - d*), so small
+    consortia (3 to 7 clients at gamma = 0.15) run securely with the
+    dropout tolerance they can afford instead of being refused.
+    Returns 0; -1 (no log, nothing written) when n < 3, n > MAX_CLIENTS,
+    gamma outside [0, 1), or no delta in the list is feasible. */
+int fl_secagg_params_choose_auto (uint32_t n, double gamma, double *delta_out,
+                                  uint32_t *k_out, uint32_t *t_out)
+    __attribute__ ((warn_unused_result));
+
 /*  Least reconstruction threshold that keeps an honest client's secrets
     private (the privacy condition of params_choose alone, docs/SECAGG.md
     §5): with n_C = ceil(gamma n) corrupt clients and u's neighbourhood of

@@ -136,6 +136,8 @@ struct fl_round_t {
     uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
     uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
     int secure_started;              /* a bucket has started secure aggregation in this run */
+    double sa_dropout_used;          /* auto dropout: the smallest chosen so far (-1: none yet) */
+    uint32_t sa_auto_logged_n;       /* auto dropout: the bucket size last logged */
     double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
     double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
@@ -369,7 +371,7 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->clip_norm = 10.0;
     cfg->bucket_size = 0;
     cfg->sa_corrupt = 0.15;
-    cfg->sa_dropout = 0.25;
+    cfg->sa_dropout = -1;           /* auto: the largest safe of 0.25 ... 0 per bucket size */
     cfg->secagg_deadline_ms = 10000;
     cfg->robust = 0;
     cfg->robust_kind = FL_ROBUST_MEAN;
@@ -405,8 +407,8 @@ fl_round_new (const fl_round_config_t *cfg)
     else if (cfg->secure && !(cfg->clip_norm > 0 && cfg->clip_norm < 1e6))
         bad = "secure aggregation needs a clipping norm in (0, 1e6)";
     else if (cfg->secure && (cfg->secagg_deadline_ms <= 0 || !(cfg->sa_corrupt >= 0 && cfg->sa_corrupt < 1)
-                             || !(cfg->sa_dropout >= 0 && cfg->sa_dropout < 1)))
-        bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1)";
+                             || !((cfg->sa_dropout >= 0 && cfg->sa_dropout < 1) || cfg->sa_dropout == -1)))
+        bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1) (dropout -1: auto)";
     else if (cfg->robust && cfg->bucket_size == 0)
         bad = "robust aggregation runs over buckets: set the bucket size";
     else if (cfg->bucket_size && cfg->bucket_size < FL_ROUND_SAFE_BUCKET && !cfg->allow_small_buckets)
@@ -435,6 +437,7 @@ fl_round_new (const fl_round_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->phase = FL_ROUND_WAIT_CLIENTS;
+    self->sa_dropout_used = -1;
     self->phase_deadline = -1;
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
@@ -1380,6 +1383,38 @@ s_test_weaken_threshold (uint32_t n, uint32_t *t)
     return 0;
 }
 
+/*  --sa-dropout auto (cfg.sa_dropout < 0): the largest assumed dropout
+    fraction of 0.25, 0.2, ... 0 with a safe (k, t) for a bucket of n
+    (fl_secagg_params_choose_auto).  Privacy does not depend on it, only how
+    many dropouts the bucket survives; logged when the bucket size changes
+    and the smallest choice kept for the report. */
+static int
+s_auto_dropout (fl_round_t *self, uint32_t n, uint32_t *k, uint32_t *t)
+{
+    double d;
+    if (fl_secagg_params_choose_auto (n, self->cfg.sa_corrupt, &d, k, t) != 0)
+        return -1;
+    if (self->sa_dropout_used < 0 || d < self->sa_dropout_used)
+        self->sa_dropout_used = d;
+    if (n != self->sa_auto_logged_n) {
+        self->sa_auto_logged_n = n;
+        zsys_info ("coordinator: buckets of %u: threshold t = %u of k = %u, tolerating up to %.0f%% dropouts "
+                   "(the largest of 25%%, 20%%, ... 0 that is safe with %.0f%% colluding; privacy does not depend "
+                   "on it; --sa-dropout to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
+    }
+    return 0;
+}
+
+static const char *
+s_dropout_text (const fl_round_t *self, char *buf, size_t cap)
+{
+    if (self->cfg.sa_dropout >= 0)
+        snprintf (buf, cap, "%g", self->cfg.sa_dropout);
+    else
+        snprintf (buf, cap, "auto");
+    return buf;
+}
+
 /* Shuffles the members idx[0..k) from (seed, round, stream) and starts a
    secure aggregation over them; the buckets themselves come from the public
    rule in s_start_secure (the order here does not matter any more). */
@@ -1500,9 +1535,13 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                       min_bucket, policy.min_bucket, bk->n == 2 ? ": each member would learn the other's update" : "");
             why = pwhy;
         }
-        else if (bk->n >= 3 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
+        else if (bk->n >= 3 && self->cfg.sa_dropout >= 0
+                 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
                   "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
+        else if (bk->n >= 3 && self->cfg.sa_dropout < 0 && s_auto_dropout (self, bk->n, &kk, &t) != 0)
+            why = "no safe threshold for this bucket size and the assumed colluding fraction even "
+                  "assuming no dropout (lower --sa-corrupt, or use larger buckets)";
         else if (s_test_weaken_threshold (bk->n, &t))
             ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
         else if (purpose == FL_SECAGG_PURPOSE_TRAIN && s_dp_encoding (self, bk, max_abs, t) != 0)
@@ -1527,10 +1566,10 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                 why = "secure aggregation could not start";
         }
         if (why) {
-            char msg[512];
+            char msg[512], dtext[32];
             snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
-                      "--sa-dropout %g)", self->round, s_purpose_name (purpose), b, bk->n, why,
-                      self->cfg.sa_corrupt, self->cfg.sa_dropout);
+                      "--sa-dropout %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
+                      self->cfg.sa_corrupt, s_dropout_text (self, dtext, sizeof dtext));
             free (pks);
             if (!self->secure_started) {
                 /* the first aggregation already cannot run safely: a configuration error */
@@ -2843,6 +2882,13 @@ s_dp_indicator (const fl_round_t *self, double norm)
 }
 
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
+
+double
+fl_round_sa_dropout (const fl_round_t *self)
+{
+    assert (self);
+    return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : self->sa_dropout_used;
+}
 
 double
 fl_round_dp_clip_norm (const fl_round_t *self)

@@ -1819,6 +1819,20 @@ fl_secagg_params_choose (uint32_t n, double gamma, double delta, uint32_t *k_out
     return -1;
 }
 
+int
+fl_secagg_params_choose_auto (uint32_t n, double gamma, double *delta_out, uint32_t *k_out, uint32_t *t_out)
+{
+    static const double tries[] = {0.25, 0.2, 0.15, 0.1, 0.05, 0};
+    if (!delta_out || !k_out || !t_out || n < 3 || n > FL_SECAGG_MAX_CLIENTS || !(gamma >= 0 && gamma < 1))
+        return -1;
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
+        if (s_params_choose (n, gamma, tries[i], k_out, t_out) == 0) {
+            *delta_out = tries[i];
+            return 0;
+        }
+    return -1;
+}
+
 /*  ---------------------------------------------------------------------------
     The consortium's policy, checked by every client (docs/SECAGG.md §6.1)
     ------------------------------------------------------------------------- */
