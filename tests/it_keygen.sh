@@ -84,4 +84,44 @@ if "$KEYGEN" --out "$WORK/sim2" --roster "$WORK/sim/roster.zpl" --members 2 >/de
 fi
 grep -q 'refusing to overwrite' "$WORK/err.txt" || fail "no roster overwrite message"
 
+# 6. entry files, roster merge and roster add (docs/SECURITY.md, "Making the roster")
+E="$WORK/entries"
+"$KEYGEN" --out "$E" --coordinator --endpoint tcp://coord.example:5555 >/dev/null 2>&1 || fail "coordinator keys"
+for m in site-a site-b site-c; do "$KEYGEN" --out "$E" --name "$m" >"$E/$m.printed" 2>/dev/null || fail "keys $m"; done
+[[ "$(mode "$E/site-a.entry")" == 644 ]] || fail "entry mode $(mode "$E/site-a.entry")"
+# the entry file's indented lines are what the tool prints
+diff <(grep '^    ' "$E/site-a.entry") "$E/site-a.printed" >/dev/null || fail "entry file differs from the printed entry"
+if "$KEYGEN" --out "$E" --name site-a >/dev/null 2>"$WORK/err.txt"; then fail "keys overwritten"; fi
+"$KEYGEN" roster merge --out "$WORK/r.zpl" --gamma 0.2 --min-bucket 3 "$E/coordinator.entry" "$E/site-a.entry" \
+    "$E/site-b.entry" >"$WORK/merge.txt" 2>&1 || fail "roster merge: $(cat "$WORK/merge.txt")"
+grep -q "2 members (2 new), digest [0-9a-f]\{64\}" "$WORK/merge.txt" || fail "merge summary"
+grep -q '^        gamma = ' "$WORK/r.zpl" || fail "merge wrote no policy"
+grep -q 'endpoint = "tcp://coord.example:5555"' "$WORK/r.zpl" || fail "merge lost the endpoint"
+"$KEYGEN" roster add "$WORK/r.zpl" "$E/site-c.entry" >"$WORK/add.txt" 2>&1 || fail "roster add: $(cat "$WORK/add.txt")"
+grep -q "3 members (1 new)" "$WORK/add.txt" || fail "add summary"
+cp "$WORK/r.zpl" "$WORK/r.before"
+# refusals: a duplicate member, a second coordinator, no coordinator, an existing output, a bad file
+expect_fail () {   # expect_fail WHAT PATTERN ARGS...
+    local what=$1 pat=$2; shift 2
+    set +e; "$KEYGEN" "$@" >"$WORK/err.txt" 2>&1; local rc=$?; set -e
+    [[ $rc -ne 0 ]] || fail "$what was accepted"
+    grep -q "$pat" "$WORK/err.txt" || fail "$what: no '$pat' in: $(cat "$WORK/err.txt")"
+}
+expect_fail "a duplicate member" "already in the roster" roster add "$WORK/r.zpl" "$E/site-c.entry"
+expect_fail "a second coordinator" "second coordinator" roster add "$WORK/r.zpl" "$E/coordinator.entry"
+expect_fail "a roster without coordinator" "no coordinator entry" roster merge --out "$WORK/r2.zpl" "$E/site-a.entry"
+expect_fail "an existing output" "refusing to overwrite" roster merge --out "$WORK/r.zpl" "$E/coordinator.entry" "$E/site-a.entry"
+printf 'roster\n    member = "x"\n        identity = "00"\n' >"$WORK/bad.entry"
+expect_fail "a malformed entry" "not a valid entry file" roster add "$WORK/r.zpl" "$WORK/bad.entry"
+expect_fail "a bad gamma" "gamma" roster merge --out "$WORK/r3.zpl" --gamma 1.5 "$E/coordinator.entry" "$E/site-a.entry"
+cmp -s "$WORK/r.zpl" "$WORK/r.before" || fail "a refused roster add changed the roster"
+[[ ! -e "$WORK/r2.zpl" && ! -e "$WORK/r3.zpl" ]] || fail "a refused merge wrote a roster"
+# the merged roster works: fl-client finds the coordinator through it
+set +e
+timeout 5 "$(dirname "$KEYGEN")/fl-client" --member site-a --roster "$WORK/r.zpl" --identity "$E/site-a.identity_secret" \
+    --cert "$E/site-a.curve" --dataset wdbc --partitions 3 --partition-index 0 --max-retries 1 >"$WORK/cl.txt" 2>&1
+set -e
+grep -q "connecting to tcp://coord.example:5555 (the roster's coordinator endpoint)" "$WORK/cl.txt" \
+    || fail "fl-client did not use the roster's endpoint: $(head -5 "$WORK/cl.txt")"
+
 echo "it_keygen: ok"

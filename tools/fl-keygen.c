@@ -8,6 +8,12 @@
             keys/hospital-01.identity_secret  Ed25519 secret key (hex)      0600
             keys/hospital-01.curve            CURVE public certificate      0644
             keys/hospital-01.curve_secret     CURVE secret certificate      0600
+            keys/hospital-01.entry            its roster entry (ZPL)        0644
+
+    The roster keeper collects the .entry files and merges them:
+
+        fl-keygen roster merge --out roster.zpl coordinator.entry hospital-*.entry
+        fl-keygen roster add roster.zpl hospital-09.entry
 
     For simulations and tests, --roster makes keys for a coordinator and N
     members (member-01, member-02, ...) and writes the roster file.
@@ -29,12 +35,22 @@ s_usage (FILE *f)
     fprintf (f,
         "usage: fl-keygen --out DIR --name NAME [--coordinator [--endpoint EP]]\n"
         "       fl-keygen --out DIR --roster FILE --members N [--endpoint EP]\n"
+        "       fl-keygen roster merge --out FILE [--gamma G] [--min-bucket M] ENTRY...\n"
+        "       fl-keygen roster add ROSTER ENTRY...\n"
         "\n"
         "Makes long-term keys for one consortium site: an Ed25519 identity key pair\n"
         "(NAME.identity, NAME.identity_secret) that signs secure-aggregation key\n"
         "advertisements, and a CURVE key pair (NAME.curve, NAME.curve_secret, zcert\n"
         "format) for the encrypted ZeroMQ connection.  Secret files are mode 0600.\n"
-        "Prints the roster entry (public keys only) to paste into the roster file.\n"
+        "Writes the site's roster entry (public keys only) to NAME.entry and prints\n"
+        "it; send the .entry file to whoever keeps the roster.\n"
+        "\n"
+        "roster merge writes a new roster from entry files (one coordinator entry,\n"
+        "one or more members), optionally with a policy section (--gamma, the\n"
+        "colluding fraction every client assumes; --min-bucket, the smallest secure\n"
+        "bucket); roster add appends members' entries to an existing roster (its\n"
+        "digest changes: every site needs the new file).  Both refuse duplicate\n"
+        "names or keys and never leave a half-written roster.\n"
         "\n"
         "  --out DIR        directory for the key files (created 0700 if missing)\n"
         "  --name NAME      site / member id: 1..64 of A-Z a-z 0-9 . _ -\n"
@@ -138,6 +154,190 @@ s_make_keys (const char *dir, const char *name, uint8_t identity_pk[32], char cu
     return 0;
 }
 
+static void s_print_entry (FILE *f, bool coordinator, const char *name, const uint8_t pk[32],
+                           const char *curve, const char *endpoint);
+
+/*  Writes DIR/NAME.entry: a roster file holding only this site's entry,
+    which fl_roster_load_entries reads and `fl-keygen roster merge` merges;
+    its indented lines are also what one pastes into a roster by hand. */
+static int
+s_write_entry (const char *dir, bool coordinator, const char *name, const uint8_t pk[32],
+               const char *curve, const char *endpoint, char *path, size_t cap)
+{
+    snprintf (path, cap, "%s/%s.entry", dir, name);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        fprintf (stderr, "fl-keygen: cannot create %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    FILE *f = fdopen (fd, "w");
+    if (!f) {
+        close (fd);
+        return -1;
+    }
+    fprintf (f, "#   Roster entry for %s%s, made by fl-keygen: public keys only.\n"
+                "#   The roster keeper merges it: fl-keygen roster merge / roster add.\n"
+                "roster\n", name, coordinator ? " (coordinator)" : "");
+    s_print_entry (f, coordinator, name, pk, curve, endpoint);
+    int rc = fflush (f) == 0 && fsync (fileno (f)) == 0 ? 0 : -1;
+    if (fclose (f) != 0)
+        rc = -1;
+    if (rc != 0) {
+        fprintf (stderr, "fl-keygen: cannot write %s\n", path);
+        unlink (path);
+    }
+    return rc;
+}
+
+static double
+s_parse_double (const char *text, double lo, double hi, const char *what, int *bad)
+{
+    char *end;
+    errno = 0;
+    double v = strtod (text, &end);
+    if (errno || *end || end == text || !(v >= lo && v <= hi)) {
+        fprintf (stderr, "fl-keygen: %s must be a number in [%g, %g], not '%s'\n", what, lo, hi, text);
+        *bad = 1;
+    }
+    return v;
+}
+
+/*  Copies every entry of src into dst (coordinator, members, policy);
+    -1 with a message naming the file on a duplicate or conflict. */
+static int
+s_merge_into (fl_roster_t *dst, const fl_roster_t *src, const char *path)
+{
+    if (fl_roster_has_coordinator (src)) {
+        if (fl_roster_has_coordinator (dst)) {
+            fprintf (stderr, "fl-keygen: %s: a second coordinator entry (the roster has one already)\n", path);
+            return -1;
+        }
+        if (fl_roster_set_coordinator (dst, fl_roster_coordinator_identity_pk (src),
+                                       fl_roster_coordinator_curve_pk (src),
+                                       fl_roster_coordinator_endpoint (src)) != 0) {
+            fprintf (stderr, "fl-keygen: %s: the coordinator entry conflicts with the roster (see above)\n", path);
+            return -1;
+        }
+    }
+    if (fl_roster_has_policy (src)) {
+        if (fl_roster_has_policy (dst)) {
+            fprintf (stderr, "fl-keygen: %s: a second policy section\n", path);
+            return -1;
+        }
+        fl_secagg_policy_t pol;
+        fl_roster_policy (src, &pol);
+        if (fl_roster_set_policy (dst, &pol) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < fl_roster_size (src); i++)
+        if (fl_roster_add_member (dst, fl_roster_member_id (src, i), fl_roster_identity_pk (src, i),
+                                  fl_roster_curve_pk (src, i)) != 0) {
+            fprintf (stderr, "fl-keygen: %s: member '%s' not added: its name or a key is already in the "
+                             "roster (see above)\n", path, fl_roster_member_id (src, i));
+            return -1;
+        }
+    return 0;
+}
+
+/*  fl-keygen roster merge|add ...  Exit 0, 1 (bad entries, I/O), 2 (usage). */
+static int
+s_roster_cmd (int argc, char **argv)
+{
+    if (argc < 3 || (!streq (argv[2], "merge") && !streq (argv[2], "add"))) {
+        fprintf (stderr, "fl-keygen: roster needs 'merge' or 'add' (fl-keygen --help)\n");
+        return 2;
+    }
+    bool merge = streq (argv[2], "merge");
+    const char *out = NULL;
+    int bad = 0, have_gamma = 0, have_min = 0;
+    fl_secagg_policy_t pol;
+    fl_secagg_policy_default (&pol);
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"gamma", required_argument, NULL, 'g'},
+        {"min-bucket", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    optind = 3;
+    while ((c = getopt_long (argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+            case 'o': out = optarg; break;
+            case 'g': pol.gamma = s_parse_double (optarg, 0, 0.99, "--gamma", &bad); have_gamma = 1; break;
+            case 'b': pol.min_bucket = (uint32_t) s_parse_double (optarg, 2, FL_SECAGG_MAX_CLIENTS, "--min-bucket", &bad);
+                      have_min = 1; break;
+            default: return 2;
+        }
+    }
+    if (bad)
+        return 2;
+    int first = optind;
+    if (merge && (!out || first >= argc)) {
+        fprintf (stderr, "fl-keygen: roster merge --out FILE [--gamma G] [--min-bucket M] ENTRY...\n");
+        return 2;
+    }
+    if (!merge && (out || have_gamma || have_min || argc - first < 2)) {
+        fprintf (stderr, "fl-keygen: roster add ROSTER ENTRY... (no options)\n");
+        return 2;
+    }
+    if (merge && s_exists (out)) {
+        fprintf (stderr, "fl-keygen: %s already exists: refusing to overwrite the roster "
+                         "(use 'fl-keygen roster add' to extend it)\n", out);
+        return 1;
+    }
+    if (sodium_init () < 0)
+        return 1;
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const char *target = merge ? out : argv[first++];
+    fl_roster_t *roster = merge ? fl_roster_new () : fl_roster_load (target);
+    if (!roster) {
+        fprintf (stderr, "fl-keygen: cannot %s\n", merge ? "allocate a roster" : "load the roster (see above)");
+        return 1;
+    }
+    size_t before = fl_roster_size (roster);
+    int rc = 0;
+    if (merge && (have_gamma || have_min)) {
+        char why[128];
+        if (fl_secagg_policy_valid (&pol, why, sizeof why) != 0 || fl_roster_set_policy (roster, &pol) != 0) {
+            fprintf (stderr, "fl-keygen: policy refused: %s\n", why);
+            rc = -1;
+        }
+    }
+    for (int i = first; rc == 0 && i < argc; i++) {
+        fl_roster_t *entry = fl_roster_load_entries (argv[i]);
+        if (!entry) {
+            fprintf (stderr, "fl-keygen: %s is not a valid entry file (see above)\n", argv[i]);
+            rc = -1;
+        }
+        else
+            rc = s_merge_into (roster, entry, argv[i]);
+        fl_roster_destroy (&entry);
+    }
+    if (rc == 0 && !fl_roster_has_coordinator (roster)) {
+        fprintf (stderr, "fl-keygen: no coordinator entry among the files (make one with "
+                         "fl-keygen --coordinator)\n");
+        rc = -1;
+    }
+    if (rc == 0 && fl_roster_size (roster) == 0) {
+        fprintf (stderr, "fl-keygen: no member entries among the files\n");
+        rc = -1;
+    }
+    if (rc == 0 && fl_roster_save (roster, target) != 0) {
+        fprintf (stderr, "fl-keygen: cannot write %s\n", target);
+        rc = -1;
+    }
+    if (rc == 0) {
+        uint8_t d[FL_ROSTER_DIGESTBYTES];
+        char hex[2 * FL_ROSTER_DIGESTBYTES + 1];
+        fl_roster_digest (roster, d);
+        sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+        printf ("fl-keygen: %s: %zu members (%zu new), digest %s; give every site this file\n", target,
+                fl_roster_size (roster), fl_roster_size (roster) - before, hex);
+    }
+    fl_roster_destroy (&roster);
+    return rc == 0 ? 0 : 1;
+}
+
 static void
 s_print_entry (FILE *f, bool coordinator, const char *name, const uint8_t pk[32],
                const char *curve, const char *endpoint)
@@ -175,6 +375,8 @@ s_ensure_dir (const char *dir)
 int
 main (int argc, char **argv)
 {
+    if (argc >= 2 && streq (argv[1], "roster"))
+        return s_roster_cmd (argc, argv);
     const char *out = NULL, *name = NULL, *roster_path = NULL, *endpoint = NULL;
     bool coordinator = false;
     long members = -1;
@@ -246,10 +448,19 @@ main (int argc, char **argv)
     uint8_t pk[32];
     char curve[41];
     if (!roster_path) {
-        if (s_make_keys (out, name, pk, curve) != 0)
+        char entry[PATH_MAX];
+        snprintf (entry, sizeof entry, "%s/%s.entry", out, name);
+        if (s_exists (entry)) {
+            fprintf (stderr, "fl-keygen: %s already exists: refusing to overwrite keys "
+                             "(move it away or choose another --name / --out)\n", entry);
+            return 1;
+        }
+        if (s_make_keys (out, name, pk, curve) != 0
+            || s_write_entry (out, coordinator, name, pk, curve, endpoint, entry, sizeof entry) != 0)
             return 1;
         fprintf (stderr, "fl-keygen: wrote %s/%s.{identity,identity_secret,curve,curve_secret}; "
-                         "keep the *_secret files private. Roster entry:\n", out, name);
+                         "keep the *_secret files private. Roster entry (also in %s, for "
+                         "'fl-keygen roster merge'):\n", out, name, entry);
         s_print_entry (stdout, coordinator, name, pk, curve, endpoint);
         return 0;
     }

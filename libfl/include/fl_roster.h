@@ -74,6 +74,14 @@ fl_roster_t *fl_roster_new (void);
     more than FL_ROSTER_MAX_MEMBERS members. */
 fl_roster_t *fl_roster_load (const char *path);
 
+/*  Loads an entry file: the same format and the same checks as
+    fl_roster_load, except that the coordinator and members may be absent
+    (at least one coordinator, member or policy entry is required).  This is
+    what `fl-keygen --name` writes to NAME.entry and what
+    `fl-keygen roster merge/add` reads (docs/SECURITY.md, "The roster").
+    NULL + zsys_error on the same errors otherwise.  Caller owns it. */
+fl_roster_t *fl_roster_load_entries (const char *path);
+
 /*  Writes the roster in the format above, atomically (path.tmp, fsync,
     rename).  -1 + zsys_error if there is no coordinator, no member, or on
     an I/O error.  Overwrites an existing file at path. */

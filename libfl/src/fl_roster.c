@@ -423,8 +423,8 @@ s_read_file (const char *path, size_t size)
     return text;
 }
 
-fl_roster_t *
-fl_roster_load (const char *path)
+static fl_roster_t *
+s_load (const char *path, bool partial)
 {
     assert (path);
     struct stat st;
@@ -515,16 +515,32 @@ fl_roster_load (const char *path)
         if (rc != 0)
             fl_roster_destroy (&self);
     }
-    if (self && !self->has_coordinator) {
+    if (self && !partial && !self->has_coordinator) {
         zsys_error ("roster %s: no coordinator entry", path);
         fl_roster_destroy (&self);
     }
-    if (self && self->size == 0) {
+    if (self && !partial && self->size == 0) {
         zsys_error ("roster %s: empty roster (no member entries)", path);
+        fl_roster_destroy (&self);
+    }
+    if (self && partial && !self->has_coordinator && self->size == 0 && !self->has_policy) {
+        zsys_error ("roster %s: no coordinator, member or policy entry", path);
         fl_roster_destroy (&self);
     }
     zconfig_destroy (&root);
     return self;
+}
+
+fl_roster_t *
+fl_roster_load (const char *path)
+{
+    return s_load (path, false);
+}
+
+fl_roster_t *
+fl_roster_load_entries (const char *path)
+{
+    return s_load (path, true);
 }
 
 /* ---- saving ------------------------------------------------------------- */
