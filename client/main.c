@@ -51,7 +51,7 @@ typedef struct {
 #define F(x) offsetof (settings_t, x)
 #define S(x) offsetof (settings_t, shard) + offsetof (fl_shard_spec_t, x)
 static const fl_arg_t s_args[] = {
-    {"connect", FL_ARG_STR, F (connect), sizeof ((settings_t *) 0)->connect, "ENDPOINT", "coordinator endpoint", FL_ARG_NO_RANGE},
+    {"connect", FL_ARG_STR, F (connect), sizeof ((settings_t *) 0)->connect, "ENDPOINT", "coordinator endpoint (default: the roster's coordinator endpoint, else tcp://127.0.0.1:5555)", FL_ARG_NO_RANGE},
     {"member", FL_ARG_STR, F (member), sizeof ((settings_t *) 0)->member, "ID", "this member's id (roster name)", FL_ARG_NO_RANGE},
     {"data", FL_ARG_STR, S (data), sizeof ((fl_shard_spec_t *) 0)->data, "CSV", "this member's data file (header row; label column by --label)", FL_ARG_NO_RANGE},
     {"label", FL_ARG_STR, S (label), sizeof ((fl_shard_spec_t *) 0)->label, "COLUMN", "label column name (default: the last column)", FL_ARG_NO_RANGE},
@@ -120,7 +120,6 @@ main (int argc, char **argv)
 {
     settings_t s;
     memset (&s, 0, sizeof s);
-    snprintf (s.connect, sizeof s.connect, "tcp://127.0.0.1:5555");
     snprintf (s.member, sizeof s.member, "member-%d", (int) getpid ());
     fl_shard_spec_default (&s.shard);
     s.seed = 1;
@@ -187,6 +186,13 @@ main (int argc, char **argv)
         fl_roster_digest (roster, d);
         sodium_bin2hex (hex, sizeof hex, d, sizeof d);
         zsys_info ("client %s: roster %s: %zu members, digest %s", s.member, s.roster, fl_roster_size (roster), hex);
+    }
+    if (!s.connect[0]) {
+        /* The roster says where the coordinator is (fl-keygen --coordinator --endpoint). */
+        const char *ep = roster ? fl_roster_coordinator_endpoint (roster) : NULL;
+        snprintf (s.connect, sizeof s.connect, "%s", ep ? ep : "tcp://127.0.0.1:5555");
+        zsys_info ("client %s: connecting to %s (%s)", s.member, s.connect,
+                   ep ? "the roster's coordinator endpoint" : "the default; --connect to change");
     }
     if (!identity && !s.plaintext) {
         fprintf (stderr, "fl-client: without --identity and --roster this client can only send unmasked updates; "
