@@ -18,7 +18,7 @@ DOWNTIME=${DOWNTIME:-25}
 K="$WORK/keys"
 ROUNDS=5
 common=(--roster "$K/roster.zpl" --cert "$K/coordinator.curve" --min-clients 5 --rounds $ROUNDS --seed 7
-        --sa-corrupt 0.1 --sa-dropout 0.2
+        --sa-dropout 0.2
         --train-deadline $((30 * SLOW)) --eval-deadline $((30 * SLOW)) --secagg-deadline $((30 * SLOW))
         --join-timeout $((120 * SLOW)))
 client () {     # $1: member index, $2: log suffix
