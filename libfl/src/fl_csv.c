@@ -478,36 +478,20 @@ fail:
     return NULL;
 }
 
-fl_dataset_t *
-fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv_error_t *err)
+/*  Reads path into a malloc'd buffer bounded by max_bytes.  0 / -1 with err. */
+static int
+s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl_csv_error_t *err)
 {
-    size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : FL_CSV_DEFAULT_MAX_BYTES;
-    if (max_bytes > SIZE_MAX / 4)
-        max_bytes = SIZE_MAX / 4;
-    fl_csv_error_t local;
-    /* The caller that asked for the error prints it (once); a caller that
-       did not gets it logged here. */
-    const int do_log = err == NULL;
-    if (!err)
-        err = &local;
-    memset (err, 0, sizeof *err);
-    if (!path) {
-        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
-        if (do_log)
-            zsys_error ("fl_dataset_load_csv: %s", err->message);
-        return NULL;
-    }
+    *buf_p = NULL;
+    *len_p = 0;
     FILE *fp = fopen (path, "rb");
     if (!fp) {
         s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
-        if (do_log)
-            zsys_error ("fl_dataset_load_csv: %s", err->message);
-        return NULL;
+        return -1;
     }
-    /* Read in chunks, bounded by max_bytes (works for pipes too). */
     size_t cap = 0, len = 0;
     char *buf = NULL;
-    fl_dataset_t *ds = NULL;
+    int rc = -1;
     for (;;) {
         if (len == cap) {
             if (cap >= max_bytes + 1) {
@@ -539,11 +523,44 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
         s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
         goto done;
     }
-    ds = fl_dataset_parse_csv (buf, len, opts, path, err);
+    rc = 0;
 done:
+    fclose (fp);
+    if (rc == 0) {
+        *buf_p = buf;
+        *len_p = len;
+    }
+    else
+        free (buf);
+    return rc;
+}
+
+fl_dataset_t *
+fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv_error_t *err)
+{
+    size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : FL_CSV_DEFAULT_MAX_BYTES;
+    if (max_bytes > SIZE_MAX / 4)
+        max_bytes = SIZE_MAX / 4;
+    fl_csv_error_t local;
+    /* The caller that asked for the error prints it (once); a caller that
+       did not gets it logged here. */
+    const int do_log = err == NULL;
+    if (!err)
+        err = &local;
+    memset (err, 0, sizeof *err);
+    if (!path) {
+        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
+        if (do_log)
+            zsys_error ("fl_dataset_load_csv: %s", err->message);
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    fl_dataset_t *ds = NULL;
+    if (s_read_file (path, max_bytes, &buf, &len, err) == 0)
+        ds = fl_dataset_parse_csv (buf, len, opts, path, err);
     if (!ds && do_log)
         zsys_error ("fl_dataset_load_csv: %s %s", fl_csv_errcode_str (err->code), err->message);
-    fclose (fp);
     free (buf);
     return ds;
 }
@@ -826,63 +843,6 @@ fail:
     free (scratch);
     fl_table_destroy (&self);
     return NULL;
-}
-
-/*  Reads path into a malloc'd buffer bounded by max_bytes.  0 / -1 with err. */
-static int
-s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl_csv_error_t *err)
-{
-    *buf_p = NULL;
-    *len_p = 0;
-    FILE *fp = fopen (path, "rb");
-    if (!fp) {
-        s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
-        return -1;
-    }
-    size_t cap = 0, len = 0;
-    char *buf = NULL;
-    int rc = -1;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= max_bytes + 1) {
-                s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
-                goto done;
-            }
-            size_t ncap = cap ? cap * 2 : 65536;
-            if (ncap > max_bytes + 1)
-                ncap = max_bytes + 1;
-            char *nb = (char *) realloc (buf, ncap);
-            if (!nb) {
-                s_error (err, FL_CSV_ENOMEM, path, 0, 0, "out of memory reading %zu bytes", ncap);
-                goto done;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread (buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror (fp)) {
-                s_error (err, FL_CSV_EOPEN, path, 0, 0, "read error: %s", strerror (errno));
-                goto done;
-            }
-            break;
-        }
-    }
-    if (len > max_bytes) {
-        s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
-        goto done;
-    }
-    rc = 0;
-done:
-    fclose (fp);
-    if (rc == 0) {
-        *buf_p = buf;
-        *len_p = len;
-    }
-    else
-        free (buf);
-    return rc;
 }
 
 fl_table_t *
