@@ -78,6 +78,14 @@ typedef struct {
 /*  Short name of an error code ("EFIELD", ...); never NULL. */
 const char *fl_csv_errcode_str (fl_csv_errcode_t code);
 
+/*  Fills *err (if err is not NULL): code, file (NULL -> "<buffer>"), line
+    and column (1-based; 0 = not applicable), and message =
+    "<file>:<line>:<column>: " followed by the printf-formatted reason,
+    truncated to fit.  Used by the CSV, table and schema loaders so every
+    data error reads the same way. */
+void fl_csv_error_set (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
+                       size_t column, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
+
 /* ---------------------------------------------------------------------------
    The data set
    ------------------------------------------------------------------------- */

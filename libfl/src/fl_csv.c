@@ -46,15 +46,11 @@ fl_csv_errcode_str (fl_csv_errcode_t code)
     return "E?";
 }
 
-/*  Fills *err (if any).  The message starts with "<file>:<line>:<column>: " so
-    it can be logged as is. */
-static void
-s_error (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
-         size_t column, const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
-
-static void
-s_error (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
-         size_t column, const char *fmt, ...)
+/*  fl_csv_error_set (fl_dataset.h): the message starts with
+    "<file>:<line>:<column>: " so it can be logged as is. */
+void
+fl_csv_error_set (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line,
+                  size_t column, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -234,7 +230,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         memset (err, 0, sizeof *err);
     const char *file = name ? name : "<buffer>";
     if (!buf && len > 0) {
-        s_error (err, FL_CSV_EARG, file, 0, 0, "no buffer");
+        fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "no buffer");
         return NULL;
     }
     size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
@@ -243,7 +239,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
     size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
     size_t label_limit = o.n_classes ? o.n_classes : FL_CSV_MAX_CLASSES;
     if (label_limit > FL_CSV_MAX_CLASSES || max_line > SIZE_MAX / 2) {
-        s_error (err, FL_CSV_EARG, file, 0, 0, "n_classes %zu above %u or max_line too large",
+        fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "n_classes %zu above %u or max_line too large",
                  o.n_classes, FL_CSV_MAX_CLASSES);
         return NULL;
     }
@@ -254,7 +250,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
     if (len >= 3 && memcmp (buf, "\xEF\xBB\xBF", 3) == 0)
         r.pos = 3;                      /* UTF-8 byte order mark */
     if (s_blank (buf, r.pos, len)) {
-        s_error (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
+        fl_csv_error_set (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
         return NULL;
     }
 
@@ -270,17 +266,17 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
     size_t ls, le;
     int got = s_next_line (&r, max_line, &ls, &le);
     if (got < 0) {
-        s_error (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
+        fl_csv_error_set (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
         goto fail;
     }
     scratch = (char *) malloc ((max_line < len ? max_line : len) + 1);  /* >= any line */
     names = (char **) calloc (max_cols, sizeof (char *));
     if (!scratch || !names) {
-        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
         goto fail;
     }
     if (s_blank (buf, ls, le)) {
-        s_error (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
         goto fail;
     }
     for (size_t pos = ls, more = 1; more;) {
@@ -288,35 +284,35 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         size_t fn;
         int m;
         if (ncols == max_cols) {
-            s_error (err, FL_CSV_ETOOBIG, file, 1, ncols + 1, "more than %zu columns", max_cols);
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, 1, ncols + 1, "more than %zu columns", max_cols);
             goto fail;
         }
         if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
-            s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1, "bad quoting in column name");
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1, "bad quoting in column name");
             goto fail;
         }
         more = (size_t) m;
         if (fn == 0 || fn > FL_CSV_MAX_NAME) {
-            s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1, "column name %s",
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1, "column name %s",
                      fn ? "longer than 255 bytes" : "is empty");
             goto fail;
         }
         for (size_t i = 0; i < fn; i++)
             if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
-                s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1,
+                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1,
                          "control character in column name '%s'", s_show (fs, fn, show));
                 goto fail;
             }
         names[ncols] = (char *) malloc (fn + 1);
         if (!names[ncols]) {
-            s_error (err, FL_CSV_ENOMEM, file, 1, ncols + 1, "out of memory");
+            fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, ncols + 1, "out of memory");
             goto fail;
         }
         memcpy (names[ncols], fs, fn);
         names[ncols][fn] = '\0';
         for (size_t j = 0; j < ncols; j++)
             if (strcmp (names[j], names[ncols]) == 0) {
-                s_error (err, FL_CSV_EHEADER, file, 1, ncols + 1,
+                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1,
                          "duplicate column name '%s' (also column %zu)", names[ncols], j + 1);
                 ncols++;        /* so it is freed */
                 goto fail;
@@ -324,7 +320,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         ncols++;
     }
     if (ncols < 2) {
-        s_error (err, FL_CSV_EHEADER, file, 1, 0,
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0,
                  "header has %zu column; need at least one feature and a label", ncols);
         goto fail;
     }
@@ -334,7 +330,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
                 break;
         if (label_col == ncols) {
             char lab[40];
-            s_error (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label",
+            fl_csv_error_set (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label",
                      s_show (o.label_column, strlen (o.label_column), lab));
             goto fail;
         }
@@ -355,7 +351,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         cap = max_rows;
     ds = fl_dataset_alloc_ (cap, d, 1);
     if (!row || !ds) {
-        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
         goto fail;
     }
     for (;;) {
@@ -363,19 +359,19 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         if (got == 0)
             break;
         if (got < 0) {
-            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes",
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes",
                      max_line);
             goto fail;
         }
         if (s_blank (buf, ls, le)) {
             if (s_blank (buf, ls, len))
                 break;                  /* trailing blank lines */
-            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
+            fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
                      "blank line before more data (expected %zu fields)", ncols);
             goto fail;
         }
         if (n == max_rows) {
-            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows",
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows",
                      max_rows);
             goto fail;
         }
@@ -385,12 +381,12 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
             size_t fn;
             int m;
             if (col == ncols) {
-                s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1,
+                fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1,
                          "more fields than the header's %zu", ncols);
                 goto fail;
             }
             if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
-                s_error (err, col == label_col ? FL_CSV_ELABEL : FL_CSV_EFIELD, file, r.line_no,
+                fl_csv_error_set (err, col == label_col ? FL_CSV_ELABEL : FL_CSV_EFIELD, file, r.line_no,
                          col + 1, "bad quoting in column '%s'", names[col]);
                 goto fail;
             }
@@ -399,14 +395,14 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
             if (col == label_col) {
                 double v = row[col];
                 if (rc != 0 || v != floor (v) || v < 0 || v >= (double) label_limit) {
-                    s_error (err, FL_CSV_ELABEL, file, r.line_no, col + 1,
+                    fl_csv_error_set (err, FL_CSV_ELABEL, file, r.line_no, col + 1,
                              "label '%s' in column '%s' is not an integer in [0, %zu)",
                              s_show (fs, fn, show), names[col], label_limit);
                     goto fail;
                 }
             }
             else if (rc != 0) {
-                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1,
+                fl_csv_error_set (err, FL_CSV_EFIELD, file, r.line_no, col + 1,
                          "'%s' in column '%s' is %s", s_show (fs, fn, show), names[col],
                          fn == 0     ? "empty (missing values are not supported)"
                          : rc == -2 ? "outside float range"
@@ -415,7 +411,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
             }
         }
         if (col != ncols) {
-            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu",
+            fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu",
                      col, ncols);
             goto fail;
         }
@@ -424,7 +420,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
                because d <= 4096 and n <= UINT32_MAX, checked anyway. */
             size_t ncap = cap * 2 > max_rows ? max_rows : cap * 2;
             if (ncap > SIZE_MAX / sizeof (float) / d) {
-                s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
+                fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
                 goto fail;
             }
             float *nx = (float *) realloc (ds->x, ncap * d * sizeof (float));
@@ -434,7 +430,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
             if (ny)
                 ds->y = ny;
             if (!nx || !ny) {
-                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", n);
+                fl_csv_error_set (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", n);
                 goto fail;
             }
             cap = ncap;
@@ -449,7 +445,7 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         n++;
     }
     if (n == 0) {
-        s_error (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
+        fl_csv_error_set (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
         goto fail;
     }
     ds->n = n;
@@ -486,7 +482,7 @@ s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl
     *len_p = 0;
     FILE *fp = fopen (path, "rb");
     if (!fp) {
-        s_error (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
+        fl_csv_error_set (err, FL_CSV_EOPEN, path, 0, 0, "cannot open: %s", strerror (errno));
         return -1;
     }
     size_t cap = 0, len = 0;
@@ -495,7 +491,7 @@ s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl
     for (;;) {
         if (len == cap) {
             if (cap >= max_bytes + 1) {
-                s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+                fl_csv_error_set (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
                 goto done;
             }
             size_t ncap = cap ? cap * 2 : 65536;
@@ -503,7 +499,7 @@ s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl
                 ncap = max_bytes + 1;
             char *nb = (char *) realloc (buf, ncap);
             if (!nb) {
-                s_error (err, FL_CSV_ENOMEM, path, 0, 0, "out of memory reading %zu bytes", ncap);
+                fl_csv_error_set (err, FL_CSV_ENOMEM, path, 0, 0, "out of memory reading %zu bytes", ncap);
                 goto done;
             }
             buf = nb;
@@ -513,14 +509,14 @@ s_read_file (const char *path, size_t max_bytes, char **buf_p, size_t *len_p, fl
         len += got;
         if (got == 0) {
             if (ferror (fp)) {
-                s_error (err, FL_CSV_EOPEN, path, 0, 0, "read error: %s", strerror (errno));
+                fl_csv_error_set (err, FL_CSV_EOPEN, path, 0, 0, "read error: %s", strerror (errno));
                 goto done;
             }
             break;
         }
     }
     if (len > max_bytes) {
-        s_error (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
+        fl_csv_error_set (err, FL_CSV_ETOOBIG, path, 0, 0, "file larger than %zu bytes", max_bytes);
         goto done;
     }
     rc = 0;
@@ -549,7 +545,7 @@ fl_dataset_load_csv_opts (const char *path, const fl_csv_options_t *opts, fl_csv
         err = &local;
     memset (err, 0, sizeof *err);
     if (!path) {
-        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
+        fl_csv_error_set (err, FL_CSV_EARG, NULL, 0, 0, "no path");
         if (do_log)
             zsys_error ("fl_dataset_load_csv: %s", err->message);
         return NULL;
@@ -659,7 +655,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
         memset (err, 0, sizeof *err);
     const char *file = name ? name : "<buffer>";
     if (!buf && len > 0) {
-        s_error (err, FL_CSV_EARG, file, 0, 0, "no buffer");
+        fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "no buffer");
         return NULL;
     }
     size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
@@ -667,7 +663,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
                                                                          : FL_CSV_MAX_COLUMNS;
     size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
     if (max_line > SIZE_MAX / 2) {
-        s_error (err, FL_CSV_EARG, file, 0, 0, "max_line too large");
+        fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "max_line too large");
         return NULL;
     }
     if (max_rows > UINT32_MAX)
@@ -676,7 +672,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
     if (len >= 3 && memcmp (buf, "\xEF\xBB\xBF", 3) == 0)
         r.pos = 3;
     if (s_blank (buf, r.pos, len)) {
-        s_error (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
+        fl_csv_error_set (err, FL_CSV_EEMPTY, file, 1, 0, "empty file: no header");
         return NULL;
     }
     fl_table_t *self = (fl_table_t *) calloc (1, sizeof *self);
@@ -684,22 +680,22 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
     size_t ls, le, arena_len = 0, arena_cap = 0, cap = 0;
     char show[40];
     if (!self || !(self->name = strdup (file))) {
-        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
         goto fail;
     }
     int got = s_next_line (&r, max_line, &ls, &le);
     if (got < 0) {
-        s_error (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
+        fl_csv_error_set (err, FL_CSV_ETOOBIG, file, 1, 0, "header line longer than %zu bytes", max_line);
         goto fail;
     }
     scratch = (char *) malloc ((max_line < len ? max_line : len) + 1);
     self->names = (char **) calloc (max_cols, sizeof (char *));
     if (!scratch || !self->names) {
-        s_error (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
         goto fail;
     }
     if (s_blank (buf, ls, le)) {
-        s_error (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "blank header line");
         goto fail;
     }
     for (size_t pos = ls, more = 1; more;) {
@@ -708,28 +704,28 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
         int m;
         size_t c = self->ncols;
         if (c == max_cols) {
-            s_error (err, FL_CSV_ETOOBIG, file, 1, c + 1, "more than %zu columns", max_cols);
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, 1, c + 1, "more than %zu columns", max_cols);
             goto fail;
         }
         if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
-            s_error (err, FL_CSV_EHEADER, file, 1, c + 1, "bad quoting in column name");
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1, "bad quoting in column name");
             goto fail;
         }
         more = (size_t) m;
         if (fn == 0 || fn > FL_CSV_MAX_NAME) {
-            s_error (err, FL_CSV_EHEADER, file, 1, c + 1, "column name %s",
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1, "column name %s",
                      fn ? "longer than 255 bytes" : "is empty");
             goto fail;
         }
         for (size_t i = 0; i < fn; i++)
             if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
-                s_error (err, FL_CSV_EHEADER, file, 1, c + 1,
+                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1,
                          "control character in column name '%s'", s_show (fs, fn, show));
                 goto fail;
             }
         self->names[c] = (char *) malloc (fn + 1);
         if (!self->names[c]) {
-            s_error (err, FL_CSV_ENOMEM, file, 1, c + 1, "out of memory");
+            fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, c + 1, "out of memory");
             goto fail;
         }
         memcpy (self->names[c], fs, fn);
@@ -737,13 +733,13 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
         self->ncols++;
         for (size_t j = 0; j < c; j++)
             if (strcmp (self->names[j], self->names[c]) == 0) {
-                s_error (err, FL_CSV_EHEADER, file, 1, c + 1,
+                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1,
                          "duplicate column name '%s' (also column %zu)", self->names[c], j + 1);
                 goto fail;
             }
     }
     if (self->ncols < 2) {
-        s_error (err, FL_CSV_EHEADER, file, 1, 0,
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0,
                  "header has %zu column; need at least one feature and a label", self->ncols);
         goto fail;
     }
@@ -753,18 +749,18 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
         if (got == 0)
             break;
         if (got < 0) {
-            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes", max_line);
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "line longer than %zu bytes", max_line);
             goto fail;
         }
         if (s_blank (buf, ls, le)) {
             if (s_blank (buf, ls, len))
                 break;
-            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
+            fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, 0,
                      "blank line before more data (expected %zu fields)", nc);
             goto fail;
         }
         if (self->n == max_rows) {
-            s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows", max_rows);
+            fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "more than %zu data rows", max_rows);
             goto fail;
         }
         if (self->n == cap) {
@@ -772,7 +768,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             if (ncap > max_rows)
                 ncap = max_rows;
             if (ncap > SIZE_MAX / sizeof (size_t) / nc) {
-                s_error (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
+                fl_csv_error_set (err, FL_CSV_ETOOBIG, file, r.line_no, 0, "too many rows for memory");
                 goto fail;
             }
             size_t *no = (size_t *) realloc (self->off, ncap * nc * sizeof (size_t));
@@ -782,7 +778,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             if (nl)
                 self->line = nl;
             if (!no || !nl) {
-                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
+                fl_csv_error_set (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
                 goto fail;
             }
             cap = ncap;
@@ -795,7 +791,7 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
                 ncap *= 2;
             char *na = (char *) realloc (self->arena, ncap);
             if (!na) {
-                s_error (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
+                fl_csv_error_set (err, FL_CSV_ENOMEM, file, r.line_no, 0, "out of memory at %zu rows", self->n);
                 goto fail;
             }
             self->arena = na;
@@ -807,18 +803,18 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             size_t fn;
             int m;
             if (col == nc) {
-                s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1, "more fields than the header's %zu",
+                fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, col + 1, "more fields than the header's %zu",
                          nc);
                 goto fail;
             }
             if (s_field (buf, le, &pos, scratch, &fs, &fn, &m) < 0) {
-                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "bad quoting in column '%s'",
+                fl_csv_error_set (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "bad quoting in column '%s'",
                          self->names[col]);
                 goto fail;
             }
             more = (size_t) m;
             if (memchr (fs, '\0', fn)) {
-                s_error (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "NUL byte in column '%s'",
+                fl_csv_error_set (err, FL_CSV_EFIELD, file, r.line_no, col + 1, "NUL byte in column '%s'",
                          self->names[col]);
                 goto fail;
             }
@@ -828,13 +824,13 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             self->arena[arena_len++] = '\0';
         }
         if (col != nc) {
-            s_error (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu", col, nc);
+            fl_csv_error_set (err, FL_CSV_ECOLUMNS, file, r.line_no, col, "%zu fields, header has %zu", col, nc);
             goto fail;
         }
         self->line[self->n++] = (uint32_t) (r.line_no > UINT32_MAX ? UINT32_MAX : r.line_no);
     }
     if (self->n == 0) {
-        s_error (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
+        fl_csv_error_set (err, FL_CSV_EEMPTY, file, 2, 0, "header but no data rows");
         goto fail;
     }
     free (scratch);
@@ -853,7 +849,7 @@ fl_table_load_csv (const char *path, const fl_csv_options_t *opts, fl_csv_error_
         err = &local;
     memset (err, 0, sizeof *err);
     if (!path) {
-        s_error (err, FL_CSV_EARG, NULL, 0, 0, "no path");
+        fl_csv_error_set (err, FL_CSV_EARG, NULL, 0, 0, "no path");
         return NULL;
     }
     size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : FL_CSV_DEFAULT_MAX_BYTES;

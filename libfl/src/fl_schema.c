@@ -52,29 +52,6 @@ s_why (char *why, size_t cap, const char *fmt, ...)
     va_end (ap);
 }
 
-/*  Like fl_csv's errors: "<file>:<line>:<column>: " then the reason. */
-static void
-s_err (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line, size_t column,
-       const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
-static void
-s_err (fl_csv_error_t *err, fl_csv_errcode_t code, const char *file, size_t line, size_t column,
-       const char *fmt, ...)
-{
-    if (!err)
-        return;
-    err->code = code;
-    snprintf (err->file, sizeof err->file, "%s", file ? file : "<buffer>");
-    err->line = line;
-    err->column = column;
-    int off = snprintf (err->message, sizeof err->message, "%s:%zu:%zu: ", err->file, line, column);
-    if (off < 0 || (size_t) off >= sizeof err->message)
-        off = 0;
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (err->message + off, sizeof err->message - (size_t) off, fmt, ap);
-    va_end (ap);
-}
-
 /*  A printable, truncated copy for messages. */
 static const char *
 s_show (const char *s, char out[48])
@@ -229,7 +206,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
     long lc = label ? fl_table_column_index (t, label) : (long) nc - 1;
     char show[48];
     if (lc < 0) {
-        s_err (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label", s_show (label, show));
+        fl_csv_error_set (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label", s_show (label, show));
         return NULL;
     }
     /* Every --drop name must exist: a typo must not leave an identifier in. */
@@ -242,7 +219,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
         if (!found || (long) len == 0) {
             char name[300];
             snprintf (name, sizeof name, "%.*s", (int) (len < 255 ? len : 255), p);
-            s_err (err, FL_CSV_EHEADER, file, 1, 0, "--drop names column '%s', which the header does not have",
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "--drop names column '%s', which the header does not have",
                    s_show (name, show));
             return NULL;
         }
@@ -251,7 +228,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
     fl_schema_t *self = (fl_schema_t *) calloc (1, sizeof *self);
     if (!self || !(self->c = (s_col_t *) calloc (nc, sizeof (s_col_t)))
         || !(self->label = strdup (fl_table_column_name (t, (size_t) lc)))) {
-        s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
         goto fail;
     }
     size_t used = 0;
@@ -260,7 +237,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
             continue;
         s_col_t *c = &self->c[self->nc++];
         if (!(c->name = strdup (fl_table_column_name (t, j)))) {
-            s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
+            fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
             goto fail;
         }
         if (s_in_list (drop, c->name)) {
@@ -289,26 +266,26 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
                 continue;
             }
             if ((bad = s_bad_value (cell))) {
-                s_err (err, FL_CSV_EFIELD, file, fl_table_line (t, i), j + 1, "value '%s' in column '%s' %s",
+                fl_csv_error_set (err, FL_CSV_EFIELD, file, fl_table_line (t, i), j + 1, "value '%s' in column '%s' %s",
                        s_show (cell, show), c->name, bad);
                 goto fail;
             }
             int rc = s_insert (&c->v, &c->nv, FL_SCHEMA_MAX_VALUES, cell);
             if (rc == -1) {
-                s_err (err, FL_CSV_ETOOBIG, file, fl_table_line (t, i), j + 1,
+                fl_csv_error_set (err, FL_CSV_ETOOBIG, file, fl_table_line (t, i), j + 1,
                        "column '%s' has more than %u distinct values ('%s' is one too many): "
                        "leave it out with --drop, or fix its vocabulary in a --schema file",
                        c->name, FL_SCHEMA_MAX_VALUES, s_show (cell, show));
                 goto fail;
             }
             if (rc == -2) {
-                s_err (err, FL_CSV_ENOMEM, file, fl_table_line (t, i), j + 1, "out of memory");
+                fl_csv_error_set (err, FL_CSV_ENOMEM, file, fl_table_line (t, i), j + 1, "out of memory");
                 goto fail;
             }
         }
     }
     if (used == 0) {
-        s_err (err, FL_CSV_EHEADER, file, 1, 0, "no feature column left besides the label '%s'", self->label);
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "no feature column left besides the label '%s'", self->label);
         goto fail;
     }
     /* The label: integers as they are, else a text vocabulary. */
@@ -316,7 +293,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
     for (size_t i = 0; i < n; i++) {
         const char *cell = fl_table_cell (t, i, (size_t) lc);
         if (fl_table_is_missing (cell)) {
-            s_err (err, FL_CSV_ELABEL, file, fl_table_line (t, i), (size_t) lc + 1,
+            fl_csv_error_set (err, FL_CSV_ELABEL, file, fl_table_line (t, i), (size_t) lc + 1,
                    "label in column '%s' is missing ('%s'): rows without a label cannot train", self->label, cell);
             goto fail;
         }
@@ -334,13 +311,13 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
     for (size_t i = 0; i < n; i++) {
         const char *cell = fl_table_cell (t, i, (size_t) lc), *bad;
         if ((bad = s_bad_value (cell))) {
-            s_err (err, FL_CSV_ELABEL, file, fl_table_line (t, i), (size_t) lc + 1, "label '%s' in column '%s' %s",
+            fl_csv_error_set (err, FL_CSV_ELABEL, file, fl_table_line (t, i), (size_t) lc + 1, "label '%s' in column '%s' %s",
                    s_show (cell, show), self->label, bad);
             goto fail;
         }
         int rc = s_insert (&self->labels, &self->nl, FL_SCHEMA_MAX_LABELS, cell);
         if (rc < 0) {
-            s_err (err, rc == -1 ? FL_CSV_ETOOBIG : FL_CSV_ENOMEM, file, fl_table_line (t, i), (size_t) lc + 1,
+            fl_csv_error_set (err, rc == -1 ? FL_CSV_ETOOBIG : FL_CSV_ENOMEM, file, fl_table_line (t, i), (size_t) lc + 1,
                    "label column '%s' has more than %u distinct text values", self->label, FL_SCHEMA_MAX_LABELS);
             goto fail;
         }
@@ -543,25 +520,25 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
     char show[48];
     long lc = fl_table_column_index (t, self->label);
     if (lc < 0) {
-        s_err (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label (the schema's label)",
+        fl_csv_error_set (err, FL_CSV_ENOLABEL, file, 1, 0, "no column named '%s' for the label (the schema's label)",
                self->label);
         return NULL;
     }
     if (d == 0 || d > FL_CSV_MAX_COLUMNS * (size_t) FL_SCHEMA_MAX_VALUES) {
-        s_err (err, FL_CSV_EHEADER, file, 1, 0, "the schema encodes to %zu features", d);
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "the schema encodes to %zu features", d);
         return NULL;
     }
     /* Table column of each schema column; every table column accounted for. */
     long *src = (long *) calloc (self->nc ? self->nc : 1, sizeof (long));
     fl_dataset_t *ds = NULL;
     if (!src) {
-        s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
         return NULL;
     }
     for (size_t j = 0; j < self->nc; j++) {
         src[j] = fl_table_column_index (t, self->c[j].name);
         if (src[j] < 0 && self->c[j].kind != FL_SCHEMA_DROP) {
-            s_err (err, FL_CSV_EHEADER, file, 1, 0, "the schema's %s column '%s' is not in the header",
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "the schema's %s column '%s' is not in the header",
                    s_kind_name (self->c[j].kind), self->c[j].name);
             goto fail;
         }
@@ -571,7 +548,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
         for (size_t s = 0; s < self->nc && !known; s++)
             known = src[s] == (long) j;
         if (!known) {
-            s_err (err, FL_CSV_EHEADER, file, 1, j + 1,
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, j + 1,
                    "column '%s' is not in the schema (leave it out with --drop, or add it to the schema)",
                    fl_table_column_name (t, j));
             goto fail;
@@ -579,7 +556,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
     }
     ds = fl_dataset_alloc_ (n, d, self->classes);
     if (!ds || !(ds->label_name = strdup (self->label))) {
-        s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory for %zu rows of %zu features", n, d);
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory for %zu rows of %zu features", n, d);
         goto fail;
     }
     /* Feature names (and indicator links). */
@@ -588,7 +565,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
     for (size_t j = 0; j < self->nc; j++)
         any_indicator |= self->c[j].kind == FL_SCHEMA_NUMERIC && self->c[j].missing;
     if (any_indicator && !(ds->missing_indicator = (int32_t *) malloc (d * sizeof (int32_t)))) {
-        s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
+        fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
         goto fail;
     }
     for (size_t j = 0; j < self->nc; j++) {
@@ -603,7 +580,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             else
                 snprintf (name, sizeof name, "%s=%s", c->name, v < c->nv ? c->v[v] : FL_SCHEMA_MISSING_NAME);
             if (!(ds->feature_names[f + v] = strdup (name))) {
-                s_err (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
+                fl_csv_error_set (err, FL_CSV_ENOMEM, file, 0, 0, "out of memory");
                 goto fail;
             }
             if (ds->missing_indicator)
@@ -626,12 +603,12 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             size_t width = (c->kind == FL_SCHEMA_NUMERIC ? 1 : c->nv) + (size_t) c->missing;
             if (fl_table_is_missing (cell)) {
                 if (missing == FL_SCHEMA_MISSING_ERROR) {
-                    s_err (err, FL_CSV_EFIELD, file, line, col + 1,
+                    fl_csv_error_set (err, FL_CSV_EFIELD, file, line, col + 1,
                            "missing value ('%s') in column '%s' (refused: --missing error)", cell, c->name);
                     goto fail;
                 }
                 if (!c->missing) {
-                    s_err (err, FL_CSV_EFIELD, file, line, col + 1,
+                    fl_csv_error_set (err, FL_CSV_EFIELD, file, line, col + 1,
                            "missing value ('%s') in column '%s', which the schema says has none", cell, c->name);
                     goto fail;
                 }
@@ -640,7 +617,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             else if (c->kind == FL_SCHEMA_NUMERIC) {
                 double v;
                 if (fl_csv_number_ (cell, strlen (cell), &v) != 0) {
-                    s_err (err, FL_CSV_EFIELD, file, line, col + 1,
+                    fl_csv_error_set (err, FL_CSV_EFIELD, file, line, col + 1,
                            "'%s' in numeric column '%s' is not a finite decimal number", s_show (cell, show),
                            c->name);
                     goto fail;
@@ -650,7 +627,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             else {
                 long at = s_find (c->v, c->nv, cell);
                 if (at < 0) {
-                    s_err (err, FL_CSV_EFIELD, file, line, col + 1,
+                    fl_csv_error_set (err, FL_CSV_EFIELD, file, line, col + 1,
                            "'%s' in column '%s' is not in the agreed vocabulary (%zu values)", s_show (cell, show),
                            c->name, c->nv);
                     goto fail;
@@ -663,7 +640,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
         size_t k = 0;
         long at = self->label_text ? s_find (self->labels, self->nl, lab) : 0;
         if (self->label_text ? at < 0 : (s_int_label (lab, &k) != 0 || k >= self->classes)) {
-            s_err (err, FL_CSV_ELABEL, file, line, (size_t) lc + 1, "label '%s' in column '%s' is %s",
+            fl_csv_error_set (err, FL_CSV_ELABEL, file, line, (size_t) lc + 1, "label '%s' in column '%s' is %s",
                    s_show (lab, show), self->label,
                    fl_table_is_missing (lab) ? "missing"
                    : self->label_text        ? "not in the agreed label vocabulary"
