@@ -609,6 +609,8 @@ main (int argc, char **argv)
         return 2;
     }
     uint64_t kill_round = s.kill_round ? s.kill_round : (s.rounds + 1) / 2;
+    zsys_init ();
+    zsys_set_logstream (stderr);        /* library errors (e.g. a member's CSV) go to stderr, once */
     if (!s.plaintext && s.sa_dropout < 0) {
         /* Unset: the coordinator picks, per bucket size, the largest dropout
            assumption of 0.25, 0.2, ... 0 with a safe threshold
