@@ -79,15 +79,14 @@ s_write_atomic (const char *path, const uint8_t *buf, size_t len)
     return rc;
 }
 
-int
-fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float **std_p)
+/*  The decoded MODEL message of path, or NULL (logged). */
+static fl_wire_msg_t *
+s_read_msg (const char *path)
 {
-    *model_p = NULL;
-    *mean_p = *std_p = NULL;
     FILE *f = fopen (path, "rb");
     if (!f) {
         zsys_error ("model file: cannot open %s: %s", path, strerror (errno));
-        return -1;
+        return NULL;
     }
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
@@ -99,7 +98,7 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
                 zsys_error ("model file: %s is larger than %zu bytes", path, S_MAX_FILE);
                 free (buf);
                 fclose (f);
-                return -1;
+                return NULL;
             }
             buf = nb;
         }
@@ -117,8 +116,18 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     if (!m || fl_wire_type (m) != FL_WIRE_MODEL) {
         zsys_error ("model file: %s is not a libfl model file: %s", path, m ? "wrong message type" : why);
         fl_wire_msg_destroy (&m);
-        return -1;
     }
+    return m;
+}
+
+int
+fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float **std_p)
+{
+    *model_p = NULL;
+    *mean_p = *std_p = NULL;
+    fl_wire_msg_t *m = s_read_msg (path);
+    if (!m)
+        return -1;
     int rc = -1;
     const char *name = fl_wire_get_cstr (m, "model");
     const char *hidden = fl_wire_get_cstr (m, "hidden");
@@ -204,46 +213,6 @@ done:
     return rc;
 }
 
-/*  The decoded MODEL message of path, or NULL (logged). */
-static fl_wire_msg_t *
-s_read_msg (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f) {
-        zsys_error ("model file: cannot open %s: %s", path, strerror (errno));
-        return NULL;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 65536;
-            uint8_t *nb = cap <= S_MAX_FILE ? (uint8_t *) realloc (buf, cap) : NULL;
-            if (!nb) {
-                zsys_error ("model file: %s is larger than %zu bytes", path, S_MAX_FILE);
-                free (buf);
-                fclose (f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread (buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose (f);
-    char why[160];
-    fl_wire_limits_t lim = fl_wire_limits_default ();
-    lim.max_message_bytes = S_MAX_FILE;
-    fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
-    free (buf);
-    if (!m || fl_wire_type (m) != FL_WIRE_MODEL) {
-        zsys_error ("model file: %s is not a libfl model file: %s", path, m ? "wrong message type" : why);
-        fl_wire_msg_destroy (&m);
-    }
-    return m;
-}
 
 int
 fl_modelfile_attach_schema (const char *path, const char *schema_path)
