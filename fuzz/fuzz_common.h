@@ -5,6 +5,9 @@
     targets silence CZMQ's log stream unless FL_FUZZ_LOG is set (set it when
     reproducing a crash to see what the module said).
 
+    fuzz_check_dataset: aborts (a finding) unless a loaded data set is
+    well formed: every feature finite, every label in [0, classes).
+
     fuzz_tmpfile_*: decoders that only take a path get the input through one
     temporary file per process, rewritten for every input.
 */
@@ -28,6 +31,22 @@ fuzz_quiet (void)
         zsys_set_logsystem (false);
     }
 }
+
+#ifdef FL_DATASET_H_INCLUDED
+static inline void
+fuzz_check_dataset (const fl_dataset_t *ds)
+{
+    size_t n = fl_dataset_rows (ds), d = fl_dataset_features (ds), k = fl_dataset_classes (ds);
+    const float *x = fl_dataset_x (ds);
+    const int32_t *y = fl_dataset_y (ds);
+    for (size_t i = 0; i < n * d; i++)
+        if (!isfinite (x[i]))
+            abort ();
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (size_t) y[i] >= k)
+            abort ();
+}
+#endif
 
 static char fuzz_tmp_path_[64];
 

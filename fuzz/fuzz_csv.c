@@ -21,17 +21,9 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 static void
 s_check (const fl_dataset_t *ds)
 {
-    size_t n = fl_dataset_rows (ds), d = fl_dataset_features (ds), k = fl_dataset_classes (ds);
-    if (n == 0 || d == 0 || k == 0)
+    if (fl_dataset_rows (ds) == 0 || fl_dataset_features (ds) == 0 || fl_dataset_classes (ds) == 0)
         abort ();
-    const float *x = fl_dataset_x (ds);
-    const int32_t *y = fl_dataset_y (ds);
-    for (size_t i = 0; i < n * d; i++)
-        if (!isfinite (x[i]))
-            abort ();
-    for (size_t i = 0; i < n; i++)
-        if (y[i] < 0 || (size_t) y[i] >= k)
-            abort ();
+    fuzz_check_dataset (ds);
 }
 
 int

@@ -26,17 +26,10 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 static void
 s_check (const fl_dataset_t *ds, const fl_table_t *t, const fl_schema_t *s)
 {
-    size_t n = fl_dataset_rows (ds), d = fl_dataset_features (ds), k = fl_dataset_classes (ds);
-    if (n != fl_table_rows (t) || d != fl_schema_features (s) || k < 2)
+    fuzz_check_dataset (ds);
+    if (fl_dataset_rows (ds) != fl_table_rows (t) || fl_dataset_features (ds) != fl_schema_features (s)
+        || fl_dataset_classes (ds) < 2)
         abort ();
-    const float *x = fl_dataset_x (ds);
-    const int32_t *y = fl_dataset_y (ds);
-    for (size_t i = 0; i < n * d; i++)
-        if (!isfinite (x[i]))
-            abort ();
-    for (size_t i = 0; i < n; i++)
-        if (y[i] < 0 || (size_t) y[i] >= k)
-            abort ();
 }
 
 int
