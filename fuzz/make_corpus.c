@@ -128,6 +128,9 @@ s_wire (void)
         fl_wire_put_u64 (w, "sa_k", 3);
         fl_wire_put_u64 (w, "sa_graph", 0);
         fl_wire_put_bin_list (w, "sa_members", mem, mlen, 3);
+        uint32_t cohort[3] = {0, 1, 2};     /* the public bucket rule's input (docs/SECAGG.md §4.1) */
+        fl_wire_put_u32s (w, "sa_cohort", cohort, 3);
+        fl_wire_put_u64 (w, "sa_buckets", 1);
         s_wire_seed (w, "stats_request_secure");
     }
 
