@@ -276,7 +276,9 @@ s_next (fl_round_t *r, fl_wire_type_t *type, char *reason, size_t cap, uint8_t i
     fl_wire_limits_t lim = fl_wire_limits_default ();
     fl_wire_msg_t *m = fl_wire_decode (buf, len, &lim, why, sizeof why);
     *type = m ? fl_wire_type (m) : (fl_wire_type_t) 0;
-    const char *rs = m ? fl_wire_get_cstr (m, "reason") : NULL;
+    /* only these types carry a reason (asking others is a programming error) */
+    bool has_reason = m && (*type == FL_WIRE_REJECT || *type == FL_WIRE_BYE || *type == FL_WIRE_ERROR);
+    const char *rs = has_reason ? fl_wire_get_cstr (m, "reason") : NULL;
     snprintf (reason, cap, "%s", rs ? rs : "");
     fl_wire_msg_destroy (&m);
     free (buf);
