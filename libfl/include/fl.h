@@ -5,6 +5,7 @@
 
 #include "fl_accountant.h"
 #include "fl_args.h"
+#include "fl_atomic.h"
 #include "fl_client.h"
 #include "fl_dataset.h"
 #include "fl_dp.h"

@@ -1,5 +1,6 @@
 /*  fl_modelfile.c - model files (see fl_modelfile.h). */
 #include "fl_modelfile.h"
+#include "fl_atomic.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -60,23 +61,10 @@ fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, cons
 static int
 s_write_atomic (const char *path, const uint8_t *buf, size_t len)
 {
-    char tmp[4096];
-    snprintf (tmp, sizeof tmp, "%s.tmp", path);
-    int rc = -1;
-    FILE *f = fopen (tmp, "wb");
-    if (f) {
-        if (fwrite (buf, 1, len, f) == len && fflush (f) == 0 && fsync (fileno (f)) == 0)
-            rc = 0;
-        if (fclose (f) != 0)
-            rc = -1;
-    }
-    if (rc == 0 && rename (tmp, path) != 0)
-        rc = -1;
-    if (rc != 0) {
-        zsys_error ("model file: cannot write %s: %s", path, strerror (errno));
-        remove (tmp);
-    }
-    return rc;
+    if (fl_atomic_write (path, buf, len, 0644) == 0)
+        return 0;
+    zsys_error ("model file: cannot write %s: %s", path, strerror (errno));
+    return -1;
 }
 
 /*  The decoded MODEL message of path, or NULL (logged). */

@@ -8,6 +8,7 @@
     agreement test (tests/test_qat.c) measures.
 */
 #include "fl_qat.h"
+#include "fl_atomic.h"
 #include "fl_layers.h"
 #include "fl_model.h"
 
@@ -578,26 +579,9 @@ fl_qat_int8_save (const fl_qat_int8_t *self, const char *path)
     p += FL_QAT_CHECKSUMBYTES;
     assert ((size_t) (p - buf) == total);
 
-    char tmp[4096];
-    if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
-        zsys_error ("fl_qat: path too long: %s", path);
-        free (buf);
-        return -1;
-    }
-    FILE *f = fopen (tmp, "wb");
-    int rc = -1;
-    if (f) {
-        if (fwrite (buf, 1, total, f) == total && fflush (f) == 0 && fsync (fileno (f)) == 0)
-            rc = 0;
-        if (fclose (f) != 0)
-            rc = -1;
-    }
-    if (rc == 0 && rename (tmp, path) != 0)
-        rc = -1;
-    if (rc != 0) {
+    int rc = fl_atomic_write (path, buf, total, 0644);
+    if (rc != 0)
         zsys_error ("fl_qat: cannot write %s: %s", path, strerror (errno));
-        unlink (tmp);
-    }
     free (buf);
     return rc;
 }

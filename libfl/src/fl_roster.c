@@ -8,6 +8,7 @@
     that a 65,535-member roster loads in linear time.
 */
 #include "fl_roster.h"
+#include "fl_atomic.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -559,33 +560,10 @@ s_put_keys (zconfig_t *node, const s_entry_t *e)
 static int
 s_write_atomic (const char *path, const char *data, size_t len, mode_t mode)
 {
-    char tmp[PATH_MAX];
-    if ((size_t) snprintf (tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-        zsys_error ("%s: path too long", path);
-        return -1;
-    }
-    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    if (fd < 0) {
-        zsys_error ("%s: cannot create: %s", tmp, strerror (errno));
-        return -1;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write (fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t) w;
-    }
-    int ok = done == len && fsync (fd) == 0;
-    ok &= close (fd) == 0;
-    if (!ok || rename (tmp, path) != 0) {
-        zsys_error ("%s: write failed: %s", path, strerror (errno));
-        unlink (tmp);
-        return -1;
-    }
-    return 0;
+    if (fl_atomic_write (path, data, len, mode) == 0)
+        return 0;
+    zsys_error ("%s: write failed: %s", path, strerror (errno));
+    return -1;
 }
 
 int

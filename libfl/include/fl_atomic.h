@@ -1,0 +1,33 @@
+/*  fl_atomic - replace a file so that a reader (or a crash) never sees it
+    half written.
+
+    The one write-fsync-rename of libfl: the data go to "PATH.tmp" (created
+    with the given mode, truncated if it exists), are flushed to disk with
+    fsync, then renamed over PATH, so PATH holds either the old or the new
+    content in full.  Used by the model file, the int8 export and the
+    roster; the checkpoint keeps its own two-file rotation (fl_checkpoint.c)
+    and the report streams through its own temporary file.
+*/
+#ifndef FL_ATOMIC_H_INCLUDED
+#define FL_ATOMIC_H_INCLUDED
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Writes len bytes of data to path atomically (see above).  mode applies
+    when PATH.tmp is created (the umask still applies).  Returns 0; or -1
+    with errno set (ENAMETOOLONG when PATH.tmp does not fit PATH_MAX, or the
+    error of open, write, fsync, close or rename) and PATH.tmp removed, PATH
+    untouched.  Logs nothing: the caller names the file's role in its
+    message.  data may be NULL only when len is 0. */
+int fl_atomic_write (const char *path, const void *data, size_t len, mode_t mode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,51 @@
+/*  fl_atomic - see fl_atomic.h. */
+#include "fl_atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int
+fl_atomic_write (const char *path, const void *data, size_t len, mode_t mode)
+{
+    if (!path || (!data && len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    int n = snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t) n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    const char *p = (const char *) data;
+    size_t done = 0;
+    int err = 0;
+    while (done < len) {
+        ssize_t w = write (fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t) w;
+    }
+    if (!err && fsync (fd) != 0)
+        err = errno;
+    if (close (fd) != 0 && !err)
+        err = errno;
+    if (!err && rename (tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink (tmp);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,96 @@
+/*  test_atomic.c - fl_atomic_write: the file holds the old or the new
+    content in full, the mode applies, failures leave no PATH.tmp and do not
+    touch PATH, errno says why. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fl_atomic.h"
+#include "fl_test.h"
+
+static char s_dir[64];
+
+static size_t
+s_read (const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return (size_t) -1;
+    size_t n = fread (buf, 1, cap, f);
+    fclose (f);
+    return n;
+}
+
+static void
+test_write_and_replace (void)
+{
+    char path[128], tmp[140], buf[64];
+    snprintf (path, sizeof path, "%s/a.bin", s_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FL_CHECK (fl_atomic_write (path, "first", 5, 0600) == 0);
+    FL_CHECK (s_read (path, buf, sizeof buf) == 5 && memcmp (buf, "first", 5) == 0);
+    struct stat st;
+    FL_CHECK (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    FL_CHECK (access (tmp, F_OK) != 0);
+    FL_CHECK (fl_atomic_write (path, "second!", 7, 0600) == 0);
+    FL_CHECK (s_read (path, buf, sizeof buf) == 7 && memcmp (buf, "second!", 7) == 0);
+    FL_CHECK (fl_atomic_write (path, NULL, 0, 0600) == 0);       /* empty is a valid content */
+    FL_CHECK (s_read (path, buf, sizeof buf) == 0);
+    unlink (path);
+}
+
+static void
+test_failures_leave_target_alone (void)
+{
+    char path[128], buf[64];
+    snprintf (path, sizeof path, "%s/keep.bin", s_dir);
+    FL_CHECK (fl_atomic_write (path, "keep", 4, 0644) == 0);
+    /* a directory in place of PATH: rename fails, PATH.tmp is removed */
+    char dpath[128], dtmp[140];
+    snprintf (dpath, sizeof dpath, "%s/isdir", s_dir);
+    snprintf (dtmp, sizeof dtmp, "%s.tmp", dpath);
+    FL_CHECK (mkdir (dpath, 0755) == 0);
+    char sub[160];
+    snprintf (sub, sizeof sub, "%s/x", dpath);
+    FL_CHECK (mkdir (sub, 0755) == 0);                 /* non-empty: rename over it fails */
+    errno = 0;
+    FL_CHECK (fl_atomic_write (dpath, "data", 4, 0644) == -1 && errno != 0);
+    FL_CHECK (access (dtmp, F_OK) != 0);
+    rmdir (sub);
+    rmdir (dpath);
+    /* a missing directory */
+    char missing[160];
+    snprintf (missing, sizeof missing, "%s/no/such/dir/f", s_dir);
+    errno = 0;
+    FL_CHECK (fl_atomic_write (missing, "x", 1, 0644) == -1 && errno == ENOENT);
+    /* a path too long for PATH.tmp */
+    char *longp = malloc (PATH_MAX + 8);
+    memset (longp, 'a', PATH_MAX + 7);
+    longp[PATH_MAX + 7] = 0;
+    errno = 0;
+    FL_CHECK (fl_atomic_write (longp, "x", 1, 0644) == -1 && errno == ENAMETOOLONG);
+    free (longp);
+    /* bad arguments */
+    errno = 0;
+    FL_CHECK (fl_atomic_write (path, NULL, 3, 0644) == -1 && errno == EINVAL);
+    FL_CHECK (fl_atomic_write (NULL, "x", 1, 0644) == -1 && errno == EINVAL);
+    /* after every failure the old content is intact */
+    FL_CHECK (s_read (path, buf, sizeof buf) == 4 && memcmp (buf, "keep", 4) == 0);
+    unlink (path);
+}
+
+int
+main (int argc, char **argv)
+{
+    FL_TEST_INIT (argc, argv);
+    snprintf (s_dir, sizeof s_dir, "/tmp/fl-atomic-XXXXXX");
+    if (!mkdtemp (s_dir))
+        return 1;
+    FL_RUN (test_write_and_replace);
+    FL_RUN (test_failures_leave_target_alone);
+    rmdir (s_dir);
+    FL_TEST_DONE ();
+}
