@@ -83,6 +83,26 @@ s_show (const char *s, size_t n, char out[40])
     return out;
 }
 
+/*  A header field is a usable column name: 1..FL_CSV_MAX_NAME bytes, no
+    control characters.  -1 with err (line 1, column col) otherwise. */
+static int
+s_check_name (const char *fs, size_t fn, size_t col, const char *file, fl_csv_error_t *err)
+{
+    char show[40];
+    if (fn == 0 || fn > FL_CSV_MAX_NAME) {
+        fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, col, "column name %s",
+                          fn ? "longer than 255 bytes" : "is empty");
+        return -1;
+    }
+    for (size_t i = 0; i < fn; i++)
+        if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, col, "control character in column name '%s'",
+                              s_show (fs, fn, show));
+            return -1;
+        }
+    return 0;
+}
+
 static int
 s_is_space (char c)
 {
@@ -292,17 +312,8 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
             goto fail;
         }
         more = (size_t) m;
-        if (fn == 0 || fn > FL_CSV_MAX_NAME) {
-            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1, "column name %s",
-                     fn ? "longer than 255 bytes" : "is empty");
+        if (s_check_name (fs, fn, ncols + 1, file, err) != 0)
             goto fail;
-        }
-        for (size_t i = 0; i < fn; i++)
-            if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
-                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, ncols + 1,
-                         "control character in column name '%s'", s_show (fs, fn, show));
-                goto fail;
-            }
         names[ncols] = (char *) malloc (fn + 1);
         if (!names[ncols]) {
             fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, ncols + 1, "out of memory");
@@ -678,7 +689,6 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
     fl_table_t *self = (fl_table_t *) calloc (1, sizeof *self);
     char *scratch = NULL;
     size_t ls, le, arena_len = 0, arena_cap = 0, cap = 0;
-    char show[40];
     if (!self || !(self->name = strdup (file))) {
         fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, 0, "out of memory");
         goto fail;
@@ -712,17 +722,8 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
             goto fail;
         }
         more = (size_t) m;
-        if (fn == 0 || fn > FL_CSV_MAX_NAME) {
-            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1, "column name %s",
-                     fn ? "longer than 255 bytes" : "is empty");
+        if (s_check_name (fs, fn, c + 1, file, err) != 0)
             goto fail;
-        }
-        for (size_t i = 0; i < fn; i++)
-            if ((unsigned char) fs[i] < 0x20 || fs[i] == 0x7f) {
-                fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, c + 1,
-                         "control character in column name '%s'", s_show (fs, fn, show));
-                goto fail;
-            }
         self->names[c] = (char *) malloc (fn + 1);
         if (!self->names[c]) {
             fl_csv_error_set (err, FL_CSV_ENOMEM, file, 1, c + 1, "out of memory");
