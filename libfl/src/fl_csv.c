@@ -239,6 +239,16 @@ s_next_line (s_lines_t *r, size_t max_line, size_t *start, size_t *end)
     return 1;
 }
 
+/*  The options' row, column and line limits with the defaults filled in
+    (zero means default; columns are capped at FL_CSV_MAX_COLUMNS). */
+static void
+s_limits (const fl_csv_options_t *o, size_t *max_rows, size_t *max_cols, size_t *max_line)
+{
+    *max_rows = o->max_rows ? o->max_rows : FL_CSV_DEFAULT_MAX_ROWS;
+    *max_cols = o->max_columns && o->max_columns < FL_CSV_MAX_COLUMNS ? o->max_columns : FL_CSV_MAX_COLUMNS;
+    *max_line = o->max_line ? o->max_line : FL_CSV_DEFAULT_MAX_LINE;
+}
+
 fl_dataset_t *
 fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
                       const char *name, fl_csv_error_t *err)
@@ -253,10 +263,8 @@ fl_dataset_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts,
         fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "no buffer");
         return NULL;
     }
-    size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
-    size_t max_cols = o.max_columns && o.max_columns < FL_CSV_MAX_COLUMNS ? o.max_columns
-                                                                         : FL_CSV_MAX_COLUMNS;
-    size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
+    size_t max_rows, max_cols, max_line;
+    s_limits (&o, &max_rows, &max_cols, &max_line);
     size_t label_limit = o.n_classes ? o.n_classes : FL_CSV_MAX_CLASSES;
     if (label_limit > FL_CSV_MAX_CLASSES || max_line > SIZE_MAX / 2) {
         fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "n_classes %zu above %u or max_line too large",
@@ -669,10 +677,8 @@ fl_table_parse_csv (const char *buf, size_t len, const fl_csv_options_t *opts, c
         fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "no buffer");
         return NULL;
     }
-    size_t max_rows = o.max_rows ? o.max_rows : FL_CSV_DEFAULT_MAX_ROWS;
-    size_t max_cols = o.max_columns && o.max_columns < FL_CSV_MAX_COLUMNS ? o.max_columns
-                                                                         : FL_CSV_MAX_COLUMNS;
-    size_t max_line = o.max_line ? o.max_line : FL_CSV_DEFAULT_MAX_LINE;
+    size_t max_rows, max_cols, max_line;
+    s_limits (&o, &max_rows, &max_cols, &max_line);
     if (max_line > SIZE_MAX / 2) {
         fl_csv_error_set (err, FL_CSV_EARG, file, 0, 0, "max_line too large");
         return NULL;
