@@ -32,6 +32,7 @@
 
 #include "fl_client.h"
 #include "fl_metrics.h"
+#include "fl_metrics_wire.h"
 #include "fl_model.h"
 #include "fl_secagg.h"
 #include "fl_roster.h"

@@ -148,16 +148,6 @@ void fl_metrics_counts_summary (const fl_metrics_counts_t *c, fl_metrics_summary
     NAN when AUROC is undefined (multi-class, a class absent, empty). */
 double fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c);
 
-/*  Federated evaluation on the wire (EVAL_RESULT body, docs/WIRE.md).
-    to_wire adds the counts' keys to an EVAL_RESULT writer.  from_wire reads
-    them back and validates them (fl_metrics_counts_check: histogram sums
-    equal the counts, correct <= n, confusion matrix adds up): -1 if the
-    message does not hold a consistent set of counts. */
-struct fl_wire_writer_t;
-struct fl_wire_msg_t;
-int fl_metrics_counts_to_wire (const fl_metrics_counts_t *c, struct fl_wire_writer_t *w);
-int fl_metrics_counts_from_wire (const struct fl_wire_msg_t *m, fl_metrics_counts_t *c);
-
 /*  Federated evaluation under secure aggregation (docs/SECAGG.md): a
     member's counts as a vector in Z_2^32, summed over a bucket and decoded
     by the coordinator.  Layout (words):

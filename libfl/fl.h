@@ -12,6 +12,7 @@
 #include "fl_log.h"
 #include "fl_layers.h"
 #include "fl_metrics.h"
+#include "fl_metrics_wire.h"
 #include "fl_model.h"
 #include "fl_modelfile.h"
 #include "fl_partition.h"

@@ -6,7 +6,7 @@
 */
 #include <string.h>
 
-#include "fl_metrics.h"
+#include "fl_metrics_wire.h"
 #include "fl_wire.h"
 
 int

@@ -16,6 +16,7 @@
 #include "fl_attack.h"
 #include "fl_dp.h"
 #include "fl_metrics.h"
+#include "fl_metrics_wire.h"
 #include "fl_model.h"
 #include "fl_quant.h"
 #include "fl_rng.h"

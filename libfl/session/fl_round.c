@@ -28,6 +28,7 @@
 #include "fl_dp.h"
 #include "fl_stats.h"
 #include "fl_model.h"
+#include "fl_metrics_wire.h"
 #include "fl_modelfile.h"
 #include "fl_quant.h"
 #include "fl_rng.h"
