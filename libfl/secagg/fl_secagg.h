@@ -24,6 +24,17 @@
 
     Messages are flat C structs (arrays of fixed-size records with counts) so
     that fl_wire can translate them to msgpack one-to-one.
+
+    This header is the protocol's one public face.  The code is in five
+    parts, each opening with its own definitions, invariants and diagram:
+      fl_secagg_ctx.c     session context, key derivation, domain separation
+                          (private header fl_secagg_ctx.h)
+      fl_secagg_graph.c   neighbour graph, parameters (k, t from gamma,
+                          delta), policy, bucket membership, configuration
+                          check (private header fl_secagg_graph.h)
+      fl_secagg_msg.c     the messages' constructor, destructor and names
+      fl_secagg_client.c  the client machine
+      fl_secagg_server.c  the server machine
 */
 #ifndef FL_SECAGG_H_INCLUDED
 #define FL_SECAGG_H_INCLUDED
