@@ -21,7 +21,8 @@
           is never a mask seed, an advertisement digest never a survivor
           digest, a graph seed never a bucket seed.
       K3  A key agreement with a low-order point (all-zero X25519 output)
-          fails and leaves nothing behind (output and the point wiped).
+          fails and leaves nothing behind (output not written, the shared
+          point wiped).
       K4  Two-party keys are symmetric: me and peer derive the same bytes
           (indices and public keys ordered by index).
 

@@ -37,8 +37,8 @@ void fl_secagg_hash_u64_ (crypto_generichash_state *st, uint64_t v);
 /*  The AEAD key between clients me and peer for their encrypted shares:
     KDF(X25519(my_c_sk, peer_c_pk), ctx, both indices and public keys in
     ascending index order), label "libfl secagg share key v1".  Both ends
-    derive the same key.  Returns 0; -1 (out wiped) if peer_c_pk is a
-    low-order point. */
+    derive the same key.  Returns 0; -1 (out not written, the shared
+    point wiped) if peer_c_pk is a low-order point. */
 int fl_secagg_share_key_ (uint8_t out[32], const uint8_t ctx[32], const uint8_t *my_c_sk, uint32_t me,
                           const uint8_t *my_c_pk, uint32_t peer, const uint8_t *peer_c_pk)
     __attribute__ ((warn_unused_result));
@@ -46,8 +46,8 @@ int fl_secagg_share_key_ (uint8_t out[32], const uint8_t ctx[32], const uint8_t 
 /*  The pairwise mask seed s_uv between clients me and peer (the same for
     both; docs/SECAGG.md §3, round 2): as share_key_ with the masking keys
     and label "libfl secagg pairwise mask v1".  The server derives it from a
-    dropped client's reconstructed s^SK.  Returns 0; -1 (out wiped) if
-    peer_s_pk is a low-order point. */
+    dropped client's reconstructed s^SK.  Returns 0; -1 (out not written,
+    the shared point wiped) if peer_s_pk is a low-order point. */
 int fl_secagg_pairwise_seed_ (uint8_t out[32], const uint8_t ctx[32], const uint8_t *my_s_sk, uint32_t me,
                               const uint8_t *my_s_pk, uint32_t peer, const uint8_t *peer_s_pk)
     __attribute__ ((warn_unused_result));
