@@ -236,7 +236,8 @@ test_grinding_attacker_cannot_surround_victim (void)
         fl_secagg_nbgraph_free_ (&g);
     }
     if (fl_test_verbose_)
-        printf ("  n=%u k=%u t=%u colluders=%u need=%u best of 4096 re-rolls=%u\n", n, k, t, nc, need, best);
+        printf ("  n=%u k=%u t=%u colluders=%u need=%u best of 4096 re-rolls=%u, on a chosen ring=%u\n", n, k, t,
+                nc, need, best, surrounded);
     FL_CHECK (best >= 1);                                  /* the attacker does move the graph */
     FL_CHECK (best < need);                                /* but never far enough */
     free (members);
