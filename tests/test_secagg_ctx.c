@@ -73,25 +73,33 @@ s_config (uint8_t binding[32])
     return cfg;
 }
 
+/*  ctx from the table: k is hashed as given (the caller passes 0 for
+    COMPLETE), binding as given (the caller passes 32 zero bytes for none). */
+static void
+ref_ctx (const fl_secagg_config_t *cfg, uint32_t k, const uint8_t binding[32], uint8_t out[32])
+{
+    crypto_generichash_state st;
+    ref_init (&st, "libfl secagg ctx v3");
+    ref_u32 (&st, cfg->version);
+    crypto_generichash_update (&st, cfg->run_id, 16);
+    ref_u64 (&st, cfg->round);
+    ref_u32 (&st, cfg->bucket);
+    ref_u32 (&st, cfg->purpose);
+    ref_u32 (&st, cfg->n);
+    ref_u32 (&st, cfg->t);
+    ref_u32 (&st, (uint32_t) cfg->graph);
+    ref_u32 (&st, k);
+    ref_u64 (&st, cfg->m);
+    crypto_generichash_update (&st, binding, 32);
+    crypto_generichash_final (&st, out, 32);
+}
+
 static void
 test_ctx_digest_matches_specification (void)
 {
     uint8_t binding[32], got[32], want[32];
     fl_secagg_config_t cfg = s_config (binding);
-    crypto_generichash_state st;
-    ref_init (&st, "libfl secagg ctx v3");
-    ref_u32 (&st, cfg.version);
-    crypto_generichash_update (&st, cfg.run_id, 16);
-    ref_u64 (&st, cfg.round);
-    ref_u32 (&st, cfg.bucket);
-    ref_u32 (&st, cfg.purpose);
-    ref_u32 (&st, cfg.n);
-    ref_u32 (&st, cfg.t);
-    ref_u32 (&st, (uint32_t) cfg.graph);
-    ref_u32 (&st, cfg.k);
-    ref_u64 (&st, cfg.m);
-    crypto_generichash_update (&st, binding, 32);
-    crypto_generichash_final (&st, want, 32);
+    ref_ctx (&cfg, cfg.k, binding, want);
     fl_secagg_ctx_digest (&cfg, got);
     FL_CHECK (memcmp (got, want, 32) == 0);
 
@@ -99,19 +107,7 @@ test_ctx_digest_matches_specification (void)
     static const uint8_t zero[32];
     cfg.graph = FL_SECAGG_GRAPH_COMPLETE;
     cfg.round_binding = NULL;
-    ref_init (&st, "libfl secagg ctx v3");
-    ref_u32 (&st, cfg.version);
-    crypto_generichash_update (&st, cfg.run_id, 16);
-    ref_u64 (&st, cfg.round);
-    ref_u32 (&st, cfg.bucket);
-    ref_u32 (&st, cfg.purpose);
-    ref_u32 (&st, cfg.n);
-    ref_u32 (&st, cfg.t);
-    ref_u32 (&st, 0);
-    ref_u32 (&st, 0);
-    ref_u64 (&st, cfg.m);
-    crypto_generichash_update (&st, zero, 32);
-    crypto_generichash_final (&st, want, 32);
+    ref_ctx (&cfg, 0, zero, want);
     fl_secagg_ctx_digest (&cfg, got);
     FL_CHECK (memcmp (got, want, 32) == 0);
     cfg.round_binding = zero;
@@ -120,6 +116,13 @@ test_ctx_digest_matches_specification (void)
     cfg.k = 7;                                  /* ignored for COMPLETE */
     fl_secagg_ctx_digest (&cfg, got);
     FL_CHECK (memcmp (got, want, 32) == 0);
+    /*  Each field is in the digest: a different round binding moves it. */
+    uint8_t other[32];
+    memcpy (other, binding, 32);
+    other[0] ^= 1;
+    cfg.round_binding = other;
+    fl_secagg_ctx_digest (&cfg, got);
+    FL_CHECK (memcmp (got, want, 32) != 0);
 }
 
 /*  Advertisement, U1 digest, graph seed, survivor digest, consistency
