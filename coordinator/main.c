@@ -1,9 +1,10 @@
 /*  fl-coordinator - schedules a consortium's training rounds.
 
-    Wiring only: options (fl_args), the transport (fl_transport), and a loop
-    that feeds received payloads and the clock to the round state machine
-    (fl_round), sends what it emits, and reports each finished round as a
-    progress line, a metrics CSV row and, at the end, a model file and a run
+    Wiring only: options (fl_args), the round state machine (fl_round), the
+    transport (fl_transport), and the driver loop (fl_server), which feeds
+    received payloads and the clock to the round, sends what it emits,
+    saves checkpoints and reports each finished round as a progress line, a
+    metrics CSV row and a report row; at the end, a model file and a run
     report.  See docs/COORDINATOR.md.
 */
 #include <czmq.h>
@@ -30,6 +31,7 @@
 #include "fl_modelfile.h"
 #include "fl_round.h"
 #include "fl_schema.h"
+#include "fl_server.h"
 #include "fl_transport.h"
 
 typedef struct {
@@ -298,38 +300,6 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     return 0;
 }
 
-/* Fault injection: the name of where the run is now, in --crash-at terms.
-   Secure round 0 statistics and evaluation run the same bucket protocol as
-   training: "stats" / "evaluate" name their start (key advertisement), and
-   "stats-share" .. "evaluate-unmask" their later secure-aggregation phases. */
-static const char *
-s_where (const fl_round_t *round)
-{
-    static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
-    static const char *st[] = {"stats", "stats-share", "stats-masked", "stats-consistency", "stats-unmask"};
-    static const char *ev[] = {"evaluate", "evaluate-share", "evaluate-masked", "evaluate-consistency",
-                               "evaluate-unmask"};
-    int s = fl_round_secure_state (round);
-    switch (fl_round_phase (round)) {
-    case FL_ROUND_STATS: return s > 0 && s < 5 ? st[s] : "stats";
-    case FL_ROUND_EVAL: return s > 0 && s < 5 ? ev[s] : "evaluate";
-    case FL_ROUND_TRAIN: return s >= 0 && s < 5 ? sa[s] : "train";
-    default: return "";
-    }
-}
-
-static void
-s_flush (fl_round_t *round, fl_transport_t *tr)
-{
-    const uint8_t *id;
-    size_t id_len, len;
-    uint8_t *data;
-    while (fl_round_next_out (round, &id, &id_len, &data, &len)) {
-        fl_transport_send (tr, id, id_len, data, len);
-        free (data);
-    }
-}
-
 /*  The report's "Privacy and security" statements known before the run: the
     transport, the membership, and what the coordinator sees of each member.
     Each states what this code does (docs/SECURITY.md), nothing more. */
@@ -425,8 +395,8 @@ s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
    where to listen and write, deadlines and timeouts, logging, fault
    injection, and the roster and certificate files (a roster may change
    between runs, docs/FAULTS.md). */
-#define S_CONFIG_KEY "run.config"
-#define S_RESTARTS_KEY "run.restarts"
+#define S_CONFIG_KEY FL_SERVER_CONFIG_KEY
+#define S_RESTARTS_KEY FL_SERVER_RESTARTS_KEY
 #define S_MAX_RESTARTS 64
 
 static const char *s_mutable[] = {"bind", "port-file", "metrics", "model-out", "report", "run-name",
@@ -714,6 +684,7 @@ main (int argc, char **argv)
     zcert_t *cert = NULL;
     fl_round_t *round = NULL;
     fl_transport_t *tr = NULL;
+    fl_server_t *server = NULL;
     fl_report_t *report = NULL;
     fl_checkpoint_t *resume_ck = NULL;
     FILE *csv = NULL;
@@ -878,18 +849,6 @@ main (int argc, char **argv)
             { exit_code = 3; goto done; }
         }
     }
-    {
-        fl_round_summary_t h;
-        size_t nh = fl_round_history (round, 0, &h);
-        for (size_t i = 0; i < nh; i++) {
-            fl_round_history (round, i, &h);
-            if (csv)
-                fl_report_csv_row (csv, &h, 0);
-            fl_report_add_round (report, &h, 0);
-        }
-        if (nh)
-            fl_report_add_note (report, "Resumed from a checkpoint after round %zu (earlier rounds' times are not known).", nh);
-    }
     tr = fl_transport_server_new (&tcfg);
     if (!tr)
         { exit_code = 1; goto done; }
@@ -906,66 +865,32 @@ main (int argc, char **argv)
     s_report_privacy (report, &s, roster, cert != NULL);
     fflush (stdout);
 
-    int64_t t0 = zclock_mono (), last_round_end = t0;
-    fl_round_start (round, t0);
-    while (!zsys_interrupted) {
-        fl_round_phase_t ph = fl_round_phase (round);
-        if (ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED)
-            break;
-        int64_t now = zclock_mono ();
-        int64_t wait = fl_round_next_timeout_ms (round, now);
-        if (wait < 0 || wait > 1000)
-            wait = 1000;
-        fl_transport_msg_t msg;
-        int r = fl_transport_recv (tr, (int) wait, &msg);
-        now = zclock_mono ();
-        if (r == 0) {
-            fl_round_on_message (round, now, msg.id, msg.id_len, msg.member, msg.data, msg.len);
-            fl_transport_msg_free (&msg);
-        }
-        else if (r < 0)
-            break;
-        fl_round_on_tick (round, now);
-        s_flush (round, tr);
-        if (s.crash_at[0] && fl_round_current (round) == s.crash_round && strcmp (s_where (round), s.crash_at) == 0) {
-            fprintf (stderr, "fl-coordinator: fault injection: SIGKILL in round %" PRIu64 " phase %s\n",
-                     s.crash_round, s.crash_at);
-            fflush (stderr);
-            raise (SIGKILL);
-        }
-        fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
-        if (ck && ckdir) {
-            /* the run's configuration and restarts travel with every checkpoint */
-            int fr = fl_checkpoint_put_bytes (ck, S_CONFIG_KEY, config_text, strlen (config_text));
-            if (fr == 0 && n_restarts)
-                fr = fl_checkpoint_put_u64s (ck, S_RESTARTS_KEY, restarts, 2 * n_restarts);
-            if (fr != 0 || fl_checkpoint_save_dir (ck, ckdir) != 0) {
-                zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written to %s (see above); a resume "
-                            "would start from the last one written", fl_checkpoint_round (ck), ckdir);
-                output_failed = 1;
-            }
-        }
-        fl_checkpoint_destroy (&ck);
-        fl_round_summary_t sum;
-        while (fl_round_next_summary (round, &sum)) {
-            double secs = (now - last_round_end) / 1000.0;
-            last_round_end = now;
-            fl_report_progress_line (stdout, &sum, s.rounds, secs, tag);
-            fflush (stdout);
-            if (csv) {
-                fl_report_csv_row (csv, &sum, secs);
-                if (fflush (csv) != 0 || ferror (csv)) {
-                    zsys_error ("coordinator: cannot write the metrics CSV %s: %s; no more rows are written",
-                                s.metrics, strerror (errno));
-                    fclose (csv);
-                    csv = NULL;
-                    output_failed = 1;
-                }
-            }
-            fl_report_add_round (report, &sum, secs);
-        }
+    fl_server_config_t scfg;
+    memset (&scfg, 0, sizeof scfg);
+    scfg.round = round;
+    scfg.transport = tr;
+    scfg.report = report;
+    scfg.progress = stdout;
+    scfg.mode_tag = tag;
+    scfg.rounds = s.rounds;
+    scfg.metrics = csv;
+    scfg.metrics_name = s.metrics;
+    scfg.checkpoint_dir = ckdir;
+    scfg.config_text = config_text;
+    scfg.restarts = restarts;
+    scfg.n_restarts = n_restarts;
+    scfg.crash_at = s.crash_at;
+    scfg.crash_round = s.crash_round;
+    server = fl_server_new (&scfg);
+    if (!server)
+        { exit_code = 1; goto done; }
+    fl_server_run (server);
+    if (fl_server_output_failed (server))
+        output_failed = 1;
+    if (fl_server_metrics_failed (server)) {
+        fclose (csv);               /* the failed write was logged; no more rows */
+        csv = NULL;
     }
-    s_flush (round, tr);
     int completed = 0;
     if (zsys_interrupted) {
         /* SIGTERM / SIGINT: the round in progress is abandoned; the last
@@ -1055,6 +980,7 @@ done:
     }
     free (config_text);
     fl_checkpoint_destroy (&resume_ck);
+    fl_server_destroy (&server);
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);
