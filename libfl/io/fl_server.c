@@ -1,5 +1,6 @@
 /*  fl_server - see fl_server.h. */
 #include "fl_server.h"
+#include "fl_checkpoint.h"
 
 #include <assert.h>
 #include <czmq.h>

@@ -40,7 +40,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "fl_checkpoint.h"
 #include "fl_report.h"
 #include "fl_round.h"
 #include "fl_transport.h"
