@@ -1,11 +1,13 @@
 /*  fl-coordinator - schedules a consortium's training rounds.
 
-    Wiring only: options (fl_args), the transport (fl_transport), and a loop
-    that feeds received payloads and the clock to the round state machine
-    (fl_round), sends what it emits, and reports each finished round as a
-    progress line, a metrics CSV row and, at the end, a model file and a run
+    Wiring only: options (fl_args), the round state machine (fl_round), the
+    transport (fl_transport), and the driver loop (fl_server), which feeds
+    received payloads and the clock to the round, sends what it emits,
+    saves checkpoints and reports each finished round as a progress line, a
+    metrics CSV row and a report row; at the end, a model file and a run
     report.  See docs/COORDINATOR.md.
 */
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "fl_args.h"
+#include "fl_options.h"
 #include "fl_model.h"
 #include "fl_checkpoint.h"
 #include "fl_log.h"
@@ -30,37 +33,28 @@
 #include "fl_modelfile.h"
 #include "fl_round.h"
 #include "fl_schema.h"
+#include "fl_server.h"
 #include "fl_transport.h"
 
 typedef struct {
     char bind[256];
     size_t min_clients, max_clients, min_cohort, min_updates;
-    uint64_t rounds, local_epochs, batch_size, example_cap, seed, model_seed;
-    double fraction, client_lr, server_lr, server_momentum, beta1, beta2, tau;
-    char client_opt[16], server_opt[16], model[32], hidden[64];
+    uint64_t example_cap, seed, model_seed;
+    double server_momentum, beta1, beta2, tau;
     double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
     char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
     char schema[1024];              /* a member's own CSV: the agreed encoding (docs/DATA.md) */
     size_t max_message_mb;
     char roster[1024], cert[1024];
-    double clip_norm, sa_corrupt, sa_dropout, secagg_deadline;
-    size_t bucket_size;
-    char aggregator[32];
-    double trim_beta, geomed_nu, cclip_tau, norm_bound;
-    size_t robust_f, multi_krum_m;
+    double secagg_deadline;
+    double geomed_nu, cclip_tau, norm_bound;
+    size_t multi_krum_m;
     uint64_t geomed_iters, cclip_iters;
-    int quiet, plaintext, allow_small_buckets;
-    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
+    int quiet;
     char checkpoint_dir[1024], resume[1024], crash_at[32];
     uint64_t crash_round;
-    int qat;
-    char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
-    double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
-    uint64_t dp_steps;
-    int dp_distributed;
-    int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
-    double dp_target_quantile, dp_clip_lr, dp_count_noise;
     char log_format[8];             /* text | json (fl_log) */
+    fl_options_round_t r;           /* the options fl-sim takes too (io/fl_options) */
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -68,22 +62,10 @@ static const fl_arg_t s_args[] = {
     {"bind", FL_ARG_STR, F (bind), sizeof ((settings_t *) 0)->bind, "ENDPOINT", "ZeroMQ endpoint to bind", FL_ARG_NO_RANGE},
     {"min-clients", FL_ARG_SIZE, F (min_clients), 0, "N", "clients that must join before training starts", 1, 65535},
     {"max-clients", FL_ARG_SIZE, F (max_clients), 0, "N", "admission limit", 1, 65535},
-    {"rounds", FL_ARG_U64, F (rounds), 0, "R", "training rounds", 1, 1e6},
-    {"fraction", FL_ARG_DOUBLE, F (fraction), 0, "F", "fraction of ready clients sampled into each round's cohort", 1e-6, 1},
     {"min-cohort", FL_ARG_SIZE, F (min_cohort), 0, "N", "minimum cohort size (when that many are ready)", 1, 65535},
     {"min-updates", FL_ARG_SIZE, F (min_updates), 0, "N", "fewer updates than this: round skipped, model unchanged", 1, 65535},
-    {"local-epochs", FL_ARG_U64, F (local_epochs), 0, "E", "local epochs per round", 1, 1000},
-    {"batch-size", FL_ARG_U64, F (batch_size), 0, "B", "local batch size", 1, 1000000},
-    {"client-lr", FL_ARG_DOUBLE, F (client_lr), 0, "LR", "client learning rate", 1e-9, 100},
-    {"client-opt", FL_ARG_STR, F (client_opt), sizeof ((settings_t *) 0)->client_opt, "NAME", "client optimizer: sgd | momentum | adam", FL_ARG_NO_RANGE},
     {"example-cap", FL_ARG_U64, F (example_cap), 0, "N", "FedAvg weight cap per client (examples; 0 = none)", 0, 1e12},
-    {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
-    {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
-    {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "model plugin shared object (replaces --model; docs/MODELS.md)", FL_ARG_NO_RANGE},
-    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"model-seed", FL_ARG_U64, F (model_seed), 0, "S", "seed of the global model's initialisation", FL_ARG_NO_RANGE},
-    {"server-opt", FL_ARG_STR, F (server_opt), sizeof ((settings_t *) 0)->server_opt, "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
-    {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
     {"server-momentum", FL_ARG_DOUBLE, F (server_momentum), 0, "B", "FedAvgM momentum", 0, 0.999999},
     {"beta1", FL_ARG_DOUBLE, F (beta1), 0, "B", "FedAdam beta1", 0, 0.999999},
     {"beta2", FL_ARG_DOUBLE, F (beta2), 0, "B", "FedAdam beta2", 0, 0.999999},
@@ -103,65 +85,52 @@ static const fl_arg_t s_args[] = {
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
     {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
-    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode and client-level DP: L2 clipping norm of each client update (with --dp-adaptive-clip: the starting norm)", 1e-6, 1e5},
-    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = the whole cohort is one bucket)", 0, 65535},
-    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
-    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out (default -1: per bucket size, the largest of 0.25, 0.2, ... 0 with a safe threshold)", 0, 0.99},
     {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
-    {"aggregator", FL_ARG_STR, F (aggregator), sizeof ((settings_t *) 0)->aggregator, "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (all but fedavg run over bucket means)", FL_ARG_NO_RANGE},
-    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side", 0, 0.4999},
-    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
     {"multi-krum-m", FL_ARG_SIZE, F (multi_krum_m), 0, "M", "multi_krum: bucket means averaged (0 = B - f)", 0, 65535},
     {"geomed-nu", FL_ARG_DOUBLE, F (geomed_nu), 0, "NU", "geomed: Weiszfeld smoothing", 1e-12, 1e6},
     {"geomed-iters", FL_ARG_U64, F (geomed_iters), 0, "N", "geomed: iteration limit", 1, 100000},
     {"cclip-tau", FL_ARG_DOUBLE, F (cclip_tau), 0, "TAU", "cclip: clipping radius", 1e-12, 1e9},
     {"cclip-iters", FL_ARG_U64, F (cclip_iters), 0, "L", "cclip: iterations", 1, 1000},
     {"norm-bound", FL_ARG_DOUBLE, F (norm_bound), 0, "M", "bound every bucket mean to this L2 norm before the rule (0 = off)", 0, 1e9},
-    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates), and secure buckets of 2 if the roster policy has min_bucket = 2: each member of such a bucket learns the other's update", FL_ARG_NO_RANGE},
     {"checkpoint-dir", FL_ARG_STR, F (checkpoint_dir), sizeof ((settings_t *) 0)->checkpoint_dir, "DIR", "write a checkpoint here after every completed round", FL_ARG_NO_RANGE},
     {"resume", FL_ARG_STR, F (resume), sizeof ((settings_t *) 0)->resume, "DIR", "continue the run checkpointed in DIR (and keep checkpointing there)", FL_ARG_NO_RANGE},
     {"crash-at", FL_ARG_STR, F (crash_at), sizeof ((settings_t *) 0)->crash_at, "PHASE", "fault injection for tests: SIGKILL this process on entering PHASE (stats | stats-share | stats-masked | stats-consistency | stats-unmask | train | advertise | share | masked | consistency | unmask | evaluate | evaluate-share | evaluate-masked | evaluate-consistency | evaluate-unmask) of --crash-round", FL_ARG_NO_RANGE},
     {"crash-round", FL_ARG_U64, F (crash_round), 0, "R", "fault injection: the round of --crash-at", 0, 1e9},
-    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plain FedAvg: updates travel unmasked (trusted settings only)", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "no zsys log lines (progress lines and fatal errors still print)", FL_ARG_NO_RANGE},
     {"log-format", FL_ARG_STR, F (log_format), sizeof ((settings_t *) 0)->log_format, "FORMAT", "log lines on stderr: text (ISO-8601 UTC time, level, program, message) | json (one object per line)", FL_ARG_NO_RANGE},
     /* differential privacy (docs/PRIVACY.md) */
-    {"dp-unit", FL_ARG_STR, F (dp_unit), sizeof ((settings_t *) 0)->dp_unit, "UNIT", "differential privacy per record (DP-SGD-style local steps) or per client (DP-FedAvg; --fraction is the Poisson cohort rate); needs a rule over bucket means", FL_ARG_NO_RANGE},
-    {"dp-epsilon", FL_ARG_DOUBLE, F (dp_epsilon), 0, "E", "privacy budget: training stops before epsilon would exceed E", 1e-6, 1e6},
-    {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta of the (epsilon, delta) guarantee", 1e-300, 0.5},
-    {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
-    {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
-    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
-    {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "distributed noise: each client adds its share of discrete Gaussian noise before masking, so the coordinator never sees an un-noised bucket sum (needs secure aggregation)", FL_ARG_NO_RANGE},
-    {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm (the starting norm) each round towards the --dp-target-quantile of the update norms (Andrew et al. 2021); the count of unclipped updates is noised and accounted", FL_ARG_NO_RANGE},
-    {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
-    {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
-    {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
 };
 #undef F
+
+/* The program's options: its own, then the ones it shares with fl-sim
+   (io/fl_options), in one table for fl_args, --help and the run's
+   configuration in its checkpoints. */
+static fl_arg_t s_all[sizeof s_args / sizeof s_args[0] + 64];
+static size_t s_n_all;
+
+static void
+s_table (void)
+{
+    size_t n = fl_args_append (s_all, sizeof s_all / sizeof s_all[0], 0, s_args, sizeof s_args / sizeof s_args[0], 0);
+    s_n_all = fl_args_append (s_all, sizeof s_all / sizeof s_all[0], n, fl_options_round, fl_options_round_count,
+                              offsetof (settings_t, r));
+    assert (n && s_n_all);
+}
 
 static void
 s_defaults (settings_t *s)
 {
     memset (s, 0, sizeof *s);
+    fl_options_round_defaults (&s->r);
     fl_round_config_t d;
     fl_round_config_default (&d);
     snprintf (s->bind, sizeof s->bind, "tcp://127.0.0.1:5555");
     s->min_clients = d.min_clients;
     s->max_clients = 1000;
-    s->rounds = d.rounds;
-    s->fraction = d.fraction;
     s->min_cohort = d.min_cohort;
     s->min_updates = d.min_updates;
-    s->local_epochs = d.local_epochs;
-    s->batch_size = d.batch_size;
-    s->client_lr = d.client_lr;
-    snprintf (s->client_opt, sizeof s->client_opt, "%s", d.client_opt);
     s->example_cap = d.example_cap;
-    snprintf (s->model, sizeof s->model, "%s", d.model);
     s->model_seed = d.model_seed;
-    snprintf (s->server_opt, sizeof s->server_opt, "fedavg");
-    s->server_lr = d.server_opt.lr;
     s->server_momentum = d.server_opt.momentum;
     s->beta1 = d.server_opt.beta1;
     s->beta2 = d.server_opt.beta2;
@@ -173,26 +142,12 @@ s_defaults (settings_t *s)
     s->liveness = d.liveness_ms / 1000.0;
     s->seed = d.seed;
     s->max_message_mb = 64;
-    s->clip_norm = d.clip_norm;
-    s->sa_corrupt = d.sa_corrupt;
-    s->sa_dropout = d.sa_dropout;
     s->secagg_deadline = d.secagg_deadline_ms / 1000.0;
-    s->bucket_size = d.bucket_size;
-    snprintf (s->aggregator, sizeof s->aggregator, "fedavg");
-    s->trim_beta = 0.2;
-    s->robust_f = 1;
     s->geomed_nu = d.robust_params.nu;
     s->geomed_iters = (uint64_t) d.robust_params.max_iter;
     s->cclip_tau = d.robust_params.tau;
     s->cclip_iters = (uint64_t) d.robust_params.L;
     snprintf (s->run_name, sizeof s->run_name, "libfl run");
-    s->dp_delta = 1e-5;
-    s->dp_noise_multiplier = -1;     /* calibrate from --dp-epsilon */
-    s->dp_clip = 1.0;
-    s->dp_steps = 1;
-    s->dp_target_quantile = d.dp_target_quantile;
-    s->dp_clip_lr = d.dp_clip_lr;
-    s->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
     snprintf (s->log_format, sizeof s->log_format, "text");
 }
 
@@ -202,25 +157,25 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     fl_round_config_default (c);
     c->min_clients = s->min_clients;
     c->max_clients = s->max_clients;
-    c->rounds = s->rounds;
-    c->fraction = s->fraction;
+    c->rounds = s->r.rounds;
+    c->fraction = s->r.fraction;
     c->min_cohort = s->min_cohort;
     c->min_updates = s->min_updates;
-    c->local_epochs = (uint32_t) s->local_epochs;
-    c->batch_size = (uint32_t) s->batch_size;
-    c->client_lr = s->client_lr;
-    snprintf (c->client_opt, sizeof c->client_opt, "%s", s->client_opt);
+    c->local_epochs = (uint32_t) s->r.local_epochs;
+    c->batch_size = (uint32_t) s->r.batch_size;
+    c->client_lr = s->r.client_lr;
+    snprintf (c->client_opt, sizeof c->client_opt, "%s", s->r.client_opt);
     c->example_cap = s->example_cap;
-    snprintf (c->model, sizeof c->model, "%s", s->model);
-    snprintf (c->hidden, sizeof c->hidden, "%s", s->hidden);
+    snprintf (c->model, sizeof c->model, "%s", s->r.model);
+    snprintf (c->hidden, sizeof c->hidden, "%s", s->r.hidden);
     c->model_seed = s->model_seed;
-    snprintf (c->model_plugin, sizeof c->model_plugin, "%s", s->model_plugin);
-    c->qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
-    if (fl_server_opt_kind_parse (s->server_opt, &c->server_opt.kind) != 0) {
-        fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->server_opt);
+    snprintf (c->model_plugin, sizeof c->model_plugin, "%s", s->r.model_plugin);
+    c->qat = s->r.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
+    if (fl_server_opt_kind_parse (s->r.server_opt, &c->server_opt.kind) != 0) {
+        fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->r.server_opt);
         return -1;
     }
-    c->server_opt.lr = s->server_lr;
+    c->server_opt.lr = s->r.server_lr;
     c->server_opt.momentum = s->server_momentum;
     c->server_opt.beta1 = s->beta1;
     c->server_opt.beta2 = s->beta2;
@@ -232,23 +187,23 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     c->liveness_ms = (int64_t) (s->liveness * 1000);
     c->seed = s->seed;
     randombytes_buf (c->run_id, sizeof c->run_id);
-    c->secure = !s->plaintext;
-    c->clip_norm = s->clip_norm;
-    c->bucket_size = s->bucket_size;
-    c->sa_corrupt = s->sa_corrupt;
-    c->sa_dropout = s->sa_dropout;
+    c->secure = !s->r.plaintext;
+    c->clip_norm = s->r.clip_norm;
+    c->bucket_size = s->r.bucket_size;
+    c->sa_corrupt = s->r.sa_corrupt;
+    c->sa_dropout = s->r.sa_dropout;
     c->secagg_deadline_ms = (int64_t) (s->secagg_deadline * 1000);
-    c->allow_small_buckets = s->allow_small_buckets;
-    if (strcmp (s->aggregator, "fedavg") != 0) {
-        if (fl_robust_kind_parse (s->aggregator, &c->robust_kind) != 0) {
-            fprintf (stderr, "fl-coordinator: --aggregator: unknown rule '%s'\n", s->aggregator);
+    c->allow_small_buckets = s->r.allow_small_buckets;
+    if (strcmp (s->r.aggregator, "fedavg") != 0) {
+        if (fl_robust_kind_parse (s->r.aggregator, &c->robust_kind) != 0) {
+            fprintf (stderr, "fl-coordinator: --aggregator: unknown rule '%s'\n", s->r.aggregator);
             return -1;
         }
         c->robust = 1;
         fl_robust_params_defaults (&c->robust_params);
         if (c->robust_kind == FL_ROBUST_TRIMMED_MEAN)
-            c->robust_params.beta = s->trim_beta;
-        c->robust_params.f = s->robust_f;
+            c->robust_params.beta = s->r.trim_beta;
+        c->robust_params.f = s->r.robust_f;
         c->robust_params.m = s->multi_krum_m;
         c->robust_params.nu = s->geomed_nu;
         c->robust_params.max_iter = (int) s->geomed_iters;
@@ -257,77 +212,45 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->robust_params.M = s->norm_bound;
     }
     /* differential privacy */
-    if (s->dp_unit[0]) {
-        if (strcmp (s->dp_unit, "record") == 0)
+    if (s->r.dp_unit[0]) {
+        if (strcmp (s->r.dp_unit, "record") == 0)
             c->dp = FL_ROUND_DP_RECORD;
-        else if (strcmp (s->dp_unit, "client") == 0)
+        else if (strcmp (s->r.dp_unit, "client") == 0)
             c->dp = FL_ROUND_DP_CLIENT;
         else {
-            fprintf (stderr, "fl-coordinator: --dp-unit: '%s' is not record or client\n", s->dp_unit);
+            fprintf (stderr, "fl-coordinator: --dp-unit: '%s' is not record or client\n", s->r.dp_unit);
             return -1;
         }
-        c->dp_epsilon = s->dp_epsilon;
-        c->dp_delta = s->dp_delta;
-        c->dp_noise_multiplier = s->dp_noise_multiplier;
-        c->dp_clip = s->dp_clip;
-        c->dp_steps = (uint32_t) s->dp_steps;
-        c->dp_adaptive_clip = s->dp_adaptive_clip;
-        c->dp_target_quantile = s->dp_target_quantile;
-        c->dp_clip_lr = s->dp_clip_lr;
-        c->dp_count_noise = s->dp_count_noise;
-        c->dp_distributed = s->dp_distributed;
-        if (s->dp_distributed && s->plaintext) {
+        c->dp_epsilon = s->r.dp_epsilon;
+        c->dp_delta = s->r.dp_delta;
+        c->dp_noise_multiplier = s->r.dp_noise_multiplier;
+        c->dp_clip = s->r.dp_clip;
+        c->dp_steps = (uint32_t) s->r.dp_steps;
+        c->dp_adaptive_clip = s->r.dp_adaptive_clip;
+        c->dp_target_quantile = s->r.dp_target_quantile;
+        c->dp_clip_lr = s->r.dp_clip_lr;
+        c->dp_count_noise = s->r.dp_count_noise;
+        c->dp_distributed = s->r.dp_distributed;
+        if (s->r.dp_distributed && s->r.plaintext) {
             fprintf (stderr, "fl-coordinator: --dp-distributed needs secure aggregation: the clients' noise shares "
                              "protect only a masked sum (drop --plaintext)\n");
             return -1;
         }
     }
-    else if (s->dp_distributed) {
+    else if (s->r.dp_distributed) {
         fprintf (stderr, "fl-coordinator: --dp-distributed needs --dp-unit record|client\n");
         return -1;
     }
-    else if (s->dp_epsilon > 0 || s->dp_noise_multiplier >= 0 || s->dp_adaptive_clip) {
+    else if (s->r.dp_epsilon > 0 || s->r.dp_noise_multiplier >= 0 || s->r.dp_adaptive_clip) {
         fprintf (stderr, "fl-coordinator: --dp-epsilon / --dp-noise-multiplier / --dp-adaptive-clip need --dp-unit "
                          "record|client\n");
         return -1;
     }
-    if (!s->dp_adaptive_clip && s->dp_count_noise >= 0) {
+    if (!s->r.dp_adaptive_clip && s->r.dp_count_noise >= 0) {
         fprintf (stderr, "fl-coordinator: --dp-count-noise needs --dp-adaptive-clip\n");
         return -1;
     }
     return 0;
-}
-
-/* Fault injection: the name of where the run is now, in --crash-at terms.
-   Secure round 0 statistics and evaluation run the same bucket protocol as
-   training: "stats" / "evaluate" name their start (key advertisement), and
-   "stats-share" .. "evaluate-unmask" their later secure-aggregation phases. */
-static const char *
-s_where (const fl_round_t *round)
-{
-    static const char *sa[] = {"advertise", "share", "masked", "consistency", "unmask"};
-    static const char *st[] = {"stats", "stats-share", "stats-masked", "stats-consistency", "stats-unmask"};
-    static const char *ev[] = {"evaluate", "evaluate-share", "evaluate-masked", "evaluate-consistency",
-                               "evaluate-unmask"};
-    int s = fl_round_secure_state (round);
-    switch (fl_round_phase (round)) {
-    case FL_ROUND_STATS: return s > 0 && s < 5 ? st[s] : "stats";
-    case FL_ROUND_EVAL: return s > 0 && s < 5 ? ev[s] : "evaluate";
-    case FL_ROUND_TRAIN: return s >= 0 && s < 5 ? sa[s] : "train";
-    default: return "";
-    }
-}
-
-static void
-s_flush (fl_round_t *round, fl_transport_t *tr)
-{
-    const uint8_t *id;
-    size_t id_len, len;
-    uint8_t *data;
-    while (fl_round_next_out (round, &id, &id_len, &data, &len)) {
-        fl_transport_send (tr, id, id_len, data, len);
-        free (data);
-    }
 }
 
 /*  The report's "Privacy and security" statements known before the run: the
@@ -352,7 +275,7 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
     else
         fl_report_add_privacy (report, "Transport: NOT encrypted and NOT authenticated; member ids are what "
                                "clients claimed.");
-    if (s->plaintext) {
+    if (s->r.plaintext) {
         fl_report_add_privacy (report, "Model updates: NOT masked (plaintext mode). The coordinator saw every "
                                "member's individual update, example count and training loss.");
         fl_report_add_privacy (report, "Round-0 feature statistics and federated-evaluation counts and score "
@@ -360,8 +283,8 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
     }
     else {
         char buckets[96];
-        if (s->bucket_size)
-            snprintf (buckets, sizeof buckets, "buckets of at least %zu members", s->bucket_size);
+        if (s->r.bucket_size)
+            snprintf (buckets, sizeof buckets, "buckets of at least %zu members", s->r.bucket_size);
         else
             snprintf (buckets, sizeof buckets, "one bucket per round (the whole cohort)");
         fl_report_add_privacy (report, "Model updates: masked by secure aggregation (Bonawitz et al., CCS 2017, "
@@ -370,7 +293,7 @@ s_report_privacy (fl_report_t *report, const settings_t *s, const fl_roster_t *r
                                "while at most %g of a bucket's members collude with the coordinator; a bucket "
                                "that loses more members than its threshold allows aborts and reveals nothing "
                                "(docs/SECURITY.md, docs/SECAGG.md).",
-                               buckets, s->clip_norm, s->sa_corrupt);
+                               buckets, s->r.clip_norm, s->r.sa_corrupt);
         if (roster) {
             fl_secagg_policy_t pol;
             fl_roster_policy (roster, &pol);
@@ -409,7 +332,7 @@ s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
     if (fp) {
         sodium_bin2hex (hex, sizeof hex, fp, 32);
         fl_report_add_fact (report, "Model", "%s%s%s, %zu features, %zu classes, %zu parameters, fingerprint %s",
-                            s->model_plugin[0] ? s->model_plugin : s->model, s->hidden[0] ? " " : "", s->hidden,
+                            s->r.model_plugin[0] ? s->r.model_plugin : s->r.model, s->r.hidden[0] ? " " : "", s->r.hidden,
                             fl_round_features (round), fl_round_classes (round), fl_round_num_params (round), hex);
     }
     char names[2048];
@@ -425,8 +348,8 @@ s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
    where to listen and write, deadlines and timeouts, logging, fault
    injection, and the roster and certificate files (a roster may change
    between runs, docs/FAULTS.md). */
-#define S_CONFIG_KEY "run.config"
-#define S_RESTARTS_KEY "run.restarts"
+#define S_CONFIG_KEY FL_SERVER_CONFIG_KEY
+#define S_RESTARTS_KEY FL_SERVER_RESTARTS_KEY
 #define S_MAX_RESTARTS 64
 
 static const char *s_mutable[] = {"bind", "port-file", "metrics", "model-out", "report", "run-name",
@@ -503,12 +426,12 @@ s_config_text (const settings_t *s)
     if (!out)
         return NULL;
     out[0] = 0;
-    for (size_t i = 0; i < sizeof s_args / sizeof s_args[0]; i++) {
-        if (s_is_mutable (s_args[i].name))
+    for (size_t i = 0; i < s_n_all; i++) {
+        if (s_is_mutable (s_all[i].name))
             continue;
         char v[1100];
-        s_arg_value (&s_args[i], s, v, sizeof v);
-        int n = snprintf (out + off, cap - off, "%s=%s\n", s_args[i].name, v);
+        s_arg_value (&s_all[i], s, v, sizeof v);
+        int n = snprintf (out + off, cap - off, "%s=%s\n", s_all[i].name, v);
         if (n < 0 || (size_t) n >= cap - off) {
             free (out);
             return NULL;
@@ -572,9 +495,9 @@ s_apply_run_config (settings_t *s, const fl_checkpoint_t *ck, const char *dir, i
         *eq = 0;
         const char *name = line, *val = eq + 1;
         const fl_arg_t *a = NULL;
-        for (size_t i = 0; i < sizeof s_args / sizeof s_args[0] && !a; i++)
-            if (strcmp (s_args[i].name, name) == 0)
-                a = &s_args[i];
+        for (size_t i = 0; i < s_n_all && !a; i++)
+            if (strcmp (s_all[i].name, name) == 0)
+                a = &s_all[i];
         if (!a) {
             fprintf (stderr, "fl-coordinator: the checkpointed run in %s has option --%s, which this version does "
                              "not know\n", dir, name);
@@ -672,8 +595,9 @@ int
 main (int argc, char **argv)
 {
     settings_t s;
+    s_table ();
     s_defaults (&s);
-    int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-coordinator",
+    int rc = fl_args_parse (s_all, s_n_all, &s, argc, argv, "fl-coordinator",
                             "coordinator", NULL,
                             "Waits for --min-clients clients, runs round 0 (federated feature\n"
                             "standardisation) and --rounds training rounds, then writes the model.\n"
@@ -714,6 +638,7 @@ main (int argc, char **argv)
     zcert_t *cert = NULL;
     fl_round_t *round = NULL;
     fl_transport_t *tr = NULL;
+    fl_server_t *server = NULL;
     fl_report_t *report = NULL;
     fl_checkpoint_t *resume_ck = NULL;
     FILE *csv = NULL;
@@ -761,7 +686,7 @@ main (int argc, char **argv)
     fl_round_config_t rcfg;
     if (s_round_config (&s, &rcfg) != 0)
         { exit_code = 2; goto done; }
-    if (!s.plaintext && (!s.roster[0] || !s.cert[0])) {
+    if (!s.r.plaintext && (!s.roster[0] || !s.cert[0])) {
         fprintf (stderr, "fl-coordinator: secure aggregation needs --roster and --cert (see fl-keygen); "
                          "--plaintext runs unmasked FedAvg instead\n");
         { exit_code = 2; goto done; }
@@ -775,16 +700,16 @@ main (int argc, char **argv)
         mc.n_classes = 2;
         mc.qat = rcfg.qat;
         fl_model_t *probe = NULL;
-        if (s.hidden[0] && fl_model_parse_hidden (s.hidden, &mc) != 0)
-            fprintf (stderr, "fl-coordinator: --hidden: '%s' is not a list of layer sizes such as 64,32\n", s.hidden);
-        else if (s.model_plugin[0])
-            probe = fl_model_load_plugin (s.model_plugin, &mc, NULL, 0);
+        if (s.r.hidden[0] && fl_model_parse_hidden (s.r.hidden, &mc) != 0)
+            fprintf (stderr, "fl-coordinator: --hidden: '%s' is not a list of layer sizes such as 64,32\n", s.r.hidden);
+        else if (s.r.model_plugin[0])
+            probe = fl_model_load_plugin (s.r.model_plugin, &mc, NULL, 0);
         else
-            probe = fl_model_new (s.model, &mc);
+            probe = fl_model_new (s.r.model, &mc);
         if (!probe) {
-            fprintf (stderr, "fl-coordinator: the model (--model %s%s%s%s%s) cannot be built (see the log)\n", s.model,
-                     s.hidden[0] ? " --hidden " : "", s.hidden, s.model_plugin[0] ? " --model-plugin " : "",
-                     s.model_plugin);
+            fprintf (stderr, "fl-coordinator: the model (--model %s%s%s%s%s) cannot be built (see the log)\n", s.r.model,
+                     s.r.hidden[0] ? " --hidden " : "", s.r.hidden, s.r.model_plugin[0] ? " --model-plugin " : "",
+                     s.r.model_plugin);
             exit_code = 2;
             goto done;
         }
@@ -841,17 +766,17 @@ main (int argc, char **argv)
         tcfg.own_cert = cert;
         tcfg.allow = fl_roster_certstore (roster);   /* zauth admits roster members only */
     }
-    const char *mode = s.plaintext ? "plaintext FedAvg (updates are NOT masked)"
+    const char *mode = s.r.plaintext ? "plaintext FedAvg (updates are NOT masked)"
                                    : "secure aggregation (masked updates, round 0 statistics and evaluation counts; "
                                      "the coordinator learns only bucket sums)";
-    const char *tag = s.plaintext ? "plaintext" : "secure";
+    const char *tag = s.r.plaintext ? "plaintext" : "secure";
     report = fl_report_new (s.run_name, mode);
     fl_report_set_config (report, "rounds %" PRIu64 ", min clients %zu, fraction %g, model %s%s%s, "
                           "local epochs %" PRIu64 ", batch %" PRIu64 ", client lr %g (%s), server %s lr %g, "
                           "aggregator %s, bucket size %zu",
-                          s.rounds, s.min_clients, s.fraction, s.model, s.hidden[0] ? " " : "", s.hidden,
-                          s.local_epochs, s.batch_size, s.client_lr, s.client_opt, s.server_opt, s.server_lr,
-                          s.aggregator, s.bucket_size);
+                          s.r.rounds, s.min_clients, s.r.fraction, s.r.model, s.r.hidden[0] ? " " : "", s.r.hidden,
+                          s.r.local_epochs, s.r.batch_size, s.r.client_lr, s.r.client_opt, s.r.server_opt, s.r.server_lr,
+                          s.r.aggregator, s.r.bucket_size);
     if (n_restarts) {
         char list[2048] = "";
         size_t off = 0;
@@ -878,18 +803,6 @@ main (int argc, char **argv)
             { exit_code = 3; goto done; }
         }
     }
-    {
-        fl_round_summary_t h;
-        size_t nh = fl_round_history (round, 0, &h);
-        for (size_t i = 0; i < nh; i++) {
-            fl_round_history (round, i, &h);
-            if (csv)
-                fl_report_csv_row (csv, &h, 0);
-            fl_report_add_round (report, &h, 0);
-        }
-        if (nh)
-            fl_report_add_note (report, "Resumed from a checkpoint after round %zu (earlier rounds' times are not known).", nh);
-    }
     tr = fl_transport_server_new (&tcfg);
     if (!tr)
         { exit_code = 1; goto done; }
@@ -906,66 +819,32 @@ main (int argc, char **argv)
     s_report_privacy (report, &s, roster, cert != NULL);
     fflush (stdout);
 
-    int64_t t0 = zclock_mono (), last_round_end = t0;
-    fl_round_start (round, t0);
-    while (!zsys_interrupted) {
-        fl_round_phase_t ph = fl_round_phase (round);
-        if (ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED)
-            break;
-        int64_t now = zclock_mono ();
-        int64_t wait = fl_round_next_timeout_ms (round, now);
-        if (wait < 0 || wait > 1000)
-            wait = 1000;
-        fl_transport_msg_t msg;
-        int r = fl_transport_recv (tr, (int) wait, &msg);
-        now = zclock_mono ();
-        if (r == 0) {
-            fl_round_on_message (round, now, msg.id, msg.id_len, msg.member, msg.data, msg.len);
-            fl_transport_msg_free (&msg);
-        }
-        else if (r < 0)
-            break;
-        fl_round_on_tick (round, now);
-        s_flush (round, tr);
-        if (s.crash_at[0] && fl_round_current (round) == s.crash_round && strcmp (s_where (round), s.crash_at) == 0) {
-            fprintf (stderr, "fl-coordinator: fault injection: SIGKILL in round %" PRIu64 " phase %s\n",
-                     s.crash_round, s.crash_at);
-            fflush (stderr);
-            raise (SIGKILL);
-        }
-        fl_checkpoint_t *ck = fl_round_take_checkpoint (round);
-        if (ck && ckdir) {
-            /* the run's configuration and restarts travel with every checkpoint */
-            int fr = fl_checkpoint_put_bytes (ck, S_CONFIG_KEY, config_text, strlen (config_text));
-            if (fr == 0 && n_restarts)
-                fr = fl_checkpoint_put_u64s (ck, S_RESTARTS_KEY, restarts, 2 * n_restarts);
-            if (fr != 0 || fl_checkpoint_save_dir (ck, ckdir) != 0) {
-                zsys_error ("coordinator: checkpoint of round %" PRIu64 " not written to %s (see above); a resume "
-                            "would start from the last one written", fl_checkpoint_round (ck), ckdir);
-                output_failed = 1;
-            }
-        }
-        fl_checkpoint_destroy (&ck);
-        fl_round_summary_t sum;
-        while (fl_round_next_summary (round, &sum)) {
-            double secs = (now - last_round_end) / 1000.0;
-            last_round_end = now;
-            fl_report_progress_line (stdout, &sum, s.rounds, secs, tag);
-            fflush (stdout);
-            if (csv) {
-                fl_report_csv_row (csv, &sum, secs);
-                if (fflush (csv) != 0 || ferror (csv)) {
-                    zsys_error ("coordinator: cannot write the metrics CSV %s: %s; no more rows are written",
-                                s.metrics, strerror (errno));
-                    fclose (csv);
-                    csv = NULL;
-                    output_failed = 1;
-                }
-            }
-            fl_report_add_round (report, &sum, secs);
-        }
+    fl_server_config_t scfg;
+    memset (&scfg, 0, sizeof scfg);
+    scfg.round = round;
+    scfg.transport = tr;
+    scfg.report = report;
+    scfg.progress = stdout;
+    scfg.mode_tag = tag;
+    scfg.rounds = s.r.rounds;
+    scfg.metrics = csv;
+    scfg.metrics_name = s.metrics;
+    scfg.checkpoint_dir = ckdir;
+    scfg.config_text = config_text;
+    scfg.restarts = restarts;
+    scfg.n_restarts = n_restarts;
+    scfg.crash_at = s.crash_at;
+    scfg.crash_round = s.crash_round;
+    server = fl_server_new (&scfg);
+    if (!server)
+        { exit_code = 1; goto done; }
+    fl_server_run (server);
+    if (fl_server_output_failed (server))
+        output_failed = 1;
+    if (fl_server_metrics_failed (server)) {
+        fclose (csv);               /* the failed write was logged; no more rows */
+        csv = NULL;
     }
-    s_flush (round, tr);
     int completed = 0;
     if (zsys_interrupted) {
         /* SIGTERM / SIGINT: the round in progress is abandoned; the last
@@ -1015,10 +894,10 @@ main (int argc, char **argv)
         }
     }
     s_report_run (report, round, &s);
-    if (!s.plaintext && fl_round_sa_dropout (round) >= 0)
+    if (!s.r.plaintext && fl_round_sa_dropout (round) >= 0)
         fl_report_add_privacy (report, "Dropout tolerance (liveness, not privacy): the thresholds let a bucket "
                                "complete while at most %g of its members drop out%s.", fl_round_sa_dropout (round),
-                               s.sa_dropout < 0 ? " (chosen per bucket size as the largest of 0.25, 0.2, ... 0 "
+                               s.r.sa_dropout < 0 ? " (chosen per bucket size as the largest of 0.25, 0.2, ... 0 "
                                "with a safe threshold; --sa-dropout fixes it)" : "");
     if (!rcfg.dp)
         fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
@@ -1055,6 +934,7 @@ done:
     }
     free (config_text);
     fl_checkpoint_destroy (&resume_ck);
+    fl_server_destroy (&server);
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);

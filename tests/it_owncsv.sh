@@ -60,7 +60,7 @@ summary_ok "$WORK/b.out"
 # 3. --missing error refuses them: one line with file:line:column, no run.
 if "$BIN/fl-sim" --data "$D/breast_cancer.csv" --label Class --clients 3 --missing error --out "$WORK/e" \
     >"$WORK/e.out" 2>"$WORK/e.log"; then fail "--missing error accepted '?' cells"; fi
-n=$(grep -c "shards/member-0[0-9].csv:[0-9]*:[0-9]*: missing value ('?') in column '[a-z-]*' (refused: --missing error)" "$WORK/e.log" || true)
+n=$(grep -c "shards/member-0[0-9].csv:[0-9]*:[0-9]*: missing value ('?') in column '[a-z-]*' (refused: missing values are an error)" "$WORK/e.log" || true)
 [ "$n" = 1 ] || fail "expected the refusal printed once, got $n times"
 [ ! -e "$WORK/e/coordinator.log" ] || fail "a run started despite the refusal"
 

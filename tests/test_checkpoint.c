@@ -338,9 +338,10 @@ s_loaded_round (const char *dir, int *rc, bool *from_prev)
 static void
 s_remove_all (const char *dir)
 {
-    const char *files[] = { FL_CHECKPOINT_FILE, FL_CHECKPOINT_PREV_FILE, FL_CHECKPOINT_TMP_FILE };
+    const char *files[] = { FL_CHECKPOINT_FILE, FL_CHECKPOINT_PREV_FILE, FL_CHECKPOINT_TMP_FILE,
+                            FL_CHECKPOINT_PREV_TMP_FILE };
     char p[512];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         s_path (p, sizeof p, dir, files[i]);
         unlink (p);
     }
@@ -419,6 +420,14 @@ test_directory_protocol (void)
     s_write (dir, FL_CHECKPOINT_TMP_FILE, b3, l3 / 3);
     FL_CHECK (fl_checkpoint_save_dir (c2, dir) == 0);
     FL_CHECK (!s_exists (dir, FL_CHECKPOINT_TMP_FILE));
+    FL_CHECK (s_loaded_round (dir, &rc, &from_prev) == 2 && rc == 0 && !from_prev);
+    /* a stale second name of the previous checkpoint (a crash between link
+       and rename) is replaced; the latest is never missing in between */
+    s_write (dir, FL_CHECKPOINT_PREV_TMP_FILE, b3, l3 / 3);
+    FL_CHECK (fl_checkpoint_save_dir (c3, dir) == 0);
+    FL_CHECK (!s_exists (dir, FL_CHECKPOINT_PREV_TMP_FILE) && !s_exists (dir, FL_CHECKPOINT_TMP_FILE));
+    FL_CHECK (s_loaded_round (dir, &rc, &from_prev) == 3 && rc == 0 && !from_prev);
+    FL_CHECK (fl_checkpoint_save_dir (c2, dir) == 0);
     FL_CHECK (s_loaded_round (dir, &rc, &from_prev) == 2 && rc == 0 && !from_prev);
     free (b3);
 

@@ -266,7 +266,7 @@ test_missing_impute (void)
     /* --missing error: refused, naming file:line:column and the value. */
     FL_CHECK (fl_schema_encode (s, ta, FL_SCHEMA_MISSING_ERROR, &err) == NULL);
     FL_CHECK (err.line == 3 && err.column == 1
-              && strcmp (err.message, "a.csv:3:1: missing value ('') in column 'age' (refused: --missing error)") == 0);
+              && strcmp (err.message, "a.csv:3:1: missing value ('') in column 'age' (refused: missing values are an error)") == 0);
     fl_dataset_destroy (&da);
     fl_dataset_destroy (&db);
     fl_table_destroy (&ta);
@@ -298,7 +298,7 @@ test_drop_and_errors (void)
     fl_schema_t *s2 = s_report (a, "a.csv", "y", NULL, &err);
     FL_CHECK (s2 && fl_schema_features (s2) == 5);
     fl_schema_destroy (&s2);
-    FL_CHECK (s_report (a, "a.csv", "y", "idd", &err) == NULL && strstr (err.message, "--drop names column 'idd'"));
+    FL_CHECK (s_report (a, "a.csv", "y", "idd", &err) == NULL && strstr (err.message, "the columns to drop name 'idd'"));
     FL_CHECK (s_report (a, "a.csv", "label", NULL, &err) == NULL && err.code == FL_CSV_ENOLABEL);
     FL_CHECK (s_report (a, "a.csv", "y", "id,x,kind", &err) == NULL && strstr (err.message, "no feature column"));
     FL_CHECK (s_report ("x,y\n1,\n", "n.csv", NULL, NULL, &err) == NULL && err.code == FL_CSV_ELABEL

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fl_args.h"
+#include "fl_options.h"
 #include "fl_dataset.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
@@ -44,24 +45,15 @@ typedef struct {
     char data[1024], label[128], drop[1024], schema[1024], missing[16];   /* a member's own CSV (docs/SIMULATION.md) */
     char shards[960], agreed[1000];  /* --data: the members' CSV files (shards/member-NN.csv) and the agreed schema */
     size_t clients, kill;
-    double alpha, test_fraction, fraction;
-    uint64_t rounds, local_epochs, batch_size, seed, kill_round;
-    double client_lr, server_lr, train_deadline;
-    char client_opt[16], server_opt[16], model[32], hidden[64], out[1024], kill_at[32];
-    double clip_norm, sa_corrupt, sa_dropout, trim_beta;
-    size_t bucket_size, robust_f;
-    char aggregator[32], attack[32];
+    double alpha, test_fraction;
+    uint64_t seed, kill_round;
+    double train_deadline;
+    char out[1024], kill_at[32];
+    char attack[32];
     size_t byzantine;
     double attack_scale;
-    int quiet, no_baselines, plaintext, allow_small_buckets;
-    char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
-    int qat;
-    char dp_unit[16];               /* differential privacy (docs/PRIVACY.md); "" = off */
-    double dp_epsilon, dp_delta, dp_noise_multiplier, dp_clip;
-    uint64_t dp_steps;
-    int dp_distributed;
-    int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
-    double dp_target_quantile, dp_clip_lr, dp_count_noise;
+    int quiet, no_baselines;
+    fl_options_round_t r;           /* the coordinator options fl-coordinator takes too (io/fl_options) */
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -79,50 +71,17 @@ static const fl_arg_t s_args[] = {
     {"alpha", FL_ARG_DOUBLE, F (alpha), 0, "A", "Dirichlet label-skew concentration (smaller = more skewed)", 1e-6, 1e6},
     {"partition-column", FL_ARG_STR, STR (column), "COLUMN", "column naming each row's member (partition column)", FL_ARG_NO_RANGE},
     {"test-fraction", FL_ARG_DOUBLE, F (test_fraction), 0, "F", "share of each member's rows held out for evaluation", 0.01, 0.9},
-    {"rounds", FL_ARG_U64, F (rounds), 0, "R", "training rounds", 1, 100000},
-    {"fraction", FL_ARG_DOUBLE, F (fraction), 0, "F", "fraction of members in each round's cohort", 1e-6, 1},
-    {"local-epochs", FL_ARG_U64, F (local_epochs), 0, "E", "local epochs per round", 1, 1000},
-    {"batch-size", FL_ARG_U64, F (batch_size), 0, "B", "local batch size", 1, 1000000},
-    {"client-lr", FL_ARG_DOUBLE, F (client_lr), 0, "LR", "client learning rate", 1e-9, 100},
-    {"client-opt", FL_ARG_STR, STR (client_opt), "NAME", "client optimizer: sgd | momentum | adam", FL_ARG_NO_RANGE},
-    {"server-opt", FL_ARG_STR, STR (server_opt), "NAME", "server optimizer: fedavg | fedavgm | fedadam", FL_ARG_NO_RANGE},
-    {"server-lr", FL_ARG_DOUBLE, F (server_lr), 0, "LR", "server learning rate", 1e-9, 100},
-    {"model", FL_ARG_STR, STR (model), "NAME", "model: logreg | mlp", FL_ARG_NO_RANGE},
-    {"hidden", FL_ARG_STR, STR (hidden), "SIZES", "MLP hidden sizes, e.g. 64,32", FL_ARG_NO_RANGE},
-    {"model-plugin", FL_ARG_STR, STR (model_plugin), "PATH", "model plugin shared object for coordinator and members (no baselines)", FL_ARG_NO_RANGE},
-    {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "quantisation-aware training (int8, per-channel weight scales)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of everything: partition, split, initialisation, cohorts", FL_ARG_NO_RANGE},
     {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
     {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
     {"kill-round", FL_ARG_U64, F (kill_round), 0, "R", "the round in which they vanish (default: half way)", 0, 100000},
     {"kill-at", FL_ARG_STR, STR (kill_at), "PHASE", "vanish at this secure-aggregation message instead of TRAIN (ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST)", FL_ARG_NO_RANGE},
-    {"plaintext", FL_ARG_FLAG, F (plaintext), 0, NULL, "plaintext FedAvg: no keys, no encryption, updates unmasked (for comparison)", FL_ARG_NO_RANGE},
-    {"clip-norm", FL_ARG_DOUBLE, F (clip_norm), 0, "C", "secure mode: L2 clipping norm of each update", 1e-6, 1e5},
-    {"bucket-size", FL_ARG_SIZE, F (bucket_size), 0, "S", "secure mode: clients per bucket at least (0 = one bucket)", 0, 65535},
-    {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed colluding fraction", 0, 0.99},
-    {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed dropout fraction (default: the largest of 0.25, 0.2, ... 0 with a safe threshold for the bucket size)", 0, 0.99},
-    {"aggregator", FL_ARG_STR, STR (aggregator), "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (over bucket means)", FL_ARG_NO_RANGE},
-    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction trimmed from each side", 0, 0.4999},
-    {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
     {"byzantine", FL_ARG_SIZE, F (byzantine), 0, "F", "EVALUATION ONLY: F members are attackers (the first F partitions)", 0, 255},
     {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
-    {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2, and secure buckets of 2 if the roster policy allows them (each member then learns the other's update)", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
-    /* differential privacy (passed to fl-coordinator; docs/PRIVACY.md) */
-    {"dp-unit", FL_ARG_STR, STR (dp_unit), "UNIT", "differential privacy per record or per client (needs --aggregator other than fedavg)", FL_ARG_NO_RANGE},
-    {"dp-epsilon", FL_ARG_DOUBLE, F (dp_epsilon), 0, "E", "privacy budget epsilon", 1e-6, 1e6},
-    {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta", 1e-300, 0.5},
-    {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: calibrated to --dp-epsilon; 0 = no noise)", 0, 1e6},
-    {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example clipping norm", 1e-6, 1e4},
-    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
-    {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "clients add the noise before masking (needs secure aggregation)", FL_ARG_NO_RANGE},
-    {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm each round (Andrew et al. 2021)", FL_ARG_NO_RANGE},
-    {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
-    {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate of the clipping norm", 1e-6, 10},
-    {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the unclipped count (default: expected cohort / 20)", 0, 1e6},
 };
 #undef F
 #undef STR
@@ -235,18 +194,18 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
     mc.n_inputs = fl_dataset_features (train);
     mc.n_classes = classes;
     mc.seed = s->seed;
-    mc.qat = s->qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
-    if (s->hidden[0] && fl_model_parse_hidden (s->hidden, &mc) != 0)
+    mc.qat = s->r.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
+    if (s->r.hidden[0] && fl_model_parse_hidden (s->r.hidden, &mc) != 0)
         return NULL;
-    fl_model_t *m = fl_model_new (s->model, &mc);
+    fl_model_t *m = fl_model_new (s->r.model, &mc);
     if (!m)
         return NULL;
     fl_train_config_t tc;
     fl_train_config_default (&tc);
-    fl_opt_kind_parse (s->client_opt, &tc.optimizer);
-    tc.epochs = (int) (s->rounds * s->local_epochs);
-    tc.batch_size = s->batch_size;
-    tc.lr = (float) s->client_lr;
+    fl_opt_kind_parse (s->r.client_opt, &tc.optimizer);
+    tc.epochs = (int) (s->r.rounds * s->r.local_epochs);
+    tc.batch_size = s->r.batch_size;
+    tc.lr = (float) s->r.client_lr;
     tc.seed = s->seed;
     double loss;
     if (fl_train_local (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &tc, &loss) != 0)
@@ -385,7 +344,7 @@ s_baselines (const settings_t *s, const char *model_path)
     }
     printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
             fl_dataset_rows (pool_test));
-    if (s->plaintext)
+    if (s->r.plaintext)
         printf ("  (plaintext run: updates were NOT masked)\n");
     if (s->byzantine)
         printf ("  (%zu of the %zu members were attackers (%s); the baselines use honest training only)\n",
@@ -548,38 +507,24 @@ main (int argc, char **argv)
 {
     settings_t s;
     memset (&s, 0, sizeof s);
+    fl_options_round_defaults (&s.r);
+    s.r.batch_size = 16;            /* the demo's: smaller batches, a faster rate */
+    s.r.client_lr = 0.1;
     snprintf (s.dataset, sizeof s.dataset, "wdbc");
     snprintf (s.partition, sizeof s.partition, "dirichlet");
-    snprintf (s.client_opt, sizeof s.client_opt, "sgd");
-    snprintf (s.server_opt, sizeof s.server_opt, "fedavg");
-    snprintf (s.model, sizeof s.model, "logreg");
     snprintf (s.out, sizeof s.out, "fl-sim-out");
     s.clients = 8;
     s.alpha = 0.5;
     s.test_fraction = 0.25;
-    s.fraction = 1.0;
-    s.rounds = 20;
-    s.local_epochs = 1;
-    s.batch_size = 16;
-    s.client_lr = 0.1;
-    s.server_lr = 1.0;
     s.seed = 42;
     s.train_deadline = 30;
-    s.clip_norm = 10;
-    s.sa_corrupt = 0.15;
-    s.sa_dropout = -1;           /* unset: the largest safe value <= 0.25, see below */
-    snprintf (s.aggregator, sizeof s.aggregator, "fedavg");
-    s.trim_beta = 0.2;
-    s.robust_f = 1;
     s.attack_scale = NAN;
-    s.dp_delta = 1e-5;
-    s.dp_noise_multiplier = -1;
-    s.dp_clip = 1.0;
-    s.dp_steps = 1;
-    s.dp_target_quantile = 0.5;
-    s.dp_clip_lr = 0.2;
-    s.dp_count_noise = -1;
-    int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-sim", "sim", NULL,
+    /* its own options, then the coordinator options it passes on (io/fl_options) */
+    fl_arg_t all[sizeof s_args / sizeof s_args[0] + 64];
+    size_t n_all = fl_args_append (all, sizeof all / sizeof all[0], 0, s_args, sizeof s_args / sizeof s_args[0], 0);
+    n_all = fl_args_append (all, sizeof all / sizeof all[0], n_all, fl_options_round, fl_options_round_count,
+                            offsetof (settings_t, r));
+    int rc = fl_args_parse (all, n_all, &s, argc, argv, "fl-sim", "sim", NULL,
                             "Default: the diagnostics consortium: WDBC (breast cancer diagnosis) split\n"
                             "across 8 hospitals with Dirichlet(0.5) label skew, 20 rounds, secure\n"
                             "aggregation over CURVE with fresh keys per run (--plaintext to compare).\n"
@@ -600,7 +545,7 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: --byzantine %zu needs --attack and must leave honest members\n", s.byzantine);
         return 2;
     }
-    if ((s.dp_adaptive_clip || s.dp_count_noise >= 0) && strcmp (s.dp_unit, "client") != 0) {
+    if ((s.r.dp_adaptive_clip || s.r.dp_count_noise >= 0) && strcmp (s.r.dp_unit, "client") != 0) {
         fprintf (stderr, "fl-sim: --dp-adaptive-clip and --dp-count-noise need --dp-unit client\n");
         return 2;
     }
@@ -608,18 +553,18 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: --kill %zu must leave at least one of %zu members\n", s.kill, s.clients);
         return 2;
     }
-    uint64_t kill_round = s.kill_round ? s.kill_round : (s.rounds + 1) / 2;
+    uint64_t kill_round = s.kill_round ? s.kill_round : (s.r.rounds + 1) / 2;
     zsys_init ();
     zsys_set_logstream (stderr);        /* library errors (e.g. a member's CSV) go to stderr, once */
-    if (!s.plaintext && s.sa_dropout < 0) {
+    if (!s.r.plaintext && s.r.sa_dropout < 0) {
         /* Unset: the coordinator picks, per bucket size, the largest dropout
            assumption of 0.25, 0.2, ... 0 with a safe threshold
            (fl_secagg_params_choose_auto); say what it will pick here. */
-        uint32_t n = (uint32_t) (s.bucket_size ? s.bucket_size : s.clients), k, t;
+        uint32_t n = (uint32_t) (s.r.bucket_size ? s.r.bucket_size : s.clients), k, t;
         double d = 0;
-        if (n >= 3 && fl_secagg_params_choose_auto (n, s.sa_corrupt, &d, &k, &t) == 0 && d < 0.25)
+        if (n >= 3 && fl_secagg_params_choose_auto (n, s.r.sa_corrupt, &d, &k, &t) == 0 && d < 0.25)
             printf ("fl-sim: buckets of %u: assuming at most %.0f%% of a bucket drops out (the largest safe "
-                    "assumption with %.0f%% colluding; --sa-dropout to change)\n", n, 100 * d, 100 * s.sa_corrupt);
+                    "assumption with %.0f%% colluding; --sa-dropout to change)\n", n, 100 * d, 100 * s.r.sa_corrupt);
     }
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
@@ -665,7 +610,7 @@ main (int argc, char **argv)
     }
     /* Secure mode: fresh keys and a roster for this run (fl-keygen), removed at the end. */
     char keys[1200] = "";
-    if (!s.plaintext) {
+    if (!s.r.plaintext) {
         snprintf (keys, sizeof keys, "%s/keys.XXXXXX", s.out);
         if (!mkdtemp (keys)) {
             fprintf (stderr, "fl-sim: cannot create a key directory in %s: %s\n", s.out, strerror (errno));
@@ -700,28 +645,28 @@ main (int argc, char **argv)
     remove (port_file);
 
     printf ("fl-sim: %zu members on %s (%s%s), %" PRIu64 " rounds, model %s%s%s, %s, output in %s/\n", s.clients,
-            s.dataset, s.partition, strcmp (s.partition, "dirichlet") == 0 ? " label skew" : "", s.rounds,
-            s.model, s.hidden[0] ? " " : "", s.hidden,
-            s.plaintext ? "PLAINTEXT FedAvg (updates unmasked)" : "secure aggregation over CURVE", s.out);
+            s.dataset, s.partition, strcmp (s.partition, "dirichlet") == 0 ? " label skew" : "", s.r.rounds,
+            s.r.model, s.r.hidden[0] ? " " : "", s.r.hidden,
+            s.r.plaintext ? "PLAINTEXT FedAvg (updates unmasked)" : "secure aggregation over CURVE", s.out);
     s_argv_t ca = {.n = 1};
     s_arg (&ca, "--bind=tcp://127.0.0.1:*");
     s_arg (&ca, "--port-file=%s", port_file);
     s_arg (&ca, "--min-clients=%zu", s.clients);
     s_arg (&ca, "--min-cohort=%zu", s.clients - s.kill > 1 ? (size_t) 2 : (size_t) 1);
-    s_arg (&ca, "--rounds=%" PRIu64, s.rounds);
-    s_arg (&ca, "--fraction=%g", s.fraction);
-    s_arg (&ca, "--local-epochs=%" PRIu64, s.local_epochs);
-    s_arg (&ca, "--batch-size=%" PRIu64, s.batch_size);
-    s_arg (&ca, "--client-lr=%g", s.client_lr);
-    s_arg (&ca, "--client-opt=%s", s.client_opt);
-    s_arg (&ca, "--server-opt=%s", s.server_opt);
-    s_arg (&ca, "--server-lr=%g", s.server_lr);
-    s_arg (&ca, "--model=%s", s.model);
-    if (s.hidden[0])
-        s_arg (&ca, "--hidden=%s", s.hidden);
-    if (s.model_plugin[0])
-        s_arg (&ca, "--model-plugin=%s", s.model_plugin);
-    if (s.qat)
+    s_arg (&ca, "--rounds=%" PRIu64, s.r.rounds);
+    s_arg (&ca, "--fraction=%g", s.r.fraction);
+    s_arg (&ca, "--local-epochs=%" PRIu64, s.r.local_epochs);
+    s_arg (&ca, "--batch-size=%" PRIu64, s.r.batch_size);
+    s_arg (&ca, "--client-lr=%g", s.r.client_lr);
+    s_arg (&ca, "--client-opt=%s", s.r.client_opt);
+    s_arg (&ca, "--server-opt=%s", s.r.server_opt);
+    s_arg (&ca, "--server-lr=%g", s.r.server_lr);
+    s_arg (&ca, "--model=%s", s.r.model);
+    if (s.r.hidden[0])
+        s_arg (&ca, "--hidden=%s", s.r.hidden);
+    if (s.r.model_plugin[0])
+        s_arg (&ca, "--model-plugin=%s", s.r.model_plugin);
+    if (s.r.qat)
         s_arg (&ca, "--qat");
     s_arg (&ca, "--model-seed=%" PRIu64, s.seed);
     s_arg (&ca, "--seed=%" PRIu64, s.seed);
@@ -738,42 +683,42 @@ main (int argc, char **argv)
                s.byzantine, s.attack);
     else
         s_arg (&ca, "--run-name=fl-sim: %s, %zu members", s.dataset, s.clients);
-    s_arg (&ca, "--aggregator=%s", s.aggregator);
-    s_arg (&ca, "--trim-beta=%g", s.trim_beta);
-    s_arg (&ca, "--robust-f=%zu", s.robust_f);
-    s_arg (&ca, "--bucket-size=%zu", s.bucket_size);
-    if (s.allow_small_buckets)
+    s_arg (&ca, "--aggregator=%s", s.r.aggregator);
+    s_arg (&ca, "--trim-beta=%g", s.r.trim_beta);
+    s_arg (&ca, "--robust-f=%zu", s.r.robust_f);
+    s_arg (&ca, "--bucket-size=%zu", s.r.bucket_size);
+    if (s.r.allow_small_buckets)
         s_arg (&ca, "--allow-small-buckets");
-    if (s.dp_unit[0]) {
-        s_arg (&ca, "--dp-unit=%s", s.dp_unit);
-        if (s.dp_epsilon > 0)
-            s_arg (&ca, "--dp-epsilon=%.17g", s.dp_epsilon);
-        s_arg (&ca, "--dp-delta=%.17g", s.dp_delta);
-        if (s.dp_noise_multiplier >= 0)
-            s_arg (&ca, "--dp-noise-multiplier=%.17g", s.dp_noise_multiplier);
-        s_arg (&ca, "--dp-clip=%.17g", s.dp_clip);
-        s_arg (&ca, "--dp-steps=%" PRIu64, s.dp_steps);
-        if (s.dp_adaptive_clip) {
+    if (s.r.dp_unit[0]) {
+        s_arg (&ca, "--dp-unit=%s", s.r.dp_unit);
+        if (s.r.dp_epsilon > 0)
+            s_arg (&ca, "--dp-epsilon=%.17g", s.r.dp_epsilon);
+        s_arg (&ca, "--dp-delta=%.17g", s.r.dp_delta);
+        if (s.r.dp_noise_multiplier >= 0)
+            s_arg (&ca, "--dp-noise-multiplier=%.17g", s.r.dp_noise_multiplier);
+        s_arg (&ca, "--dp-clip=%.17g", s.r.dp_clip);
+        s_arg (&ca, "--dp-steps=%" PRIu64, s.r.dp_steps);
+        if (s.r.dp_adaptive_clip) {
             s_arg (&ca, "--dp-adaptive-clip");
-            s_arg (&ca, "--dp-target-quantile=%.17g", s.dp_target_quantile);
-            s_arg (&ca, "--dp-clip-lr=%.17g", s.dp_clip_lr);
-            if (s.dp_count_noise >= 0)
-                s_arg (&ca, "--dp-count-noise=%.17g", s.dp_count_noise);
-            if (s.plaintext)
-                s_arg (&ca, "--clip-norm=%g", s.clip_norm);   /* the starting norm (secure runs pass it below) */
+            s_arg (&ca, "--dp-target-quantile=%.17g", s.r.dp_target_quantile);
+            s_arg (&ca, "--dp-clip-lr=%.17g", s.r.dp_clip_lr);
+            if (s.r.dp_count_noise >= 0)
+                s_arg (&ca, "--dp-count-noise=%.17g", s.r.dp_count_noise);
+            if (s.r.plaintext)
+                s_arg (&ca, "--clip-norm=%g", s.r.clip_norm);   /* the starting norm (secure runs pass it below) */
         }
     }
-    if (s.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
+    if (s.r.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
         s_arg (&ca, "--dp-distributed");
-    if (s.plaintext)
+    if (s.r.plaintext)
         s_arg (&ca, "--plaintext");
     else {
         s_arg (&ca, "--roster=%s/roster.zpl", keys);
         s_arg (&ca, "--cert=%s/coordinator.curve", keys);
-        s_arg (&ca, "--clip-norm=%g", s.clip_norm);
-        s_arg (&ca, "--sa-corrupt=%g", s.sa_corrupt);
-        if (s.sa_dropout >= 0)              /* else the coordinator's auto choice */
-            s_arg (&ca, "--sa-dropout=%g", s.sa_dropout);
+        s_arg (&ca, "--clip-norm=%g", s.r.clip_norm);
+        s_arg (&ca, "--sa-corrupt=%g", s.r.sa_corrupt);
+        if (s.r.sa_dropout >= 0)              /* else the coordinator's auto choice */
+            s_arg (&ca, "--sa-dropout=%g", s.r.sa_dropout);
         s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);
     }
     char log[1200];
@@ -807,7 +752,7 @@ main (int argc, char **argv)
         /* the member names fl-keygen --roster gives: member-01.., wider for large rosters */
         int width = s.clients >= 1000 ? 4 : s.clients >= 100 ? 3 : 2;
         s_arg (&a, "--member=member-%0*zu", width, i + 1);
-        if (s.plaintext)
+        if (s.r.plaintext)
             s_arg (&a, "--plaintext");
         else {
             s_arg (&a, "--roster=%s/roster.zpl", keys);
@@ -844,11 +789,11 @@ main (int argc, char **argv)
             s_arg (&a, "--colluders=%zu", s.byzantine);
             s_arg (&a, "--attack-n=%zu", s.clients);    /* ALIE's n: the participants */
         }
-        if (s.model_plugin[0])
-            s_arg (&a, "--model-plugin=%s", s.model_plugin);
-        if (s.model_plugin[0] && s.hidden[0])       /* the plugin fully named: fingerprint in HELLO */
-            s_arg (&a, "--hidden=%s", s.hidden);
-        if (s.qat)
+        if (s.r.model_plugin[0])
+            s_arg (&a, "--model-plugin=%s", s.r.model_plugin);
+        if (s.r.model_plugin[0] && s.r.hidden[0])       /* the plugin fully named: fingerprint in HELLO */
+            s_arg (&a, "--hidden=%s", s.r.hidden);
+        if (s.r.qat)
             s_arg (&a, "--qat");
         if (i >= s.clients - s.kill) {
             s_arg (&a, "--exit-during-round=%" PRIu64, kill_round);
@@ -911,7 +856,7 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;
     }
-    if (!s.no_baselines && s.model_plugin[0])      /* model files name built-in models only */
+    if (!s.no_baselines && s.r.model_plugin[0])      /* model files name built-in models only */
         printf ("\nfl-sim: no baselines with --model-plugin (the model file is not reloadable)\n");
     else if (!s.no_baselines && s_baselines (&s, model_path) != 0)
         return 1;

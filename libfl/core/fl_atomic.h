@@ -4,9 +4,9 @@
     The one write-fsync-rename of libfl: the data go to "PATH.tmp" (created
     with the given mode, truncated if it exists), are flushed to disk with
     fsync, then renamed over PATH, so PATH holds either the old or the new
-    content in full.  Used by the model file, the int8 export and the
-    roster; the checkpoint keeps its own two-file rotation (fl_checkpoint.c)
-    and the report streams through its own temporary file.
+    content in full.  Used by the model file, the int8 export, the roster,
+    the checkpoint (after keeping the current one as the previous,
+    fl_checkpoint.c) and the run report (fl_report.c).
 */
 #ifndef FL_ATOMIC_H_INCLUDED
 #define FL_ATOMIC_H_INCLUDED

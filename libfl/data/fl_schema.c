@@ -219,7 +219,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
         if (!found || (long) len == 0) {
             char name[300];
             snprintf (name, sizeof name, "%.*s", (int) (len < 255 ? len : 255), p);
-            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "--drop names column '%s', which the header does not have",
+            fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, 0, "the columns to drop name '%s', which the header does not have",
                    s_show (name, show));
             return NULL;
         }
@@ -274,7 +274,7 @@ fl_schema_from_table (const fl_table_t *t, const char *label, const char *drop, 
             if (rc == -1) {
                 fl_csv_error_set (err, FL_CSV_ETOOBIG, file, fl_table_line (t, i), j + 1,
                        "column '%s' has more than %u distinct values ('%s' is one too many): "
-                       "leave it out with --drop, or fix its vocabulary in a --schema file",
+                       "drop the column, or fix its vocabulary in a schema file",
                        c->name, FL_SCHEMA_MAX_VALUES, s_show (cell, show));
                 goto fail;
             }
@@ -385,7 +385,7 @@ fl_schema_merge (fl_schema_t *self, const fl_schema_t *r, char *why, size_t cap)
             return -1;
         }
         if (a->kind != b->kind) {
-            s_why (why, cap, "column '%s' is %s here and %s at another member: fix its type in a --schema file",
+            s_why (why, cap, "column '%s' is %s here and %s at another member: fix its type in a schema file",
                    a->name, s_kind_name (b->kind), s_kind_name (a->kind));
             return -1;
         }
@@ -409,7 +409,7 @@ fl_schema_merge (fl_schema_t *self, const fl_schema_t *r, char *why, size_t cap)
                       &extra);
         if (rc == -1)
             s_why (why, cap, "the union of column '%s' has more than %u values ('%s' is one too many): "
-                   "leave it out with --drop, or fix its vocabulary in a --schema file", self->c[j].name,
+                   "drop the column, or fix its vocabulary in a schema file", self->c[j].name,
                    FL_SCHEMA_MAX_VALUES, s_show (extra, show));
     }
     if (rc == 0 && self->label_text) {
@@ -549,7 +549,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             known = src[s] == (long) j;
         if (!known) {
             fl_csv_error_set (err, FL_CSV_EHEADER, file, 1, j + 1,
-                   "column '%s' is not in the schema (leave it out with --drop, or add it to the schema)",
+                   "column '%s' is not in the schema (drop the column, or add it to the schema)",
                    fl_table_column_name (t, j));
             goto fail;
         }
@@ -604,7 +604,7 @@ fl_schema_encode (const fl_schema_t *self, const fl_table_t *t, fl_schema_missin
             if (fl_table_is_missing (cell)) {
                 if (missing == FL_SCHEMA_MISSING_ERROR) {
                     fl_csv_error_set (err, FL_CSV_EFIELD, file, line, col + 1,
-                           "missing value ('%s') in column '%s' (refused: --missing error)", cell, c->name);
+                           "missing value ('%s') in column '%s' (refused: missing values are an error)", cell, c->name);
                     goto fail;
                 }
                 if (!c->missing) {

@@ -42,7 +42,7 @@ s_load_encoded (const fl_shard_spec_t *spec, const char *path, const char *label
 {
     fl_schema_missing_t missing = FL_SCHEMA_MISSING_IMPUTE;
     if (spec->missing[0] && fl_schema_missing_parse (spec->missing, &missing) != 0) {
-        zsys_error ("data: --missing '%s': expected impute or error", spec->missing);
+        zsys_error ("data: missing-value policy '%s': expected impute or error", spec->missing);
         return NULL;
     }
     fl_csv_error_t err;
@@ -59,12 +59,12 @@ s_load_encoded (const fl_shard_spec_t *spec, const char *path, const char *label
         if (!schema)
             zsys_error ("data: schema %s", why);
         else if (label && strcmp (label, fl_schema_label (schema)) != 0) {
-            zsys_error ("data: --label '%s' but the schema %s names '%s'", label, spec->schema,
+            zsys_error ("data: the label column is '%s' but the schema %s names '%s'", label, spec->schema,
                         fl_schema_label (schema));
             fl_schema_destroy (&schema);
         }
         else if (spec->drop[0])
-            zsys_warning ("data: --drop ignored: the schema %s says which columns are dropped", spec->schema);
+            zsys_warning ("data: the columns to drop are ignored: the schema %s says which columns are dropped", spec->schema);
     }
     else {
         schema = fl_schema_from_table (table, label, spec->drop, &err);
@@ -72,7 +72,7 @@ s_load_encoded (const fl_shard_spec_t *spec, const char *path, const char *label
             zsys_error ("data: %s", err.message);
         else if (spec->data[0] && (fl_schema_text_columns (schema) || fl_schema_label_value (schema, 0))) {
             zsys_error ("data: %s has text columns or a text label: every member must encode them with the "
-                        "consortium's schema (--schema FILE, made by fl-schema; docs/DATA.md)", path);
+                        "consortium's schema (a schema file made by fl-schema; docs/DATA.md)", path);
             fl_schema_destroy (&schema);
         }
     }
@@ -113,7 +113,7 @@ fl_shard_load (const fl_shard_spec_t *spec, fl_dataset_t **train, fl_dataset_t *
             zsys_error ("data: %s", err.message);       /* the message names file:line:column */
             if (err.code == FL_CSV_EFIELD || err.code == FL_CSV_ELABEL)
                 zsys_error ("data: a CSV with text columns, text labels or missing values needs the consortium's "
-                            "schema: --schema FILE (made by fl-schema; docs/DATA.md)");
+                            "schema (a schema file made by fl-schema; docs/DATA.md)");
         }
     }
     if (!full)

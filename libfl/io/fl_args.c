@@ -247,3 +247,15 @@ fl_args_parse (const fl_arg_t *table, size_t n, void *settings, int argc, char *
     free (longopts);
     return rc;
 }
+
+size_t
+fl_args_append (fl_arg_t *out, size_t cap, size_t at, const fl_arg_t *table, size_t n, size_t base)
+{
+    if (at > cap || n > cap - at)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        out[at + i] = table[i];
+        out[at + i].offset += base;
+    }
+    return at + n;
+}

@@ -51,6 +51,13 @@ int fl_args_parse (const fl_arg_t *table, size_t n, void *settings, int argc, ch
                    const char *program, const char *section, const char *synopsis,
                    const char *epilogue, int *positional);
 
+/*  Copies the n entries of table into out[at .. at + n) with base added to
+    each offset: a table over a struct embedded at offset base of the
+    program's settings (such as fl_options_round, io/fl_options.h) joins the
+    program's own table.  Returns at + n; or 0 (nothing copied) if that
+    exceeds cap. */
+size_t fl_args_append (fl_arg_t *out, size_t cap, size_t at, const fl_arg_t *table, size_t n, size_t base);
+
 /*  Prints the generated help (used by fl_args_parse for --help). */
 void fl_args_help (const fl_arg_t *table, size_t n, const void *defaults, const char *program,
                    const char *synopsis, const char *epilogue);

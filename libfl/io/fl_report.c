@@ -1,5 +1,6 @@
 /*  fl_report.c - progress lines, metrics CSV and the Markdown run report. */
 #include "fl_report.h"
+#include "fl_atomic.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -149,17 +150,15 @@ s_metric (FILE *f, double v)
 int
 fl_report_write (const fl_report_t *self, const char *path)
 {
-    /* Written to path.tmp, checked, flushed to disk and renamed: a full or
-       read-only disk leaves the previous report (or none), never a 0-byte
-       or half-written one. */
-    char tmp[4096];
-    if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
-        zsys_error ("report: path too long: %s", path);
-        return -1;
-    }
-    FILE *f = fopen (tmp, "w");
+    /* Composed in memory, then written with the one write-fsync-rename
+       (core/fl_atomic: path.tmp, fsync, rename): a full or read-only disk
+       leaves the previous report (or none), never a 0-byte or half-written
+       one. */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream (&text, &text_len);
     if (!f) {
-        zsys_error ("report: cannot write %s: %s", tmp, strerror (errno));
+        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
         return -1;
     }
     char finished[64];
@@ -199,15 +198,15 @@ fl_report_write (const fl_report_t *self, const char *path)
                  s->eval.n, s->eval.accuracy, s->eval.auroc, s->eval.auprc, s->eval.log_loss);
     }
     int err = 0;
-    if (fflush (f) != 0 || ferror (f) || fsync (fileno (f)) != 0)
-        err = errno ? errno : EIO;
+    if (fflush (f) != 0 || ferror (f))
+        err = errno ? errno : ENOMEM;
     if (fclose (f) != 0 && !err)
-        err = errno ? errno : EIO;
-    if (!err && rename (tmp, path) != 0)
+        err = errno ? errno : ENOMEM;
+    if (!err && fl_atomic_write (path, text, text_len, 0666) != 0)
         err = errno;
+    free (text);
     if (err) {
         zsys_error ("report: cannot write %s: %s", path, strerror (err));
-        unlink (tmp);
         return -1;
     }
     return 0;

@@ -14,6 +14,7 @@
       (fuzz/fuzz_checkpoint.c recomputes the checksum of fuzzed inputs).
 */
 #include "fl_checkpoint.h"
+#include "fl_atomic.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -703,51 +704,16 @@ s_fsync_dir (const char *dir)
     return 0;
 }
 
-/*  Writes buf to a new file at path and fsyncs it; removes it on failure. */
-static int
-s_write_file (const char *path, const uint8_t *buf, size_t len)
-{
-    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        zsys_error ("checkpoint %s: cannot create: %s", path, strerror (errno));
-        return -1;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write (fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            zsys_error ("checkpoint %s: write: %s", path, w < 0 ? strerror (errno) : "no progress");
-            close (fd);
-            unlink (path);
-            return -1;
-        }
-        done += (size_t) w;
-    }
-    if (fsync (fd) != 0) {
-        zsys_error ("checkpoint %s: fsync: %s", path, strerror (errno));
-        close (fd);
-        unlink (path);
-        return -1;
-    }
-    if (close (fd) != 0) {
-        zsys_error ("checkpoint %s: close: %s", path, strerror (errno));
-        unlink (path);
-        return -1;
-    }
-    return 0;
-}
-
 int
 fl_checkpoint_save_dir (const fl_checkpoint_t *self, const char *dir)
 {
     assert (self);
     assert (dir);
-    char latest[PATH_MAX], prev[PATH_MAX], tmp[PATH_MAX];
+    char latest[PATH_MAX], prev[PATH_MAX], tmp[PATH_MAX], prev_tmp[PATH_MAX];
     if (s_check_dir (dir) != 0 || s_path (latest, sizeof latest, dir, FL_CHECKPOINT_FILE) != 0
         || s_path (prev, sizeof prev, dir, FL_CHECKPOINT_PREV_FILE) != 0
-        || s_path (tmp, sizeof tmp, dir, FL_CHECKPOINT_TMP_FILE) != 0)
+        || s_path (tmp, sizeof tmp, dir, FL_CHECKPOINT_TMP_FILE) != 0
+        || s_path (prev_tmp, sizeof prev_tmp, dir, FL_CHECKPOINT_PREV_TMP_FILE) != 0)
         return -1;
     uint8_t *buf;
     size_t len;
@@ -761,29 +727,35 @@ fl_checkpoint_save_dir (const fl_checkpoint_t *self, const char *dir)
         free (buf);
         return -1;
     }
-    int rc = s_write_file (tmp, buf, len);
-    free (buf);
-    if (rc != 0)
-        return -1;
 
-    /* Keep the current checkpoint as the previous one, if it is good. */
+    /* Keep the current checkpoint as the previous one, if it is good: a
+       second name for the same file (link, then rename over the previous),
+       so the latest stays in place until the new one replaces it. */
     char why[FL_CHECKPOINT_WHYBYTES];
     bool missing;
     fl_checkpoint_t *old = s_load (latest, &missing, why, sizeof why);
     if (old) {
         fl_checkpoint_destroy (&old);
-        if (rename (latest, prev) != 0 || s_fsync_dir (dir) != 0) {
+        if (unlink (prev_tmp) != 0 && errno != ENOENT) {
+            zsys_error ("checkpoint %s: cannot remove stale temporary file: %s", prev_tmp, strerror (errno));
+            free (buf);
+            return -1;
+        }
+        if (link (latest, prev_tmp) != 0 || rename (prev_tmp, prev) != 0 || s_fsync_dir (dir) != 0) {
             zsys_error ("checkpoint %s: cannot keep as %s: %s", latest, prev, strerror (errno));
-            unlink (tmp);
+            unlink (prev_tmp);
+            free (buf);
             return -1;
         }
     }
     else if (!missing)
         zsys_warning ("checkpoint %s: %s; replacing it without keeping it as %s",
                       latest, why, FL_CHECKPOINT_PREV_FILE);
-    if (rename (tmp, latest) != 0) {
-        zsys_error ("checkpoint %s: cannot rename %s over it: %s", latest, tmp, strerror (errno));
-        unlink (tmp);
+    /* The one write-fsync-rename (core/fl_atomic): via FL_CHECKPOINT_TMP_FILE. */
+    int rc = fl_atomic_write (latest, buf, len, 0600);
+    free (buf);
+    if (rc != 0) {
+        zsys_error ("checkpoint %s: cannot write: %s", latest, strerror (errno));
         return -1;
     }
     return s_fsync_dir (dir);

@@ -59,13 +59,17 @@
     payload length consistent with the type and within the file.
 
     Saving to a directory (fl_checkpoint_save_dir), crash-safe at any point:
-        1. write DIR/checkpoint.flc.tmp (stale ones removed first), fsync it;
-        2. if DIR/checkpoint.flc holds a valid checkpoint, rename it to
-           DIR/checkpoint.prev.flc and fsync DIR (a damaged one is left to be
-           replaced, so it never evicts the previous good checkpoint);
-        3. rename the temporary file to DIR/checkpoint.flc, fsync DIR.
-    A crash between 2 and 3 leaves only checkpoint.prev.flc, which
-    fl_checkpoint_load_dir falls back to.
+        1. if DIR/checkpoint.flc holds a valid checkpoint, give it the second
+           name DIR/checkpoint.prev.flc (hard link as
+           DIR/checkpoint.prev.flc.tmp, renamed over the previous one) and
+           fsync DIR (a damaged one is left to be replaced, so it never
+           evicts the previous good checkpoint);
+        2. replace DIR/checkpoint.flc with fl_atomic_write (core/fl_atomic:
+           DIR/checkpoint.flc.tmp written, fsynced, renamed), fsync DIR.
+    DIR/checkpoint.flc is never missing: a crash leaves it whole, old or
+    new.  If an earlier crash left only checkpoint.prev.flc (as the
+    two-rename protocol of older versions could), fl_checkpoint_load_dir
+    falls back to it.
 
     Suggested field names for the coordinator (FL_CHECKPOINT_KEY_*) are
     defined below so that writer and reader cannot drift apart.
@@ -98,6 +102,7 @@ extern "C" {
 #define FL_CHECKPOINT_FILE         "checkpoint.flc"
 #define FL_CHECKPOINT_PREV_FILE    "checkpoint.prev.flc"
 #define FL_CHECKPOINT_TMP_FILE     "checkpoint.flc.tmp"
+#define FL_CHECKPOINT_PREV_TMP_FILE "checkpoint.prev.flc.tmp"
 
 /*  Field names the coordinator uses (any [A-Za-z0-9._-] name is allowed). */
 #define FL_CHECKPOINT_KEY_PARAMS      "model.params"      /* F32S: global model */
@@ -202,8 +207,10 @@ fl_checkpoint_t *fl_checkpoint_decode (const uint8_t *buf, size_t len, char *why
 /*  Writes the checkpoint as DIR/checkpoint.flc with the crash-safe protocol
     above (mode 0600: model and accountant state are the run's).  -1 and
     zsys_error naming the path and the system error if DIR is missing or not
-    a directory, or on any write, fsync or rename failure; the temporary file
-    is then removed and the existing checkpoints are left as they were. */
+    a directory, or on any link, write, fsync or rename failure; the
+    temporary files are then removed and DIR/checkpoint.flc is left as it
+    was (a failure after step 1 leaves DIR/checkpoint.prev.flc holding the
+    same checkpoint as DIR/checkpoint.flc). */
 int fl_checkpoint_save_dir (const fl_checkpoint_t *self, const char *dir);
 
 /*  Reads and decodes one checkpoint file.  NULL and zsys_error
