@@ -1,0 +1,348 @@
+/*  test_adversary.c - the honest member's update hook (fl_client) and the
+    Byzantine member built on it (io/fl_adversary), driven by hand-made
+    coordinator messages.
+
+    - the hook sees the update after local training and before it leaves:
+      what it writes is exactly what UPDATE carries; it is told the run,
+      round and member; returning -1 drops the update (nothing is sent);
+    - an adversary without an attack is an honest member (same update);
+    - a scaling adversary's UPDATE is gamma times the honest one;
+    - two IPM adversaries colluding through a directory: the second one's
+      UPDATE is -epsilon times the mean of BOTH members' honest updates,
+      i.e. it really pooled the first one's honest update (it computes what
+      a coalition of two can compute, and nothing from the coordinator);
+    - an adversary refuses an unknown attack and leaves the data to the
+      caller.
+*/
+#include <czmq.h>
+#include <dirent.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include "fl_adversary.h"
+#include "fl_client.h"
+#include "fl_model.h"
+#include "fl_test.h"
+#include "fl_wire.h"
+
+static const uint8_t s_run[16] = "adversary-run-16";
+
+static uint8_t *
+s_msg (fl_wire_writer_t *w, size_t *len)
+{
+    uint8_t *buf = NULL;
+    FL_CHECK (fl_wire_writer_finish (&w, &buf, len) == 0);
+    return buf;
+}
+
+static void
+s_deliver (fl_client_t *c, fl_wire_writer_t *w, int expect)
+{
+    size_t len = 0;
+    uint8_t *m = s_msg (w, &len);
+    FL_CHECK (fl_client_on_message (c, m, len) == expect);
+    free (m);
+}
+
+static void
+s_drain (fl_client_t *c)
+{
+    uint8_t *data;
+    size_t len;
+    while (fl_client_next_out (c, &data, &len))
+        free (data);
+}
+
+/*  24 rows, 3 features, label = [x0 + x1 > 0]; seed varies the rows. */
+static fl_dataset_t *
+s_data (uint64_t seed)
+{
+    float x[72];
+    int32_t y[24];
+    fl_rng_t *r = fl_rng_new_u64 (seed, 3);
+    for (int i = 0; i < 24; i++) {
+        for (int j = 0; j < 3; j++)
+            x[i * 3 + j] = (float) fl_rng_normal (r);
+        y[i] = x[i * 3] + x[i * 3 + 1] > 0;
+    }
+    fl_rng_destroy (&r);
+    return fl_dataset_new (24, 3, x, y, 2, NULL, NULL);
+}
+
+/*  WELCOME, STANDARDISE, TRAIN of round `round` (logreg, zero global model)
+    to c; returns the UPDATE delta (caller frees), or NULL if none came. */
+static float *
+s_train (fl_client_t *c, uint64_t round, int expect, size_t *n_out)
+{
+    fl_client_hello (c);
+    s_drain (c);
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_WELCOME, s_run, 0);
+    fl_wire_put_u64 (w, "client", 0);
+    fl_wire_put_str (w, "model", "logreg");
+    fl_wire_put_str (w, "hidden", "");
+    fl_wire_put_u64 (w, "features", 3);
+    fl_wire_put_u64 (w, "classes", 2);
+    fl_wire_put_u64 (w, "seed", 7);
+    s_deliver (c, w, 1);
+    float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+    w = fl_wire_writer_new (FL_WIRE_STANDARDISE, s_run, 0);
+    fl_wire_put_f32s (w, "mean", mean, 3);
+    fl_wire_put_f32s (w, "std", std, 3);
+    s_deliver (c, w, 1);
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = 3;
+    mc.n_classes = 2;
+    mc.seed = 7;
+    fl_model_t *model = fl_model_new ("logreg", &mc);
+    uint8_t fp[32];
+    fl_model_fingerprint (model, fp);
+    size_t np = fl_model_num_params (model);
+    float *zero = (float *) calloc (np, sizeof (float));
+    w = fl_wire_writer_new (FL_WIRE_TRAIN, s_run, round);
+    fl_wire_put_f32s (w, "params", zero, np);
+    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_u64 (w, "epochs", 2);
+    fl_wire_put_u64 (w, "batch", 4);
+    fl_wire_put_f64 (w, "lr", 0.1);
+    fl_wire_put_str (w, "opt", "sgd");
+    fl_wire_put_u64 (w, "seed", 99);
+    fl_wire_put_u64 (w, "cap", 0);
+    s_deliver (c, w, expect);
+    float *delta = (float *) calloc (np, sizeof (float));
+    uint8_t *data;
+    size_t len;
+    int got = 0;
+    while (fl_client_next_out (c, &data, &len)) {
+        char why[64];
+        fl_wire_limits_t lim = fl_wire_limits_default ();
+        fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
+        if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
+            got = fl_wire_copy_f32s (um, "delta", delta, np) == 0;
+        fl_wire_msg_destroy (&um);
+        free (data);
+    }
+    free (zero);
+    fl_model_destroy (&model);
+    *n_out = np;
+    if (!got) {
+        free (delta);
+        return NULL;
+    }
+    return delta;
+}
+
+static float *
+s_honest_delta (const char *member, uint64_t data_seed, size_t *n)
+{
+    fl_client_config_t cc = {.member = member, .seed = 5, .allow_plaintext = 1};
+    fl_dataset_t *tr = s_data (data_seed), *te = s_data (data_seed);
+    fl_client_t *c = fl_client_new (&cc, &tr, &te);
+    FL_CHECK (c != NULL);
+    float *d = c ? s_train (c, 1, 1, n) : NULL;
+    fl_client_destroy (&c);
+    return d;
+}
+
+/* ---- the update hook --------------------------------------------------------- */
+
+typedef struct {
+    int calls;
+    uint64_t round;
+    uint8_t run[16];
+    char member[64];
+    int secure, clip;
+    double clip_norm;
+    size_t n;
+    float seen0;              /* the honest update's first coordinate */
+    int refuse;
+} s_spy_t;
+
+static int
+s_spy (void *arg, fl_client_update_t *info, float *update, size_t n)
+{
+    s_spy_t *s = (s_spy_t *) arg;
+    s->calls++;
+    s->round = info->round;
+    memcpy (s->run, info->run_id, 16);
+    snprintf (s->member, sizeof s->member, "%s", info->member);
+    s->secure = info->secure;
+    s->clip = info->clip;
+    s->clip_norm = info->clip_norm;
+    s->n = n;
+    s->seen0 = update[0];
+    if (s->refuse)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        update[i] = (float) i + 0.5f;        /* replaced entirely */
+    return 0;
+}
+
+static void
+test_hook (void)
+{
+    size_t n_h = 0, n = 0;
+    float *honest = s_honest_delta ("spied", 1, &n_h);
+    FL_CHECK (honest != NULL && n_h == 4);
+
+    s_spy_t spy;
+    memset (&spy, 0, sizeof spy);
+    fl_client_config_t cc = {.member = "spied", .seed = 5, .allow_plaintext = 1, .update_hook = s_spy,
+                             .update_arg = &spy};
+    fl_dataset_t *tr = s_data (1), *te = s_data (1);
+    fl_client_t *c = fl_client_new (&cc, &tr, &te);
+    FL_CHECK (c != NULL && tr == NULL && te == NULL);
+    float *d = c ? s_train (c, 6, 1, &n) : NULL;
+    FL_CHECK (spy.calls == 1 && spy.round == 6 && memcmp (spy.run, s_run, 16) == 0);
+    FL_CHECK (strcmp (spy.member, "spied") == 0);
+    FL_CHECK (spy.secure == 0 && spy.clip == 0 && spy.clip_norm == 0);     /* plaintext: the coordinator clips */
+    FL_CHECK (spy.n == n_h);
+    FL_CHECK (honest && spy.seen0 == honest[0]);        /* the hook saw the honest update */
+    FL_CHECK (d != NULL);
+    for (size_t i = 0; d && i < n; i++)
+        FL_CHECK (d[i] == (float) i + 0.5f);            /* and what it wrote is what left */
+    FL_CHECK (c && fl_client_rounds_trained (c) == 1);
+    free (d);
+    fl_client_destroy (&c);
+
+    /* a hook that refuses: no UPDATE, the request is not accepted */
+    memset (&spy, 0, sizeof spy);
+    spy.refuse = 1;
+    tr = s_data (1);
+    te = s_data (1);
+    c = fl_client_new (&cc, &tr, &te);
+    d = c ? s_train (c, 2, 0, &n) : NULL;
+    FL_CHECK (spy.calls == 1 && d == NULL);
+    FL_CHECK (c && fl_client_rounds_trained (c) == 0);
+    fl_client_destroy (&c);
+    free (honest);
+}
+
+/* ---- the adversary ------------------------------------------------------------ */
+
+static float *
+s_adversary_delta (const char *member, uint64_t data_seed, const fl_adversary_config_t *ac, size_t *n)
+{
+    fl_client_config_t cc = {.member = member, .seed = 5, .allow_plaintext = 1};
+    fl_dataset_t *tr = s_data (data_seed), *te = s_data (data_seed);
+    fl_adversary_t *adv = fl_adversary_new (ac, &cc, &tr, &te);
+    FL_CHECK (adv != NULL && tr == NULL && te == NULL);
+    float *d = adv ? s_train (fl_adversary_client (adv), 1, 1, n) : NULL;
+    fl_adversary_destroy (&adv);
+    FL_CHECK (adv == NULL);
+    fl_dataset_destroy (&tr);
+    fl_dataset_destroy (&te);
+    return d;
+}
+
+static void
+test_adversary_single (void)
+{
+    size_t n_h = 0, n0 = 0, n1 = 0;
+    float *honest = s_honest_delta ("m", 1, &n_h);
+    /* no attack: an honest member, bit for bit */
+    fl_adversary_config_t none = {.attack = FL_ATTACK_NONE};
+    fl_attack_params_defaults (&none.params);
+    float *d0 = s_adversary_delta ("m", 1, &none, &n0);
+    FL_CHECK (honest && d0 && n0 == n_h);
+    for (size_t i = 0; honest && d0 && i < n_h; i++)
+        FL_CHECK (d0[i] == honest[i]);
+    /* scaling by 10 (Bagdasaryan et al.'s boosting) */
+    fl_adversary_config_t scale = {.attack = FL_ATTACK_SCALE};
+    fl_attack_params_defaults (&scale.params);
+    float *d1 = s_adversary_delta ("m", 1, &scale, &n1);
+    FL_CHECK (d1 && n1 == n_h);
+    int nonzero = 0;
+    for (size_t i = 0; honest && d1 && i < n_h; i++) {
+        FL_CHECK (d1[i] == (float) (10.0 * honest[i]));
+        nonzero |= honest[i] != 0;
+    }
+    FL_CHECK (nonzero);
+    free (honest);
+    free (d0);
+    free (d1);
+
+    /* refusals: an unknown attack; the data stay the caller's */
+    fl_adversary_config_t bad = {.attack = FL_ATTACK_KIND_COUNT};
+    fl_client_config_t cc = {.member = "m", .seed = 5, .allow_plaintext = 1};
+    fl_dataset_t *tr = s_data (1), *te = s_data (1);
+    FL_CHECK (fl_adversary_new (&bad, &cc, &tr, &te) == NULL);
+    FL_CHECK (tr != NULL && te != NULL);
+    /* and a member that cannot be built (no test rows) */
+    fl_adversary_config_t ok = {.attack = FL_ATTACK_SIGN_FLIP};
+    fl_attack_params_defaults (&ok.params);
+    fl_dataset_t *none_te = NULL;
+    FL_CHECK (fl_adversary_new (&ok, &cc, &tr, &none_te) == NULL);
+    FL_CHECK (tr != NULL);
+    fl_dataset_destroy (&tr);
+    fl_dataset_destroy (&te);
+}
+
+static void
+test_adversary_collusion (void)
+{
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/fl-test-adversary-XXXXXX");
+    FL_CHECK (mkdtemp (dir) != NULL);
+    size_t n = 0, na = 0, nb = 0;
+    float *ha = s_honest_delta ("alpha", 1, &n);
+    float *hb = s_honest_delta ("beta", 2, &n);
+    fl_adversary_config_t ipm = {.attack = FL_ATTACK_IPM, .collude_dir = dir, .colluders = 2,
+                                 .collude_timeout_ms = 1};
+    fl_attack_params_defaults (&ipm.params);
+    ipm.params.epsilon = 0.5;
+    /* alpha arrives first: nobody else yet, so only its own update */
+    float *da = s_adversary_delta ("alpha", 1, &ipm, &na);
+    /* beta then finds alpha's honest update (not its crafted one) */
+    ipm.collude_timeout_ms = 10000;
+    float *db = s_adversary_delta ("beta", 2, &ipm, &nb);
+    FL_CHECK (ha && hb && da && db && na == n && nb == n);
+    for (size_t i = 0; ha && hb && da && db && i < n; i++) {
+        FL_CHECK (da[i] == (float) (-0.5 * (double) ha[i]));
+        double mean = ((double) hb[i] + (double) ha[i]) / 2;
+        FL_CHECK_CLOSE (db[i], -0.5 * mean, 1e-7, 1e-6);
+    }
+    /* both honest updates were different: the pooling is visible */
+    int differ = 0;
+    for (size_t i = 0; ha && hb && i < n; i++)
+        differ |= ha[i] != hb[i];
+    FL_CHECK (differ);
+    free (ha);
+    free (hb);
+    free (da);
+    free (db);
+    /* clean up: two .flc files, no temporary left */
+    DIR *dh = opendir (dir);
+    struct dirent *de;
+    size_t files = 0, flc = 0;
+    while (dh && (de = readdir (dh)) != NULL) {
+        if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+            continue;
+        files++;
+        size_t len = strlen (de->d_name);
+        flc += len > 4 && strcmp (de->d_name + len - 4, ".flc") == 0;
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink (path);
+    }
+    if (dh)
+        closedir (dh);
+    FL_CHECK (files == 2 && flc == 2);
+    FL_CHECK (rmdir (dir) == 0);
+}
+
+int
+main (int argc, char **argv)
+{
+    FL_TEST_INIT (argc, argv);
+    if (sodium_init () < 0)
+        return 1;
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    if (!fl_test_verbose_)
+        zsys_set_logsystem (false);
+    FL_RUN (test_hook);
+    FL_RUN (test_adversary_single);
+    FL_RUN (test_adversary_collusion);
+    FL_TEST_DONE ();
+}
