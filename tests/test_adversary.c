@@ -12,7 +12,13 @@
       i.e. it really pooled the first one's honest update (it computes what
       a coalition of two can compute, and nothing from the coordinator);
     - an adversary refuses an unknown attack and leaves the data to the
-      caller.
+      caller;
+    - in a secure round (real coordinator, real secure aggregation, in one
+      process): the hook is told the announced clipping norm, and an
+      adversary that clears `clip` gets its update into the aggregate
+      unclipped (the L2 clipping norm does not bound it) - measured on the
+      global model the coordinator computes, against the same run with
+      clipping kept.
 */
 #include <czmq.h>
 #include <dirent.h>
@@ -23,7 +29,9 @@
 #include "fl_client.h"
 #include "fl_model.h"
 #include "fl_test.h"
+#include "fl_round.h"
 #include "fl_wire.h"
+#include "round_sim.h"
 
 static const uint8_t s_run[16] = "adversary-run-16";
 
@@ -331,6 +339,132 @@ test_adversary_collusion (void)
     FL_CHECK (rmdir (dir) == 0);
 }
 
+/* ---- a secure round ----------------------------------------------------------- */
+
+#define S_N 8
+#define S_V 0.75f              /* every coordinate of the crafted update; L2 norm 0.75 sqrt(d) > C = 1 */
+
+typedef struct {
+    int calls, secure_calls;
+    double clip_norm;
+    int keep_clip;
+    float value;              /* every coordinate of the crafted update */
+} s_secure_spy_t;
+
+static int
+s_craft (void *arg, fl_client_update_t *info, float *update, size_t n)
+{
+    s_secure_spy_t *s = (s_secure_spy_t *) arg;
+    s->calls++;
+    s->secure_calls += info->secure && info->clip == 1;
+    s->clip_norm = info->clip_norm;
+    for (size_t i = 0; i < n; i++)
+        update[i] = s->value;
+    if (!s->keep_clip)
+        info->clip = 0;
+    return 0;
+}
+
+static int
+s_in_train (void *ctx)
+{
+    return fl_round_phase ((fl_round_t *) ctx) == FL_ROUND_TRAIN;
+}
+
+/*  One secure training round of S_N members that all send the crafted
+    update; returns the change of the global model (caller frees), n_out its
+    length. */
+static float *
+s_secure_run (int keep_clip, float value, s_secure_spy_t *spy, size_t *n_out)
+{
+    uint8_t *sks[S_N];
+    uint8_t ids[S_N][8];
+    fl_client_t *clients[S_N];
+    fl_roster_t *roster = round_sim_roster (S_N, sks);
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.min_clients = S_N;
+    cfg.rounds = 1;
+    cfg.client_lr = 0.1;
+    cfg.batch_size = 16;
+    cfg.secure = 1;
+    cfg.roster = roster;
+    cfg.clip_norm = 1;
+    cfg.liveness_ms = 1000000000;
+    memcpy (cfg.run_id, "adversary-sec-01", 16);
+    fl_round_t *round = fl_round_new (&cfg);
+    FL_CHECK (round != NULL);
+    fl_round_start (round, 0);
+    memset (spy, 0, sizeof *spy);
+    spy->keep_clip = keep_clip;
+    spy->value = value;
+    for (int i = 0; i < S_N; i++) {
+        fl_dataset_t *tr = NULL, *te = NULL;
+        FL_CHECK (round_sim_shard (S_N, (size_t) i, &tr, &te) == 0);
+        char name[32];
+        snprintf (name, sizeof name, "hospital-%d", i);
+        fl_client_config_t cc = {.member = name, .seed = (uint64_t) i, .roster = roster, .identity_secret = sks[i],
+                                 .update_hook = s_craft, .update_arg = spy};
+        clients[i] = fl_client_new (&cc, &tr, &te);
+        round_sim_id (ids[i], (size_t) i);
+        fl_client_hello (clients[i]);
+    }
+    int64_t now = 0;
+    /* up to the training round, to see the global model the members get */
+    round_sim_t r = {.round = round, .clients = clients, .ids = ids, .n = S_N, .now = &now,
+                     .max_passes = 100000, .advance_when_idle = 1, .ctx = round, .stop = s_in_train};
+    round_sim_pump (&r);
+    size_t np = fl_round_num_params (round);
+    float *before = (float *) calloc (np ? np : 1, sizeof (float));
+    memcpy (before, fl_round_params (round), np * sizeof (float));
+    r.stop = NULL;
+    round_sim_pump (&r);
+    FL_CHECK (fl_round_phase (round) == FL_ROUND_DONE);
+    for (size_t i = 0; i < np; i++)
+        before[i] = fl_round_params (round)[i] - before[i];
+    for (int i = 0; i < S_N; i++) {
+        FL_CHECK (fl_client_secure_rounds (clients[i]) == 1);
+        fl_client_destroy (&clients[i]);
+        sodium_free (sks[i]);
+    }
+    fl_round_destroy (&round);
+    fl_roster_destroy (&roster);
+    *n_out = np;
+    return before;
+}
+
+static void
+test_secure_unclipped (void)
+{
+    s_secure_spy_t spy;
+    size_t na = 0, nb = 0;
+    float *unclipped = s_secure_run (0, S_V, &spy, &na);
+    FL_CHECK (spy.calls == S_N && spy.secure_calls == S_N && spy.clip_norm == 1);
+    float *clipped = s_secure_run (1, S_V, &spy, &nb);
+    FL_CHECK (spy.calls == S_N && spy.secure_calls == S_N);
+    FL_CHECK (na == nb && na >= 2);
+    double norm = (double) S_V * sqrt ((double) na);
+    double ra = 0, rb = 0;
+    for (size_t i = 0; i < na; i++) {
+        /* the same step for every coordinate, in proportion ||v|| : 1 */
+        FL_CHECK_CLOSE (unclipped[i], unclipped[0], 1e-4, 1e-3);
+        FL_CHECK_CLOSE (clipped[i], clipped[0], 1e-4, 1e-3);
+        ra += unclipped[i];
+        rb += clipped[i];
+    }
+    FL_CHECK (rb != 0);
+    if (fl_test_verbose_)
+        printf ("    secure round: step %.6g unclipped, %.6g clipped (||v|| = %.6g)\n", unclipped[0], clipped[0],
+                norm);
+    FL_CHECK_CLOSE (ra / rb, norm, 0, 1e-3);
+    FL_CHECK (na && fabs (unclipped[0]) > fabs (clipped[0]));
+    /* FedAvg with server step 1: the global model moved by exactly the
+       crafted update (up to the fixed-point resolution) */
+    FL_CHECK (na && fabs (unclipped[0] - S_V) < 1e-3);
+    free (unclipped);
+    free (clipped);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -344,5 +478,6 @@ main (int argc, char **argv)
     FL_RUN (test_hook);
     FL_RUN (test_adversary_single);
     FL_RUN (test_adversary_collusion);
+    FL_RUN (test_secure_unclipped);
     FL_TEST_DONE ();
 }
