@@ -56,8 +56,7 @@ typedef struct {
     uint64_t round;           /* the TRAIN request's round */
     const char *member;       /* this member's id (borrowed) */
     int secure;               /* 1: the update is then clipped (unless clip is cleared), weighted,
-                                 encoded and masked for secure aggregation; 0: sent as is in UPDATE
-                                 (the coordinator clips it) */
+                                 encoded and masked for secure aggregation; 0: sent as is in UPDATE */
     double clip_norm;         /* secure rounds: the clipping norm the client applies next; 0 in plaintext */
     int clip;                 /* in: 1 in secure rounds; the hook may set it to 0 to send the update
                                  unclipped (it still cannot escape the encoding's per-coordinate bound
