@@ -25,6 +25,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "client_sim.h"
 #include "fl_adversary.h"
 #include "fl_client.h"
 #include "fl_model.h"
@@ -34,32 +35,6 @@
 #include "round_sim.h"
 
 static const uint8_t s_run[16] = "adversary-run-16";
-
-static uint8_t *
-s_msg (fl_wire_writer_t *w, size_t *len)
-{
-    uint8_t *buf = NULL;
-    FL_CHECK (fl_wire_writer_finish (&w, &buf, len) == 0);
-    return buf;
-}
-
-static void
-s_deliver (fl_client_t *c, fl_wire_writer_t *w, int expect)
-{
-    size_t len = 0;
-    uint8_t *m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == expect);
-    free (m);
-}
-
-static void
-s_drain (fl_client_t *c)
-{
-    uint8_t *data;
-    size_t len;
-    while (fl_client_next_out (c, &data, &len))
-        free (data);
-}
 
 /*  24 rows, 3 features, label = [x0 + x1 > 0]; seed varies the rows. */
 static fl_dataset_t *
@@ -77,67 +52,11 @@ s_data (uint64_t seed)
     return fl_dataset_new (24, 3, x, y, 2, NULL, NULL);
 }
 
-/*  WELCOME, STANDARDISE, TRAIN of round `round` (logreg, zero global model)
-    to c; returns the UPDATE delta (caller frees), or NULL if none came. */
+/*  WELCOME, STANDARDISE, TRAIN of round `round` to c (client_sim.h). */
 static float *
 s_train (fl_client_t *c, uint64_t round, int expect, size_t *n_out)
 {
-    fl_client_hello (c);
-    s_drain (c);
-    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_WELCOME, s_run, 0);
-    fl_wire_put_u64 (w, "client", 0);
-    fl_wire_put_str (w, "model", "logreg");
-    fl_wire_put_str (w, "hidden", "");
-    fl_wire_put_u64 (w, "features", 3);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_u64 (w, "seed", 7);
-    s_deliver (c, w, 1);
-    float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
-    w = fl_wire_writer_new (FL_WIRE_STANDARDISE, s_run, 0);
-    fl_wire_put_f32s (w, "mean", mean, 3);
-    fl_wire_put_f32s (w, "std", std, 3);
-    s_deliver (c, w, 1);
-    fl_model_config_t mc;
-    memset (&mc, 0, sizeof mc);
-    mc.n_inputs = 3;
-    mc.n_classes = 2;
-    mc.seed = 7;
-    fl_model_t *model = fl_model_new ("logreg", &mc);
-    uint8_t fp[32];
-    fl_model_fingerprint (model, fp);
-    size_t np = fl_model_num_params (model);
-    float *zero = (float *) calloc (np, sizeof (float));
-    w = fl_wire_writer_new (FL_WIRE_TRAIN, s_run, round);
-    fl_wire_put_f32s (w, "params", zero, np);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 2);
-    fl_wire_put_u64 (w, "batch", 4);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 99);
-    fl_wire_put_u64 (w, "cap", 0);
-    s_deliver (c, w, expect);
-    float *delta = (float *) calloc (np, sizeof (float));
-    uint8_t *data;
-    size_t len;
-    int got = 0;
-    while (fl_client_next_out (c, &data, &len)) {
-        char why[64];
-        fl_wire_limits_t lim = fl_wire_limits_default ();
-        fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
-        if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
-            got = fl_wire_copy_f32s (um, "delta", delta, np) == 0;
-        fl_wire_msg_destroy (&um);
-        free (data);
-    }
-    free (zero);
-    fl_model_destroy (&model);
-    *n_out = np;
-    if (!got) {
-        free (delta);
-        return NULL;
-    }
-    return delta;
+    return client_sim_train (c, s_run, round, 3, expect, n_out);
 }
 
 static float *

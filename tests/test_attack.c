@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fl_adversary.h"
+#include "client_sim.h"
 #include "fl_attack.h"
 #include "fl_client.h"
 #include "fl_model.h"
@@ -691,25 +692,9 @@ test_attack_round (void)
 
 /* ---- an adversary through the fl_client update hook ------------------------------------------------------- */
 
-static uint8_t *
-s_msg (fl_wire_writer_t *w, size_t *len)
-{
-    uint8_t *buf = NULL;
-    FL_CHECK (fl_wire_writer_finish (&w, &buf, len) == 0);
-    return buf;
-}
-
-static void
-s_drain (fl_client_t *c)
-{
-    uint8_t *data;
-    size_t len;
-    while (fl_client_next_out (c, &data, &len))
-        free (data);
-}
-
-/*  Runs one client through WELCOME, STANDARDISE and TRAIN (logreg, zero
-    global model) and returns the UPDATE delta (caller frees). */
+/*  Runs one member (an adversary's if ac is set) through WELCOME,
+    STANDARDISE and TRAIN (logreg, zero global model) and returns the
+    UPDATE delta (caller frees). */
 static float *
 s_client_delta (const fl_client_config_t *cc, const fl_adversary_config_t *ac, const fl_dataset_t *train,
                 size_t *n_out)
@@ -721,64 +706,8 @@ s_client_delta (const fl_client_config_t *cc, const fl_adversary_config_t *ac, c
     FL_CHECK (c != NULL);
     if (!c)
         return NULL;
-    fl_client_hello (c);
-    s_drain (c);
-    size_t len, features = fl_dataset_features (train);
-    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_WELCOME, run, 0);
-    fl_wire_put_u64 (w, "client", 0);
-    fl_wire_put_str (w, "model", "logreg");
-    fl_wire_put_str (w, "hidden", "");
-    fl_wire_put_u64 (w, "features", features);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_u64 (w, "seed", 7);
-    uint8_t *m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
-    w = fl_wire_writer_new (FL_WIRE_STANDARDISE, run, 0);
-    fl_wire_put_f32s (w, "mean", mean, features);
-    fl_wire_put_f32s (w, "std", std, features);
-    m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    fl_model_config_t mc;
-    memset (&mc, 0, sizeof mc);
-    mc.n_inputs = features;
-    mc.n_classes = 2;
-    mc.seed = 7;
-    fl_model_t *model = fl_model_new ("logreg", &mc);
-    uint8_t fp[32];
-    fl_model_fingerprint (model, fp);
-    size_t np = fl_model_num_params (model);
-    float *zero = (float *) calloc (np, sizeof (float));
-    w = fl_wire_writer_new (FL_WIRE_TRAIN, run, 1);
-    fl_wire_put_f32s (w, "params", zero, np);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 2);
-    fl_wire_put_u64 (w, "batch", 4);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 99);
-    fl_wire_put_u64 (w, "cap", 0);
-    m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    float *delta = (float *) calloc (np, sizeof (float));
-    uint8_t *data;
-    int got = 0;
-    while (fl_client_next_out (c, &data, &len)) {
-        char why[64];
-        fl_wire_limits_t lim = fl_wire_limits_default ();
-        fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
-        if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
-            got = fl_wire_copy_f32s (um, "delta", delta, np) == 0;
-        fl_wire_msg_destroy (&um);
-        free (data);
-    }
-    FL_CHECK (got);
-    *n_out = np;
-    free (zero);
-    fl_model_destroy (&model);
+    float *delta = client_sim_train (c, run, 1, fl_dataset_features (train), 1, n_out);
+    FL_CHECK (delta != NULL);
     if (adv)
         fl_adversary_destroy (&adv);
     else
