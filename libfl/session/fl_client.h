@@ -12,7 +12,9 @@
                      so the coordinator refuses a mismatch (REJECT) up front
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
-        TRAIN     -> load the global model, train locally; then, in a secure
+        TRAIN     -> load the global model, train locally; hand the update to
+                     the update hook if one is configured (an adversary, for
+                     evaluation only); then, in a secure
                      round, clip, weight and encode the update and run the
                      bucket's secure aggregation (SECAGG messages); in a
                      plaintext round (only if allowed), reply UPDATE
