@@ -2,7 +2,9 @@
     when the coordinator asks, and sends back only what the protocol allows.
 
     Wiring only: options (fl_args), local data (fl_shard), the transport
-    (fl_transport) and the member's session (fl_client).  See docs/CLIENT.md.
+    (fl_transport) and the member's session (fl_client; with --attack, for
+    robustness evaluation only, wrapped in an fl_adversary).  See
+    docs/CLIENT.md and docs/ATTACKS.md.
 */
 #include <czmq.h>
 #include <inttypes.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fl_adversary.h"
 #include "fl_args.h"
 #include "fl_client.h"
 #include "fl_log.h"
@@ -160,7 +163,8 @@ main (int argc, char **argv)
     uint8_t *identity = NULL;
     zcert_t *cert = NULL;
     fl_dataset_t *train = NULL, *test = NULL;
-    fl_client_t *client = NULL;
+    fl_client_t *client = NULL;           /* owned by adversary when there is one */
+    fl_adversary_t *adversary = NULL;
     fl_transport_t *tr = NULL;
     int exit_code = 0;
     if ((s.roster[0] && !(roster = fl_roster_load (s.roster)))
@@ -223,19 +227,28 @@ main (int argc, char **argv)
                                .model_plugin = s.model_plugin[0] ? s.model_plugin : NULL,
                                .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
     if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
-        fl_attack_params_defaults (&ccfg.attack_params);
-        ccfg.attack_params.n = s.attack_n;
-        ccfg.attack_params.f = s.colluders;
-        if (fl_attack_kind_parse (s.attack, &ccfg.attack) != 0
-            || (!isnan (s.attack_scale)
-                && fl_attack_params_set_strength (ccfg.attack, &ccfg.attack_params, s.attack_scale) != 0)) {
+        fl_adversary_config_t acfg;
+        memset (&acfg, 0, sizeof acfg);
+        fl_attack_params_defaults (&acfg.params);
+        acfg.params.n = s.attack_n;
+        acfg.params.f = s.colluders;
+        if (fl_attack_kind_parse (s.attack, &acfg.attack) != 0) {
+            fprintf (stderr, "fl-client: --attack: '%s' is not an attack (docs/ATTACKS.md)\n", s.attack);
             exit_code = 2;
             goto done;
         }
-        ccfg.collude_dir = s.collude[0] ? s.collude : NULL;
-        ccfg.colluders = s.colluders;
+        if (!isnan (s.attack_scale) && fl_attack_params_set_strength (acfg.attack, &acfg.params, s.attack_scale) != 0) {
+            fprintf (stderr, "fl-client: --attack-scale %g does not apply to --attack %s\n", s.attack_scale, s.attack);
+            exit_code = 2;
+            goto done;
+        }
+        acfg.collude_dir = s.collude[0] ? s.collude : NULL;
+        acfg.colluders = s.colluders;
+        adversary = fl_adversary_new (&acfg, &ccfg, &train, &test);
+        client = adversary ? fl_adversary_client (adversary) : NULL;
     }
-    client = fl_client_new (&ccfg, &train, &test);
+    else
+        client = fl_client_new (&ccfg, &train, &test);
     if (!client) {
         exit_code = 1;
         goto done;
@@ -338,6 +351,10 @@ main (int argc, char **argv)
     zclock_sleep (100);
 done:
     fl_transport_destroy (&tr);
+    if (adversary) {
+        fl_adversary_destroy (&adversary);
+        client = NULL;
+    }
     fl_client_destroy (&client);
     fl_dataset_destroy (&train);
     fl_dataset_destroy (&test);

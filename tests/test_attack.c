@@ -1,8 +1,9 @@
 /*  test_attack.c - fl_attack: every attack on hand-computed inputs, the
     normal quantile against mpmath, min-max / min-sum against their closed
-    form, the collusion channel (files, corrupt / foreign files, timeout,
-    three colluders in threads) and the fl_client hook (sign flip, label
-    flip) driven by hand-made coordinator messages.
+    form; and the attacks as an adversary runs them (io/fl_adversary): the
+    collusion channel (files, corrupt / foreign files, timeout, three
+    colluders in threads) and a member wrapped through its update hook
+    (sign flip, label flip) driven by hand-made coordinator messages.
 
     High-precision references: Python 3 mpmath 1.3.0 at mp.dps = 50,
     Phi^{-1}(p) = sqrt(2) * erfinv(2p - 1). */
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fl_adversary.h"
+#include "client_sim.h"
 #include "fl_attack.h"
 #include "fl_client.h"
 #include "fl_model.h"
@@ -537,23 +540,23 @@ test_collude_sequential (void)
     float *rows = NULL;
     size_t n = 0;
     /* b arrives first with timeout 0: writes its file, finds nobody else. */
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "b", ub, d, 3, 0, &rows, &n) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "b", ub, d, 3, 0, &rows, &n) == 0);
     FL_CHECK (n == 1 && rows && s_row_is (rows, 200.0f, d));
     free (rows);
     FL_CHECK (s_count_files (".flc") == 1);
     /* c sees b. */
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "c", uc, d, 3, 0, &rows, &n) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "c", uc, d, 3, 0, &rows, &n) == 0);
     FL_CHECK (n == 2 && s_row_is (rows, 300.0f, d) && s_row_is (rows + d, 200.0f, d));
     free (rows);
     /* Round 4 and another run: present in the directory, never accepted for round 5. */
     float *tmp;
     size_t tn;
-    FL_CHECK (fl_attack_collude (s_dir, run, 4, "x", ua, d, 1, 0, &tmp, &tn) == 0 && tn == 1);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 4, "x", ua, d, 1, 0, &tmp, &tn) == 0 && tn == 1);
     free (tmp);
     FL_CHECK (s_count_files (".flc") == 2);            /* n_colluders 1: nothing written */
-    FL_CHECK (fl_attack_collude (s_dir, run, 4, "x", ua, d, 2, 0, &tmp, &tn) == 0 && tn == 1);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 4, "x", ua, d, 2, 0, &tmp, &tn) == 0 && tn == 1);
     free (tmp);
-    FL_CHECK (fl_attack_collude (s_dir, other_run, 5, "y", ua, d, 2, 0, &tmp, &tn) == 0 && tn == 1);
+    FL_CHECK (fl_adversary_collude (s_dir, other_run, 5, "y", ua, d, 2, 0, &tmp, &tn) == 0 && tn == 1);
     free (tmp);
     /* Forgeries named like round-5 files of this run: a round-4 file, an
        other-run file, a flipped payload byte, a flipped header byte, a
@@ -567,13 +570,13 @@ test_collude_sequential (void)
     s_copy_file (src, dst, -1, -1);
     s_file_name (run, 5, "b", src, sizeof src);
     s_file_name (run, 5, "flip-payload", dst, sizeof dst);
-    s_copy_file (src, dst, FL_ATTACK_FILE_HEADERBYTES + 5, -1);
+    s_copy_file (src, dst, FL_ADVERSARY_FILE_HEADERBYTES + 5, -1);
     s_file_name (run, 5, "flip-header", dst, sizeof dst);
     s_copy_file (src, dst, 30, -1);
     s_file_name (run, 5, "truncated", dst, sizeof dst);
-    s_copy_file (src, dst, -1, FL_ATTACK_FILE_HEADERBYTES + 4 * 9);
+    s_copy_file (src, dst, -1, FL_ADVERSARY_FILE_HEADERBYTES + 4 * 9);
     float *tmp2, wide[11] = {0};
-    FL_CHECK (fl_attack_collude (s_dir, run, 6, "wide", wide, 11, 2, 0, &tmp2, &tn) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 6, "wide", wide, 11, 2, 0, &tmp2, &tn) == 0);
     free (tmp2);
     s_file_name (run, 6, "wide", src, sizeof src);
     s_file_name (run, 5, "wrong-d", dst, sizeof dst);
@@ -581,14 +584,14 @@ test_collude_sequential (void)
     float nanrow[10];
     memcpy (nanrow, ua, sizeof nanrow);
     nanrow[3] = NAN;
-    FL_CHECK (fl_attack_collude (s_dir, run, 7, "nan", nanrow, d, 2, 0, &tmp2, &tn) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 7, "nan", nanrow, d, 2, 0, &tmp2, &tn) == 0);
     free (tmp2);
     s_file_name (run, 7, "nan", src, sizeof src);
     s_file_name (run, 5, "nan", dst, sizeof dst);
     s_copy_file (src, dst, -1, -1);
 
     /* a: with n_colluders 3, gets exactly itself, b and c; every forgery skipped. */
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, d, 3, 2000, &rows, &n) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, d, 3, 2000, &rows, &n) == 0);
     FL_CHECK (n == 3 && s_row_is (rows, 100.0f, d));
     int saw_b = 0, saw_c = 0;
     for (size_t i = 1; i < n; i++) {
@@ -600,7 +603,7 @@ test_collude_sequential (void)
     /* Asking for more colluders than exist: returns what arrived after the
        timeout (a lower bound on the wait only; no upper-bound timing). */
     int64_t t0 = zclock_mono ();
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, d, 6, 150, &rows, &n) == 0);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, d, 6, 150, &rows, &n) == 0);
     FL_CHECK (zclock_mono () - t0 >= 150);
     FL_CHECK (n == 3);
     free (rows);
@@ -608,11 +611,11 @@ test_collude_sequential (void)
     FL_CHECK (s_count_files ("") == s_count_files (".flc"));
 
     /* Refusals. */
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, 0, 3, 0, &rows, &n) == -1 && rows == NULL);
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, d, 0, 0, &rows, &n) == -1);
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, d, FL_ATTACK_MAX_COLLUDERS + 1, 0, &rows, &n) == -1);
-    FL_CHECK (fl_attack_collude (s_dir, run, 5, "a", ua, d, 3, -1, &rows, &n) == -1);
-    FL_CHECK (fl_attack_collude ("/proc/no-such-dir/x", run, 5, "a", ua, d, 3, 0, &rows, &n) == -1);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, 0, 3, 0, &rows, &n) == -1 && rows == NULL);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, d, 0, 0, &rows, &n) == -1);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, d, FL_ADVERSARY_MAX_COLLUDERS + 1, 0, &rows, &n) == -1);
+    FL_CHECK (fl_adversary_collude (s_dir, run, 5, "a", ua, d, 3, -1, &rows, &n) == -1);
+    FL_CHECK (fl_adversary_collude ("/proc/no-such-dir/x", run, 5, "a", ua, d, 3, 0, &rows, &n) == -1);
     s_remove_dir ();
 }
 
@@ -632,7 +635,7 @@ s_colluder (void *arg)
     float u[8];
     for (size_t j = 0; j < 8; j++)
         u[j] = a->base + (float) j;
-    a->rc = fl_attack_collude (s_dir, a->run, 42, a->member, u, 8, 3, 20000, &a->rows, &a->n);
+    a->rc = fl_adversary_collude (s_dir, a->run, 42, a->member, u, 8, 3, 20000, &a->rows, &a->n);
     return NULL;
 }
 
@@ -674,108 +677,41 @@ test_attack_round (void)
     p.epsilon = 0.5;
     float u1[4] = {2, 4, 6, 8}, u2[4] = {4, 4, 4, 4};
     /* First colluder times out alone: -0.5 * own. */
-    FL_CHECK (fl_attack_round (FL_ATTACK_IPM, &p, s_dir, run, 1, "m1", 2, 0, NULL, u1, 4) == 0);
+    FL_CHECK (fl_adversary_round (FL_ATTACK_IPM, &p, s_dir, run, 1, "m1", 2, 0, NULL, u1, 4) == 0);
     FL_CHECK (u1[0] == -1 && u1[3] == -4);
     /* Second sees the first's honest update: -0.5 * mean((4,4,4,4), (2,4,6,8)). */
-    FL_CHECK (fl_attack_round (FL_ATTACK_IPM, &p, s_dir, run, 1, "m2", 2, 1000, NULL, u2, 4) == 0);
+    FL_CHECK (fl_adversary_round (FL_ATTACK_IPM, &p, s_dir, run, 1, "m2", 2, 1000, NULL, u2, 4) == 0);
     FL_CHECK (u2[0] == -1.5f && u2[1] == -2.0f && u2[2] == -2.5f && u2[3] == -3.0f);
     /* No directory: the own update alone, nothing written. */
     float u3[4] = {1, 1, 1, 1};
-    FL_CHECK (fl_attack_round (FL_ATTACK_IPM, &p, NULL, run, 2, "m3", 2, 0, NULL, u3, 4) == 0);
+    FL_CHECK (fl_adversary_round (FL_ATTACK_IPM, &p, NULL, run, 2, "m3", 2, 0, NULL, u3, 4) == 0);
     FL_CHECK (u3[0] == -0.5f);
     FL_CHECK (s_count_files (".flc") == 2);
     s_remove_dir ();
 }
 
-/* ---- the fl_client hook ------------------------------------------------------- */
+/* ---- an adversary through the fl_client update hook ------------------------------------------------------- */
 
-static uint8_t *
-s_msg (fl_wire_writer_t *w, size_t *len)
-{
-    uint8_t *buf = NULL;
-    FL_CHECK (fl_wire_writer_finish (&w, &buf, len) == 0);
-    return buf;
-}
-
-static void
-s_drain (fl_client_t *c)
-{
-    uint8_t *data;
-    size_t len;
-    while (fl_client_next_out (c, &data, &len))
-        free (data);
-}
-
-/*  Runs one client through WELCOME, STANDARDISE and TRAIN (logreg, zero
-    global model) and returns the UPDATE delta (caller frees). */
+/*  Runs one member (an adversary's if ac is set) through WELCOME,
+    STANDARDISE and TRAIN (logreg, zero global model) and returns the
+    UPDATE delta (caller frees). */
 static float *
-s_client_delta (const fl_client_config_t *cc, const fl_dataset_t *train, size_t *n_out)
+s_client_delta (const fl_client_config_t *cc, const fl_adversary_config_t *ac, const fl_dataset_t *train,
+                size_t *n_out)
 {
     const uint8_t run[16] = "client-test-run!";
     fl_dataset_t *tr = fl_dataset_copy (train), *te = fl_dataset_copy (train);
-    fl_client_t *c = fl_client_new (cc, &tr, &te);
+    fl_adversary_t *adv = ac ? fl_adversary_new (ac, cc, &tr, &te) : NULL;
+    fl_client_t *c = ac ? (adv ? fl_adversary_client (adv) : NULL) : fl_client_new (cc, &tr, &te);
     FL_CHECK (c != NULL);
     if (!c)
         return NULL;
-    fl_client_hello (c);
-    s_drain (c);
-    size_t len, features = fl_dataset_features (train);
-    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_WELCOME, run, 0);
-    fl_wire_put_u64 (w, "client", 0);
-    fl_wire_put_str (w, "model", "logreg");
-    fl_wire_put_str (w, "hidden", "");
-    fl_wire_put_u64 (w, "features", features);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_u64 (w, "seed", 7);
-    uint8_t *m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
-    w = fl_wire_writer_new (FL_WIRE_STANDARDISE, run, 0);
-    fl_wire_put_f32s (w, "mean", mean, features);
-    fl_wire_put_f32s (w, "std", std, features);
-    m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    fl_model_config_t mc;
-    memset (&mc, 0, sizeof mc);
-    mc.n_inputs = features;
-    mc.n_classes = 2;
-    mc.seed = 7;
-    fl_model_t *model = fl_model_new ("logreg", &mc);
-    uint8_t fp[32];
-    fl_model_fingerprint (model, fp);
-    size_t np = fl_model_num_params (model);
-    float *zero = (float *) calloc (np, sizeof (float));
-    w = fl_wire_writer_new (FL_WIRE_TRAIN, run, 1);
-    fl_wire_put_f32s (w, "params", zero, np);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 2);
-    fl_wire_put_u64 (w, "batch", 4);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 99);
-    fl_wire_put_u64 (w, "cap", 0);
-    m = s_msg (w, &len);
-    FL_CHECK (fl_client_on_message (c, m, len) == 1);
-    free (m);
-    float *delta = (float *) calloc (np, sizeof (float));
-    uint8_t *data;
-    int got = 0;
-    while (fl_client_next_out (c, &data, &len)) {
-        char why[64];
-        fl_wire_limits_t lim = fl_wire_limits_default ();
-        fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
-        if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
-            got = fl_wire_copy_f32s (um, "delta", delta, np) == 0;
-        fl_wire_msg_destroy (&um);
-        free (data);
-    }
-    FL_CHECK (got);
-    *n_out = np;
-    free (zero);
-    fl_model_destroy (&model);
-    fl_client_destroy (&c);
+    float *delta = client_sim_train (c, run, 1, fl_dataset_features (train), 1, n_out);
+    FL_CHECK (delta != NULL);
+    if (adv)
+        fl_adversary_destroy (&adv);
+    else
+        fl_client_destroy (&c);
     return delta;
 }
 
@@ -797,20 +733,22 @@ test_client_hook (void)
     fl_dataset_t *dsf = fl_dataset_new (24, 3, x, yf, 2, NULL, NULL);
     fl_client_config_t honest = {.member = "honest", .seed = 5, .allow_plaintext = 1};
     size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
-    float *d_honest = s_client_delta (&honest, ds, &n1);
+    float *d_honest = s_client_delta (&honest, NULL, ds, &n1);
 
-    fl_client_config_t flip = {.member = "flipper", .seed = 5, .allow_plaintext = 1, .attack = FL_ATTACK_SIGN_FLIP};
-    fl_attack_params_defaults (&flip.attack_params);
-    float *d_flip = s_client_delta (&flip, ds, &n2);
+    fl_client_config_t flip = {.member = "flipper", .seed = 5, .allow_plaintext = 1};
+    fl_adversary_config_t flip_attack = {.attack = FL_ATTACK_SIGN_FLIP};
+    fl_attack_params_defaults (&flip_attack.params);
+    float *d_flip = s_client_delta (&flip, &flip_attack, ds, &n2);
     FL_CHECK (n1 > 0 && n1 == n2);
     for (size_t i = 0; d_honest && d_flip && i < n1; i++)
         FL_CHECK (d_flip[i] == -d_honest[i]);
 
     /* Label flipping trains on 1 - y: the same delta as an honest client on flipped data. */
-    fl_client_config_t lf = {.member = "label-flipper", .seed = 5, .allow_plaintext = 1, .attack = FL_ATTACK_LABEL_FLIP};
-    fl_attack_params_defaults (&lf.attack_params);
-    float *d_lf = s_client_delta (&lf, ds, &n3);
-    float *d_ref = s_client_delta (&honest, dsf, &n4);
+    fl_client_config_t lf = {.member = "label-flipper", .seed = 5, .allow_plaintext = 1};
+    fl_adversary_config_t lf_attack = {.attack = FL_ATTACK_LABEL_FLIP};
+    fl_attack_params_defaults (&lf_attack.params);
+    float *d_lf = s_client_delta (&lf, &lf_attack, ds, &n3);
+    float *d_ref = s_client_delta (&honest, NULL, dsf, &n4);
     FL_CHECK (n3 == n1 && n4 == n1);
     int differs = 0;
     for (size_t i = 0; d_lf && d_ref && d_honest && i < n1; i++) {

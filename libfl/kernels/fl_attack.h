@@ -3,8 +3,9 @@
 
     WARNING: this module exists so that the robust aggregators (fl_robust,
     DESIGN.md §4) can be measured against the attacks the literature uses to
-    break them.  A client configured with an attack sends a deliberately
-    malicious update; never enable one outside an evaluation.
+    break them.  An adversary (io/fl_adversary) configured with an attack
+    sends a deliberately malicious update; never enable one outside an
+    evaluation.
 
     Model-poisoning attacks are pure functions over the flat float32 update
     vector of dimension d (the only currency between the model and the
@@ -12,15 +13,16 @@
     poisoning and acts on the training labels instead.  The attacks that
     need statistics of the benign updates (ALIE, IPM, min-max, min-sum) take
     them from the colluders' OWN honest updates - never from the
-    coordinator - exchanged through the directory rendezvous below
-    (fl_attack_collude).  docs/ATTACKS.md describes each attack.
+    coordinator - which io/fl_adversary gathers (fl_adversary_collude).
+    Everything here is a pure function over vectors and config structs: no
+    files, clocks, messages or rounds.  docs/ATTACKS.md describes each attack.
 
     Conventions
     - Vectors are float32; means, standard deviations and distances are
       accumulated in double.
     - rows is (B, d) row-major: row i is rows[i*d .. i*d+d).  In
       fl_attack_apply, rows are the colluders' honest updates INCLUDING this
-      attacker's own (as returned by fl_attack_collude); rows == NULL with
+      attacker's own (as returned by fl_adversary_collude); rows == NULL with
       n_rows == 0 means "only my own honest update".
     - Standard deviations are population standard deviations (divide by B),
       so that a lone attacker (B = 1) gets sigma = 0 rather than a division
@@ -82,8 +84,7 @@ typedef struct {
 /*  Defaults as documented in the struct. */
 void fl_attack_params_defaults (fl_attack_params_t *p);
 
-/*  Sets the one "strength" parameter of kind to g (the client's
-    --attack-scale): gamma for sign-flip, scale, min-max, min-sum; sigma for
+/*  Sets the one "strength" parameter of kind to g: gamma for sign-flip, scale, min-max, min-sum; sigma for
     gaussian; epsilon for ipm; z for alie.  Returns -1 (logged) for a kind
     without a strength (none, label-flip) or a non-finite g. */
 int fl_attack_params_set_strength (fl_attack_kind_t kind, fl_attack_params_t *p, double g);
@@ -199,49 +200,6 @@ int fl_attack_min_max_sum (fl_attack_kind_t which, const float *rows, size_t B, 
     on a bad parameter or a non-finite input. */
 int fl_attack_apply (fl_attack_kind_t kind, const fl_attack_params_t *p, const float *honest,
                      const float *rows, size_t n_rows, size_t d, fl_rng_t *rng, float *out);
-
-/*  ---- the collusion channel ----------------------------------------------- */
-
-#define FL_ATTACK_RUNIDBYTES      16u
-#define FL_ATTACK_MAX_COLLUDERS   1024u
-/*  File header: magic "FLCL", version, run id, round, d, BLAKE2b-256
-    checksum of everything else (header fields and payload). */
-#define FL_ATTACK_FILE_MAGIC      0x4c434c46u     /* "FLCL" little-endian */
-#define FL_ATTACK_FILE_VERSION    1u
-#define FL_ATTACK_FILE_HEADERBYTES 72u
-
-/*  Directory rendezvous for a colluding group of attacker processes.
-    Writes this attacker's honest update (d) for (run_id, round) into dir
-    atomically (a temporary file, fsync, rename) as
-        dir/<run id hex>-<round>-<BLAKE2b(member) hex>.flc
-    then polls dir (every 10 ms) until n_colluders valid files of that run
-    and round (its own included) are present or timeout_ms has passed, and
-    returns their rows: *rows_out (n, d), own row first, then the others in
-    directory order, *n_out = n, 1 <= n <= n_colluders.  Caller frees
-    *rows_out with free().  A file is accepted only if its size is exactly
-    FL_ATTACK_FILE_HEADERBYTES + 4d, its magic, version, run id, round and d
-    match, its checksum verifies and every value is finite; any other file
-    (corrupt, truncated, another run or round) is skipped with one warning.
-    Fewer than n_colluders files at the timeout is not an error: a warning
-    is logged and what arrived is returned.  The channel provides no
-    secrecy or authentication: it is for evaluation on one machine or a
-    shared file system, and dir should be fresh per experiment.
-    Returns 0, or -1 (logged, nothing returned) if dir cannot be written,
-    on a bad argument (d == 0, n_colluders == 0 or above
-    FL_ATTACK_MAX_COLLUDERS, d too large, timeout < 0) or allocation
-    failure. */
-int fl_attack_collude (const char *dir, const uint8_t run_id[FL_ATTACK_RUNIDBYTES], uint64_t round,
-                       const char *member, const float *honest, size_t d, size_t n_colluders,
-                       int timeout_ms, float **rows_out, size_t *n_out);
-
-/*  One round of a Byzantine client: if kind needs rows and dir is non-NULL,
-    fl_attack_collude (dir, ...) for the rows (else the own update alone),
-    then fl_attack_apply into update (d), in place.  Returns 0 or -1
-    (logged; update unspecified). */
-int fl_attack_round (fl_attack_kind_t kind, const fl_attack_params_t *p, const char *dir,
-                     const uint8_t run_id[FL_ATTACK_RUNIDBYTES], uint64_t round,
-                     const char *member, size_t n_colluders, int timeout_ms, fl_rng_t *rng,
-                     float *update, size_t d);
 
 #ifdef __cplusplus
 }

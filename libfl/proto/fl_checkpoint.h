@@ -81,13 +81,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fl_session.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define FL_CHECKPOINT_VERSION      1u
 #define FL_CHECKPOINT_MAGICBYTES   8u
-#define FL_CHECKPOINT_RUNIDBYTES   16u
+#define FL_CHECKPOINT_RUNIDBYTES   FL_SESSION_RUNIDBYTES   /* the run id (fl_session.h) */
 #define FL_CHECKPOINT_HEADERBYTES  48u      /* magic .. round */
 #define FL_CHECKPOINT_FIELDHEADERBYTES 16u
 #define FL_CHECKPOINT_CHECKSUMBYTES 32u     /* BLAKE2b-256 */

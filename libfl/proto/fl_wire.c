@@ -124,7 +124,7 @@ static const s_field_t s_train[] = {
     S_OPT ("enc_max_abs", F64),
     S_OPT ("enc_summands", U64),
     /* differential privacy of this round (docs/PRIVACY.md): the unit
-       (FL_ROUND_DP_RECORD | FL_ROUND_DP_CLIENT); record-level also the
+       (FL_SESSION_DP_RECORD | FL_SESSION_DP_CLIENT); record-level also the
        per-example clipping norm, the Poisson rate and the local steps */
     S_OPT ("dp_unit", U64),
     S_OPT ("dp_clip", F64),

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fl_attack.h"
 #include "fl_dp.h"
 #include "fl_metrics.h"
 #include "fl_metrics_wire.h"
@@ -21,9 +20,9 @@
 #include "fl_quant.h"
 #include "fl_rng.h"
 #include "fl_roster.h"
-#include "fl_round.h"
 #include "fl_secagg.h"
 #include "fl_secagg_wire.h"
+#include "fl_session.h"
 #include "fl_stats.h"
 #include "fl_train.h"
 #include "fl_wire.h"
@@ -42,7 +41,7 @@ struct fl_client_t {
     uint64_t seed;
     fl_client_state_t state;
     char reason[256];
-    uint8_t run_id[FL_WIRE_RUNIDBYTES];
+    fl_run_id_t run_id;
     int have_run;
     fl_dataset_t *raw_train, *raw_test;   /* as loaded: statistics come from these */
     fl_dataset_t *train, *test;           /* standardised working copies */
@@ -59,17 +58,11 @@ struct fl_client_t {
     fl_secagg_client_t *sa;          /* the current round's session, or NULL */
     uint64_t sa_round;
     uint32_t sa_bucket;
-    uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the session */
-    uint64_t secure_done[FL_SECAGG_PURPOSE_MAX + 1];   /* masked inputs completed, by purpose */
-    /* Byzantine attack (evaluation only, docs/ATTACKS.md); FL_ATTACK_NONE = honest. */
-    fl_attack_kind_t attack;
-    fl_attack_params_t attack_params;
-    char *collude_dir;
-    size_t colluders;
-    int collude_timeout_ms;
-    fl_rng_t *attack_rng;
+    uint32_t sa_purpose;             /* FL_SESSION_PURPOSE_* of the session */
+    uint64_t secure_done[FL_SESSION_PURPOSE_MAX + 1];   /* masked inputs completed, by purpose */
+    fl_client_update_fn update_hook;   /* NULL: an honest member */
+    void *update_arg;
 };
-_Static_assert (FL_WIRE_RUNIDBYTES == FL_ATTACK_RUNIDBYTES, "the collusion channel keys files by run id");
 
 const char *
 fl_client_state_name (fl_client_state_t s)
@@ -127,26 +120,9 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
                     fl_dataset_features (*train), fl_dataset_features (*test));
         return NULL;
     }
-    /* Attack, label flipping: the raw training rows get flipped labels once,
-       here, so every later copy (standardised, after a rejoin) carries them.
-       The flip is modulo max(K_train, K_test, 2), the classes announced in HELLO. */
-    fl_dataset_t *flipped = NULL;
-    if (cfg->attack == FL_ATTACK_LABEL_FLIP) {
-        size_t k = fl_dataset_classes (*train) > fl_dataset_classes (*test) ? fl_dataset_classes (*train)
-                                                                            : fl_dataset_classes (*test);
-        flipped = fl_attack_label_flip_dataset (*train, k < 2 ? 2 : k);
-        if (!flipped)
-            return NULL;
-    }
     fl_client_t *self = (fl_client_t *) calloc (1, sizeof *self);
-    if (!self) {
-        fl_dataset_destroy (&flipped);
+    if (!self)
         return NULL;
-    }
-    if (flipped) {
-        fl_dataset_destroy (train);
-        *train = flipped;
-    }
     snprintf (self->member, sizeof self->member, "%s", cfg->member ? cfg->member : "member");
     if (cfg->model)
         snprintf (self->want_model, sizeof self->want_model, "%s", cfg->model);
@@ -162,23 +138,8 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     self->raw_train = *train;
     self->raw_test = *test;
     *train = *test = NULL;
-    if (cfg->attack != FL_ATTACK_NONE) {
-        self->attack = cfg->attack;
-        self->attack_params = cfg->attack_params;
-        self->collude_dir = cfg->collude_dir ? strdup (cfg->collude_dir) : NULL;
-        self->colluders = cfg->colluders;
-        self->collude_timeout_ms = cfg->collude_timeout_ms > 0 ? cfg->collude_timeout_ms
-                                                               : FL_CLIENT_COLLUDE_TIMEOUT_MS;
-        self->attack_rng = fl_rng_new_u64 (cfg->seed, 0x61747461636bull);   /* "attack" */
-        if (!self->attack_rng || (cfg->collude_dir && !self->collude_dir)) {
-            fl_client_destroy (&self);
-            return NULL;
-        }
-        zsys_warning ("client %s: BYZANTINE: this client runs the %s attack (robustness evaluation "
-                      "only)%s%s", self->member, fl_attack_kind_name (self->attack),
-                      self->collude_dir ? "; colludes through " : "",
-                      self->collude_dir ? self->collude_dir : "");
-    }
+    self->update_hook = cfg->update_hook;
+    self->update_arg = cfg->update_arg;
     return self;
 }
 
@@ -202,8 +163,6 @@ fl_client_destroy (fl_client_t **self_p)
     fl_model_destroy (&self->model);
     fl_secagg_client_destroy (&self->sa);
     free (self->global);
-    free (self->collude_dir);
-    fl_rng_destroy (&self->attack_rng);
     free (self);
     *self_p = NULL;
 }
@@ -321,8 +280,8 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     if (fl_wire_get_u64 (m, "qat", &qat) == 0 && qat > FL_MODEL_QAT_PER_CHANNEL)
         return 0;
     if (self->want_qat && qat != self->want_qat) {
-        s_refuse (self, qat ? "coordinator trains with another QAT mode than this client's --qat"
-                            : "coordinator trains without QAT, this client was configured with --qat");
+        s_refuse (self, qat ? "coordinator trains with another QAT mode than this client was configured with"
+                            : "coordinator trains without QAT, this client was configured with a QAT mode");
         return 0;
     }
     if (features != fl_dataset_features (self->raw_train)) {
@@ -387,7 +346,7 @@ s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
     }
     /* The statistics are decided: a round 0 session we dropped out of (or
        that the coordinator closed without us) is over. */
-    if (self->sa && self->sa_purpose == FL_SECAGG_PURPOSE_STATS)
+    if (self->sa && self->sa_purpose == FL_SESSION_PURPOSE_STATS)
         fl_secagg_client_destroy (&self->sa);
     /* Always from the raw rows: a rejoin after a coordinator restart may
        bring different statistics. */
@@ -433,14 +392,10 @@ s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
 
 /* A secure round's session as the coordinator announced it in TRAIN. */
 typedef struct {
-    uint32_t bucket, index, n, t, k;
-    fl_secagg_graph_t graph;
-    double clip, max_abs;
-    uint64_t cap;
+    fl_session_announce_t an;     /* as announced (fl_session_announce_get) */
     uint8_t *pks;                 /* (n, 32) identity keys of the bucket, from our roster */
     uint32_t t_policy;            /* the least threshold our policy requires for (n, k) */
     uint32_t colluders;           /* ceil(policy gamma n): members assumed colluding */
-    uint32_t summands;            /* encoding: n, plus headroom for distributed noise */
     double dp_sigma_i;            /* distributed DP: our noise share (grid units, validated); 0 = none */
 } s_session_t;
 
@@ -453,12 +408,12 @@ static const char *
 s_verify_bucket (fl_client_t *self, const fl_wire_msg_t *m, const s_session_t *ss, uint32_t purpose,
                  char *buf, size_t cap)
 {
-    const uint32_t *cohort = NULL;
-    size_t count = 0;
-    uint64_t buckets = 0;
+    const uint32_t *cohort = ss->an.cohort;
+    size_t count = ss->an.cohort_len;
+    uint64_t buckets = ss->an.buckets;
     size_t roster_n = fl_roster_size (self->roster);
     int me = fl_roster_find_by_id (self->roster, self->member);
-    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &count) != 0 || fl_wire_get_u64 (m, "sa_buckets", &buckets) != 0)
+    if (!ss->an.have_cohort)
         return "no cohort list or bucket count: the bucket cannot be verified";
     if (count == 0 || count > roster_n || buckets == 0 || buckets > count) {
         snprintf (buf, cap, "cohort of %zu members in %" PRIu64 " buckets is out of range (roster of %zu)", count,
@@ -487,17 +442,14 @@ s_verify_bucket (fl_client_t *self, const fl_wire_msg_t *m, const s_session_t *s
     size_t lo = b * count / buckets, hi = (b + 1) * count / buckets;
     if (pos == count)
         why = "the cohort list does not include this client";
-    else if (b != ss->bucket || hi - lo != ss->n || pos - lo != ss->index) {
+    else if (b != ss->an.bucket || hi - lo != ss->an.n || pos - lo != ss->an.index) {
         snprintf (buf, cap, "bucket %u (index %u, %u members) offered, the public rule puts this client in bucket "
-                  "%zu (index %zu, %zu members)", ss->bucket, ss->index, ss->n, b, pos - lo, hi - lo);
+                  "%zu (index %zu, %zu members)", ss->an.bucket, ss->an.index, ss->an.n, b, pos - lo, hi - lo);
         why = buf;
     }
-    for (uint32_t j = 0; !why && j < ss->n; j++) {
-        const uint8_t *d;
-        size_t len;
+    for (uint32_t j = 0; !why && j < ss->an.n; j++) {
         char id[160];
-        fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len);
-        snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
+        fl_session_announce_member (m, j, id, sizeof id);
         if (fl_roster_find_by_id (self->roster, id) != (int) cohort[order[lo + j]]) {
             snprintf (buf, cap, "bucket member %u is '%s', the public rule puts '%s' there", j, id,
                       fl_roster_member_id (self->roster, cohort[order[lo + j]]));
@@ -514,51 +466,31 @@ s_verify_bucket (fl_client_t *self, const fl_wire_msg_t *m, const s_session_t *s
    the threshold, graph and bucket size no weaker than the consortium's
    policy (fl_secagg_policy_check, from our roster), and the bucket the one
    the public rule gives (s_verify_bucket).  what: the request's name for
-   log lines; purpose: FL_SECAGG_PURPOSE_*; train: TRAIN also carries the
-   clipping and encoding parameters of the update. */
+   log lines; purpose: FL_SESSION_PURPOSE_* (TRAIN also carries the
+   clipping and encoding parameters of the update, fl_session_announce_get). */
 static int
-s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, const char *what, uint32_t purpose,
-                 int train)
+s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, const char *what, uint32_t purpose)
 {
     memset (ss, 0, sizeof *ss);
-    uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0;
     const char *why = NULL;
-    if (fl_wire_get_u64 (m, "sa_bucket", &b) != 0 || fl_wire_get_u64 (m, "sa_index", &idx) != 0
-        || fl_wire_get_u64 (m, "sa_n", &n) != 0 || fl_wire_get_u64 (m, "sa_t", &t) != 0
-        || fl_wire_get_u64 (m, "sa_k", &k) != 0 || fl_wire_get_u64 (m, "sa_graph", &graph) != 0
-        || (train && (fl_wire_get_f64 (m, "clip", &ss->clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &ss->max_abs) != 0
-                      || fl_wire_get_u64 (m, "enc_summands", &summands) != 0 || fl_wire_get_u64 (m, "cap", &ss->cap) != 0)))
-        why = "incomplete secure-aggregation session";
-    else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n || graph > 1)
-        why = "session parameters out of range";
-    else if (train && (!(ss->clip > 0 && ss->clip < 1e6) || ss->max_abs != (ss->clip > 1 ? ss->clip : 1)
-                       || (summands != n && !(fl_wire_has (m, "dp_sigma_i") && summands > n && summands <= INT32_MAX))))
-        why = "encoding parameters inconsistent with the clipping norm and bucket size";
-    else if (fl_wire_bin_list_len (m, "sa_members") != n)
-        why = "bucket member list has the wrong length";
-    if (why) {
-        zsys_warning ("client %s: rejected %s: %s", self->member, what, why);
+    char awhy[160];
+    if (fl_session_announce_get (m, purpose, &ss->an, awhy, sizeof awhy) != 0) {
+        zsys_warning ("client %s: rejected %s: %s", self->member, what, awhy);
         return -1;
     }
+    uint32_t n = ss->an.n;
     /*  The consortium's policy, recomputed here from our own roster: the
         coordinator's numbers are an offer, not an instruction. */
     fl_secagg_policy_t policy;
     char pwhy[320];
     fl_roster_policy (self->roster, &policy);
-    if (fl_secagg_policy_check (&policy, (uint32_t) n, (uint32_t) t, (fl_secagg_graph_t) graph, (uint32_t) k,
-                                &ss->t_policy, pwhy, sizeof pwhy) != 0) {
+    if (fl_secagg_policy_check (&policy, n, ss->an.t, ss->an.graph, ss->an.k, &ss->t_policy, pwhy, sizeof pwhy) != 0) {
         zsys_error ("client %s: refused %s of round %" PRIu64 ": secure-aggregation session weaker than the "
                     "consortium's policy: %s", self->member, what, fl_wire_round (m), pwhy);
         return -1;
     }
     ss->colluders = (uint32_t) ceil (policy.gamma * (double) n - 1e-9);
-    ss->bucket = (uint32_t) b;
-    ss->summands = (uint32_t) summands;   /* headroom checked by s_dp_session (fl_dp_dist_check) */
-    ss->index = (uint32_t) idx;
-    ss->n = (uint32_t) n;
-    ss->t = (uint32_t) t;
-    ss->k = (uint32_t) k;
-    ss->graph = (fl_secagg_graph_t) graph;
+    /* the encoding's headroom (summands) is checked by s_dp_session (fl_dp_dist_check) */
     ss->pks = (uint8_t *) calloc (n, 32);
     int *seen = (int *) calloc (fl_roster_size (self->roster) + 1, sizeof (int));
     if (!ss->pks || !seen) {
@@ -567,12 +499,9 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, con
         ss->pks = NULL;
         return -1;
     }
-    for (uint32_t j = 0; j < ss->n && !why; j++) {
-        const uint8_t *d;
-        size_t len;
+    for (uint32_t j = 0; j < ss->an.n && !why; j++) {
         char id[160];
-        fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len);
-        snprintf (id, sizeof id, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
+        fl_session_announce_member (m, j, id, sizeof id);
         int ri = fl_roster_find_by_id (self->roster, id);
         if (ri < 0) {
             zsys_warning ("client %s: rejected %s: bucket lists '%s', who is not in the roster", self->member, what, id);
@@ -580,7 +509,7 @@ s_parse_session (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, con
         }
         else if (seen[ri]++)
             why = "a member listed twice";
-        else if (j == ss->index && strcmp (id, self->member) != 0)
+        else if (j == ss->an.index && strcmp (id, self->member) != 0)
             why = "our index in the bucket names another member";
         else
             memcpy (ss->pks + 32 * j, fl_roster_identity_pk (self->roster, (size_t) ri), 32);
@@ -616,15 +545,15 @@ s_secure_begin (fl_client_t *self, uint64_t round, const s_session_t *ss, uint32
     sc.version = FL_SECAGG_VERSION;
     memcpy (sc.run_id, self->run_id, 16);
     sc.round = round;
-    sc.bucket = ss->bucket;
+    sc.bucket = ss->an.bucket;
     sc.purpose = purpose;
-    sc.n = ss->n;
-    sc.t = ss->t;
-    sc.graph = ss->graph;
-    sc.k = ss->k;
+    sc.n = ss->an.n;
+    sc.t = ss->an.t;
+    sc.graph = ss->an.graph;
+    sc.k = ss->an.k;
     sc.m = m;
     sc.roster_pks = ss->pks;
-    sc.my_index = ss->index;
+    sc.my_index = ss->an.index;
     sc.id_secret_key = self->identity_secret;
     sc.round_binding = binding;
     fl_secagg_policy_t policy;
@@ -640,30 +569,30 @@ s_secure_begin (fl_client_t *self, uint64_t round, const s_session_t *ss, uint32
     }
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (fl_secagg_msg_to_wire (out, self->run_id, round, ss->bucket, &buf, &len) == 0)
+    if (fl_secagg_msg_to_wire (out, self->run_id, round, ss->an.bucket, &buf, &len) == 0)
         s_enqueue_raw (self, buf, len);
     fl_secagg_msg_destroy (&out);
     self->sa_round = round;
-    self->sa_bucket = ss->bucket;
+    self->sa_bucket = ss->an.bucket;
     self->sa_purpose = purpose;
     return 0;
 }
 
 /*  A request with a secure-aggregation session ("sa_bucket") needs our
-    keys; one without it needs --plaintext.  Returns 1 secure, 0 plaintext,
+    keys; one without it needs allow_plaintext.  Returns 1 secure, 0 plaintext,
     -1 refused (logged). */
 static int
 s_secure_or_plain (fl_client_t *self, const fl_wire_msg_t *m, const char *what, const char *payload)
 {
-    int secure = fl_wire_has (m, "sa_bucket");
+    int secure = fl_session_announce_present (m);
     if (secure && !(self->roster && self->identity_secret)) {
         zsys_error ("client %s: the coordinator runs secure aggregation, but this client has no roster and "
-                    "identity key (--roster, --identity)", self->member);
+                    "identity key", self->member);
         return -1;
     }
     if (!secure && !self->allow_plaintext) {
         zsys_error ("client %s: refused %s of round %" PRIu64 ": the coordinator asked for unmasked %s, and "
-                    "this client takes part in secure aggregation only (--plaintext allows it)", self->member,
+                    "this client takes part in secure aggregation only (plaintext rounds are not allowed)", self->member,
                     what, fl_wire_round (m), payload);
         return -1;
     }
@@ -682,7 +611,7 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure && s_parse_session (self, m, &ss, "STATS_REQUEST", FL_SECAGG_PURPOSE_STATS, 0) != 0)
+    if (secure && s_parse_session (self, m, &ss, "STATS_REQUEST", FL_SESSION_PURPOSE_STATS) != 0)
         return 0;
     size_t d = fl_dataset_features (self->raw_train);
     fl_stats_t *st = fl_stats_new (d);
@@ -695,10 +624,10 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
         size_t me = fl_stats_fixed_len (d);
         uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
         uint8_t binding[32];
-        fl_round_stats_binding (self->fingerprint, d, binding);
+        fl_session_stats_binding (self->fingerprint, d, binding);
         int rc = -1;
         if (enc && fl_stats_to_fixed (st, enc) == 0)
-            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SECAGG_PURPOSE_STATS, enc, me, binding);
+            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SESSION_PURPOSE_STATS, enc, me, binding);
         else
             zsys_error ("client %s: refused round 0: the feature statistics cannot be encoded for secure "
                         "aggregation (a value is beyond +-2^%d)", self->member, FL_STATS_FIXED_MAX_BITS);
@@ -727,28 +656,27 @@ static double s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t
    unclipped indicator +-1/2 (s_dp_indicator). */
 static int
 s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, float *delta, size_t n_rows,
-                double loss)
+                double loss, int clip)
 {
-    size_t np = fl_model_num_params (self->model), me = np + 2;
-    double w = ss->cap ? (double) (n_rows < ss->cap ? n_rows : ss->cap) / (double) ss->cap : 1.0;
-    double unclipped = s_dp_indicator (m, delta, np, ss->clip);   /* adaptive clipping: before clipping */
-    if (!isnan (unclipped))
-        me++;
-    /* An attacker controls its own client and does not clip; what it cannot
-       escape is the encoding's per-coordinate bound (values are clamped to
-       [-max_abs, max_abs] by fl_quant_encode). */
-    if (self->attack == FL_ATTACK_NONE || self->attack == FL_ATTACK_LABEL_FLIP)
-        fl_quant_clip_l2 (delta, np, ss->clip);
+    size_t np = fl_model_num_params (self->model);
+    double w = ss->an.cap ? (double) (n_rows < ss->an.cap ? n_rows : ss->an.cap) / (double) ss->an.cap : 1.0;
+    double unclipped = s_dp_indicator (m, delta, np, ss->an.clip);   /* adaptive clipping: before clipping */
+    size_t me = fl_session_update_words (np, !isnan (unclipped));
+    /* clip is 0 only when the update hook (an adversary) said so; what it
+       cannot escape is the encoding's per-coordinate bound (values are
+       clamped to [-max_abs, max_abs] by fl_quant_encode). */
+    if (clip)
+        fl_quant_clip_l2 (delta, np, ss->an.clip);
     float *x = (float *) sodium_malloc (me * sizeof (float));
     uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
     fl_rng_t *rng = fl_rng_new_random ();
     fl_quant_encoding_t qe;
     int rc = -1;
-    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->max_abs, ss->summands) != 0)
+    if (!x || !enc || !rng || fl_quant_encoding_init (&qe, ss->an.max_abs, (uint32_t) ss->an.summands) != 0)
         goto done;
     for (size_t i = 0; i < np; i++)
         x[i] = (float) (w * delta[i]);
-    double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->max_abs ? ss->max_abs : loss) : 0;
+    double l = isfinite (loss) ? (loss < 0 ? 0 : loss > ss->an.max_abs ? ss->an.max_abs : loss) : 0;
     x[np] = (float) w;
     x[np + 1] = (float) (w * l);
     if (me > np + 2)
@@ -759,8 +687,8 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, s_session_t *ss, floa
     if (ss->dp_sigma_i > 0 && fl_dp_discrete_gaussian_add_u32 (rng, ss->dp_sigma_i, enc, me) != 0)
         goto done;
     uint8_t binding[32];
-    fl_round_binding (self->fingerprint, self->global, np, binding);
-    rc = s_secure_begin (self, fl_wire_round (m), ss, FL_SECAGG_PURPOSE_TRAIN, enc, me, binding);
+    fl_session_model_binding (self->fingerprint, self->global, np, binding);
+    rc = s_secure_begin (self, fl_wire_round (m), ss, FL_SESSION_PURPOSE_TRAIN, enc, me, binding);
 done:
     if (x)
         sodium_free (x);               /* sodium_free wipes */
@@ -819,7 +747,7 @@ s_on_secagg (fl_client_t *self, const fl_wire_msg_t *m)
 
 /* What TRAIN says about differential privacy (unit 0: none). */
 typedef struct {
-    uint64_t unit;                /* FL_ROUND_DP_* */
+    uint64_t unit;                /* FL_SESSION_DP_* */
     double clip;                  /* record-level: per-example clipping norm C_rec */
     double q;                     /* record-level: Poisson rate per example and local batch */
     uint64_t steps;               /* record-level: local batches K */
@@ -836,9 +764,9 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
         return 0;
     const char *why = NULL;
     if (fl_wire_get_u64 (m, "dp_unit", &dp->unit) != 0
-        || (dp->unit != FL_ROUND_DP_RECORD && dp->unit != FL_ROUND_DP_CLIENT))
+        || (dp->unit != FL_SESSION_DP_RECORD && dp->unit != FL_SESSION_DP_CLIENT))
         why = "unknown privacy unit";
-    else if (dp->unit == FL_ROUND_DP_RECORD
+    else if (dp->unit == FL_SESSION_DP_RECORD
              && (fl_wire_get_f64 (m, "dp_clip", &dp->clip) != 0 || fl_wire_get_f64 (m, "dp_q", &dp->q) != 0
                  || fl_wire_get_u64 (m, "dp_steps", &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
                  || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
@@ -855,7 +783,7 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
            the coordinator clamps it to (a secure round's "clip") */
         double clip = 0;
         if (fl_wire_get_u64 (m, "dp_adaptive", &dp->adaptive) != 0 || dp->adaptive != 1
-            || dp->unit != FL_ROUND_DP_CLIENT)
+            || dp->unit != FL_SESSION_DP_CLIENT)
             why = "adaptive clipping is announced for a unit other than client-level, or malformed";
         else if (fl_wire_has (m, "clip") && (fl_wire_get_f64 (m, "clip", &clip) != 0
                                              || !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX)))
@@ -896,7 +824,7 @@ static int
 s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, double *loss)
 {
     *loss = NAN;
-    if (dp->unit != FL_ROUND_DP_RECORD)
+    if (dp->unit != FL_SESSION_DP_RECORD)
         return 0;
     fl_rng_t *rng = fl_rng_new_random ();
     uint64_t used = 0;
@@ -918,30 +846,30 @@ static int
 s_dp_session (fl_client_t *self, const s_dp_round_t *dp, s_session_t *ss)
 {
     ss->dp_sigma_i = 0;
-    if (!dp->dist && ss->summands != ss->n) {
+    if (!dp->dist && ss->an.summands != ss->an.n) {
         zsys_warning ("client %s: rejected TRAIN: encoding headroom without distributed noise", self->member);
         return -1;
     }
     if (!dp->dist)
         return 0;
-    double sens = dp->unit == FL_ROUND_DP_RECORD ? (double) dp->steps * dp->clip : ss->clip;
+    double sens = dp->unit == FL_SESSION_DP_RECORD ? (double) dp->steps * dp->clip : ss->an.clip;
     char why[160];
     /*  The honest noise shares a surviving sum must hold: our policy's
         threshold minus the members it assumes colluding (what an honest
         coordinator calibrates with), never the coordinator's own t. */
     if (ss->t_policy <= ss->colluders) {
         zsys_warning ("client %s: rejected TRAIN: distributed noise: a bucket of %u with threshold %u may hold only "
-                      "colluding members (policy gamma assumes %u)", self->member, ss->n, ss->t_policy, ss->colluders);
+                      "colluding members (policy gamma assumes %u)", self->member, ss->an.n, ss->t_policy, ss->colluders);
         return -1;
     }
-    if (fl_dp_dist_check (dp->z, sens, fl_model_num_params (self->model), ss->n, ss->t_policy - ss->colluders,
-                          ss->max_abs, ss->summands, dp->sigma_i, NULL, why, sizeof why) != 0) {
+    if (fl_dp_dist_check (dp->z, sens, fl_model_num_params (self->model), ss->an.n, ss->t_policy - ss->colluders,
+                          ss->an.max_abs, (uint32_t) ss->an.summands, dp->sigma_i, NULL, why, sizeof why) != 0) {
         zsys_warning ("client %s: rejected TRAIN: distributed noise: %s", self->member, why);
         return -1;
     }
     ss->dp_sigma_i = dp->sigma_i;
     zsys_info ("client %s: distributed noise: adding N_Z(0, %.6g^2) per coordinate (grid units; noise multiplier "
-               "%g, bucket of %u, threshold %u) before masking", self->member, dp->sigma_i, dp->z, ss->n, ss->t);
+               "%g, bucket of %u, threshold %u) before masking", self->member, dp->sigma_i, dp->z, ss->an.n, ss->an.t);
     return 0;
 }
 
@@ -968,7 +896,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure_round && s_parse_session (self, m, &ss, "TRAIN", FL_SECAGG_PURPOSE_TRAIN, 1) != 0)
+    if (secure_round && s_parse_session (self, m, &ss, "TRAIN", FL_SESSION_PURPOSE_TRAIN) != 0)
         return 0;
     if (secure_round && s_dp_session (self, &dp, &ss) != 0) {
         free (ss.pks);
@@ -984,7 +912,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     tc.seed = self->seed ^ seed;
     double loss = NAN;
     size_t n_rows = fl_dataset_rows (self->train);
-    if (dp.unit != FL_ROUND_DP_RECORD       /* record-level: per-example gradients instead (below) */
+    if (dp.unit != FL_SESSION_DP_RECORD       /* record-level: per-example gradients instead (below) */
         && fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
                            &tc, &loss) != 0) {
         zsys_error ("client %s: local training failed", self->member);
@@ -1005,18 +933,20 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         free (ss.pks);
         return 0;
     }
-    /* Attack (evaluation only): replace the honest delta by a crafted one. */
-    if (self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP
-        && fl_attack_round (self->attack, &self->attack_params, self->collude_dir, self->run_id,
-                            fl_wire_round (m), self->member, self->colluders,
-                            self->collude_timeout_ms, self->attack_rng, delta, n) != 0) {
-        zsys_error ("client %s: attack %s failed", self->member, fl_attack_kind_name (self->attack));
+    /* The update hook (an adversary, for evaluation) sees the update before
+       it is clipped, encoded and masked, or sent. */
+    fl_client_update_t info = {.run_id = self->run_id, .round = fl_wire_round (m), .member = self->member,
+                               .secure = secure_round, .clip_norm = secure_round ? ss.an.clip : 0,
+                               .clip = secure_round};
+    if (self->update_hook && self->update_hook (self->update_arg, &info, delta, n) != 0) {
+        zsys_error ("client %s: the update hook dropped the update of round %" PRIu64, self->member,
+                    fl_wire_round (m));
         free (delta);
         free (ss.pks);
         return 0;
     }
     if (secure_round) {
-        int rc = s_secure_start (self, m, &ss, delta, n_rows, loss);
+        int rc = s_secure_start (self, m, &ss, delta, n_rows, loss, info.clip);
         sodium_memzero (delta, n * sizeof (float));
         free (delta);
         free (ss.pks);
@@ -1046,7 +976,7 @@ s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     s_session_t ss;
     memset (&ss, 0, sizeof ss);
-    if (secure && s_parse_session (self, m, &ss, "EVALUATE", FL_SECAGG_PURPOSE_EVAL, 0) != 0)
+    if (secure && s_parse_session (self, m, &ss, "EVALUATE", FL_SESSION_PURPOSE_EVAL) != 0)
         return 0;
     if (s_load_global (self, m, "EVALUATE") != 0) {
         free (ss.pks);
@@ -1063,10 +993,10 @@ s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
         size_t np = fl_model_num_params (self->model), me = fl_metrics_counts_encoded_len (c.n_classes);
         uint32_t *enc = me ? (uint32_t *) sodium_malloc (me * sizeof (uint32_t)) : NULL;
         uint8_t binding[32];
-        fl_round_binding (self->fingerprint, self->global, np, binding);
+        fl_session_model_binding (self->fingerprint, self->global, np, binding);
         int rc = -1;
-        if (enc && fl_metrics_counts_encode (&c, c.n_classes, ss.n, enc) == 0)
-            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SECAGG_PURPOSE_EVAL, enc, me, binding);
+        if (enc && fl_metrics_counts_encode (&c, c.n_classes, ss.an.n, enc) == 0)
+            rc = s_secure_begin (self, fl_wire_round (m), &ss, FL_SESSION_PURPOSE_EVAL, enc, me, binding);
         else
             zsys_error ("client %s: refused evaluation of round %" PRIu64 ": the counts cannot be encoded for "
                         "secure aggregation", self->member, fl_wire_round (m));
@@ -1187,9 +1117,9 @@ fl_client_next_out (fl_client_t *self, uint8_t **data, size_t *len)
 fl_client_state_t fl_client_state (const fl_client_t *self) { return self->state; }
 const char *fl_client_reason (const fl_client_t *self) { return self->reason; }
 uint64_t fl_client_rounds_trained (const fl_client_t *self) { return self->rounds_trained; }
-uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_done[FL_SECAGG_PURPOSE_TRAIN]; }
+uint64_t fl_client_secure_rounds (const fl_client_t *self) { return self->secure_done[FL_SESSION_PURPOSE_TRAIN]; }
 uint64_t
 fl_client_secure_count (const fl_client_t *self, unsigned purpose)
 {
-    return purpose <= FL_SECAGG_PURPOSE_MAX ? self->secure_done[purpose] : 0;
+    return purpose <= FL_SESSION_PURPOSE_MAX ? self->secure_done[purpose] : 0;
 }

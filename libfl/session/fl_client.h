@@ -12,7 +12,9 @@
                      so the coordinator refuses a mismatch (REJECT) up front
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
-        TRAIN     -> load the global model, train locally; then, in a secure
+        TRAIN     -> load the global model, train locally; hand the update to
+                     the update hook if one is configured (an adversary, for
+                     evaluation only); then, in a secure
                      round, clip, weight and encode the update and run the
                      bucket's secure aggregation (SECAGG messages); in a
                      plaintext round (only if allowed), reply UPDATE
@@ -32,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fl_attack.h"
 #include "fl_dataset.h"
+#include "fl_session.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +51,34 @@ typedef enum {
     FL_CLIENT_REFUSED         /* REJECT received, or a fatal mismatch */
 } fl_client_state_t;
 
+/*  What the update hook (fl_client_config_t.update_hook) is told about the
+    update it is handed. */
+typedef struct {
+    const uint8_t *run_id;    /* FL_SESSION_RUNIDBYTES bytes: the run (borrowed, valid during the call) */
+    uint64_t round;           /* the TRAIN request's round */
+    const char *member;       /* this member's id (borrowed) */
+    int secure;               /* 1: the update is then clipped (unless clip is cleared), weighted,
+                                 encoded and masked for secure aggregation; 0: sent as is in UPDATE */
+    double clip_norm;         /* secure rounds: the clipping norm the client applies next; 0 in plaintext */
+    int clip;                 /* in: 1 in secure rounds; the hook may set it to 0 to send the update
+                                 unclipped (it still cannot escape the encoding's per-coordinate bound
+                                 max(clip_norm, 1), fl_session_encoding_max_abs) */
+} fl_client_update_t;
+
+/*  The update hook: called once per TRAIN after local training (and, under
+    record-level DP, after the clipped-gradient sum replaced the model
+    difference), with update (n floats: the local model minus the global
+    model, n = the model's parameter count) BEFORE the client clips,
+    weights, encodes and masks it (secure round) or sends it (plaintext
+    UPDATE).  The hook may change update in place (any values; the client
+    does not check them beyond what the encoding clamps) and info->clip; it
+    must not keep update or info.  Returns 0 to go on, or -1 to drop this
+    round's update (the client logs it and sends nothing; the coordinator
+    sees a dropout).  arg is fl_client_config_t.update_arg.  An honest
+    member has no hook; io/fl_adversary uses it to evaluate robust
+    aggregation against Byzantine members (docs/ATTACKS.md). */
+typedef int (*fl_client_update_fn) (void *arg, fl_client_update_t *info, float *update, size_t n);
+
 typedef struct {
     const char *member;       /* member id (roster name); copied */
     const char *model;        /* expected model name, or NULL to accept the coordinator's */
@@ -60,23 +90,11 @@ typedef struct {
     const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
     const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
     int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
-    /* Byzantine attack, for robustness evaluation only (docs/ATTACKS.md).
-       All zero = an honest client.  With an attack set, attack_params must
-       be filled (fl_attack_params_defaults); model-poisoning attacks replace
-       the UPDATE delta, label-flip flips the training labels once in
-       fl_client_new.  collude_dir / colluders: the colluding group's
-       rendezvous directory and size, this client included (fl_attack_collude);
-       used by the attacks that need statistics (alie, ipm, min-max, min-sum). */
-    fl_attack_kind_t attack;
-    fl_attack_params_t attack_params;
-    const char *collude_dir;  /* copied; NULL = use only this client's own update */
-    size_t colluders;
-    int collude_timeout_ms;   /* 0 = FL_CLIENT_COLLUDE_TIMEOUT_MS */
     const char *model_plugin; /* model plugin .so to build the model from, or NULL; copied */
     uint32_t qat;             /* expected QAT mode (FL_MODEL_QAT_*), 0 = take the coordinator's */
+    fl_client_update_fn update_hook;    /* NULL for an honest member (see fl_client_update_fn) */
+    void *update_arg;                   /* passed to update_hook; borrowed, must outlive the client */
 } fl_client_config_t;
-
-#define FL_CLIENT_COLLUDE_TIMEOUT_MS 10000
 
 /*  A client over its shards.  Ownership of *train and *test passes to the
     client (the pointers are nulled).  NULL (with a log line) if the shards

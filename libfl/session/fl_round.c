@@ -1131,48 +1131,8 @@ static void s_discard (fl_round_t *self, s_peer_t *p, const char *what, const ch
 
 /* ---- secure aggregation per bucket --------------------------------------- */
 
-/* What clients sign in the consistency check: the model architecture and
-   the exact global parameters of the round.  A coordinator that shows two
-   models to two groups of a bucket makes their signatures disagree. */
-void
-fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32])
-{
-    crypto_generichash_state st;
-    crypto_generichash_init (&st, NULL, 0, 32);
-    crypto_generichash_update (&st, (const uint8_t *) "libfl round binding v1", 22);
-    crypto_generichash_update (&st, fingerprint, 32);
-    crypto_generichash_update (&st, (const uint8_t *) params, n * sizeof (float));
-    crypto_generichash_final (&st, out, 32);
-}
-
-/* What clients sign when they aggregate round 0 statistics: the request
-   itself (run and round are in the session context), i.e. the agreed model
-   architecture and the number of features whose (count, Σx, Σx²) are summed
-   in the fixed-point encoding of fl_stats. */
-void
-fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32])
-{
-    uint8_t le[12];
-    for (unsigned i = 0; i < 8; i++)
-        le[i] = (uint8_t) ((uint64_t) features >> (8 * i));
-    uint32_t frac = FL_STATS_FIXED_FRAC_BITS, limbs = FL_STATS_FIXED_LIMBS;
-    le[8] = (uint8_t) frac;
-    le[9] = (uint8_t) limbs;
-    le[10] = le[11] = 0;
-    crypto_generichash_state st;
-    crypto_generichash_init (&st, NULL, 0, 32);
-    crypto_generichash_update (&st, (const uint8_t *) "libfl stats binding v1", 22);
-    crypto_generichash_update (&st, fingerprint, 32);
-    crypto_generichash_update (&st, le, sizeof le);
-    crypto_generichash_final (&st, out, 32);
-}
-
-static const char *
-s_purpose_name (uint32_t purpose)
-{
-    return purpose == FL_SECAGG_PURPOSE_STATS ? "statistics" : purpose == FL_SECAGG_PURPOSE_EVAL ? "evaluation"
-                                                                                               : "training";
-}
+/* The round bindings and the purposes' names are the protocol's (fl_session). */
+#define s_purpose_name fl_session_purpose_name
 
 static void
 s_free_buckets (fl_round_t *self)
@@ -1602,21 +1562,13 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
             p->sa_bucket = (int) b;
             p->sa_index = j;
             fl_wire_writer_t *w = s_secure_request (self, purpose);
-            fl_wire_put_u64 (w, "sa_bucket", b);
-            fl_wire_put_u64 (w, "sa_index", j);
-            fl_wire_put_u64 (w, "sa_n", bk->n);
-            fl_wire_put_u64 (w, "sa_t", t);
-            fl_wire_put_u64 (w, "sa_k", kk);
-            fl_wire_put_u64 (w, "sa_graph", (uint64_t) sc.graph);
-            if (ids && lens)
-                fl_wire_put_bin_list (w, "sa_members", ids, lens, bk->n);
-            fl_wire_put_u32s (w, "sa_cohort", cohort, k);
-            fl_wire_put_u64 (w, "sa_buckets", B);
-            if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
-                fl_wire_put_f64 (w, "enc_max_abs", max_abs);
-                fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
+            fl_session_announce_t an = {.bucket = (uint32_t) b, .index = j, .n = bk->n, .t = t, .k = kk,
+                                        .graph = sc.graph, .member_ids = ids && lens ? ids : NULL,
+                                        .member_lens = lens, .cohort = cohort, .cohort_len = k, .buckets = B,
+                                        .max_abs = max_abs, .summands = bk->enc.max_summands};
+            fl_session_announce_put (w, purpose, &an);
+            if (purpose == FL_SECAGG_PURPOSE_TRAIN)
                 s_dp_put_train (self, w, bk);
-            }
             s_enqueue (self, p, w);
         }
         free (ids);

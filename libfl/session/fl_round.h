@@ -38,12 +38,13 @@
 #include "fl_metrics.h"
 #include "fl_robust.h"
 #include "fl_server_opt.h"
+#include "fl_session.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define FL_ROUND_RUNIDBYTES 16u
+#define FL_ROUND_RUNIDBYTES FL_SESSION_RUNIDBYTES     /* the run id (fl_session.h) */
 #define FL_ROUND_MAX_PEERS 65535u
 
 typedef enum {
@@ -143,10 +144,11 @@ typedef struct {
                                     0 = none (only with dp_noise_multiplier 0) */
 } fl_round_config_t;
 
-/* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN). */
-#define FL_ROUND_DP_OFF    0
-#define FL_ROUND_DP_RECORD 1     /* one training record of one member (DP-SGD style) */
-#define FL_ROUND_DP_CLIENT 2     /* one member's whole data (DP-FedAvg) */
+/* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN): the
+   protocol's, defined once in fl_session.h. */
+#define FL_ROUND_DP_OFF    FL_SESSION_DP_OFF
+#define FL_ROUND_DP_RECORD FL_SESSION_DP_RECORD
+#define FL_ROUND_DP_CLIENT FL_SESSION_DP_CLIENT
 
 /*  The smallest bucket the coordinator accepts by default: with secure
     aggregation it sees sums of at least this many members' updates. */
@@ -252,19 +254,10 @@ const uint8_t *fl_round_fingerprint (const fl_round_t *self);
     number of distinct members. */
 size_t fl_round_member_names (const fl_round_t *self, char *buf, size_t cap);
 
-/*  The round binding clients sign in secure aggregation's consistency
-    check: BLAKE2b-256 over a domain label, the model fingerprint and the n
-    global parameters of the round (what TRAIN carried). */
-void fl_round_binding (const uint8_t fingerprint[32], const float *params, size_t n, uint8_t out[32]);
-
-/*  The binding clients sign when round 0 statistics go through secure
-    aggregation: BLAKE2b-256 over a domain label, the model fingerprint (the
-    agreed architecture), the number of features d and the fixed-point
-    encoding's parameters (fl_stats.h), i.e. what STATS_REQUEST asks for.
-    Evaluation signs fl_round_binding of the evaluated model; the purpose
-    in the session context (fl_secagg_config_t.purpose) keeps the three
-    aggregations of a round apart. */
-void fl_round_stats_binding (const uint8_t fingerprint[32], size_t features, uint8_t out[32]);
+/*  The bindings clients sign in secure aggregation's consistency check
+    are the protocol's (fl_session.h): the old names stay as aliases. */
+#define fl_round_binding       fl_session_model_binding
+#define fl_round_stats_binding fl_session_stats_binding
 
 /*  Checkpoints (docs/CHECKPOINT.md).  When a round completes, fl_round
     snapshots what a resumed run needs: run id, round, global model, server
