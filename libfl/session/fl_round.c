@@ -30,6 +30,7 @@
 #include "fl_model.h"
 #include "fl_metrics_wire.h"
 #include "fl_modelfile.h"
+#include "fl_privacy.h"
 #include "fl_quant.h"
 #include "fl_rng.h"
 #include "fl_roster.h"
@@ -87,7 +88,7 @@ typedef struct {
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
     double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss
-                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_dp_extra_coords) */
+                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_extra_coords) */
     uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
     uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
                                         (evaluation) rows: the summed count cannot honestly exceed it */
@@ -133,7 +134,7 @@ struct fl_round_t {
     s_bucket_t *buckets;
     size_t n_buckets;
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
-    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_dp_extra_coords) */
+    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_extra_coords) */
     uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
     uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
     int secure_started;              /* a bucket has started secure aggregation in this run */
@@ -149,20 +150,7 @@ struct fl_round_t {
     s_peer_t *last_out_peer;
     s_summary_node_t *sum_head, *sum_tail;
 
-    /* differential privacy (the s_dp_* functions; docs/PRIVACY.md) */
-    fl_accountant_t *dp_acc;         /* the spend: one entry per started round */
-    fl_rng_t *dp_rng;                /* noise and Poisson cohorts: fl_rng_new_random (CSPRNG) */
-    int dp_fixed;                    /* dp_z, dp_rate, dp_q fixed (first round, or restored) */
-    double dp_z;                     /* noise multiplier */
-    double dp_rate;                  /* sample rate charged per round */
-    double dp_q;                     /* record-level: per-example Poisson rate */
-    double dp_batch;                 /* record-level: expected clipped gradients per client and round */
-    double dp_round_eps;             /* epsilon after the current round's charge */
-    int dp_logged;                   /* the settings were logged */
-    double dp_last_sens, dp_last_sigma;  /* the last release's sensitivity and noise (aggregate units) */
-    double dp_sigma_b;               /* adaptive clipping: count noise (NaN until fixed); C_t is cfg.clip_norm */
-    double dp_z_delta;               /* adaptive clipping: the update's noise multiplier (NaN until fixed) */
-    double dp_last_frac;             /* adaptive clipping: last noisy fraction of unclipped updates */
+    fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
     char stop_reason[256];
 };
 
@@ -330,18 +318,24 @@ s_secure_phase (const fl_round_t *self)
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
 /* differential privacy: defined in their own section at the end of the file */
-static const char *s_dp_config_error (const fl_round_config_t *cfg);
-static int s_dp_new (fl_round_t *self);
-static int s_dp_before_round (fl_round_t *self);
-static size_t s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready);
-static int s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k);
-static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk);
-static int s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t);
-static int s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from);
-static int s_dp_release (fl_round_t *self, double *out, size_t np);
-static double s_dp_update_scale (const fl_round_t *self);
-static size_t s_dp_extra_coords (const fl_round_t *self);
-static double s_dp_indicator (const fl_round_t *self, double norm);
+static void s_start_eval (fl_round_t *self, int64_t now);
+
+/*  The clipping norm this round's contributions are bounded by: the
+    privacy room's (adapted, or record-level the contribution bound) with
+    differential privacy, else the configured one. */
+static double
+s_clip_norm (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_clip_norm (self->privacy) : self->cfg.clip_norm;
+}
+
+/*  Coordinates each training contribution carries after [update, count,
+    loss] (adaptive clipping: the shifted unclipped indicator). */
+static size_t
+s_extra_coords (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_extra_coords (self->privacy) : 0;
+}
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -384,6 +378,35 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->dp_count_noise = -1;
 }
 
+/*  The privacy room's view of the run's configuration. */
+static void
+s_privacy_config (const fl_round_config_t *cfg, fl_privacy_config_t *pc)
+{
+    memset (pc, 0, sizeof *pc);
+    pc->unit = cfg->dp;
+    pc->epsilon = cfg->dp_epsilon;
+    pc->delta = cfg->dp_delta;
+    pc->noise_multiplier = cfg->dp_noise_multiplier;
+    pc->record_clip = cfg->dp_clip;
+    pc->steps = cfg->dp_steps;
+    pc->distributed = cfg->dp_distributed;
+    pc->adaptive_clip = cfg->dp_adaptive_clip;
+    pc->target_quantile = cfg->dp_target_quantile;
+    pc->clip_lr = cfg->dp_clip_lr;
+    pc->count_noise = cfg->dp_count_noise;
+    pc->clip_norm = cfg->clip_norm;
+    pc->rounds = cfg->rounds;
+    pc->fraction = cfg->fraction;
+    pc->batch_size = cfg->batch_size;
+    pc->client_lr = cfg->client_lr;
+    pc->secure = cfg->secure;
+    pc->sa_corrupt = cfg->sa_corrupt;
+    pc->bucket_size = cfg->bucket_size;
+    pc->robust = cfg->robust;
+    pc->robust_kind = cfg->robust_kind;
+    pc->robust_params = cfg->robust_params;
+}
+
 fl_round_t *
 fl_round_new (const fl_round_config_t *cfg)
 {
@@ -422,13 +445,15 @@ fl_round_new (const fl_round_config_t *cfg)
     if (!bad && cfg->secure) {
         fl_roster_policy (cfg->roster, &policy);
         if (cfg->sa_corrupt < policy.gamma) {
-            snprintf (pbad, sizeof pbad, "--sa-corrupt %g is below the roster policy's gamma %g: every client "
-                      "would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
+            snprintf (pbad, sizeof pbad, "the assumed corrupt fraction %g is below the roster policy's gamma %g: "
+                      "every client would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
             bad = pbad;
         }
     }
+    fl_privacy_config_t pc;
+    s_privacy_config (cfg, &pc);
     if (!bad && (cfg->dp || cfg->dp_distributed))
-        bad = s_dp_config_error (cfg);
+        bad = fl_privacy_config_error (&pc);
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -443,8 +468,11 @@ fl_round_new (const fl_round_config_t *cfg)
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
-    if (!self->rng || s_dp_new (self) != 0) {
+    if (cfg->dp)
+        self->privacy = fl_privacy_new (&pc);
+    if (!self->rng || (cfg->dp && !self->privacy)) {
         fl_rng_destroy (&self->rng);
+        fl_privacy_destroy (&self->privacy);
         free (self);
         return NULL;
     }
@@ -483,8 +511,7 @@ fl_round_destroy (fl_round_t **self_p)
     fl_fedavg_destroy (&self->fedavg);
     fl_stats_destroy (&self->stats);
     fl_rng_destroy (&self->rng);
-    fl_accountant_destroy (&self->dp_acc);
-    fl_rng_destroy (&self->dp_rng);
+    fl_privacy_destroy (&self->privacy);
     free (self->scratch);
     free (self->mean);
     free (self->std);
@@ -649,17 +676,48 @@ s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
     return n;
 }
 
+/*  Differential privacy before a training round: the privacy room fixes
+    its parameters from the admitted members and charges the round, or says
+    why training stops (budget: the same goodbye as after the last round)
+    or fails.  0: the round may start. */
+static int
+s_privacy_before_round (fl_round_t *self)
+{
+    fl_privacy_population_t pop = {self->n_admitted, 0, 0, 0};
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted && self->peers[i].n_train > 0) {
+            pop.train_sum += (double) self->peers[i].n_train;
+            pop.train_max = fmax (pop.train_max, (double) self->peers[i].n_train);
+            pop.with_train++;
+        }
+    char why[512];
+    int rc = fl_privacy_before_round (self->privacy, &pop, self->round + 1, why, sizeof why);
+    if (rc < 0)
+        s_fail (self, why);
+    else if (rc > 0) {
+        snprintf (self->stop_reason, sizeof self->stop_reason, "%.255s", why);
+        self->phase = FL_ROUND_DONE;
+        self->phase_deadline = -1;
+        s_clear_expected (self);
+        for (size_t i = 0; i < self->n_peers; i++)
+            if (self->peers[i].admitted)
+                s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished: privacy budget reached");
+        zsys_warning ("coordinator: %s", self->stop_reason);
+    }
+    return rc;
+}
+
 static void
 s_start_train (fl_round_t *self, int64_t now)
 {
-    if (self->cfg.dp && s_dp_before_round (self) != 0)
+    if (self->privacy && s_privacy_before_round (self) != 0)
         return;                      /* budget exhausted (training ended) or a DP failure */
     self->phase = FL_ROUND_TRAIN;
     self->round++;
     s_clear_expected (self);
     memset (&self->cur, 0, sizeof self->cur);
     self->cur.round = self->round;
-    self->cur.epsilon = self->cfg.dp ? self->dp_round_eps : NAN;
+    self->cur.epsilon = self->privacy ? fl_privacy_round_epsilon (self->privacy) : NAN;
     self->cur.clip_norm = fl_round_dp_clip_norm (self);
     self->loss_sum = self->loss_weight = 0;
     fl_fedavg_reset (self->fedavg);
@@ -686,11 +744,16 @@ s_start_train (fl_round_t *self, int64_t now)
     fl_rng_shuffle_u32 (crng, idx, ready);
     fl_rng_destroy (&crng);
     if (self->cfg.dp == FL_ROUND_DP_CLIENT)
-        k = s_dp_poisson_cohort (self, idx, ready);   /* replaces the fixed-size cohort (CSPRNG) */
+        k = fl_privacy_poisson_cohort (self->privacy, idx, ready);   /* replaces the fixed-size cohort (CSPRNG) */
     self->cur.ready = ready;
     self->cur.cohort = k;
-    if (self->cfg.dp == FL_ROUND_DP_CLIENT && s_dp_cohort_too_small (self, now, k)) {
+    if (self->cfg.dp == FL_ROUND_DP_CLIENT && k < fl_privacy_min_cohort (self->privacy)) {
+        /* smaller than one bucket: skipped (its charge stays: conservative) */
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket "
+                      "(%zu); global model unchanged", self->round, k, fl_privacy_min_cohort (self->privacy));
         free (idx);
+        s_start_eval (self, now);
         return;
     }
     if (self->cfg.secure) {
@@ -709,7 +772,8 @@ s_start_train (fl_round_t *self, int64_t now)
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
         fl_wire_writer_t *w = s_train_writer (self);
-        s_dp_put_train (self, w, NULL);
+        if (self->privacy)
+            fl_privacy_put_train (self->privacy, w, NULL);
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -905,13 +969,8 @@ s_snapshot (fl_round_t *self)
     rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
     if (self->prev_agg)
         rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
-    if (self->cfg.dp != FL_ROUND_DP_OFF) {
-        /* the privacy spend: a restart must not reset the budget */
-        double dps[4096];
-        size_t n = fl_round_dp_state (self, dps, sizeof dps / sizeof dps[0]);
-        rc |= n ? fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, dps, n) : -1;
-        rc |= s_dp_checkpoint (self, ck, NULL);
-    }
+    if (self->privacy)   /* the privacy spend: a restart must not reset the budget */
+        rc |= fl_privacy_checkpoint_put (self->privacy, ck);
     if (rc != 0) {
         zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
         fl_checkpoint_destroy (&ck);
@@ -985,19 +1044,11 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
         else
             memcpy (self->prev_agg, prev, n_prev * sizeof (double));
     }
-    if (!why[0] && self->cfg.dp != FL_ROUND_DP_OFF) {
-        const double *dps = NULL;
-        size_t n_dps = 0;
-        if (fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, &dps, &n_dps) != 0)
-            snprintf (why, sizeof why, "this run uses differential privacy but the checkpoint holds no privacy spend");
-        else if (s_dp_checkpoint (self, NULL, ck) != 0)
-            snprintf (why, sizeof why, "it was written with the noise added by the %s; resume it with the same "
-                      "--dp-distributed setting", self->cfg.dp_distributed ? "coordinator" : "clients");
-        else if (fl_round_dp_restore (self, dps, n_dps) != 0)
-            snprintf (why, sizeof why, "its privacy spend is malformed");
-    }
+    if (!why[0] && self->privacy)
+        fl_privacy_checkpoint_restore (self->privacy, ck, why, sizeof why);
     else if (!why[0] && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT))
-        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same --dp options");
+        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same "
+                  "differential privacy settings");
     if (why[0]) {
         zsys_error ("coordinator: checkpoint refused: %s", why);
         return -1;
@@ -1043,7 +1094,7 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        bk->sum = (double *) calloc (self->n_params + 2 + s_dp_extra_coords (self), sizeof (double));
+        bk->sum = (double *) calloc (self->n_params + 2 + s_extra_coords (self), sizeof (double));
         if (!bk->members || !bk->sum)
             return -1;
         for (uint32_t j = 0; j < bk->n; j++) {
@@ -1059,6 +1110,36 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
    planned size, so a dropped member pulls its bucket towards zero rather
    than changing the denominator: the sensitivity the privacy layer relies
    on), then the configured rule over the buckets that completed. */
+/*  Hands the usable buckets' sums to the privacy room, which adds the
+    noise to out (np) in place (or checks the clients' noise).  Clients send
+    no loss under differential privacy: it is not noised, so none is
+    reported. */
+static int
+s_privacy_release (fl_round_t *self, double *out, size_t np)
+{
+    self->cur.train_loss = NAN;
+    fl_privacy_bucket_t *pb = (fl_privacy_bucket_t *) calloc (self->n_buckets + 1, sizeof *pb);
+    if (!pb)
+        return -1;
+    size_t nb = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(self->cfg.secure ? bk->ok : bk->survivors > 0) || !bk->sum)
+            continue;
+        pb[nb].sum = bk->sum;
+        pb[nb].n = bk->n;
+        pb[nb].survivors = bk->survivors;
+        pb[nb].scale = self->cfg.secure ? bk->enc.scale : 0;
+        pb[nb].sigma_i = bk->dp_sigma_i;
+        pb[nb].honest_t = bk->dp_t;
+        pb[nb].bucket = b;
+        nb++;
+    }
+    int rc = fl_privacy_release (self->privacy, pb, nb, np, self->cur.ready, self->round, out);
+    free (pb);
+    return rc;
+}
+
 static void
 s_finish_robust (fl_round_t *self, int64_t now)
 {
@@ -1100,13 +1181,13 @@ s_finish_robust (fl_round_t *self, int64_t now)
         zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
                       "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
     }
-    else if (self->cfg.dp && s_dp_release (self, out, np) != 0) {
+    else if (self->privacy && s_privacy_release (self, out, np) != 0) {
         self->cur.skipped = 1;
         zsys_warning ("coordinator: round %" PRIu64 ": noise could not be added; nothing released, "
                       "global model unchanged", self->round);
     }
     else {
-        double norm = 0, scale = s_dp_update_scale (self);
+        double norm = 0, scale = self->privacy ? fl_privacy_update_scale (self->privacy) : 1.0;
         for (size_t i = 0; i < np; i++) {
             self->scratch[i] = (float) (scale * out[i]);
             norm += (scale * out[i]) * (scale * out[i]);
@@ -1348,7 +1429,7 @@ s_secure_request (fl_round_t *self, uint32_t purpose)
 {
     if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
         fl_wire_writer_t *w = s_train_writer (self);
-        fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+        fl_wire_put_f64 (w, "clip", s_clip_norm (self));
         return w;
     }
     if (purpose == FL_SECAGG_PURPOSE_STATS)
@@ -1465,7 +1546,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         first_deadline = self->cfg.eval_deadline_ms;
     }
     else {
-        self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
+        self->m_enc = self->n_params + 2 + s_extra_coords (self);   /* DP: + the unclipped indicator */
         fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
         first_deadline = self->cfg.train_deadline_ms;
     }
@@ -1502,7 +1583,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
     self->n_buckets = B;
     if (purpose == FL_SECAGG_PURPOSE_TRAIN)
         self->cur.buckets = B;
-    double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
+    double max_abs = s_clip_norm (self) > 1 ? s_clip_norm (self) : 1;
     fl_secagg_policy_t policy;
     fl_roster_policy (self->cfg.roster, &policy);
     /*  A pair shows each member the other's update: only when both the
@@ -1545,7 +1626,10 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                   "assuming no dropout (lower --sa-corrupt, or use larger buckets)";
         else if (s_test_weaken_threshold (bk->n, &t))
             ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
-        else if (purpose == FL_SECAGG_PURPOSE_TRAIN && s_dp_encoding (self, bk, max_abs, t) != 0)
+        else if (purpose == FL_SECAGG_PURPOSE_TRAIN
+                 && (self->privacy ? fl_privacy_bucket_encoding (self->privacy, bk->n, t, self->n_params, max_abs,
+                                                                 &bk->enc, &bk->dp_sigma_i, &bk->dp_t)
+                                   : fl_quant_encoding_init (&bk->enc, max_abs, bk->n)) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
         memset (&sc, 0, sizeof sc);
@@ -1615,7 +1699,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
             if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
                 fl_wire_put_f64 (w, "enc_max_abs", max_abs);
                 fl_wire_put_u64 (w, "enc_summands", bk->enc.max_summands);
-                s_dp_put_train (self, w, bk);
+                if (self->privacy)
+                    fl_privacy_put_train (self->privacy, w, &bk->dp_sigma_i);
             }
             s_enqueue (self, p, w);
         }
@@ -2021,11 +2106,11 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
                 return 0;
             }
         double norm = 0;
-        if (self->cfg.dp)            /* the bound every sensitivity rests on (s_dp_release) */
-            norm = fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
+        if (self->privacy)           /* the bound every sensitivity rests on (fl_privacy_release) */
+            norm = fl_dp_clip_l2 (self->scratch, self->n_params, fl_privacy_clip_norm (self->privacy));
         s_bucket_t *bk = &self->buckets[p->sa_bucket];
-        if (s_dp_extra_coords (self))
-            bk->sum[self->n_params + 2] += s_dp_indicator (self, norm);
+        if (s_extra_coords (self))
+            bk->sum[self->n_params + 2] += fl_privacy_indicator (self->privacy, norm);
         for (size_t i = 0; i < self->n_params; i++)
             bk->sum[i] += self->scratch[i];
         bk->sum[self->n_params] += 1;
@@ -2378,510 +2463,6 @@ fl_round_save_model (const fl_round_t *self, const char *path)
                               self->round);
 }
 
-/* ---- differential privacy (docs/PRIVACY.md) -----------------------------------
-
-   Where it sits in a round:
-     s_start_train   s_dp_before_round: fix z and the rates (first round), check
-                     that one more round keeps epsilon within the budget (else
-                     end training cleanly), charge the accountant.  Client-level:
-                     s_dp_poisson_cohort replaces the fixed-size cohort.
-     TRAIN           s_dp_put_train tells clients the unit (record-level: C_rec,
-                     q, K; the client then sends the sum of its clipped
-                     per-example gradients instead of a model difference).
-     s_finish_robust s_dp_release adds discrete Gaussian noise to the robust
-                     aggregate, calibrated to the rule's sensitivity
-                     (fl_dp_aggregator_sensitivity); s_dp_update_scale turns a
-                     record-level aggregate of gradient sums into an SGD step.
-   Distributed mode (dp_distributed, secure only): s_dp_encoding calibrates each
-   bucket's per-client noise sigma_i and the encoding's headroom
-   (fl_dp_dist_calibrate), s_dp_put_train announces them, the clients add the
-   noise before masking, and s_dp_release only checks that every bucket sum
-   used carried at least sigma^2 and adds nothing.
-   The accountant is charged when a round starts, before anything is known of
-   its outcome, so a round that is later skipped still counts (conservative).
-*/
-
-static const char *
-s_dp_config_error (const fl_round_config_t *cfg)
-{
-    if (cfg->dp == FL_ROUND_DP_OFF && cfg->dp_distributed)
-        return "distributed noise (--dp-distributed) needs differential privacy (--dp-unit record|client)";
-    if (cfg->dp != FL_ROUND_DP_RECORD && cfg->dp != FL_ROUND_DP_CLIENT)
-        return "differential privacy: the unit must be record or client";
-    if (cfg->dp_distributed && !cfg->secure)
-        return "distributed differential privacy (--dp-distributed) needs secure aggregation: the clients' noise "
-               "shares protect only a masked sum (drop --plaintext, or drop --dp-distributed for central noise)";
-    if (!cfg->robust)
-        return "differential privacy needs fixed denominators: FedAvg's example-weighted mean has none; "
-               "use a rule over bucket means (--aggregator mean gives the unweighted mean)";
-    if (!(cfg->dp_delta > 0 && cfg->dp_delta < 1))
-        return "differential privacy: delta must be in (0, 1)";
-    if (!(cfg->dp_epsilon >= 0) || !isfinite (cfg->dp_epsilon))
-        return "differential privacy: the epsilon budget must be a finite number >= 0";
-    if (cfg->dp_noise_multiplier < 0 && !(cfg->dp_epsilon > 0))
-        return "differential privacy: give an epsilon budget or a noise multiplier";
-    if (cfg->dp_noise_multiplier == 0 && cfg->dp_epsilon > 0)
-        return "differential privacy: a noise multiplier of 0 (no noise) spends an infinite epsilon, "
-               "so it cannot have a budget";
-    if (!(cfg->dp_noise_multiplier <= FL_ACCOUNTANT_MAX_SIGMA))
-        return "differential privacy: noise multiplier out of range";
-    if (cfg->dp == FL_ROUND_DP_RECORD
-        && (!(cfg->dp_clip > 0 && cfg->dp_clip <= 1e4) || cfg->dp_steps < 1 || cfg->dp_steps > 1000))
-        return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
-               "steps required";
-    if (cfg->dp_adaptive_clip) {
-        if (cfg->dp_distributed)
-            return "adaptive clipping with distributed noise (--dp-adaptive-clip with --dp-distributed) is not "
-                   "implemented: the count of unclipped updates would need its own noise shares from the clients, "
-                   "and the coordinator would see it un-noised (use one or the other)";
-        if (cfg->dp != FL_ROUND_DP_CLIENT)
-            return "adaptive clipping is implemented for client-level differential privacy only: record-level "
-                   "clipping happens per example inside each client's local steps, and a count of unclipped "
-                   "examples would need its own per-record accounting (docs/PRIVACY.md)";
-        if (!(cfg->clip_norm >= FL_DP_ADACLIP_MIN && cfg->clip_norm <= FL_DP_ADACLIP_MAX))
-            return "adaptive clipping: the starting clipping norm must be in [1e-6, 1e5]";
-        if (!(cfg->dp_target_quantile >= 0 && cfg->dp_target_quantile <= 1))
-            return "adaptive clipping: the target quantile must be in [0, 1]";
-        if (!(cfg->dp_clip_lr > 0 && cfg->dp_clip_lr <= 10))
-            return "adaptive clipping: the clipping-norm learning rate must be in (0, 10]";
-        if (!(cfg->dp_count_noise < 0 || cfg->dp_count_noise == 0
-              || (cfg->dp_count_noise >= FL_DP_SIGMA_MIN && cfg->dp_count_noise <= 1e6)))
-            return "adaptive clipping: the count noise must be 0 or in [2^-10, 1e6] (negative: the default)";
-        if (cfg->dp_count_noise == 0 && cfg->dp_noise_multiplier != 0)
-            return "adaptive clipping: a count noise of 0 releases the count without noise, so it is allowed "
-                   "only with --dp-noise-multiplier 0 (no privacy, for comparisons)";
-        if (cfg->dp_count_noise > 0 && cfg->dp_noise_multiplier > 0 && !(2 * cfg->dp_count_noise > cfg->dp_noise_multiplier))
-            return "adaptive clipping: the count noise must exceed half the noise multiplier (2 sigma_b > z, "
-                   "Andrew et al. 2021, Theorem 1): the count alone would otherwise spend the whole budget";
-    }
-    return NULL;
-}
-
-static int
-s_dp_new (fl_round_t *self)
-{
-    self->dp_z = self->dp_rate = self->dp_q = NAN;
-    self->dp_last_sens = self->dp_last_sigma = NAN;
-    self->dp_sigma_b = self->dp_z_delta = self->dp_last_frac = NAN;
-    if (!self->cfg.dp)
-        return 0;
-    self->dp_acc = fl_accountant_new ();
-    self->dp_rng = fl_rng_new_random ();
-    if (!self->dp_acc || !self->dp_rng) {
-        fl_accountant_destroy (&self->dp_acc);
-        fl_rng_destroy (&self->dp_rng);
-        return -1;
-    }
-    return 0;
-}
-
-/*  Adaptive clipping: fixes the count noise sigma_b (the default is the
-    paper's: expected cohort size / 20, the cohort expected from the clients
-    admitted at the first round) and the update's noise multiplier z_delta
-    (Andrew et al. 2021, Theorem 1), once z is known (also after a restore,
-    which brings sigma_b back).  Fails the run when 2 sigma_b <= z. */
-static int
-s_dp_adaclip_fix (fl_round_t *self)
-{
-    const fl_round_config_t *c = &self->cfg;
-    if (isnan (self->dp_sigma_b))
-        self->dp_sigma_b = c->dp_count_noise >= 0 ? c->dp_count_noise
-                                                  : self->dp_rate * (double) self->n_admitted / 20.0;
-    if (self->dp_z > 0 && !(2 * self->dp_sigma_b > self->dp_z)) {
-        char why[256];
-        snprintf (why, sizeof why, "adaptive clipping: the count noise %.4g is too small for the noise multiplier "
-                  "%.4g (need 2 x count noise > z, Andrew et al. 2021, Theorem 1); raise --dp-count-noise", self->dp_sigma_b,
-                  self->dp_z);
-        s_fail (self, why);
-        return -1;
-    }
-    if (self->dp_sigma_b != 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN && 2 * self->dp_sigma_b <= FL_DP_SIGMA_MAX)) {
-        s_fail (self, "adaptive clipping: the count noise is below the sampler's range");
-        return -1;
-    }
-    self->dp_z_delta = fl_dp_adaclip_update_z (self->dp_z, self->dp_sigma_b);
-    if (isnan (self->dp_z_delta) || !(self->dp_z_delta <= FL_ACCOUNTANT_MAX_SIGMA)) {
-        s_fail (self, "adaptive clipping: no update noise multiplier fits the budget (see the log above)");
-        return -1;
-    }
-    return 0;
-}
-
-/*  Fixes the per-example rate q (record-level), the per-round rate charged
-    and the noise multiplier, once; and, in every process (also after a
-    restore), the record-level contribution bound and expected batch from the
-    admitted clients' training-set sizes (public: sent in HELLO). */
-static int
-s_dp_fix (fl_round_t *self)
-{
-    const fl_round_config_t *c = &self->cfg;
-    double n_sum = 0, n_max = 0;
-    size_t n_cl = 0;
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].admitted && self->peers[i].n_train > 0) {
-            n_sum += (double) self->peers[i].n_train;
-            n_max = fmax (n_max, (double) self->peers[i].n_train);
-            n_cl++;
-        }
-    if (c->dp == FL_ROUND_DP_RECORD && n_cl == 0) {
-        s_fail (self, "record-level differential privacy: no client announced its training-set size");
-        return -1;
-    }
-    if (!self->dp_fixed) {
-        if (c->dp == FL_ROUND_DP_RECORD) {
-            /* Poisson rate with an expected batch of batch_size examples at
-               the average client; K batches per round include a record at
-               least once with probability 1 - (1 - q)^K */
-            double q = fmin (1.0, (double) c->batch_size / (n_sum / (double) n_cl));
-            self->dp_q = q;
-            self->dp_rate = q >= 1 ? 1.0 : -expm1 ((double) c->dp_steps * log1p (-q));
-        }
-        else
-            self->dp_rate = c->fraction;
-        if (c->dp_noise_multiplier >= 0)
-            self->dp_z = c->dp_noise_multiplier;
-        else if (fl_dp_find_noise_multiplier (c->dp_epsilon, c->dp_delta, self->dp_rate, c->rounds,
-                                              &self->dp_z) != 0) {
-            s_fail (self, "differential privacy: no noise multiplier reaches the epsilon budget over the "
-                          "planned rounds (see the log above)");
-            return -1;
-        }
-        self->dp_fixed = 1;
-    }
-    if (c->dp_adaptive_clip && s_dp_adaclip_fix (self) != 0)
-        return -1;
-    if (c->dp == FL_ROUND_DP_RECORD && !(self->dp_batch > 0)) {
-        /* A client's contribution is a sum of ~Poisson(K q n) clipped
-           gradients: bound it (a projection, so one record still moves it by
-           at most K C_rec) at K C_rec (b + 4 sqrt(b) + 4), b = q n_max, which
-           the sum rarely reaches; this is the clip and encoding bound
-           secure aggregation uses in record-level rounds. */
-        double b = self->dp_q * n_max, M = (double) c->dp_steps * c->dp_clip * (b + 4 * sqrt (b) + 4);
-        if (!(M < 1e6)) {
-            s_fail (self, "record-level differential privacy: the per-client contribution bound exceeds 1e6 "
-                          "(lower --dp-clip, --batch-size or --dp-steps)");
-            return -1;
-        }
-        self->cfg.clip_norm = M;
-        self->dp_batch = (double) c->dp_steps * self->dp_q * n_sum / (double) n_cl;
-    }
-    if (!self->dp_logged++)
-        zsys_info ("coordinator: differential privacy, %s-level: noise multiplier %.4g, sample rate %.4g per "
-                   "round%s, delta %g, budget %s%.4g; contributions bounded at %g",
-                   c->dp == FL_ROUND_DP_RECORD ? "record" : "client", self->dp_z, self->dp_rate,
-                   c->dp == FL_ROUND_DP_RECORD ? " (records)" : " (clients)", c->dp_delta,
-                   c->dp_epsilon > 0 ? "epsilon " : "none, ", c->dp_epsilon, c->clip_norm);
-    if (c->dp_adaptive_clip && self->dp_logged == 1)
-        zsys_info ("coordinator: adaptive clipping (Andrew et al. 2021): C %g, target quantile %g, rate %g, count "
-                   "noise %g; the update's noise multiplier is %.4g so that update and count together are charged "
-                   "as noise multiplier %.4g", c->clip_norm, c->dp_target_quantile, c->dp_clip_lr, self->dp_sigma_b,
-                   self->dp_z_delta, self->dp_z);
-    return 0;
-}
-
-/* Training ends here (budget): the same goodbye as after the last round. */
-static void
-s_dp_stop (fl_round_t *self)
-{
-    self->phase = FL_ROUND_DONE;
-    self->phase_deadline = -1;
-    s_clear_expected (self);
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].admitted)
-            s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished: privacy budget reached");
-    zsys_warning ("coordinator: %s", self->stop_reason);
-}
-
-static int
-s_dp_before_round (fl_round_t *self)
-{
-    if (s_dp_fix (self) != 0)
-        return -1;
-    double eps = fl_accountant_epsilon_after (self->dp_acc, self->dp_z, self->dp_rate, 1, self->cfg.dp_delta, NULL);
-    if (isnan (eps)) {
-        s_fail (self, "differential privacy: the accountant could not evaluate the next round");
-        return -1;
-    }
-    if (self->cfg.dp_epsilon > 0 && eps > self->cfg.dp_epsilon) {
-        snprintf (self->stop_reason, sizeof self->stop_reason,
-                  "privacy budget reached: round %" PRIu64 " would bring epsilon to %.4g, above the budget %.4g "
-                  "(delta %g); training stopped after %" PRIu64 " round(s) at epsilon %.4g",
-                  self->round + 1, eps, self->cfg.dp_epsilon, self->cfg.dp_delta, self->round,
-                  fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL));
-        s_dp_stop (self);
-        return -1;
-    }
-    if (fl_accountant_add (self->dp_acc, self->dp_z, self->dp_rate, 1) != 0) {
-        s_fail (self, "differential privacy: the accountant refused the round");
-        return -1;
-    }
-    self->dp_round_eps = eps;
-    return 0;
-}
-
-/*  Client-level: each ready client joins independently with probability q
-    (the cohort fraction), from the CSPRNG: the accountant's amplification
-    by sampling needs a sample the adversary cannot predict.  The kept
-    clients stay in the (random) order of idx, so buckets remain random. */
-static size_t
-s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready)
-{
-    size_t k = 0;
-    for (size_t j = 0; j < ready; j++)
-        if (self->dp_rate >= 1 || fl_rng_double (self->dp_rng) < self->dp_rate)
-            idx[k++] = idx[j];
-    return k;
-}
-
-/*  A Poisson cohort smaller than one bucket cannot be aggregated: the round
-    is skipped (its charge stays: conservative) and the model is unchanged. */
-static int
-s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k)
-{
-    size_t need = self->cfg.bucket_size > 2 ? self->cfg.bucket_size : 2;
-    if (k >= need)
-        return 0;
-    self->cur.skipped = 1;
-    zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket (%zu); "
-                  "global model unchanged", self->round, k, need);
-    s_start_eval (self, now);
-    return 1;
-}
-
-static void
-s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk)
-{
-    if (!self->cfg.dp)
-        return;
-    fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.dp);
-    if (self->cfg.dp_adaptive_clip)
-        fl_wire_put_u64 (w, "dp_adaptive", 1);   /* append the unclipped indicator (secure: masked) */
-    if (self->cfg.dp == FL_ROUND_DP_RECORD) {
-        fl_wire_put_f64 (w, "dp_clip", self->cfg.dp_clip);
-        fl_wire_put_f64 (w, "dp_q", self->dp_q);
-        fl_wire_put_u64 (w, "dp_steps", self->cfg.dp_steps);
-    }
-    if (self->cfg.dp_distributed && bk) {
-        fl_wire_put_f64 (w, "dp_z", self->dp_z);
-        fl_wire_put_f64 (w, "dp_sigma_i", bk->dp_sigma_i);
-    }
-}
-
-/*  L2 sensitivity of one bucket's sum to one unit, in the update's units,
-    before the encoding's rounding: client-level the clipping norm C,
-    record-level K C_rec (one record moves its client's sum of clipped
-    per-example gradients by at most C_rec in each of K batches). */
-static double
-s_dp_unit_sensitivity (const fl_round_t *self)
-{
-    return self->cfg.dp == FL_ROUND_DP_RECORD ? (double) self->cfg.dp_steps * self->cfg.dp_clip : self->cfg.clip_norm;
-}
-
-/*  The bucket's fixed-point encoding and, in distributed mode, its members'
-    noise.  The noise must survive the worst case: only t members reach the
-    sum (the secure-aggregation threshold), and the coordinator may collude
-    with up to ceil(sa_corrupt n) of them, who know (or skip) their own
-    shares.  So each member adds sigma_i^2 = sigma^2 / (t - c) and any sum
-    that unmasks carries at least sigma^2 of honest noise; more survivors
-    only add noise.  fl_dp_dist_calibrate also widens the encoding so the
-    noisy sum cannot wrap (FL_DP_DIST_TAIL standard deviations of headroom). */
-static int
-s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t)
-{
-    bk->dp_sigma_i = 0;
-    bk->dp_t = 0;
-    if (!self->cfg.dp || !self->cfg.dp_distributed)
-        return fl_quant_encoding_init (&bk->enc, max_abs, bk->n);
-    uint32_t c = (uint32_t) ceil (self->cfg.sa_corrupt * (double) bk->n - 1e-9);
-    if (t <= c) {
-        zsys_error ("coordinator: distributed noise: a bucket of %u with threshold %u may hold only colluding "
-                    "members (--sa-corrupt %g)", bk->n, t, self->cfg.sa_corrupt);
-        return -1;
-    }
-    bk->dp_t = t - c;
-    if (fl_dp_dist_calibrate (self->dp_z, s_dp_unit_sensitivity (self), self->n_params, bk->n, bk->dp_t, max_abs,
-                              &bk->enc, &bk->dp_sigma_i) != 0)
-        return -1;
-    return 0;
-}
-
-/*  Checkpoints record the mode (key "dp.distributed"; absent in checkpoints
-    of older runs, which were central): a run resumed in the other mode would
-    describe the earlier rounds' noise wrongly.  ck: write; from: check. */
-static int
-s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from)
-{
-    if (ck)
-        return fl_checkpoint_put_u64 (ck, "dp.distributed", self->cfg.dp_distributed ? 1 : 0);
-    uint64_t v = 0;
-    if (from && fl_checkpoint_has (from, "dp.distributed") && fl_checkpoint_get_u64 (from, "dp.distributed", &v) != 0)
-        return -1;
-    return (v != 0) == (self->cfg.dp_distributed != 0) ? 0 : -1;
-}
-
-/*  Distributed mode: the clients added the noise; check that every bucket
-    sum used holds at least sigma^2 = (z Delta)^2 of it (grid units) and
-    record what was released.  Adds nothing. */
-static int
-s_dp_release_distributed (fl_round_t *self, size_t np)
-{
-    double min_sigma = INFINITY, sens = NAN;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!bk->ok || !bk->sum)
-            continue;
-        double scale = bk->enc.scale;
-        double sigma = self->dp_z * (s_dp_unit_sensitivity (self) * scale + 2.0 * sqrt ((double) np));
-        if (self->dp_z > 0 && !((double) bk->survivors * bk->dp_sigma_i * bk->dp_sigma_i >= sigma * sigma
-                                && bk->survivors >= bk->dp_t)) {
-            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: %u survivor(s) carry less than the calibrated "
-                        "noise; nothing released", self->round, b, bk->survivors);
-            return -1;
-        }
-        min_sigma = fmin (min_sigma, sqrt ((double) bk->survivors) * bk->dp_sigma_i / scale);
-        sens = fmax (isnan (sens) ? 0 : sens, s_dp_unit_sensitivity (self) + 2.0 * sqrt ((double) np) / scale);
-    }
-    if (isnan (sens))
-        return -1;
-    self->dp_last_sens = sens;
-    self->dp_last_sigma = min_sigma;
-    zsys_info ("coordinator: round %" PRIu64 ": %s over noisy bucket sums (distributed noise, none added here): "
-               "bucket-sum sensitivity %.4g, smallest noise sigma %.4g; epsilon %.4g at delta %g", self->round,
-               fl_robust_kind_name (self->cfg.robust_kind), sens, min_sigma, self->cur.epsilon, self->cfg.dp_delta);
-    return 0;
-}
-
-/*  Adaptive clipping, after the update's release (Andrew et al. 2021,
-    Algorithm 1): the sum over the usable buckets of the shifted indicators
-    b_i - 1/2 (decoded from the masked sums in secure mode: the coordinator
-    sees bucket totals only), each bucket's total clamped to what its
-    survivors can contribute, [-n/2, n/2] (a client that lies about its
-    indicator moves the count by at most 1/2 more than an honest one), plus
-    discrete Gaussian noise sigma_b, over the EXPECTED cohort q N (the same
-    fixed denominator as the mean rule's release), gives the noisy fraction
-    of unclipped updates b; C moves geometrically towards the target
-    quantile for the next round.  Only the noisy count is used. */
-static int
-s_dp_adaclip_release (fl_round_t *self, size_t np)
-{
-    const fl_round_config_t *c = &self->cfg;
-    double shifted = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
-            continue;
-        double half = (double) bk->survivors / 2.0, v = bk->sum[np + 2];
-        shifted += isnan (v) ? 0 : v < -half ? -half : v > half ? half : v;
-    }
-    double expected = self->dp_rate * (double) self->cur.ready, frac;
-    if (fl_dp_adaclip_fraction (self->dp_rng, shifted, self->dp_sigma_b, expected, &frac) != 0)
-        return -1;
-    double next = fl_dp_adaclip_next (c->clip_norm, frac, c->dp_target_quantile, c->dp_clip_lr);
-    if (isnan (next))
-        return -1;
-    zsys_info ("coordinator: round %" PRIu64 ": adaptive clipping: noisy fraction of unclipped updates %.3f "
-               "(target %g); clipping norm %.4g -> %.4g", self->round, frac, c->dp_target_quantile, c->clip_norm,
-               next);
-    self->dp_last_frac = frac;
-    self->cfg.clip_norm = next;
-    return 0;
-}
-
-/*  Adds the noise to the robust aggregate out (np) in place.  One unit
-    changes one bucket's sum by at most delta (client-level C, record-level
-    K C_rec, plus the encoding's rounding), each bucket mean has the fixed
-    denominator of its planned size (at least s) and norm at most the
-    per-client bound; the rule's sensitivity follows (docs/PRIVACY.md).
-    Client-level with the mean rule releases McMahan et al.'s fixed-
-    denominator estimator instead: sum of all clipped updates / (q N), N the
-    ready clients when the cohort was drawn; it does not depend on how the
-    cohort was split into buckets. */
-static int
-s_dp_release (fl_round_t *self, double *out, size_t np)
-{
-    const fl_round_config_t *c = &self->cfg;
-    size_t B = 0;
-    double s = INFINITY, enc = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
-            continue;
-        B++;
-        s = fmin (s, (double) bk->n);
-        if (c->secure)   /* stochastic rounding moves each encoded coordinate by < 1/scale */
-            enc = fmax (enc, 2.0 * sqrt ((double) np) / bk->enc.scale);
-    }
-    self->cur.train_loss = NAN;          /* clients send no loss under DP: it is not noised */
-    if (B == 0)
-        return -1;
-    if (c->dp_distributed)
-        return s_dp_release_distributed (self, np);
-    double delta = (c->dp == FL_ROUND_DP_RECORD ? (double) c->dp_steps * c->dp_clip : c->clip_norm) + enc;
-    double max_norm = c->clip_norm + enc;
-    double sens;
-    if (c->dp == FL_ROUND_DP_CLIENT && c->robust_kind == FL_ROBUST_MEAN && c->robust_params.M <= 0) {
-        double qn = self->dp_rate * (double) self->cur.ready;
-        memset (out, 0, np * sizeof (double));
-        for (size_t b = 0; b < self->n_buckets; b++) {
-            const s_bucket_t *bk = &self->buckets[b];
-            if ((c->secure ? bk->ok : bk->survivors > 0) && bk->sum)
-                for (size_t i = 0; i < np; i++)
-                    out[i] += bk->sum[i] / qn;
-        }
-        sens = delta / qn;
-    }
-    else
-        sens = fl_dp_aggregator_sensitivity (c->robust_kind, &c->robust_params, B, s, delta, max_norm);
-    if (isnan (sens))
-        return -1;
-    self->dp_last_sens = sens;
-    self->dp_last_sigma = 0;
-    /* adaptive clipping: the update takes z_delta, the count the rest of z */
-    double z = c->dp_adaptive_clip ? self->dp_z_delta : self->dp_z;
-    if (z == 0)                          /* no noise: the epsilon = infinity comparison run */
-        return c->dp_adaptive_clip ? s_dp_adaclip_release (self, np) : 0;
-    double step, sigma;
-    if (fl_dp_noise_grid (z, sens, np, &step, &sigma) != 0
-        || fl_dp_discrete_gaussian_add_f64 (self->dp_rng, sigma, step, out, np) != 0)
-        return -1;
-    self->dp_last_sigma = sigma;
-    if (c->dp_adaptive_clip && s_dp_adaclip_release (self, np) != 0)
-        return -1;
-    zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of >= %g: sensitivity %.4g, noise sigma %.4g "
-               "(grid %g); epsilon %.4g at delta %g", self->round, fl_robust_kind_name (c->robust_kind), B, s, sens,
-               sigma, step, self->cur.epsilon, c->dp_delta);
-    return 0;
-}
-
-/*  Record-level: the released aggregate is (an estimate of) one client's
-    sum of clipped per-example gradients; the step is SGD on it,
-    -lr * aggregate / (expected number of clipped gradients per client and
-    round, K q n_mean), handed to the server optimizer as the round's update. */
-static double
-s_dp_update_scale (const fl_round_t *self)
-{
-    if (self->cfg.dp != FL_ROUND_DP_RECORD)
-        return 1.0;
-    return -self->cfg.client_lr / self->dp_batch;
-}
-
-/*  Coordinates after [w·Δ, w, w·loss] in each contribution: adaptive
-    clipping adds the shifted indicator b_i - 1/2. */
-static size_t
-s_dp_extra_coords (const fl_round_t *self)
-{
-    return self->cfg.dp_adaptive_clip ? 1 : 0;
-}
-
-/*  The shifted indicator of one plaintext update: +1/2 if its norm before
-    clipping was at most C_t, else -1/2 (a norm of -1 marks an update that
-    could not be clipped: counted as clipped). */
-static double
-s_dp_indicator (const fl_round_t *self, double norm)
-{
-    return norm >= 0 && norm <= self->cfg.clip_norm ? 0.5 : -0.5;
-}
-
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
 
 double
@@ -2891,39 +2472,58 @@ fl_round_sa_dropout (const fl_round_t *self)
     return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : self->sa_dropout_used;
 }
 
+/* ---- differential privacy: the round's view of its fl_privacy_t ---------- */
+
 double
 fl_round_dp_clip_norm (const fl_round_t *self)
 {
-    return self->cfg.dp && self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;
+    return self->privacy && self->cfg.dp_adaptive_clip ? fl_privacy_clip_norm (self->privacy) : NAN;
 }
 
 void
 fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac)
 {
-    int on = self->cfg.dp && self->cfg.dp_adaptive_clip;
-    if (sigma_b)
-        *sigma_b = on ? self->dp_sigma_b : NAN;
-    if (z_delta)
-        *z_delta = on ? self->dp_z_delta : NAN;
-    if (last_frac)
-        *last_frac = on ? self->dp_last_frac : NAN;
+    if (self->privacy)
+        fl_privacy_adaclip (self->privacy, sigma_b, z_delta, last_frac);
+    else {
+        if (sigma_b)
+            *sigma_b = NAN;
+        if (z_delta)
+            *z_delta = NAN;
+        if (last_frac)
+            *last_frac = NAN;
+    }
 }
-double fl_round_dp_noise_multiplier (const fl_round_t *self) { return self->cfg.dp ? self->dp_z : NAN; }
-double fl_round_dp_sample_rate (const fl_round_t *self) { return self->cfg.dp ? self->dp_rate : NAN; }
+
+double
+fl_round_dp_noise_multiplier (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_noise_multiplier (self->privacy) : NAN;
+}
+
+double
+fl_round_dp_sample_rate (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_sample_rate (self->privacy) : NAN;
+}
 
 double
 fl_round_dp_epsilon (const fl_round_t *self)
 {
-    return self->cfg.dp ? fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL) : NAN;
+    return self->privacy ? fl_privacy_epsilon (self->privacy) : NAN;
 }
 
 void
 fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma)
 {
-    if (sensitivity)
-        *sensitivity = self->dp_last_sens;
-    if (sigma)
-        *sigma = self->dp_last_sigma;
+    if (self->privacy)
+        fl_privacy_last_noise (self->privacy, sensitivity, sigma);
+    else {
+        if (sensitivity)
+            *sensitivity = NAN;
+        if (sigma)
+            *sigma = NAN;
+    }
 }
 
 void
@@ -2931,121 +2531,26 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
 {
     assert (buf && cap);
     buf[0] = 0;
-    const fl_round_config_t *c = &self->cfg;
-    if (!c->dp)
-        return;
-    double eps = fl_round_dp_epsilon (self);
-    int rec = c->dp == FL_ROUND_DP_RECORD;
-    char e[32];
-    if (isinf (eps))
-        snprintf (e, sizeof e, "infinity (no noise)");
-    else
-        snprintf (e, sizeof e, "%.4g", eps);
-    char ada[512] = "";
-    if (c->dp_adaptive_clip)
-        snprintf (ada, sizeof ada,
-                  ", with the clipping norm adapted every round by adaptive clipping (Andrew et al. 2021: the count "
-                  "of unclipped updates is released with discrete Gaussian noise of standard deviation %.4g and the "
-                  "update with noise multiplier %.4g, together charged as the noise multiplier above by their "
-                  "Theorem 1, so the clipping norms are covered too)", self->dp_sigma_b, self->dp_z_delta);
-    char who[512];
-    if (c->dp_distributed)
-        snprintf (who, sizeof who,
-                  "that the clients add the noise themselves before masking (distributed discrete Gaussian, "
-                  "Kairouz, Liu and Steinke 2021: each bucket sum carries the calibrated noise even if only its "
-                  "secure-aggregation threshold of members survive, so the coordinator never sees an un-noised "
-                  "sum), that at most the assumed fraction (%g) of the clients collude with the coordinator, "
-                  "that the %s rule is applied to the noisy bucket sums",
-                  c->sa_corrupt, fl_robust_kind_name (c->robust_kind));
-    else
-        snprintf (who, sizeof who,
-                  "that the coordinator adds the calibrated discrete Gaussian noise to the %s aggregate as it is "
-                  "trusted to (no distributed noise)", fl_robust_kind_name (c->robust_kind));
-    snprintf (buf, cap,
-              "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
-              "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant)%s, %s, that clients follow the "
-              "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
-              "covered).",
-              fl_accountant_entries (self->dp_acc), e, c->dp_delta,
-              rec ? "one training record of any member" : "one member's entire data",
-              rec ? "Poisson sampling of each member's records in each of its local batches"
-                  : "Poisson sampling of the members into each round's cohort",
-              self->dp_rate, self->dp_z, ada, who,
-              rec || c->robust_kind == FL_ROBUST_MEAN
-                  ? ""
-                  : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
-              self->dp_rate < 1 ? ", that the subsampled-Gaussian accounting carries over to discrete noise "
-                                  "(docs/PRIVACY.md)"
-                                : "");
+    if (self->privacy)
+        fl_privacy_guarantee (self->privacy, buf, cap);
 }
 
 size_t
 fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
 {
-    if (!self->cfg.dp || cap < FL_ROUND_DP_STATE_HEADER)
-        return 0;
-    size_t n = fl_accountant_export (self->dp_acc, out + FL_ROUND_DP_STATE_HEADER, cap - FL_ROUND_DP_STATE_HEADER);
-    if (n == 0)
-        return 0;
-    out[0] = FL_ROUND_DP_STATE_VERSION;
-    out[1] = self->dp_fixed ? self->dp_z : NAN;
-    out[2] = self->dp_fixed ? self->dp_rate : NAN;
-    out[3] = self->dp_fixed ? self->dp_q : NAN;
-    out[4] = self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;   /* the next round's C_t */
-    out[5] = self->cfg.dp_adaptive_clip ? self->dp_sigma_b : NAN;
-    return FL_ROUND_DP_STATE_HEADER + n;
+    return self->privacy ? fl_privacy_state (self->privacy, out, cap) : 0;
 }
 
 int
 fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
 {
-    const char *why = NULL;
-    /* version 1 (before adaptive clipping) has a header of 4 */
-    size_t hdr = in && n > 0 && in[0] == 1 ? FL_ROUND_DP_STATE_HEADER_V1 : FL_ROUND_DP_STATE_HEADER;
-    double clip = hdr > 4 && in ? in[4] : NAN, sigma_b = hdr > 5 && in ? in[5] : NAN;
-    if (!self->cfg.dp)
-        why = "this run has no differential privacy";
+    char why[160] = "";
+    if (!self->privacy)
+        snprintf (why, sizeof why, "this run has no differential privacy");
     else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
-        why = "training has started";
-    else if (!in || n <= hdr || (in[0] != FL_ROUND_DP_STATE_VERSION && in[0] != 1))
-        why = "unknown version or too short";
-    else if (!isnan (clip) && !self->cfg.dp_adaptive_clip)
-        why = "it was written by a run with adaptive clipping; resume with --dp-adaptive-clip";
-    else if (!isnan (clip) && !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX))
-        why = "adaptive clipping norm out of range";
-    else if (!isnan (sigma_b) && (isnan (clip) || !(sigma_b >= 0 && sigma_b <= 1e6)))
-        why = "count noise out of range";
-    else if (!isnan (in[1]) && !(in[1] >= 0 && in[1] <= FL_ACCOUNTANT_MAX_SIGMA))
-        why = "noise multiplier out of range";
-    else if (!isnan (in[1]) && (!(in[2] > 0 && in[2] <= 1)
-                                || (self->cfg.dp == FL_ROUND_DP_RECORD && !(in[3] > 0 && in[3] <= 1))))
-        why = "sample rate out of (0, 1]";
-    else if (isnan (in[1]) != isnan (in[2]))
-        why = "noise multiplier and sample rate must be both set or both unset";
-    if (why) {
-        zsys_error ("coordinator: privacy state not restored: %s", why);
-        return -1;
-    }
-    fl_accountant_t *acc = fl_accountant_import (in + hdr, n - hdr);
-    if (!acc) {
-        zsys_error ("coordinator: privacy state not restored: the accountant state is malformed");
-        return -1;
-    }
-    fl_accountant_destroy (&self->dp_acc);
-    self->dp_acc = acc;
-    if (!isnan (in[1])) {
-        self->dp_z = in[1];
-        self->dp_rate = in[2];
-        self->dp_q = in[3];
-        self->dp_fixed = 1;
-    }
-    if (!isnan (clip)) {
-        self->cfg.clip_norm = clip;      /* continue from the adapted norm */
-        self->dp_sigma_b = sigma_b;      /* NaN: fixed at the first round, as in a fresh run */
-        zsys_info ("coordinator: adaptive clipping resumes at clipping norm %g", clip);
-    }
-    zsys_info ("coordinator: privacy state restored: %" PRIu64 " round(s) spent, epsilon %.4g at delta %g",
-               fl_accountant_entries (acc), fl_round_dp_epsilon (self), self->cfg.dp_delta);
-    return 0;
+        snprintf (why, sizeof why, "training has started");
+    else if (fl_privacy_restore (self->privacy, in, n, why, sizeof why) == 0)
+        return 0;
+    zsys_error ("coordinator: privacy state not restored: %s", why);
+    return -1;
 }
