@@ -1482,7 +1482,7 @@ s_auto_dropout (fl_round_t *self, uint32_t n, uint32_t *k, uint32_t *t)
         self->sa_auto_logged_n = n;
         zsys_info ("coordinator: buckets of %u: threshold t = %u of k = %u, tolerating up to %.0f%% dropouts "
                    "(the largest of 25%%, 20%%, ... 0 that is safe with %.0f%% colluding; privacy does not depend "
-                   "on it; --sa-dropout to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
+                   "on it; configure the assumed dropout fraction to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
     }
     return 0;
 }
@@ -1620,10 +1620,10 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         else if (bk->n >= 3 && self->cfg.sa_dropout >= 0
                  && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
-                  "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
+                  "(lower the assumed dropout or corrupt fraction, or use larger buckets)";
         else if (bk->n >= 3 && self->cfg.sa_dropout < 0 && s_auto_dropout (self, bk->n, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed colluding fraction even "
-                  "assuming no dropout (lower --sa-corrupt, or use larger buckets)";
+                  "assuming no dropout (lower the assumed corrupt fraction, or use larger buckets)";
         else if (s_test_weaken_threshold (bk->n, &t))
             ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
         else if (purpose == FL_SECAGG_PURPOSE_TRAIN
@@ -1652,8 +1652,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         }
         if (why) {
             char msg[512], dtext[32];
-            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
-                      "--sa-dropout %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
+            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (assumed corrupt "
+                      "fraction %g, dropout fraction %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
                       self->cfg.sa_corrupt, s_dropout_text (self, dtext, sizeof dtext));
             free (pks);
             if (!self->secure_started) {
