@@ -30,6 +30,7 @@
 #include "fl_model.h"
 #include "fl_metrics_wire.h"
 #include "fl_modelfile.h"
+#include "fl_peers.h"
 #include "fl_privacy.h"
 #include "fl_quant.h"
 #include "fl_rng.h"
@@ -39,36 +40,11 @@
 #include "fl_train.h"
 #include "fl_wire.h"
 
-/* Protocol violations (malformed messages, replies a member was never asked
-   for twice, cleartext payloads in a secure run) before a peer is
-   quarantined.  Being early, late or unknown is not a violation: a message
-   from a peer that is not (yet) admitted gets REJECT "not admitted" (the
-   client says HELLO again), a late reply is discarded and counted as a
-   miss.  Strikes reset when the member is admitted again by a valid HELLO.
-   (docs/FAULTS.md) */
-#define S_MAX_STRIKES 8
-
-typedef struct {
-    uint8_t id[255];
-    size_t id_len;
-    char name[64];           /* member id for log lines */
-    char auth_member[64];    /* member id the transport authenticated (CURVE), or "" */
-    int admitted;
-    int ready;               /* received the standardisation */
-    int expected;            /* the current phase waits for this peer */
-    int answered;            /* ... and it has answered */
-    int strikes;             /* protocol violations since the last admission */
-    int misses;              /* consecutive deadlines missed */
-    int roster_index;        /* secure mode: the member's roster entry (-1 unknown) */
-    int sa_bucket;           /* secure mode: bucket of the current round (-1 none) */
-    uint32_t sa_index;       /* ... and the index within it */
-    int64_t last_seen;
-    int64_t last_rehello;    /* when it was last asked to say HELLO again (-1 never) */
-    uint64_t n_train, n_test;
-} s_peer_t;
+/* A peer: fl_peers.h (admission, liveness and strikes live there). */
+typedef fl_peer_t s_peer_t;
 
 typedef struct s_out_t {
-    s_peer_t *peer;
+    size_t peer;                     /* index in the peer table (stable: entries are never removed) */
     uint8_t *data;
     size_t len;
     struct s_out_t *next;
@@ -107,9 +83,10 @@ struct fl_round_t {
     int64_t started;
     char failure[256];
 
-    s_peer_t *peers;                 /* array, grows */
-    size_t n_peers, cap_peers;
-    size_t n_admitted;
+    fl_peers_t *peer_table;          /* admission, liveness, strikes (fl_peers.h) */
+    s_peer_t *peers;                 /* = fl_peers_table (peer_table), n_peers entries: refreshed after
+                                        fl_peers_route, the only call that grows the table */
+    size_t n_peers;
 
     fl_model_t *model;               /* the global model (shape and fingerprint) */
     uint8_t fingerprint[32];
@@ -147,7 +124,6 @@ struct fl_round_t {
     fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
-    s_peer_t *last_out_peer;
     s_summary_node_t *sum_head, *sum_tail;
 
     fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
@@ -197,7 +173,7 @@ s_enqueue (fl_round_t *self, s_peer_t *peer, fl_wire_writer_t *w)
         free (buf);
         return;
     }
-    o->peer = peer;
+    o->peer = (size_t) (peer - self->peers);
     o->data = buf;
     o->len = len;
     if (self->out_tail)
@@ -240,50 +216,6 @@ s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char
     s_enqueue (self, peer, w);
 }
 
-static s_peer_t *
-s_peer_find (fl_round_t *self, const uint8_t *id, size_t id_len)
-{
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].id_len == id_len && memcmp (self->peers[i].id, id, id_len) == 0)
-            return &self->peers[i];
-    return NULL;
-}
-
-static s_peer_t *
-s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
-{
-    size_t limit = self->cfg.max_clients ? self->cfg.max_clients : FL_ROUND_MAX_PEERS;
-    /* Peers that never got admitted are bounded too (they are garbage or
-       late-comers); a table twice the admission limit is plenty. */
-    if (self->n_peers >= 2 * limit + 16)
-        return NULL;
-    if (self->n_peers == self->cap_peers) {
-        /* Grow by copy: outbox entries hold peer pointers, so fix them up. */
-        size_t cap = self->cap_peers ? 2 * self->cap_peers : 16;
-        s_peer_t *np = (s_peer_t *) calloc (cap, sizeof *np);
-        if (!np)
-            return NULL;
-        if (self->peers)
-            memcpy (np, self->peers, self->n_peers * sizeof *np);
-        for (s_out_t *o = self->out_head; o; o = o->next)
-            o->peer = np + (o->peer - self->peers);
-        free (self->peers);
-        self->peers = np;
-        self->cap_peers = cap;
-    }
-    s_peer_t *p = &self->peers[self->n_peers++];
-    memset (p, 0, sizeof *p);
-    if (id_len > sizeof p->id)
-        id_len = sizeof p->id;
-    memcpy (p->id, id, id_len);
-    p->id_len = id_len;
-    snprintf (p->name, sizeof p->name, "peer-%zu", self->n_peers);
-    p->roster_index = -1;
-    p->sa_bucket = -1;
-    p->last_rehello = -1;
-    return p;
-}
-
 #ifndef NDEBUG
 static int
 s_invariants (const fl_round_t *self)
@@ -300,7 +232,7 @@ s_invariants (const fl_round_t *self)
         if (p->ready && !p->admitted)
             return 0;
     }
-    return admitted == self->n_admitted;
+    return admitted == fl_peers_admitted (self->peer_table);
 }
 #endif
 
@@ -468,10 +400,12 @@ fl_round_new (const fl_round_config_t *cfg)
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
+    self->peer_table = fl_peers_new (cfg->max_clients);
     if (cfg->dp)
         self->privacy = fl_privacy_new (&pc);
-    if (!self->rng || (cfg->dp && !self->privacy)) {
+    if (!self->rng || !self->peer_table || (cfg->dp && !self->privacy)) {
         fl_rng_destroy (&self->rng);
+        fl_peers_destroy (&self->peer_table);
         fl_privacy_destroy (&self->privacy);
         free (self);
         return NULL;
@@ -515,7 +449,7 @@ fl_round_destroy (fl_round_t **self_p)
     free (self->scratch);
     free (self->mean);
     free (self->std);
-    free (self->peers);
+    fl_peers_destroy (&self->peer_table);
     free (self);
     *self_p = NULL;
 }
@@ -610,7 +544,7 @@ s_start_stats (fl_round_t *self, int64_t now)
             if (self->peers[i].admitted)
                 idx[k++] = (uint32_t) i;
         zsys_info ("coordinator: round 0: federated standardisation with %zu clients, through secure aggregation",
-                   self->n_admitted);
+                   fl_peers_admitted (self->peer_table));
         s_secure_cohort (self, now, idx, k, 0x7374617473ull /* "stats" */, FL_SECAGG_PURPOSE_STATS);
         free (idx);
         return;
@@ -623,7 +557,7 @@ s_start_stats (fl_round_t *self, int64_t now)
         s_send_simple (self, p, FL_WIRE_STATS_REQUEST, NULL);
     }
     self->phase_deadline = now + self->cfg.stats_deadline_ms;
-    zsys_info ("coordinator: round 0: federated standardisation with %zu clients", self->n_admitted);
+    zsys_info ("coordinator: round 0: federated standardisation with %zu clients", fl_peers_admitted (self->peer_table));
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
@@ -667,13 +601,7 @@ s_finish_stats (fl_round_t *self, int64_t now)
 static size_t
 s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        s_peer_t *p = &self->peers[i];
-        if (p->ready && now - p->last_seen <= self->cfg.liveness_ms)
-            idx[n++] = (uint32_t) i;
-    }
-    return n;
+    return fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
 }
 
 /*  Differential privacy before a training round: the privacy room fixes
@@ -683,7 +611,7 @@ s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
 static int
 s_privacy_before_round (fl_round_t *self)
 {
-    fl_privacy_population_t pop = {self->n_admitted, 0, 0, 0};
+    fl_privacy_population_t pop = {fl_peers_admitted (self->peer_table), 0, 0, 0};
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].admitted && self->peers[i].n_train > 0) {
             pop.train_sum += (double) self->peers[i].n_train;
@@ -996,7 +924,7 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
     size_t n_hist = 0, n_prev = 0;
     const uint8_t *cfp = NULL;
     size_t cfp_len = 0;
-    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || self->n_admitted) {
+    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || fl_peers_admitted (self->peer_table)) {
         zsys_error ("coordinator: a run can be restored only before any client joined");
         return -1;
     }
@@ -1279,13 +1207,12 @@ s_bucket_flush (fl_round_t *self, size_t b)
     fl_secagg_msg_t *msg;
     while (bk->srv && (msg = fl_secagg_server_next_out (bk->srv))) {
         if (msg->receiver < bk->n) {
-            s_peer_t *p = &self->peers[bk->members[msg->receiver]];
             uint8_t *buf = NULL;
             size_t len = 0;
             if (fl_secagg_msg_to_wire (msg, self->cfg.run_id, self->round, (uint32_t) b, &buf, &len) == 0) {
                 s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
                 if (o) {
-                    o->peer = p;
+                    o->peer = bk->members[msg->receiver];
                     o->data = buf;
                     o->len = len;
                     if (self->out_tail)
@@ -1902,30 +1829,16 @@ s_finish_train_secure (fl_round_t *self, int64_t now)
 
 /* ---- message handlers ------------------------------------------------------- */
 
-/* A protocol violation: logged and counted; at S_MAX_STRIKES the member is
-   quarantined: no longer admitted, told so by REJECT "quarantined: ..." (the
-   client logs it and exits non-zero), and its messages other than a valid
-   HELLO are ignored. */
+/* A protocol violation: logged and counted (fl_peers_strike); at
+   FL_PEERS_MAX_STRIKES the member is quarantined: no longer admitted, told
+   so by REJECT "quarantined: ..." (the client logs it and exits non-zero),
+   and its messages other than a valid HELLO are ignored. */
 static void
 s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
-    if (p->strikes >= S_MAX_STRIKES)
-        return;                   /* quarantined already; logged once (and no overflow) */
-    p->strikes++;
-    zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
-    if (p->strikes < S_MAX_STRIKES)
-        return;
     char reason[256];
-    snprintf (reason, sizeof reason, "quarantined: %d protocol violations (last: %s: %s)", S_MAX_STRIKES, what, why);
-    zsys_error ("coordinator: member %s %s; its messages are ignored until it is admitted again", p->name, reason);
-    if (p->admitted) {
+    if (fl_peers_strike (self->peer_table, p, what, why, reason, sizeof reason))
         s_send_simple (self, p, FL_WIRE_REJECT, reason);
-        p->admitted = 0;
-        p->ready = 0;
-        self->n_admitted--;
-        if (p->expected && !p->answered)
-            p->expected = 0;       /* no longer waited for */
-    }
 }
 
 /* Early, late or stale: not a violation.  Dropped with a log line and no
@@ -1972,35 +1885,11 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_reject (self, p, "HELLO", "missing fields");
         return 0;
     }
-    if (!p->name[0] || strncmp (p->name, "peer-", 5) == 0)
-        snprintf (p->name, sizeof p->name, "%s", member);
-    size_t limit = self->cfg.max_clients ? self->cfg.max_clients : FL_ROUND_MAX_PEERS;
+    fl_peers_hello_t hello = {member, features, classes, n_train, n_test};
     char why[160] = "";
-    if (!p->admitted && self->n_admitted >= limit)
-        snprintf (why, sizeof why, "the consortium is full (%zu clients)", limit);
-    else if (features == 0 || features > 100000 || classes < 2 || classes > 1000)
-        snprintf (why, sizeof why, "unsupported data shape (%" PRIu64 " features, %" PRIu64 " classes)",
-                  features, classes);
-    else if (self->features && features != self->features)
-        snprintf (why, sizeof why, "data has %" PRIu64 " features, the consortium's model takes %zu",
-                  features, self->features);
-    else if (self->classes && classes != self->classes)
-        snprintf (why, sizeof why, "data has %" PRIu64 " classes, the consortium's model has %zu",
-                  classes, self->classes);
-    else if (self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED)
-        snprintf (why, sizeof why, "training has ended");
-    else if (self->cfg.secure) {
-        /* The roster decides who is a member; over CURVE the transport has
-           already authenticated the peer as auth_member. */
-        int ri = fl_roster_find_by_id (self->cfg.roster, member);
-        if (ri < 0)
-            snprintf (why, sizeof why, "'%s' is not a member of the consortium roster", member);
-        else if (p->auth_member[0] && strcmp (p->auth_member, member) != 0)
-            snprintf (why, sizeof why, "HELLO names '%s' but the connection authenticated as '%s'", member,
-                      p->auth_member);
-        else
-            p->roster_index = ri;
-    }
+    fl_peers_check_hello (self->peer_table, p, &hello, self->cfg.secure ? self->cfg.roster : NULL, self->features,
+                          self->classes, self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED, why,
+                          sizeof why);
     if (why[0]) {
         zsys_warning ("coordinator: refused %s: %s", p->name, why);
         s_send_simple (self, p, FL_WIRE_REJECT, why);
@@ -2029,15 +1918,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_send_simple (self, p, FL_WIRE_REJECT, "model fingerprint mismatch");
         return 0;
     }
-    int rejoin = p->admitted;
-    if (!p->admitted) {
-        p->admitted = 1;
-        self->n_admitted++;
-    }
-    p->strikes = 0;               /* a valid HELLO starts the member afresh */
-    p->n_train = n_train;
-    p->n_test = n_test;
-    p->last_seen = now;
+    int rejoin = fl_peers_admit (self->peer_table, p, &hello, now);
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_WELCOME);
     fl_wire_put_u64 (w, "client", (uint64_t) (p - self->peers));
     fl_wire_put_str (w, "model", self->cfg.model);
@@ -2049,7 +1930,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         fl_wire_put_u64 (w, "qat", self->cfg.qat);
     s_enqueue (self, p, w);
     zsys_info ("coordinator: %s %s (%" PRIu64 " training / %" PRIu64 " test examples); %zu client(s)",
-               rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, self->n_admitted);
+               rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, fl_peers_admitted (self->peer_table));
     if (self->mean)
         s_send_standardise (self, p);     /* late joiner: gets the global statistics */
     return 1;
@@ -2147,39 +2028,11 @@ int
 fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id_len,
                      const char *member, const uint8_t *data, size_t len)
 {
-    s_peer_t *p = s_peer_find (self, id, id_len);
-    if (!p && member && member[0]) {
-        /* Transport identity (CURVE): a member that reconnects gets a new
-           routing id; only a connection authenticated with the member's own
-           key takes its slot (and the coordinator's messages) back. */
-        for (size_t i = 0; i < self->n_peers && !p; i++)
-            if (strcmp (self->peers[i].auth_member, member) == 0) {
-                p = &self->peers[i];
-                zsys_info ("coordinator: %s reconnected (new connection authenticated with its key)", p->name);
-                if (id_len > sizeof p->id)
-                    id_len = sizeof p->id;
-                memcpy (p->id, id, id_len);
-                p->id_len = id_len;
-            }
-    }
-    if (!p) {
-        p = s_peer_add (self, id, id_len);
-        if (!p) {
-            zsys_warning ("coordinator: too many unknown peers; message dropped");
-            return 0;
-        }
-    }
-    if (member && member[0]) {
-        if (p->auth_member[0] && strcmp (p->auth_member, member) != 0) {
-            /* Another member's connection uses this member's routing id:
-               nothing it sends is credited to the member the id is pinned to. */
-            zsys_warning ("coordinator: dropped a message on %s's routing id: the connection authenticated as "
-                          "'%s' (routing ids are pinned to the authenticated member)", p->auth_member, member);
-            return 0;
-        }
-        snprintf (p->name, sizeof p->name, "%s", member);
-        snprintf (p->auth_member, sizeof p->auth_member, "%s", member);
-    }
+    s_peer_t *p = fl_peers_route (self->peer_table, id, id_len, member);
+    self->peers = fl_peers_table (self->peer_table);
+    self->n_peers = fl_peers_size (self->peer_table);
+    if (!p)
+        return 0;
 
     char why[160];
     fl_wire_limits_t limits = p->admitted ? fl_wire_limits_default () : fl_wire_limits_preauth ();
@@ -2192,7 +2045,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     const char *tname = fl_wire_type_name (type);
     int accepted = 0;
 
-    if (p->strikes >= S_MAX_STRIKES && type != FL_WIRE_HELLO)
+    if (fl_peers_quarantined (p) && type != FL_WIRE_HELLO)
         goto done;                /* quarantined: only a valid HELLO is heard */
     if (type == FL_WIRE_HELLO) {
         accepted = s_on_hello (self, p, m, now);
@@ -2201,10 +2054,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     if (!p->admitted) {
         /* Unknown (the coordinator restarted, or the member was left out):
            a polite answer, no strike; the client says HELLO again. */
-        if (p->last_rehello < 0 || now - p->last_rehello >= 1000) {
-            /* once a second at most: a dozen heartbeats queued while the
-               coordinator was down need one answer, not a dozen HELLOs */
-            p->last_rehello = now;
+        if (fl_peers_may_ask_hello (p, now)) {
             s_send_simple (self, p, FL_WIRE_REJECT, "not admitted: send HELLO first");
             s_discard (self, p, tname, "peer has not been admitted (coordinator restarted?); asked it to say HELLO");
         }
@@ -2225,11 +2075,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     if (type == FL_WIRE_BYE) {
         const char *r = fl_wire_get_cstr (m, "reason");
         zsys_info ("coordinator: %s left: %s", p->name, r ? r : "(no reason)");
-        p->ready = 0;
-        p->admitted = 0;
-        self->n_admitted--;
-        if (p->expected && !p->answered)
-            p->expected = 0;       /* no longer waited for */
+        fl_peers_leave (self->peer_table, p);
         accepted = 1;
         goto done;
     }
@@ -2299,7 +2145,7 @@ void
 fl_round_on_tick (fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS) {
-        if (self->n_admitted >= self->cfg.min_clients && self->model) {
+        if (fl_peers_admitted (self->peer_table) >= self->cfg.min_clients && self->model) {
             if (self->mean)
                 s_start_train (self, now);     /* resumed: round 0 already happened */
             else
@@ -2308,7 +2154,7 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
         else if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
             char why[128];
             snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
-                      self->n_admitted, self->cfg.min_clients);
+                      fl_peers_admitted (self->peer_table), self->cfg.min_clients);
             s_fail (self, why);
         }
         return;
@@ -2371,9 +2217,8 @@ fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len, uint8_t
     self->out_head = o->next;
     if (!self->out_head)
         self->out_tail = NULL;
-    self->last_out_peer = o->peer;
-    *id = o->peer->id;
-    *id_len = o->peer->id_len;
+    *id = self->peers[o->peer].id;
+    *id_len = self->peers[o->peer].id_len;
     *data = o->data;
     *len = o->len;
     free (o);
@@ -2411,7 +2256,7 @@ fl_round_secure_state (const fl_round_t *self)
     return least;
 }
 uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
-size_t fl_round_clients (const fl_round_t *self) { return self->n_admitted; }
+size_t fl_round_clients (const fl_round_t *self) { return fl_peers_admitted (self->peer_table); }
 const char *fl_round_failure (const fl_round_t *self) { return self->failure; }
 const float *fl_round_params (const fl_round_t *self) { return self->params; }
 size_t fl_round_num_params (const fl_round_t *self) { return self->n_params; }
@@ -2425,31 +2270,7 @@ const uint8_t *fl_round_fingerprint (const fl_round_t *self) { return self->mode
 size_t
 fl_round_member_names (const fl_round_t *self, char *buf, size_t cap)
 {
-    assert (buf && cap > 0);
-    buf[0] = '\0';
-    size_t n = 0, used = 0;
-    int truncated = 0;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        const s_peer_t *p = &self->peers[i];
-        if (!p->admitted)
-            continue;
-        int seen = 0;                  /* a member that reconnected has an earlier peer entry */
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = self->peers[j].admitted && strcmp (self->peers[j].name, p->name) == 0;
-        if (seen)
-            continue;
-        n++;
-        if (truncated)
-            continue;
-        size_t need = strlen (p->name) + (used ? 2 : 0);
-        if (used + need + 4 >= cap) {  /* room for ", ..." is kept */
-            snprintf (buf + used, cap - used, "%s", used ? ", ..." : "...");
-            truncated = 1;
-            continue;
-        }
-        used += (size_t) snprintf (buf + used, cap - used, "%s%s", used ? ", " : "", p->name);
-    }
-    return n;
+    return fl_peers_member_names (self->peer_table, buf, cap);
 }
 
 int
