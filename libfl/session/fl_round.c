@@ -37,6 +37,7 @@
 #include "fl_roster.h"
 #include "fl_secagg.h"
 #include "fl_secagg_wire.h"
+#include "fl_strategy.h"
 #include "fl_train.h"
 #include "fl_wire.h"
 
@@ -93,7 +94,6 @@ struct fl_round_t {
     float *params;                   /* = fl_model_params (model) */
     size_t n_params;
     fl_server_opt_t *opt;
-    fl_fedavg_t *fedavg;
     float *scratch;                  /* (n_params) decoded update / aggregate */
     fl_rng_t *rng;
 
@@ -104,7 +104,6 @@ struct fl_round_t {
 
     /* current round */
     fl_round_summary_t cur;
-    double loss_sum, loss_weight;
     fl_metrics_counts_t eval_acc;
 
     /* secure aggregation of the current round */
@@ -117,11 +116,10 @@ struct fl_round_t {
     int secure_started;              /* a bucket has started secure aggregation in this run */
     double sa_dropout_used;          /* auto dropout: the smallest chosen so far (-1: none yet) */
     uint32_t sa_auto_logged_n;       /* auto dropout: the bucket size last logged */
-    double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
+    fl_strategy_state_t strategy;    /* the last robust aggregate (centered clipping starts there), work */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
     double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
     size_t n_history;
-    fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
     s_summary_node_t *sum_head, *sum_tail;
@@ -436,13 +434,11 @@ fl_round_destroy (fl_round_t **self_p)
         free (s);
     }
     s_free_buckets (self);
-    free (self->prev_agg);
+    fl_strategy_state_clear (&self->strategy);
     free (self->history);
     fl_checkpoint_destroy (&self->pending_ckpt);
-    fl_robust_work_destroy (&self->robust_work);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
-    fl_fedavg_destroy (&self->fedavg);
     fl_stats_destroy (&self->stats);
     fl_rng_destroy (&self->rng);
     fl_privacy_destroy (&self->privacy);
@@ -481,10 +477,9 @@ s_build_model (fl_round_t *self)
     self->n_params = fl_model_num_params (self->model);
     fl_model_fingerprint (self->model, self->fingerprint);
     self->opt = fl_server_opt_new (&self->cfg.server_opt, self->n_params);
-    self->fedavg = fl_fedavg_new (self->n_params, self->cfg.example_cap);
     self->scratch = (float *) calloc (self->n_params, sizeof (float));
     self->stats = fl_stats_new (self->features);
-    if (!self->opt || !self->fedavg || !self->scratch || !self->stats)
+    if (!self->opt || !self->scratch || !self->stats)
         return -1;
     zsys_info ("coordinator: global model %s (%zu inputs, %zu classes, %zu parameters)",
                self->cfg.model, self->features, self->classes, self->n_params);
@@ -563,7 +558,6 @@ s_start_stats (fl_round_t *self, int64_t now)
 static void s_start_train (fl_round_t *self, int64_t now);
 static void s_secure_tick (fl_round_t *self, int64_t now);
 static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
-static void s_finish_robust (fl_round_t *self, int64_t now);
 
 static void
 s_finish_stats (fl_round_t *self, int64_t now)
@@ -647,8 +641,6 @@ s_start_train (fl_round_t *self, int64_t now)
     self->cur.round = self->round;
     self->cur.epsilon = self->privacy ? fl_privacy_round_epsilon (self->privacy) : NAN;
     self->cur.clip_norm = fl_round_dp_clip_norm (self);
-    self->loss_sum = self->loss_weight = 0;
-    fl_fedavg_reset (self->fedavg);
 
     uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
     if (!idx) {
@@ -691,7 +683,7 @@ s_start_train (fl_round_t *self, int64_t now)
         free (idx);
         return;
     }
-    if (self->cfg.robust && s_plain_buckets (self, idx, k) != 0) {
+    if (s_plain_buckets (self, idx, k) != 0) {
         free (idx);
         s_fail (self, "out of memory");
         return;
@@ -710,29 +702,50 @@ s_start_train (fl_round_t *self, int64_t now)
 
 static void s_start_eval (fl_round_t *self, int64_t now);
 
+/*  The end of a training round, plaintext or secure: the usable buckets'
+    sums go through the strategy (the one place the global model changes,
+    invariant 1), then evaluation starts.  Usable: secure, its aggregation
+    completed; plaintext, at least one member's update arrived. */
 static void
 s_finish_train (fl_round_t *self, int64_t now)
 {
-    if (self->cfg.robust) {
-        s_finish_robust (self, now);
+    fl_strategy_bucket_t *pb = (fl_strategy_bucket_t *) calloc (self->n_buckets + 1, sizeof *pb);
+    if (!pb) {
+        s_fail (self, "out of memory");
         return;
     }
-    self->cur.updates = fl_fedavg_count (self->fedavg);
-    self->cur.dropped = self->cur.cohort - self->cur.updates;
-    self->cur.train_loss = self->loss_weight > 0 ? self->loss_sum / self->loss_weight : NAN;
-    if (self->cur.updates < self->cfg.min_updates || fl_fedavg_mean (self->fedavg, self->scratch) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu update(s), fewer than the %zu required; "
-                      "global model unchanged", self->round, self->cur.updates, self->cfg.min_updates);
+    size_t nb = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(self->cfg.secure ? bk->ok : bk->survivors > 0) || !bk->sum) {
+            self->cur.buckets_aborted += self->cfg.secure || self->cfg.robust;
+            continue;
+        }
+        pb[nb].sum = bk->sum;
+        pb[nb].n = bk->n;
+        pb[nb].survivors = bk->survivors;
+        pb[nb].scale = self->cfg.secure ? bk->enc.scale : 0;
+        pb[nb].sigma_i = bk->dp_sigma_i;
+        pb[nb].honest_t = bk->dp_t;
+        pb[nb].bucket = b;
+        nb++;
     }
-    else {
-        double norm = 0;
-        for (size_t i = 0; i < self->n_params; i++)
-            norm += (double) self->scratch[i] * self->scratch[i];
-        self->cur.update_norm = sqrt (norm);
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
+    fl_strategy_config_t sc = {self->cfg.robust, self->cfg.robust_kind, self->cfg.robust_params, self->cfg.min_updates};
+    fl_strategy_result_t res;
+    int rc = fl_strategy_step (&sc, &self->strategy, pb, nb, self->n_params, self->privacy, self->cur.ready,
+                               self->round, self->opt, self->params, self->scratch, &res);
+    free (pb);
+    if (rc != 0) {
+        s_fail (self, "out of memory");
+        return;
     }
+    self->cur.updates = res.updates;
+    self->cur.dropped = self->cur.cohort > res.updates ? self->cur.cohort - res.updates : 0;
+    self->cur.train_loss = res.train_loss;
+    self->cur.update_norm = res.update_norm;
+    self->cur.skipped |= res.skipped;
+    s_free_buckets (self);
+    s_clear_expected (self);
     s_start_eval (self, now);
 }
 
@@ -895,8 +908,8 @@ s_snapshot (fl_round_t *self)
     rc |= fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_METRICS, self->history, self->n_history * S_HIST);
     uint64_t rng[2] = {self->cfg.seed, self->round};
     rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
-    if (self->prev_agg)
-        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
+    if (self->strategy.prev_agg)
+        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->strategy.prev_agg, self->n_params);
     if (self->privacy)   /* the privacy spend: a restart must not reset the budget */
         rc |= fl_privacy_checkpoint_put (self->privacy, ck);
     if (rc != 0) {
@@ -967,10 +980,11 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
         if (!isfinite (self->mean[i]) || !(self->std[i] > 0) || !isfinite (self->std[i]))
             snprintf (why, sizeof why, "invalid standardisation");
     if (!why[0] && fl_checkpoint_get_f64s (ck, "robust.prev", &prev, &n_prev) == 0) {
-        if (n_prev != self->n_params || !(self->prev_agg = (double *) malloc (n_prev * sizeof (double))))
+        if (n_prev != self->n_params
+            || !(self->strategy.prev_agg = (double *) malloc (n_prev * sizeof (double))))
             snprintf (why, sizeof why, "robust state has the wrong size");
         else
-            memcpy (self->prev_agg, prev, n_prev * sizeof (double));
+            memcpy (self->strategy.prev_agg, prev, n_prev * sizeof (double));
     }
     if (!why[0] && self->privacy)
         fl_privacy_checkpoint_restore (self->privacy, ck, why, sizeof why);
@@ -1009,14 +1023,15 @@ fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
 static int
 s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
 {
-    size_t B = k / self->cfg.bucket_size;
+    size_t B = self->cfg.robust ? k / self->cfg.bucket_size : 1;   /* FedAvg: the cohort is one sum */
     if (B == 0)
         B = 1;
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
     if (!self->buckets)
         return -1;
     self->n_buckets = B;
-    self->cur.buckets = B;
+    if (self->cfg.robust)
+        self->cur.buckets = B;     /* FedAvg in plaintext reports no buckets, as before */
     for (size_t b = 0; b < B; b++) {
         s_bucket_t *bk = &self->buckets[b];
         size_t lo = b * k / B, hi = (b + 1) * k / B;
@@ -1032,107 +1047,6 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
         }
     }
     return 0;
-}
-
-/* The robust step: bucket means with fixed denominators (each bucket's
-   planned size, so a dropped member pulls its bucket towards zero rather
-   than changing the denominator: the sensitivity the privacy layer relies
-   on), then the configured rule over the buckets that completed. */
-/*  Hands the usable buckets' sums to the privacy room, which adds the
-    noise to out (np) in place (or checks the clients' noise).  Clients send
-    no loss under differential privacy: it is not noised, so none is
-    reported. */
-static int
-s_privacy_release (fl_round_t *self, double *out, size_t np)
-{
-    self->cur.train_loss = NAN;
-    fl_privacy_bucket_t *pb = (fl_privacy_bucket_t *) calloc (self->n_buckets + 1, sizeof *pb);
-    if (!pb)
-        return -1;
-    size_t nb = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(self->cfg.secure ? bk->ok : bk->survivors > 0) || !bk->sum)
-            continue;
-        pb[nb].sum = bk->sum;
-        pb[nb].n = bk->n;
-        pb[nb].survivors = bk->survivors;
-        pb[nb].scale = self->cfg.secure ? bk->enc.scale : 0;
-        pb[nb].sigma_i = bk->dp_sigma_i;
-        pb[nb].honest_t = bk->dp_t;
-        pb[nb].bucket = b;
-        nb++;
-    }
-    int rc = fl_privacy_release (self->privacy, pb, nb, np, self->cur.ready, self->round, out);
-    free (pb);
-    return rc;
-}
-
-static void
-s_finish_robust (fl_round_t *self, int64_t now)
-{
-    size_t np = self->n_params, B = self->n_buckets, ok = 0, survivors = 0;
-    double count = 0, loss = 0;
-    double *X = (double *) calloc ((B ? B : 1) * (np ? np : 1), sizeof (double));
-    double *out = (double *) calloc (np ? np : 1, sizeof (double));
-    if (!X || !out || (!self->robust_work && !(self->robust_work = fl_robust_work_new ()))) {
-        free (X);
-        free (out);
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t b = 0; b < B; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        int usable = self->cfg.secure ? bk->ok : bk->survivors > 0;
-        if (!usable || !bk->sum) {
-            self->cur.buckets_aborted++;
-            continue;
-        }
-        for (size_t i = 0; i < np; i++)
-            X[ok * np + i] = bk->sum[i] / (double) bk->n;
-        count += bk->sum[np];
-        loss += bk->sum[np + 1];
-        survivors += bk->survivors;
-        ok++;
-    }
-    self->cur.updates = survivors;
-    self->cur.dropped = self->cur.cohort > survivors ? self->cur.cohort - survivors : 0;
-    self->cur.train_loss = count > 0 ? loss / count : NAN;
-    if (ok == 0 || survivors < self->cfg.min_updates) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu bucket(s) completed; global model unchanged",
-                      self->round, ok);
-    }
-    else if (fl_robust_aggregate_work (self->cfg.robust_kind, &self->cfg.robust_params, X, ok, np, self->prev_agg,
-                                       self->robust_work, out) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
-                      "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
-    }
-    else if (self->privacy && s_privacy_release (self, out, np) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": noise could not be added; nothing released, "
-                      "global model unchanged", self->round);
-    }
-    else {
-        double norm = 0, scale = self->privacy ? fl_privacy_update_scale (self->privacy) : 1.0;
-        for (size_t i = 0; i < np; i++) {
-            self->scratch[i] = (float) (scale * out[i]);
-            norm += (scale * out[i]) * (scale * out[i]);
-        }
-        self->cur.update_norm = sqrt (norm);
-        if (!self->prev_agg)
-            self->prev_agg = (double *) calloc (np ? np : 1, sizeof (double));
-        if (self->prev_agg)
-            memcpy (self->prev_agg, out, np * sizeof (double));
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
-    }
-    free (X);
-    free (out);
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_start_eval (self, now);
 }
 
 static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
@@ -1762,7 +1676,6 @@ s_finish_eval_secure (fl_round_t *self, int64_t now)
     s_finish_eval (self, now);
 }
 
-static void s_finish_train_secure (fl_round_t *self, int64_t now);
 
 static void
 s_finish_secure (fl_round_t *self, int64_t now)
@@ -1772,61 +1685,10 @@ s_finish_secure (fl_round_t *self, int64_t now)
     else if (self->sa_purpose == FL_SECAGG_PURPOSE_EVAL)
         s_finish_eval_secure (self, now);
     else
-        s_finish_train_secure (self, now);
+        s_finish_train (self, now);
 }
 
 /* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
-static void
-s_finish_train_secure (fl_round_t *self, int64_t now)
-{
-    if (self->cfg.robust) {
-        s_finish_robust (self, now);
-        return;
-    }
-    double w = 0, wloss = 0;
-    size_t survivors = 0;
-    memset (self->scratch, 0, self->n_params * sizeof (float));
-    double *acc = (double *) calloc (self->n_params ? self->n_params : 1, sizeof (double));
-    if (!acc) {
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        if (!bk->ok) {
-            self->cur.buckets_aborted++;
-            continue;
-        }
-        for (size_t i = 0; i < self->n_params; i++)
-            acc[i] += bk->sum[i];
-        w += bk->sum[self->n_params];
-        wloss += bk->sum[self->n_params + 1];
-        survivors += bk->survivors;
-    }
-    self->cur.updates = survivors;
-    self->cur.dropped = self->cur.cohort - survivors;
-    self->cur.train_loss = w > 0 ? wloss / w : NAN;
-    if (survivors < self->cfg.min_updates || !(w > 0)) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu masked update(s) unmasked, fewer than the %zu required; "
-                      "global model unchanged", self->round, survivors, self->cfg.min_updates);
-    }
-    else {
-        double norm = 0;
-        for (size_t i = 0; i < self->n_params; i++) {
-            self->scratch[i] = (float) (acc[i] / w);
-            norm += (double) self->scratch[i] * self->scratch[i];
-        }
-        self->cur.update_norm = sqrt (norm);
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
-    }
-    free (acc);
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_start_eval (self, now);
-}
-
 /* ---- message handlers ------------------------------------------------------- */
 
 /* A protocol violation: logged and counted (fl_peers_strike); at
@@ -1979,35 +1841,35 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
     }
-    if (self->cfg.robust && p->sa_bucket >= 0) {
-        /* plaintext buckets: unweighted sums, finite values only */
-        for (size_t i = 0; i < self->n_params; i++)
-            if (!isfinite (self->scratch[i])) {
-                s_reject (self, p, "UPDATE", "non-finite values");
-                return 0;
-            }
-        double norm = 0;
-        if (self->privacy)           /* the bound every sensitivity rests on (fl_privacy_release) */
-            norm = fl_dp_clip_l2 (self->scratch, self->n_params, fl_privacy_clip_norm (self->privacy));
-        s_bucket_t *bk = &self->buckets[p->sa_bucket];
-        if (s_extra_coords (self))
-            bk->sum[self->n_params + 2] += fl_privacy_indicator (self->privacy, norm);
-        for (size_t i = 0; i < self->n_params; i++)
-            bk->sum[i] += self->scratch[i];
-        bk->sum[self->n_params] += 1;
-        bk->sum[self->n_params + 1] += isfinite (loss) && loss >= 0 ? loss : 0;
-        bk->survivors++;
-        return 1;
+    if (p->sa_bucket < 0) {
+        s_discard (self, p, "UPDATE", "peer is in no bucket of this round");
+        return 0;
     }
-    if (fl_fedavg_add (self->fedavg, self->scratch, n) != 0) {
+    /* plaintext buckets: sums of weighted updates (FedAvg: the example
+       count capped at example_cap; a robust rule: unweighted), finite
+       values only */
+    if (!self->cfg.robust && n == 0) {
         s_reject (self, p, "UPDATE", "non-finite values or zero examples");
         return 0;
     }
-    if (isfinite (loss)) {
-        uint64_t w = self->cfg.example_cap && n > self->cfg.example_cap ? self->cfg.example_cap : n;
-        self->loss_sum += loss * (double) w;
-        self->loss_weight += (double) w;
-    }
+    for (size_t i = 0; i < self->n_params; i++)
+        if (!isfinite (self->scratch[i])) {
+            s_reject (self, p, "UPDATE", self->cfg.robust ? "non-finite values" : "non-finite values or zero examples");
+            return 0;
+        }
+    double norm = 0;
+    if (self->privacy)           /* the bound every sensitivity rests on (fl_privacy_release) */
+        norm = fl_dp_clip_l2 (self->scratch, self->n_params, fl_privacy_clip_norm (self->privacy));
+    s_bucket_t *bk = &self->buckets[p->sa_bucket];
+    if (s_extra_coords (self))
+        bk->sum[self->n_params + 2] += fl_privacy_indicator (self->privacy, norm);
+    uint64_t w = self->cfg.robust ? 1 : self->cfg.example_cap && n > self->cfg.example_cap ? self->cfg.example_cap : n;
+    for (size_t i = 0; i < self->n_params; i++)
+        bk->sum[i] += (double) w * self->scratch[i];
+    bk->sum[self->n_params] += (double) w;
+    /* a non-finite loss counts as 0 (it cannot poison the reported mean) */
+    bk->sum[self->n_params + 1] += (double) w * (isfinite (loss) && (loss >= 0 || !self->cfg.robust) ? loss : 0);
+    bk->survivors++;
     return 1;
 }
 
