@@ -39,6 +39,20 @@ s_client_config (fl_privacy_config_t *c)
     c->count_noise = -1;
 }
 
+/*  A privacy room for c whose first round has started (2 checks). */
+static fl_privacy_t *
+s_first_round (const fl_privacy_config_t *c, const fl_privacy_population_t *pop)
+{
+    char why[256];
+    fl_privacy_t *p = fl_privacy_new (c);
+    FL_CHECK (p != NULL);
+    int rc = p ? fl_privacy_before_round (p, pop, 1, why, sizeof why) : -1;
+    FL_CHECK (rc == 0);
+    if (rc != 0)
+        fl_privacy_destroy (&p);
+    return p;
+}
+
 static int
 s_names_flag (const char *s)
 {
@@ -141,13 +155,10 @@ test_release_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.secure = 0;                            /* plaintext buckets: no encoding term */
-    fl_privacy_t *p = fl_privacy_new (&c);
-    FL_CHECK (p != NULL);
+    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
-    char why[256];
-    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     enum { NP = 20000 };
     static double sum1[NP + 3], sum2[NP + 3], out[NP], out2[NP];
     for (size_t i = 0; i < NP; i++) {
@@ -194,13 +205,10 @@ test_distributed_refuses_thin_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.distributed = 1;
-    fl_privacy_t *p = fl_privacy_new (&c);
-    FL_CHECK (p != NULL);
+    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
-    char why[256];
-    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     enum { NP = 8 };
     fl_quant_encoding_t enc;
     double sigma_i = 0;
@@ -233,13 +241,10 @@ test_adaptive_clip_step (void)
     c.adaptive_clip = 1;
     c.count_noise = 0;
     c.secure = 0;
-    fl_privacy_t *p = fl_privacy_new (&c);
-    FL_CHECK (p != NULL);
+    fl_privacy_population_t pop = {4, 4, 400, 100};
+    fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
-    fl_privacy_population_t pop = {4, 4, 400, 100};
-    char why[256];
-    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     FL_CHECK (fl_privacy_extra_coords (p) == 1);
     FL_CHECK_CLOSE (fl_privacy_indicator (p, 0.5), 0.5, 0, 0);
     FL_CHECK_CLOSE (fl_privacy_indicator (p, 2.0), -0.5, 0, 0);
@@ -317,13 +322,10 @@ test_poisson_cohort (void)
 {
     fl_privacy_config_t c;
     s_client_config (&c);
-    fl_privacy_t *p = fl_privacy_new (&c);
-    FL_CHECK (p != NULL);
+    fl_privacy_population_t pop = {10000, 10000, 1e6, 100};
+    fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
-    fl_privacy_population_t pop = {10000, 10000, 1e6, 100};
-    char why[256];
-    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     static uint32_t idx[10000];
     for (uint32_t i = 0; i < 10000; i++)
         idx[i] = i;

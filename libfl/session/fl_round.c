@@ -598,6 +598,19 @@ s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
     return fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
 }
 
+/*  The run is DONE: nothing is waited for, every admitted member gets BYE
+    with reason. */
+static void
+s_end_training (fl_round_t *self, const char *reason)
+{
+    self->phase = FL_ROUND_DONE;
+    self->phase_deadline = -1;
+    s_clear_expected (self);
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            s_send_simple (self, &self->peers[i], FL_WIRE_BYE, reason);
+}
+
 /*  Differential privacy before a training round: the privacy room fixes
     its parameters from the admitted members and charges the round, or says
     why training stops (budget: the same goodbye as after the last round)
@@ -618,12 +631,7 @@ s_privacy_before_round (fl_round_t *self)
         s_fail (self, why);
     else if (rc > 0) {
         snprintf (self->stop_reason, sizeof self->stop_reason, "%.255s", why);
-        self->phase = FL_ROUND_DONE;
-        self->phase_deadline = -1;
-        s_clear_expected (self);
-        for (size_t i = 0; i < self->n_peers; i++)
-            if (self->peers[i].admitted)
-                s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished: privacy budget reached");
+        s_end_training (self, "training finished: privacy budget reached");
         zsys_warning ("coordinator: %s", self->stop_reason);
     }
     return rc;
@@ -796,12 +804,7 @@ s_finish_eval (fl_round_t *self, int64_t now)
     s_history_add (self, &self->cur);
     s_snapshot (self);                 /* the round is complete: this is what a resume continues from */
     if (self->round >= self->cfg.rounds) {
-        self->phase = FL_ROUND_DONE;
-        self->phase_deadline = -1;
-        s_clear_expected (self);
-        for (size_t i = 0; i < self->n_peers; i++)
-            if (self->peers[i].admitted)
-                s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished");
+        s_end_training (self, "training finished");
         zsys_info ("coordinator: training finished after %" PRIu64 " rounds", self->round);
     }
     else
