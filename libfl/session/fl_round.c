@@ -41,6 +41,15 @@
 #include "fl_train.h"
 #include "fl_wire.h"
 
+/* The public constants of fl_round.h name the rooms' own. */
+_Static_assert (FL_ROUND_DP_RECORD == FL_PRIVACY_RECORD && FL_ROUND_DP_CLIENT == FL_PRIVACY_CLIENT,
+                "the round's privacy units are the privacy room's");
+_Static_assert (FL_ROUND_DP_STATE_VERSION == FL_PRIVACY_STATE_VERSION
+                    && FL_ROUND_DP_STATE_HEADER == FL_PRIVACY_STATE_HEADER
+                    && FL_ROUND_DP_STATE_HEADER_V1 == FL_PRIVACY_STATE_HEADER_V1,
+                "the round's privacy-state layout is the privacy room's");
+_Static_assert (FL_ROUND_MAX_PEERS == FL_PEERS_MAX, "the round's admission limit is the peer table's");
+
 /* A peer: fl_peers.h (admission, liveness and strikes live there). */
 typedef fl_peer_t s_peer_t;
 
