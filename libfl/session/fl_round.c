@@ -30,44 +30,31 @@
 #include "fl_model.h"
 #include "fl_metrics_wire.h"
 #include "fl_modelfile.h"
+#include "fl_peers.h"
+#include "fl_privacy.h"
 #include "fl_quant.h"
 #include "fl_rng.h"
 #include "fl_roster.h"
 #include "fl_secagg.h"
 #include "fl_secagg_wire.h"
+#include "fl_strategy.h"
 #include "fl_train.h"
 #include "fl_wire.h"
 
-/* Protocol violations (malformed messages, replies a member was never asked
-   for twice, cleartext payloads in a secure run) before a peer is
-   quarantined.  Being early, late or unknown is not a violation: a message
-   from a peer that is not (yet) admitted gets REJECT "not admitted" (the
-   client says HELLO again), a late reply is discarded and counted as a
-   miss.  Strikes reset when the member is admitted again by a valid HELLO.
-   (docs/FAULTS.md) */
-#define S_MAX_STRIKES 8
+/* The public constants of fl_round.h name the rooms' own. */
+_Static_assert (FL_ROUND_DP_RECORD == FL_PRIVACY_RECORD && FL_ROUND_DP_CLIENT == FL_PRIVACY_CLIENT,
+                "the round's privacy units are the privacy room's");
+_Static_assert (FL_ROUND_DP_STATE_VERSION == FL_PRIVACY_STATE_VERSION
+                    && FL_ROUND_DP_STATE_HEADER == FL_PRIVACY_STATE_HEADER
+                    && FL_ROUND_DP_STATE_HEADER_V1 == FL_PRIVACY_STATE_HEADER_V1,
+                "the round's privacy-state layout is the privacy room's");
+_Static_assert (FL_ROUND_MAX_PEERS == FL_PEERS_MAX, "the round's admission limit is the peer table's");
 
-typedef struct {
-    uint8_t id[255];
-    size_t id_len;
-    char name[64];           /* member id for log lines */
-    char auth_member[64];    /* member id the transport authenticated (CURVE), or "" */
-    int admitted;
-    int ready;               /* received the standardisation */
-    int expected;            /* the current phase waits for this peer */
-    int answered;            /* ... and it has answered */
-    int strikes;             /* protocol violations since the last admission */
-    int misses;              /* consecutive deadlines missed */
-    int roster_index;        /* secure mode: the member's roster entry (-1 unknown) */
-    int sa_bucket;           /* secure mode: bucket of the current round (-1 none) */
-    uint32_t sa_index;       /* ... and the index within it */
-    int64_t last_seen;
-    int64_t last_rehello;    /* when it was last asked to say HELLO again (-1 never) */
-    uint64_t n_train, n_test;
-} s_peer_t;
+/* A peer: fl_peers.h (admission, liveness and strikes live there). */
+typedef fl_peer_t s_peer_t;
 
 typedef struct s_out_t {
-    s_peer_t *peer;
+    size_t peer;                     /* index in the peer table (stable: entries are never removed) */
     uint8_t *data;
     size_t len;
     struct s_out_t *next;
@@ -87,7 +74,7 @@ typedef struct {
     int ok;                          /* 1: sum decoded into sum */
     uint32_t survivors;              /* |U3| */
     double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss
-                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_dp_extra_coords) */
+                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_extra_coords) */
     uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
     uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
                                         (evaluation) rows: the summed count cannot honestly exceed it */
@@ -106,16 +93,16 @@ struct fl_round_t {
     int64_t started;
     char failure[256];
 
-    s_peer_t *peers;                 /* array, grows */
-    size_t n_peers, cap_peers;
-    size_t n_admitted;
+    fl_peers_t *peer_table;          /* admission, liveness, strikes (fl_peers.h) */
+    s_peer_t *peers;                 /* = fl_peers_table (peer_table), n_peers entries: refreshed after
+                                        fl_peers_route, the only call that grows the table */
+    size_t n_peers;
 
     fl_model_t *model;               /* the global model (shape and fingerprint) */
     uint8_t fingerprint[32];
     float *params;                   /* = fl_model_params (model) */
     size_t n_params;
     fl_server_opt_t *opt;
-    fl_fedavg_t *fedavg;
     float *scratch;                  /* (n_params) decoded update / aggregate */
     fl_rng_t *rng;
 
@@ -126,43 +113,27 @@ struct fl_round_t {
 
     /* current round */
     fl_round_summary_t cur;
-    double loss_sum, loss_weight;
     fl_metrics_counts_t eval_acc;
 
     /* secure aggregation of the current round */
     s_bucket_t *buckets;
     size_t n_buckets;
     uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
-    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_dp_extra_coords) */
+    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_extra_coords) */
     uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
     uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
     int secure_started;              /* a bucket has started secure aggregation in this run */
     double sa_dropout_used;          /* auto dropout: the smallest chosen so far (-1: none yet) */
     uint32_t sa_auto_logged_n;       /* auto dropout: the bucket size last logged */
-    double *prev_agg;                /* (n_params) last robust aggregate (centered clipping starts there) */
+    fl_strategy_state_t strategy;    /* the last robust aggregate (centered clipping starts there), work */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
     double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
     size_t n_history;
-    fl_robust_work_t *robust_work;
 
     s_out_t *out_head, *out_tail;
-    s_peer_t *last_out_peer;
     s_summary_node_t *sum_head, *sum_tail;
 
-    /* differential privacy (the s_dp_* functions; docs/PRIVACY.md) */
-    fl_accountant_t *dp_acc;         /* the spend: one entry per started round */
-    fl_rng_t *dp_rng;                /* noise and Poisson cohorts: fl_rng_new_random (CSPRNG) */
-    int dp_fixed;                    /* dp_z, dp_rate, dp_q fixed (first round, or restored) */
-    double dp_z;                     /* noise multiplier */
-    double dp_rate;                  /* sample rate charged per round */
-    double dp_q;                     /* record-level: per-example Poisson rate */
-    double dp_batch;                 /* record-level: expected clipped gradients per client and round */
-    double dp_round_eps;             /* epsilon after the current round's charge */
-    int dp_logged;                   /* the settings were logged */
-    double dp_last_sens, dp_last_sigma;  /* the last release's sensitivity and noise (aggregate units) */
-    double dp_sigma_b;               /* adaptive clipping: count noise (NaN until fixed); C_t is cfg.clip_norm */
-    double dp_z_delta;               /* adaptive clipping: the update's noise multiplier (NaN until fixed) */
-    double dp_last_frac;             /* adaptive clipping: last noisy fraction of unclipped updates */
+    fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
     char stop_reason[256];
 };
 
@@ -209,7 +180,7 @@ s_enqueue (fl_round_t *self, s_peer_t *peer, fl_wire_writer_t *w)
         free (buf);
         return;
     }
-    o->peer = peer;
+    o->peer = (size_t) (peer - self->peers);
     o->data = buf;
     o->len = len;
     if (self->out_tail)
@@ -252,50 +223,6 @@ s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char
     s_enqueue (self, peer, w);
 }
 
-static s_peer_t *
-s_peer_find (fl_round_t *self, const uint8_t *id, size_t id_len)
-{
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].id_len == id_len && memcmp (self->peers[i].id, id, id_len) == 0)
-            return &self->peers[i];
-    return NULL;
-}
-
-static s_peer_t *
-s_peer_add (fl_round_t *self, const uint8_t *id, size_t id_len)
-{
-    size_t limit = self->cfg.max_clients ? self->cfg.max_clients : FL_ROUND_MAX_PEERS;
-    /* Peers that never got admitted are bounded too (they are garbage or
-       late-comers); a table twice the admission limit is plenty. */
-    if (self->n_peers >= 2 * limit + 16)
-        return NULL;
-    if (self->n_peers == self->cap_peers) {
-        /* Grow by copy: outbox entries hold peer pointers, so fix them up. */
-        size_t cap = self->cap_peers ? 2 * self->cap_peers : 16;
-        s_peer_t *np = (s_peer_t *) calloc (cap, sizeof *np);
-        if (!np)
-            return NULL;
-        if (self->peers)
-            memcpy (np, self->peers, self->n_peers * sizeof *np);
-        for (s_out_t *o = self->out_head; o; o = o->next)
-            o->peer = np + (o->peer - self->peers);
-        free (self->peers);
-        self->peers = np;
-        self->cap_peers = cap;
-    }
-    s_peer_t *p = &self->peers[self->n_peers++];
-    memset (p, 0, sizeof *p);
-    if (id_len > sizeof p->id)
-        id_len = sizeof p->id;
-    memcpy (p->id, id, id_len);
-    p->id_len = id_len;
-    snprintf (p->name, sizeof p->name, "peer-%zu", self->n_peers);
-    p->roster_index = -1;
-    p->sa_bucket = -1;
-    p->last_rehello = -1;
-    return p;
-}
-
 #ifndef NDEBUG
 static int
 s_invariants (const fl_round_t *self)
@@ -312,7 +239,7 @@ s_invariants (const fl_round_t *self)
         if (p->ready && !p->admitted)
             return 0;
     }
-    return admitted == self->n_admitted;
+    return admitted == fl_peers_admitted (self->peer_table);
 }
 #endif
 
@@ -330,18 +257,24 @@ s_secure_phase (const fl_round_t *self)
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
 /* differential privacy: defined in their own section at the end of the file */
-static const char *s_dp_config_error (const fl_round_config_t *cfg);
-static int s_dp_new (fl_round_t *self);
-static int s_dp_before_round (fl_round_t *self);
-static size_t s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready);
-static int s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k);
-static void s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk);
-static int s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t);
-static int s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from);
-static int s_dp_release (fl_round_t *self, double *out, size_t np);
-static double s_dp_update_scale (const fl_round_t *self);
-static size_t s_dp_extra_coords (const fl_round_t *self);
-static double s_dp_indicator (const fl_round_t *self, double norm);
+static void s_start_eval (fl_round_t *self, int64_t now);
+
+/*  The clipping norm this round's contributions are bounded by: the
+    privacy room's (adapted, or record-level the contribution bound) with
+    differential privacy, else the configured one. */
+static double
+s_clip_norm (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_clip_norm (self->privacy) : self->cfg.clip_norm;
+}
+
+/*  Coordinates each training contribution carries after [update, count,
+    loss] (adaptive clipping: the shifted unclipped indicator). */
+static size_t
+s_extra_coords (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_extra_coords (self->privacy) : 0;
+}
 
 /* ---- construction -------------------------------------------------------- */
 
@@ -384,6 +317,35 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->dp_count_noise = -1;
 }
 
+/*  The privacy room's view of the run's configuration. */
+static void
+s_privacy_config (const fl_round_config_t *cfg, fl_privacy_config_t *pc)
+{
+    memset (pc, 0, sizeof *pc);
+    pc->unit = cfg->dp;
+    pc->epsilon = cfg->dp_epsilon;
+    pc->delta = cfg->dp_delta;
+    pc->noise_multiplier = cfg->dp_noise_multiplier;
+    pc->record_clip = cfg->dp_clip;
+    pc->steps = cfg->dp_steps;
+    pc->distributed = cfg->dp_distributed;
+    pc->adaptive_clip = cfg->dp_adaptive_clip;
+    pc->target_quantile = cfg->dp_target_quantile;
+    pc->clip_lr = cfg->dp_clip_lr;
+    pc->count_noise = cfg->dp_count_noise;
+    pc->clip_norm = cfg->clip_norm;
+    pc->rounds = cfg->rounds;
+    pc->fraction = cfg->fraction;
+    pc->batch_size = cfg->batch_size;
+    pc->client_lr = cfg->client_lr;
+    pc->secure = cfg->secure;
+    pc->sa_corrupt = cfg->sa_corrupt;
+    pc->bucket_size = cfg->bucket_size;
+    pc->robust = cfg->robust;
+    pc->robust_kind = cfg->robust_kind;
+    pc->robust_params = cfg->robust_params;
+}
+
 fl_round_t *
 fl_round_new (const fl_round_config_t *cfg)
 {
@@ -422,13 +384,15 @@ fl_round_new (const fl_round_config_t *cfg)
     if (!bad && cfg->secure) {
         fl_roster_policy (cfg->roster, &policy);
         if (cfg->sa_corrupt < policy.gamma) {
-            snprintf (pbad, sizeof pbad, "--sa-corrupt %g is below the roster policy's gamma %g: every client "
-                      "would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
+            snprintf (pbad, sizeof pbad, "the assumed corrupt fraction %g is below the roster policy's gamma %g: "
+                      "every client would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
             bad = pbad;
         }
     }
+    fl_privacy_config_t pc;
+    s_privacy_config (cfg, &pc);
     if (!bad && (cfg->dp || cfg->dp_distributed))
-        bad = s_dp_config_error (cfg);
+        bad = fl_privacy_config_error (&pc);
     if (bad) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
@@ -443,8 +407,13 @@ fl_round_new (const fl_round_config_t *cfg)
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
-    if (!self->rng || s_dp_new (self) != 0) {
+    self->peer_table = fl_peers_new (cfg->max_clients);
+    if (cfg->dp)
+        self->privacy = fl_privacy_new (&pc);
+    if (!self->rng || !self->peer_table || (cfg->dp && !self->privacy)) {
         fl_rng_destroy (&self->rng);
+        fl_peers_destroy (&self->peer_table);
+        fl_privacy_destroy (&self->privacy);
         free (self);
         return NULL;
     }
@@ -474,21 +443,18 @@ fl_round_destroy (fl_round_t **self_p)
         free (s);
     }
     s_free_buckets (self);
-    free (self->prev_agg);
+    fl_strategy_state_clear (&self->strategy);
     free (self->history);
     fl_checkpoint_destroy (&self->pending_ckpt);
-    fl_robust_work_destroy (&self->robust_work);
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
-    fl_fedavg_destroy (&self->fedavg);
     fl_stats_destroy (&self->stats);
     fl_rng_destroy (&self->rng);
-    fl_accountant_destroy (&self->dp_acc);
-    fl_rng_destroy (&self->dp_rng);
+    fl_privacy_destroy (&self->privacy);
     free (self->scratch);
     free (self->mean);
     free (self->std);
-    free (self->peers);
+    fl_peers_destroy (&self->peer_table);
     free (self);
     *self_p = NULL;
 }
@@ -520,10 +486,9 @@ s_build_model (fl_round_t *self)
     self->n_params = fl_model_num_params (self->model);
     fl_model_fingerprint (self->model, self->fingerprint);
     self->opt = fl_server_opt_new (&self->cfg.server_opt, self->n_params);
-    self->fedavg = fl_fedavg_new (self->n_params, self->cfg.example_cap);
     self->scratch = (float *) calloc (self->n_params, sizeof (float));
     self->stats = fl_stats_new (self->features);
-    if (!self->opt || !self->fedavg || !self->scratch || !self->stats)
+    if (!self->opt || !self->scratch || !self->stats)
         return -1;
     zsys_info ("coordinator: global model %s (%zu inputs, %zu classes, %zu parameters)",
                self->cfg.model, self->features, self->classes, self->n_params);
@@ -583,7 +548,7 @@ s_start_stats (fl_round_t *self, int64_t now)
             if (self->peers[i].admitted)
                 idx[k++] = (uint32_t) i;
         zsys_info ("coordinator: round 0: federated standardisation with %zu clients, through secure aggregation",
-                   self->n_admitted);
+                   fl_peers_admitted (self->peer_table));
         s_secure_cohort (self, now, idx, k, 0x7374617473ull /* "stats" */, FL_SECAGG_PURPOSE_STATS);
         free (idx);
         return;
@@ -596,13 +561,12 @@ s_start_stats (fl_round_t *self, int64_t now)
         s_send_simple (self, p, FL_WIRE_STATS_REQUEST, NULL);
     }
     self->phase_deadline = now + self->cfg.stats_deadline_ms;
-    zsys_info ("coordinator: round 0: federated standardisation with %zu clients", self->n_admitted);
+    zsys_info ("coordinator: round 0: federated standardisation with %zu clients", fl_peers_admitted (self->peer_table));
 }
 
 static void s_start_train (fl_round_t *self, int64_t now);
 static void s_secure_tick (fl_round_t *self, int64_t now);
 static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
-static void s_finish_robust (fl_round_t *self, int64_t now);
 
 static void
 s_finish_stats (fl_round_t *self, int64_t now)
@@ -640,29 +604,60 @@ s_finish_stats (fl_round_t *self, int64_t now)
 static size_t
 s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        s_peer_t *p = &self->peers[i];
-        if (p->ready && now - p->last_seen <= self->cfg.liveness_ms)
-            idx[n++] = (uint32_t) i;
+    return fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
+}
+
+/*  The run is DONE: nothing is waited for, every admitted member gets BYE
+    with reason. */
+static void
+s_end_training (fl_round_t *self, const char *reason)
+{
+    self->phase = FL_ROUND_DONE;
+    self->phase_deadline = -1;
+    s_clear_expected (self);
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            s_send_simple (self, &self->peers[i], FL_WIRE_BYE, reason);
+}
+
+/*  Differential privacy before a training round: the privacy room fixes
+    its parameters from the admitted members and charges the round, or says
+    why training stops (budget: the same goodbye as after the last round)
+    or fails.  0: the round may start. */
+static int
+s_privacy_before_round (fl_round_t *self)
+{
+    fl_privacy_population_t pop = {fl_peers_admitted (self->peer_table), 0, 0, 0};
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted && self->peers[i].n_train > 0) {
+            pop.train_sum += (double) self->peers[i].n_train;
+            pop.train_max = fmax (pop.train_max, (double) self->peers[i].n_train);
+            pop.with_train++;
+        }
+    char why[512];
+    int rc = fl_privacy_before_round (self->privacy, &pop, self->round + 1, why, sizeof why);
+    if (rc < 0)
+        s_fail (self, why);
+    else if (rc > 0) {
+        snprintf (self->stop_reason, sizeof self->stop_reason, "%.255s", why);
+        s_end_training (self, "training finished: privacy budget reached");
+        zsys_warning ("coordinator: %s", self->stop_reason);
     }
-    return n;
+    return rc;
 }
 
 static void
 s_start_train (fl_round_t *self, int64_t now)
 {
-    if (self->cfg.dp && s_dp_before_round (self) != 0)
+    if (self->privacy && s_privacy_before_round (self) != 0)
         return;                      /* budget exhausted (training ended) or a DP failure */
     self->phase = FL_ROUND_TRAIN;
     self->round++;
     s_clear_expected (self);
     memset (&self->cur, 0, sizeof self->cur);
     self->cur.round = self->round;
-    self->cur.epsilon = self->cfg.dp ? self->dp_round_eps : NAN;
+    self->cur.epsilon = self->privacy ? fl_privacy_round_epsilon (self->privacy) : NAN;
     self->cur.clip_norm = fl_round_dp_clip_norm (self);
-    self->loss_sum = self->loss_weight = 0;
-    fl_fedavg_reset (self->fedavg);
 
     uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
     if (!idx) {
@@ -686,11 +681,16 @@ s_start_train (fl_round_t *self, int64_t now)
     fl_rng_shuffle_u32 (crng, idx, ready);
     fl_rng_destroy (&crng);
     if (self->cfg.dp == FL_ROUND_DP_CLIENT)
-        k = s_dp_poisson_cohort (self, idx, ready);   /* replaces the fixed-size cohort (CSPRNG) */
+        k = fl_privacy_poisson_cohort (self->privacy, idx, ready);   /* replaces the fixed-size cohort (CSPRNG) */
     self->cur.ready = ready;
     self->cur.cohort = k;
-    if (self->cfg.dp == FL_ROUND_DP_CLIENT && s_dp_cohort_too_small (self, now, k)) {
+    if (self->cfg.dp == FL_ROUND_DP_CLIENT && k < fl_privacy_min_cohort (self->privacy)) {
+        /* smaller than one bucket: skipped (its charge stays: conservative) */
+        self->cur.skipped = 1;
+        zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket "
+                      "(%zu); global model unchanged", self->round, k, fl_privacy_min_cohort (self->privacy));
         free (idx);
+        s_start_eval (self, now);
         return;
     }
     if (self->cfg.secure) {
@@ -700,7 +700,7 @@ s_start_train (fl_round_t *self, int64_t now)
         free (idx);
         return;
     }
-    if (self->cfg.robust && s_plain_buckets (self, idx, k) != 0) {
+    if (s_plain_buckets (self, idx, k) != 0) {
         free (idx);
         s_fail (self, "out of memory");
         return;
@@ -709,7 +709,8 @@ s_start_train (fl_round_t *self, int64_t now)
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
         fl_wire_writer_t *w = s_train_writer (self);
-        s_dp_put_train (self, w, NULL);
+        if (self->privacy)
+            fl_privacy_put_train (self->privacy, w, NULL);
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -718,29 +719,50 @@ s_start_train (fl_round_t *self, int64_t now)
 
 static void s_start_eval (fl_round_t *self, int64_t now);
 
+/*  The end of a training round, plaintext or secure: the usable buckets'
+    sums go through the strategy (the one place the global model changes,
+    invariant 1), then evaluation starts.  Usable: secure, its aggregation
+    completed; plaintext, at least one member's update arrived. */
 static void
 s_finish_train (fl_round_t *self, int64_t now)
 {
-    if (self->cfg.robust) {
-        s_finish_robust (self, now);
+    fl_strategy_bucket_t *pb = (fl_strategy_bucket_t *) calloc (self->n_buckets + 1, sizeof *pb);
+    if (!pb) {
+        s_fail (self, "out of memory");
         return;
     }
-    self->cur.updates = fl_fedavg_count (self->fedavg);
-    self->cur.dropped = self->cur.cohort - self->cur.updates;
-    self->cur.train_loss = self->loss_weight > 0 ? self->loss_sum / self->loss_weight : NAN;
-    if (self->cur.updates < self->cfg.min_updates || fl_fedavg_mean (self->fedavg, self->scratch) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu update(s), fewer than the %zu required; "
-                      "global model unchanged", self->round, self->cur.updates, self->cfg.min_updates);
+    size_t nb = 0;
+    for (size_t b = 0; b < self->n_buckets; b++) {
+        const s_bucket_t *bk = &self->buckets[b];
+        if (!(self->cfg.secure ? bk->ok : bk->survivors > 0) || !bk->sum) {
+            self->cur.buckets_aborted += self->cfg.secure || self->cfg.robust;
+            continue;
+        }
+        pb[nb].sum = bk->sum;
+        pb[nb].n = bk->n;
+        pb[nb].survivors = bk->survivors;
+        pb[nb].scale = self->cfg.secure ? bk->enc.scale : 0;
+        pb[nb].sigma_i = bk->dp_sigma_i;
+        pb[nb].honest_t = bk->dp_t;
+        pb[nb].bucket = b;
+        nb++;
     }
-    else {
-        double norm = 0;
-        for (size_t i = 0; i < self->n_params; i++)
-            norm += (double) self->scratch[i] * self->scratch[i];
-        self->cur.update_norm = sqrt (norm);
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
+    fl_strategy_config_t sc = {self->cfg.robust, self->cfg.robust_kind, self->cfg.robust_params, self->cfg.min_updates};
+    fl_strategy_result_t res;
+    int rc = fl_strategy_step (&sc, &self->strategy, pb, nb, self->n_params, self->privacy, self->cur.ready,
+                               self->round, self->opt, self->params, self->scratch, &res);
+    free (pb);
+    if (rc != 0) {
+        s_fail (self, "out of memory");
+        return;
     }
+    self->cur.updates = res.updates;
+    self->cur.dropped = self->cur.cohort > res.updates ? self->cur.cohort - res.updates : 0;
+    self->cur.train_loss = res.train_loss;
+    self->cur.update_norm = res.update_norm;
+    self->cur.skipped |= res.skipped;
+    s_free_buckets (self);
+    s_clear_expected (self);
     s_start_eval (self, now);
 }
 
@@ -791,12 +813,7 @@ s_finish_eval (fl_round_t *self, int64_t now)
     s_history_add (self, &self->cur);
     s_snapshot (self);                 /* the round is complete: this is what a resume continues from */
     if (self->round >= self->cfg.rounds) {
-        self->phase = FL_ROUND_DONE;
-        self->phase_deadline = -1;
-        s_clear_expected (self);
-        for (size_t i = 0; i < self->n_peers; i++)
-            if (self->peers[i].admitted)
-                s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished");
+        s_end_training (self, "training finished");
         zsys_info ("coordinator: training finished after %" PRIu64 " rounds", self->round);
     }
     else
@@ -903,15 +920,10 @@ s_snapshot (fl_round_t *self)
     rc |= fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_METRICS, self->history, self->n_history * S_HIST);
     uint64_t rng[2] = {self->cfg.seed, self->round};
     rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
-    if (self->prev_agg)
-        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->prev_agg, self->n_params);
-    if (self->cfg.dp != FL_ROUND_DP_OFF) {
-        /* the privacy spend: a restart must not reset the budget */
-        double dps[4096];
-        size_t n = fl_round_dp_state (self, dps, sizeof dps / sizeof dps[0]);
-        rc |= n ? fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, dps, n) : -1;
-        rc |= s_dp_checkpoint (self, ck, NULL);
-    }
+    if (self->strategy.prev_agg)
+        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->strategy.prev_agg, self->n_params);
+    if (self->privacy)   /* the privacy spend: a restart must not reset the budget */
+        rc |= fl_privacy_checkpoint_put (self->privacy, ck);
     if (rc != 0) {
         zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
         fl_checkpoint_destroy (&ck);
@@ -937,7 +949,7 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
     size_t n_hist = 0, n_prev = 0;
     const uint8_t *cfp = NULL;
     size_t cfp_len = 0;
-    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || self->n_admitted) {
+    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || fl_peers_admitted (self->peer_table)) {
         zsys_error ("coordinator: a run can be restored only before any client joined");
         return -1;
     }
@@ -980,24 +992,17 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
         if (!isfinite (self->mean[i]) || !(self->std[i] > 0) || !isfinite (self->std[i]))
             snprintf (why, sizeof why, "invalid standardisation");
     if (!why[0] && fl_checkpoint_get_f64s (ck, "robust.prev", &prev, &n_prev) == 0) {
-        if (n_prev != self->n_params || !(self->prev_agg = (double *) malloc (n_prev * sizeof (double))))
+        if (n_prev != self->n_params
+            || !(self->strategy.prev_agg = (double *) malloc (n_prev * sizeof (double))))
             snprintf (why, sizeof why, "robust state has the wrong size");
         else
-            memcpy (self->prev_agg, prev, n_prev * sizeof (double));
+            memcpy (self->strategy.prev_agg, prev, n_prev * sizeof (double));
     }
-    if (!why[0] && self->cfg.dp != FL_ROUND_DP_OFF) {
-        const double *dps = NULL;
-        size_t n_dps = 0;
-        if (fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, &dps, &n_dps) != 0)
-            snprintf (why, sizeof why, "this run uses differential privacy but the checkpoint holds no privacy spend");
-        else if (s_dp_checkpoint (self, NULL, ck) != 0)
-            snprintf (why, sizeof why, "it was written with the noise added by the %s; resume it with the same "
-                      "--dp-distributed setting", self->cfg.dp_distributed ? "coordinator" : "clients");
-        else if (fl_round_dp_restore (self, dps, n_dps) != 0)
-            snprintf (why, sizeof why, "its privacy spend is malformed");
-    }
+    if (!why[0] && self->privacy)
+        fl_privacy_checkpoint_restore (self->privacy, ck, why, sizeof why);
     else if (!why[0] && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT))
-        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same --dp options");
+        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same "
+                  "differential privacy settings");
     if (why[0]) {
         zsys_error ("coordinator: checkpoint refused: %s", why);
         return -1;
@@ -1030,20 +1035,21 @@ fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
 static int
 s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
 {
-    size_t B = k / self->cfg.bucket_size;
+    size_t B = self->cfg.robust ? k / self->cfg.bucket_size : 1;   /* FedAvg: the cohort is one sum */
     if (B == 0)
         B = 1;
     self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
     if (!self->buckets)
         return -1;
     self->n_buckets = B;
-    self->cur.buckets = B;
+    if (self->cfg.robust)
+        self->cur.buckets = B;     /* FedAvg in plaintext reports no buckets, as before */
     for (size_t b = 0; b < B; b++) {
         s_bucket_t *bk = &self->buckets[b];
         size_t lo = b * k / B, hi = (b + 1) * k / B;
         bk->n = (uint32_t) (hi - lo);
         bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        bk->sum = (double *) calloc (self->n_params + 2 + s_dp_extra_coords (self), sizeof (double));
+        bk->sum = (double *) calloc (self->n_params + 2 + s_extra_coords (self), sizeof (double));
         if (!bk->members || !bk->sum)
             return -1;
         for (uint32_t j = 0; j < bk->n; j++) {
@@ -1053,77 +1059,6 @@ s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
         }
     }
     return 0;
-}
-
-/* The robust step: bucket means with fixed denominators (each bucket's
-   planned size, so a dropped member pulls its bucket towards zero rather
-   than changing the denominator: the sensitivity the privacy layer relies
-   on), then the configured rule over the buckets that completed. */
-static void
-s_finish_robust (fl_round_t *self, int64_t now)
-{
-    size_t np = self->n_params, B = self->n_buckets, ok = 0, survivors = 0;
-    double count = 0, loss = 0;
-    double *X = (double *) calloc ((B ? B : 1) * (np ? np : 1), sizeof (double));
-    double *out = (double *) calloc (np ? np : 1, sizeof (double));
-    if (!X || !out || (!self->robust_work && !(self->robust_work = fl_robust_work_new ()))) {
-        free (X);
-        free (out);
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t b = 0; b < B; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        int usable = self->cfg.secure ? bk->ok : bk->survivors > 0;
-        if (!usable || !bk->sum) {
-            self->cur.buckets_aborted++;
-            continue;
-        }
-        for (size_t i = 0; i < np; i++)
-            X[ok * np + i] = bk->sum[i] / (double) bk->n;
-        count += bk->sum[np];
-        loss += bk->sum[np + 1];
-        survivors += bk->survivors;
-        ok++;
-    }
-    self->cur.updates = survivors;
-    self->cur.dropped = self->cur.cohort > survivors ? self->cur.cohort - survivors : 0;
-    self->cur.train_loss = count > 0 ? loss / count : NAN;
-    if (ok == 0 || survivors < self->cfg.min_updates) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu bucket(s) completed; global model unchanged",
-                      self->round, ok);
-    }
-    else if (fl_robust_aggregate_work (self->cfg.robust_kind, &self->cfg.robust_params, X, ok, np, self->prev_agg,
-                                       self->robust_work, out) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": the %s rule refused %zu bucket mean(s) (see above); "
-                      "global model unchanged", self->round, fl_robust_kind_name (self->cfg.robust_kind), ok);
-    }
-    else if (self->cfg.dp && s_dp_release (self, out, np) != 0) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": noise could not be added; nothing released, "
-                      "global model unchanged", self->round);
-    }
-    else {
-        double norm = 0, scale = s_dp_update_scale (self);
-        for (size_t i = 0; i < np; i++) {
-            self->scratch[i] = (float) (scale * out[i]);
-            norm += (scale * out[i]) * (scale * out[i]);
-        }
-        self->cur.update_norm = sqrt (norm);
-        if (!self->prev_agg)
-            self->prev_agg = (double *) calloc (np ? np : 1, sizeof (double));
-        if (self->prev_agg)
-            memcpy (self->prev_agg, out, np * sizeof (double));
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
-    }
-    free (X);
-    free (out);
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_start_eval (self, now);
 }
 
 static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
@@ -1158,13 +1093,12 @@ s_bucket_flush (fl_round_t *self, size_t b)
     fl_secagg_msg_t *msg;
     while (bk->srv && (msg = fl_secagg_server_next_out (bk->srv))) {
         if (msg->receiver < bk->n) {
-            s_peer_t *p = &self->peers[bk->members[msg->receiver]];
             uint8_t *buf = NULL;
             size_t len = 0;
             if (fl_secagg_msg_to_wire (msg, self->cfg.run_id, self->round, (uint32_t) b, &buf, &len) == 0) {
                 s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
                 if (o) {
-                    o->peer = p;
+                    o->peer = bk->members[msg->receiver];
                     o->data = buf;
                     o->len = len;
                     if (self->out_tail)
@@ -1308,7 +1242,7 @@ s_secure_request (fl_round_t *self, uint32_t purpose)
 {
     if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
         fl_wire_writer_t *w = s_train_writer (self);
-        fl_wire_put_f64 (w, "clip", self->cfg.clip_norm);
+        fl_wire_put_f64 (w, "clip", s_clip_norm (self));
         return w;
     }
     if (purpose == FL_SECAGG_PURPOSE_STATS)
@@ -1361,7 +1295,7 @@ s_auto_dropout (fl_round_t *self, uint32_t n, uint32_t *k, uint32_t *t)
         self->sa_auto_logged_n = n;
         zsys_info ("coordinator: buckets of %u: threshold t = %u of k = %u, tolerating up to %.0f%% dropouts "
                    "(the largest of 25%%, 20%%, ... 0 that is safe with %.0f%% colluding; privacy does not depend "
-                   "on it; --sa-dropout to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
+                   "on it; configure the assumed dropout fraction to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
     }
     return 0;
 }
@@ -1425,7 +1359,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         first_deadline = self->cfg.eval_deadline_ms;
     }
     else {
-        self->m_enc = self->n_params + 2 + s_dp_extra_coords (self);   /* DP: + the unclipped indicator */
+        self->m_enc = self->n_params + 2 + s_extra_coords (self);   /* DP: + the unclipped indicator */
         fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
         first_deadline = self->cfg.train_deadline_ms;
     }
@@ -1462,7 +1396,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
     self->n_buckets = B;
     if (purpose == FL_SECAGG_PURPOSE_TRAIN)
         self->cur.buckets = B;
-    double max_abs = self->cfg.clip_norm > 1 ? self->cfg.clip_norm : 1;
+    double max_abs = s_clip_norm (self) > 1 ? s_clip_norm (self) : 1;
     fl_secagg_policy_t policy;
     fl_roster_policy (self->cfg.roster, &policy);
     /*  A pair shows each member the other's update: only when both the
@@ -1499,13 +1433,16 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         else if (bk->n >= 3 && self->cfg.sa_dropout >= 0
                  && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
-                  "(lower --sa-dropout or --sa-corrupt, or use larger buckets)";
+                  "(lower the assumed dropout or corrupt fraction, or use larger buckets)";
         else if (bk->n >= 3 && self->cfg.sa_dropout < 0 && s_auto_dropout (self, bk->n, &kk, &t) != 0)
             why = "no safe threshold for this bucket size and the assumed colluding fraction even "
-                  "assuming no dropout (lower --sa-corrupt, or use larger buckets)";
+                  "assuming no dropout (lower the assumed corrupt fraction, or use larger buckets)";
         else if (s_test_weaken_threshold (bk->n, &t))
             ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
-        else if (purpose == FL_SECAGG_PURPOSE_TRAIN && s_dp_encoding (self, bk, max_abs, t) != 0)
+        else if (purpose == FL_SECAGG_PURPOSE_TRAIN
+                 && (self->privacy ? fl_privacy_bucket_encoding (self->privacy, bk->n, t, self->n_params, max_abs,
+                                                                 &bk->enc, &bk->dp_sigma_i, &bk->dp_t)
+                                   : fl_quant_encoding_init (&bk->enc, max_abs, bk->n)) != 0)
             why = "no encoding fits this bucket size";
         fl_secagg_config_t sc;
         memset (&sc, 0, sizeof sc);
@@ -1528,8 +1465,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         }
         if (why) {
             char msg[512], dtext[32];
-            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (--sa-corrupt %g, "
-                      "--sa-dropout %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
+            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (assumed corrupt "
+                      "fraction %g, dropout fraction %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
                       self->cfg.sa_corrupt, s_dropout_text (self, dtext, sizeof dtext));
             free (pks);
             if (!self->secure_started) {
@@ -1567,8 +1504,8 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
                                         .member_lens = lens, .cohort = cohort, .cohort_len = k, .buckets = B,
                                         .max_abs = max_abs, .summands = bk->enc.max_summands};
             fl_session_announce_put (w, purpose, &an);
-            if (purpose == FL_SECAGG_PURPOSE_TRAIN)
-                s_dp_put_train (self, w, bk);
+            if (purpose == FL_SECAGG_PURPOSE_TRAIN && self->privacy)
+                fl_privacy_put_train (self->privacy, w, &bk->dp_sigma_i);
             s_enqueue (self, p, w);
         }
         free (ids);
@@ -1702,7 +1639,6 @@ s_finish_eval_secure (fl_round_t *self, int64_t now)
     s_finish_eval (self, now);
 }
 
-static void s_finish_train_secure (fl_round_t *self, int64_t now);
 
 static void
 s_finish_secure (fl_round_t *self, int64_t now)
@@ -1712,87 +1648,22 @@ s_finish_secure (fl_round_t *self, int64_t now)
     else if (self->sa_purpose == FL_SECAGG_PURPOSE_EVAL)
         s_finish_eval_secure (self, now);
     else
-        s_finish_train_secure (self, now);
+        s_finish_train (self, now);
 }
 
 /* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
-static void
-s_finish_train_secure (fl_round_t *self, int64_t now)
-{
-    if (self->cfg.robust) {
-        s_finish_robust (self, now);
-        return;
-    }
-    double w = 0, wloss = 0;
-    size_t survivors = 0;
-    memset (self->scratch, 0, self->n_params * sizeof (float));
-    double *acc = (double *) calloc (self->n_params ? self->n_params : 1, sizeof (double));
-    if (!acc) {
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        if (!bk->ok) {
-            self->cur.buckets_aborted++;
-            continue;
-        }
-        for (size_t i = 0; i < self->n_params; i++)
-            acc[i] += bk->sum[i];
-        w += bk->sum[self->n_params];
-        wloss += bk->sum[self->n_params + 1];
-        survivors += bk->survivors;
-    }
-    self->cur.updates = survivors;
-    self->cur.dropped = self->cur.cohort - survivors;
-    self->cur.train_loss = w > 0 ? wloss / w : NAN;
-    if (survivors < self->cfg.min_updates || !(w > 0)) {
-        self->cur.skipped = 1;
-        zsys_warning ("coordinator: round %" PRIu64 ": %zu masked update(s) unmasked, fewer than the %zu required; "
-                      "global model unchanged", self->round, survivors, self->cfg.min_updates);
-    }
-    else {
-        double norm = 0;
-        for (size_t i = 0; i < self->n_params; i++) {
-            self->scratch[i] = (float) (acc[i] / w);
-            norm += (double) self->scratch[i] * self->scratch[i];
-        }
-        self->cur.update_norm = sqrt (norm);
-        if (fl_server_opt_step (self->opt, self->params, self->scratch) != 0)
-            self->cur.skipped = 1;
-    }
-    free (acc);
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_start_eval (self, now);
-}
-
 /* ---- message handlers ------------------------------------------------------- */
 
-/* A protocol violation: logged and counted; at S_MAX_STRIKES the member is
-   quarantined: no longer admitted, told so by REJECT "quarantined: ..." (the
-   client logs it and exits non-zero), and its messages other than a valid
-   HELLO are ignored. */
+/* A protocol violation: logged and counted (fl_peers_strike); at
+   FL_PEERS_MAX_STRIKES the member is quarantined: no longer admitted, told
+   so by REJECT "quarantined: ..." (the client logs it and exits non-zero),
+   and its messages other than a valid HELLO are ignored. */
 static void
 s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
-    if (p->strikes >= S_MAX_STRIKES)
-        return;                   /* quarantined already; logged once (and no overflow) */
-    p->strikes++;
-    zsys_warning ("coordinator: peer %s: rejected %s: %s", p->name, what, why);
-    if (p->strikes < S_MAX_STRIKES)
-        return;
     char reason[256];
-    snprintf (reason, sizeof reason, "quarantined: %d protocol violations (last: %s: %s)", S_MAX_STRIKES, what, why);
-    zsys_error ("coordinator: member %s %s; its messages are ignored until it is admitted again", p->name, reason);
-    if (p->admitted) {
+    if (fl_peers_strike (self->peer_table, p, what, why, reason, sizeof reason))
         s_send_simple (self, p, FL_WIRE_REJECT, reason);
-        p->admitted = 0;
-        p->ready = 0;
-        self->n_admitted--;
-        if (p->expected && !p->answered)
-            p->expected = 0;       /* no longer waited for */
-    }
 }
 
 /* Early, late or stale: not a violation.  Dropped with a log line and no
@@ -1839,35 +1710,11 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_reject (self, p, "HELLO", "missing fields");
         return 0;
     }
-    if (!p->name[0] || strncmp (p->name, "peer-", 5) == 0)
-        snprintf (p->name, sizeof p->name, "%s", member);
-    size_t limit = self->cfg.max_clients ? self->cfg.max_clients : FL_ROUND_MAX_PEERS;
+    fl_peers_hello_t hello = {member, features, classes, n_train, n_test};
     char why[160] = "";
-    if (!p->admitted && self->n_admitted >= limit)
-        snprintf (why, sizeof why, "the consortium is full (%zu clients)", limit);
-    else if (features == 0 || features > 100000 || classes < 2 || classes > 1000)
-        snprintf (why, sizeof why, "unsupported data shape (%" PRIu64 " features, %" PRIu64 " classes)",
-                  features, classes);
-    else if (self->features && features != self->features)
-        snprintf (why, sizeof why, "data has %" PRIu64 " features, the consortium's model takes %zu",
-                  features, self->features);
-    else if (self->classes && classes != self->classes)
-        snprintf (why, sizeof why, "data has %" PRIu64 " classes, the consortium's model has %zu",
-                  classes, self->classes);
-    else if (self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED)
-        snprintf (why, sizeof why, "training has ended");
-    else if (self->cfg.secure) {
-        /* The roster decides who is a member; over CURVE the transport has
-           already authenticated the peer as auth_member. */
-        int ri = fl_roster_find_by_id (self->cfg.roster, member);
-        if (ri < 0)
-            snprintf (why, sizeof why, "'%s' is not a member of the consortium roster", member);
-        else if (p->auth_member[0] && strcmp (p->auth_member, member) != 0)
-            snprintf (why, sizeof why, "HELLO names '%s' but the connection authenticated as '%s'", member,
-                      p->auth_member);
-        else
-            p->roster_index = ri;
-    }
+    fl_peers_check_hello (self->peer_table, p, &hello, self->cfg.secure ? self->cfg.roster : NULL, self->features,
+                          self->classes, self->phase == FL_ROUND_DONE || self->phase == FL_ROUND_FAILED, why,
+                          sizeof why);
     if (why[0]) {
         zsys_warning ("coordinator: refused %s: %s", p->name, why);
         s_send_simple (self, p, FL_WIRE_REJECT, why);
@@ -1896,15 +1743,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         s_send_simple (self, p, FL_WIRE_REJECT, "model fingerprint mismatch");
         return 0;
     }
-    int rejoin = p->admitted;
-    if (!p->admitted) {
-        p->admitted = 1;
-        self->n_admitted++;
-    }
-    p->strikes = 0;               /* a valid HELLO starts the member afresh */
-    p->n_train = n_train;
-    p->n_test = n_test;
-    p->last_seen = now;
+    int rejoin = fl_peers_admit (self->peer_table, p, &hello, now);
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_WELCOME);
     fl_wire_put_u64 (w, "client", (uint64_t) (p - self->peers));
     fl_wire_put_str (w, "model", self->cfg.model);
@@ -1916,7 +1755,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
         fl_wire_put_u64 (w, "qat", self->cfg.qat);
     s_enqueue (self, p, w);
     zsys_info ("coordinator: %s %s (%" PRIu64 " training / %" PRIu64 " test examples); %zu client(s)",
-               rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, self->n_admitted);
+               rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, fl_peers_admitted (self->peer_table));
     if (self->mean)
         s_send_standardise (self, p);     /* late joiner: gets the global statistics */
     return 1;
@@ -1965,35 +1804,35 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
     }
-    if (self->cfg.robust && p->sa_bucket >= 0) {
-        /* plaintext buckets: unweighted sums, finite values only */
-        for (size_t i = 0; i < self->n_params; i++)
-            if (!isfinite (self->scratch[i])) {
-                s_reject (self, p, "UPDATE", "non-finite values");
-                return 0;
-            }
-        double norm = 0;
-        if (self->cfg.dp)            /* the bound every sensitivity rests on (s_dp_release) */
-            norm = fl_dp_clip_l2 (self->scratch, self->n_params, self->cfg.clip_norm);
-        s_bucket_t *bk = &self->buckets[p->sa_bucket];
-        if (s_dp_extra_coords (self))
-            bk->sum[self->n_params + 2] += s_dp_indicator (self, norm);
-        for (size_t i = 0; i < self->n_params; i++)
-            bk->sum[i] += self->scratch[i];
-        bk->sum[self->n_params] += 1;
-        bk->sum[self->n_params + 1] += isfinite (loss) && loss >= 0 ? loss : 0;
-        bk->survivors++;
-        return 1;
+    if (p->sa_bucket < 0) {
+        s_discard (self, p, "UPDATE", "peer is in no bucket of this round");
+        return 0;
     }
-    if (fl_fedavg_add (self->fedavg, self->scratch, n) != 0) {
+    /* plaintext buckets: sums of weighted updates (FedAvg: the example
+       count capped at example_cap; a robust rule: unweighted), finite
+       values only */
+    if (!self->cfg.robust && n == 0) {
         s_reject (self, p, "UPDATE", "non-finite values or zero examples");
         return 0;
     }
-    if (isfinite (loss)) {
-        uint64_t w = self->cfg.example_cap && n > self->cfg.example_cap ? self->cfg.example_cap : n;
-        self->loss_sum += loss * (double) w;
-        self->loss_weight += (double) w;
-    }
+    for (size_t i = 0; i < self->n_params; i++)
+        if (!isfinite (self->scratch[i])) {
+            s_reject (self, p, "UPDATE", self->cfg.robust ? "non-finite values" : "non-finite values or zero examples");
+            return 0;
+        }
+    double norm = 0;
+    if (self->privacy)           /* the bound every sensitivity rests on (fl_privacy_release) */
+        norm = fl_dp_clip_l2 (self->scratch, self->n_params, fl_privacy_clip_norm (self->privacy));
+    s_bucket_t *bk = &self->buckets[p->sa_bucket];
+    if (s_extra_coords (self))
+        bk->sum[self->n_params + 2] += fl_privacy_indicator (self->privacy, norm);
+    uint64_t w = self->cfg.robust ? 1 : self->cfg.example_cap && n > self->cfg.example_cap ? self->cfg.example_cap : n;
+    for (size_t i = 0; i < self->n_params; i++)
+        bk->sum[i] += (double) w * self->scratch[i];
+    bk->sum[self->n_params] += (double) w;
+    /* a non-finite loss counts as 0 (it cannot poison the reported mean) */
+    bk->sum[self->n_params + 1] += (double) w * (isfinite (loss) && (loss >= 0 || !self->cfg.robust) ? loss : 0);
+    bk->survivors++;
     return 1;
 }
 
@@ -2014,39 +1853,11 @@ int
 fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id_len,
                      const char *member, const uint8_t *data, size_t len)
 {
-    s_peer_t *p = s_peer_find (self, id, id_len);
-    if (!p && member && member[0]) {
-        /* Transport identity (CURVE): a member that reconnects gets a new
-           routing id; only a connection authenticated with the member's own
-           key takes its slot (and the coordinator's messages) back. */
-        for (size_t i = 0; i < self->n_peers && !p; i++)
-            if (strcmp (self->peers[i].auth_member, member) == 0) {
-                p = &self->peers[i];
-                zsys_info ("coordinator: %s reconnected (new connection authenticated with its key)", p->name);
-                if (id_len > sizeof p->id)
-                    id_len = sizeof p->id;
-                memcpy (p->id, id, id_len);
-                p->id_len = id_len;
-            }
-    }
-    if (!p) {
-        p = s_peer_add (self, id, id_len);
-        if (!p) {
-            zsys_warning ("coordinator: too many unknown peers; message dropped");
-            return 0;
-        }
-    }
-    if (member && member[0]) {
-        if (p->auth_member[0] && strcmp (p->auth_member, member) != 0) {
-            /* Another member's connection uses this member's routing id:
-               nothing it sends is credited to the member the id is pinned to. */
-            zsys_warning ("coordinator: dropped a message on %s's routing id: the connection authenticated as "
-                          "'%s' (routing ids are pinned to the authenticated member)", p->auth_member, member);
-            return 0;
-        }
-        snprintf (p->name, sizeof p->name, "%s", member);
-        snprintf (p->auth_member, sizeof p->auth_member, "%s", member);
-    }
+    s_peer_t *p = fl_peers_route (self->peer_table, id, id_len, member);
+    self->peers = fl_peers_table (self->peer_table);
+    self->n_peers = fl_peers_size (self->peer_table);
+    if (!p)
+        return 0;
 
     char why[160];
     fl_wire_limits_t limits = p->admitted ? fl_wire_limits_default () : fl_wire_limits_preauth ();
@@ -2059,7 +1870,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     const char *tname = fl_wire_type_name (type);
     int accepted = 0;
 
-    if (p->strikes >= S_MAX_STRIKES && type != FL_WIRE_HELLO)
+    if (fl_peers_quarantined (p) && type != FL_WIRE_HELLO)
         goto done;                /* quarantined: only a valid HELLO is heard */
     if (type == FL_WIRE_HELLO) {
         accepted = s_on_hello (self, p, m, now);
@@ -2068,10 +1879,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     if (!p->admitted) {
         /* Unknown (the coordinator restarted, or the member was left out):
            a polite answer, no strike; the client says HELLO again. */
-        if (p->last_rehello < 0 || now - p->last_rehello >= 1000) {
-            /* once a second at most: a dozen heartbeats queued while the
-               coordinator was down need one answer, not a dozen HELLOs */
-            p->last_rehello = now;
+        if (fl_peers_may_ask_hello (p, now)) {
             s_send_simple (self, p, FL_WIRE_REJECT, "not admitted: send HELLO first");
             s_discard (self, p, tname, "peer has not been admitted (coordinator restarted?); asked it to say HELLO");
         }
@@ -2092,11 +1900,7 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
     if (type == FL_WIRE_BYE) {
         const char *r = fl_wire_get_cstr (m, "reason");
         zsys_info ("coordinator: %s left: %s", p->name, r ? r : "(no reason)");
-        p->ready = 0;
-        p->admitted = 0;
-        self->n_admitted--;
-        if (p->expected && !p->answered)
-            p->expected = 0;       /* no longer waited for */
+        fl_peers_leave (self->peer_table, p);
         accepted = 1;
         goto done;
     }
@@ -2166,7 +1970,7 @@ void
 fl_round_on_tick (fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS) {
-        if (self->n_admitted >= self->cfg.min_clients && self->model) {
+        if (fl_peers_admitted (self->peer_table) >= self->cfg.min_clients && self->model) {
             if (self->mean)
                 s_start_train (self, now);     /* resumed: round 0 already happened */
             else
@@ -2175,7 +1979,7 @@ fl_round_on_tick (fl_round_t *self, int64_t now)
         else if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
             char why[128];
             snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
-                      self->n_admitted, self->cfg.min_clients);
+                      fl_peers_admitted (self->peer_table), self->cfg.min_clients);
             s_fail (self, why);
         }
         return;
@@ -2238,9 +2042,8 @@ fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len, uint8_t
     self->out_head = o->next;
     if (!self->out_head)
         self->out_tail = NULL;
-    self->last_out_peer = o->peer;
-    *id = o->peer->id;
-    *id_len = o->peer->id_len;
+    *id = self->peers[o->peer].id;
+    *id_len = self->peers[o->peer].id_len;
     *data = o->data;
     *len = o->len;
     free (o);
@@ -2278,7 +2081,7 @@ fl_round_secure_state (const fl_round_t *self)
     return least;
 }
 uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
-size_t fl_round_clients (const fl_round_t *self) { return self->n_admitted; }
+size_t fl_round_clients (const fl_round_t *self) { return fl_peers_admitted (self->peer_table); }
 const char *fl_round_failure (const fl_round_t *self) { return self->failure; }
 const float *fl_round_params (const fl_round_t *self) { return self->params; }
 size_t fl_round_num_params (const fl_round_t *self) { return self->n_params; }
@@ -2292,31 +2095,7 @@ const uint8_t *fl_round_fingerprint (const fl_round_t *self) { return self->mode
 size_t
 fl_round_member_names (const fl_round_t *self, char *buf, size_t cap)
 {
-    assert (buf && cap > 0);
-    buf[0] = '\0';
-    size_t n = 0, used = 0;
-    int truncated = 0;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        const s_peer_t *p = &self->peers[i];
-        if (!p->admitted)
-            continue;
-        int seen = 0;                  /* a member that reconnected has an earlier peer entry */
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = self->peers[j].admitted && strcmp (self->peers[j].name, p->name) == 0;
-        if (seen)
-            continue;
-        n++;
-        if (truncated)
-            continue;
-        size_t need = strlen (p->name) + (used ? 2 : 0);
-        if (used + need + 4 >= cap) {  /* room for ", ..." is kept */
-            snprintf (buf + used, cap - used, "%s", used ? ", ..." : "...");
-            truncated = 1;
-            continue;
-        }
-        used += (size_t) snprintf (buf + used, cap - used, "%s%s", used ? ", " : "", p->name);
-    }
-    return n;
+    return fl_peers_member_names (self->peer_table, buf, cap);
 }
 
 int
@@ -2330,510 +2109,6 @@ fl_round_save_model (const fl_round_t *self, const char *path)
                               self->round);
 }
 
-/* ---- differential privacy (docs/PRIVACY.md) -----------------------------------
-
-   Where it sits in a round:
-     s_start_train   s_dp_before_round: fix z and the rates (first round), check
-                     that one more round keeps epsilon within the budget (else
-                     end training cleanly), charge the accountant.  Client-level:
-                     s_dp_poisson_cohort replaces the fixed-size cohort.
-     TRAIN           s_dp_put_train tells clients the unit (record-level: C_rec,
-                     q, K; the client then sends the sum of its clipped
-                     per-example gradients instead of a model difference).
-     s_finish_robust s_dp_release adds discrete Gaussian noise to the robust
-                     aggregate, calibrated to the rule's sensitivity
-                     (fl_dp_aggregator_sensitivity); s_dp_update_scale turns a
-                     record-level aggregate of gradient sums into an SGD step.
-   Distributed mode (dp_distributed, secure only): s_dp_encoding calibrates each
-   bucket's per-client noise sigma_i and the encoding's headroom
-   (fl_dp_dist_calibrate), s_dp_put_train announces them, the clients add the
-   noise before masking, and s_dp_release only checks that every bucket sum
-   used carried at least sigma^2 and adds nothing.
-   The accountant is charged when a round starts, before anything is known of
-   its outcome, so a round that is later skipped still counts (conservative).
-*/
-
-static const char *
-s_dp_config_error (const fl_round_config_t *cfg)
-{
-    if (cfg->dp == FL_ROUND_DP_OFF && cfg->dp_distributed)
-        return "distributed noise (--dp-distributed) needs differential privacy (--dp-unit record|client)";
-    if (cfg->dp != FL_ROUND_DP_RECORD && cfg->dp != FL_ROUND_DP_CLIENT)
-        return "differential privacy: the unit must be record or client";
-    if (cfg->dp_distributed && !cfg->secure)
-        return "distributed differential privacy (--dp-distributed) needs secure aggregation: the clients' noise "
-               "shares protect only a masked sum (drop --plaintext, or drop --dp-distributed for central noise)";
-    if (!cfg->robust)
-        return "differential privacy needs fixed denominators: FedAvg's example-weighted mean has none; "
-               "use a rule over bucket means (--aggregator mean gives the unweighted mean)";
-    if (!(cfg->dp_delta > 0 && cfg->dp_delta < 1))
-        return "differential privacy: delta must be in (0, 1)";
-    if (!(cfg->dp_epsilon >= 0) || !isfinite (cfg->dp_epsilon))
-        return "differential privacy: the epsilon budget must be a finite number >= 0";
-    if (cfg->dp_noise_multiplier < 0 && !(cfg->dp_epsilon > 0))
-        return "differential privacy: give an epsilon budget or a noise multiplier";
-    if (cfg->dp_noise_multiplier == 0 && cfg->dp_epsilon > 0)
-        return "differential privacy: a noise multiplier of 0 (no noise) spends an infinite epsilon, "
-               "so it cannot have a budget";
-    if (!(cfg->dp_noise_multiplier <= FL_ACCOUNTANT_MAX_SIGMA))
-        return "differential privacy: noise multiplier out of range";
-    if (cfg->dp == FL_ROUND_DP_RECORD
-        && (!(cfg->dp_clip > 0 && cfg->dp_clip <= 1e4) || cfg->dp_steps < 1 || cfg->dp_steps > 1000))
-        return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
-               "steps required";
-    if (cfg->dp_adaptive_clip) {
-        if (cfg->dp_distributed)
-            return "adaptive clipping with distributed noise (--dp-adaptive-clip with --dp-distributed) is not "
-                   "implemented: the count of unclipped updates would need its own noise shares from the clients, "
-                   "and the coordinator would see it un-noised (use one or the other)";
-        if (cfg->dp != FL_ROUND_DP_CLIENT)
-            return "adaptive clipping is implemented for client-level differential privacy only: record-level "
-                   "clipping happens per example inside each client's local steps, and a count of unclipped "
-                   "examples would need its own per-record accounting (docs/PRIVACY.md)";
-        if (!(cfg->clip_norm >= FL_DP_ADACLIP_MIN && cfg->clip_norm <= FL_DP_ADACLIP_MAX))
-            return "adaptive clipping: the starting clipping norm must be in [1e-6, 1e5]";
-        if (!(cfg->dp_target_quantile >= 0 && cfg->dp_target_quantile <= 1))
-            return "adaptive clipping: the target quantile must be in [0, 1]";
-        if (!(cfg->dp_clip_lr > 0 && cfg->dp_clip_lr <= 10))
-            return "adaptive clipping: the clipping-norm learning rate must be in (0, 10]";
-        if (!(cfg->dp_count_noise < 0 || cfg->dp_count_noise == 0
-              || (cfg->dp_count_noise >= FL_DP_SIGMA_MIN && cfg->dp_count_noise <= 1e6)))
-            return "adaptive clipping: the count noise must be 0 or in [2^-10, 1e6] (negative: the default)";
-        if (cfg->dp_count_noise == 0 && cfg->dp_noise_multiplier != 0)
-            return "adaptive clipping: a count noise of 0 releases the count without noise, so it is allowed "
-                   "only with --dp-noise-multiplier 0 (no privacy, for comparisons)";
-        if (cfg->dp_count_noise > 0 && cfg->dp_noise_multiplier > 0 && !(2 * cfg->dp_count_noise > cfg->dp_noise_multiplier))
-            return "adaptive clipping: the count noise must exceed half the noise multiplier (2 sigma_b > z, "
-                   "Andrew et al. 2021, Theorem 1): the count alone would otherwise spend the whole budget";
-    }
-    return NULL;
-}
-
-static int
-s_dp_new (fl_round_t *self)
-{
-    self->dp_z = self->dp_rate = self->dp_q = NAN;
-    self->dp_last_sens = self->dp_last_sigma = NAN;
-    self->dp_sigma_b = self->dp_z_delta = self->dp_last_frac = NAN;
-    if (!self->cfg.dp)
-        return 0;
-    self->dp_acc = fl_accountant_new ();
-    self->dp_rng = fl_rng_new_random ();
-    if (!self->dp_acc || !self->dp_rng) {
-        fl_accountant_destroy (&self->dp_acc);
-        fl_rng_destroy (&self->dp_rng);
-        return -1;
-    }
-    return 0;
-}
-
-/*  Adaptive clipping: fixes the count noise sigma_b (the default is the
-    paper's: expected cohort size / 20, the cohort expected from the clients
-    admitted at the first round) and the update's noise multiplier z_delta
-    (Andrew et al. 2021, Theorem 1), once z is known (also after a restore,
-    which brings sigma_b back).  Fails the run when 2 sigma_b <= z. */
-static int
-s_dp_adaclip_fix (fl_round_t *self)
-{
-    const fl_round_config_t *c = &self->cfg;
-    if (isnan (self->dp_sigma_b))
-        self->dp_sigma_b = c->dp_count_noise >= 0 ? c->dp_count_noise
-                                                  : self->dp_rate * (double) self->n_admitted / 20.0;
-    if (self->dp_z > 0 && !(2 * self->dp_sigma_b > self->dp_z)) {
-        char why[256];
-        snprintf (why, sizeof why, "adaptive clipping: the count noise %.4g is too small for the noise multiplier "
-                  "%.4g (need 2 x count noise > z, Andrew et al. 2021, Theorem 1); raise --dp-count-noise", self->dp_sigma_b,
-                  self->dp_z);
-        s_fail (self, why);
-        return -1;
-    }
-    if (self->dp_sigma_b != 0 && !(2 * self->dp_sigma_b >= FL_DP_SIGMA_MIN && 2 * self->dp_sigma_b <= FL_DP_SIGMA_MAX)) {
-        s_fail (self, "adaptive clipping: the count noise is below the sampler's range");
-        return -1;
-    }
-    self->dp_z_delta = fl_dp_adaclip_update_z (self->dp_z, self->dp_sigma_b);
-    if (isnan (self->dp_z_delta) || !(self->dp_z_delta <= FL_ACCOUNTANT_MAX_SIGMA)) {
-        s_fail (self, "adaptive clipping: no update noise multiplier fits the budget (see the log above)");
-        return -1;
-    }
-    return 0;
-}
-
-/*  Fixes the per-example rate q (record-level), the per-round rate charged
-    and the noise multiplier, once; and, in every process (also after a
-    restore), the record-level contribution bound and expected batch from the
-    admitted clients' training-set sizes (public: sent in HELLO). */
-static int
-s_dp_fix (fl_round_t *self)
-{
-    const fl_round_config_t *c = &self->cfg;
-    double n_sum = 0, n_max = 0;
-    size_t n_cl = 0;
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].admitted && self->peers[i].n_train > 0) {
-            n_sum += (double) self->peers[i].n_train;
-            n_max = fmax (n_max, (double) self->peers[i].n_train);
-            n_cl++;
-        }
-    if (c->dp == FL_ROUND_DP_RECORD && n_cl == 0) {
-        s_fail (self, "record-level differential privacy: no client announced its training-set size");
-        return -1;
-    }
-    if (!self->dp_fixed) {
-        if (c->dp == FL_ROUND_DP_RECORD) {
-            /* Poisson rate with an expected batch of batch_size examples at
-               the average client; K batches per round include a record at
-               least once with probability 1 - (1 - q)^K */
-            double q = fmin (1.0, (double) c->batch_size / (n_sum / (double) n_cl));
-            self->dp_q = q;
-            self->dp_rate = q >= 1 ? 1.0 : -expm1 ((double) c->dp_steps * log1p (-q));
-        }
-        else
-            self->dp_rate = c->fraction;
-        if (c->dp_noise_multiplier >= 0)
-            self->dp_z = c->dp_noise_multiplier;
-        else if (fl_dp_find_noise_multiplier (c->dp_epsilon, c->dp_delta, self->dp_rate, c->rounds,
-                                              &self->dp_z) != 0) {
-            s_fail (self, "differential privacy: no noise multiplier reaches the epsilon budget over the "
-                          "planned rounds (see the log above)");
-            return -1;
-        }
-        self->dp_fixed = 1;
-    }
-    if (c->dp_adaptive_clip && s_dp_adaclip_fix (self) != 0)
-        return -1;
-    if (c->dp == FL_ROUND_DP_RECORD && !(self->dp_batch > 0)) {
-        /* A client's contribution is a sum of ~Poisson(K q n) clipped
-           gradients: bound it (a projection, so one record still moves it by
-           at most K C_rec) at K C_rec (b + 4 sqrt(b) + 4), b = q n_max, which
-           the sum rarely reaches; this is the clip and encoding bound
-           secure aggregation uses in record-level rounds. */
-        double b = self->dp_q * n_max, M = (double) c->dp_steps * c->dp_clip * (b + 4 * sqrt (b) + 4);
-        if (!(M < 1e6)) {
-            s_fail (self, "record-level differential privacy: the per-client contribution bound exceeds 1e6 "
-                          "(lower --dp-clip, --batch-size or --dp-steps)");
-            return -1;
-        }
-        self->cfg.clip_norm = M;
-        self->dp_batch = (double) c->dp_steps * self->dp_q * n_sum / (double) n_cl;
-    }
-    if (!self->dp_logged++)
-        zsys_info ("coordinator: differential privacy, %s-level: noise multiplier %.4g, sample rate %.4g per "
-                   "round%s, delta %g, budget %s%.4g; contributions bounded at %g",
-                   c->dp == FL_ROUND_DP_RECORD ? "record" : "client", self->dp_z, self->dp_rate,
-                   c->dp == FL_ROUND_DP_RECORD ? " (records)" : " (clients)", c->dp_delta,
-                   c->dp_epsilon > 0 ? "epsilon " : "none, ", c->dp_epsilon, c->clip_norm);
-    if (c->dp_adaptive_clip && self->dp_logged == 1)
-        zsys_info ("coordinator: adaptive clipping (Andrew et al. 2021): C %g, target quantile %g, rate %g, count "
-                   "noise %g; the update's noise multiplier is %.4g so that update and count together are charged "
-                   "as noise multiplier %.4g", c->clip_norm, c->dp_target_quantile, c->dp_clip_lr, self->dp_sigma_b,
-                   self->dp_z_delta, self->dp_z);
-    return 0;
-}
-
-/* Training ends here (budget): the same goodbye as after the last round. */
-static void
-s_dp_stop (fl_round_t *self)
-{
-    self->phase = FL_ROUND_DONE;
-    self->phase_deadline = -1;
-    s_clear_expected (self);
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i].admitted)
-            s_send_simple (self, &self->peers[i], FL_WIRE_BYE, "training finished: privacy budget reached");
-    zsys_warning ("coordinator: %s", self->stop_reason);
-}
-
-static int
-s_dp_before_round (fl_round_t *self)
-{
-    if (s_dp_fix (self) != 0)
-        return -1;
-    double eps = fl_accountant_epsilon_after (self->dp_acc, self->dp_z, self->dp_rate, 1, self->cfg.dp_delta, NULL);
-    if (isnan (eps)) {
-        s_fail (self, "differential privacy: the accountant could not evaluate the next round");
-        return -1;
-    }
-    if (self->cfg.dp_epsilon > 0 && eps > self->cfg.dp_epsilon) {
-        snprintf (self->stop_reason, sizeof self->stop_reason,
-                  "privacy budget reached: round %" PRIu64 " would bring epsilon to %.4g, above the budget %.4g "
-                  "(delta %g); training stopped after %" PRIu64 " round(s) at epsilon %.4g",
-                  self->round + 1, eps, self->cfg.dp_epsilon, self->cfg.dp_delta, self->round,
-                  fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL));
-        s_dp_stop (self);
-        return -1;
-    }
-    if (fl_accountant_add (self->dp_acc, self->dp_z, self->dp_rate, 1) != 0) {
-        s_fail (self, "differential privacy: the accountant refused the round");
-        return -1;
-    }
-    self->dp_round_eps = eps;
-    return 0;
-}
-
-/*  Client-level: each ready client joins independently with probability q
-    (the cohort fraction), from the CSPRNG: the accountant's amplification
-    by sampling needs a sample the adversary cannot predict.  The kept
-    clients stay in the (random) order of idx, so buckets remain random. */
-static size_t
-s_dp_poisson_cohort (fl_round_t *self, uint32_t *idx, size_t ready)
-{
-    size_t k = 0;
-    for (size_t j = 0; j < ready; j++)
-        if (self->dp_rate >= 1 || fl_rng_double (self->dp_rng) < self->dp_rate)
-            idx[k++] = idx[j];
-    return k;
-}
-
-/*  A Poisson cohort smaller than one bucket cannot be aggregated: the round
-    is skipped (its charge stays: conservative) and the model is unchanged. */
-static int
-s_dp_cohort_too_small (fl_round_t *self, int64_t now, size_t k)
-{
-    size_t need = self->cfg.bucket_size > 2 ? self->cfg.bucket_size : 2;
-    if (k >= need)
-        return 0;
-    self->cur.skipped = 1;
-    zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket (%zu); "
-                  "global model unchanged", self->round, k, need);
-    s_start_eval (self, now);
-    return 1;
-}
-
-static void
-s_dp_put_train (fl_round_t *self, fl_wire_writer_t *w, const s_bucket_t *bk)
-{
-    if (!self->cfg.dp)
-        return;
-    fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.dp);
-    if (self->cfg.dp_adaptive_clip)
-        fl_wire_put_u64 (w, "dp_adaptive", 1);   /* append the unclipped indicator (secure: masked) */
-    if (self->cfg.dp == FL_ROUND_DP_RECORD) {
-        fl_wire_put_f64 (w, "dp_clip", self->cfg.dp_clip);
-        fl_wire_put_f64 (w, "dp_q", self->dp_q);
-        fl_wire_put_u64 (w, "dp_steps", self->cfg.dp_steps);
-    }
-    if (self->cfg.dp_distributed && bk) {
-        fl_wire_put_f64 (w, "dp_z", self->dp_z);
-        fl_wire_put_f64 (w, "dp_sigma_i", bk->dp_sigma_i);
-    }
-}
-
-/*  L2 sensitivity of one bucket's sum to one unit, in the update's units,
-    before the encoding's rounding: client-level the clipping norm C,
-    record-level K C_rec (one record moves its client's sum of clipped
-    per-example gradients by at most C_rec in each of K batches). */
-static double
-s_dp_unit_sensitivity (const fl_round_t *self)
-{
-    return self->cfg.dp == FL_ROUND_DP_RECORD ? (double) self->cfg.dp_steps * self->cfg.dp_clip : self->cfg.clip_norm;
-}
-
-/*  The bucket's fixed-point encoding and, in distributed mode, its members'
-    noise.  The noise must survive the worst case: only t members reach the
-    sum (the secure-aggregation threshold), and the coordinator may collude
-    with up to ceil(sa_corrupt n) of them, who know (or skip) their own
-    shares.  So each member adds sigma_i^2 = sigma^2 / (t - c) and any sum
-    that unmasks carries at least sigma^2 of honest noise; more survivors
-    only add noise.  fl_dp_dist_calibrate also widens the encoding so the
-    noisy sum cannot wrap (FL_DP_DIST_TAIL standard deviations of headroom). */
-static int
-s_dp_encoding (fl_round_t *self, s_bucket_t *bk, double max_abs, uint32_t t)
-{
-    bk->dp_sigma_i = 0;
-    bk->dp_t = 0;
-    if (!self->cfg.dp || !self->cfg.dp_distributed)
-        return fl_quant_encoding_init (&bk->enc, max_abs, bk->n);
-    uint32_t c = (uint32_t) ceil (self->cfg.sa_corrupt * (double) bk->n - 1e-9);
-    if (t <= c) {
-        zsys_error ("coordinator: distributed noise: a bucket of %u with threshold %u may hold only colluding "
-                    "members (--sa-corrupt %g)", bk->n, t, self->cfg.sa_corrupt);
-        return -1;
-    }
-    bk->dp_t = t - c;
-    if (fl_dp_dist_calibrate (self->dp_z, s_dp_unit_sensitivity (self), self->n_params, bk->n, bk->dp_t, max_abs,
-                              &bk->enc, &bk->dp_sigma_i) != 0)
-        return -1;
-    return 0;
-}
-
-/*  Checkpoints record the mode (key "dp.distributed"; absent in checkpoints
-    of older runs, which were central): a run resumed in the other mode would
-    describe the earlier rounds' noise wrongly.  ck: write; from: check. */
-static int
-s_dp_checkpoint (fl_round_t *self, struct fl_checkpoint_t *ck, const struct fl_checkpoint_t *from)
-{
-    if (ck)
-        return fl_checkpoint_put_u64 (ck, "dp.distributed", self->cfg.dp_distributed ? 1 : 0);
-    uint64_t v = 0;
-    if (from && fl_checkpoint_has (from, "dp.distributed") && fl_checkpoint_get_u64 (from, "dp.distributed", &v) != 0)
-        return -1;
-    return (v != 0) == (self->cfg.dp_distributed != 0) ? 0 : -1;
-}
-
-/*  Distributed mode: the clients added the noise; check that every bucket
-    sum used holds at least sigma^2 = (z Delta)^2 of it (grid units) and
-    record what was released.  Adds nothing. */
-static int
-s_dp_release_distributed (fl_round_t *self, size_t np)
-{
-    double min_sigma = INFINITY, sens = NAN;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!bk->ok || !bk->sum)
-            continue;
-        double scale = bk->enc.scale;
-        double sigma = self->dp_z * (s_dp_unit_sensitivity (self) * scale + 2.0 * sqrt ((double) np));
-        if (self->dp_z > 0 && !((double) bk->survivors * bk->dp_sigma_i * bk->dp_sigma_i >= sigma * sigma
-                                && bk->survivors >= bk->dp_t)) {
-            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: %u survivor(s) carry less than the calibrated "
-                        "noise; nothing released", self->round, b, bk->survivors);
-            return -1;
-        }
-        min_sigma = fmin (min_sigma, sqrt ((double) bk->survivors) * bk->dp_sigma_i / scale);
-        sens = fmax (isnan (sens) ? 0 : sens, s_dp_unit_sensitivity (self) + 2.0 * sqrt ((double) np) / scale);
-    }
-    if (isnan (sens))
-        return -1;
-    self->dp_last_sens = sens;
-    self->dp_last_sigma = min_sigma;
-    zsys_info ("coordinator: round %" PRIu64 ": %s over noisy bucket sums (distributed noise, none added here): "
-               "bucket-sum sensitivity %.4g, smallest noise sigma %.4g; epsilon %.4g at delta %g", self->round,
-               fl_robust_kind_name (self->cfg.robust_kind), sens, min_sigma, self->cur.epsilon, self->cfg.dp_delta);
-    return 0;
-}
-
-/*  Adaptive clipping, after the update's release (Andrew et al. 2021,
-    Algorithm 1): the sum over the usable buckets of the shifted indicators
-    b_i - 1/2 (decoded from the masked sums in secure mode: the coordinator
-    sees bucket totals only), each bucket's total clamped to what its
-    survivors can contribute, [-n/2, n/2] (a client that lies about its
-    indicator moves the count by at most 1/2 more than an honest one), plus
-    discrete Gaussian noise sigma_b, over the EXPECTED cohort q N (the same
-    fixed denominator as the mean rule's release), gives the noisy fraction
-    of unclipped updates b; C moves geometrically towards the target
-    quantile for the next round.  Only the noisy count is used. */
-static int
-s_dp_adaclip_release (fl_round_t *self, size_t np)
-{
-    const fl_round_config_t *c = &self->cfg;
-    double shifted = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
-            continue;
-        double half = (double) bk->survivors / 2.0, v = bk->sum[np + 2];
-        shifted += isnan (v) ? 0 : v < -half ? -half : v > half ? half : v;
-    }
-    double expected = self->dp_rate * (double) self->cur.ready, frac;
-    if (fl_dp_adaclip_fraction (self->dp_rng, shifted, self->dp_sigma_b, expected, &frac) != 0)
-        return -1;
-    double next = fl_dp_adaclip_next (c->clip_norm, frac, c->dp_target_quantile, c->dp_clip_lr);
-    if (isnan (next))
-        return -1;
-    zsys_info ("coordinator: round %" PRIu64 ": adaptive clipping: noisy fraction of unclipped updates %.3f "
-               "(target %g); clipping norm %.4g -> %.4g", self->round, frac, c->dp_target_quantile, c->clip_norm,
-               next);
-    self->dp_last_frac = frac;
-    self->cfg.clip_norm = next;
-    return 0;
-}
-
-/*  Adds the noise to the robust aggregate out (np) in place.  One unit
-    changes one bucket's sum by at most delta (client-level C, record-level
-    K C_rec, plus the encoding's rounding), each bucket mean has the fixed
-    denominator of its planned size (at least s) and norm at most the
-    per-client bound; the rule's sensitivity follows (docs/PRIVACY.md).
-    Client-level with the mean rule releases McMahan et al.'s fixed-
-    denominator estimator instead: sum of all clipped updates / (q N), N the
-    ready clients when the cohort was drawn; it does not depend on how the
-    cohort was split into buckets. */
-static int
-s_dp_release (fl_round_t *self, double *out, size_t np)
-{
-    const fl_round_config_t *c = &self->cfg;
-    size_t B = 0;
-    double s = INFINITY, enc = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(c->secure ? bk->ok : bk->survivors > 0) || !bk->sum)
-            continue;
-        B++;
-        s = fmin (s, (double) bk->n);
-        if (c->secure)   /* stochastic rounding moves each encoded coordinate by < 1/scale */
-            enc = fmax (enc, 2.0 * sqrt ((double) np) / bk->enc.scale);
-    }
-    self->cur.train_loss = NAN;          /* clients send no loss under DP: it is not noised */
-    if (B == 0)
-        return -1;
-    if (c->dp_distributed)
-        return s_dp_release_distributed (self, np);
-    double delta = (c->dp == FL_ROUND_DP_RECORD ? (double) c->dp_steps * c->dp_clip : c->clip_norm) + enc;
-    double max_norm = c->clip_norm + enc;
-    double sens;
-    if (c->dp == FL_ROUND_DP_CLIENT && c->robust_kind == FL_ROBUST_MEAN && c->robust_params.M <= 0) {
-        double qn = self->dp_rate * (double) self->cur.ready;
-        memset (out, 0, np * sizeof (double));
-        for (size_t b = 0; b < self->n_buckets; b++) {
-            const s_bucket_t *bk = &self->buckets[b];
-            if ((c->secure ? bk->ok : bk->survivors > 0) && bk->sum)
-                for (size_t i = 0; i < np; i++)
-                    out[i] += bk->sum[i] / qn;
-        }
-        sens = delta / qn;
-    }
-    else
-        sens = fl_dp_aggregator_sensitivity (c->robust_kind, &c->robust_params, B, s, delta, max_norm);
-    if (isnan (sens))
-        return -1;
-    self->dp_last_sens = sens;
-    self->dp_last_sigma = 0;
-    /* adaptive clipping: the update takes z_delta, the count the rest of z */
-    double z = c->dp_adaptive_clip ? self->dp_z_delta : self->dp_z;
-    if (z == 0)                          /* no noise: the epsilon = infinity comparison run */
-        return c->dp_adaptive_clip ? s_dp_adaclip_release (self, np) : 0;
-    double step, sigma;
-    if (fl_dp_noise_grid (z, sens, np, &step, &sigma) != 0
-        || fl_dp_discrete_gaussian_add_f64 (self->dp_rng, sigma, step, out, np) != 0)
-        return -1;
-    self->dp_last_sigma = sigma;
-    if (c->dp_adaptive_clip && s_dp_adaclip_release (self, np) != 0)
-        return -1;
-    zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of >= %g: sensitivity %.4g, noise sigma %.4g "
-               "(grid %g); epsilon %.4g at delta %g", self->round, fl_robust_kind_name (c->robust_kind), B, s, sens,
-               sigma, step, self->cur.epsilon, c->dp_delta);
-    return 0;
-}
-
-/*  Record-level: the released aggregate is (an estimate of) one client's
-    sum of clipped per-example gradients; the step is SGD on it,
-    -lr * aggregate / (expected number of clipped gradients per client and
-    round, K q n_mean), handed to the server optimizer as the round's update. */
-static double
-s_dp_update_scale (const fl_round_t *self)
-{
-    if (self->cfg.dp != FL_ROUND_DP_RECORD)
-        return 1.0;
-    return -self->cfg.client_lr / self->dp_batch;
-}
-
-/*  Coordinates after [w·Δ, w, w·loss] in each contribution: adaptive
-    clipping adds the shifted indicator b_i - 1/2. */
-static size_t
-s_dp_extra_coords (const fl_round_t *self)
-{
-    return self->cfg.dp_adaptive_clip ? 1 : 0;
-}
-
-/*  The shifted indicator of one plaintext update: +1/2 if its norm before
-    clipping was at most C_t, else -1/2 (a norm of -1 marks an update that
-    could not be clipped: counted as clipped). */
-static double
-s_dp_indicator (const fl_round_t *self, double norm)
-{
-    return norm >= 0 && norm <= self->cfg.clip_norm ? 0.5 : -0.5;
-}
-
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
 
 double
@@ -2843,39 +2118,58 @@ fl_round_sa_dropout (const fl_round_t *self)
     return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : self->sa_dropout_used;
 }
 
+/* ---- differential privacy: the round's view of its fl_privacy_t ---------- */
+
 double
 fl_round_dp_clip_norm (const fl_round_t *self)
 {
-    return self->cfg.dp && self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;
+    return self->privacy && self->cfg.dp_adaptive_clip ? fl_privacy_clip_norm (self->privacy) : NAN;
 }
 
 void
 fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac)
 {
-    int on = self->cfg.dp && self->cfg.dp_adaptive_clip;
-    if (sigma_b)
-        *sigma_b = on ? self->dp_sigma_b : NAN;
-    if (z_delta)
-        *z_delta = on ? self->dp_z_delta : NAN;
-    if (last_frac)
-        *last_frac = on ? self->dp_last_frac : NAN;
+    if (self->privacy)
+        fl_privacy_adaclip (self->privacy, sigma_b, z_delta, last_frac);
+    else {
+        if (sigma_b)
+            *sigma_b = NAN;
+        if (z_delta)
+            *z_delta = NAN;
+        if (last_frac)
+            *last_frac = NAN;
+    }
 }
-double fl_round_dp_noise_multiplier (const fl_round_t *self) { return self->cfg.dp ? self->dp_z : NAN; }
-double fl_round_dp_sample_rate (const fl_round_t *self) { return self->cfg.dp ? self->dp_rate : NAN; }
+
+double
+fl_round_dp_noise_multiplier (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_noise_multiplier (self->privacy) : NAN;
+}
+
+double
+fl_round_dp_sample_rate (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_sample_rate (self->privacy) : NAN;
+}
 
 double
 fl_round_dp_epsilon (const fl_round_t *self)
 {
-    return self->cfg.dp ? fl_accountant_epsilon (self->dp_acc, self->cfg.dp_delta, NULL) : NAN;
+    return self->privacy ? fl_privacy_epsilon (self->privacy) : NAN;
 }
 
 void
 fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma)
 {
-    if (sensitivity)
-        *sensitivity = self->dp_last_sens;
-    if (sigma)
-        *sigma = self->dp_last_sigma;
+    if (self->privacy)
+        fl_privacy_last_noise (self->privacy, sensitivity, sigma);
+    else {
+        if (sensitivity)
+            *sensitivity = NAN;
+        if (sigma)
+            *sigma = NAN;
+    }
 }
 
 void
@@ -2883,121 +2177,26 @@ fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
 {
     assert (buf && cap);
     buf[0] = 0;
-    const fl_round_config_t *c = &self->cfg;
-    if (!c->dp)
-        return;
-    double eps = fl_round_dp_epsilon (self);
-    int rec = c->dp == FL_ROUND_DP_RECORD;
-    char e[32];
-    if (isinf (eps))
-        snprintf (e, sizeof e, "infinity (no noise)");
-    else
-        snprintf (e, sizeof e, "%.4g", eps);
-    char ada[512] = "";
-    if (c->dp_adaptive_clip)
-        snprintf (ada, sizeof ada,
-                  ", with the clipping norm adapted every round by adaptive clipping (Andrew et al. 2021: the count "
-                  "of unclipped updates is released with discrete Gaussian noise of standard deviation %.4g and the "
-                  "update with noise multiplier %.4g, together charged as the noise multiplier above by their "
-                  "Theorem 1, so the clipping norms are covered too)", self->dp_sigma_b, self->dp_z_delta);
-    char who[512];
-    if (c->dp_distributed)
-        snprintf (who, sizeof who,
-                  "that the clients add the noise themselves before masking (distributed discrete Gaussian, "
-                  "Kairouz, Liu and Steinke 2021: each bucket sum carries the calibrated noise even if only its "
-                  "secure-aggregation threshold of members survive, so the coordinator never sees an un-noised "
-                  "sum), that at most the assumed fraction (%g) of the clients collude with the coordinator, "
-                  "that the %s rule is applied to the noisy bucket sums",
-                  c->sa_corrupt, fl_robust_kind_name (c->robust_kind));
-    else
-        snprintf (who, sizeof who,
-                  "that the coordinator adds the calibrated discrete Gaussian noise to the %s aggregate as it is "
-                  "trusted to (no distributed noise)", fl_robust_kind_name (c->robust_kind));
-    snprintf (buf, cap,
-              "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
-              "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
-              "noise multiplier %.4g, RDP accountant)%s, %s, that clients follow the "
-              "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
-              "covered).",
-              fl_accountant_entries (self->dp_acc), e, c->dp_delta,
-              rec ? "one training record of any member" : "one member's entire data",
-              rec ? "Poisson sampling of each member's records in each of its local batches"
-                  : "Poisson sampling of the members into each round's cohort",
-              self->dp_rate, self->dp_z, ada, who,
-              rec || c->robust_kind == FL_ROBUST_MEAN
-                  ? ""
-                  : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
-              self->dp_rate < 1 ? ", that the subsampled-Gaussian accounting carries over to discrete noise "
-                                  "(docs/PRIVACY.md)"
-                                : "");
+    if (self->privacy)
+        fl_privacy_guarantee (self->privacy, buf, cap);
 }
 
 size_t
 fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
 {
-    if (!self->cfg.dp || cap < FL_ROUND_DP_STATE_HEADER)
-        return 0;
-    size_t n = fl_accountant_export (self->dp_acc, out + FL_ROUND_DP_STATE_HEADER, cap - FL_ROUND_DP_STATE_HEADER);
-    if (n == 0)
-        return 0;
-    out[0] = FL_ROUND_DP_STATE_VERSION;
-    out[1] = self->dp_fixed ? self->dp_z : NAN;
-    out[2] = self->dp_fixed ? self->dp_rate : NAN;
-    out[3] = self->dp_fixed ? self->dp_q : NAN;
-    out[4] = self->cfg.dp_adaptive_clip ? self->cfg.clip_norm : NAN;   /* the next round's C_t */
-    out[5] = self->cfg.dp_adaptive_clip ? self->dp_sigma_b : NAN;
-    return FL_ROUND_DP_STATE_HEADER + n;
+    return self->privacy ? fl_privacy_state (self->privacy, out, cap) : 0;
 }
 
 int
 fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
 {
-    const char *why = NULL;
-    /* version 1 (before adaptive clipping) has a header of 4 */
-    size_t hdr = in && n > 0 && in[0] == 1 ? FL_ROUND_DP_STATE_HEADER_V1 : FL_ROUND_DP_STATE_HEADER;
-    double clip = hdr > 4 && in ? in[4] : NAN, sigma_b = hdr > 5 && in ? in[5] : NAN;
-    if (!self->cfg.dp)
-        why = "this run has no differential privacy";
+    char why[160] = "";
+    if (!self->privacy)
+        snprintf (why, sizeof why, "this run has no differential privacy");
     else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
-        why = "training has started";
-    else if (!in || n <= hdr || (in[0] != FL_ROUND_DP_STATE_VERSION && in[0] != 1))
-        why = "unknown version or too short";
-    else if (!isnan (clip) && !self->cfg.dp_adaptive_clip)
-        why = "it was written by a run with adaptive clipping; resume with --dp-adaptive-clip";
-    else if (!isnan (clip) && !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX))
-        why = "adaptive clipping norm out of range";
-    else if (!isnan (sigma_b) && (isnan (clip) || !(sigma_b >= 0 && sigma_b <= 1e6)))
-        why = "count noise out of range";
-    else if (!isnan (in[1]) && !(in[1] >= 0 && in[1] <= FL_ACCOUNTANT_MAX_SIGMA))
-        why = "noise multiplier out of range";
-    else if (!isnan (in[1]) && (!(in[2] > 0 && in[2] <= 1)
-                                || (self->cfg.dp == FL_ROUND_DP_RECORD && !(in[3] > 0 && in[3] <= 1))))
-        why = "sample rate out of (0, 1]";
-    else if (isnan (in[1]) != isnan (in[2]))
-        why = "noise multiplier and sample rate must be both set or both unset";
-    if (why) {
-        zsys_error ("coordinator: privacy state not restored: %s", why);
-        return -1;
-    }
-    fl_accountant_t *acc = fl_accountant_import (in + hdr, n - hdr);
-    if (!acc) {
-        zsys_error ("coordinator: privacy state not restored: the accountant state is malformed");
-        return -1;
-    }
-    fl_accountant_destroy (&self->dp_acc);
-    self->dp_acc = acc;
-    if (!isnan (in[1])) {
-        self->dp_z = in[1];
-        self->dp_rate = in[2];
-        self->dp_q = in[3];
-        self->dp_fixed = 1;
-    }
-    if (!isnan (clip)) {
-        self->cfg.clip_norm = clip;      /* continue from the adapted norm */
-        self->dp_sigma_b = sigma_b;      /* NaN: fixed at the first round, as in a fresh run */
-        zsys_info ("coordinator: adaptive clipping resumes at clipping norm %g", clip);
-    }
-    zsys_info ("coordinator: privacy state restored: %" PRIu64 " round(s) spent, epsilon %.4g at delta %g",
-               fl_accountant_entries (acc), fl_round_dp_epsilon (self), self->cfg.dp_delta);
-    return 0;
+        snprintf (why, sizeof why, "training has started");
+    else if (fl_privacy_restore (self->privacy, in, n, why, sizeof why) == 0)
+        return 0;
+    zsys_error ("coordinator: privacy state not restored: %s", why);
+    return -1;
 }

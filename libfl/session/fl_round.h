@@ -22,8 +22,13 @@
     updates leaves the global model unchanged (and says so).
 
     Invariants (checked in debug builds by s_invariants):
-      1. The global model changes only in s_finish_train, from a complete
-         aggregate whose every value is finite.
+      1. The global model changes only in fl_strategy_step (fl_strategy.h),
+         called once per training round from s_finish_train, in plaintext
+         and secure mode alike, over the sums of the round's usable buckets
+         (secure: aggregation completed; plaintext: at least one update
+         arrived; plaintext FedAvg is one bucket holding the whole cohort),
+         and only with an aggregate whose every value is finite (the server
+         optimizer refuses any other; the round is then skipped).
       2. A reply is accepted only from a peer that was sent the request of
          the current phase and round, at most once.
       3. Every payload is decoded by fl_wire (validated) before any use; a bad
