@@ -31,22 +31,23 @@
 #include <stdint.h>
 
 #include "fl_secagg.h"
+#include "fl_wire.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct fl_wire_writer_t fl_wire_writer_t;
-typedef struct fl_wire_msg_t fl_wire_msg_t;
 
 /*  ---- run id ------------------------------------------------------------- */
 
 /*  The run id: 16 random bytes (drawn by the coordinator, or configured),
     the same in every message, checkpoint and secure-aggregation context of
-    one run.  fl_wire, fl_checkpoint and fl_round name their sizes by this
-    constant; the secure-aggregation floor below (fl_secagg, which cannot
-    see this header) has its own, checked equal here. */
-#define FL_SESSION_RUNIDBYTES 16u
+    one run.  fl_checkpoint and fl_round name their sizes by this
+    constant.  It is the codec's header field ("run", FL_WIRE_RUNIDBYTES:
+    the codec sits below the vocabulary and must not include it), and the
+    secure-aggregation floor below (fl_secagg) keys its context by the same
+    16 bytes, checked equal here. */
+#define FL_SESSION_RUNIDBYTES FL_WIRE_RUNIDBYTES
 typedef uint8_t fl_run_id_t[FL_SESSION_RUNIDBYTES];
 
 _Static_assert (FL_SECAGG_RUNIDBYTES == FL_SESSION_RUNIDBYTES,

@@ -57,14 +57,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fl_session.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define FL_WIRE_VERSION      1u
-#define FL_WIRE_RUNIDBYTES   FL_SESSION_RUNIDBYTES   /* "run": the run id (fl_session.h) */
+#define FL_WIRE_RUNIDBYTES   16u     /* "run": the run id (fl_session.h names it) */
 #define FL_WIRE_FPBYTES      32u     /* "fp": model fingerprint (BLAKE2b-256) */
 #define FL_WIRE_WHYBYTES     256u    /* a comfortable size for the `why` buffer */
 #define FL_WIRE_HIST_MAX     4096u   /* EVAL_RESULT score histogram bins */
