@@ -111,7 +111,7 @@ s_is_exit_point (const uint8_t *data, size_t len, uint64_t round, const char *at
         uint64_t kind = 0;
         if (!at[0])
             hit = fl_wire_type (m) == FL_WIRE_TRAIN;
-        else if (fl_wire_type (m) == FL_WIRE_SECAGG && fl_wire_get_u64 (m, "kind", &kind) == 0)
+        else if (fl_wire_type (m) == FL_WIRE_SECAGG && fl_wire_get_u64 (m, FL_K_KIND, &kind) == 0)
             hit = strcmp (fl_secagg_msg_kind_name ((int) kind), at) == 0;
     }
     fl_wire_msg_destroy (&m);

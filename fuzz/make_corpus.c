@@ -86,33 +86,33 @@ s_wire (void)
 {
     uint8_t fp[32] = {1, 2, 3};
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_HELLO, s_run, 0);
-    fl_wire_put_str (w, "member", "hospital-01");
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "n_train", 100);
-    fl_wire_put_u64 (w, "n_test", 20);
-    fl_wire_put_u64 (w, "features", 4);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_str (w, "model", "");
+    fl_wire_put_str (w, FL_K_MEMBER, "hospital-01");
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_N_TRAIN, 100);
+    fl_wire_put_u64 (w, FL_K_N_TEST, 20);
+    fl_wire_put_u64 (w, FL_K_FEATURES, 4);
+    fl_wire_put_u64 (w, FL_K_CLASSES, 2);
+    fl_wire_put_str (w, FL_K_MODEL, "");
     s_wire_seed (w, "hello");
 
     float delta[10] = {0.5f, -0.25f, 1e-3f, 0, 1, 2, 3, 4, 5, 6};
     w = fl_wire_writer_new (FL_WIRE_UPDATE, s_run, 3);
-    fl_wire_put_f32s (w, "delta", delta, 10);
-    fl_wire_put_u64 (w, "n", 50);
-    fl_wire_put_f64 (w, "loss", 0.69);
+    fl_wire_put_f32s (w, FL_K_DELTA, delta, 10);
+    fl_wire_put_u64 (w, FL_K_N, 50);
+    fl_wire_put_f64 (w, FL_K_LOSS, 0.69);
     s_wire_seed (w, "update");
 
     uint64_t hist[4] = {1, 2, 3, 4};
     w = fl_wire_writer_new (FL_WIRE_EVAL_RESULT, s_run, 3);
-    fl_wire_put_u64 (w, "n", 10);
-    fl_wire_put_u64 (w, "correct", 8);
-    fl_wire_put_f64 (w, "loss_sum", 3.5);
-    fl_wire_put_u64 (w, "true_pos", 4);
-    fl_wire_put_u64 (w, "false_pos", 1);
-    fl_wire_put_u64 (w, "true_neg", 4);
-    fl_wire_put_u64 (w, "false_neg", 1);
-    fl_wire_put_u64s (w, "hist_pos", hist, 4);
-    fl_wire_put_u64s (w, "hist_neg", hist, 4);
+    fl_wire_put_u64 (w, FL_K_N, 10);
+    fl_wire_put_u64 (w, FL_K_CORRECT, 8);
+    fl_wire_put_f64 (w, FL_K_LOSS_SUM, 3.5);
+    fl_wire_put_u64 (w, FL_K_TRUE_POS, 4);
+    fl_wire_put_u64 (w, FL_K_FALSE_POS, 1);
+    fl_wire_put_u64 (w, FL_K_TRUE_NEG, 4);
+    fl_wire_put_u64 (w, FL_K_FALSE_NEG, 1);
+    fl_wire_put_u64s (w, FL_K_HIST_POS, hist, 4);
+    fl_wire_put_u64s (w, FL_K_HIST_NEG, hist, 4);
     s_wire_seed (w, "eval_result");
 
     /* a secure run's round 0 request: the bucket's session (docs/WIRE.md) */
@@ -121,21 +121,21 @@ s_wire (void)
                                  (const uint8_t *) "hospital-02"};
         size_t mlen[3] = {11, 11, 11};
         w = fl_wire_writer_new (FL_WIRE_STATS_REQUEST, s_run, 0);
-        fl_wire_put_u64 (w, "sa_bucket", 0);
-        fl_wire_put_u64 (w, "sa_index", 1);
-        fl_wire_put_u64 (w, "sa_n", 3);
-        fl_wire_put_u64 (w, "sa_t", 2);
-        fl_wire_put_u64 (w, "sa_k", 3);
-        fl_wire_put_u64 (w, "sa_graph", 0);
-        fl_wire_put_bin_list (w, "sa_members", mem, mlen, 3);
+        fl_wire_put_u64 (w, FL_K_SA_BUCKET, 0);
+        fl_wire_put_u64 (w, FL_K_SA_INDEX, 1);
+        fl_wire_put_u64 (w, FL_K_SA_N, 3);
+        fl_wire_put_u64 (w, FL_K_SA_T, 2);
+        fl_wire_put_u64 (w, FL_K_SA_K, 3);
+        fl_wire_put_u64 (w, FL_K_SA_GRAPH, 0);
+        fl_wire_put_bin_list (w, FL_K_SA_MEMBERS, mem, mlen, 3);
         uint32_t cohort[3] = {0, 1, 2};     /* the public bucket rule's input (docs/SECAGG.md §4.1) */
-        fl_wire_put_u32s (w, "sa_cohort", cohort, 3);
-        fl_wire_put_u64 (w, "sa_buckets", 1);
+        fl_wire_put_u32s (w, FL_K_SA_COHORT, cohort, 3);
+        fl_wire_put_u64 (w, FL_K_SA_BUCKETS, 1);
         s_wire_seed (w, "stats_request_secure");
     }
 
     w = fl_wire_writer_new (FL_WIRE_BYE, s_run, 9);
-    fl_wire_put_str (w, "reason", "done");
+    fl_wire_put_str (w, FL_K_REASON, "done");
     s_wire_seed (w, "bye");
 
     /* one key of every kind */
@@ -157,7 +157,7 @@ s_wire (void)
     fl_wire_put_f64s (w, "f64s", f64s, 2);
     fl_wire_put_u32s (w, "u32s", u32s, 3);
     fl_wire_put_u64s (w, "u64s", u64s, 1);
-    fl_wire_put_u32_list (w, "ids", ids, 3);
+    fl_wire_put_u32_list (w, FL_K_IDS, ids, 3);
     fl_wire_put_bin_list (w, "shares", items, lens, 2);
     s_wire_seed (w, "selftest");
 }

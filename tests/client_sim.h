@@ -47,19 +47,19 @@ client_sim_train (fl_client_t *c, const uint8_t run[16], uint64_t round, size_t 
     fl_client_hello (c);
     client_sim_drain (c);
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_WELCOME, run, 0);
-    fl_wire_put_u64 (w, "client", 0);
-    fl_wire_put_str (w, "model", "logreg");
-    fl_wire_put_str (w, "hidden", "");
-    fl_wire_put_u64 (w, "features", features);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_u64 (w, "seed", 7);
+    fl_wire_put_u64 (w, FL_K_CLIENT, 0);
+    fl_wire_put_str (w, FL_K_MODEL, "logreg");
+    fl_wire_put_str (w, FL_K_HIDDEN, "");
+    fl_wire_put_u64 (w, FL_K_FEATURES, features);
+    fl_wire_put_u64 (w, FL_K_CLASSES, 2);
+    fl_wire_put_u64 (w, FL_K_SEED, 7);
     client_sim_deliver (c, w, 1);
     float *mean = (float *) calloc (2 * features, sizeof (float)), *std = mean + features;
     for (size_t j = 0; j < features; j++)
         std[j] = 1;
     w = fl_wire_writer_new (FL_WIRE_STANDARDISE, run, 0);
-    fl_wire_put_f32s (w, "mean", mean, features);
-    fl_wire_put_f32s (w, "std", std, features);
+    fl_wire_put_f32s (w, FL_K_MEAN, mean, features);
+    fl_wire_put_f32s (w, FL_K_STD, std, features);
     client_sim_deliver (c, w, 1);
     free (mean);
     fl_model_config_t mc;
@@ -73,14 +73,14 @@ client_sim_train (fl_client_t *c, const uint8_t run[16], uint64_t round, size_t 
     size_t np = fl_model_num_params (model);
     float *zero = (float *) calloc (np, sizeof (float));
     w = fl_wire_writer_new (FL_WIRE_TRAIN, run, round);
-    fl_wire_put_f32s (w, "params", zero, np);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 2);
-    fl_wire_put_u64 (w, "batch", 4);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 99);
-    fl_wire_put_u64 (w, "cap", 0);
+    fl_wire_put_f32s (w, FL_K_PARAMS, zero, np);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_EPOCHS, 2);
+    fl_wire_put_u64 (w, FL_K_BATCH, 4);
+    fl_wire_put_f64 (w, FL_K_LR, 0.1);
+    fl_wire_put_str (w, FL_K_OPT, "sgd");
+    fl_wire_put_u64 (w, FL_K_SEED, 99);
+    fl_wire_put_u64 (w, FL_K_CAP, 0);
     client_sim_deliver (c, w, expect);
     float *delta = (float *) calloc (np, sizeof (float));
     uint8_t *data;
@@ -91,7 +91,7 @@ client_sim_train (fl_client_t *c, const uint8_t run[16], uint64_t round, size_t 
         fl_wire_limits_t lim = fl_wire_limits_default ();
         fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
         if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
-            got = fl_wire_copy_f32s (um, "delta", delta, np) == 0;
+            got = fl_wire_copy_f32s (um, FL_K_DELTA, delta, np) == 0;
         fl_wire_msg_destroy (&um);
         free (data);
     }

@@ -10,7 +10,9 @@
 #   4. the coordinator's session and the member's session never include
 #      each other;
 #   5. no library string names a command-line flag (only the io floor's
-#      option tables and argument parser speak in flags).
+#      option tables and argument parser speak in flags);
+#   6. every wire key is spelled once (FL_K_* in proto/fl_wire.h, used by the
+#      schema table): no reader or writer passes a key as a string literal.
 set -euo pipefail
 SRC="${FL_SOURCE_DIR:-.}"
 cd "$SRC/libfl"
@@ -82,5 +84,13 @@ for file in */*.[ch]; do
     fi
 done
 
+# 6. wire keys by name, never by string literal (the codec's own table aside).
+for file in */*.[ch]; do
+    [ "$file" = proto/fl_wire.c ] && continue
+    if hits=$(grep -nE 'fl_wire_[a-z0-9_]+[[:space:]]*\([^,;]+,[[:space:]]*"[a-z_0-9]+"' "$file"); then
+        while IFS= read -r h; do complain "$file:$h: a wire key spelled as a string (use its FL_K_* name)"; done <<<"$hits"
+    fi
+done
+
 [ $bad = 0 ] || exit 1
-echo "layers: ${#floor_of[@]} headers on ${#FLOORS[@]} floors; includes point down, no cycle, sans-I/O floors clean, sessions apart, no flags in library strings"
+echo "layers: ${#floor_of[@]} headers on ${#FLOORS[@]} floors; includes point down, no cycle, sans-I/O floors clean, sessions apart, no flags in library strings, wire keys by name"

@@ -159,13 +159,13 @@ s_hello (const uint8_t run[16], const char *member)
 {
     uint8_t fp[32] = {0};
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_HELLO, run, 0);
-    fl_wire_put_str (w, "member", member);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "n_train", 10);
-    fl_wire_put_u64 (w, "n_test", 5);
-    fl_wire_put_u64 (w, "features", 3);
-    fl_wire_put_u64 (w, "classes", 2);
-    fl_wire_put_str (w, "model", "");
+    fl_wire_put_str (w, FL_K_MEMBER, member);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_N_TRAIN, 10);
+    fl_wire_put_u64 (w, FL_K_N_TEST, 5);
+    fl_wire_put_u64 (w, FL_K_FEATURES, 3);
+    fl_wire_put_u64 (w, FL_K_CLASSES, 2);
+    fl_wire_put_str (w, FL_K_MODEL, "");
     return w;
 }
 
@@ -174,9 +174,9 @@ s_stats (const uint8_t run[16], uint64_t round, size_t d)
 {
     double sum[3] = {1, 2, 3}, sumsq[3] = {1, 4, 9};
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_STATS, run, round);
-    fl_wire_put_u64 (w, "count", 10);
-    fl_wire_put_f64s (w, "sum", sum, d);
-    fl_wire_put_f64s (w, "sumsq", sumsq, 3);
+    fl_wire_put_u64 (w, FL_K_COUNT, 10);
+    fl_wire_put_f64s (w, FL_K_SUM, sum, d);
+    fl_wire_put_f64s (w, FL_K_SUMSQ, sumsq, 3);
     return w;
 }
 
@@ -200,9 +200,9 @@ test_hostile_messages_rejected (void)
     FL_CHECK (fl_round_on_message (r, 0, stranger, 4, "", junk, 0) == 0);
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 1);
     float delta[3] = {1, 2, 3};
-    fl_wire_put_f32s (w, "delta", delta, 3);
-    fl_wire_put_u64 (w, "n", 10);
-    fl_wire_put_f64 (w, "loss", 0.5);
+    fl_wire_put_f32s (w, FL_K_DELTA, delta, 3);
+    fl_wire_put_u64 (w, FL_K_N, 10);
+    fl_wire_put_f64 (w, FL_K_LOSS, 0.5);
     uint8_t *buf;
     size_t len;
     FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);
@@ -224,9 +224,9 @@ test_hostile_messages_rejected (void)
 
     /* wrong phase, another run, a later round: rejected, slot kept */
     w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 0);
-    fl_wire_put_f32s (w, "delta", delta, 3);
-    fl_wire_put_u64 (w, "n", 10);
-    fl_wire_put_f64 (w, "loss", 0.5);
+    fl_wire_put_f32s (w, FL_K_DELTA, delta, 3);
+    fl_wire_put_u64 (w, FL_K_N, 10);
+    fl_wire_put_f64 (w, FL_K_LOSS, 0.5);
     FL_CHECK (s_send (r, 2, mallory, w) == 0);
     FL_CHECK (s_send (r, 2, mallory, s_stats (other_run, 0, 3)) == 0);
     FL_CHECK (s_send (r, 2, mallory, s_stats (run, 7, 3)) == 0);
@@ -243,9 +243,9 @@ test_hostile_messages_rejected (void)
     float *before = (float *) malloc (np * sizeof (float));
     memcpy (before, fl_round_params (r), np * sizeof (float));
     w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 1);
-    fl_wire_put_f32s (w, "delta", delta, np == 3 ? 2 : 3);
-    fl_wire_put_u64 (w, "n", 10);
-    fl_wire_put_f64 (w, "loss", 0.5);
+    fl_wire_put_f32s (w, FL_K_DELTA, delta, np == 3 ? 2 : 3);
+    fl_wire_put_u64 (w, FL_K_N, 10);
+    fl_wire_put_f64 (w, FL_K_LOSS, 0.5);
     FL_CHECK (s_send (r, 4, mallory, w) == 0);
     fl_round_on_tick (r, 4 + 61000);                                    /* train deadline */
     FL_CHECK (fl_round_phase (r) == FL_ROUND_EVAL);
@@ -278,7 +278,7 @@ s_next (fl_round_t *r, fl_wire_type_t *type, char *reason, size_t cap, uint8_t i
     *type = m ? fl_wire_type (m) : (fl_wire_type_t) 0;
     /* only these types carry a reason (asking others is a programming error) */
     bool has_reason = m && (*type == FL_WIRE_REJECT || *type == FL_WIRE_BYE || *type == FL_WIRE_ERROR);
-    const char *rs = has_reason ? fl_wire_get_cstr (m, "reason") : NULL;
+    const char *rs = has_reason ? fl_wire_get_cstr (m, FL_K_REASON) : NULL;
     snprintf (reason, cap, "%s", rs ? rs : "");
     fl_wire_msg_destroy (&m);
     free (buf);
@@ -491,13 +491,13 @@ test_hello_cannot_choose_a_huge_model (void)
     uint8_t run[16] = {0}, fp[32] = {0};
     const uint8_t id[4] = {7, 7, 7, 7};
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_HELLO, run, 0);
-    fl_wire_put_str (w, "member", "greedy");
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "n_train", 10);
-    fl_wire_put_u64 (w, "n_test", 5);
-    fl_wire_put_u64 (w, "features", 100000);   /* logreg, 1000 classes: 100 M parameters */
-    fl_wire_put_u64 (w, "classes", 1000);
-    fl_wire_put_str (w, "model", "");
+    fl_wire_put_str (w, FL_K_MEMBER, "greedy");
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_N_TRAIN, 10);
+    fl_wire_put_u64 (w, FL_K_N_TEST, 5);
+    fl_wire_put_u64 (w, FL_K_FEATURES, 100000);   /* logreg, 1000 classes: 100 M parameters */
+    fl_wire_put_u64 (w, FL_K_CLASSES, 1000);
+    fl_wire_put_str (w, FL_K_MODEL, "");
     uint8_t *buf;
     size_t len;
     FL_CHECK (fl_wire_writer_finish (&w, &buf, &len) == 0);

@@ -76,12 +76,12 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_TRAIN, fl_wire_run_id (m), fl_wire_round (m));
     const float *params;
     size_t np;
-    fl_wire_get_f32s (m, "params", &params, &np);
-    fl_wire_put_f32s (w, "params", params, np);
+    fl_wire_get_f32s (m, FL_K_PARAMS, &params, &np);
+    fl_wire_put_f32s (w, FL_K_PARAMS, params, np);
     const uint8_t *b;
     size_t bl;
-    fl_wire_get_bin (m, "fp", &b, &bl);
-    fl_wire_put_bin (w, "fp", b, bl);
+    fl_wire_get_bin (m, FL_K_FP, &b, &bl);
+    fl_wire_put_bin (w, FL_K_FP, b, bl);
     static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
                                  "sa_k", "sa_graph", "sa_buckets", "enc_summands", "dp_unit", "dp_adaptive"};
     for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
@@ -91,9 +91,9 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
                 v = 2;
             if (s->tamper == TAMPER_ADAPTIVE_RECORD && strcmp (u64s[i], "dp_unit") == 0) {
                 v = FL_ROUND_DP_RECORD;       /* with valid record-level parameters */
-                fl_wire_put_f64 (w, "dp_clip", 1.0);
-                fl_wire_put_f64 (w, "dp_q", 0.1);
-                fl_wire_put_u64 (w, "dp_steps", 1);
+                fl_wire_put_f64 (w, FL_K_DP_CLIP, 1.0);
+                fl_wire_put_f64 (w, FL_K_DP_Q, 0.1);
+                fl_wire_put_u64 (w, FL_K_DP_STEPS, 1);
             }
             fl_wire_put_u64 (w, u64s[i], v);
         }
@@ -105,17 +105,17 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
             /* 2e5: inside the generic (0, 1e6) clip check, outside the adaptive range */
             fl_wire_put_f64 (w, f64s[i], s->tamper == TAMPER_CLIP_RANGE && i > 0 ? 2e5 : v);
     }
-    fl_wire_put_str (w, "opt", fl_wire_get_cstr (m, "opt"));
-    size_t nm = fl_wire_bin_list_len (m, "sa_members");
+    fl_wire_put_str (w, FL_K_OPT, fl_wire_get_cstr (m, FL_K_OPT));
+    size_t nm = fl_wire_bin_list_len (m, FL_K_SA_MEMBERS);
     const uint8_t *items[N];
     size_t lens[N];
     for (size_t i = 0; i < nm && i < N; i++)
-        fl_wire_get_bin_list_item (m, "sa_members", i, &items[i], &lens[i]);
-    fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+        fl_wire_get_bin_list_item (m, FL_K_SA_MEMBERS, i, &items[i], &lens[i]);
+    fl_wire_put_bin_list (w, FL_K_SA_MEMBERS, items, lens, nm);
     const uint32_t *cohort;
     size_t cn;
-    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &cn) == 0)
-        fl_wire_put_u32s (w, "sa_cohort", cohort, cn);
+    if (fl_wire_get_u32s (m, FL_K_SA_COHORT, &cohort, &cn) == 0)
+        fl_wire_put_u32s (w, FL_K_SA_COHORT, cohort, cn);
     free (*data);
     FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
     fl_wire_msg_destroy (&m);

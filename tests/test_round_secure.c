@@ -93,7 +93,7 @@ s_type_of (const uint8_t *data, size_t len, int *kind)
         return -1;
     int t = (int) fl_wire_type (m);
     uint64_t k = 0;
-    *kind = t == FL_WIRE_SECAGG && fl_wire_get_u64 (m, "kind", &k) == 0 ? (int) k : 0;
+    *kind = t == FL_WIRE_SECAGG && fl_wire_get_u64 (m, FL_K_KIND, &k) == 0 ? (int) k : 0;
     fl_wire_msg_destroy (&m);
     return t;
 }
@@ -121,17 +121,17 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_TRAIN, fl_wire_run_id (m), fl_wire_round (m));
     const float *params;
     size_t np;
-    fl_wire_get_f32s (m, "params", &params, &np);
+    fl_wire_get_f32s (m, FL_K_PARAMS, &params, &np);
     float *p2 = (float *) malloc (np * sizeof (float));
     memcpy (p2, params, np * sizeof (float));
     if (s->tamper == TAMPER_PARAMS)
         p2[0] += 0.5f;                      /* a different model for this client only */
-    fl_wire_put_f32s (w, "params", p2, np);
+    fl_wire_put_f32s (w, FL_K_PARAMS, p2, np);
     free (p2);
     const uint8_t *b;
     size_t bl;
-    fl_wire_get_bin (m, "fp", &b, &bl);
-    fl_wire_put_bin (w, "fp", b, bl);
+    fl_wire_get_bin (m, FL_K_FP, &b, &bl);
+    fl_wire_put_bin (w, FL_K_FP, b, bl);
     static const char *u64s[] = {"epochs", "batch", "seed", "cap", "sa_bucket", "sa_index", "sa_n", "sa_t",
                                  "sa_k", "sa_graph", "sa_buckets", "enc_summands"};
     for (size_t i = 0; i < sizeof u64s / sizeof u64s[0]; i++) {
@@ -145,14 +145,14 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
         if (fl_wire_get_f64 (m, f64s[i], &v) == 0)
             fl_wire_put_f64 (w, f64s[i], v);
     }
-    fl_wire_put_str (w, "opt", fl_wire_get_cstr (m, "opt"));
-    size_t nm = fl_wire_bin_list_len (m, "sa_members");
+    fl_wire_put_str (w, FL_K_OPT, fl_wire_get_cstr (m, FL_K_OPT));
+    size_t nm = fl_wire_bin_list_len (m, FL_K_SA_MEMBERS);
     const uint8_t *items[N];
     size_t lens[N];
     for (size_t i = 0; i < nm && i < N; i++)
-        fl_wire_get_bin_list_item (m, "sa_members", i, &items[i], &lens[i]);
+        fl_wire_get_bin_list_item (m, FL_K_SA_MEMBERS, i, &items[i], &lens[i]);
     uint64_t my_index = 0;
-    fl_wire_get_u64 (m, "sa_index", &my_index);
+    fl_wire_get_u64 (m, FL_K_SA_INDEX, &my_index);
     if (s->tamper == TAMPER_PACK && nm > 3) {
         /* the coordinator arranges the bucket itself: two other members
            swap places (a stand-in for packing chosen members together) */
@@ -168,11 +168,11 @@ s_tamper (const sim_t *s, uint8_t **data, size_t *len)
         items[1] = (const uint8_t *) "sybil";
         lens[1] = 5;
     }
-    fl_wire_put_bin_list (w, "sa_members", items, lens, nm);
+    fl_wire_put_bin_list (w, FL_K_SA_MEMBERS, items, lens, nm);
     const uint32_t *cohort;
     size_t cn;
-    if (fl_wire_get_u32s (m, "sa_cohort", &cohort, &cn) == 0)
-        fl_wire_put_u32s (w, "sa_cohort", cohort, cn);
+    if (fl_wire_get_u32s (m, FL_K_SA_COHORT, &cohort, &cn) == 0)
+        fl_wire_put_u32s (w, FL_K_SA_COHORT, cohort, cn);
     free (*data);
     FL_CHECK (fl_wire_writer_finish (&w, data, len) == 0);
     fl_wire_msg_destroy (&m);
@@ -418,22 +418,22 @@ test_secure_client_refuses_plaintext_round (void)
         fl_model_destroy (&mdl);
     }
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_STANDARDISE, run, 0);
-    fl_wire_put_f32s (w, "mean", mean, d);
-    fl_wire_put_f32s (w, "std", sd, d);
+    fl_wire_put_f32s (w, FL_K_MEAN, mean, d);
+    fl_wire_put_f32s (w, FL_K_STD, sd, d);
     FL_CHECK (s_to_client (&s, 0, w) == 1);
     w = fl_wire_writer_new (FL_WIRE_EVALUATE, run, 1);
-    fl_wire_put_f32s (w, "params", fl_round_params (s.round), np);
-    fl_wire_put_bin (w, "fp", fp, 32);
+    fl_wire_put_f32s (w, FL_K_PARAMS, fl_round_params (s.round), np);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
     FL_CHECK (s_to_client (&s, 0, w) == 0);
     w = fl_wire_writer_new (FL_WIRE_TRAIN, run, 1);
-    fl_wire_put_f32s (w, "params", fl_round_params (s.round), np);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 1);
-    fl_wire_put_u64 (w, "batch", 16);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 1);
-    fl_wire_put_u64 (w, "cap", 0);
+    fl_wire_put_f32s (w, FL_K_PARAMS, fl_round_params (s.round), np);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_EPOCHS, 1);
+    fl_wire_put_u64 (w, FL_K_BATCH, 16);
+    fl_wire_put_f64 (w, FL_K_LR, 0.1);
+    fl_wire_put_str (w, FL_K_OPT, "sgd");
+    fl_wire_put_u64 (w, FL_K_SEED, 1);
+    fl_wire_put_u64 (w, FL_K_CAP, 0);
     FL_CHECK (s_to_client (&s, 0, w) == 0);
     uint8_t *data;
     size_t len;
@@ -548,9 +548,9 @@ test_secure_coordinator_rejects_plaintext_stats_and_eval (void)
     for (size_t j = 0; j < d; j++)
         z[j] = 1;
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_STATS, run, 0);
-    fl_wire_put_u64 (w, "count", 10);
-    fl_wire_put_f64s (w, "sum", z, d);
-    fl_wire_put_f64s (w, "sumsq", z, d);
+    fl_wire_put_u64 (w, FL_K_COUNT, 10);
+    fl_wire_put_f64s (w, FL_K_SUM, z, d);
+    fl_wire_put_f64s (w, FL_K_SUMSQ, z, d);
     uint8_t *data;
     size_t len;
     FL_CHECK (fl_wire_writer_finish (&w, &data, &len) == 0);

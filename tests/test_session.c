@@ -42,13 +42,13 @@ s_train_writer (void)
     static const float params[4] = {0.5f, -1, 2, 0};
     static const uint8_t fp[32] = {1, 2, 3};
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_TRAIN, s_run, 3);
-    fl_wire_put_f32s (w, "params", params, 4);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "epochs", 1);
-    fl_wire_put_u64 (w, "batch", 8);
-    fl_wire_put_f64 (w, "lr", 0.1);
-    fl_wire_put_str (w, "opt", "sgd");
-    fl_wire_put_u64 (w, "seed", 1);
+    fl_wire_put_f32s (w, FL_K_PARAMS, params, 4);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_EPOCHS, 1);
+    fl_wire_put_u64 (w, FL_K_BATCH, 8);
+    fl_wire_put_f64 (w, FL_K_LR, 0.1);
+    fl_wire_put_str (w, FL_K_OPT, "sgd");
+    fl_wire_put_u64 (w, FL_K_SEED, 1);
     return w;
 }
 
@@ -95,11 +95,11 @@ s_train_msg (const s_fields_t *f, const char *skip)
     S_PUT (u64, "enc_summands", f->summands);
 #undef S_PUT
     if (!skip || strcmp (skip, "sa_members") != 0)
-        fl_wire_put_bin_list (w, "sa_members", ids, lens, f->members);
+        fl_wire_put_bin_list (w, FL_K_SA_MEMBERS, ids, lens, f->members);
     if (!skip || strcmp (skip, "sa_cohort") != 0)
-        fl_wire_put_u32s (w, "sa_cohort", cohort, 10);
+        fl_wire_put_u32s (w, FL_K_SA_COHORT, cohort, 10);
     if (f->dist)
-        fl_wire_put_f64 (w, "dp_sigma_i", 3.0);
+        fl_wire_put_f64 (w, FL_K_DP_SIGMA_I, 3.0);
     return s_finish (w);
 }
 
@@ -137,8 +137,8 @@ test_round_trip (void)
                                  .max_abs = fl_session_encoding_max_abs (4.0), .summands = 5};
     /* training: the TRAIN request writes clip and cap itself */
     fl_wire_writer_t *w = s_train_writer ();
-    fl_wire_put_u64 (w, "cap", 250);
-    fl_wire_put_f64 (w, "clip", 4.0);
+    fl_wire_put_u64 (w, FL_K_CAP, 250);
+    fl_wire_put_f64 (w, FL_K_CLIP, 4.0);
     FL_CHECK (fl_session_announce_put (w, FL_SESSION_PURPOSE_TRAIN, &out) == 0);
     fl_wire_msg_t *m = s_finish (w);
     FL_CHECK (m && fl_session_announce_present (m) == 1);
@@ -164,7 +164,7 @@ test_round_trip (void)
     out.index = 0;
     FL_CHECK (fl_session_announce_put (w, FL_SESSION_PURPOSE_STATS, &out) == 0);
     m = s_finish (w);
-    FL_CHECK (m && !fl_wire_has (m, "enc_max_abs") && !fl_wire_has (m, "enc_summands"));
+    FL_CHECK (m && !fl_wire_has (m, FL_K_ENC_MAX_ABS) && !fl_wire_has (m, FL_K_ENC_SUMMANDS));
     FL_CHECK (m && fl_session_announce_get (m, FL_SESSION_PURPOSE_STATS, &in, why, sizeof why) == 0);
     FL_CHECK (in.index == 0 && in.n == 5 && in.clip == 0 && in.max_abs == 0);
     /* the same message read as training lacks the encoding: refused */

@@ -106,9 +106,9 @@ plain_update_bytes (size_t m)
     static const uint8_t run[16] = "bench-run-000001";
     float *v = (float *) calloc (m, sizeof (float));
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_UPDATE, run, 1);
-    fl_wire_put_f32s (w, "delta", v, m);
-    fl_wire_put_u64 (w, "n", 100);
-    fl_wire_put_f64 (w, "loss", 0.5);
+    fl_wire_put_f32s (w, FL_K_DELTA, v, m);
+    fl_wire_put_u64 (w, FL_K_N, 100);
+    fl_wire_put_f64 (w, FL_K_LOSS, 0.5);
     uint8_t *buf = NULL;
     size_t len = 0;
     fl_wire_writer_finish (&w, &buf, &len);

@@ -13,19 +13,19 @@ int
 fl_metrics_counts_to_wire (const fl_metrics_counts_t *c, struct fl_wire_writer_t *w)
 {
     int rc = 0;
-    rc |= fl_wire_put_u64 (w, "n", c->n);
-    rc |= fl_wire_put_u64 (w, "correct", c->n_correct);
-    rc |= fl_wire_put_f64 (w, "loss_sum", c->log_loss_sum);
-    rc |= fl_wire_put_u64 (w, "true_pos", c->tp);
-    rc |= fl_wire_put_u64 (w, "false_pos", c->fp);
-    rc |= fl_wire_put_u64 (w, "true_neg", c->tn);
-    rc |= fl_wire_put_u64 (w, "false_neg", c->fn);
+    rc |= fl_wire_put_u64 (w, FL_K_N, c->n);
+    rc |= fl_wire_put_u64 (w, FL_K_CORRECT, c->n_correct);
+    rc |= fl_wire_put_f64 (w, FL_K_LOSS_SUM, c->log_loss_sum);
+    rc |= fl_wire_put_u64 (w, FL_K_TRUE_POS, c->tp);
+    rc |= fl_wire_put_u64 (w, FL_K_FALSE_POS, c->fp);
+    rc |= fl_wire_put_u64 (w, FL_K_TRUE_NEG, c->tn);
+    rc |= fl_wire_put_u64 (w, FL_K_FALSE_NEG, c->fn);
     /* Multi-class counts carry no histograms (empty vectors). */
     size_t bins = c->n_classes == 2 ? FL_METRICS_BINS : 0;
-    rc |= fl_wire_put_u64s (w, "hist_pos", c->hist_pos, bins);
-    rc |= fl_wire_put_u64s (w, "hist_neg", c->hist_neg, bins);
+    rc |= fl_wire_put_u64s (w, FL_K_HIST_POS, c->hist_pos, bins);
+    rc |= fl_wire_put_u64s (w, FL_K_HIST_NEG, c->hist_neg, bins);
     if (c->n_classes > 2)            /* so the receiver knows what the counts are of */
-        rc |= fl_wire_put_u64 (w, "classes", c->n_classes);
+        rc |= fl_wire_put_u64 (w, FL_K_CLASSES, c->n_classes);
     return rc ? -1 : 0;
 }
 
@@ -35,16 +35,16 @@ fl_metrics_counts_from_wire (const struct fl_wire_msg_t *m, fl_metrics_counts_t 
     fl_metrics_counts_init (c);
     const uint64_t *hp = NULL, *hn = NULL;
     size_t np = 0, nn = 0;
-    if (fl_wire_get_u64 (m, "n", &c->n) != 0 || fl_wire_get_u64 (m, "correct", &c->n_correct) != 0
-        || fl_wire_get_f64 (m, "loss_sum", &c->log_loss_sum) != 0 || fl_wire_get_u64 (m, "true_pos", &c->tp) != 0
-        || fl_wire_get_u64 (m, "false_pos", &c->fp) != 0 || fl_wire_get_u64 (m, "true_neg", &c->tn) != 0
-        || fl_wire_get_u64 (m, "false_neg", &c->fn) != 0 || fl_wire_get_u64s (m, "hist_pos", &hp, &np) != 0
-        || fl_wire_get_u64s (m, "hist_neg", &hn, &nn) != 0)
+    if (fl_wire_get_u64 (m, FL_K_N, &c->n) != 0 || fl_wire_get_u64 (m, FL_K_CORRECT, &c->n_correct) != 0
+        || fl_wire_get_f64 (m, FL_K_LOSS_SUM, &c->log_loss_sum) != 0 || fl_wire_get_u64 (m, FL_K_TRUE_POS, &c->tp) != 0
+        || fl_wire_get_u64 (m, FL_K_FALSE_POS, &c->fp) != 0 || fl_wire_get_u64 (m, FL_K_TRUE_NEG, &c->tn) != 0
+        || fl_wire_get_u64 (m, FL_K_FALSE_NEG, &c->fn) != 0 || fl_wire_get_u64s (m, FL_K_HIST_POS, &hp, &np) != 0
+        || fl_wire_get_u64s (m, FL_K_HIST_NEG, &hn, &nn) != 0)
         return -1;
     if (np != nn || (np != 0 && np != FL_METRICS_BINS))
         return -1;
     uint64_t k = 0;
-    int has_k = fl_wire_get_u64 (m, "classes", &k) == 0;
+    int has_k = fl_wire_get_u64 (m, FL_K_CLASSES, &k) == 0;
     if (np == FL_METRICS_BINS && !has_k) {
         memcpy (c->hist_pos, hp, sizeof c->hist_pos);
         memcpy (c->hist_neg, hn, sizeof c->hist_neg);

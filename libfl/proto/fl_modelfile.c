@@ -28,20 +28,20 @@ s_save (const char *path, fl_model_t *model, const char *hidden, const float *me
     fl_model_fingerprint (model, fp);
     size_t d = fl_model_num_inputs (model);
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_MODEL, run_id ? run_id : zero, round);
-    fl_wire_put_str (w, "model", fl_model_name (model));
-    fl_wire_put_str (w, "hidden", hidden ? hidden : "");
-    fl_wire_put_u64 (w, "features", d);
-    fl_wire_put_u64 (w, "classes", fl_model_num_classes (model));
-    fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    fl_wire_put_str (w, FL_K_MODEL, fl_model_name (model));
+    fl_wire_put_str (w, FL_K_HIDDEN, hidden ? hidden : "");
+    fl_wire_put_u64 (w, FL_K_FEATURES, d);
+    fl_wire_put_u64 (w, FL_K_CLASSES, fl_model_num_classes (model));
+    fl_wire_put_bin (w, FL_K_FP, fp, sizeof fp);
     if (fl_model_config (model)->qat)
-        fl_wire_put_u64 (w, "qat", fl_model_config (model)->qat);
-    fl_wire_put_f32s (w, "params", fl_model_params (model), fl_model_num_params (model));
+        fl_wire_put_u64 (w, FL_K_QAT, fl_model_config (model)->qat);
+    fl_wire_put_f32s (w, FL_K_PARAMS, fl_model_params (model), fl_model_num_params (model));
     if (mean && std) {
-        fl_wire_put_f32s (w, "mean", mean, d);
-        fl_wire_put_f32s (w, "std", std, d);
+        fl_wire_put_f32s (w, FL_K_MEAN, mean, d);
+        fl_wire_put_f32s (w, FL_K_STD, std, d);
     }
     if (schema)
-        fl_wire_put_bin (w, "schema", (const uint8_t *) schema, strlen (schema));
+        fl_wire_put_bin (w, FL_K_SCHEMA, (const uint8_t *) schema, strlen (schema));
     uint8_t *buf = NULL;
     size_t len = 0;
     if (fl_wire_writer_finish (&w, &buf, &len) != 0)
@@ -117,8 +117,8 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     if (!m)
         return -1;
     int rc = -1;
-    const char *name = fl_wire_get_cstr (m, "model");
-    const char *hidden = fl_wire_get_cstr (m, "hidden");
+    const char *name = fl_wire_get_cstr (m, FL_K_MODEL);
+    const char *hidden = fl_wire_get_cstr (m, FL_K_HIDDEN);
     uint64_t features = 0, classes = 0;
     const uint8_t *fp = NULL;
     size_t fp_len = 0;
@@ -126,8 +126,8 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     memset (&mc, 0, sizeof mc);
     fl_model_t *model = NULL;
     float *mean = NULL, *std = NULL;
-    if (!name || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
-        || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_bin (m, "fp", &fp, &fp_len) != 0
+    if (!name || !hidden || fl_wire_get_u64 (m, FL_K_FEATURES, &features) != 0
+        || fl_wire_get_u64 (m, FL_K_CLASSES, &classes) != 0 || fl_wire_get_bin (m, FL_K_FP, &fp, &fp_len) != 0
         || fp_len != 32 || features == 0 || features > 100000 || classes < 2 || classes > 1000) {
         zsys_error ("model file: %s: missing or invalid header fields", path);
         goto done;
@@ -135,7 +135,7 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     mc.n_inputs = features;
     mc.n_classes = classes;
     uint64_t qat = 0;
-    if (fl_wire_get_u64 (m, "qat", &qat) == 0)    /* optional: QAT mode (fingerprinted) */
+    if (fl_wire_get_u64 (m, FL_K_QAT, &qat) == 0)    /* optional: QAT mode (fingerprinted) */
         mc.qat = qat <= FL_MODEL_QAT_PER_CHANNEL ? (uint32_t) qat : UINT32_MAX;
     if (hidden[0] && fl_model_parse_hidden (hidden, &mc) != 0) {
         zsys_error ("model file: %s: invalid hidden sizes '%s'", path, hidden);
@@ -148,7 +148,7 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
     {
         const float *pv = NULL;
         size_t np = 0, expect = 0, prev = features;
-        int ok = fl_wire_get_f32s (m, "params", &pv, &np) == 0;
+        int ok = fl_wire_get_f32s (m, FL_K_PARAMS, &pv, &np) == 0;
         for (size_t l = 0; ok && l < mc.n_hidden; l++) {
             expect += (prev + 1) * mc.hidden[l];
             prev = mc.hidden[l];
@@ -169,7 +169,7 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
         zsys_error ("model file: %s: fingerprint does not match model %s (%s)", path, name, hidden);
         goto done;
     }
-    if (fl_wire_copy_f32s (m, "params", fl_model_params (model), fl_model_num_params (model)) != 0) {
+    if (fl_wire_copy_f32s (m, FL_K_PARAMS, fl_model_params (model), fl_model_num_params (model)) != 0) {
         zsys_error ("model file: %s: parameter vector does not have %zu values", path, fl_model_num_params (model));
         goto done;
     }
@@ -178,11 +178,11 @@ fl_modelfile_load (const char *path, fl_model_t **model_p, float **mean_p, float
             zsys_error ("model file: %s: non-finite parameter %zu", path, i);
             goto done;
         }
-    if (fl_wire_has (m, "mean")) {
+    if (fl_wire_has (m, FL_K_MEAN)) {
         mean = (float *) malloc (features * sizeof (float));
         std = (float *) malloc (features * sizeof (float));
-        if (!mean || !std || fl_wire_copy_f32s (m, "mean", mean, features) != 0
-            || fl_wire_copy_f32s (m, "std", std, features) != 0) {
+        if (!mean || !std || fl_wire_copy_f32s (m, FL_K_MEAN, mean, features) != 0
+            || fl_wire_copy_f32s (m, FL_K_STD, std, features) != 0) {
             zsys_error ("model file: %s: standardisation vectors do not have %" PRIu64 " values", path, features);
             goto done;
         }
@@ -228,7 +228,7 @@ fl_modelfile_attach_schema (const char *path, const char *schema_path)
     }
     if (!(m = s_read_msg (path)))
         goto done;
-    const char *hidden = fl_wire_get_cstr (m, "hidden");
+    const char *hidden = fl_wire_get_cstr (m, FL_K_HIDDEN);
     rc = s_save (path, model, hidden ? hidden : "", mean, std, fl_wire_run_id (m), fl_wire_round (m), text);
 done:
     fl_wire_msg_destroy (&m);
@@ -250,7 +250,7 @@ fl_modelfile_load_schema (const char *path, char **schema_text)
     const uint8_t *text = NULL;
     size_t len = 0;
     int rc = 0;
-    if (fl_wire_get_bin (m, "schema", &text, &len) == 0) {
+    if (fl_wire_get_bin (m, FL_K_SCHEMA, &text, &len) == 0) {
         if (memchr (text, '\0', len)) {
             zsys_error ("model file: %s: stored schema holds a NUL byte", path);
             rc = -1;

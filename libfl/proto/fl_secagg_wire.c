@@ -140,10 +140,10 @@ fl_secagg_msg_to_wire (const fl_secagg_msg_t *msg, const uint8_t run_id[FL_WIRE_
     if (pl == S_NONE)
         return -1;
     fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_SECAGG, run_id, round);
-    fl_wire_put_u64 (w, "bucket", bucket);
-    fl_wire_put_u64 (w, "kind", (uint64_t) msg->kind);
-    fl_wire_put_u64 (w, "sender", msg->sender);
-    fl_wire_put_u64 (w, "receiver", msg->receiver);
+    fl_wire_put_u64 (w, FL_K_BUCKET, bucket);
+    fl_wire_put_u64 (w, FL_K_KIND, (uint64_t) msg->kind);
+    fl_wire_put_u64 (w, FL_K_SENDER, msg->sender);
+    fl_wire_put_u64 (w, FL_K_RECEIVER, msg->receiver);
     uint8_t *block = NULL;
     const uint8_t **items = NULL;
     size_t *lens = NULL;
@@ -154,7 +154,7 @@ fl_secagg_msg_to_wire (const fl_secagg_msg_t *msg, const uint8_t run_id[FL_WIRE_
         const uint8_t *one = r;
         size_t one_len = sizeof r;
         s_pack_advert (r, &msg->u.advert);
-        rc = fl_wire_put_bin_list (w, "recs", &one, &one_len, 1);
+        rc = fl_wire_put_bin_list (w, FL_K_RECS, &one, &one_len, 1);
         break;
     }
     case S_RECS: {
@@ -171,13 +171,13 @@ fl_secagg_msg_to_wire (const fl_secagg_msg_t *msg, const uint8_t run_id[FL_WIRE_
             items[i] = block + i * rec;
             lens[i] = rec;
         }
-        rc = fl_wire_put_bin_list (w, "recs", items, lens, n);
+        rc = fl_wire_put_bin_list (w, FL_K_RECS, items, lens, n);
         break;
     }
-    case S_VALS: rc = fl_wire_put_u32s (w, "vals", msg->u.masked.values, msg->u.masked.count); break;
-    case S_IDS: rc = fl_wire_put_u32_list (w, "ids", msg->u.survivors.ids, msg->u.survivors.count); break;
-    case S_SIG: rc = fl_wire_put_bin (w, "sig", msg->u.sig, FL_SECAGG_SIGBYTES); break;
-    case S_CODE: rc = fl_wire_put_u64 (w, "code", msg->u.abort_code); break;
+    case S_VALS: rc = fl_wire_put_u32s (w, FL_K_VALS, msg->u.masked.values, msg->u.masked.count); break;
+    case S_IDS: rc = fl_wire_put_u32_list (w, FL_K_IDS, msg->u.survivors.ids, msg->u.survivors.count); break;
+    case S_SIG: rc = fl_wire_put_bin (w, FL_K_SIG, msg->u.sig, FL_SECAGG_SIGBYTES); break;
+    case S_CODE: rc = fl_wire_put_u64 (w, FL_K_CODE, msg->u.abort_code); break;
     case S_NONE: break;
     }
     if (block) {
@@ -204,9 +204,9 @@ fl_secagg_msg_t *
 fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, size_t cap)
 {
     uint64_t b = 0, kind = 0, sender = 0, receiver = 0;
-    if (fl_wire_type (m) != FL_WIRE_SECAGG || fl_wire_get_u64 (m, "bucket", &b) != 0
-        || fl_wire_get_u64 (m, "kind", &kind) != 0 || fl_wire_get_u64 (m, "sender", &sender) != 0
-        || fl_wire_get_u64 (m, "receiver", &receiver) != 0) {
+    if (fl_wire_type (m) != FL_WIRE_SECAGG || fl_wire_get_u64 (m, FL_K_BUCKET, &b) != 0
+        || fl_wire_get_u64 (m, FL_K_KIND, &kind) != 0 || fl_wire_get_u64 (m, FL_K_SENDER, &sender) != 0
+        || fl_wire_get_u64 (m, FL_K_RECEIVER, &receiver) != 0) {
         snprintf (why, cap, "not a secure-aggregation message");
         return NULL;
     }
@@ -232,7 +232,7 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
     size_t count = 0;
     const uint32_t *v32 = NULL;
     if (want_recs) {
-        count = fl_wire_bin_list_len (m, "recs");
+        count = fl_wire_bin_list_len (m, FL_K_RECS);
         if ((pl == S_ADVERT && count != 1) || count > FL_SECAGG_MAX_CLIENTS) {
             snprintf (why, cap, "%s: %zu records", fl_secagg_msg_kind_name ((int) kind), count);
             return NULL;
@@ -240,20 +240,20 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
         for (size_t i = 0; i < count; i++) {
             const uint8_t *d;
             size_t l;
-            if (fl_wire_get_bin_list_item (m, "recs", i, &d, &l) != 0 || l != rec) {
+            if (fl_wire_get_bin_list_item (m, FL_K_RECS, i, &d, &l) != 0 || l != rec) {
                 snprintf (why, cap, "%s: record %zu is not %zu bytes", fl_secagg_msg_kind_name ((int) kind), i, rec);
                 return NULL;
             }
         }
     }
     else if (want_vals) {
-        if (fl_wire_get_u32s (m, "vals", &v32, &count) != 0 || count == 0 || count > FL_SECAGG_MAX_LENGTH) {
+        if (fl_wire_get_u32s (m, FL_K_VALS, &v32, &count) != 0 || count == 0 || count > FL_SECAGG_MAX_LENGTH) {
             snprintf (why, cap, "MASKED_INPUT: bad vector");
             return NULL;
         }
     }
     else if (want_ids) {
-        if (fl_wire_get_u32_list (m, "ids", &v32, &count) != 0 || count > FL_SECAGG_MAX_CLIENTS) {
+        if (fl_wire_get_u32_list (m, FL_K_IDS, &v32, &count) != 0 || count > FL_SECAGG_MAX_CLIENTS) {
             snprintf (why, cap, "SURVIVORS: bad list");
             return NULL;
         }
@@ -269,7 +269,7 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
     case S_ADVERT: {
         const uint8_t *d;
         size_t l;
-        fl_wire_get_bin_list_item (m, "recs", 0, &d, &l);
+        fl_wire_get_bin_list_item (m, FL_K_RECS, 0, &d, &l);
         s_unpack_advert (&msg->u.advert, d);
         break;
     }
@@ -277,7 +277,7 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
         for (size_t i = 0; i < count; i++) {
             const uint8_t *d;
             size_t l;
-            fl_wire_get_bin_list_item (m, "recs", i, &d, &l);
+            fl_wire_get_bin_list_item (m, FL_K_RECS, i, &d, &l);
             s_unpack_record (msg, i, d);
         }
         break;
@@ -286,7 +286,7 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
     case S_SIG: {
         const uint8_t *d;
         size_t l;
-        if (fl_wire_get_bin (m, "sig", &d, &l) != 0 || l != FL_SECAGG_SIGBYTES) {
+        if (fl_wire_get_bin (m, FL_K_SIG, &d, &l) != 0 || l != FL_SECAGG_SIGBYTES) {
             fl_secagg_msg_destroy (&msg);
             snprintf (why, cap, "CONSISTENCY: bad signature length");
             return NULL;
@@ -296,7 +296,7 @@ fl_secagg_msg_from_wire (const fl_wire_msg_t *m, uint32_t *bucket, char *why, si
     }
     case S_CODE: {
         uint64_t c = 0;
-        fl_wire_get_u64 (m, "code", &c);
+        fl_wire_get_u64 (m, FL_K_CODE, &c);
         msg->u.abort_code = (uint32_t) c;
         break;
     }

@@ -66,19 +66,19 @@ fl_session_announce_put (fl_wire_writer_t *w, uint32_t purpose, const fl_session
 {
     assert (w && a);
     int rc = 0;
-    rc |= fl_wire_put_u64 (w, "sa_bucket", a->bucket);
-    rc |= fl_wire_put_u64 (w, "sa_index", a->index);
-    rc |= fl_wire_put_u64 (w, "sa_n", a->n);
-    rc |= fl_wire_put_u64 (w, "sa_t", a->t);
-    rc |= fl_wire_put_u64 (w, "sa_k", a->k);
-    rc |= fl_wire_put_u64 (w, "sa_graph", (uint64_t) a->graph);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_BUCKET, a->bucket);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_INDEX, a->index);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_N, a->n);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_T, a->t);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_K, a->k);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_GRAPH, (uint64_t) a->graph);
     if (a->member_ids && a->member_lens)
-        rc |= fl_wire_put_bin_list (w, "sa_members", a->member_ids, a->member_lens, a->n);
-    rc |= fl_wire_put_u32s (w, "sa_cohort", a->cohort, a->cohort_len);
-    rc |= fl_wire_put_u64 (w, "sa_buckets", a->buckets);
+        rc |= fl_wire_put_bin_list (w, FL_K_SA_MEMBERS, a->member_ids, a->member_lens, a->n);
+    rc |= fl_wire_put_u32s (w, FL_K_SA_COHORT, a->cohort, a->cohort_len);
+    rc |= fl_wire_put_u64 (w, FL_K_SA_BUCKETS, a->buckets);
     if (purpose == FL_SESSION_PURPOSE_TRAIN) {
-        rc |= fl_wire_put_f64 (w, "enc_max_abs", a->max_abs);
-        rc |= fl_wire_put_u64 (w, "enc_summands", a->summands);
+        rc |= fl_wire_put_f64 (w, FL_K_ENC_MAX_ABS, a->max_abs);
+        rc |= fl_wire_put_u64 (w, FL_K_ENC_SUMMANDS, a->summands);
     }
     return rc ? -1 : 0;
 }
@@ -86,7 +86,7 @@ fl_session_announce_put (fl_wire_writer_t *w, uint32_t purpose, const fl_session
 int
 fl_session_announce_present (const fl_wire_msg_t *m)
 {
-    return fl_wire_has (m, "sa_bucket") ? 1 : 0;
+    return fl_wire_has (m, FL_K_SA_BUCKET) ? 1 : 0;
 }
 
 int
@@ -100,20 +100,20 @@ fl_session_announce_get (const fl_wire_msg_t *m, uint32_t purpose, fl_session_an
     uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0, cap_ex = 0;
     double clip = 0, max_abs = 0;
     const char *err = NULL;
-    if (fl_wire_get_u64 (m, "sa_bucket", &b) != 0 || fl_wire_get_u64 (m, "sa_index", &idx) != 0
-        || fl_wire_get_u64 (m, "sa_n", &n) != 0 || fl_wire_get_u64 (m, "sa_t", &t) != 0
-        || fl_wire_get_u64 (m, "sa_k", &k) != 0 || fl_wire_get_u64 (m, "sa_graph", &graph) != 0
-        || (train && (fl_wire_get_f64 (m, "clip", &clip) != 0 || fl_wire_get_f64 (m, "enc_max_abs", &max_abs) != 0
-                      || fl_wire_get_u64 (m, "enc_summands", &summands) != 0
-                      || fl_wire_get_u64 (m, "cap", &cap_ex) != 0)))
+    if (fl_wire_get_u64 (m, FL_K_SA_BUCKET, &b) != 0 || fl_wire_get_u64 (m, FL_K_SA_INDEX, &idx) != 0
+        || fl_wire_get_u64 (m, FL_K_SA_N, &n) != 0 || fl_wire_get_u64 (m, FL_K_SA_T, &t) != 0
+        || fl_wire_get_u64 (m, FL_K_SA_K, &k) != 0 || fl_wire_get_u64 (m, FL_K_SA_GRAPH, &graph) != 0
+        || (train && (fl_wire_get_f64 (m, FL_K_CLIP, &clip) != 0 || fl_wire_get_f64 (m, FL_K_ENC_MAX_ABS, &max_abs) != 0
+                      || fl_wire_get_u64 (m, FL_K_ENC_SUMMANDS, &summands) != 0
+                      || fl_wire_get_u64 (m, FL_K_CAP, &cap_ex) != 0)))
         err = "incomplete secure-aggregation session";
     else if (n < 2 || n > FL_SECAGG_MAX_CLIENTS || idx >= n || b > UINT32_MAX || t > n || k > n
              || graph > FL_SECAGG_GRAPH_HARARY)
         err = "session parameters out of range";
     else if (train && (!(clip > 0 && clip < 1e6) || max_abs != fl_session_encoding_max_abs (clip)
-                       || (summands != n && !(fl_wire_has (m, "dp_sigma_i") && summands > n && summands <= INT32_MAX))))
+                       || (summands != n && !(fl_wire_has (m, FL_K_DP_SIGMA_I) && summands > n && summands <= INT32_MAX))))
         err = "encoding parameters inconsistent with the clipping norm and bucket size";
-    else if (fl_wire_bin_list_len (m, "sa_members") != n)
+    else if (fl_wire_bin_list_len (m, FL_K_SA_MEMBERS) != n)
         err = "bucket member list has the wrong length";
     if (err) {
         snprintf (why, cap, "%s", err);
@@ -129,8 +129,8 @@ fl_session_announce_get (const fl_wire_msg_t *m, uint32_t purpose, fl_session_an
     a->summands = summands;
     a->clip = clip;
     a->cap = cap_ex;
-    a->have_cohort = fl_wire_get_u32s (m, "sa_cohort", &a->cohort, &a->cohort_len) == 0
-                     && fl_wire_get_u64 (m, "sa_buckets", &a->buckets) == 0;
+    a->have_cohort = fl_wire_get_u32s (m, FL_K_SA_COHORT, &a->cohort, &a->cohort_len) == 0
+                     && fl_wire_get_u64 (m, FL_K_SA_BUCKETS, &a->buckets) == 0;
     if (!a->have_cohort) {
         a->cohort = NULL;
         a->cohort_len = 0;
@@ -146,7 +146,7 @@ fl_session_announce_member (const fl_wire_msg_t *m, uint32_t j, char *id, size_t
     const uint8_t *d = NULL;
     size_t len = 0;
     id[0] = 0;
-    if (fl_wire_get_bin_list_item (m, "sa_members", j, &d, &len) != 0)
+    if (fl_wire_get_bin_list_item (m, FL_K_SA_MEMBERS, j, &d, &len) != 0)
         return -1;
     snprintf (id, cap, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
     return 0;

@@ -70,143 +70,143 @@ typedef struct {
 #define S_REASONBYTES 1024  /* human-readable reasons */
 
 static const s_field_t s_hello[] = {
-    S_REQ_N ("member", STR, 1, S_IDBYTES),
-    S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
-    S_REQ ("n_train", U64),
-    S_REQ ("n_test", U64),
-    S_REQ ("features", U64),
-    S_REQ ("classes", U64),
-    S_REQ_N ("model", STR, 0, S_NAMEBYTES),   /* "" = no preference */
+    S_REQ_N (FL_K_MEMBER, STR, 1, S_IDBYTES),
+    S_REQ_N (FL_K_FP, BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_REQ (FL_K_N_TRAIN, U64),
+    S_REQ (FL_K_N_TEST, U64),
+    S_REQ (FL_K_FEATURES, U64),
+    S_REQ (FL_K_CLASSES, U64),
+    S_REQ_N (FL_K_MODEL, STR, 0, S_NAMEBYTES),   /* "" = no preference */
 };
 static const s_field_t s_welcome[] = {
-    S_REQ ("client", U64),
-    S_REQ_N ("model", STR, 1, S_NAMEBYTES),
-    S_REQ_N ("hidden", STR, 0, S_SPECBYTES),
-    S_REQ ("features", U64),
-    S_REQ ("classes", U64),
-    S_REQ ("seed", U64),
-    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
+    S_REQ (FL_K_CLIENT, U64),
+    S_REQ_N (FL_K_MODEL, STR, 1, S_NAMEBYTES),
+    S_REQ_N (FL_K_HIDDEN, STR, 0, S_SPECBYTES),
+    S_REQ (FL_K_FEATURES, U64),
+    S_REQ (FL_K_CLASSES, U64),
+    S_REQ (FL_K_SEED, U64),
+    S_OPT (FL_K_QAT, U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
 };
 static const s_field_t s_reject[] = {
-    S_REQ_N ("reason", STR, 0, S_REASONBYTES),
+    S_REQ_N (FL_K_REASON, STR, 0, S_REASONBYTES),
 };
 static const s_field_t s_stats[] = {
-    S_REQ ("count", U64),
-    S_REQ ("sum", F64S),
-    S_REQ ("sumsq", F64S),
+    S_REQ (FL_K_COUNT, U64),
+    S_REQ (FL_K_SUM, F64S),
+    S_REQ (FL_K_SUMSQ, F64S),
 };
 static const s_field_t s_standardise[] = {
-    S_REQ ("mean", F32S),
-    S_REQ ("std", F32S),
+    S_REQ (FL_K_MEAN, F32S),
+    S_REQ (FL_K_STD, F32S),
 };
 static const s_field_t s_train[] = {
-    S_REQ ("params", F32S),
-    S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
-    S_REQ ("epochs", U64),
-    S_REQ ("batch", U64),
-    S_REQ ("lr", F64),
-    S_REQ_N ("opt", STR, 1, S_NAMEBYTES),
-    S_REQ ("seed", U64),
-    S_REQ ("cap", U64),
-    S_OPT ("clip", F64),
+    S_REQ (FL_K_PARAMS, F32S),
+    S_REQ_N (FL_K_FP, BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_REQ (FL_K_EPOCHS, U64),
+    S_REQ (FL_K_BATCH, U64),
+    S_REQ (FL_K_LR, F64),
+    S_REQ_N (FL_K_OPT, STR, 1, S_NAMEBYTES),
+    S_REQ (FL_K_SEED, U64),
+    S_REQ (FL_K_CAP, U64),
+    S_OPT (FL_K_CLIP, F64),
     /* secure aggregation of this round (all present or none; docs/SECURITY.md) */
-    S_OPT ("sa_bucket", U64),
-    S_OPT ("sa_index", U64),
-    S_OPT ("sa_n", U64),
-    S_OPT ("sa_t", U64),
-    S_OPT ("sa_k", U64),
-    S_OPT ("sa_graph", U64),
-    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
+    S_OPT (FL_K_SA_BUCKET, U64),
+    S_OPT (FL_K_SA_INDEX, U64),
+    S_OPT (FL_K_SA_N, U64),
+    S_OPT (FL_K_SA_T, U64),
+    S_OPT (FL_K_SA_K, U64),
+    S_OPT (FL_K_SA_GRAPH, U64),
+    { FL_K_SA_MEMBERS, FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES },
     /* the whole cohort (roster positions, ascending) and the bucket count,
        from which every client re-derives its bucket (fl_secagg_buckets_derive) */
-    S_OPT ("sa_cohort", U32S),
-    S_OPT ("sa_buckets", U64),
-    S_OPT ("enc_max_abs", F64),
-    S_OPT ("enc_summands", U64),
+    S_OPT (FL_K_SA_COHORT, U32S),
+    S_OPT (FL_K_SA_BUCKETS, U64),
+    S_OPT (FL_K_ENC_MAX_ABS, F64),
+    S_OPT (FL_K_ENC_SUMMANDS, U64),
     /* differential privacy of this round (docs/PRIVACY.md): the unit
        (FL_SESSION_DP_RECORD | FL_SESSION_DP_CLIENT); record-level also the
        per-example clipping norm, the Poisson rate and the local steps */
-    S_OPT ("dp_unit", U64),
-    S_OPT ("dp_clip", F64),
-    S_OPT ("dp_q", F64),
-    S_OPT ("dp_steps", U64),
+    S_OPT (FL_K_DP_UNIT, U64),
+    S_OPT (FL_K_DP_CLIP, F64),
+    S_OPT (FL_K_DP_Q, F64),
+    S_OPT (FL_K_DP_STEPS, U64),
     /* distributed noise (secure rounds): the noise multiplier and this
        client's share sigma_i of discrete Gaussian noise, in grid units */
-    S_OPT ("dp_z", F64),
-    S_OPT ("dp_sigma_i", F64),
+    S_OPT (FL_K_DP_Z, F64),
+    S_OPT (FL_K_DP_SIGMA_I, F64),
     /* client-level adaptive clipping (docs/PRIVACY.md "Adaptive clipping"):
        1 = append the shifted unclipped indicator to the (masked) update */
-    S_OPT ("dp_adaptive", U64),
+    S_OPT (FL_K_DP_ADAPTIVE, U64),
 };
 static const s_field_t s_update[] = {
-    S_REQ ("delta", F32S),
-    S_REQ ("n", U64),
-    S_REQ ("loss", F64),
+    S_REQ (FL_K_DELTA, F32S),
+    S_REQ (FL_K_N, U64),
+    S_REQ (FL_K_LOSS, F64),
 };
 /*  The secure-aggregation session of a bucket, in STATS_REQUEST and
     EVALUATE of a secure run (all present or none; the client checks). */
 #define S_SESSION_FIELDS                                                     \
-    S_OPT ("sa_bucket", U64),                                               \
-    S_OPT ("sa_index", U64),                                                \
-    S_OPT ("sa_n", U64),                                                    \
-    S_OPT ("sa_t", U64),                                                    \
-    S_OPT ("sa_k", U64),                                                    \
-    S_OPT ("sa_graph", U64),                                                \
-    { "sa_members", FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }, \
-    S_OPT ("sa_cohort", U32S),                                              \
-    S_OPT ("sa_buckets", U64)
+    S_OPT (FL_K_SA_BUCKET, U64),                                               \
+    S_OPT (FL_K_SA_INDEX, U64),                                                \
+    S_OPT (FL_K_SA_N, U64),                                                    \
+    S_OPT (FL_K_SA_T, U64),                                                    \
+    S_OPT (FL_K_SA_K, U64),                                                    \
+    S_OPT (FL_K_SA_GRAPH, U64),                                                \
+    { FL_K_SA_MEMBERS, FL_WIRE_KIND_BIN_LIST, false, 2, 65535, 1, S_IDBYTES }, \
+    S_OPT (FL_K_SA_COHORT, U32S),                                              \
+    S_OPT (FL_K_SA_BUCKETS, U64)
 static const s_field_t s_stats_request[] = {
     S_SESSION_FIELDS,
 };
 static const s_field_t s_evaluate[] = {
-    S_REQ ("params", F32S),
-    S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_REQ (FL_K_PARAMS, F32S),
+    S_REQ_N (FL_K_FP, BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
     S_SESSION_FIELDS,
 };
 static const s_field_t s_eval_result[] = {
-    S_REQ ("n", U64),
-    S_REQ ("correct", U64),
-    S_REQ ("loss_sum", F64),
-    S_REQ ("true_pos", U64),
-    S_REQ ("false_pos", U64),
-    S_REQ ("true_neg", U64),
-    S_REQ ("false_neg", U64),
-    S_REQ_N ("hist_pos", U64S, 0, FL_WIRE_HIST_MAX),
-    S_REQ_N ("hist_neg", U64S, 0, FL_WIRE_HIST_MAX),
-    S_OPT ("classes", U64),                   /* multi-class (> 2, empty histograms); absent = binary */
+    S_REQ (FL_K_N, U64),
+    S_REQ (FL_K_CORRECT, U64),
+    S_REQ (FL_K_LOSS_SUM, F64),
+    S_REQ (FL_K_TRUE_POS, U64),
+    S_REQ (FL_K_FALSE_POS, U64),
+    S_REQ (FL_K_TRUE_NEG, U64),
+    S_REQ (FL_K_FALSE_NEG, U64),
+    S_REQ_N (FL_K_HIST_POS, U64S, 0, FL_WIRE_HIST_MAX),
+    S_REQ_N (FL_K_HIST_NEG, U64S, 0, FL_WIRE_HIST_MAX),
+    S_OPT (FL_K_CLASSES, U64),                   /* multi-class (> 2, empty histograms); absent = binary */
 };
 static const s_field_t s_bye[] = {
-    S_OPT_N ("reason", STR, 0, S_REASONBYTES),
+    S_OPT_N (FL_K_REASON, STR, 0, S_REASONBYTES),
 };
 static const s_field_t s_error[] = {
-    S_REQ_N ("reason", STR, 0, S_REASONBYTES),
+    S_REQ_N (FL_K_REASON, STR, 0, S_REASONBYTES),
 };
 /*  One secure-aggregation message (fl_secagg_msg_t); which optional key is
     present depends on "kind", checked by fl_secagg_msg_from_wire.  Records
     are fixed-size little-endian structs: adverts 132 bytes, ciphertexts
     128, signatures 68, unmasking shares 48. */
 static const s_field_t s_secagg[] = {
-    S_REQ ("bucket", U64),
-    S_REQ ("kind", U64),
-    S_REQ ("sender", U64),
-    S_REQ ("receiver", U64),
-    { "recs", FL_WIRE_KIND_BIN_LIST, false, 0, 65535, 48, 132 },
-    S_OPT ("vals", U32S),
-    S_OPT_N ("ids", U32_LIST, 0, 65535),
-    S_OPT_N ("sig", BIN, 64, 64),
-    S_OPT ("code", U64),
+    S_REQ (FL_K_BUCKET, U64),
+    S_REQ (FL_K_KIND, U64),
+    S_REQ (FL_K_SENDER, U64),
+    S_REQ (FL_K_RECEIVER, U64),
+    { FL_K_RECS, FL_WIRE_KIND_BIN_LIST, false, 0, 65535, 48, 132 },
+    S_OPT (FL_K_VALS, U32S),
+    S_OPT_N (FL_K_IDS, U32_LIST, 0, 65535),
+    S_OPT_N (FL_K_SIG, BIN, 64, 64),
+    S_OPT (FL_K_CODE, U64),
 };
 static const s_field_t s_model[] = {
-    S_REQ_N ("model", STR, 1, S_NAMEBYTES),
-    S_REQ_N ("hidden", STR, 0, S_SPECBYTES),
-    S_REQ ("features", U64),
-    S_REQ ("classes", U64),
-    S_REQ_N ("fp", BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
-    S_REQ ("params", F32S),
-    S_OPT ("mean", F32S),
-    S_OPT ("std", F32S),
-    S_OPT ("qat", U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
-    S_OPT_N ("schema", BIN, 1, 4u << 20),     /* fl_schema zconfig text, multi-line, no NUL
+    S_REQ_N (FL_K_MODEL, STR, 1, S_NAMEBYTES),
+    S_REQ_N (FL_K_HIDDEN, STR, 0, S_SPECBYTES),
+    S_REQ (FL_K_FEATURES, U64),
+    S_REQ (FL_K_CLASSES, U64),
+    S_REQ_N (FL_K_FP, BIN, FL_WIRE_FPBYTES, FL_WIRE_FPBYTES),
+    S_REQ (FL_K_PARAMS, F32S),
+    S_OPT (FL_K_MEAN, F32S),
+    S_OPT (FL_K_STD, F32S),
+    S_OPT (FL_K_QAT, U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
+    S_OPT_N (FL_K_SCHEMA, BIN, 1, 4u << 20),     /* fl_schema zconfig text, multi-line, no NUL
                                                  (<= FL_SCHEMA_MAX_FILEBYTES); absent = none */
 };
 /*  One key of every kind, so tests exercise kinds that only secure

@@ -34,9 +34,9 @@
     Writer usage (our own messages):
 
         fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_UPDATE, run_id, round);
-        fl_wire_put_f32s (w, "delta", delta, n_params);
-        fl_wire_put_u64 (w, "n", n_examples);
-        fl_wire_put_f64 (w, "loss", loss);
+        fl_wire_put_f32s (w, FL_K_DELTA, delta, n_params);
+        fl_wire_put_u64 (w, FL_K_N, n_examples);
+        fl_wire_put_f64 (w, FL_K_LOSS, loss);
         uint8_t *buf; size_t len;
         if (fl_wire_writer_finish (&w, &buf, &len) == 0) { send...; free (buf); }
 
@@ -47,7 +47,7 @@
         fl_wire_msg_t *msg = fl_wire_decode (buf, len, &limits, why, sizeof why);
         if (!msg) { zsys_warning ("peer %s: rejected message: %s", peer, why); ... }
         const float *delta; size_t n;
-        fl_wire_get_f32s (msg, "delta", &delta, &n);
+        fl_wire_get_f32s (msg, FL_K_DELTA, &delta, &n);
         fl_wire_msg_destroy (&msg);
 */
 #ifndef FL_WIRE_H_INCLUDED
@@ -136,6 +136,75 @@ const char *fl_wire_type_name (int type);
 bool fl_wire_type_known (int type);
 
 /* ---- writer ------------------------------------------------------------- */
+
+/*  Every key a message body may hold, spelled once.  The schema table in
+    fl_wire.c and every reader and writer use these names, so a misspelt
+    key is a compile error rather than a message the peer refuses.  Which
+    messages may hold a key, its kind and its bounds are the schema's
+    (docs/WIRE.md). */
+#define FL_K_MEMBER       "member"
+#define FL_K_FP           "fp"
+#define FL_K_N_TRAIN      "n_train"
+#define FL_K_N_TEST       "n_test"
+#define FL_K_FEATURES     "features"
+#define FL_K_CLASSES      "classes"
+#define FL_K_MODEL        "model"
+#define FL_K_CLIENT       "client"
+#define FL_K_HIDDEN       "hidden"
+#define FL_K_SEED         "seed"
+#define FL_K_QAT          "qat"
+#define FL_K_REASON       "reason"
+#define FL_K_COUNT        "count"
+#define FL_K_SUM          "sum"
+#define FL_K_SUMSQ        "sumsq"
+#define FL_K_MEAN         "mean"
+#define FL_K_STD          "std"
+#define FL_K_PARAMS       "params"
+#define FL_K_EPOCHS       "epochs"
+#define FL_K_BATCH        "batch"
+#define FL_K_LR           "lr"
+#define FL_K_OPT          "opt"
+#define FL_K_CAP          "cap"
+#define FL_K_CLIP         "clip"
+#define FL_K_SA_BUCKET    "sa_bucket"
+#define FL_K_SA_INDEX     "sa_index"
+#define FL_K_SA_N         "sa_n"
+#define FL_K_SA_T         "sa_t"
+#define FL_K_SA_K         "sa_k"
+#define FL_K_SA_GRAPH     "sa_graph"
+#define FL_K_SA_MEMBERS   "sa_members"
+#define FL_K_SA_COHORT    "sa_cohort"
+#define FL_K_SA_BUCKETS   "sa_buckets"
+#define FL_K_ENC_MAX_ABS  "enc_max_abs"
+#define FL_K_ENC_SUMMANDS "enc_summands"
+#define FL_K_DP_UNIT      "dp_unit"
+#define FL_K_DP_CLIP      "dp_clip"
+#define FL_K_DP_Q         "dp_q"
+#define FL_K_DP_STEPS     "dp_steps"
+#define FL_K_DP_Z         "dp_z"
+#define FL_K_DP_SIGMA_I   "dp_sigma_i"
+#define FL_K_DP_ADAPTIVE  "dp_adaptive"
+#define FL_K_DELTA        "delta"
+#define FL_K_N            "n"
+#define FL_K_LOSS         "loss"
+#define FL_K_CORRECT      "correct"
+#define FL_K_LOSS_SUM     "loss_sum"
+#define FL_K_TRUE_POS     "true_pos"
+#define FL_K_FALSE_POS    "false_pos"
+#define FL_K_TRUE_NEG     "true_neg"
+#define FL_K_FALSE_NEG    "false_neg"
+#define FL_K_HIST_POS     "hist_pos"
+#define FL_K_HIST_NEG     "hist_neg"
+#define FL_K_BUCKET       "bucket"
+#define FL_K_KIND         "kind"
+#define FL_K_SENDER       "sender"
+#define FL_K_RECEIVER     "receiver"
+#define FL_K_RECS         "recs"
+#define FL_K_VALS         "vals"
+#define FL_K_IDS          "ids"
+#define FL_K_SIG          "sig"
+#define FL_K_CODE         "code"
+#define FL_K_SCHEMA       "schema"
 
 typedef struct fl_wire_writer_t fl_wire_writer_t;
 

@@ -225,13 +225,13 @@ fl_client_hello (fl_client_t *self)
     }
     self->have_run = 0;
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_HELLO, 0);
-    fl_wire_put_str (w, "member", self->member);
-    fl_wire_put_bin (w, "fp", fp, 32);
-    fl_wire_put_u64 (w, "n_train", fl_dataset_rows (self->raw_train));
-    fl_wire_put_u64 (w, "n_test", fl_dataset_rows (self->raw_test));
-    fl_wire_put_u64 (w, "features", fl_dataset_features (self->raw_train));
-    fl_wire_put_u64 (w, "classes", s_classes (self));
-    fl_wire_put_str (w, "model", self->want_model);
+    fl_wire_put_str (w, FL_K_MEMBER, self->member);
+    fl_wire_put_bin (w, FL_K_FP, fp, 32);
+    fl_wire_put_u64 (w, FL_K_N_TRAIN, fl_dataset_rows (self->raw_train));
+    fl_wire_put_u64 (w, FL_K_N_TEST, fl_dataset_rows (self->raw_test));
+    fl_wire_put_u64 (w, FL_K_FEATURES, fl_dataset_features (self->raw_train));
+    fl_wire_put_u64 (w, FL_K_CLASSES, s_classes (self));
+    fl_wire_put_str (w, FL_K_MODEL, self->want_model);
     s_enqueue (self, w);
     if (self->state != FL_CLIENT_FINISHED && self->state != FL_CLIENT_REFUSED)
         self->state = FL_CLIENT_JOINING;
@@ -250,22 +250,22 @@ s_refuse (fl_client_t *self, const char *why)
     self->state = FL_CLIENT_REFUSED;
     zsys_error ("client %s: %s", self->member, why);
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_BYE, 0);
-    fl_wire_put_str (w, "reason", why);
+    fl_wire_put_str (w, FL_K_REASON, why);
     s_enqueue (self, w);
 }
 
 static int
 s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
 {
-    const char *model = fl_wire_get_cstr (m, "model");
-    const char *hidden = fl_wire_get_cstr (m, "hidden");
+    const char *model = fl_wire_get_cstr (m, FL_K_MODEL);
+    const char *hidden = fl_wire_get_cstr (m, FL_K_HIDDEN);
     uint64_t features = 0, classes = 0, seed = 0;
     /* the run's id first: a BYE refusing this WELCOME must carry it, or the
        coordinator discards it as another run's and keeps counting us */
     memcpy (self->run_id, fl_wire_run_id (m), FL_WIRE_RUNIDBYTES);
     self->have_run = 1;
-    if (!model || !hidden || fl_wire_get_u64 (m, "features", &features) != 0
-        || fl_wire_get_u64 (m, "classes", &classes) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0)
+    if (!model || !hidden || fl_wire_get_u64 (m, FL_K_FEATURES, &features) != 0
+        || fl_wire_get_u64 (m, FL_K_CLASSES, &classes) != 0 || fl_wire_get_u64 (m, FL_K_SEED, &seed) != 0)
         return 0;
     if (self->want_model[0]
         && (strcmp (self->want_model, model) != 0
@@ -277,7 +277,7 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
         return 0;
     }
     uint64_t qat = 0;
-    if (fl_wire_get_u64 (m, "qat", &qat) == 0 && qat > FL_MODEL_QAT_PER_CHANNEL)
+    if (fl_wire_get_u64 (m, FL_K_QAT, &qat) == 0 && qat > FL_MODEL_QAT_PER_CHANNEL)
         return 0;
     if (self->want_qat && qat != self->want_qat) {
         s_refuse (self, qat ? "coordinator trains with another QAT mode than this client was configured with"
@@ -336,7 +336,7 @@ s_on_standardise (fl_client_t *self, const fl_wire_msg_t *m)
     if (!mean)
         return 0;
     float *std = mean + d;
-    int ok = fl_wire_copy_f32s (m, "mean", mean, d) == 0 && fl_wire_copy_f32s (m, "std", std, d) == 0;
+    int ok = fl_wire_copy_f32s (m, FL_K_MEAN, mean, d) == 0 && fl_wire_copy_f32s (m, FL_K_STD, std, d) == 0;
     for (size_t i = 0; ok && i < d; i++)
         ok = isfinite (mean[i]) && isfinite (std[i]) && std[i] > 0;
     if (!ok) {
@@ -371,13 +371,13 @@ s_load_global (fl_client_t *self, const fl_wire_msg_t *m, const char *what)
     const uint8_t *fp = NULL;
     size_t fp_len = 0;
     size_t n = fl_model_num_params (self->model);
-    if (fl_wire_get_bin (m, "fp", &fp, &fp_len) != 0 || fp_len != 32
+    if (fl_wire_get_bin (m, FL_K_FP, &fp, &fp_len) != 0 || fp_len != 32
         || sodium_memcmp (fp, self->fingerprint, 32) != 0) {
         zsys_warning ("client %s: rejected %s: model fingerprint differs from the agreed model",
                       self->member, what);
         return -1;
     }
-    if (fl_wire_copy_f32s (m, "params", self->global, n) != 0) {
+    if (fl_wire_copy_f32s (m, FL_K_PARAMS, self->global, n) != 0) {
         zsys_warning ("client %s: rejected %s: parameter vector has the wrong length", self->member, what);
         return -1;
     }
@@ -638,9 +638,9 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
         return rc == 0;
     }
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_STATS, fl_wire_round (m));
-    fl_wire_put_u64 (w, "count", fl_stats_count (st));
-    fl_wire_put_f64s (w, "sum", fl_stats_sum (st), d);
-    fl_wire_put_f64s (w, "sumsq", fl_stats_sumsq (st), d);
+    fl_wire_put_u64 (w, FL_K_COUNT, fl_stats_count (st));
+    fl_wire_put_f64s (w, FL_K_SUM, fl_stats_sum (st), d);
+    fl_wire_put_f64s (w, FL_K_SUMSQ, fl_stats_sumsq (st), d);
     s_enqueue (self, w);
     fl_stats_destroy (&st);
     return 1;
@@ -760,32 +760,32 @@ static int
 s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
 {
     memset (dp, 0, sizeof *dp);
-    if (!fl_wire_has (m, "dp_unit"))
+    if (!fl_wire_has (m, FL_K_DP_UNIT))
         return 0;
     const char *why = NULL;
-    if (fl_wire_get_u64 (m, "dp_unit", &dp->unit) != 0
+    if (fl_wire_get_u64 (m, FL_K_DP_UNIT, &dp->unit) != 0
         || (dp->unit != FL_SESSION_DP_RECORD && dp->unit != FL_SESSION_DP_CLIENT))
         why = "unknown privacy unit";
     else if (dp->unit == FL_SESSION_DP_RECORD
-             && (fl_wire_get_f64 (m, "dp_clip", &dp->clip) != 0 || fl_wire_get_f64 (m, "dp_q", &dp->q) != 0
-                 || fl_wire_get_u64 (m, "dp_steps", &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
+             && (fl_wire_get_f64 (m, FL_K_DP_CLIP, &dp->clip) != 0 || fl_wire_get_f64 (m, FL_K_DP_Q, &dp->q) != 0
+                 || fl_wire_get_u64 (m, FL_K_DP_STEPS, &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
                  || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
         why = "record-level privacy parameters missing or out of range";
-    else if (fl_wire_has (m, "dp_sigma_i")
-             && (fl_wire_get_f64 (m, "dp_sigma_i", &dp->sigma_i) != 0 || fl_wire_get_f64 (m, "dp_z", &dp->z) != 0
+    else if (fl_wire_has (m, FL_K_DP_SIGMA_I)
+             && (fl_wire_get_f64 (m, FL_K_DP_SIGMA_I, &dp->sigma_i) != 0 || fl_wire_get_f64 (m, FL_K_DP_Z, &dp->z) != 0
                  || !isfinite (dp->sigma_i) || !isfinite (dp->z) || dp->sigma_i < 0 || dp->z < 0))
         why = "distributed-noise parameters missing or out of range";
-    else if (fl_wire_has (m, "dp_sigma_i") && !fl_wire_has (m, "sa_bucket"))
+    else if (fl_wire_has (m, FL_K_DP_SIGMA_I) && !fl_wire_has (m, FL_K_SA_BUCKET))
         why = "distributed noise was asked for a round without secure aggregation (the noise shares protect only "
               "a masked sum)";
-    else if (fl_wire_has (m, "dp_adaptive")) {
+    else if (fl_wire_has (m, FL_K_DP_ADAPTIVE)) {
         /* adaptive clipping: C_t changes every round; keep it in the range
            the coordinator clamps it to (a secure round's "clip") */
         double clip = 0;
-        if (fl_wire_get_u64 (m, "dp_adaptive", &dp->adaptive) != 0 || dp->adaptive != 1
+        if (fl_wire_get_u64 (m, FL_K_DP_ADAPTIVE, &dp->adaptive) != 0 || dp->adaptive != 1
             || dp->unit != FL_SESSION_DP_CLIENT)
             why = "adaptive clipping is announced for a unit other than client-level, or malformed";
-        else if (fl_wire_has (m, "clip") && (fl_wire_get_f64 (m, "clip", &clip) != 0
+        else if (fl_wire_has (m, FL_K_CLIP) && (fl_wire_get_f64 (m, FL_K_CLIP, &clip) != 0
                                              || !(clip >= FL_DP_ADACLIP_MIN && clip <= FL_DP_ADACLIP_MAX)))
             why = "adaptive clipping norm out of range";
     }
@@ -793,7 +793,7 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
         zsys_warning ("client %s: rejected TRAIN: %s", self->member, why);
         return -1;
     }
-    dp->dist = fl_wire_has (m, "dp_sigma_i");   /* validated against the session by s_dp_session */
+    dp->dist = fl_wire_has (m, FL_K_DP_SIGMA_I);   /* validated against the session by s_dp_session */
     return 0;
 }
 
@@ -805,7 +805,7 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
 static double
 s_dp_indicator (const fl_wire_msg_t *m, const float *delta, size_t n, double clip)
 {
-    if (!fl_wire_has (m, "dp_adaptive"))
+    if (!fl_wire_has (m, FL_K_DP_ADAPTIVE))
         return NAN;
     double s = 0;
     for (size_t i = 0; i < n; i++)
@@ -878,11 +878,11 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
     uint64_t epochs = 0, batch = 0, seed = 0;
     double lr = 0;
-    const char *opt = fl_wire_get_cstr (m, "opt");
+    const char *opt = fl_wire_get_cstr (m, FL_K_OPT);
     fl_train_config_t tc;
     fl_train_config_default (&tc);
-    if (fl_wire_get_u64 (m, "epochs", &epochs) != 0 || fl_wire_get_u64 (m, "batch", &batch) != 0
-        || fl_wire_get_f64 (m, "lr", &lr) != 0 || fl_wire_get_u64 (m, "seed", &seed) != 0 || !opt
+    if (fl_wire_get_u64 (m, FL_K_EPOCHS, &epochs) != 0 || fl_wire_get_u64 (m, FL_K_BATCH, &batch) != 0
+        || fl_wire_get_f64 (m, FL_K_LR, &lr) != 0 || fl_wire_get_u64 (m, FL_K_SEED, &seed) != 0 || !opt
         || fl_opt_kind_parse (opt, &tc.optimizer) != 0 || epochs == 0 || epochs > 1000 || batch == 0
         || batch > 1000000 || !(lr > 0 && lr < 1e3)) {
         zsys_warning ("client %s: rejected TRAIN: invalid training configuration", self->member);
@@ -955,9 +955,9 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         return rc == 0;
     }
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_UPDATE, fl_wire_round (m));
-    fl_wire_put_f32s (w, "delta", delta, n);
-    fl_wire_put_u64 (w, "n", n_rows);
-    fl_wire_put_f64 (w, "loss", isfinite (loss) ? loss : -1.0);
+    fl_wire_put_f32s (w, FL_K_DELTA, delta, n);
+    fl_wire_put_u64 (w, FL_K_N, n_rows);
+    fl_wire_put_f64 (w, FL_K_LOSS, isfinite (loss) ? loss : -1.0);
     s_enqueue (self, w);
     free (delta);
     self->rounds_trained++;
@@ -1025,7 +1025,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
     fl_wire_type_t type = fl_wire_type (m);
     int ok = 0;
     if (type == FL_WIRE_REJECT) {
-        const char *r = fl_wire_get_cstr (m, "reason");
+        const char *r = fl_wire_get_cstr (m, FL_K_REASON);
         if (r && strncmp (r, "not admitted", 12) == 0 && self->state != FL_CLIENT_FINISHED) {
             zsys_info ("client %s: coordinator does not know us (restarted?); joining again", self->member);
             fl_client_hello (self);
@@ -1043,7 +1043,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
                                   || (self->state == FL_CLIENT_JOINED
                                       && sodium_memcmp (fl_wire_run_id (m), self->run_id, FL_WIRE_RUNIDBYTES) == 0))) {
         /* the coordinator gave up on the run (docs/WIRE.md, ERROR) */
-        const char *r = fl_wire_get_cstr (m, "reason");
+        const char *r = fl_wire_get_cstr (m, FL_K_REASON);
         snprintf (self->reason, sizeof self->reason, "the coordinator aborted: %s", r ? r : "(no reason)");
         zsys_error ("client %s: %s", self->member, self->reason);
         self->state = FL_CLIENT_REFUSED;
@@ -1083,7 +1083,7 @@ fl_client_on_message (fl_client_t *self, const uint8_t *data, size_t len)
     case FL_WIRE_SECAGG: ok = s_on_secagg (self, m); break;
     case FL_WIRE_HEARTBEAT: ok = 1; break;
     case FL_WIRE_BYE: {
-        const char *r = fl_wire_get_cstr (m, "reason");
+        const char *r = fl_wire_get_cstr (m, FL_K_REASON);
         zsys_info ("client %s: coordinator says goodbye: %s", self->member, r ? r : "");
         self->state = FL_CLIENT_FINISHED;
         ok = 1;

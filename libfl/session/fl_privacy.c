@@ -275,17 +275,17 @@ fl_privacy_min_cohort (const fl_privacy_t *self)
 void
 fl_privacy_put_train (const fl_privacy_t *self, fl_wire_writer_t *w, const double *sigma_i)
 {
-    fl_wire_put_u64 (w, "dp_unit", (uint64_t) self->cfg.unit);
+    fl_wire_put_u64 (w, FL_K_DP_UNIT, (uint64_t) self->cfg.unit);
     if (self->cfg.adaptive_clip)
-        fl_wire_put_u64 (w, "dp_adaptive", 1);   /* append the unclipped indicator (secure: masked) */
+        fl_wire_put_u64 (w, FL_K_DP_ADAPTIVE, 1);   /* append the unclipped indicator (secure: masked) */
     if (self->cfg.unit == FL_PRIVACY_RECORD) {
-        fl_wire_put_f64 (w, "dp_clip", self->cfg.record_clip);
-        fl_wire_put_f64 (w, "dp_q", self->q);
-        fl_wire_put_u64 (w, "dp_steps", self->cfg.steps);
+        fl_wire_put_f64 (w, FL_K_DP_CLIP, self->cfg.record_clip);
+        fl_wire_put_f64 (w, FL_K_DP_Q, self->q);
+        fl_wire_put_u64 (w, FL_K_DP_STEPS, self->cfg.steps);
     }
     if (self->cfg.distributed && sigma_i) {
-        fl_wire_put_f64 (w, "dp_z", self->z);
-        fl_wire_put_f64 (w, "dp_sigma_i", *sigma_i);
+        fl_wire_put_f64 (w, FL_K_DP_Z, self->z);
+        fl_wire_put_f64 (w, FL_K_DP_SIGMA_I, *sigma_i);
     }
 }
 

@@ -203,14 +203,14 @@ static fl_wire_writer_t *
 s_train_writer (fl_round_t *self)
 {
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
-    fl_wire_put_f32s (w, "params", self->params, self->n_params);
-    fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
-    fl_wire_put_u64 (w, "epochs", self->cfg.local_epochs);
-    fl_wire_put_u64 (w, "batch", self->cfg.batch_size);
-    fl_wire_put_f64 (w, "lr", self->cfg.client_lr);
-    fl_wire_put_str (w, "opt", self->cfg.client_opt);
-    fl_wire_put_u64 (w, "seed", self->cfg.seed * 1000003u + self->round);
-    fl_wire_put_u64 (w, "cap", self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+    fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+    fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
+    fl_wire_put_u64 (w, FL_K_EPOCHS, self->cfg.local_epochs);
+    fl_wire_put_u64 (w, FL_K_BATCH, self->cfg.batch_size);
+    fl_wire_put_f64 (w, FL_K_LR, self->cfg.client_lr);
+    fl_wire_put_str (w, FL_K_OPT, self->cfg.client_opt);
+    fl_wire_put_u64 (w, FL_K_SEED, self->cfg.seed * 1000003u + self->round);
+    fl_wire_put_u64 (w, FL_K_CAP, self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
     return w;
 }
 
@@ -219,7 +219,7 @@ s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char
 {
     fl_wire_writer_t *w = s_writer (self, type);
     if (reason)
-        fl_wire_put_str (w, "reason", reason);
+        fl_wire_put_str (w, FL_K_REASON, reason);
     s_enqueue (self, peer, w);
 }
 
@@ -524,8 +524,8 @@ static void
 s_send_standardise (fl_round_t *self, s_peer_t *p)
 {
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_STANDARDISE);
-    fl_wire_put_f32s (w, "mean", self->mean, self->features);
-    fl_wire_put_f32s (w, "std", self->std, self->features);
+    fl_wire_put_f32s (w, FL_K_MEAN, self->mean, self->features);
+    fl_wire_put_f32s (w, FL_K_STD, self->std, self->features);
     s_enqueue (self, p, w);
     p->ready = 1;
 }
@@ -789,8 +789,8 @@ s_start_eval (fl_round_t *self, int64_t now)
         s_peer_t *p = &self->peers[idx[j]];
         p->expected = 1;
         fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
-        fl_wire_put_f32s (w, "params", self->params, self->n_params);
-        fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+        fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+        fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
         s_enqueue (self, p, w);
     }
     free (idx);
@@ -1242,14 +1242,14 @@ s_secure_request (fl_round_t *self, uint32_t purpose)
 {
     if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
         fl_wire_writer_t *w = s_train_writer (self);
-        fl_wire_put_f64 (w, "clip", s_clip_norm (self));
+        fl_wire_put_f64 (w, FL_K_CLIP, s_clip_norm (self));
         return w;
     }
     if (purpose == FL_SECAGG_PURPOSE_STATS)
         return s_writer (self, FL_WIRE_STATS_REQUEST);
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
-    fl_wire_put_f32s (w, "params", self->params, self->n_params);
-    fl_wire_put_bin (w, "fp", self->fingerprint, sizeof self->fingerprint);
+    fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+    fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
     return w;
 }
 
@@ -1701,12 +1701,12 @@ static int
 s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
 {
     uint64_t features = 0, classes = 0, n_train = 0, n_test = 0;
-    const char *member = fl_wire_get_cstr (m, "member");
+    const char *member = fl_wire_get_cstr (m, FL_K_MEMBER);
     const uint8_t *fp = NULL;
     size_t fp_len = 0;
-    if (fl_wire_get_u64 (m, "features", &features) != 0 || fl_wire_get_u64 (m, "classes", &classes) != 0
-        || fl_wire_get_u64 (m, "n_train", &n_train) != 0 || fl_wire_get_u64 (m, "n_test", &n_test) != 0
-        || !member || fl_wire_get_bin (m, "fp", &fp, &fp_len) != 0) {
+    if (fl_wire_get_u64 (m, FL_K_FEATURES, &features) != 0 || fl_wire_get_u64 (m, FL_K_CLASSES, &classes) != 0
+        || fl_wire_get_u64 (m, FL_K_N_TRAIN, &n_train) != 0 || fl_wire_get_u64 (m, FL_K_N_TEST, &n_test) != 0
+        || !member || fl_wire_get_bin (m, FL_K_FP, &fp, &fp_len) != 0) {
         s_reject (self, p, "HELLO", "missing fields");
         return 0;
     }
@@ -1745,14 +1745,14 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     }
     int rejoin = fl_peers_admit (self->peer_table, p, &hello, now);
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_WELCOME);
-    fl_wire_put_u64 (w, "client", (uint64_t) (p - self->peers));
-    fl_wire_put_str (w, "model", self->cfg.model);
-    fl_wire_put_str (w, "hidden", self->cfg.hidden);
-    fl_wire_put_u64 (w, "features", self->features);
-    fl_wire_put_u64 (w, "classes", self->classes);
-    fl_wire_put_u64 (w, "seed", self->cfg.model_seed);
+    fl_wire_put_u64 (w, FL_K_CLIENT, (uint64_t) (p - self->peers));
+    fl_wire_put_str (w, FL_K_MODEL, self->cfg.model);
+    fl_wire_put_str (w, FL_K_HIDDEN, self->cfg.hidden);
+    fl_wire_put_u64 (w, FL_K_FEATURES, self->features);
+    fl_wire_put_u64 (w, FL_K_CLASSES, self->classes);
+    fl_wire_put_u64 (w, FL_K_SEED, self->cfg.model_seed);
     if (self->cfg.qat)
-        fl_wire_put_u64 (w, "qat", self->cfg.qat);
+        fl_wire_put_u64 (w, FL_K_QAT, self->cfg.qat);
     s_enqueue (self, p, w);
     zsys_info ("coordinator: %s %s (%" PRIu64 " training / %" PRIu64 " test examples); %zu client(s)",
                rejoin ? "re-admitted" : "admitted", p->name, n_train, n_test, fl_peers_admitted (self->peer_table));
@@ -1765,7 +1765,7 @@ static int
 s_on_stats (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
 {
     uint64_t count = 0;
-    if (fl_wire_get_u64 (m, "count", &count) != 0) {
+    if (fl_wire_get_u64 (m, FL_K_COUNT, &count) != 0) {
         s_reject (self, p, "STATS", "no count");
         return 0;
     }
@@ -1773,8 +1773,8 @@ s_on_stats (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
     if (!sum)
         return 0;
     double *sumsq = sum + self->features;
-    int ok = fl_wire_copy_f64s (m, "sum", sum, self->features) == 0
-             && fl_wire_copy_f64s (m, "sumsq", sumsq, self->features) == 0;
+    int ok = fl_wire_copy_f64s (m, FL_K_SUM, sum, self->features) == 0
+             && fl_wire_copy_f64s (m, FL_K_SUMSQ, sumsq, self->features) == 0;
     for (size_t i = 0; ok && i < self->features; i++)
         ok = isfinite (sum[i]) && isfinite (sumsq[i]) && sumsq[i] >= 0;
     if (!ok || count == 0 || count > ((uint64_t) 1 << 40)) {
@@ -1796,11 +1796,11 @@ s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
 {
     uint64_t n = 0;
     double loss = 0;
-    if (fl_wire_get_u64 (m, "n", &n) != 0 || fl_wire_get_f64 (m, "loss", &loss) != 0) {
+    if (fl_wire_get_u64 (m, FL_K_N, &n) != 0 || fl_wire_get_f64 (m, FL_K_LOSS, &loss) != 0) {
         s_reject (self, p, "UPDATE", "missing fields");
         return 0;
     }
-    if (fl_wire_copy_f32s (m, "delta", self->scratch, self->n_params) != 0) {
+    if (fl_wire_copy_f32s (m, FL_K_DELTA, self->scratch, self->n_params) != 0) {
         s_reject (self, p, "UPDATE", "update vector has the wrong length");
         return 0;
     }
@@ -1898,14 +1898,14 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     if (type == FL_WIRE_BYE) {
-        const char *r = fl_wire_get_cstr (m, "reason");
+        const char *r = fl_wire_get_cstr (m, FL_K_REASON);
         zsys_info ("coordinator: %s left: %s", p->name, r ? r : "(no reason)");
         fl_peers_leave (self->peer_table, p);
         accepted = 1;
         goto done;
     }
     if (type == FL_WIRE_ERROR) {
-        const char *r = fl_wire_get_cstr (m, "reason");
+        const char *r = fl_wire_get_cstr (m, FL_K_REASON);
         zsys_warning ("coordinator: %s reported an error: %s", p->name, r ? r : "(none)");
         accepted = 1;
         goto done;
