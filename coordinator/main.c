@@ -903,7 +903,7 @@ main (int argc, char **argv)
         fl_report_add_privacy (report, "Differential privacy: none. The released model carries no formal guarantee "
                                "about any one record or member; a model can memorise parts of its training data.");
     if (s.model_out[0] && completed && fl_round_params (round)) {
-        if (fl_round_save_model (round, s.model_out) == 0
+        if (fl_server_save_model (round, rcfg.hidden, s.model_out) == 0
             && (!s.schema[0] || fl_modelfile_attach_schema (s.model_out, s.schema) == 0))
             printf ("fl-coordinator: model written to %s\n", s.model_out);
         else {

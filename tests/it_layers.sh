@@ -57,7 +57,7 @@ fi
 rm -f "$edges.err"
 
 # 3. the sans-I/O floors.
-io_calls='\b(zsock_[a-z_]+|zmq_[a-z_]+|zpoller_[a-z_]+|zloop_[a-z_]+|zclock_[a-z_]+|zfile_[a-z_]+|zdir_[a-z_]+|fopen|fdopen|open|creat|unlink|rename|mkdir|opendir|sleep|usleep|nanosleep|time|clock_gettime|gettimeofday|fl_atomic_[a-z_]+|fl_transport_[a-z_]+)[[:space:]]*\('
+io_calls='\b(zsock_[a-z_]+|zmq_[a-z_]+|zpoller_[a-z_]+|zloop_[a-z_]+|zclock_[a-z_]+|zfile_[a-z_]+|zdir_[a-z_]+|fopen|fdopen|open|creat|unlink|rename|mkdir|opendir|sleep|usleep|nanosleep|time|clock_gettime|gettimeofday|fl_atomic_[a-z_]+|fl_transport_[a-z_]+|fl_modelfile_[a-z_]+)[[:space:]]*\('
 for f in session secagg; do
     if hits=$(grep -nE "$io_calls" "$f"/*.[ch] | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)'); then
         while IFS= read -r h; do complain "$h: I/O, clock or sleep in the sans-I/O $f floor"; done <<<"$hits"

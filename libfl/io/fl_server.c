@@ -1,6 +1,7 @@
 /*  fl_server - see fl_server.h. */
 #include "fl_server.h"
 #include "fl_checkpoint.h"
+#include "fl_modelfile.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -254,4 +255,17 @@ fl_server_metrics_failed (const fl_server_t *self)
 {
     assert (self);
     return self->metrics_failed;
+}
+
+int
+fl_server_save_model (const fl_round_t *round, const char *hidden, const char *path)
+{
+    assert (round && path);
+    fl_model_t *model = fl_round_model (round);
+    if (!model) {
+        zsys_error ("coordinator: no model to save yet");
+        return -1;
+    }
+    return fl_modelfile_save (path, model, hidden ? hidden : "", fl_round_mean (round), fl_round_std (round),
+                              fl_round_run_id (round), fl_round_current (round));
 }

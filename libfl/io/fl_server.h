@@ -113,6 +113,15 @@ int fl_server_step (fl_server_t *self, int max_wait_ms);
 size_t fl_server_output_failed (const fl_server_t *self);
 
 /*  True after a metrics row could not be written (no more rows are). */
+/*  Writes the round's global model as a model file (docs/FORMATS.md): model
+    name, hidden sizes (`hidden`, the spec the round was configured with),
+    shapes, fingerprint, standardisation, run id, round and parameters,
+    through fl_modelfile_save (write, fsync, rename: a crash never leaves a
+    half-written model).  The round itself writes no file.  Returns 0, or -1
+    with a log line when the round has no model yet or the file cannot be
+    written. */
+int fl_server_save_model (const fl_round_t *round, const char *hidden, const char *path);
+
 int fl_server_metrics_failed (const fl_server_t *self);
 
 /*  The name of where the run is now, in fault-injection terms: "stats",

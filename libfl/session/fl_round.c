@@ -2098,15 +2098,11 @@ fl_round_member_names (const fl_round_t *self, char *buf, size_t cap)
     return fl_peers_member_names (self->peer_table, buf, cap);
 }
 
-int
-fl_round_save_model (const fl_round_t *self, const char *path)
+fl_model_t *
+fl_round_model (const fl_round_t *self)
 {
-    if (!self->model) {
-        zsys_error ("coordinator: no model to save yet");
-        return -1;
-    }
-    return fl_modelfile_save (path, self->model, self->cfg.hidden, self->mean, self->std, self->cfg.run_id,
-                              self->round);
+    assert (self);
+    return self->model;
 }
 
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }

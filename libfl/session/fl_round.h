@@ -287,11 +287,12 @@ int fl_round_restore (fl_round_t *self, const struct fl_checkpoint_t *ck);
     i-th if i is in range. */
 size_t fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out);
 
-/*  Writes the global model as a model file (see docs/FORMATS.md): a msgpack
-    map with model name, hidden sizes, shapes, fingerprint, standardisation
-    and parameters.  -1 (with a log line) on I/O error; the file is written to
-    path.tmp and renamed, so a crash never leaves a half-written model. */
-int fl_round_save_model (const fl_round_t *self, const char *path);
+/*  The global model (its ops and parameters), or NULL before the first
+    client fixed the shape.  Owned by self; the caller must not change it
+    (it is not const only because fl_modelfile_save recomputes the model's
+    fingerprint through the ops table).  The round writes no file: the
+    driver saves the model (fl_server_save_model). */
+fl_model_t *fl_round_model (const fl_round_t *self);
 
 /* ---- differential privacy (docs/PRIVACY.md) -------------------------------- */
 
