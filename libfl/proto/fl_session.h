@@ -76,6 +76,12 @@ const char *fl_session_purpose_name (uint32_t purpose);
 #define FL_SESSION_DP_OFF    0
 #define FL_SESSION_DP_RECORD 1   /* one training record of one member (DP-SGD style) */
 #define FL_SESSION_DP_CLIENT 2   /* one member's whole data (DP-FedAvg) */
+/*  Record-level bounds both ends enforce: the per-example clipping norm is in
+    (0, FL_SESSION_DP_CLIP_MAX] and the local Poisson steps K in
+    [1, FL_SESSION_DP_STEPS_MAX] (the coordinator refuses a configuration
+    outside them, a member refuses a TRAIN that announces one). */
+#define FL_SESSION_DP_CLIP_MAX  1e4
+#define FL_SESSION_DP_STEPS_MAX 1000
 
 /*  ---- round bindings ------------------------------------------------------ */
 

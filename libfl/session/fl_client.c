@@ -768,8 +768,8 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
         why = "unknown privacy unit";
     else if (dp->unit == FL_SESSION_DP_RECORD
              && (fl_wire_get_f64 (m, FL_K_DP_CLIP, &dp->clip) != 0 || fl_wire_get_f64 (m, FL_K_DP_Q, &dp->q) != 0
-                 || fl_wire_get_u64 (m, FL_K_DP_STEPS, &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= 1e4)
-                 || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > 1000))
+                 || fl_wire_get_u64 (m, FL_K_DP_STEPS, &dp->steps) != 0 || !(dp->clip > 0 && dp->clip <= FL_SESSION_DP_CLIP_MAX)
+                 || !(dp->q > 0 && dp->q <= 1) || dp->steps < 1 || dp->steps > FL_SESSION_DP_STEPS_MAX))
         why = "record-level privacy parameters missing or out of range";
     else if (fl_wire_has (m, FL_K_DP_SIGMA_I)
              && (fl_wire_get_f64 (m, FL_K_DP_SIGMA_I, &dp->sigma_i) != 0 || fl_wire_get_f64 (m, FL_K_DP_Z, &dp->z) != 0

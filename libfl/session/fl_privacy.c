@@ -23,6 +23,7 @@
 #include "fl_checkpoint.h"
 #include "fl_dp.h"
 #include "fl_rng.h"
+#include "fl_session.h"
 #include "fl_wire.h"
 
 struct fl_privacy_t {
@@ -67,7 +68,8 @@ fl_privacy_config_error (const fl_privacy_config_t *cfg)
     if (!(cfg->noise_multiplier <= FL_ACCOUNTANT_MAX_SIGMA))
         return "differential privacy: noise multiplier out of range";
     if (cfg->unit == FL_PRIVACY_RECORD
-        && (!(cfg->record_clip > 0 && cfg->record_clip <= 1e4) || cfg->steps < 1 || cfg->steps > 1000))
+        && (!(cfg->record_clip > 0 && cfg->record_clip <= FL_SESSION_DP_CLIP_MAX) || cfg->steps < 1
+            || cfg->steps > FL_SESSION_DP_STEPS_MAX))
         return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
                "steps required";
     if (cfg->adaptive_clip) {
