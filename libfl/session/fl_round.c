@@ -1359,7 +1359,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
         first_deadline = self->cfg.eval_deadline_ms;
     }
     else {
-        self->m_enc = self->n_params + 2 + s_extra_coords (self);   /* DP: + the unclipped indicator */
+        self->m_enc = fl_session_update_words (self->n_params, s_extra_coords (self) > 0);   /* DP: + the unclipped indicator */
         fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
         first_deadline = self->cfg.train_deadline_ms;
     }
@@ -1396,7 +1396,7 @@ s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, ui
     self->n_buckets = B;
     if (purpose == FL_SECAGG_PURPOSE_TRAIN)
         self->cur.buckets = B;
-    double max_abs = s_clip_norm (self) > 1 ? s_clip_norm (self) : 1;
+    double max_abs = fl_session_encoding_max_abs (s_clip_norm (self));
     fl_secagg_policy_t policy;
     fl_roster_policy (self->cfg.roster, &policy);
     /*  A pair shows each member the other's update: only when both the
