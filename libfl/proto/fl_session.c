@@ -100,7 +100,11 @@ fl_session_announce_get (const fl_wire_msg_t *m, uint32_t purpose, fl_session_an
     uint64_t b = 0, idx = 0, n = 0, t = 0, k = 0, graph = 0, summands = 0, cap_ex = 0;
     double clip = 0, max_abs = 0;
     const char *err = NULL;
-    if (fl_wire_get_u64 (m, FL_K_SA_BUCKET, &b) != 0 || fl_wire_get_u64 (m, FL_K_SA_INDEX, &idx) != 0
+    /* the training session's encoding keys exist only in TRAIN: a message of
+       another type cannot carry a training session */
+    if (train && fl_wire_type (m) != FL_WIRE_TRAIN)
+        err = "incomplete secure-aggregation session";
+    else if (fl_wire_get_u64 (m, FL_K_SA_BUCKET, &b) != 0 || fl_wire_get_u64 (m, FL_K_SA_INDEX, &idx) != 0
         || fl_wire_get_u64 (m, FL_K_SA_N, &n) != 0 || fl_wire_get_u64 (m, FL_K_SA_T, &t) != 0
         || fl_wire_get_u64 (m, FL_K_SA_K, &k) != 0 || fl_wire_get_u64 (m, FL_K_SA_GRAPH, &graph) != 0
         || (train && (fl_wire_get_f64 (m, FL_K_CLIP, &clip) != 0 || fl_wire_get_f64 (m, FL_K_ENC_MAX_ABS, &max_abs) != 0
@@ -146,7 +150,8 @@ fl_session_announce_member (const fl_wire_msg_t *m, uint32_t j, char *id, size_t
     const uint8_t *d = NULL;
     size_t len = 0;
     id[0] = 0;
-    if (fl_wire_get_bin_list_item (m, FL_K_SA_MEMBERS, j, &d, &len) != 0)
+    if (j >= fl_wire_bin_list_len (m, FL_K_SA_MEMBERS)        /* the codec asserts an index in range */
+        || fl_wire_get_bin_list_item (m, FL_K_SA_MEMBERS, j, &d, &len) != 0)
         return -1;
     snprintf (id, cap, "%.*s", (int) (len < 128 ? len : 128), (const char *) d);
     return 0;
