@@ -76,4 +76,17 @@ fl_test_path (const char *rel)
 }
 #define FL_TEST_PATH(rel) fl_test_path (rel)
 
+/*  Makes a fresh private directory NAME-XXXXXX under $TMPDIR (or /tmp when
+    it is unset or empty) into buf (cap bytes).  Returns buf, or NULL when
+    the path does not fit or mkdtemp fails. */
+static inline char *
+fl_test_mkdtemp (char *buf, size_t cap, const char *name)
+{
+    const char *tmp = getenv ("TMPDIR");
+    int n = snprintf (buf, cap, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (n < 0 || (size_t) n >= cap)
+        return NULL;
+    return mkdtemp (buf);
+}
+
 #endif

@@ -208,9 +208,8 @@ test_adversary_single (void)
 static void
 test_adversary_collusion (void)
 {
-    char dir[64];
-    snprintf (dir, sizeof dir, "/tmp/fl-test-adversary-XXXXXX");
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-test-adversary") != NULL);
     size_t n = 0, na = 0, nb = 0;
     float *ha = s_honest_delta ("alpha", 1, &n);
     float *hb = s_honest_delta ("beta", 2, &n);

@@ -75,8 +75,8 @@ test_refusals (void)
 static void
 test_config_file (void)
 {
-    char dir[] = "/tmp/fl-args-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-args") != NULL);
     char path[256], bad[256], unknown[256];
     snprintf (path, sizeof path, "%s/ok.cfg", dir);
     snprintf (bad, sizeof bad, "%s/bad.cfg", dir);

@@ -86,8 +86,7 @@ int
 main (int argc, char **argv)
 {
     FL_TEST_INIT (argc, argv);
-    snprintf (s_dir, sizeof s_dir, "/tmp/fl-atomic-XXXXXX");
-    if (!mkdtemp (s_dir))
+    if (!fl_test_mkdtemp (s_dir, sizeof s_dir, "fl-atomic"))
         return 1;
     FL_RUN (test_write_and_replace);
     FL_RUN (test_failures_leave_target_alone);

@@ -435,8 +435,7 @@ static char s_dir[256];
 static void
 s_make_dir (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/fl-test-attack-XXXXXX");
-    FL_CHECK (mkdtemp (s_dir) != NULL);
+    FL_CHECK (fl_test_mkdtemp (s_dir, sizeof s_dir, "fl-test-attack") != NULL);
 }
 
 /*  Counts the entries of s_dir (dot files included, "." and ".." not) whose

@@ -351,8 +351,8 @@ s_remove_all (const char *dir)
 static void
 test_directory_protocol (void)
 {
-    char dir[] = "/tmp/fl-checkpoint-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-checkpoint") != NULL);
     int rc;
     bool from_prev = true;
 
@@ -473,8 +473,8 @@ test_large_model (void)
     fl_checkpoint_t *c = fl_checkpoint_new (s_run, 100);
     FL_CHECK (fl_checkpoint_put_f32s (c, FL_CHECKPOINT_KEY_PARAMS, params, n) == 0);
     FL_CHECK (fl_checkpoint_put_f32s (c, FL_CHECKPOINT_KEY_OPT_STATE, moments, 2 * n) == 0);
-    char dir[] = "/tmp/fl-checkpoint-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-checkpoint") != NULL);
     FL_CHECK (fl_checkpoint_save_dir (c, dir) == 0);
     fl_checkpoint_t *d = NULL;
     FL_CHECK (fl_checkpoint_load_dir (dir, &d, NULL) == 0);

@@ -12,8 +12,8 @@
 static void
 test_round_trip_and_refusals (void)
 {
-    char dir[] = "/tmp/fl-modelfile-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-modelfile") != NULL);
     char path[256], bad[256];
     snprintf (path, sizeof path, "%s/m.flm", dir);
     snprintf (bad, sizeof bad, "%s/bad.flm", dir);
@@ -86,8 +86,8 @@ s_write (const char *path, const char *text)
 static void
 test_schema_attached (void)
 {
-    char dir[] = "/tmp/fl-modelfile-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-modelfile") != NULL);
     char path[256], sp[256], wrong[256];
     snprintf (path, sizeof path, "%s/m.flm", dir);
     snprintf (sp, sizeof sp, "%s/s.zpl", dir);

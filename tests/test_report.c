@@ -108,8 +108,8 @@ test_csv (void)
 static void
 test_report_file (void)
 {
-    char dir[] = "/tmp/fl-report-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-report") != NULL);
     char path[256];
     snprintf (path, sizeof path, "%s/report.md", dir);
 

@@ -495,8 +495,7 @@ main (int argc, char **argv)
     if (!fl_test_verbose_)
         zsys_set_logstream (NULL);
     FL_CHECK (sodium_init () >= 0);
-    snprintf (tmpdir, sizeof tmpdir, "/tmp/fl-test-roster-XXXXXX");
-    FL_CHECK (mkdtemp (tmpdir) != NULL);
+    FL_CHECK (fl_test_mkdtemp (tmpdir, sizeof tmpdir, "fl-test-roster") != NULL);
     FL_RUN (test_round_trip);
     FL_RUN (test_digest);
     FL_RUN (test_api_errors);

@@ -150,8 +150,8 @@ test_run_over_loopback (void)
 {
     run_t r;
     s_setup (&r);
-    char dir[] = "/tmp/fl-server-XXXXXX";
-    FL_CHECK (mkdtemp (dir) != NULL);
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-server") != NULL);
     FILE *metrics = tmpfile (), *progress = tmpfile ();
     FL_CHECK (metrics && progress);
     fl_report_csv_header (metrics);
