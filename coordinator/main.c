@@ -739,6 +739,10 @@ main (int argc, char **argv)
         { exit_code = 1; goto done; }
     }
     rcfg.roster = roster;
+    {   /* TEST ONLY (tests/it_secure.sh): a coordinator that offers unsafe thresholds */
+        const char *weak = getenv ("FL_TEST_WEAKEN_T");
+        rcfg.test_weaken_threshold = weak && strcmp (weak, "1") == 0;
+    }
     round = fl_round_new (&rcfg);
     if (!round)
         { exit_code = 2; goto done; }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "fl_checkpoint.h"
+#include "fl_cohort.h"
 #include "fl_dataset.h"
 #include "fl_dp.h"
 #include "fl_stats.h"
@@ -60,26 +61,6 @@ typedef struct s_out_t {
     struct s_out_t *next;
 } s_out_t;
 
-/* One bucket of a secure round: one secure aggregation over its members. */
-typedef struct {
-    fl_secagg_server_t *srv;
-    uint32_t n;
-    size_t *members;                 /* (n) peer indices, in bucket order */
-    fl_quant_encoding_t enc;
-    double dp_sigma_i;               /* distributed DP: each member's noise (grid units), 0 = none */
-    uint32_t dp_t;                   /* distributed DP: fewest honest noise shares a surviving sum holds */
-    int64_t deadline;                /* of the current secure-aggregation phase */
-    int state;                       /* server state last seen */
-    int finished;                    /* 1: DONE or ABORTED and handled */
-    int ok;                          /* 1: sum decoded into sum */
-    uint32_t survivors;              /* |U3| */
-    double *sum;                     /* training: (n_params + 2) decoded sum: Σ wΔ, Σ w, Σ w·loss
-                                        (+ Σ (b_i - 1/2) with adaptive clipping: s_extra_coords) */
-    uint32_t *raw;                   /* statistics / evaluation: (m_enc) unmasked sum, decoded at the end */
-    uint64_t rows;                   /* ... and the survivors' announced training (statistics) or test
-                                        (evaluation) rows: the summed count cannot honestly exceed it */
-} s_bucket_t;
-
 typedef struct s_summary_node_t {
     fl_round_summary_t s;
     struct s_summary_node_t *next;
@@ -115,16 +96,10 @@ struct fl_round_t {
     fl_round_summary_t cur;
     fl_metrics_counts_t eval_acc;
 
-    /* secure aggregation of the current round */
-    s_bucket_t *buckets;
-    size_t n_buckets;
-    uint8_t binding[32];             /* BLAKE2b (fingerprint || global parameters) */
-    size_t m_enc;                    /* encoded vector length (training: n_params + 2 + s_extra_coords) */
-    uint32_t sa_purpose;             /* FL_SECAGG_PURPOSE_* of the aggregation the buckets run */
-    uint64_t sa_gen;                 /* bumped whenever a new set of buckets starts */
-    int secure_started;              /* a bucket has started secure aggregation in this run */
-    double sa_dropout_used;          /* auto dropout: the smallest chosen so far (-1: none yet) */
-    uint32_t sa_auto_logged_n;       /* auto dropout: the bucket size last logged */
+    /* the current phase's aggregation (statistics, training, evaluation) */
+    fl_cohort_t *cohort;             /* buckets, secure or plaintext (fl_cohort.h) */
+    uint32_t purpose;                /* FL_SECAGG_PURPOSE_* of the aggregation the cohort runs */
+    uint8_t binding[32];             /* secure: what members sign (fl_session_*_binding) */
     fl_strategy_state_t strategy;    /* the last robust aggregate (centered clipping starts there), work */
     fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
     double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
@@ -158,12 +133,33 @@ s_fail (fl_round_t *self, const char *why)
     snprintf (self->failure, sizeof self->failure, "%.255s", why);
     self->phase = FL_ROUND_FAILED;
     self->phase_deadline = -1;
+    if (self->cohort)
+        fl_cohort_end (self->cohort);   /* secure buckets' secrets wiped */
     zsys_error ("coordinator: run failed: %s", why);
     char reason[320];
     snprintf (reason, sizeof reason, "run aborted: %s", why);
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].admitted)
             s_send_simple (self, &self->peers[i], FL_WIRE_ERROR, reason);
+}
+
+/* Queues len encoded bytes (taken: freed here on failure) for peer index i. */
+static void
+s_enqueue_bytes (fl_round_t *self, size_t i, uint8_t *data, size_t len)
+{
+    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
+    if (!o) {
+        free (data);
+        return;
+    }
+    o->peer = i;
+    o->data = data;
+    o->len = len;
+    if (self->out_tail)
+        self->out_tail->next = o;
+    else
+        self->out_head = o;
+    self->out_tail = o;
 }
 
 static void
@@ -175,19 +171,7 @@ s_enqueue (fl_round_t *self, s_peer_t *peer, fl_wire_writer_t *w)
         zsys_error ("coordinator: could not encode a message for %s", peer->name);
         return;
     }
-    s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
-    if (!o) {
-        free (buf);
-        return;
-    }
-    o->peer = (size_t) (peer - self->peers);
-    o->data = buf;
-    o->len = len;
-    if (self->out_tail)
-        self->out_tail->next = o;
-    else
-        self->out_head = o;
-    self->out_tail = o;
+    s_enqueue_bytes (self, (size_t) (peer - self->peers), buf, len);
 }
 
 static fl_wire_writer_t *
@@ -243,21 +227,16 @@ s_invariants (const fl_round_t *self)
 }
 #endif
 
-static void s_free_buckets (fl_round_t *self);
-
-/* Secure mode drives round 0 statistics, training and evaluation by the
-   buckets' secure aggregations, not by the phase deadline. */
+/* Round 0 statistics, training and evaluation each run one aggregation
+   (fl_cohort); the other phases run none. */
 static int
-s_secure_phase (const fl_round_t *self)
+s_aggregating (const fl_round_t *self)
 {
-    return self->cfg.secure
-           && (self->phase == FL_ROUND_STATS || self->phase == FL_ROUND_TRAIN || self->phase == FL_ROUND_EVAL);
+    return self->phase == FL_ROUND_STATS || self->phase == FL_ROUND_TRAIN || self->phase == FL_ROUND_EVAL;
 }
 
 static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
 static void s_snapshot (fl_round_t *self);
-/* differential privacy: defined in their own section at the end of the file */
-static void s_start_eval (fl_round_t *self, int64_t now);
 
 /*  The clipping norm this round's contributions are bounded by: the
     privacy room's (adapted, or record-level the contribution bound) with
@@ -266,14 +245,6 @@ static double
 s_clip_norm (const fl_round_t *self)
 {
     return self->privacy ? fl_privacy_clip_norm (self->privacy) : self->cfg.clip_norm;
-}
-
-/*  Coordinates each training contribution carries after [update, count,
-    loss] (adaptive clipping: the shifted unclipped indicator). */
-static size_t
-s_extra_coords (const fl_round_t *self)
-{
-    return self->privacy ? fl_privacy_extra_coords (self->privacy) : 0;
 }
 
 /* ---- construction -------------------------------------------------------- */
@@ -402,7 +373,6 @@ fl_round_new (const fl_round_config_t *cfg)
         return NULL;
     self->cfg = *cfg;
     self->phase = FL_ROUND_WAIT_CLIENTS;
-    self->sa_dropout_used = -1;
     self->phase_deadline = -1;
     self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
@@ -410,7 +380,12 @@ fl_round_new (const fl_round_config_t *cfg)
     self->peer_table = fl_peers_new (cfg->max_clients);
     if (cfg->dp)
         self->privacy = fl_privacy_new (&pc);
-    if (!self->rng || !self->peer_table || (cfg->dp && !self->privacy)) {
+    fl_cohort_config_t cc = {cfg->secure, cfg->bucket_size, cfg->robust, cfg->roster, cfg->sa_corrupt,
+                             cfg->sa_dropout, cfg->allow_small_buckets, cfg->secagg_deadline_ms, cfg->example_cap,
+                             cfg->test_weaken_threshold};
+    if (self->peer_table && (!cfg->dp || self->privacy))
+        self->cohort = fl_cohort_new (&cc, self->peer_table, self->privacy);
+    if (!self->rng || !self->peer_table || (cfg->dp && !self->privacy) || !self->cohort) {
         fl_rng_destroy (&self->rng);
         fl_peers_destroy (&self->peer_table);
         fl_privacy_destroy (&self->privacy);
@@ -442,7 +417,7 @@ fl_round_destroy (fl_round_t **self_p)
         self->sum_head = s->next;
         free (s);
     }
-    s_free_buckets (self);
+    fl_cohort_destroy (&self->cohort);
     fl_strategy_state_clear (&self->strategy);
     free (self->history);
     fl_checkpoint_destroy (&self->pending_ckpt);
@@ -502,22 +477,45 @@ fl_round_start (fl_round_t *self, int64_t now_ms)
     self->phase_deadline = self->cfg.join_timeout_ms > 0 ? now_ms + self->cfg.join_timeout_ms : -1;
 }
 
-/* ---- phase transitions ---------------------------------------------------- */
+/* ---- phases: states x events -> actions ------------------------------------
+
+    The round is a table (zproto's shape): in each phase an event names one
+    action, and an action returns the next event (S_EV_NONE: wait for the
+    world).  s_dispatch runs the chain; nothing else changes the phase
+    except s_fail, which any action may call (the run is FAILED, no
+    further event).  Messages that every phase hears the same way (HELLO,
+    HEARTBEAT, BYE, ERROR) are the "defaults" superstate in
+    fl_round_on_message.
+
+        phase         event           action              next event
+        wait-clients  enough-clients  s_act_begin         (stats or training starts)
+        wait-clients  join-timeout    s_act_join_timeout  - (FAILED)
+        stats         cohort-done     s_act_stats_done    next-round
+        stats, eval   next-round      s_act_train         evaluate (round skipped), cohort-done, -
+        train         cohort-done     s_act_train_done    evaluate
+        train         evaluate        s_act_eval          cohort-done, -
+        eval          cohort-done     s_act_eval_done     next-round | finished
+        eval          finished        s_act_finish        - (DONE)
+*/
+
+typedef enum {
+    S_EV_NONE,
+    S_EV_ENOUGH_CLIENTS,             /* admission: min_clients admitted and the model built */
+    S_EV_JOIN_TIMEOUT,               /* ... not before the join timeout */
+    S_EV_COHORT_DONE,                /* the phase's aggregation is over (fl_cohort_done) */
+    S_EV_NEXT_ROUND,                 /* statistics known, or the last round evaluated with rounds left */
+    S_EV_EVALUATE,                   /* the training round ended (or was skipped) */
+    S_EV_FINISHED,                   /* the last round evaluated */
+    S_EV_COUNT
+} s_event_t;
+
+typedef s_event_t (*s_action_t) (fl_round_t *self, int64_t now);
 
 static void
 s_clear_expected (fl_round_t *self)
 {
     for (size_t i = 0; i < self->n_peers; i++)
         self->peers[i].expected = self->peers[i].answered = 0;
-}
-
-static size_t
-s_pending (const fl_round_t *self)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < self->n_peers; i++)
-        n += self->peers[i].expected && !self->peers[i].answered;
-    return n;
 }
 
 static void
@@ -530,51 +528,121 @@ s_send_standardise (fl_round_t *self, s_peer_t *p)
     p->ready = 1;
 }
 
-static void s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose);
-static int s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose);
-
+/*  Turns what the cohort queued into messages, in order: an invitation
+    becomes the purpose's request (TRAIN: the model and training
+    configuration; STATS_REQUEST; EVALUATE: the model), with the bucket's
+    session in a secure run and the DP settings for training; a secure-
+    aggregation message goes out as it is. */
 static void
-s_start_stats (fl_round_t *self, int64_t now)
+s_drain_cohort (fl_round_t *self)
+{
+    fl_cohort_out_t o;
+    while (fl_cohort_next_out (self->cohort, &o)) {
+        s_peer_t *p = &self->peers[o.peer];
+        if (o.data) {
+            s_enqueue_bytes (self, o.peer, o.data, o.len);
+            continue;
+        }
+        fl_wire_writer_t *w;
+        if (self->purpose == FL_SECAGG_PURPOSE_TRAIN) {
+            w = s_train_writer (self);
+            if (self->cfg.secure)
+                fl_wire_put_f64 (w, FL_K_CLIP, s_clip_norm (self));
+        }
+        else if (self->purpose == FL_SECAGG_PURPOSE_STATS)
+            w = s_writer (self, FL_WIRE_STATS_REQUEST);
+        else {
+            w = s_writer (self, FL_WIRE_EVALUATE);
+            fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+            fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
+        }
+        if (o.announce)
+            fl_session_announce_put (w, self->purpose, o.announce);
+        if (self->purpose == FL_SECAGG_PURPOSE_TRAIN && self->privacy)
+            fl_privacy_put_train (self->privacy, w, o.sigma_i);
+        s_enqueue (self, p, w);
+    }
+}
+
+/*  Starts the phase's aggregation of purpose over the members idx[0..k):
+    the cohort room forms the buckets and invites them.  Returns the next
+    event: cohort-done when nothing is left to wait for in a secure run
+    (every bucket was left out), else none; none after a failure. */
+static s_event_t
+s_start_cohort (fl_round_t *self, uint32_t purpose, const uint32_t *idx, size_t k, int64_t deadline_ms,
+                int64_t now)
+{
+    self->purpose = purpose;
+    if (self->cfg.secure) {
+        if (purpose == FL_SECAGG_PURPOSE_STATS)
+            fl_round_stats_binding (self->fingerprint, self->features, self->binding);
+        else
+            fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
+    }
+    fl_cohort_spec_t spec = {self->cfg.run_id, self->round, purpose, deadline_ms, self->n_params,
+                             self->features, self->classes, self->binding, s_clip_norm (self)};
+    char why[512];
+    if (fl_cohort_start (self->cohort, &spec, idx, k, now, why, sizeof why) != 0) {
+        s_fail (self, why);
+        return S_EV_NONE;
+    }
+    if (purpose == FL_SECAGG_PURPOSE_TRAIN && (self->cfg.secure || self->cfg.robust))
+        self->cur.buckets = fl_cohort_buckets (self->cohort);   /* plaintext FedAvg reports no buckets */
+    s_drain_cohort (self);
+    return self->cfg.secure && fl_cohort_done (self->cohort) ? S_EV_COHORT_DONE : S_EV_NONE;
+}
+
+/*  Round 0: every admitted member, in buckets (secure: the coordinator
+    learns only each bucket's sums of (count, Σx, Σx²)). */
+static s_event_t
+s_act_stats (fl_round_t *self, int64_t now)
 {
     self->phase = FL_ROUND_STATS;
     self->round = 0;
     s_clear_expected (self);
-    if (self->cfg.secure) {
-        /* every admitted member, in buckets: the coordinator learns only
-           each bucket's sums of (count, Σx, Σx²) */
-        uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
-        size_t k = 0;
-        for (size_t i = 0; idx && i < self->n_peers; i++)
-            if (self->peers[i].admitted)
-                idx[k++] = (uint32_t) i;
-        zsys_info ("coordinator: round 0: federated standardisation with %zu clients, through secure aggregation",
-                   fl_peers_admitted (self->peer_table));
-        s_secure_cohort (self, now, idx, k, 0x7374617473ull /* "stats" */, FL_SECAGG_PURPOSE_STATS);
-        free (idx);
-        return;
+    uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
+    if (!idx) {
+        s_fail (self, "out of memory");
+        return S_EV_NONE;
     }
-    for (size_t i = 0; i < self->n_peers; i++) {
-        s_peer_t *p = &self->peers[i];
-        if (!p->admitted)
-            continue;
-        p->expected = 1;
-        s_send_simple (self, p, FL_WIRE_STATS_REQUEST, NULL);
-    }
-    self->phase_deadline = now + self->cfg.stats_deadline_ms;
-    zsys_info ("coordinator: round 0: federated standardisation with %zu clients", fl_peers_admitted (self->peer_table));
+    size_t k = 0;
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i].admitted)
+            idx[k++] = (uint32_t) i;
+    zsys_info ("coordinator: round 0: federated standardisation with %zu clients%s",
+               fl_peers_admitted (self->peer_table), self->cfg.secure ? ", through secure aggregation" : "");
+    s_event_t ev = s_start_cohort (self, FL_SECAGG_PURPOSE_STATS, idx, k, self->cfg.stats_deadline_ms, now);
+    free (idx);
+    return ev;
 }
 
-static void s_start_train (fl_round_t *self, int64_t now);
-static void s_secure_tick (fl_round_t *self, int64_t now);
-static int s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k);
-
-static void
-s_finish_stats (fl_round_t *self, int64_t now)
+/*  Round 0 ended: the global statistics are the sum of the buckets that
+    completed (a secure bucket that aborted leaves its members out; they
+    still get the standardisation); every admitted member gets it. */
+static s_event_t
+s_act_stats_done (fl_round_t *self, int64_t now)
 {
+    (void) now;
+    size_t ok = 0, members = 0, B = fl_cohort_buckets (self->cohort);
+    int rc = fl_cohort_stats (self->cohort, self->stats, &ok, &members);
+    fl_cohort_end (self->cohort);
+    s_clear_expected (self);
+    if (rc != 0) {
+        s_fail (self, "out of memory");
+        return S_EV_NONE;
+    }
+    if (self->cfg.secure) {
+        if (ok == 0) {
+            s_fail (self, "no bucket's secure aggregation of the round 0 feature statistics completed "
+                          "(too many clients dropped out or sent invalid data)");
+            return S_EV_NONE;
+        }
+        zsys_info ("coordinator: round 0: statistics of %zu client(s) from %zu of %zu bucket(s)", members, ok, B);
+    }
     uint64_t count = fl_stats_count (self->stats);
     if (count == 0) {
         s_fail (self, "no client reported feature statistics in round 0");
-        return;
+        return S_EV_NONE;
     }
     /* sum x² >= (sum x)² / n holds for any honest data (Cauchy-Schwarz): a
        clearly negative variance means a tampered or wrapped sum */
@@ -585,26 +653,20 @@ s_finish_stats (fl_round_t *self, int64_t now)
             snprintf (why, sizeof why, "round 0: the global statistics of feature %zu are inconsistent "
                       "(negative variance): tampered or wrapped sums", j);
             s_fail (self, why);
-            return;
+            return S_EV_NONE;
         }
     }
     self->mean = (float *) calloc (self->features, sizeof (float));
     self->std = (float *) calloc (self->features, sizeof (float));
     if (!self->mean || !self->std || fl_stats_finalize (self->stats, self->mean, self->std) != 0) {
         s_fail (self, "could not compute the global feature statistics");
-        return;
+        return S_EV_NONE;
     }
     zsys_info ("coordinator: round 0: global mean/std from %" PRIu64 " training examples", count);
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].admitted)
             s_send_standardise (self, &self->peers[i]);
-    s_start_train (self, now);
-}
-
-static size_t
-s_ready_list (fl_round_t *self, int64_t now, uint32_t *idx)
-{
-    return fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
+    return S_EV_NEXT_ROUND;
 }
 
 /*  The run is DONE: nothing is waited for, every admitted member gets BYE
@@ -614,6 +676,7 @@ s_end_training (fl_round_t *self, const char *reason)
 {
     self->phase = FL_ROUND_DONE;
     self->phase_deadline = -1;
+    fl_cohort_end (self->cohort);
     s_clear_expected (self);
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].admitted)
@@ -646,11 +709,15 @@ s_privacy_before_round (fl_round_t *self)
     return rc;
 }
 
-static void
-s_start_train (fl_round_t *self, int64_t now)
+/*  A training round: the cohort is the first k of a permutation of the
+    ready members drawn from (seed, round) alone, so a run resumed from a
+    checkpoint samples exactly the cohorts it would have (client-level DP:
+    a Poisson cohort from the privacy room instead). */
+static s_event_t
+s_act_train (fl_round_t *self, int64_t now)
 {
     if (self->privacy && s_privacy_before_round (self) != 0)
-        return;                      /* budget exhausted (training ended) or a DP failure */
+        return S_EV_NONE;            /* budget exhausted (training ended) or a DP failure */
     self->phase = FL_ROUND_TRAIN;
     self->round++;
     s_clear_expected (self);
@@ -660,24 +727,19 @@ s_start_train (fl_round_t *self, int64_t now)
     self->cur.clip_norm = fl_round_dp_clip_norm (self);
 
     uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
-    if (!idx) {
+    fl_rng_t *crng = fl_rng_new_u64 (self->cfg.seed ^ 0x636f686f7274ull, self->round);
+    if (!idx || !crng) {
+        free (idx);
+        fl_rng_destroy (&crng);
         s_fail (self, "out of memory");
-        return;
+        return S_EV_NONE;
     }
-    size_t ready = s_ready_list (self, now, idx);
+    size_t ready = fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
     size_t k = (size_t) ceil (self->cfg.fraction * (double) ready);
     if (k < self->cfg.min_cohort)
         k = self->cfg.min_cohort;
     if (k > ready)
         k = ready;
-    /* cohort = first k of a permutation drawn from (seed, round) alone, so a
-       run resumed from a checkpoint samples exactly the cohorts it would have */
-    fl_rng_t *crng = fl_rng_new_u64 (self->cfg.seed ^ 0x636f686f7274ull, self->round);
-    if (!crng) {
-        free (idx);
-        s_fail (self, "out of memory");
-        return;
-    }
     fl_rng_shuffle_u32 (crng, idx, ready);
     fl_rng_destroy (&crng);
     if (self->cfg.dp == FL_ROUND_DP_CLIENT)
@@ -690,84 +752,53 @@ s_start_train (fl_round_t *self, int64_t now)
         zsys_warning ("coordinator: round %" PRIu64 ": the Poisson cohort has %zu client(s), fewer than one bucket "
                       "(%zu); global model unchanged", self->round, k, fl_privacy_min_cohort (self->privacy));
         free (idx);
-        s_start_eval (self, now);
-        return;
+        return S_EV_EVALUATE;
     }
-    if (self->cfg.secure) {
-        /* the permutation also assigns the buckets (consecutive runs of it) */
-        self->phase_deadline = -1;
-        s_start_secure (self, now, idx, k, FL_SECAGG_PURPOSE_TRAIN);
-        free (idx);
-        return;
-    }
-    if (s_plain_buckets (self, idx, k) != 0) {
-        free (idx);
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t j = 0; j < k; j++) {
-        s_peer_t *p = &self->peers[idx[j]];
-        p->expected = 1;
-        fl_wire_writer_t *w = s_train_writer (self);
-        if (self->privacy)
-            fl_privacy_put_train (self->privacy, w, NULL);
-        s_enqueue (self, p, w);
-    }
+    /* the permutation also assigns plaintext buckets (consecutive runs of it) */
+    s_event_t ev = s_start_cohort (self, FL_SECAGG_PURPOSE_TRAIN, idx, k, self->cfg.train_deadline_ms, now);
     free (idx);
-    self->phase_deadline = now + self->cfg.train_deadline_ms;
+    return ev;
 }
 
-static void s_start_eval (fl_round_t *self, int64_t now);
-
-/*  The end of a training round, plaintext or secure: the usable buckets'
-    sums go through the strategy (the one place the global model changes,
-    invariant 1), then evaluation starts.  Usable: secure, its aggregation
-    completed; plaintext, at least one member's update arrived. */
-static void
-s_finish_train (fl_round_t *self, int64_t now)
+/*  The end of a training round: the usable buckets' sums go through the
+    strategy, the one place the global model changes (invariant 1).
+    Usable: secure, its aggregation completed; plaintext, at least one
+    member's update arrived. */
+static s_event_t
+s_act_train_done (fl_round_t *self, int64_t now)
 {
-    fl_strategy_bucket_t *pb = (fl_strategy_bucket_t *) calloc (self->n_buckets + 1, sizeof *pb);
+    (void) now;
+    fl_strategy_bucket_t *pb = (fl_strategy_bucket_t *) calloc (fl_cohort_buckets (self->cohort) + 1, sizeof *pb);
     if (!pb) {
         s_fail (self, "out of memory");
-        return;
+        return S_EV_NONE;
     }
-    size_t nb = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        const s_bucket_t *bk = &self->buckets[b];
-        if (!(self->cfg.secure ? bk->ok : bk->survivors > 0) || !bk->sum) {
-            self->cur.buckets_aborted += self->cfg.secure || self->cfg.robust;
-            continue;
-        }
-        pb[nb].sum = bk->sum;
-        pb[nb].n = bk->n;
-        pb[nb].survivors = bk->survivors;
-        pb[nb].scale = self->cfg.secure ? bk->enc.scale : 0;
-        pb[nb].sigma_i = bk->dp_sigma_i;
-        pb[nb].honest_t = bk->dp_t;
-        pb[nb].bucket = b;
-        nb++;
-    }
+    size_t unusable = 0;
+    size_t nb = fl_cohort_train (self->cohort, pb, &unusable);
+    self->cur.buckets_aborted += unusable;
     fl_strategy_config_t sc = {self->cfg.robust, self->cfg.robust_kind, self->cfg.robust_params, self->cfg.min_updates};
     fl_strategy_result_t res;
     int rc = fl_strategy_step (&sc, &self->strategy, pb, nb, self->n_params, self->privacy, self->cur.ready,
                                self->round, self->opt, self->params, self->scratch, &res);
     free (pb);
+    fl_cohort_end (self->cohort);
+    s_clear_expected (self);
     if (rc != 0) {
         s_fail (self, "out of memory");
-        return;
+        return S_EV_NONE;
     }
     self->cur.updates = res.updates;
     self->cur.dropped = self->cur.cohort > res.updates ? self->cur.cohort - res.updates : 0;
     self->cur.train_loss = res.train_loss;
     self->cur.update_norm = res.update_norm;
     self->cur.skipped |= res.skipped;
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_start_eval (self, now);
+    return S_EV_EVALUATE;
 }
 
-static void
-s_start_eval (fl_round_t *self, int64_t now)
+/*  Evaluation: every ready member, in buckets (secure: the coordinator
+    learns only each bucket's summed counts and histograms). */
+static s_event_t
+s_act_eval (fl_round_t *self, int64_t now)
 {
     self->phase = FL_ROUND_EVAL;
     s_clear_expected (self);
@@ -775,31 +806,28 @@ s_start_eval (fl_round_t *self, int64_t now)
     uint32_t *idx = (uint32_t *) calloc (self->n_peers + 1, sizeof (uint32_t));
     if (!idx) {
         s_fail (self, "out of memory");
-        return;
+        return S_EV_NONE;
     }
-    size_t ready = s_ready_list (self, now, idx);
-    if (self->cfg.secure) {
-        /* every ready member, in buckets: the coordinator learns only each
-           bucket's summed counts and histograms */
-        s_secure_cohort (self, now, idx, ready, 0x6576616cull /* "eval" */, FL_SECAGG_PURPOSE_EVAL);
-        free (idx);
-        return;
-    }
-    for (size_t j = 0; j < ready; j++) {
-        s_peer_t *p = &self->peers[idx[j]];
-        p->expected = 1;
-        fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
-        fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
-        fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
-        s_enqueue (self, p, w);
-    }
+    size_t ready = fl_peers_ready (self->peer_table, now, self->cfg.liveness_ms, idx);
+    s_event_t ev = s_start_cohort (self, FL_SECAGG_PURPOSE_EVAL, idx, ready, self->cfg.eval_deadline_ms, now);
     free (idx);
-    self->phase_deadline = now + self->cfg.eval_deadline_ms;
+    return ev;
 }
 
-static void
-s_finish_eval (fl_round_t *self, int64_t now)
+/*  The round is complete: its summary is queued and recorded, and a
+    snapshot taken (what a resume continues from). */
+static s_event_t
+s_act_eval_done (fl_round_t *self, int64_t now)
 {
+    (void) now;
+    size_t B = fl_cohort_buckets (self->cohort), clients = 0, ok = 0;
+    fl_cohort_eval (self->cohort, &self->eval_acc, &clients, &ok);
+    self->cur.eval_clients += clients;
+    if (self->cfg.secure && ok < B)
+        zsys_warning ("coordinator: round %" PRIu64 ": evaluation counted %zu client(s) from %zu of %zu bucket(s)",
+                      self->round, self->cur.eval_clients, ok, B);
+    fl_cohort_end (self->cohort);
+    s_clear_expected (self);
     fl_metrics_counts_summary (&self->eval_acc, &self->cur.eval);
     s_summary_node_t *node = (s_summary_node_t *) calloc (1, sizeof *node);
     if (node) {
@@ -811,28 +839,66 @@ s_finish_eval (fl_round_t *self, int64_t now)
         self->sum_tail = node;
     }
     s_history_add (self, &self->cur);
-    s_snapshot (self);                 /* the round is complete: this is what a resume continues from */
-    if (self->round >= self->cfg.rounds) {
-        s_end_training (self, "training finished");
-        zsys_info ("coordinator: training finished after %" PRIu64 " rounds", self->round);
-    }
-    else
-        s_start_train (self, now);
+    s_snapshot (self);
+    return self->round >= self->cfg.rounds ? S_EV_FINISHED : S_EV_NEXT_ROUND;
 }
 
+static s_event_t
+s_act_finish (fl_round_t *self, int64_t now)
+{
+    (void) now;
+    s_end_training (self, "training finished");
+    zsys_info ("coordinator: training finished after %" PRIu64 " rounds", self->round);
+    return S_EV_NONE;
+}
+
+/*  Admission is complete: round 0, or (resumed: round 0 happened before
+    the restart) the next training round. */
+static s_event_t
+s_act_begin (fl_round_t *self, int64_t now)
+{
+    return self->mean ? s_act_train (self, now) : s_act_stats (self, now);
+}
+
+static s_event_t
+s_act_join_timeout (fl_round_t *self, int64_t now)
+{
+    (void) now;
+    char why[128];
+    snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
+              fl_peers_admitted (self->peer_table), self->cfg.min_clients);
+    s_fail (self, why);
+    return S_EV_NONE;
+}
+
+static const s_action_t s_transitions[FL_ROUND_FAILED + 1][S_EV_COUNT] = {
+    [FL_ROUND_WAIT_CLIENTS] = {[S_EV_ENOUGH_CLIENTS] = s_act_begin, [S_EV_JOIN_TIMEOUT] = s_act_join_timeout},
+    [FL_ROUND_STATS] = {[S_EV_COHORT_DONE] = s_act_stats_done, [S_EV_NEXT_ROUND] = s_act_train},
+    [FL_ROUND_TRAIN] = {[S_EV_COHORT_DONE] = s_act_train_done, [S_EV_EVALUATE] = s_act_eval},
+    [FL_ROUND_EVAL] = {[S_EV_COHORT_DONE] = s_act_eval_done, [S_EV_NEXT_ROUND] = s_act_train,
+                       [S_EV_FINISHED] = s_act_finish},
+};
+
+/*  Runs event ev and the chain of events its actions return. */
+static void
+s_dispatch (fl_round_t *self, s_event_t ev, int64_t now)
+{
+    while (ev != S_EV_NONE) {
+        assert ((unsigned) self->phase <= FL_ROUND_FAILED && ev < S_EV_COUNT);
+        s_action_t act = s_transitions[self->phase][ev];
+        assert (act || self->phase == FL_ROUND_FAILED || self->phase == FL_ROUND_DONE);
+        if (!act)
+            return;
+        ev = act (self, now);
+    }
+}
+
+/*  After a message or a deadline: the phase's aggregation may be over. */
 static void
 s_maybe_advance (fl_round_t *self, int64_t now)
 {
-    if (s_pending (self) > 0)
-        return;
-    if (s_secure_phase (self))
-        return;                     /* secure phases end when their buckets do */
-    switch (self->phase) {
-    case FL_ROUND_STATS: s_finish_stats (self, now); break;
-    case FL_ROUND_TRAIN: s_finish_train (self, now); break;
-    case FL_ROUND_EVAL: s_finish_eval (self, now); break;
-    default: break;
-    }
+    if (s_aggregating (self) && fl_cohort_done (self->cohort))
+        s_dispatch (self, S_EV_COHORT_DONE, now);
 }
 
 /* ---- checkpoints ------------------------------------------------------- */
@@ -1028,630 +1094,6 @@ fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
     return self->n_history;
 }
 
-/* ---- robust aggregation over bucket means ---------------------------------- */
-
-/* Plaintext mode with a robust rule: the same buckets as a secure run, over
-   updates the coordinator sees anyway (comparisons, trusted settings). */
-static int
-s_plain_buckets (fl_round_t *self, const uint32_t *idx, size_t k)
-{
-    size_t B = self->cfg.robust ? k / self->cfg.bucket_size : 1;   /* FedAvg: the cohort is one sum */
-    if (B == 0)
-        B = 1;
-    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
-    if (!self->buckets)
-        return -1;
-    self->n_buckets = B;
-    if (self->cfg.robust)
-        self->cur.buckets = B;     /* FedAvg in plaintext reports no buckets, as before */
-    for (size_t b = 0; b < B; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        size_t lo = b * k / B, hi = (b + 1) * k / B;
-        bk->n = (uint32_t) (hi - lo);
-        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        bk->sum = (double *) calloc (self->n_params + 2 + s_extra_coords (self), sizeof (double));
-        if (!bk->members || !bk->sum)
-            return -1;
-        for (uint32_t j = 0; j < bk->n; j++) {
-            bk->members[j] = idx[lo + j];
-            self->peers[idx[lo + j]].sa_bucket = (int) b;
-            self->peers[idx[lo + j]].sa_index = j;
-        }
-    }
-    return 0;
-}
-
-static void s_reject (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
-static void s_discard (fl_round_t *self, s_peer_t *p, const char *what, const char *why);
-
-/* ---- secure aggregation per bucket --------------------------------------- */
-
-/* The round bindings and the purposes' names are the protocol's (fl_session). */
-#define s_purpose_name fl_session_purpose_name
-
-static void
-s_free_buckets (fl_round_t *self)
-{
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        fl_secagg_server_destroy (&self->buckets[b].srv);
-        free (self->buckets[b].members);
-        free (self->buckets[b].sum);
-        free (self->buckets[b].raw);
-    }
-    free (self->buckets);
-    self->buckets = NULL;
-    self->n_buckets = 0;
-    for (size_t i = 0; i < self->n_peers; i++)
-        self->peers[i].sa_bucket = -1;
-}
-
-/* Sends every message the bucket's server has queued to its addressee. */
-static void
-s_bucket_flush (fl_round_t *self, size_t b)
-{
-    s_bucket_t *bk = &self->buckets[b];
-    fl_secagg_msg_t *msg;
-    while (bk->srv && (msg = fl_secagg_server_next_out (bk->srv))) {
-        if (msg->receiver < bk->n) {
-            uint8_t *buf = NULL;
-            size_t len = 0;
-            if (fl_secagg_msg_to_wire (msg, self->cfg.run_id, self->round, (uint32_t) b, &buf, &len) == 0) {
-                s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
-                if (o) {
-                    o->peer = bk->members[msg->receiver];
-                    o->data = buf;
-                    o->len = len;
-                    if (self->out_tail)
-                        self->out_tail->next = o;
-                    else
-                        self->out_head = o;
-                    self->out_tail = o;
-                }
-                else
-                    free (buf);
-            }
-        }
-        fl_secagg_msg_destroy (&msg);
-    }
-}
-
-static void s_finish_secure (fl_round_t *self, int64_t now);
-
-/* Every member of bucket b whose masked input is not in the sum (not in
-   surv[0..count), the survivor set U3) missed a deadline: one log line
-   each, so an operator sees who was left out of which round. */
-static void
-s_log_left_out (fl_round_t *self, size_t b, const uint32_t *surv, uint32_t count)
-{
-    s_bucket_t *bk = &self->buckets[b];
-    for (uint32_t j = 0; j < bk->n; j++) {
-        int in = 0;
-        for (uint32_t i = 0; i < count && !in; i++)
-            in = surv && surv[i] == j;
-        if (in)
-            continue;
-        s_peer_t *p = &self->peers[bk->members[j]];
-        p->misses++;
-        zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: %s missed a deadline (%d in a row); left out of "
-                      "this round%s", self->round, s_purpose_name (self->sa_purpose), b, p->name, p->misses,
-                      surv ? "" : " (the bucket aborted)");
-    }
-}
-
-/* A bucket's secure aggregation ended: decode its sum (checking it against
-   the encoding's bound), or leave the bucket out of the round.  Statistics
-   and evaluation sums are kept raw and decoded when every bucket is done. */
-static void
-s_bucket_finish (fl_round_t *self, size_t b, int64_t now)
-{
-    s_bucket_t *bk = &self->buckets[b];
-    bk->finished = 1;
-    if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE
-        && self->sa_purpose != FL_SECAGG_PURPOSE_TRAIN) {
-        const uint32_t *sum = NULL, *surv = NULL;
-        size_t m = 0;
-        uint32_t count = 0;
-        bk->raw = (uint32_t *) malloc (self->m_enc * sizeof (uint32_t));
-        if (bk->raw && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
-            && count > 0) {
-            memcpy (bk->raw, sum, m * sizeof (uint32_t));
-            bk->ok = 1;
-            bk->survivors = count;
-            bk->rows = 0;
-            for (uint32_t i = 0; i < count; i++)
-                if (surv[i] < bk->n) {
-                    const s_peer_t *p = &self->peers[bk->members[surv[i]]];
-                    bk->rows += self->sa_purpose == FL_SECAGG_PURPOSE_STATS ? p->n_train : p->n_test;
-                }
-            zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: sum of %u masked inputs unmasked",
-                       self->round, s_purpose_name (self->sa_purpose), b, count);
-            s_log_left_out (self, b, surv, count);
-        }
-        else
-            zsys_error ("coordinator: round %" PRIu64 " %s bucket %zu: no usable sum; bucket left out", self->round,
-                        s_purpose_name (self->sa_purpose), b);
-    }
-    else if (bk->srv && fl_secagg_server_state (bk->srv) == FL_SECAGG_SERVER_DONE) {
-        const uint32_t *sum = NULL, *surv = NULL;
-        size_t m = 0;
-        uint32_t count = 0;
-        float *dec = (float *) malloc (self->m_enc * sizeof (float));
-        bk->sum = (double *) calloc (self->m_enc, sizeof (double));
-        if (dec && bk->sum && fl_secagg_server_result (bk->srv, &sum, &m, &surv, &count) == 0 && m == self->m_enc
-            && fl_quant_decode_sum (sum, m, &bk->enc, count + (bk->enc.max_summands - bk->n), dec) == 0) {
-            for (size_t i = 0; i < m; i++)
-                bk->sum[i] = dec[i];
-            bk->ok = 1;
-            bk->survivors = count;
-            zsys_info ("coordinator: round %" PRIu64 " bucket %zu: sum of %u masked inputs unmasked", self->round,
-                       b, count);
-            s_log_left_out (self, b, surv, count);
-        }
-        else
-            zsys_error ("coordinator: round %" PRIu64 " bucket %zu: the unmasked sum is out of the encoding's "
-                        "range (wrapped or tampered); bucket left out", self->round, b);
-        free (dec);
-    }
-    else
-        zsys_warning ("coordinator: round %" PRIu64 " %s bucket %zu: secure aggregation aborted: %s; bucket left out",
-                      self->round, s_purpose_name (self->sa_purpose), b,
-                      bk->srv ? fl_secagg_server_error (bk->srv) : "not started");
-    if (!bk->ok && bk->members)
-        s_log_left_out (self, b, NULL, 0);
-    fl_secagg_server_destroy (&bk->srv);      /* wipes what it held */
-    for (size_t i = 0; i < self->n_buckets; i++)
-        if (!self->buckets[i].finished)
-            return;
-    s_finish_secure (self, now);
-}
-
-/* Closes phases early once everyone expected has answered, sends what the
-   server queued, restarts the phase deadline on a phase change, and
-   finishes the bucket when its protocol ended. */
-static void
-s_bucket_progress (fl_round_t *self, size_t b, int64_t now)
-{
-    s_bucket_t *bk = &self->buckets[b];
-    if (bk->finished)
-        return;
-    for (;;) {
-        int st = (int) fl_secagg_server_state (bk->srv);
-        if (st >= FL_SECAGG_SERVER_DONE)
-            break;
-        uint32_t got = fl_secagg_server_set_size (bk->srv, st + 1);
-        uint32_t want = st == FL_SECAGG_SERVER_ADVERTISE ? bk->n : fl_secagg_server_set_size (bk->srv, st);
-        if (got < want)
-            break;
-        fl_secagg_server_deadline (bk->srv);
-    }
-    s_bucket_flush (self, b);
-    int st = (int) fl_secagg_server_state (bk->srv);
-    if (st != bk->state) {
-        bk->state = st;
-        bk->deadline = now + self->cfg.secagg_deadline_ms;
-    }
-    if (st >= FL_SECAGG_SERVER_DONE)
-        s_bucket_finish (self, b, now);
-}
-
-/* The request that opens a member's part of a secure aggregation: TRAIN
-   (the round's model and training configuration), STATS_REQUEST (round 0)
-   or EVALUATE (the model to evaluate), each with the bucket's session. */
-static fl_wire_writer_t *
-s_secure_request (fl_round_t *self, uint32_t purpose)
-{
-    if (purpose == FL_SECAGG_PURPOSE_TRAIN) {
-        fl_wire_writer_t *w = s_train_writer (self);
-        fl_wire_put_f64 (w, FL_K_CLIP, s_clip_norm (self));
-        return w;
-    }
-    if (purpose == FL_SECAGG_PURPOSE_STATS)
-        return s_writer (self, FL_WIRE_STATS_REQUEST);
-    fl_wire_writer_t *w = s_writer (self, FL_WIRE_EVALUATE);
-    fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
-    fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
-    return w;
-}
-
-static int
-s_cmp_u32 (const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-/*  TEST ONLY (tests/it_secure.sh): with FL_TEST_WEAKEN_T=1 in the
-    environment the coordinator offers half the safe threshold (at least 2),
-    as a malicious coordinator would; every client must refuse the session.
-    Never set it in a deployment: it is logged loudly.  Returns 0 (and
-    leaves *t) when unset, so it can sit in an else-if chain. */
-static int
-s_test_weaken_threshold (uint32_t n, uint32_t *t)
-{
-    const char *e = getenv ("FL_TEST_WEAKEN_T");
-    if (!e || strcmp (e, "1") != 0)
-        return 0;
-    uint32_t weak = *t / 2 < 2 ? 2 : *t / 2;
-    zsys_warning ("coordinator: TEST HOOK FL_TEST_WEAKEN_T: offering threshold %u instead of %u to a bucket of %u "
-                  "(clients must refuse)", weak, *t, n);
-    *t = weak;
-    return 0;
-}
-
-/*  --sa-dropout auto (cfg.sa_dropout < 0): the largest assumed dropout
-    fraction of 0.25, 0.2, ... 0 with a safe (k, t) for a bucket of n
-    (fl_secagg_params_choose_auto).  Privacy does not depend on it, only how
-    many dropouts the bucket survives; logged when the bucket size changes
-    and the smallest choice kept for the report. */
-static int
-s_auto_dropout (fl_round_t *self, uint32_t n, uint32_t *k, uint32_t *t)
-{
-    double d;
-    if (fl_secagg_params_choose_auto (n, self->cfg.sa_corrupt, &d, k, t) != 0)
-        return -1;
-    if (self->sa_dropout_used < 0 || d < self->sa_dropout_used)
-        self->sa_dropout_used = d;
-    if (n != self->sa_auto_logged_n) {
-        self->sa_auto_logged_n = n;
-        zsys_info ("coordinator: buckets of %u: threshold t = %u of k = %u, tolerating up to %.0f%% dropouts "
-                   "(the largest of 25%%, 20%%, ... 0 that is safe with %.0f%% colluding; privacy does not depend "
-                   "on it; configure the assumed dropout fraction to fix it)", n, *t, *k, 100 * d, 100 * self->cfg.sa_corrupt);
-    }
-    return 0;
-}
-
-static const char *
-s_dropout_text (const fl_round_t *self, char *buf, size_t cap)
-{
-    if (self->cfg.sa_dropout >= 0)
-        snprintf (buf, cap, "%g", self->cfg.sa_dropout);
-    else
-        snprintf (buf, cap, "auto");
-    return buf;
-}
-
-/* Shuffles the members idx[0..k) from (seed, round, stream) and starts a
-   secure aggregation over them; the buckets themselves come from the public
-   rule in s_start_secure (the order here does not matter any more). */
-static int
-s_secure_cohort (fl_round_t *self, int64_t now, uint32_t *idx, size_t k, uint64_t stream, uint32_t purpose)
-{
-    if (!idx) {
-        s_fail (self, "out of memory");
-        return -1;
-    }
-    fl_rng_t *r = fl_rng_new_u64 (self->cfg.seed ^ stream, self->round);
-    if (!r) {
-        s_fail (self, "out of memory");
-        return -1;
-    }
-    fl_rng_shuffle_u32 (r, idx, k);
-    fl_rng_destroy (&r);
-    self->phase_deadline = -1;
-    s_start_secure (self, now, idx, k, purpose);
-    return 0;
-}
-
-/* Starts one secure aggregation of the given purpose over the members
-   idx[0..k), in buckets of at least bucket_size (or one bucket), and sends
-   each member its bucket's session in the purpose's request.  The same
-   code runs round 0 statistics, training and evaluation; only the vector
-   (length m_enc), the round binding clients sign, the request and the
-   decoding at the end (s_finish_secure) differ. */
-static void
-s_start_secure (fl_round_t *self, int64_t now, const uint32_t *idx, size_t k, uint32_t purpose)
-{
-    s_free_buckets (self);
-    size_t B = self->cfg.bucket_size ? k / self->cfg.bucket_size : 1;
-    if (B == 0)
-        B = 1;
-    int64_t first_deadline;
-    self->sa_purpose = purpose;
-    self->sa_gen++;
-    if (purpose == FL_SECAGG_PURPOSE_STATS) {
-        self->m_enc = fl_stats_fixed_len (self->features);
-        fl_round_stats_binding (self->fingerprint, self->features, self->binding);
-        first_deadline = self->cfg.stats_deadline_ms;
-    }
-    else if (purpose == FL_SECAGG_PURPOSE_EVAL) {
-        self->m_enc = fl_metrics_counts_encoded_len (self->classes);
-        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
-        first_deadline = self->cfg.eval_deadline_ms;
-    }
-    else {
-        self->m_enc = fl_session_update_words (self->n_params, s_extra_coords (self) > 0);   /* DP: + the unclipped indicator */
-        fl_round_binding (self->fingerprint, self->params, self->n_params, self->binding);
-        first_deadline = self->cfg.train_deadline_ms;
-    }
-    self->buckets = (s_bucket_t *) calloc (B, sizeof (s_bucket_t));
-    /*  Bucket membership by the public rule every client re-derives
-        (fl_secagg_buckets_derive, docs/SECAGG.md §4.1): the cohort in
-        roster order, then a permutation keyed by (run, round, purpose,
-        cohort, bucket count) alone. */
-    uint32_t *cohort = (uint32_t *) calloc (k ? k : 1, sizeof (uint32_t));
-    uint32_t *order = (uint32_t *) calloc (k ? k : 1, sizeof (uint32_t));
-    size_t *peer_of = (size_t *) calloc (k ? k : 1, sizeof (size_t));
-    if (!self->buckets || self->m_enc == 0 || !cohort || !order || !peer_of) {
-        free (cohort);
-        free (order);
-        free (peer_of);
-        s_fail (self, "out of memory");
-        return;
-    }
-    for (size_t j = 0; j < k; j++)
-        cohort[j] = (uint32_t) self->peers[idx[j]].roster_index;
-    qsort (cohort, k, sizeof (uint32_t), s_cmp_u32);
-    for (size_t j = 0; j < k; j++)
-        for (size_t q = 0; q < k; q++)
-            if ((uint32_t) self->peers[idx[q]].roster_index == cohort[j])
-                peer_of[j] = idx[q];
-    if (k && fl_secagg_buckets_derive (self->cfg.run_id, self->round, purpose, cohort, (uint32_t) k, (uint32_t) B,
-                                       order) != 0) {
-        free (cohort);
-        free (order);
-        free (peer_of);
-        s_fail (self, "could not derive the buckets (a cohort member without a roster entry?)");
-        return;
-    }
-    self->n_buckets = B;
-    if (purpose == FL_SECAGG_PURPOSE_TRAIN)
-        self->cur.buckets = B;
-    double max_abs = fl_session_encoding_max_abs (s_clip_norm (self));
-    fl_secagg_policy_t policy;
-    fl_roster_policy (self->cfg.roster, &policy);
-    /*  A pair shows each member the other's update: only when both the
-        roster's policy and the coordinator's option allow it. */
-    uint32_t min_bucket = policy.min_bucket > 3 ? policy.min_bucket
-                        : self->cfg.allow_small_buckets ? policy.min_bucket : 3;
-    for (size_t b = 0; b < B; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        size_t lo = b * k / B, hi = (b + 1) * k / B;
-        bk->n = (uint32_t) (hi - lo);
-        bk->deadline = now + first_deadline;
-        bk->members = (size_t *) calloc (bk->n ? bk->n : 1, sizeof (size_t));
-        uint8_t *pks = (uint8_t *) calloc (bk->n ? bk->n : 1, 32);
-        if (!bk->members || !pks) {
-            free (pks);
-            bk->finished = 1;
-            continue;
-        }
-        for (uint32_t j = 0; j < bk->n; j++) {
-            bk->members[j] = peer_of[order[lo + j]];
-            s_peer_t *p = &self->peers[bk->members[j]];
-            memcpy (pks + 32 * j, fl_roster_identity_pk (self->cfg.roster, (size_t) p->roster_index), 32);
-        }
-        uint32_t kk = bk->n, t = bk->n;
-        const char *why = NULL;
-        char pwhy[128];
-        if (bk->n < 2)
-            why = "fewer than 2 clients";
-        else if (bk->n < min_bucket) {
-            snprintf (pwhy, sizeof pwhy, "below the smallest secure bucket, %u (policy min_bucket %u)%s",
-                      min_bucket, policy.min_bucket, bk->n == 2 ? ": each member would learn the other's update" : "");
-            why = pwhy;
-        }
-        else if (bk->n >= 3 && self->cfg.sa_dropout >= 0
-                 && fl_secagg_params_choose (bk->n, self->cfg.sa_corrupt, self->cfg.sa_dropout, &kk, &t) != 0)
-            why = "no safe threshold for this bucket size and the assumed corrupt/dropout fractions "
-                  "(lower the assumed dropout or corrupt fraction, or use larger buckets)";
-        else if (bk->n >= 3 && self->cfg.sa_dropout < 0 && s_auto_dropout (self, bk->n, &kk, &t) != 0)
-            why = "no safe threshold for this bucket size and the assumed colluding fraction even "
-                  "assuming no dropout (lower the assumed corrupt fraction, or use larger buckets)";
-        else if (s_test_weaken_threshold (bk->n, &t))
-            ;                                   /* test hook: clients must refuse (tests/it_secure.sh) */
-        else if (purpose == FL_SECAGG_PURPOSE_TRAIN
-                 && (self->privacy ? fl_privacy_bucket_encoding (self->privacy, bk->n, t, self->n_params, max_abs,
-                                                                 &bk->enc, &bk->dp_sigma_i, &bk->dp_t)
-                                   : fl_quant_encoding_init (&bk->enc, max_abs, bk->n)) != 0)
-            why = "no encoding fits this bucket size";
-        fl_secagg_config_t sc;
-        memset (&sc, 0, sizeof sc);
-        if (!why) {
-            sc.version = FL_SECAGG_VERSION;
-            memcpy (sc.run_id, self->cfg.run_id, 16);
-            sc.round = self->round;
-            sc.bucket = (uint32_t) b;
-            sc.purpose = purpose;
-            sc.n = bk->n;
-            sc.t = t;
-            sc.graph = kk >= bk->n ? FL_SECAGG_GRAPH_COMPLETE : FL_SECAGG_GRAPH_HARARY;
-            sc.k = kk;
-            sc.m = self->m_enc;
-            sc.roster_pks = pks;
-            sc.round_binding = self->binding;
-            bk->srv = fl_secagg_server_new (&sc);
-            if (!bk->srv)
-                why = "secure aggregation could not start";
-        }
-        if (why) {
-            char msg[512], dtext[32];
-            snprintf (msg, sizeof msg, "round %" PRIu64 " %s bucket %zu (%u clients): %s (assumed corrupt "
-                      "fraction %g, dropout fraction %s)", self->round, s_purpose_name (purpose), b, bk->n, why,
-                      self->cfg.sa_corrupt, s_dropout_text (self, dtext, sizeof dtext));
-            free (pks);
-            if (!self->secure_started) {
-                /* the first aggregation already cannot run safely: a configuration error */
-                s_free_buckets (self);
-                free (cohort);
-                free (order);
-                free (peer_of);
-                s_fail (self, msg);
-                return;
-            }
-            /* later (clients vanished, the cohort shrank): leave the bucket out, keep going */
-            zsys_error ("coordinator: %s; bucket left out", msg);
-            bk->finished = 1;
-            continue;
-        }
-        self->secure_started = 1;
-        bk->state = (int) fl_secagg_server_state (bk->srv);
-        /* the bucket's member list, the same in every member's request */
-        const uint8_t **ids = (const uint8_t **) calloc (bk->n, sizeof *ids);
-        size_t *lens = (size_t *) calloc (bk->n, sizeof *lens);
-        for (uint32_t q = 0; ids && lens && q < bk->n; q++) {
-            const char *id = fl_roster_member_id (self->cfg.roster, (size_t) self->peers[bk->members[q]].roster_index);
-            ids[q] = (const uint8_t *) id;
-            lens[q] = strlen (id);
-        }
-        for (uint32_t j = 0; j < bk->n; j++) {
-            s_peer_t *p = &self->peers[bk->members[j]];
-            p->expected = 1;
-            p->sa_bucket = (int) b;
-            p->sa_index = j;
-            fl_wire_writer_t *w = s_secure_request (self, purpose);
-            fl_session_announce_t an = {.bucket = (uint32_t) b, .index = j, .n = bk->n, .t = t, .k = kk,
-                                        .graph = sc.graph, .member_ids = ids && lens ? ids : NULL,
-                                        .member_lens = lens, .cohort = cohort, .cohort_len = k, .buckets = B,
-                                        .max_abs = max_abs, .summands = bk->enc.max_summands};
-            fl_session_announce_put (w, purpose, &an);
-            if (purpose == FL_SECAGG_PURPOSE_TRAIN && self->privacy)
-                fl_privacy_put_train (self->privacy, w, &bk->dp_sigma_i);
-            s_enqueue (self, p, w);
-        }
-        free (ids);
-        free (lens);
-        free (pks);
-        zsys_info ("coordinator: round %" PRIu64 " %s bucket %zu: %u clients, threshold %u, %s graph (k = %u)",
-                   self->round, s_purpose_name (purpose), b, bk->n, t,
-                   sc.graph == FL_SECAGG_GRAPH_COMPLETE ? "complete" : "Harary", kk);
-    }
-    free (cohort);
-    free (order);
-    free (peer_of);
-    int all_done = 1;
-    for (size_t b = 0; b < B; b++)
-        all_done &= self->buckets[b].finished;
-    if (all_done)
-        s_finish_secure (self, now);
-}
-
-static int
-s_on_secagg (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
-{
-    char why[160];
-    if (!s_secure_phase (self) || !self->buckets || fl_wire_round (m) != self->round || p->sa_bucket < 0) {
-        s_discard (self, p, "SECAGG", "no secure aggregation of this round includes this peer (late?)");
-        return 0;
-    }
-    uint32_t bucket = 0;
-    fl_secagg_msg_t *msg = fl_secagg_msg_from_wire (m, &bucket, why, sizeof why);
-    if (!msg) {
-        s_reject (self, p, "SECAGG", why);
-        return 0;
-    }
-    if (bucket != (uint32_t) p->sa_bucket || bucket >= self->n_buckets || self->buckets[bucket].finished) {
-        fl_secagg_msg_destroy (&msg);
-        s_discard (self, p, "SECAGG", "not for the peer's bucket, or the bucket has finished");
-        return 0;
-    }
-    msg->sender = p->sa_index;            /* the transport identity decides who is speaking */
-    s_bucket_t *bk = &self->buckets[bucket];
-    int rc = fl_secagg_server_handle (bk->srv, msg);
-    fl_secagg_msg_destroy (&msg);
-    if (rc != 0) {
-        zsys_warning ("coordinator: peer %s: rejected SECAGG: %s", p->name, fl_secagg_server_error (bk->srv));
-        return 0;
-    }
-    s_bucket_progress (self, bucket, now);
-    return 1;
-}
-
-static void
-s_secure_tick (fl_round_t *self, int64_t now)
-{
-    uint64_t gen = self->sa_gen;     /* a finished aggregation may start the next one: stop there */
-    for (size_t b = 0; b < self->n_buckets && s_secure_phase (self) && self->sa_gen == gen; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        if (bk->finished || now < bk->deadline)
-            continue;
-        fl_secagg_server_deadline (bk->srv);
-        bk->state = -1;                     /* force a fresh deadline if it continues */
-        s_bucket_progress (self, b, now);
-    }
-}
-
-/* Round 0: the global statistics are the sum of the buckets that
-   completed; a bucket that aborted leaves its members out (they still get
-   the standardisation).  No bucket: the run fails, as when no plaintext
-   statistics arrive. */
-static void
-s_finish_stats_secure (fl_round_t *self, int64_t now)
-{
-    size_t ok = 0, members = 0;
-    for (size_t b = 0; b < self->n_buckets; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        if (!bk->ok)
-            continue;
-        fl_stats_t *one = fl_stats_from_fixed (self->features, bk->raw, self->m_enc, bk->survivors);
-        if (one && fl_stats_count (one) > bk->rows) {
-            zsys_error ("coordinator: round 0 statistics bucket %zu: %" PRIu64 " rows summed, more than the %" PRIu64
-                        " its members announced", b, fl_stats_count (one), bk->rows);
-            fl_stats_destroy (&one);
-        }
-        if (!one || fl_stats_merge (self->stats, one) != 0)
-            zsys_error ("coordinator: round 0 statistics bucket %zu: the unmasked sums are invalid (wrapped or "
-                        "tampered); bucket left out", b);
-        else {
-            ok++;
-            members += bk->survivors;
-        }
-        fl_stats_destroy (&one);
-    }
-    size_t B = self->n_buckets;
-    s_free_buckets (self);
-    s_clear_expected (self);
-    if (ok == 0) {
-        s_fail (self, "no bucket's secure aggregation of the round 0 feature statistics completed "
-                      "(too many clients dropped out or sent invalid data)");
-        return;
-    }
-    zsys_info ("coordinator: round 0: statistics of %zu client(s) from %zu of %zu bucket(s)", members, ok, B);
-    s_finish_stats (self, now);
-}
-
-/* Evaluation: the buckets' summed counts are merged; clients of a bucket
-   that aborted are not counted (eval_clients says how many were). */
-static void
-s_finish_eval_secure (fl_round_t *self, int64_t now)
-{
-    size_t B = self->n_buckets, ok = 0;
-    for (size_t b = 0; b < B; b++) {
-        s_bucket_t *bk = &self->buckets[b];
-        fl_metrics_counts_t c;
-        if (!bk->ok)
-            continue;
-        if (fl_metrics_counts_decode (bk->raw, self->m_enc, self->classes, bk->survivors, &c) != 0
-            || c.n > bk->rows) {
-            zsys_error ("coordinator: round %" PRIu64 " evaluation bucket %zu: the unmasked counts are "
-                        "inconsistent (wrapped or tampered, or more rows than its members announced); bucket left "
-                        "out", self->round, b);
-            continue;
-        }
-        fl_metrics_counts_merge (&self->eval_acc, &c);
-        self->cur.eval_clients += bk->survivors;
-        ok++;
-    }
-    if (ok < B)
-        zsys_warning ("coordinator: round %" PRIu64 ": evaluation counted %zu client(s) from %zu of %zu bucket(s)",
-                      self->round, self->cur.eval_clients, ok, B);
-    s_free_buckets (self);
-    s_clear_expected (self);
-    s_finish_eval (self, now);
-}
-
-
-static void
-s_finish_secure (fl_round_t *self, int64_t now)
-{
-    if (self->sa_purpose == FL_SECAGG_PURPOSE_STATS)
-        s_finish_stats_secure (self, now);
-    else if (self->sa_purpose == FL_SECAGG_PURPOSE_EVAL)
-        s_finish_eval_secure (self, now);
-    else
-        s_finish_train (self, now);
-}
-
-/* FedAvg over the buckets' sums: (Σ_b Σ wΔ) / (Σ_b Σ w). */
 /* ---- message handlers ------------------------------------------------------- */
 
 /* A protocol violation: logged and counted (fl_peers_strike); at
@@ -1673,6 +1115,19 @@ s_discard (fl_round_t *self, s_peer_t *p, const char *what, const char *why)
 {
     (void) self;
     zsys_info ("coordinator: peer %s: discarded %s: %s", p->name, what, why);
+}
+
+/* The round's answer to a room's verdict on a message (fl_cohort.h):
+   a violation is a strike, an ignored message a log line (unless the room
+   logged it already: why empty).  Returns 1 if it was accepted. */
+static int
+s_verdict (fl_round_t *self, s_peer_t *p, const char *what, int verdict, const char *why)
+{
+    if (verdict == FL_COHORT_VIOLATION)
+        s_reject (self, p, what, why);
+    else if (verdict == FL_COHORT_IGNORED && why[0])
+        s_discard (self, p, what, why);
+    return verdict == FL_COHORT_ACCEPTED;
 }
 
 /* Parameters of the configured built-in model for a data shape (dense
@@ -1761,94 +1216,6 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     return 1;
 }
 
-static int
-s_on_stats (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
-{
-    uint64_t count = 0;
-    if (fl_wire_get_u64 (m, FL_K_COUNT, &count) != 0) {
-        s_reject (self, p, "STATS", "no count");
-        return 0;
-    }
-    double *sum = (double *) calloc (2 * self->features, sizeof (double));
-    if (!sum)
-        return 0;
-    double *sumsq = sum + self->features;
-    int ok = fl_wire_copy_f64s (m, FL_K_SUM, sum, self->features) == 0
-             && fl_wire_copy_f64s (m, FL_K_SUMSQ, sumsq, self->features) == 0;
-    for (size_t i = 0; ok && i < self->features; i++)
-        ok = isfinite (sum[i]) && isfinite (sumsq[i]) && sumsq[i] >= 0;
-    if (!ok || count == 0 || count > ((uint64_t) 1 << 40)) {
-        s_reject (self, p, "STATS", "vectors of the wrong length, non-finite values or a bad count");
-        free (sum);
-        return 0;
-    }
-    fl_stats_t *one = fl_stats_from_arrays (self->features, count, sum, sumsq);
-    int rc = one ? fl_stats_merge (self->stats, one) : -1;
-    fl_stats_destroy (&one);
-    free (sum);
-    if (rc != 0)
-        s_reject (self, p, "STATS", "statistics could not be merged");
-    return rc == 0;
-}
-
-static int
-s_on_update (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
-{
-    uint64_t n = 0;
-    double loss = 0;
-    if (fl_wire_get_u64 (m, FL_K_N, &n) != 0 || fl_wire_get_f64 (m, FL_K_LOSS, &loss) != 0) {
-        s_reject (self, p, "UPDATE", "missing fields");
-        return 0;
-    }
-    if (fl_wire_copy_f32s (m, FL_K_DELTA, self->scratch, self->n_params) != 0) {
-        s_reject (self, p, "UPDATE", "update vector has the wrong length");
-        return 0;
-    }
-    if (p->sa_bucket < 0) {
-        s_discard (self, p, "UPDATE", "peer is in no bucket of this round");
-        return 0;
-    }
-    /* plaintext buckets: sums of weighted updates (FedAvg: the example
-       count capped at example_cap; a robust rule: unweighted), finite
-       values only */
-    if (!self->cfg.robust && n == 0) {
-        s_reject (self, p, "UPDATE", "non-finite values or zero examples");
-        return 0;
-    }
-    for (size_t i = 0; i < self->n_params; i++)
-        if (!isfinite (self->scratch[i])) {
-            s_reject (self, p, "UPDATE", self->cfg.robust ? "non-finite values" : "non-finite values or zero examples");
-            return 0;
-        }
-    double norm = 0;
-    if (self->privacy)           /* the bound every sensitivity rests on (fl_privacy_release) */
-        norm = fl_dp_clip_l2 (self->scratch, self->n_params, fl_privacy_clip_norm (self->privacy));
-    s_bucket_t *bk = &self->buckets[p->sa_bucket];
-    if (s_extra_coords (self))
-        bk->sum[self->n_params + 2] += fl_privacy_indicator (self->privacy, norm);
-    uint64_t w = self->cfg.robust ? 1 : self->cfg.example_cap && n > self->cfg.example_cap ? self->cfg.example_cap : n;
-    for (size_t i = 0; i < self->n_params; i++)
-        bk->sum[i] += (double) w * self->scratch[i];
-    bk->sum[self->n_params] += (double) w;
-    /* a non-finite loss counts as 0 (it cannot poison the reported mean) */
-    bk->sum[self->n_params + 1] += (double) w * (isfinite (loss) && (loss >= 0 || !self->cfg.robust) ? loss : 0);
-    bk->survivors++;
-    return 1;
-}
-
-static int
-s_on_eval (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m)
-{
-    fl_metrics_counts_t c;
-    if (fl_metrics_counts_from_wire (m, &c) != 0) {
-        s_reject (self, p, "EVAL_RESULT", "malformed evaluation counts");
-        return 0;
-    }
-    fl_metrics_counts_merge (&self->eval_acc, &c);
-    self->cur.eval_clients++;
-    return 1;
-}
-
 int
 fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id_len,
                      const char *member, const uint8_t *data, size_t len)
@@ -1911,7 +1278,13 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     if (type == FL_WIRE_SECAGG) {
-        accepted = s_on_secagg (self, p, m, now);
+        if (!self->cfg.secure || !s_aggregating (self))
+            s_discard (self, p, "SECAGG", "no secure aggregation of this round includes this peer (late?)");
+        else
+            accepted = s_verdict (self, p, "SECAGG",
+                                  fl_cohort_on_secagg (self->cohort, (size_t) (p - self->peers), m, now, why,
+                                                       sizeof why), why);
+        s_drain_cohort (self);
         goto done;
     }
     fl_wire_type_t want = self->phase == FL_ROUND_STATS ? FL_WIRE_STATS
@@ -1937,27 +1310,14 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         s_discard (self, p, tname, "peer was not asked in this round, or its deadline passed");
         goto done;
     }
-    switch (type) {
-    case FL_WIRE_STATS:
-        if (self->cfg.secure)
-            s_reject (self, p, "STATS", "this run takes round 0 statistics through secure aggregation only");
-        else
-            accepted = s_on_stats (self, p, m);
-        break;
-    case FL_WIRE_UPDATE:
-        if (self->cfg.secure)
-            s_reject (self, p, "UPDATE", "this run takes masked updates only");
-        else
-            accepted = s_on_update (self, p, m);
-        break;
-    case FL_WIRE_EVAL_RESULT:
-        if (self->cfg.secure)
-            s_reject (self, p, "EVAL_RESULT", "this run takes evaluation counts through secure aggregation only");
-        else
-            accepted = s_on_eval (self, p, m);
-        break;
-    default: break;
-    }
+    if (self->cfg.secure)                /* secure runs take contributions through secure aggregation only */
+        s_reject (self, p, tname, type == FL_WIRE_UPDATE ? "this run takes masked updates only"
+                                  : type == FL_WIRE_STATS ? "this run takes round 0 statistics through secure aggregation only"
+                                  : "this run takes evaluation counts through secure aggregation only");
+    else
+        accepted = s_verdict (self, p, tname,
+                              fl_cohort_on_contribution (self->cohort, (size_t) (p - self->peers), m, why, sizeof why),
+                              why);
     p->answered = 1;             /* one reply per phase, accepted or not */
 done:
     fl_wire_msg_destroy (&m);
@@ -1970,45 +1330,16 @@ void
 fl_round_on_tick (fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS) {
-        if (fl_peers_admitted (self->peer_table) >= self->cfg.min_clients && self->model) {
-            if (self->mean)
-                s_start_train (self, now);     /* resumed: round 0 already happened */
-            else
-                s_start_stats (self, now);
-        }
-        else if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
-            char why[128];
-            snprintf (why, sizeof why, "only %zu of %zu clients joined before the join timeout",
-                      fl_peers_admitted (self->peer_table), self->cfg.min_clients);
-            s_fail (self, why);
-        }
-        return;
+        if (fl_peers_admitted (self->peer_table) >= self->cfg.min_clients && self->model)
+            s_dispatch (self, S_EV_ENOUGH_CLIENTS, now);
+        else if (self->phase_deadline >= 0 && now >= self->phase_deadline)
+            s_dispatch (self, S_EV_JOIN_TIMEOUT, now);
     }
-    if (s_secure_phase (self)) {
-        s_secure_tick (self, now);
-        return;
-    }
-    if (self->phase_deadline >= 0 && now >= self->phase_deadline) {
-        size_t late = s_pending (self);
-        if (late)
-            zsys_warning ("coordinator: round %" PRIu64 " %s: deadline passed, %zu client(s) dropped",
-                          self->round, fl_round_phase_name (self->phase), late);
-        for (size_t i = 0; i < self->n_peers; i++) {
-            s_peer_t *p = &self->peers[i];
-            if (p->expected && !p->answered) {
-                p->expected = 0;
-                ++p->misses;
-                zsys_warning ("coordinator: round %" PRIu64 " %s: %s missed the deadline (%d in a row); left out "
-                              "of this round, a late reply will be discarded", self->round,
-                              fl_round_phase_name (self->phase), p->name, p->misses);
-                if (p->misses == 2 && p->ready) {
-                    p->ready = 0;
-                    zsys_warning ("coordinator: %s missed two deadlines in a row; not sampled until "
-                                  "it is heard from again", p->name);
-                }
-            }
-        }
-        s_maybe_advance (self, now);
+    else if (s_aggregating (self)) {
+        int passed = fl_cohort_tick (self->cohort, now);
+        s_drain_cohort (self);
+        if (passed)
+            s_maybe_advance (self, now);
     }
     assert (s_invariants (self));
 }
@@ -2018,19 +1349,7 @@ fl_round_next_timeout_ms (const fl_round_t *self, int64_t now)
 {
     if (self->phase == FL_ROUND_WAIT_CLIENTS)
         return 100;   /* admission is checked on a short tick */
-    if (s_secure_phase (self)) {
-        int64_t best = -1;
-        for (size_t b = 0; b < self->n_buckets; b++)
-            if (!self->buckets[b].finished) {
-                int64_t left = self->buckets[b].deadline > now ? self->buckets[b].deadline - now : 0;
-                if (best < 0 || left < best)
-                    best = left;
-            }
-        return best;
-    }
-    if (self->phase_deadline < 0)
-        return -1;
-    return self->phase_deadline > now ? self->phase_deadline - now : 0;
+    return s_aggregating (self) ? fl_cohort_next_timeout (self->cohort, now) : -1;
 }
 
 int
@@ -2069,16 +1388,7 @@ fl_round_phase_t fl_round_phase (const fl_round_t *self) { return self->phase; }
 int
 fl_round_secure_state (const fl_round_t *self)
 {
-    int least = -1;
-    if (!s_secure_phase (self))
-        return -1;
-    for (size_t b = 0; b < self->n_buckets; b++)
-        if (!self->buckets[b].finished && self->buckets[b].srv) {
-            int st = (int) fl_secagg_server_state (self->buckets[b].srv);
-            if (least < 0 || st < least)
-                least = st;
-        }
-    return least;
+    return self->cfg.secure && s_aggregating (self) ? fl_cohort_secure_state (self->cohort) : -1;
 }
 uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
 size_t fl_round_clients (const fl_round_t *self) { return fl_peers_admitted (self->peer_table); }
@@ -2111,7 +1421,7 @@ double
 fl_round_sa_dropout (const fl_round_t *self)
 {
     assert (self);
-    return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : self->sa_dropout_used;
+    return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : fl_cohort_sa_dropout_used (self->cohort);
 }
 
 /* ---- differential privacy: the round's view of its fl_privacy_t ---------- */

@@ -103,6 +103,9 @@ typedef struct {
     double sa_dropout;           /* assumed fraction of clients dropping out of a bucket; -1 (default):
                                     the largest of 0.25, 0.2, ... 0 safe for each bucket size */
     int64_t secagg_deadline_ms;  /* deadline of each secure-aggregation phase after key advertisement */
+    int test_weaken_threshold;   /* TEST ONLY (tests/it_secure.sh; fl-coordinator sets it from
+                                    FL_TEST_WEAKEN_T=1): offer half the safe threshold, as a malicious
+                                    coordinator would; every client must refuse.  Logged loudly. */
     /* robust aggregation over bucket means (docs/ROBUSTNESS.md).  When
        robust is set, clients send unweighted updates, each bucket's mean is
        its sum divided by its planned size (a fixed denominator), and the
