@@ -61,6 +61,11 @@ for i in 0 1 2; do
     awk -v k=$i 'NR == 1 || (NR - 2) % 3 == k' "$SRC/datasets/wdbc.csv" >"$WORK/${MEMBERS[$i]}/${MEMBERS[$i]}.csv"
 done
 
+INSTALL=$(site install)       # the Install section's commands, outside the source tree
+mkdir -p "$WORK/home"
+run_home () {  # run_home DIR LOG COMMAND: as run_in, with $HOME a directory of this test's
+    HOME="$WORK/home" run_in "$@"
+}
 subst () { sed -e "s/coord\.example\.org/127.0.0.1/g" -e "s/:5555\b/:$PORT/g" <<<"$1"; }
 run_in () {    # run_in DIR LOG COMMAND: run as printed (after subst) in DIR
     local dir=$1 log=$2 cmd=$3
@@ -135,6 +140,19 @@ while IFS= read -r raw; do
     build/bin/fl-sim*)
         run_in "$DEMO" "$WORK/sim.log" "$cmd"
         grep -q "^  federated (this run)" "$WORK/sim.log" || fail "$raw printed no summary"
+        ;;
+    "cmake --install build --prefix "*)
+        # the Install section: into a home directory of the test's own
+        run_home "$INSTALL" "$WORK/install.log" "$cmd"
+        [ -s "$WORK/home/libfl/lib/pkgconfig/libfl.pc" ] || fail "$raw installed no libfl.pc"
+        ;;
+    PKG_CONFIG_PATH=*pkg-config*)
+        run_home "$INSTALL" "$WORK/pkg-config.log" "$cmd"
+        grep -q -- "-lfl" "$WORK/pkg-config.log" || fail "$raw printed no -lfl"
+        ;;
+    *'/libfl/bin/fl-sim"'*)
+        run_home "$INSTALL" "$WORK/sim-installed.log" "$cmd"
+        grep -q "^  federated (this run)" "$WORK/sim-installed.log" || fail "$raw printed no summary"
         ;;
     *)
         fail "README command not covered by tests/it_readme.sh: $raw"

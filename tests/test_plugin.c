@@ -5,9 +5,12 @@
     fl_model_check_compatible promise: missing file, a shared object
     without the symbol (the system's libm), an ABI version mismatch
     (build/plugins/bad_abi_plugin.so), a config the plugin refuses, a
-    parameter-count and a fingerprint mismatch.
+    parameter-count and a fingerprint mismatch; and bare plugin names
+    ("fm_plugin", "fm_plugin.so"), looked up only in the plugin
+    directories (here the build tree's plugins/).
 
     The plugin directory comes from FL_BINARY_DIR (set by ctest). */
+#define _GNU_SOURCE            /* dladdr, to find libm's path */
 #include "fl_dataset.h"
 #include "fl_metrics.h"
 #include "fl_model.h"
@@ -16,6 +19,7 @@
 #include "fl_test.h"
 #include "fl_train.h"
 
+#include <dlfcn.h>
 #include <stdint.h>
 
 static char s_fm[4096], s_bad[4096];
@@ -84,6 +88,47 @@ test_load_and_shape (void)
     fl_model_destroy (&m8);
 }
 
+/*  A bare name (no '/') is found in the plugin directories, with or
+    without ".so"; it never reaches the system's library path. */
+static void
+test_bare_name (void)
+{
+    fl_model_config_t c = s_cfg (5, 2, "3", 1);
+    char why[512];
+    fl_model_t *by_path = fl_model_load_plugin (s_fm, &c, why, sizeof why);
+    FL_CHECK (by_path != NULL);
+    const char *names[] = { "fm_plugin", "fm_plugin.so" };
+    for (size_t i = 0; i < 2; i++) {
+        fl_model_t *m = fl_model_load_plugin (names[i], &c, why, sizeof why);
+        FL_CHECK (m != NULL);
+        if (m && by_path) {
+            FL_CHECK (strcmp (fl_model_name (m), "fm") == 0);
+            FL_CHECK (fl_model_num_params (m) == fl_model_num_params (by_path));
+            uint8_t a[FL_MODEL_FINGERPRINTBYTES], b[FL_MODEL_FINGERPRINTBYTES];
+            fl_model_fingerprint (m, a);
+            fl_model_fingerprint (by_path, b);
+            FL_CHECK (memcmp (a, b, sizeof a) == 0);
+        }
+        fl_model_destroy (&m);
+    }
+    fl_model_destroy (&by_path);
+    /* not in the plugin directories: refused, naming where it looked */
+    FL_CHECK (fl_model_load_plugin ("no_such_plugin", &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "no no_such_plugin.so in the plugin directories") != NULL);
+    FL_CHECK (strstr (why, "plugins") != NULL);
+    /* a system library by bare name is not a plugin lookup */
+    FL_CHECK (fl_model_load_plugin ("libm.so.6", &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "plugin directories") != NULL);
+    /* names that are not file names */
+    FL_CHECK (fl_model_load_plugin ("..", &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "not a plugin name") != NULL);
+    char longname[400];
+    memset (longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    FL_CHECK (fl_model_load_plugin (longname, &c, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "not a plugin name") != NULL);
+}
+
 static void
 test_refusals (void)
 {
@@ -93,9 +138,19 @@ test_refusals (void)
     FL_CHECK (strstr (why, "cannot load") != NULL);
     FL_CHECK (fl_model_load_plugin (NULL, &c, why, sizeof why) == NULL);
     FL_CHECK (fl_model_load_plugin ("", &c, NULL, 0) == NULL);
-    /* a real shared object without the symbol */
-    FL_CHECK (fl_model_load_plugin ("libm.so.6", &c, why, sizeof why) == NULL);
-    FL_CHECK (strstr (why, FL_MODEL_PLUGIN_SYMBOL) != NULL);
+    /* a real shared object without the symbol: the system's libm, by its
+       path (a bare name is looked up only in the plugin directories) */
+    void *libm = dlopen ("libm.so.6", RTLD_NOW);
+    FL_CHECK (libm != NULL);
+    Dl_info info;
+    FL_CHECK (libm && dladdr (dlsym (libm, "cos"), &info) && info.dli_fname);
+    if (libm && info.dli_fname) {
+        FL_CHECK (strchr (info.dli_fname, '/') != NULL);
+        FL_CHECK (fl_model_load_plugin (info.dli_fname, &c, why, sizeof why) == NULL);
+        FL_CHECK (strstr (why, FL_MODEL_PLUGIN_SYMBOL) != NULL);
+    }
+    if (libm)
+        dlclose (libm);
     /* not a shared object at all */
     FL_CHECK (fl_model_load_plugin (FL_TEST_PATH ("datasets/wdbc.csv"), &c, why, sizeof why) == NULL);
     /* right symbol, wrong ABI version: refused on abi_version alone (the
@@ -233,6 +288,7 @@ main (int argc, char **argv)
     snprintf (s_bad, sizeof s_bad, "%s/plugins/bad_abi_plugin.so", bin ? bin : "build");
     FL_RUN (test_load_and_shape);
     FL_RUN (test_refusals);
+    FL_RUN (test_bare_name);
     FL_RUN (test_gradcheck);
     FL_RUN (test_train_wdbc);
     FL_TEST_DONE ();

@@ -2,17 +2,16 @@
 #include "fl_shard.h"
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_install.h"
 #include "fl_partition.h"
 #include "fl_schema.h"
 #include "fl_table.h"
 
-#ifndef FL_DEFAULT_DATADIR
-#define FL_DEFAULT_DATADIR "datasets"
-#endif
 
 void
 fl_shard_spec_default (fl_shard_spec_t *spec)
@@ -25,11 +24,29 @@ fl_shard_spec_default (fl_shard_spec_t *spec)
     spec->test_fraction = 0.2;
 }
 
+/* The bundled data sets' directory, found once (fl_install.h); when none of
+   the candidates exists, the first one, so the error names a path. */
+static char s_datadir[4096];
+static pthread_once_t s_datadir_once = PTHREAD_ONCE_INIT;
+
+static void
+s_datadir_find (void)
+{
+    if (fl_install_find (FL_INSTALL_DATASETS, "", s_datadir, sizeof s_datadir) != 0) {
+        char *comma = strstr (s_datadir, ", ");
+        if (comma)
+            *comma = '\0';
+    }
+}
+
 const char *
 fl_shard_default_datadir (void)
 {
     const char *env = getenv ("FL_DATADIR");
-    return env && env[0] ? env : FL_DEFAULT_DATADIR;
+    if (env && env[0])
+        return env;
+    pthread_once (&s_datadir_once, s_datadir_find);
+    return s_datadir;
 }
 
 /*  A CSV with text columns or missing values: the text table, encoded with

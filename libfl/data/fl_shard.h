@@ -38,8 +38,13 @@ typedef struct {
 /*  Defaults: dataset wdbc, dirichlet alpha 0.5, seed 1, test fraction 0.2. */
 void fl_shard_spec_default (fl_shard_spec_t *spec);
 
-/*  The default directory of bundled data sets: $FL_DATADIR, else the
-    source tree's datasets/ (compiled in). */
+/*  The default directory of bundled data sets: $FL_DATADIR when set, else
+    the first that exists of: the install's share/libfl/datasets relative to
+    the running program, then relative to libfl.so, the source tree's
+    datasets/ (in-tree builds), the compiled-in install directory
+    (fl_install.h has the reasons).  When none exists, the first candidate
+    (loading from it then fails with a clear error).  A static string, never
+    NULL; found once per process (thread-safe). */
 const char *fl_shard_default_datadir (void);
 
 /*  Loads the spec's rows and splits them.  *train and *test are new data

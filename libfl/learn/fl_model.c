@@ -8,6 +8,7 @@
     allocate per batch.
 */
 #include "fl_model.h"
+#include "fl_install.h"
 #include "fl_layers.h"
 
 #include <assert.h>
@@ -241,6 +242,30 @@ fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why,
     if (!path || !*path) {
         s_why (why, cap, "model plugin: no path given");
         return NULL;
+    }
+    /* A bare name ("fm_plugin" or "fm_plugin.so") is looked up in the
+       install's plugin directory (then the build tree's plugins/), never on
+       the system's library path, so a name cannot pick up an unrelated
+       library.  A name with a '/' is a path, opened as given. */
+    char found[4096];
+    if (!strchr (path, '/')) {
+        char file[256];
+        size_t len = strlen (path);
+        int w = len > 3 && strcmp (path + len - 3, ".so") == 0
+                  ? snprintf (file, sizeof file, "%s", path)
+                  : snprintf (file, sizeof file, "%s.so", path);
+        if (w < 0 || (size_t) w >= sizeof file || strcmp (path, ".") == 0
+            || strcmp (path, "..") == 0) {
+            s_why (why, cap, "model plugin '%.64s': not a plugin name (give a file name like "
+                   "fm_plugin.so, or a path)", path);
+            return NULL;
+        }
+        if (fl_install_find (FL_INSTALL_PLUGINS, file, found, sizeof found) != 0) {
+            s_why (why, cap, "model plugin %s: no %s in the plugin directories (%s); give a path "
+                   "to load it from elsewhere", path, file, found);
+            return NULL;
+        }
+        path = found;
     }
     dlerror ();
     void *dl = dlopen (path, RTLD_NOW | RTLD_LOCAL);

@@ -147,7 +147,15 @@ fl_model_t *fl_model_new (const char *name, const fl_model_config_t *cfg);
     NULL and a log line on any failure.  ops must outlive the model. */
 fl_model_t *fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg);
 
-/*  Loads a model plugin: dlopen (path, RTLD_NOW | RTLD_LOCAL), dlsym of
+/*  Loads a model plugin.  PATH is a path to the shared object (any name
+    with a '/', e.g. "./fm_plugin.so" or "/opt/x/fm_plugin.so"), or a BARE
+    plugin name without '/' ("fm_plugin" or "fm_plugin.so": ".so" is added
+    when missing), which is looked up only in the plugin directories, first
+    found wins: the install's lib/libfl/plugins relative to the running
+    program, then relative to libfl.so, the build tree's plugins/, then the
+    compiled-in install directory (never the system's library path); not
+    found is an error naming the directories searched.  Then: dlopen (path,
+    RTLD_NOW | RTLD_LOCAL), dlsym of
     FL_MODEL_PLUGIN_SYMBOL, calls it for the table, then reads the table's
     abi_version BEFORE any other field (a table of another version may be
     laid out differently) and builds the model with fl_model_new_from_ops,
