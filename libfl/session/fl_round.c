@@ -11,116 +11,17 @@
 
     Why sans I/O: the same code runs under the real ZeroMQ loop, under unit
     tests with simulated clients, and under the fuzzer; time is an input.
+
+    The round is one class in four files (fl_round_priv.h): this one holds
+    the phases and the messages; configuration, snapshots and accessors
+    live beside it.  The rooms it drives return results, they never call
+    back: fl_peers (admission, liveness, strikes), fl_cohort (the phase's
+    aggregation over buckets), fl_strategy (bucket sums to the new global
+    model), fl_privacy (calibration, accounting, noise).
 */
-#include "fl_round.h"
-
-#include <assert.h>
-#include <czmq.h>
-#include <errno.h>
-#include <math.h>
-#include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "fl_checkpoint.h"
-#include "fl_cohort.h"
-#include "fl_dataset.h"
-#include "fl_dp.h"
-#include "fl_stats.h"
-#include "fl_model.h"
-#include "fl_metrics_wire.h"
-#include "fl_modelfile.h"
-#include "fl_peers.h"
-#include "fl_privacy.h"
-#include "fl_quant.h"
-#include "fl_rng.h"
-#include "fl_roster.h"
-#include "fl_secagg.h"
-#include "fl_secagg_wire.h"
-#include "fl_strategy.h"
-#include "fl_train.h"
-#include "fl_wire.h"
-
-/* The public constants of fl_round.h name the rooms' own. */
-_Static_assert (FL_ROUND_DP_RECORD == FL_PRIVACY_RECORD && FL_ROUND_DP_CLIENT == FL_PRIVACY_CLIENT,
-                "the round's privacy units are the privacy room's");
-_Static_assert (FL_ROUND_DP_STATE_VERSION == FL_PRIVACY_STATE_VERSION
-                    && FL_ROUND_DP_STATE_HEADER == FL_PRIVACY_STATE_HEADER
-                    && FL_ROUND_DP_STATE_HEADER_V1 == FL_PRIVACY_STATE_HEADER_V1,
-                "the round's privacy-state layout is the privacy room's");
-_Static_assert (FL_ROUND_MAX_PEERS == FL_PEERS_MAX, "the round's admission limit is the peer table's");
-
-/* A peer: fl_peers.h (admission, liveness and strikes live there). */
-typedef fl_peer_t s_peer_t;
-
-typedef struct s_out_t {
-    size_t peer;                     /* index in the peer table (stable: entries are never removed) */
-    uint8_t *data;
-    size_t len;
-    struct s_out_t *next;
-} s_out_t;
-
-typedef struct s_summary_node_t {
-    fl_round_summary_t s;
-    struct s_summary_node_t *next;
-} s_summary_node_t;
-
-struct fl_round_t {
-    fl_round_config_t cfg;
-    fl_round_phase_t phase;
-    uint64_t round;
-    int64_t phase_deadline;          /* absolute ms; -1 = none */
-    int64_t started;
-    char failure[256];
-
-    fl_peers_t *peer_table;          /* admission, liveness, strikes (fl_peers.h) */
-    s_peer_t *peers;                 /* = fl_peers_table (peer_table), n_peers entries: refreshed after
-                                        fl_peers_route, the only call that grows the table */
-    size_t n_peers;
-
-    fl_model_t *model;               /* the global model (shape and fingerprint) */
-    uint8_t fingerprint[32];
-    float *params;                   /* = fl_model_params (model) */
-    size_t n_params;
-    fl_server_opt_t *opt;
-    float *scratch;                  /* (n_params) decoded update / aggregate */
-    fl_rng_t *rng;
-
-    /* round 0 */
-    size_t features, classes;
-    fl_stats_t *stats;
-    float *mean, *std;
-
-    /* current round */
-    fl_round_summary_t cur;
-    fl_metrics_counts_t eval_acc;
-
-    /* the current phase's aggregation (statistics, training, evaluation) */
-    fl_cohort_t *cohort;             /* buckets, secure or plaintext (fl_cohort.h) */
-    uint32_t purpose;                /* FL_SECAGG_PURPOSE_* of the aggregation the cohort runs */
-    uint8_t binding[32];             /* secure: what members sign (fl_session_*_binding) */
-    fl_strategy_state_t strategy;    /* the last robust aggregate (centered clipping starts there), work */
-    fl_checkpoint_t *pending_ckpt;   /* state after the last completed round, not yet taken */
-    double *history;                 /* (rounds, S_HIST) every finished round's summary, for checkpoints */
-    size_t n_history;
-
-    s_out_t *out_head, *out_tail;
-    s_summary_node_t *sum_head, *sum_tail;
-
-    fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
-    char stop_reason[256];
-};
-
+#include "fl_round_priv.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-const char *
-fl_round_phase_name (fl_round_phase_t phase)
-{
-    static const char *names[] = {"wait-clients", "stats", "train", "evaluate", "done", "failed"};
-    return (unsigned) phase < sizeof names / sizeof names[0] ? names[phase] : "?";
-}
 
 static void s_send_simple (fl_round_t *self, s_peer_t *peer, fl_wire_type_t type, const char *reason);
 
@@ -235,8 +136,6 @@ s_aggregating (const fl_round_t *self)
     return self->phase == FL_ROUND_STATS || self->phase == FL_ROUND_TRAIN || self->phase == FL_ROUND_EVAL;
 }
 
-static void s_history_add (fl_round_t *self, const fl_round_summary_t *s);
-static void s_snapshot (fl_round_t *self);
 
 /*  The clipping norm this round's contributions are bounded by: the
     privacy room's (adapted, or record-level the contribution bound) with
@@ -249,122 +148,13 @@ s_clip_norm (const fl_round_t *self)
 
 /* ---- construction -------------------------------------------------------- */
 
-void
-fl_round_config_default (fl_round_config_t *cfg)
-{
-    memset (cfg, 0, sizeof *cfg);
-    cfg->min_clients = 2;
-    cfg->rounds = 20;
-    cfg->fraction = 1.0;
-    cfg->min_cohort = 2;
-    cfg->min_updates = 1;
-    cfg->local_epochs = 1;
-    cfg->batch_size = 32;
-    cfg->client_lr = 0.05;
-    snprintf (cfg->client_opt, sizeof cfg->client_opt, "sgd");
-    cfg->example_cap = 10000;
-    snprintf (cfg->model, sizeof cfg->model, "logreg");
-    cfg->model_seed = 1;
-    fl_server_opt_config_default (&cfg->server_opt);
-    cfg->join_timeout_ms = 0;
-    cfg->stats_deadline_ms = 10000;
-    cfg->train_deadline_ms = 60000;
-    cfg->eval_deadline_ms = 30000;
-    cfg->liveness_ms = 30000;
-    cfg->seed = 1;
-    cfg->secure = 0;
-    cfg->clip_norm = 10.0;
-    cfg->bucket_size = 0;
-    cfg->sa_corrupt = 0.15;
-    cfg->sa_dropout = -1;           /* auto: the largest safe of 0.25 ... 0 per bucket size */
-    cfg->secagg_deadline_ms = 10000;
-    cfg->robust = 0;
-    cfg->robust_kind = FL_ROBUST_MEAN;
-    fl_robust_params_defaults (&cfg->robust_params);
-    cfg->allow_small_buckets = 0;
-    cfg->dp_adaptive_clip = 0;
-    cfg->dp_target_quantile = 0.5;
-    cfg->dp_clip_lr = 0.2;
-    cfg->dp_count_noise = -1;
-}
-
-/*  The privacy room's view of the run's configuration. */
-static void
-s_privacy_config (const fl_round_config_t *cfg, fl_privacy_config_t *pc)
-{
-    memset (pc, 0, sizeof *pc);
-    pc->unit = cfg->dp;
-    pc->epsilon = cfg->dp_epsilon;
-    pc->delta = cfg->dp_delta;
-    pc->noise_multiplier = cfg->dp_noise_multiplier;
-    pc->record_clip = cfg->dp_clip;
-    pc->steps = cfg->dp_steps;
-    pc->distributed = cfg->dp_distributed;
-    pc->adaptive_clip = cfg->dp_adaptive_clip;
-    pc->target_quantile = cfg->dp_target_quantile;
-    pc->clip_lr = cfg->dp_clip_lr;
-    pc->count_noise = cfg->dp_count_noise;
-    pc->clip_norm = cfg->clip_norm;
-    pc->rounds = cfg->rounds;
-    pc->fraction = cfg->fraction;
-    pc->batch_size = cfg->batch_size;
-    pc->client_lr = cfg->client_lr;
-    pc->secure = cfg->secure;
-    pc->sa_corrupt = cfg->sa_corrupt;
-    pc->bucket_size = cfg->bucket_size;
-    pc->robust = cfg->robust;
-    pc->robust_kind = cfg->robust_kind;
-    pc->robust_params = cfg->robust_params;
-}
-
 fl_round_t *
 fl_round_new (const fl_round_config_t *cfg)
 {
-    fl_opt_kind_t okind;
-    const char *bad = NULL;
-    if (cfg->rounds == 0)
-        bad = "rounds must be at least 1";
-    else if (!(cfg->fraction > 0 && cfg->fraction <= 1))
-        bad = "fraction must be in (0, 1]";
-    else if (cfg->min_clients == 0)
-        bad = "min_clients must be at least 1";
-    else if (cfg->min_updates == 0)
-        bad = "min_updates must be at least 1";
-    else if (cfg->stats_deadline_ms <= 0 || cfg->train_deadline_ms <= 0 || cfg->eval_deadline_ms <= 0)
-        bad = "phase deadlines must be positive";
-    else if (!(cfg->client_lr > 0) || cfg->local_epochs == 0 || cfg->batch_size == 0)
-        bad = "client learning rate, local epochs and batch size must be positive";
-    else if (fl_opt_kind_parse (cfg->client_opt, &okind) != 0)
-        bad = "client optimizer must be sgd, momentum or adam";
-    else if (cfg->secure && !cfg->roster)
-        bad = "secure aggregation needs the consortium roster";
-    else if (cfg->secure && !(cfg->clip_norm > 0 && cfg->clip_norm < 1e6))
-        bad = "secure aggregation needs a clipping norm in (0, 1e6)";
-    else if (cfg->secure && (cfg->secagg_deadline_ms <= 0 || !(cfg->sa_corrupt >= 0 && cfg->sa_corrupt < 1)
-                             || !((cfg->sa_dropout >= 0 && cfg->sa_dropout < 1) || cfg->sa_dropout == -1)))
-        bad = "secure aggregation deadline must be positive, corrupt and dropout fractions in [0, 1) (dropout -1: auto)";
-    else if (cfg->robust && cfg->bucket_size == 0)
-        bad = "robust aggregation runs over buckets: set the bucket size";
-    else if (cfg->bucket_size && cfg->bucket_size < FL_ROUND_SAFE_BUCKET && !cfg->allow_small_buckets)
-        bad = "buckets smaller than 3 let the coordinator see sums of 1 or 2 updates; "
-              "allow it explicitly (allow_small_buckets) if that is intended";
-    else if (cfg->secure && cfg->bucket_size == 1)
-        bad = "secure aggregation over buckets of 1 would reveal every update";
-    fl_secagg_policy_t policy;
-    char pbad[256];
-    if (!bad && cfg->secure) {
-        fl_roster_policy (cfg->roster, &policy);
-        if (cfg->sa_corrupt < policy.gamma) {
-            snprintf (pbad, sizeof pbad, "the assumed corrupt fraction %g is below the roster policy's gamma %g: "
-                      "every client would refuse the thresholds it gives", cfg->sa_corrupt, policy.gamma);
-            bad = pbad;
-        }
-    }
     fl_privacy_config_t pc;
-    s_privacy_config (cfg, &pc);
-    if (!bad && (cfg->dp || cfg->dp_distributed))
-        bad = fl_privacy_config_error (&pc);
-    if (bad) {
+    fl_round_privacy_config_ (cfg, &pc);
+    char bad[320];
+    if (fl_round_config_check_ (cfg, &pc, bad, sizeof bad) != 0) {
         zsys_error ("coordinator: invalid configuration: %s", bad);
         return NULL;
     }
@@ -434,9 +224,8 @@ fl_round_destroy (fl_round_t **self_p)
     *self_p = NULL;
 }
 
-/* Builds the global model once the input shape is known. */
-static int
-s_build_model (fl_round_t *self)
+int
+fl_round_build_model_ (fl_round_t *self)
 {
     fl_model_config_t mc;
     memset (&mc, 0, sizeof mc);
@@ -838,8 +627,8 @@ s_act_eval_done (fl_round_t *self, int64_t now)
             self->sum_head = node;
         self->sum_tail = node;
     }
-    s_history_add (self, &self->cur);
-    s_snapshot (self);
+    fl_round_history_add_ (self, &self->cur);
+    fl_round_snapshot_ (self);
     return self->round >= self->cfg.rounds ? S_EV_FINISHED : S_EV_NEXT_ROUND;
 }
 
@@ -899,199 +688,6 @@ s_maybe_advance (fl_round_t *self, int64_t now)
 {
     if (s_aggregating (self) && fl_cohort_done (self->cohort))
         s_dispatch (self, S_EV_COHORT_DONE, now);
-}
-
-/* ---- checkpoints ------------------------------------------------------- */
-
-#define S_HIST 20    /* doubles per finished round in a checkpoint */
-
-static void
-s_summary_pack (const fl_round_summary_t *s, double *h)
-{
-    double v[S_HIST] = {(double) s->round, (double) s->ready, (double) s->cohort, (double) s->updates,
-                        (double) s->dropped, (double) s->buckets, (double) s->buckets_aborted, (double) s->eval_clients,
-                        (double) s->skipped, s->train_loss, s->update_norm, s->eval.accuracy, s->eval.log_loss,
-                        s->eval.auroc, s->eval.auprc, s->eval.precision, s->eval.recall, (double) s->eval.n, s->epsilon,
-                        isnan (s->clip_norm) ? 0 : s->clip_norm};
-    memcpy (h, v, sizeof v);
-}
-
-static void
-s_summary_unpack (const double *h, fl_round_summary_t *s)
-{
-    memset (s, 0, sizeof *s);
-    s->round = (uint64_t) h[0];
-    s->ready = (size_t) h[1];
-    s->cohort = (size_t) h[2];
-    s->updates = (size_t) h[3];
-    s->dropped = (size_t) h[4];
-    s->buckets = (size_t) h[5];
-    s->buckets_aborted = (size_t) h[6];
-    s->eval_clients = (size_t) h[7];
-    s->skipped = (int) h[8];
-    s->train_loss = h[9];
-    s->update_norm = h[10];
-    s->eval.accuracy = h[11];
-    s->eval.log_loss = h[12];
-    s->eval.auroc = h[13];
-    s->eval.auprc = h[14];
-    s->eval.precision = h[15];
-    s->eval.recall = h[16];
-    s->eval.n = (uint64_t) h[17];
-    s->epsilon = h[18];
-    s->clip_norm = h[19] > 0 ? h[19] : NAN;    /* 0: no adaptive clipping (or an older checkpoint) */
-}
-
-static void
-s_history_add (fl_round_t *self, const fl_round_summary_t *s)
-{
-    double *h = (double *) realloc (self->history, (self->n_history + 1) * S_HIST * sizeof (double));
-    if (!h)
-        return;
-    self->history = h;
-    s_summary_pack (s, h + self->n_history * S_HIST);
-    self->n_history++;
-}
-
-/* What identifies "the same run" across a restart: the model and its shape. */
-static void
-s_config_fp (const fl_round_t *self, uint8_t out[32])
-{
-    crypto_generichash_state st;
-    crypto_generichash_init (&st, NULL, 0, 32);
-    crypto_generichash_update (&st, self->fingerprint, 32);
-    crypto_generichash_update (&st, (const uint8_t *) &self->cfg.secure, sizeof self->cfg.secure);
-    crypto_generichash_final (&st, out, 32);
-}
-
-static void
-s_snapshot (fl_round_t *self)
-{
-    fl_checkpoint_destroy (&self->pending_ckpt);
-    fl_checkpoint_t *ck = fl_checkpoint_new (self->cfg.run_id, self->round);
-    if (!ck)
-        return;
-    uint8_t cfp[32];
-    s_config_fp (self, cfp);
-    int rc = 0;
-    rc |= fl_checkpoint_put_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, cfp, 32);
-    rc |= fl_checkpoint_put_u64 (ck, "shape.features", self->features);
-    rc |= fl_checkpoint_put_u64 (ck, "shape.classes", self->classes);
-    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params);
-    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
-                                  fl_server_opt_state_len (self->opt));
-    rc |= fl_checkpoint_put_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, fl_server_opt_steps (self->opt));
-    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, self->features);
-    rc |= fl_checkpoint_put_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, self->features);
-    rc |= fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_METRICS, self->history, self->n_history * S_HIST);
-    uint64_t rng[2] = {self->cfg.seed, self->round};
-    rc |= fl_checkpoint_put_u64s (ck, FL_CHECKPOINT_KEY_RNG, rng, 2);
-    if (self->strategy.prev_agg)
-        rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->strategy.prev_agg, self->n_params);
-    if (self->privacy)   /* the privacy spend: a restart must not reset the budget */
-        rc |= fl_privacy_checkpoint_put (self->privacy, ck);
-    if (rc != 0) {
-        zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
-        fl_checkpoint_destroy (&ck);
-        return;
-    }
-    self->pending_ckpt = ck;
-}
-
-fl_checkpoint_t *
-fl_round_take_checkpoint (fl_round_t *self)
-{
-    fl_checkpoint_t *ck = self->pending_ckpt;
-    self->pending_ckpt = NULL;
-    return ck;
-}
-
-int
-fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
-{
-    char why[200] = "";
-    uint64_t features = 0, classes = 0, steps = 0;
-    const double *hist = NULL, *prev = NULL;
-    size_t n_hist = 0, n_prev = 0;
-    const uint8_t *cfp = NULL;
-    size_t cfp_len = 0;
-    if (self->phase != FL_ROUND_WAIT_CLIENTS || self->model || fl_peers_admitted (self->peer_table)) {
-        zsys_error ("coordinator: a run can be restored only before any client joined");
-        return -1;
-    }
-    if (fl_checkpoint_get_u64 (ck, "shape.features", &features) != 0
-        || fl_checkpoint_get_u64 (ck, "shape.classes", &classes) != 0 || features == 0 || features > 100000
-        || classes < 2 || classes > 1000 || fl_checkpoint_get_u64 (ck, FL_CHECKPOINT_KEY_OPT_STEP, &steps) != 0
-        || fl_checkpoint_get_f64s (ck, FL_CHECKPOINT_KEY_METRICS, &hist, &n_hist) != 0 || n_hist % S_HIST
-        || fl_checkpoint_get_bytes (ck, FL_CHECKPOINT_KEY_CONFIG_FP, &cfp, &cfp_len) != 0 || cfp_len != 32) {
-        zsys_error ("coordinator: checkpoint lacks required fields or has invalid shapes");
-        return -1;
-    }
-    if ((self->cfg.features && self->cfg.features != features) || (self->cfg.classes && self->cfg.classes != classes)) {
-        zsys_error ("coordinator: checkpoint is for %" PRIu64 " features / %" PRIu64 " classes, not the configured shape",
-                    features, classes);
-        return -1;
-    }
-    self->features = features;
-    self->classes = classes;
-    if (s_build_model (self) != 0)
-        return -1;
-    uint8_t mine[32];
-    s_config_fp (self, mine);
-    if (sodium_memcmp (mine, cfp, 32) != 0)
-        snprintf (why, sizeof why, "it was written by a run with another model, shape or aggregation mode");
-    else if (fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_PARAMS, self->params, self->n_params) != 0
-             || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_OPT_STATE, fl_server_opt_state (self->opt),
-                                         fl_server_opt_state_len (self->opt)) != 0)
-        snprintf (why, sizeof why, "model or optimizer state has the wrong size");
-    else {
-        self->mean = (float *) calloc (features, sizeof (float));
-        self->std = (float *) calloc (features, sizeof (float));
-        if (!self->mean || !self->std || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_MEAN, self->mean, features) != 0
-            || fl_checkpoint_copy_f32s (ck, FL_CHECKPOINT_KEY_STD, self->std, features) != 0)
-            snprintf (why, sizeof why, "standardisation has the wrong size");
-    }
-    for (size_t i = 0; !why[0] && i < self->n_params; i++)
-        if (!isfinite (self->params[i]))
-            snprintf (why, sizeof why, "non-finite model parameter");
-    for (size_t i = 0; !why[0] && i < features; i++)
-        if (!isfinite (self->mean[i]) || !(self->std[i] > 0) || !isfinite (self->std[i]))
-            snprintf (why, sizeof why, "invalid standardisation");
-    if (!why[0] && fl_checkpoint_get_f64s (ck, "robust.prev", &prev, &n_prev) == 0) {
-        if (n_prev != self->n_params
-            || !(self->strategy.prev_agg = (double *) malloc (n_prev * sizeof (double))))
-            snprintf (why, sizeof why, "robust state has the wrong size");
-        else
-            memcpy (self->strategy.prev_agg, prev, n_prev * sizeof (double));
-    }
-    if (!why[0] && self->privacy)
-        fl_privacy_checkpoint_restore (self->privacy, ck, why, sizeof why);
-    else if (!why[0] && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT))
-        snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same "
-                  "differential privacy settings");
-    if (why[0]) {
-        zsys_error ("coordinator: checkpoint refused: %s", why);
-        return -1;
-    }
-    fl_server_opt_set_steps (self->opt, steps);
-    memcpy (self->cfg.run_id, fl_checkpoint_run_id (ck), FL_ROUND_RUNIDBYTES);
-    self->round = fl_checkpoint_round (ck);
-    self->history = (double *) malloc ((n_hist ? n_hist : 1) * sizeof (double));
-    if (self->history) {
-        memcpy (self->history, hist, n_hist * sizeof (double));
-        self->n_history = n_hist / S_HIST;
-    }
-    zsys_info ("coordinator: resumed run after round %" PRIu64 " (%zu rounds of metrics restored)", self->round,
-               self->n_history);
-    return 0;
-}
-
-size_t
-fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *out)
-{
-    if (i < self->n_history)
-        s_summary_unpack (self->history + i * S_HIST, out);
-    return self->n_history;
 }
 
 /* ---- message handlers ------------------------------------------------------- */
@@ -1187,7 +783,7 @@ s_on_hello (fl_round_t *self, s_peer_t *p, const fl_wire_msg_t *m, int64_t now)
     if (!self->model) {
         self->features = features;
         self->classes = classes;
-        if (s_build_model (self) != 0) {
+        if (fl_round_build_model_ (self) != 0) {
             s_fail (self, "could not build the global model");
             return 0;
         }
@@ -1383,126 +979,3 @@ fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out)
     return 1;
 }
 
-fl_round_phase_t fl_round_phase (const fl_round_t *self) { return self->phase; }
-
-int
-fl_round_secure_state (const fl_round_t *self)
-{
-    return self->cfg.secure && s_aggregating (self) ? fl_cohort_secure_state (self->cohort) : -1;
-}
-uint64_t fl_round_current (const fl_round_t *self) { return self->round; }
-size_t fl_round_clients (const fl_round_t *self) { return fl_peers_admitted (self->peer_table); }
-const char *fl_round_failure (const fl_round_t *self) { return self->failure; }
-const float *fl_round_params (const fl_round_t *self) { return self->params; }
-size_t fl_round_num_params (const fl_round_t *self) { return self->n_params; }
-const float *fl_round_mean (const fl_round_t *self) { return self->mean; }
-const float *fl_round_std (const fl_round_t *self) { return self->std; }
-size_t fl_round_features (const fl_round_t *self) { return self->features; }
-size_t fl_round_classes (const fl_round_t *self) { return self->classes; }
-const uint8_t *fl_round_run_id (const fl_round_t *self) { return self->cfg.run_id; }
-const uint8_t *fl_round_fingerprint (const fl_round_t *self) { return self->model ? self->fingerprint : NULL; }
-
-size_t
-fl_round_member_names (const fl_round_t *self, char *buf, size_t cap)
-{
-    return fl_peers_member_names (self->peer_table, buf, cap);
-}
-
-fl_model_t *
-fl_round_model (const fl_round_t *self)
-{
-    assert (self);
-    return self->model;
-}
-
-const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
-
-double
-fl_round_sa_dropout (const fl_round_t *self)
-{
-    assert (self);
-    return self->cfg.sa_dropout >= 0 ? self->cfg.sa_dropout : fl_cohort_sa_dropout_used (self->cohort);
-}
-
-/* ---- differential privacy: the round's view of its fl_privacy_t ---------- */
-
-double
-fl_round_dp_clip_norm (const fl_round_t *self)
-{
-    return self->privacy && self->cfg.dp_adaptive_clip ? fl_privacy_clip_norm (self->privacy) : NAN;
-}
-
-void
-fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac)
-{
-    if (self->privacy)
-        fl_privacy_adaclip (self->privacy, sigma_b, z_delta, last_frac);
-    else {
-        if (sigma_b)
-            *sigma_b = NAN;
-        if (z_delta)
-            *z_delta = NAN;
-        if (last_frac)
-            *last_frac = NAN;
-    }
-}
-
-double
-fl_round_dp_noise_multiplier (const fl_round_t *self)
-{
-    return self->privacy ? fl_privacy_noise_multiplier (self->privacy) : NAN;
-}
-
-double
-fl_round_dp_sample_rate (const fl_round_t *self)
-{
-    return self->privacy ? fl_privacy_sample_rate (self->privacy) : NAN;
-}
-
-double
-fl_round_dp_epsilon (const fl_round_t *self)
-{
-    return self->privacy ? fl_privacy_epsilon (self->privacy) : NAN;
-}
-
-void
-fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double *sigma)
-{
-    if (self->privacy)
-        fl_privacy_last_noise (self->privacy, sensitivity, sigma);
-    else {
-        if (sensitivity)
-            *sensitivity = NAN;
-        if (sigma)
-            *sigma = NAN;
-    }
-}
-
-void
-fl_round_dp_guarantee (const fl_round_t *self, char *buf, size_t cap)
-{
-    assert (buf && cap);
-    buf[0] = 0;
-    if (self->privacy)
-        fl_privacy_guarantee (self->privacy, buf, cap);
-}
-
-size_t
-fl_round_dp_state (const fl_round_t *self, double *out, size_t cap)
-{
-    return self->privacy ? fl_privacy_state (self->privacy, out, cap) : 0;
-}
-
-int
-fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
-{
-    char why[160] = "";
-    if (!self->privacy)
-        snprintf (why, sizeof why, "this run has no differential privacy");
-    else if (self->round > 0 || self->phase != FL_ROUND_WAIT_CLIENTS)
-        snprintf (why, sizeof why, "training has started");
-    else if (fl_privacy_restore (self->privacy, in, n, why, sizeof why) == 0)
-        return 0;
-    zsys_error ("coordinator: privacy state not restored: %s", why);
-    return -1;
-}

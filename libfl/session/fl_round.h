@@ -12,9 +12,13 @@
         WAIT_CLIENTS --min_clients admitted--> STATS (round 0: federated
         standardisation) --> TRAIN(1) --> EVAL(1) --> TRAIN(2) ... EVAL(R) --> DONE
 
-    In secure mode STATS, TRAIN and EVAL each run one secure aggregation per
-    bucket (purpose statistics / training / evaluation, docs/SECAGG.md) and
-    end when their buckets do; the coordinator sees only bucket sums.
+    STATS, TRAIN and EVAL each run one aggregation of their purpose
+    (statistics / training / evaluation) over buckets, in the cohort room
+    (fl_cohort.h): in secure mode one secure aggregation per bucket
+    (docs/SECAGG.md), ending when the buckets do, so the coordinator sees
+    only bucket sums; in plaintext the same buckets summed from the
+    replies.  The phases are a states x events -> actions table
+    (fl_round.c, s_transitions).
 
     Every phase ends when all expected replies are in or at its deadline,
     whichever comes first: a client that misses a deadline is dropped from
@@ -23,7 +27,7 @@
 
     Invariants (checked in debug builds by s_invariants):
       1. The global model changes only in fl_strategy_step (fl_strategy.h),
-         called once per training round from s_finish_train, in plaintext
+         called once per training round from s_act_train_done, in plaintext
          and secure mode alike, over the sums of the round's usable buckets
          (secure: aggregation completed; plaintext: at least one update
          arrived; plaintext FedAvg is one bucket holding the whole cohort),
