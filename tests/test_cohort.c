@@ -6,6 +6,7 @@
     hears nothing aborting with nothing to read, and a first aggregation
     that cannot run safely refusing to start. */
 #include "fl_test.h"
+#include "round_sim.h"
 
 #include <czmq.h>
 #include <math.h>
@@ -292,22 +293,7 @@ static void
 test_secure (void)
 {
     uint8_t *sks[8];
-    fl_roster_t *roster = fl_roster_new ();
-    uint8_t cpk[32], csk[64];
-    crypto_sign_keypair (cpk, csk);
-    zcert_t *cc = zcert_new ();
-    fl_roster_set_coordinator (roster, cpk, zcert_public_txt (cc), NULL);
-    zcert_destroy (&cc);
-    for (size_t i = 0; i < 8; i++) {
-        char name[32];
-        snprintf (name, sizeof name, "hospital-%zu", i);
-        uint8_t pk[32];
-        sks[i] = (uint8_t *) sodium_malloc (64);
-        crypto_sign_keypair (pk, sks[i]);
-        zcert_t *c = zcert_new ();
-        FL_CHECK (fl_roster_add_member (roster, name, pk, zcert_public_txt (c)) == 0);
-        zcert_destroy (&c);
-    }
+    fl_roster_t *roster = round_sim_roster (8, sks);
     fl_peers_t *t = s_table (8, roster);
     fl_cohort_config_t cfg;
     s_cfg (&cfg);
