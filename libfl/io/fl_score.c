@@ -1,0 +1,404 @@
+/*  fl_score.c - `fl-model predict` (see fl_score.h). */
+#include "fl_score.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fl_metrics.h"
+#include "fl_predict.h"
+#include "fl_schema.h"
+
+/*  Appends printf output to why[cap] (truncating). */
+static void
+s_append (char *why, size_t cap, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
+static void
+s_append (char *why, size_t cap, const char *fmt, ...)
+{
+    size_t used = strnlen (why, cap);
+    if (used + 1 >= cap)
+        return;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (why + used, cap - used, fmt, ap);
+    va_end (ap);
+}
+
+void
+fl_score_map_clear (fl_score_map_t *map)
+{
+    if (!map)
+        return;
+    free (map->column);
+    memset (map, 0, sizeof *map);
+    map->label_column = -1;
+}
+
+int
+fl_score_match (const fl_table_t *table, const fl_modelfile_names_t *names, size_t d, fl_score_map_t *map,
+                char *why, size_t cap)
+{
+    assert (table && names && map && d > 0);
+    memset (map, 0, sizeof *map);
+    map->label_column = -1;
+    if (why && cap)
+        why[0] = '\0';
+    size_t cols = fl_table_columns (table);
+    map->d = d;
+    map->column = (long *) malloc (d * sizeof (long));
+    if (!map->column) {
+        snprintf (why, cap, "no memory");
+        return -1;
+    }
+    long label = names->label ? fl_table_column_index (table, names->label) : -1;
+    if (names->n_features == 0) {
+        /* Format 1: no names; the columns in file order, the label last. */
+        if (label < 0 && cols == d + 1)
+            label = (long) cols - 1;
+        if (cols != d + (label >= 0)) {
+            snprintf (why, cap,
+                      "the model file keeps no feature names (written before they were kept): the CSV must have "
+                      "the model's %zu input columns in training order (plus the label last); it has %zu", d, cols);
+            fl_score_map_clear (map);
+            return -1;
+        }
+        for (size_t c = 0, j = 0; c < cols; c++)
+            if ((long) c != label)
+                map->column[j++] = (long) c;
+        map->label_column = label;
+        return 0;
+    }
+    assert (names->n_features == d);
+    size_t missing = 0, extra = 0;
+    char miss[2048] = "", ext[2048] = "";
+    for (size_t j = 0; j < d; j++) {
+        map->column[j] = fl_table_column_index (table, names->features[j]);
+        if (map->column[j] < 0)
+            s_append (miss, sizeof miss, "%s'%s'", missing++ ? ", " : "", names->features[j]);
+    }
+    for (size_t c = 0; c < cols; c++) {
+        if ((long) c == label)
+            continue;
+        const char *name = fl_table_column_name (table, c);
+        int known = 0;
+        for (size_t j = 0; j < d && !known; j++)
+            known = strcmp (name, names->features[j]) == 0;
+        if (!known)
+            s_append (ext, sizeof ext, "%s'%s'", extra++ ? ", " : "", name);
+    }
+    if (missing || extra) {
+        snprintf (why, cap, "%s: the columns do not match the model's %zu features:%s%s%s%s%s%s",
+                  fl_table_name (table), d, missing ? " missing column(s): " : "", miss,
+                  missing && extra ? ";" : "", extra ? " extra column(s): " : "", ext,
+                  names->label ? "" : " (the model keeps no label name)");
+        fl_score_map_clear (map);
+        return -1;
+    }
+    map->label_column = label;
+    return 0;
+}
+
+/*  Class index of a label cell: a stored class name, else an integer
+    0..k-1 ("1.0" counts as 1); -1 if neither. */
+static long
+s_label (const char *cell, const fl_modelfile_names_t *names, size_t k)
+{
+    for (size_t c = 0; c < names->n_classes; c++)
+        if (strcmp (cell, names->classes[c]) == 0)
+            return (long) c;
+    char *end;
+    errno = 0;
+    double v = strtod (cell, &end);
+    if (end == cell || *end || errno || v != floor (v) || v < 0 || v >= (double) k)
+        return -1;
+    return (long) v;
+}
+
+int
+fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_modelfile_names_t *names,
+               size_t n_classes, float **x_out, int32_t **y_out, fl_csv_error_t *err)
+{
+    assert (table && map && names && x_out);
+    *x_out = NULL;
+    if (y_out)
+        *y_out = NULL;
+    size_t n = fl_table_rows (table), d = map->d;
+    bool want_y = y_out && map->label_column >= 0;
+    float *x = (float *) malloc ((n ? n : 1) * d * sizeof (float));
+    int32_t *y = want_y ? (int32_t *) malloc ((n ? n : 1) * sizeof (int32_t)) : NULL;
+    if (!x || (want_y && !y)) {
+        fl_csv_error_set (err, FL_CSV_ENOMEM, fl_table_name (table), 0, 0, "no memory for %zu rows", n);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *row = x + i * d;
+        for (size_t j = 0; j < d; j++) {
+            size_t c = (size_t) map->column[j];
+            const char *cell = fl_table_cell (table, i, c);
+            char *end;
+            errno = 0;
+            float v = strtof (cell, &end);
+            if (end == cell || *end || !isfinite (v) || errno == ERANGE) {
+                fl_csv_error_set (err, FL_CSV_EFIELD, fl_table_name (table), fl_table_line (table, i), c + 1,
+                                  "column '%s': '%s' is not a finite number", fl_table_column_name (table, c),
+                                  cell);
+                goto fail;
+            }
+            row[j] = v;
+        }
+        if (want_y) {
+            size_t c = (size_t) map->label_column;
+            long cls = s_label (fl_table_cell (table, i, c), names, n_classes);
+            if (cls < 0) {
+                fl_csv_error_set (err, FL_CSV_ELABEL, fl_table_name (table), fl_table_line (table, i), c + 1,
+                                  "label '%s' is not one of the model's %zu classes",
+                                  fl_table_cell (table, i, c), n_classes);
+                goto fail;
+            }
+            y[i] = (int32_t) cls;
+        }
+    }
+    *x_out = x;
+    if (y_out)
+        *y_out = y;
+    return 0;
+fail:
+    free (x);
+    free (y);
+    return -1;
+}
+
+/*  A CSV cell: quoted when it holds a comma, quote or surrounding space. */
+static void
+s_cell (FILE *f, const char *s)
+{
+    size_t len = strlen (s);
+    if (!strpbrk (s, ",\"") && (len == 0 || (s[0] != ' ' && s[len - 1] != ' '))) {
+        fputs (s, f);
+        return;
+    }
+    fputc ('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc ('"', f);
+        fputc (*s, f);
+    }
+    fputc ('"', f);
+}
+
+int
+fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
+                size_t n_classes, float threshold)
+{
+    assert (f && (scores || n == 0));
+    if (n_out == 1)
+        fputs ("row,score", f);
+    else {
+        fputs ("row", f);
+        for (size_t c = 0; c < n_out; c++) {
+            char name[300];
+            if (class_names && c < n_classes)
+                snprintf (name, sizeof name, "p_%s", class_names[c]);
+            else
+                snprintf (name, sizeof name, "p_%zu", c);
+            fputc (',', f);
+            s_cell (f, name);
+        }
+    }
+    fputs (",class\n", f);
+    int32_t cls;
+    for (size_t i = 0; i < n; i++) {
+        const float *p = scores + i * n_out;
+        fprintf (f, "%zu", i + 1);
+        for (size_t c = 0; c < n_out; c++)
+            fprintf (f, ",%.9g", (double) p[c]);
+        fl_predict_classes (p, 1, n_out, threshold, &cls);
+        fputc (',', f);
+        if (class_names && (size_t) cls < n_classes)
+            s_cell (f, class_names[cls]);
+        else
+            fprintf (f, "%d", (int) cls);
+        fputc ('\n', f);
+    }
+    return ferror (f) ? -1 : 0;
+}
+
+/*  Writes the scores to path atomically (path.tmp, then rename), or to
+    stdout when path is NULL. */
+static int
+s_output (const char *path, const float *scores, size_t n, size_t n_out, const char *const *class_names,
+          size_t n_classes, float threshold, char *why, size_t cap)
+{
+    if (!path) {
+        if (fl_score_write (stdout, scores, n, n_out, class_names, n_classes, threshold) != 0
+            || fflush (stdout) != 0) {
+            snprintf (why, cap, "cannot write to standard output: %s", strerror (errno));
+            return -1;
+        }
+        return 0;
+    }
+    char tmp[4096];
+    if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
+        snprintf (why, cap, "output path too long");
+        return -1;
+    }
+    FILE *f = fopen (tmp, "w");
+    if (!f) {
+        snprintf (why, cap, "cannot write %s: %s", tmp, strerror (errno));
+        return -1;
+    }
+    int rc = fl_score_write (f, scores, n, n_out, class_names, n_classes, threshold);
+    if (fflush (f) != 0 || fsync (fileno (f)) != 0)
+        rc = -1;
+    if (fclose (f) != 0)
+        rc = -1;
+    if (rc == 0 && rename (tmp, path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        snprintf (why, cap, "cannot write %s: %s", path, strerror (errno));
+        unlink (tmp);
+    }
+    return rc;
+}
+
+int
+fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *why, size_t cap)
+{
+    assert (cfg && cfg->model_path && cfg->csv_path && summary);
+    memset (summary, 0, sizeof *summary);
+    summary->accuracy = summary->auroc = summary->log_loss = NAN;
+    if (why && cap)
+        why[0] = '\0';
+    fl_model_t *model = NULL;
+    float *mean = NULL, *std = NULL, *x = NULL, *scores = NULL;
+    int32_t *y = NULL;
+    char *schema_text = NULL;
+    fl_schema_t *schema = NULL;
+    fl_table_t *table = NULL;
+    fl_dataset_t *ds = NULL;
+    fl_score_map_t map = { 0, NULL, -1 };
+    fl_modelfile_names_t names;
+    memset (&names, 0, sizeof names);
+    const char *const *class_names = NULL;
+    const char **schema_classes = NULL;
+    size_t n_class_names = 0;
+    int rc = -1;
+    fl_csv_error_t err;
+    memset (&err, 0, sizeof err);
+
+    if (!(cfg->threshold >= 0.0f && cfg->threshold <= 1.0f)) {
+        snprintf (why, cap, "threshold %g is not in [0, 1]", (double) cfg->threshold);
+        goto done;
+    }
+    if (fl_modelfile_load_plugin (cfg->model_path, cfg->plugin, &model, &mean, &std) != 0
+        || fl_modelfile_load_names (cfg->model_path, &names) != 0
+        || fl_modelfile_load_schema (cfg->model_path, &schema_text) != 0) {
+        snprintf (why, cap, "cannot load the model file %s (see the line above)", cfg->model_path);
+        goto done;
+    }
+    size_t d = fl_model_num_inputs (model), k = fl_model_num_classes (model), k_out = fl_model_num_outputs (model);
+    if (!(table = fl_table_load_csv (cfg->csv_path, NULL, &err))) {
+        snprintf (why, cap, "%s", err.message);
+        goto done;
+    }
+    size_t n = fl_table_rows (table);
+    bool have_labels = false;
+    if (schema_text) {
+        /* An encoded CSV: the stored schema types, one-hot encodes and
+           imputes exactly as in training; its encoder checks the columns. */
+        char swhy[512];
+        if (!(schema = fl_schema_load_str (schema_text, cfg->model_path, swhy, sizeof swhy))) {
+            snprintf (why, cap, "stored schema: %s", swhy);
+            goto done;
+        }
+        if (fl_table_column_index (table, fl_schema_label (schema)) < 0) {
+            snprintf (why, cap, "%s: this model's inputs are encoded with a stored schema, whose encoder needs "
+                      "the label column '%s' (any valid value) in the CSV", cfg->csv_path, fl_schema_label (schema));
+            goto done;
+        }
+        if (!(ds = fl_schema_encode (schema, table, FL_SCHEMA_MISSING_IMPUTE, &err))) {
+            snprintf (why, cap, "%s", err.message);
+            goto done;
+        }
+        if (fl_dataset_features (ds) != d || (mean && fl_dataset_standardise (ds, mean, std) != 0)) {
+            snprintf (why, cap, "the stored schema encodes %zu features, the model takes %zu",
+                      fl_dataset_features (ds), d);
+            goto done;
+        }
+        free (mean);
+        free (std);
+        mean = std = NULL;       /* standardised (with imputation) above */
+        have_labels = true;
+        if (names.n_classes == 0 && fl_schema_label_value (schema, 0)) {
+            schema_classes = (const char **) calloc (k, sizeof *schema_classes);
+            if (!schema_classes)
+                goto done;
+            for (size_t c = 0; c < k; c++)
+                schema_classes[c] = fl_schema_label_value (schema, c) ? fl_schema_label_value (schema, c) : "?";
+            class_names = schema_classes;
+            n_class_names = k;
+        }
+    }
+    else {
+        if (fl_score_match (table, &names, d, &map, why, cap) != 0)
+            goto done;
+        if (cfg->metrics && map.label_column < 0) {
+            snprintf (why, cap, "%s: metrics need the label column%s%s%s in the CSV", cfg->csv_path,
+                      names.label ? " '" : "", names.label ? names.label : "", names.label ? "'" : "");
+            goto done;
+        }
+        if (fl_score_read (table, &map, &names, k, &x, cfg->metrics ? &y : NULL, &err) != 0) {
+            snprintf (why, cap, "%s", err.message);
+            goto done;
+        }
+        have_labels = y != NULL;
+    }
+    if (names.n_classes) {
+        class_names = (const char *const *) names.classes;
+        n_class_names = names.n_classes;
+    }
+    if (!(scores = (float *) malloc ((n ? n : 1) * k_out * sizeof (float)))) {
+        snprintf (why, cap, "no memory for %zu scores", n);
+        goto done;
+    }
+    const float *xs = ds ? fl_dataset_x (ds) : x;
+    if (fl_predict_scores (model, mean, std, xs, n, scores) != 0) {
+        snprintf (why, cap, "scoring failed (see the line above)");
+        goto done;
+    }
+    summary->rows = n;
+    if (cfg->metrics && have_labels) {
+        const int32_t *yy = ds ? fl_dataset_y (ds) : y;
+        summary->has_metrics = true;
+        if (k_out == 1) {
+            summary->accuracy = fl_metrics_accuracy (scores, yy, n, cfg->threshold);
+            summary->auroc = fl_metrics_auroc (scores, yy, n);
+            summary->log_loss = fl_metrics_log_loss (scores, yy, n);
+        }
+        else {
+            summary->accuracy = fl_metrics_accuracy_multi (scores, yy, n, k);
+            summary->log_loss = fl_metrics_log_loss_multi (scores, yy, n, k);
+        }
+    }
+    rc = s_output (cfg->out_path, scores, n, k_out, class_names, n_class_names, cfg->threshold, why, cap);
+done:
+    fl_model_destroy (&model);
+    fl_modelfile_names_clear (&names);
+    fl_score_map_clear (&map);
+    fl_schema_destroy (&schema);
+    fl_table_destroy (&table);
+    fl_dataset_destroy (&ds);
+    free (schema_classes);
+    free (schema_text);
+    free (mean);
+    free (std);
+    free (x);
+    free (y);
+    free (scores);
+    return rc;
+}

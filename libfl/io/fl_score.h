@@ -1,0 +1,106 @@
+/*  fl_score - `fl-model predict`: score the rows of a CSV file with a model
+    file, checking the file's columns against the names the model keeps.
+
+    The steps, each a function so the tests can reach it:
+      1. fl_score_match: which CSV column feeds which model input.  The model
+         file's feature names (fl_modelfile_names_t) must all be in the
+         header; any other column is an error unless it is the label (used
+         for metrics, else ignored).  Missing and extra columns are named.
+         A model file from before names were kept (format 1) takes the CSV's
+         columns in file order: exactly n_inputs of them, or n_inputs + 1
+         with the last one (the training programs' default label) taken as
+         the label.
+      2. fl_score_read: the matched columns of every row as float32 (finite
+         numbers only; an error names file:line:column) and the labels
+         (integers 0..K-1 or the stored class names).
+      3. fl_predict_scores (learn/fl_predict.h): standardisation, forward
+         pass, sigmoid / softmax.
+      4. fl_score_write: the output CSV.
+    A model trained on an encoded CSV (a schema stored in the file: text
+    columns, missing values; docs/DATA.md) goes through fl_schema_encode
+    instead of steps 1-2; that encoder needs the label column present.
+
+    Output CSV (docs/SCORING.md): header "row,score,class" for a binary
+    model (score = P(class 1)), "row,p_<class 0>,...,p_<class K-1>,class"
+    otherwise; row is the 1-based data row of the input; class is the class
+    name when the model keeps class names, else its index.
+*/
+#ifndef FL_SCORE_H_INCLUDED
+#define FL_SCORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fl_dataset.h"
+#include "fl_model.h"
+#include "fl_modelfile.h"
+#include "fl_table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Column mapping of a CSV for a model of d inputs. */
+typedef struct {
+    size_t d;
+    long *column;           /* (d): table column of input j */
+    long label_column;      /* table column of the label, or -1 */
+} fl_score_map_t;
+
+/*  Fills *map for table and names (see step 1 above); map->column is
+    malloc'd (fl_score_map_clear).  0, or -1 with why (cap bytes) naming the
+    missing and extra columns, e.g. "missing column(s): 'radius'; extra
+    column(s): 'radius_'". */
+int fl_score_match (const fl_table_t *table, const fl_modelfile_names_t *names, size_t d, fl_score_map_t *map,
+                    char *why, size_t cap);
+
+void fl_score_map_clear (fl_score_map_t *map);
+
+/*  Reads the mapped columns of every row: *x (rows, d) row-major, and, when
+    the map has a label column and y_out is not NULL, *y (rows) with each
+    label as the index of a class name in names (if the model keeps them) or
+    an integer 0..n_classes-1.  Both malloc'd (caller frees).  0, or -1 with
+    err->message "<file>:<line>:<column>: <reason>" on a field that is not a
+    finite number or a label that is not a class. */
+int fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_modelfile_names_t *names,
+                   size_t n_classes, float **x, int32_t **y_out, fl_csv_error_t *err);
+
+/*  Writes the output CSV for n score rows (n, n_out) to f (see above);
+    class_names (n_classes) may be NULL.  threshold: binary decision.
+    0, or -1 on a write error. */
+int fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
+                    size_t n_classes, float threshold);
+
+/*  What `fl-model predict` does. */
+typedef struct {
+    const char *model_path;     /* model file */
+    const char *plugin;         /* model plugin for plugin-trained models, or NULL */
+    const char *csv_path;       /* rows to score */
+    const char *out_path;       /* output CSV, or NULL for stdout */
+    float threshold;            /* binary decision threshold, in [0, 1] (0.5) */
+    bool metrics;               /* compute metrics from the label column */
+} fl_score_config_t;
+
+/*  Metrics of a scored file with labels (NAN where undefined). */
+typedef struct {
+    size_t rows;
+    bool has_metrics;
+    double accuracy;            /* at the threshold (binary) / argmax */
+    double auroc;               /* binary only */
+    double log_loss;
+} fl_score_summary_t;
+
+/*  Loads the model file (validated), reads and checks the CSV, scores every
+    row and writes the output CSV (atomically when out_path is given).
+    *summary gets the row count and, with cfg->metrics, the metrics
+    (fl_metrics: accuracy, AUROC, log loss).  0, or -1 with why (cap bytes)
+    saying what was wrong: an unreadable model or CSV, column errors,
+    --metrics without a label column, a write error. */
+int fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *why, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
