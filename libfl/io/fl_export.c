@@ -215,10 +215,16 @@ fl_export_onnx (const char *model_path, const char *plugin, const char *script, 
         unlink (json);
         return -1;
     }
+    /* The Debian interpreter first: python3-onnx installs into its
+       dist-packages, and a python3 earlier on PATH (a virtualenv, pyenv)
+       may not see it.  FL_PYTHON overrides. */
+    const char *py = getenv ("FL_PYTHON");
+    if (!py || !py[0])
+        py = access ("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
     pid_t pid = fork ();
     if (pid == 0) {
-        execlp ("python3", "python3", script, json, out_path, (char *) NULL);
-        fprintf (stderr, "fl-model: cannot run python3 (Debian package python3): %s\n", strerror (errno));
+        execlp (py, py, script, json, out_path, (char *) NULL);
+        fprintf (stderr, "fl_export: cannot run %s (Debian package python3): %s\n", py, strerror (errno));
         _exit (127);
     }
     int status = 0;

@@ -43,7 +43,9 @@ int fl_export_json (const char *model_path, const char *plugin, const char *out_
 int fl_export_int8 (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap);
 
 /*  Writes an ONNX file: the JSON form to a temporary file, then
-    `python3 script JSON out_path`.  Refuses plugin models ("not
+    `python3 script JSON out_path`, python3 being $FL_PYTHON if set, else
+    /usr/bin/python3 (where Debian's python3-onnx is seen) if present, else
+    python3 from PATH.  Refuses plugin models ("not
     exportable": their forward pass is code) before running anything.
     0, or -1 with why: python3 missing, the script failing (its stderr is
     passed through; it says when the onnx package is missing). */
