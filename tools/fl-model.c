@@ -9,7 +9,8 @@
                                2 on unreadable files
     fl-model predict MODEL CSV [--out FILE] [--threshold T] [--metrics]
                                scores every row (io/fl_score)
-    fl-model export --json|--int8|--onnx MODEL OUT
+    fl-model export --json|--onnx MODEL OUT
+    fl-model export --int8 MODEL OUT --calibrate CSV
                                io/fl_export; ONNX through tools/fl-onnx-export.py
     fl-model gradcheck [--model-plugin P | --model NAME [--hidden H]]
                        [--features N] [--classes C] [--rows R] [--seed S]
@@ -43,7 +44,8 @@
     "usage: fl-model info FILE [--model-plugin P]\n"                                                    \
     "       fl-model diff A B [TOL]\n"                                                                  \
     "       fl-model predict MODEL CSV [--out FILE] [--threshold T] [--metrics] [--model-plugin P]\n"   \
-    "       fl-model export --json|--int8|--onnx MODEL OUT [--model-plugin P]\n"                       \
+    "       fl-model export --json|--onnx MODEL OUT [--model-plugin P]\n"                              \
+    "       fl-model export --int8 MODEL OUT --calibrate CSV [--model-plugin P]\n"                     \
     "       fl-model gradcheck [--model-plugin P | --model logreg|mlp [--hidden H]] [--features N]\n"   \
     "                          [--classes C] [--rows R] [--seed S]\n"
 
@@ -203,7 +205,7 @@ s_find_onnx_script (char *out, size_t cap)
 typedef struct {
     const char *pos[4];
     size_t npos;
-    const char *plugin, *out, *threshold, *model, *hidden, *features, *classes, *rows, *seed;
+    const char *plugin, *out, *threshold, *model, *hidden, *features, *classes, *rows, *seed, *calibrate;
     int metrics, json, int8, onnx;
 } s_opts_t;
 
@@ -214,7 +216,8 @@ s_parse (int argc, char **argv, s_opts_t *o)
     struct { const char *name; const char **dst; } with_value[] = {
         { "--model-plugin", &o->plugin }, { "--out", &o->out }, { "--threshold", &o->threshold },
         { "--model", &o->model }, { "--hidden", &o->hidden }, { "--features", &o->features },
-        { "--classes", &o->classes }, { "--rows", &o->rows }, { "--seed", &o->seed } };
+        { "--classes", &o->classes }, { "--rows", &o->rows }, { "--seed", &o->seed },
+        { "--calibrate", &o->calibrate } };
     struct { const char *name; int *dst; } flags[] = {
         { "--metrics", &o->metrics }, { "--json", &o->json }, { "--int8", &o->int8 }, { "--onnx", &o->onnx } };
     for (int i = 0; i < argc; i++) {
@@ -313,7 +316,7 @@ s_export (const s_opts_t *o)
     if (o->json)
         rc = fl_export_json (o->pos[1], o->plugin, o->pos[2], why, sizeof why);
     else if (o->int8)
-        rc = fl_export_int8 (o->pos[1], o->plugin, o->pos[2], why, sizeof why);
+        rc = fl_export_int8 (o->pos[1], o->plugin, o->calibrate, o->pos[2], why, sizeof why);
     else {
         int found = o->plugin ? 0 : s_find_onnx_script (script, sizeof script);
         rc = fl_export_onnx (o->pos[1], o->plugin, found == 0 ? script : NULL, o->pos[2], why, sizeof why);
@@ -391,8 +394,9 @@ main (int argc, char **argv)
                 "  (P(class 1); one p_<class> column per class for multi-class), predicted class (binary:\n"
                 "  score >= --threshold, default 0.5).  With stdout as output the metrics go to stderr.\n"
                 "export: --json (weights with shapes, standardisation, names), --int8 (the int8 format of a\n"
-                "  model trained with --qat), --onnx (ONNX graph, written by tools/fl-onnx-export.py with\n"
-                "  python3-onnx; FL_ONNX_EXPORT overrides where the script is).\n"
+                "  model trained with --qat; --calibrate CSV: rows whose forward pass sets the activation\n"
+                "  ranges, which model files do not keep), --onnx (ONNX graph, written by\n"
+                "  tools/fl-onnx-export.py with python3-onnx; FL_ONNX_EXPORT overrides where the script is).\n"
                 "gradcheck: central finite differences of the loss against the model's backward pass, at\n"
                 "  random inputs (default 8 features, 2 classes, 16 rows); prints the max relative error;\n"
                 "  exit 0 PASS, 1 FAIL, 2 error.\n"
@@ -417,7 +421,7 @@ main (int argc, char **argv)
     if (s_parse (argc - 1, argv + 1, &o) != 0)
         return s_usage ();
     const char *cmd = o.npos ? o.pos[0] : "";
-    int known_for_all = !o.out && !o.threshold && !o.metrics;
+    int known_for_all = !o.out && !o.threshold && !o.metrics && (!o.calibrate || (o.int8 && strcmp (cmd, "export") == 0));
     if (strcmp (cmd, "info") == 0 && o.npos == 2 && known_for_all && !o.json && !o.int8 && !o.onnx)
         return s_info (o.pos[1], o.plugin);
     if (strcmp (cmd, "predict") == 0 && o.npos == 3 && !o.json && !o.int8 && !o.onnx)

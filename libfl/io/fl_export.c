@@ -12,6 +12,8 @@
 
 #include "fl_model.h"
 #include "fl_modelfile.h"
+#include "fl_predict.h"
+#include "fl_score.h"
 
 /*  A JSON string literal (names are printable, but escape all the same). */
 static void
@@ -163,23 +165,62 @@ fl_export_json (const char *model_path, const char *plugin, const char *out_path
 }
 
 int
-fl_export_int8 (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap)
+fl_export_int8 (const char *model_path, const char *plugin, const char *calib_csv, const char *out_path, char *why,
+                size_t cap)
 {
-    fl_model_t *m = NULL;
-    float *mean = NULL, *std = NULL;
+    fl_score_rows_t r;
+    memset (&r, 0, sizeof r);
+    float *z = NULL, *logits = NULL;
     int rc = -1;
-    if (fl_modelfile_load_plugin (model_path, plugin, &m, &mean, &std) != 0)
-        snprintf (why, cap, "cannot load the model file %s (see the line above)", model_path);
-    else if (!fl_model_config (m)->qat && s_builtin (m))
-        snprintf (why, cap, "%s holds a float model: the int8 export needs a model trained with QAT "
-                  "(its activation ranges come from training)", model_path);
-    else if (fl_model_export (m, out_path) != 0)
-        snprintf (why, cap, "the %s model could not be exported as int8 (see the line above)", fl_model_name (m));
-    else
-        rc = 0;
-    fl_model_destroy (&m);
-    free (mean);
-    free (std);
+    if (!calib_csv) {
+        float *mean = NULL, *std = NULL;
+        if (fl_modelfile_load_plugin (model_path, plugin, &r.model, &mean, &std) != 0)
+            snprintf (why, cap, "cannot load the model file %s (see the line above)", model_path);
+        else if (!fl_model_config (r.model)->qat && s_builtin (r.model))
+            snprintf (why, cap, "%s holds a float model: the int8 export needs a model trained with QAT", model_path);
+        else if (s_builtin (r.model))
+            snprintf (why, cap, "the int8 export needs calibration rows: activation ranges are a member's local "
+                      "state, not kept in the model file");
+        else if (fl_model_export (r.model, out_path) != 0)
+            snprintf (why, cap, "the %s model could not be exported as int8 (see the line above)",
+                      fl_model_name (r.model));
+        else
+            rc = 0;
+        free (mean);
+        free (std);
+        fl_model_destroy (&r.model);
+        return rc;
+    }
+    if (fl_score_rows_load (model_path, plugin, calib_csv, false, &r, why, cap) != 0)
+        return -1;
+    size_t d = fl_model_num_inputs (r.model), n = r.n < FL_PREDICT_CHUNK ? r.n : FL_PREDICT_CHUNK;
+    if (!fl_model_config (r.model)->qat && s_builtin (r.model)) {
+        snprintf (why, cap, "%s holds a float model: the int8 export needs a model trained with QAT", model_path);
+        goto done;
+    }
+    if (n == 0) {
+        snprintf (why, cap, "%s has no rows to calibrate with", calib_csv);
+        goto done;
+    }
+    /* One forward pass over the first rows sets the activation ranges
+       (fl_qat: a freshly loaded model's first forward is its calibration). */
+    z = (float *) malloc (n * d * sizeof (float));
+    logits = (float *) malloc (n * fl_model_num_outputs (r.model) * sizeof (float));
+    if (!z || !logits) {
+        snprintf (why, cap, "no memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n * d; i++)
+        z[i] = r.standardised || !r.mean ? r.x[i] : (r.x[i] - r.mean[i % d]) / r.std[i % d];
+    if (fl_model_forward (r.model, z, n, logits) != 0 || fl_model_export (r.model, out_path) != 0) {
+        snprintf (why, cap, "the %s model could not be exported as int8 (see the line above)", fl_model_name (r.model));
+        goto done;
+    }
+    rc = 0;
+done:
+    free (z);
+    free (logits);
+    fl_score_rows_clear (&r);
     return rc;
 }
 

@@ -37,10 +37,16 @@ int fl_export_json_stream (const char *model_path, const char *plugin, FILE *f, 
     out_path.tmp, then rename). */
 int fl_export_json (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap);
 
-/*  The model's own int8 export (fl_model_export) to out_path.  -1 with why
-    when the model has no such export or it fails (the built-in models need
-    a model trained with --qat). */
-int fl_export_int8 (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap);
+/*  The model's own int8 export (fl_model_export) to out_path.  The
+    built-in models need a model trained with QAT and calibration rows:
+    activation ranges are a member's local state (fl_qat.h), not kept in the
+    model file, so the first FL_PREDICT_CHUNK rows of calib_csv (read and
+    standardised as by fl-model predict) go through one forward pass, which
+    sets them.  calib_csv may be NULL for a plugin whose export needs no
+    data.  -1 with why when the model has no such export, is a float model,
+    lacks calibration rows, or the export fails. */
+int fl_export_int8 (const char *model_path, const char *plugin, const char *calib_csv, const char *out_path,
+                    char *why, size_t cap);
 
 /*  Writes an ONNX file: the JSON form to a temporary file, then
     `python3 script JSON out_path`, python3 being $FL_PYTHON if set, else

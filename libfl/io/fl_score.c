@@ -266,6 +266,140 @@ s_output (const char *path, const float *scores, size_t n, size_t n_out, const c
     return rc;
 }
 
+void
+fl_score_rows_clear (fl_score_rows_t *self)
+{
+    if (!self)
+        return;
+    fl_model_destroy (&self->model);
+    fl_modelfile_names_clear (&self->names);
+    free (self->mean);
+    free (self->std);
+    free (self->x);
+    free (self->y);
+    free (self->schema_classes);
+    memset (self, 0, sizeof *self);
+}
+
+int
+fl_score_rows_load (const char *model_path, const char *plugin, const char *csv_path, bool want_labels,
+                    fl_score_rows_t *out, char *why, size_t cap)
+{
+    assert (model_path && csv_path && out);
+    memset (out, 0, sizeof *out);
+    if (why && cap)
+        why[0] = '\0';
+    char *schema_text = NULL;
+    fl_schema_t *schema = NULL;
+    fl_table_t *table = NULL;
+    fl_dataset_t *ds = NULL;
+    fl_score_map_t map = { 0, NULL, -1 };
+    int rc = -1;
+    fl_csv_error_t err;
+    memset (&err, 0, sizeof err);
+    if (fl_modelfile_load_plugin (model_path, plugin, &out->model, &out->mean, &out->std) != 0
+        || fl_modelfile_load_names (model_path, &out->names) != 0
+        || fl_modelfile_load_schema (model_path, &schema_text) != 0) {
+        snprintf (why, cap, "cannot load the model file %s (see the line above)", model_path);
+        goto done;
+    }
+    size_t d = fl_model_num_inputs (out->model), k = fl_model_num_classes (out->model);
+    if (!(table = fl_table_load_csv (csv_path, NULL, &err))) {
+        snprintf (why, cap, "%s", err.message);
+        goto done;
+    }
+    out->n = fl_table_rows (table);
+    if (schema_text) {
+        /* An encoded CSV: the stored schema types, one-hot encodes and
+           imputes exactly as in training; its encoder checks the columns. */
+        char swhy[512];
+        if (!(schema = fl_schema_load_str (schema_text, model_path, swhy, sizeof swhy))) {
+            snprintf (why, cap, "stored schema: %s", swhy);
+            goto done;
+        }
+        if (fl_table_column_index (table, fl_schema_label (schema)) < 0) {
+            snprintf (why, cap, "%s: this model's inputs are encoded with a stored schema, whose encoder needs "
+                      "the label column '%s' (any valid value) in the CSV", csv_path, fl_schema_label (schema));
+            goto done;
+        }
+        if (!(ds = fl_schema_encode (schema, table, FL_SCHEMA_MISSING_IMPUTE, &err))) {
+            snprintf (why, cap, "%s", err.message);
+            goto done;
+        }
+        if (fl_dataset_features (ds) != d || (out->mean && fl_dataset_standardise (ds, out->mean, out->std) != 0)) {
+            snprintf (why, cap, "the stored schema encodes %zu features, the model takes %zu",
+                      fl_dataset_features (ds), d);
+            goto done;
+        }
+        out->x = (float *) malloc ((out->n ? out->n : 1) * d * sizeof (float));
+        out->y = (int32_t *) malloc ((out->n ? out->n : 1) * sizeof (int32_t));
+        if (!out->x || !out->y) {
+            snprintf (why, cap, "no memory for %zu rows", out->n);
+            goto done;
+        }
+        memcpy (out->x, fl_dataset_x (ds), out->n * d * sizeof (float));
+        memcpy (out->y, fl_dataset_y (ds), out->n * sizeof (int32_t));
+        out->standardised = out->mean != NULL;      /* (with imputation) above */
+        if (out->names.n_classes == 0 && fl_schema_label_value (schema, 0)) {
+            if (!(out->schema_classes = (const char **) calloc (k, sizeof *out->schema_classes)))
+                goto done;
+            for (size_t c = 0; c < k; c++)
+                out->schema_classes[c] = fl_schema_label_value (schema, c) ? fl_schema_label_value (schema, c) : "?";
+        }
+    }
+    else {
+        if (fl_score_match (table, &out->names, d, &map, why, cap) != 0)
+            goto done;
+        if (want_labels && map.label_column < 0) {
+            snprintf (why, cap, "%s: metrics need the label column%s%s%s in the CSV", csv_path,
+                      out->names.label ? " '" : "", out->names.label ? out->names.label : "",
+                      out->names.label ? "'" : "");
+            goto done;
+        }
+        if (fl_score_read (table, &map, &out->names, k, &out->x, want_labels ? &out->y : NULL, &err) != 0) {
+            snprintf (why, cap, "%s", err.message);
+            goto done;
+        }
+    }
+    if (out->names.n_classes) {
+        out->class_names = (const char *const *) out->names.classes;
+        out->n_class_names = out->names.n_classes;
+    }
+    else if (out->schema_classes) {
+        out->class_names = out->schema_classes;
+        out->n_class_names = k;
+    }
+    rc = 0;
+done:
+    /* The schema's class names point into the schema: keep it alive by
+       copying them into the names struct instead. */
+    if (rc == 0 && out->schema_classes) {
+        size_t kk = fl_model_num_classes (out->model);
+        char **copy = (char **) calloc (kk, sizeof *copy);
+        for (size_t c = 0; copy && c < kk; c++)
+            if (!(copy[c] = strdup (out->schema_classes[c])))
+                rc = -1;
+        if (!copy)
+            rc = -1;
+        free (out->schema_classes);
+        out->schema_classes = NULL;
+        out->names.classes = copy;
+        out->names.n_classes = copy ? kk : 0;
+        out->class_names = (const char *const *) copy;
+        out->n_class_names = copy ? kk : 0;
+        if (rc != 0)
+            snprintf (why, cap, "no memory");
+    }
+    if (rc != 0)
+        fl_score_rows_clear (out);
+    fl_score_map_clear (&map);
+    fl_schema_destroy (&schema);
+    fl_table_destroy (&table);
+    fl_dataset_destroy (&ds);
+    free (schema_text);
+    return rc;
+}
+
 int
 fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *why, size_t cap)
 {
@@ -274,131 +408,41 @@ fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *w
     summary->accuracy = summary->auroc = summary->log_loss = NAN;
     if (why && cap)
         why[0] = '\0';
-    fl_model_t *model = NULL;
-    float *mean = NULL, *std = NULL, *x = NULL, *scores = NULL;
-    int32_t *y = NULL;
-    char *schema_text = NULL;
-    fl_schema_t *schema = NULL;
-    fl_table_t *table = NULL;
-    fl_dataset_t *ds = NULL;
-    fl_score_map_t map = { 0, NULL, -1 };
-    fl_modelfile_names_t names;
-    memset (&names, 0, sizeof names);
-    const char *const *class_names = NULL;
-    const char **schema_classes = NULL;
-    size_t n_class_names = 0;
-    int rc = -1;
-    fl_csv_error_t err;
-    memset (&err, 0, sizeof err);
-
     if (!(cfg->threshold >= 0.0f && cfg->threshold <= 1.0f)) {
         snprintf (why, cap, "threshold %g is not in [0, 1]", (double) cfg->threshold);
-        goto done;
+        return -1;
     }
-    if (fl_modelfile_load_plugin (cfg->model_path, cfg->plugin, &model, &mean, &std) != 0
-        || fl_modelfile_load_names (cfg->model_path, &names) != 0
-        || fl_modelfile_load_schema (cfg->model_path, &schema_text) != 0) {
-        snprintf (why, cap, "cannot load the model file %s (see the line above)", cfg->model_path);
-        goto done;
-    }
-    size_t d = fl_model_num_inputs (model), k = fl_model_num_classes (model), k_out = fl_model_num_outputs (model);
-    if (!(table = fl_table_load_csv (cfg->csv_path, NULL, &err))) {
-        snprintf (why, cap, "%s", err.message);
-        goto done;
-    }
-    size_t n = fl_table_rows (table);
-    bool have_labels = false;
-    if (schema_text) {
-        /* An encoded CSV: the stored schema types, one-hot encodes and
-           imputes exactly as in training; its encoder checks the columns. */
-        char swhy[512];
-        if (!(schema = fl_schema_load_str (schema_text, cfg->model_path, swhy, sizeof swhy))) {
-            snprintf (why, cap, "stored schema: %s", swhy);
-            goto done;
-        }
-        if (fl_table_column_index (table, fl_schema_label (schema)) < 0) {
-            snprintf (why, cap, "%s: this model's inputs are encoded with a stored schema, whose encoder needs "
-                      "the label column '%s' (any valid value) in the CSV", cfg->csv_path, fl_schema_label (schema));
-            goto done;
-        }
-        if (!(ds = fl_schema_encode (schema, table, FL_SCHEMA_MISSING_IMPUTE, &err))) {
-            snprintf (why, cap, "%s", err.message);
-            goto done;
-        }
-        if (fl_dataset_features (ds) != d || (mean && fl_dataset_standardise (ds, mean, std) != 0)) {
-            snprintf (why, cap, "the stored schema encodes %zu features, the model takes %zu",
-                      fl_dataset_features (ds), d);
-            goto done;
-        }
-        free (mean);
-        free (std);
-        mean = std = NULL;       /* standardised (with imputation) above */
-        have_labels = true;
-        if (names.n_classes == 0 && fl_schema_label_value (schema, 0)) {
-            schema_classes = (const char **) calloc (k, sizeof *schema_classes);
-            if (!schema_classes)
-                goto done;
-            for (size_t c = 0; c < k; c++)
-                schema_classes[c] = fl_schema_label_value (schema, c) ? fl_schema_label_value (schema, c) : "?";
-            class_names = schema_classes;
-            n_class_names = k;
-        }
-    }
-    else {
-        if (fl_score_match (table, &names, d, &map, why, cap) != 0)
-            goto done;
-        if (cfg->metrics && map.label_column < 0) {
-            snprintf (why, cap, "%s: metrics need the label column%s%s%s in the CSV", cfg->csv_path,
-                      names.label ? " '" : "", names.label ? names.label : "", names.label ? "'" : "");
-            goto done;
-        }
-        if (fl_score_read (table, &map, &names, k, &x, cfg->metrics ? &y : NULL, &err) != 0) {
-            snprintf (why, cap, "%s", err.message);
-            goto done;
-        }
-        have_labels = y != NULL;
-    }
-    if (names.n_classes) {
-        class_names = (const char *const *) names.classes;
-        n_class_names = names.n_classes;
-    }
-    if (!(scores = (float *) malloc ((n ? n : 1) * k_out * sizeof (float)))) {
+    fl_score_rows_t r;
+    if (fl_score_rows_load (cfg->model_path, cfg->plugin, cfg->csv_path, cfg->metrics, &r, why, cap) != 0)
+        return -1;
+    int rc = -1;
+    size_t n = r.n, k = fl_model_num_classes (r.model), k_out = fl_model_num_outputs (r.model);
+    float *scores = (float *) malloc ((n ? n : 1) * k_out * sizeof (float));
+    if (!scores) {
         snprintf (why, cap, "no memory for %zu scores", n);
         goto done;
     }
-    const float *xs = ds ? fl_dataset_x (ds) : x;
-    if (fl_predict_scores (model, mean, std, xs, n, scores) != 0) {
+    if (fl_predict_scores (r.model, r.standardised ? NULL : r.mean, r.standardised ? NULL : r.std, r.x, n,
+                           scores) != 0) {
         snprintf (why, cap, "scoring failed (see the line above)");
         goto done;
     }
     summary->rows = n;
-    if (cfg->metrics && have_labels) {
-        const int32_t *yy = ds ? fl_dataset_y (ds) : y;
+    if (cfg->metrics && r.y) {
         summary->has_metrics = true;
         if (k_out == 1) {
-            summary->accuracy = fl_metrics_accuracy (scores, yy, n, cfg->threshold);
-            summary->auroc = fl_metrics_auroc (scores, yy, n);
-            summary->log_loss = fl_metrics_log_loss (scores, yy, n);
+            summary->accuracy = fl_metrics_accuracy (scores, r.y, n, cfg->threshold);
+            summary->auroc = fl_metrics_auroc (scores, r.y, n);
+            summary->log_loss = fl_metrics_log_loss (scores, r.y, n);
         }
         else {
-            summary->accuracy = fl_metrics_accuracy_multi (scores, yy, n, k);
-            summary->log_loss = fl_metrics_log_loss_multi (scores, yy, n, k);
+            summary->accuracy = fl_metrics_accuracy_multi (scores, r.y, n, k);
+            summary->log_loss = fl_metrics_log_loss_multi (scores, r.y, n, k);
         }
     }
-    rc = s_output (cfg->out_path, scores, n, k_out, class_names, n_class_names, cfg->threshold, why, cap);
+    rc = s_output (cfg->out_path, scores, n, k_out, r.class_names, r.n_class_names, cfg->threshold, why, cap);
 done:
-    fl_model_destroy (&model);
-    fl_modelfile_names_clear (&names);
-    fl_score_map_clear (&map);
-    fl_schema_destroy (&schema);
-    fl_table_destroy (&table);
-    fl_dataset_destroy (&ds);
-    free (schema_classes);
-    free (schema_text);
-    free (mean);
-    free (std);
-    free (x);
-    free (y);
     free (scores);
+    fl_score_rows_clear (&r);
     return rc;
 }

@@ -73,6 +73,31 @@ int fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_
 int fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
                     size_t n_classes, float threshold);
 
+/*  A model file and the rows of a CSV made ready for it (steps 1-2, or the
+    stored schema's encoder).  Everything is owned (fl_score_rows_clear). */
+typedef struct {
+    fl_model_t *model;
+    float *mean, *std;              /* the stored standardisation, or NULL */
+    fl_modelfile_names_t names;
+    size_t n;                       /* rows */
+    float *x;                       /* (n, n_inputs) */
+    bool standardised;              /* x is already standardised (schema path, with imputation) */
+    int32_t *y;                     /* (n) labels, or NULL */
+    const char *const *class_names; /* n_class_names, or NULL (points into names) */
+    size_t n_class_names;
+    const char **schema_classes;    /* internal */
+} fl_score_rows_t;
+
+/*  Loads the model file (plugin as for fl_modelfile_load_plugin) and the
+    rows of csv_path for it: column checks, numbers, labels when want_labels
+    (then a missing label column is an error).  0, or -1 with why (cap
+    bytes); *out is empty then. */
+int fl_score_rows_load (const char *model_path, const char *plugin, const char *csv_path, bool want_labels,
+                        fl_score_rows_t *out, char *why, size_t cap);
+
+/*  Frees what *rows holds and zeroes it; safe twice. */
+void fl_score_rows_clear (fl_score_rows_t *rows);
+
 /*  What `fl-model predict` does. */
 typedef struct {
     const char *model_path;     /* model file */

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Trained models that leave libfl (docs/SCORING.md): fl-sim trains small
+# models on the bundled WDBC data, then fl-model
+#   - info shows the feature, label and class names the model file keeps;
+#   - predict scores the bundled CSV: probabilities in [0, 1], classes that
+#     follow the threshold, metrics that equal the ones recomputed here from
+#     the output CSV; columns in another order give the same scores; a
+#     missing, extra or renamed column is a clear error (exit 2) naming it;
+#   - export --json round-trips the shapes; export --int8 writes a QAT model
+#     calibrated on the CSV's rows; export --onnx writes a graph that
+#     onnx.checker accepts and that a numpy evaluation of its nodes (not
+#     libfl's code) scores like predict to 1e-5;
+#   - gradcheck passes on logreg, mlp and the example plugin;
+#   - a plugin-trained model is read and scored with --model-plugin, and is
+#     refused by the ONNX export with a clear reason.
+source "$(dirname "$0")/lib_it.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" -c 'import onnx, numpy' 2>/dev/null || fail "python3-onnx and python3-numpy are needed (scripts/install-deps.sh)"
+CSV="$SRC/datasets/wdbc.csv"
+PLUGIN="${FL_BINARY_DIR:-build}/plugins/fm_plugin.so"
+sim () {
+    local out=$1; shift
+    "$BIN/fl-sim" --dataset wdbc --clients 3 --rounds 3 --no-baselines --plaintext \
+        --train-deadline $((5 * SLOW)) --out "$WORK/$out" "$@" >"$WORK/$out.log" 2>&1 || fail "fl-sim $out failed"
+}
+sim lr
+sim mlp --model mlp --hidden 8,4
+sim fm --model-plugin "$PLUGIN"
+
+# info: the names.
+"$BIN/fl-model" info "$WORK/lr/model.flm" >"$WORK/info.txt" || fail "info failed"
+grep -q "^file format: 2$" "$WORK/info.txt" || fail "info does not say format 2"
+grep -q "^feature names: mean_radius, mean_texture, .*, worst_fractal_dimension$" "$WORK/info.txt" \
+    || fail "info does not list the feature names"
+grep -q "^label: *malignant$" "$WORK/info.txt" || fail "info does not give the label"
+grep -q "^class names: 0, 1$" "$WORK/info.txt" || fail "info does not give the classes"
+
+# predict with metrics; check the output against the input and recompute the metrics.
+check_scores () {   # MODEL-OUT-CSV METRICS-LINE-FILE
+    "$PY" - "$CSV" "$1" "$2" <<'PYEOF' || fail "scores or metrics of $1 are wrong"
+import csv, math, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+out = list(csv.DictReader(open(sys.argv[2])))
+assert len(out) == len(rows) == 569, (len(out), len(rows))
+y = [int(r["malignant"]) for r in rows]
+p = [float(o["score"]) for o in out]
+assert [int(o["row"]) for o in out] == list(range(1, 570))
+assert all(0.0 <= v <= 1.0 for v in p), "score outside [0, 1]"
+assert all(int(o["class"]) == (1 if float(o["score"]) >= 0.5 else 0) for o in out), "class does not follow 0.5"
+acc = sum((v >= 0.5) == (t == 1) for v, t in zip(p, y)) / len(y)
+eps = 1e-7
+ll = -sum(math.log(min(max(v if t else 1 - v, eps), 1 - eps)) for v, t in zip(p, y)) / len(y)
+pos = [v for v, t in zip(p, y) if t]; neg = [v for v, t in zip(p, y) if not t]
+auc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
+line = open(sys.argv[3]).read()
+m = re.search(r"accuracy ([0-9.]+) auroc ([0-9.]+) log_loss ([0-9.]+)", line)
+assert m, line
+got = [float(g) for g in m.groups()]
+for name, a, b in zip(("accuracy", "auroc", "log_loss"), got, (acc, auc, ll)):
+    assert abs(a - b) < 2e-6, (name, a, b)
+assert acc > 0.9 and auc > 0.95, (acc, auc)
+print("predict: %d rows, accuracy %.4f auroc %.4f log loss %.4f (recomputed)" % (len(y), acc, auc, ll))
+PYEOF
+}
+for m in lr mlp; do
+    "$BIN/fl-model" predict "$WORK/$m/model.flm" "$CSV" --out "$WORK/$m.csv" --metrics >"$WORK/$m.metrics" \
+        || fail "predict $m failed"
+    check_scores "$WORK/$m.csv" "$WORK/$m.metrics"
+done
+# stdout output (metrics on stderr), a threshold, and the label column ignored without --metrics.
+"$BIN/fl-model" predict "$WORK/lr/model.flm" "$CSV" >"$WORK/lr.stdout.csv" || fail "predict to stdout failed"
+cmp -s "$WORK/lr.csv" "$WORK/lr.stdout.csv" || fail "predict to stdout differs from --out"
+"$BIN/fl-model" predict "$WORK/lr/model.flm" "$CSV" --threshold 0.99 --out "$WORK/lr99.csv" >/dev/null
+n50=$(awk -F, 'NR > 1 && $3 == 1' "$WORK/lr.csv" | wc -l)
+n99=$(awk -F, 'NR > 1 && $3 == 1' "$WORK/lr99.csv" | wc -l)
+want99=$(awk -F, 'NR > 1 && $2 >= 0.99' "$WORK/lr.csv" | wc -l)
+[ "$n99" -eq "$want99" ] && [ "$n99" -lt "$n50" ] || fail "threshold 0.99: $n99 positives, expected $want99 (< $n50)"
+
+# Columns: another order and no label give the same scores; errors name the columns.
+"$PY" - "$CSV" "$WORK" <<'PYEOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+head = rows[0]
+def write(name, cols, rename=None):
+    with open("%s/%s" % (sys.argv[2], name), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([rename.get(h, h) if rename else h for h in [head[c] for c in cols]])
+        for r in rows[1:]:
+            w.writerow([r[c] for c in cols])
+n = len(head)
+write("reversed.csv", list(range(n - 1, -1, -1)))
+write("nolabel.csv", [c for c in range(n) if head[c] != "malignant"])
+write("missing.csv", [c for c in range(n) if head[c] != "mean_texture"])
+write("extra.csv", list(range(n)) + [0], rename=None)
+write("renamed.csv", list(range(n)), rename={"worst_area": "worst area"})
+PYEOF
+# extra.csv repeats column 0 under a new name
+sed -i '1s/,mean_radius$/,patient_id/' "$WORK/extra.csv"
+"$BIN/fl-model" predict "$WORK/lr/model.flm" "$WORK/reversed.csv" --out "$WORK/rev.out" || fail "reordered columns refused"
+"$BIN/fl-model" predict "$WORK/lr/model.flm" "$WORK/nolabel.csv" --out "$WORK/nolabel.out" || fail "no label refused"
+cmp -s "$WORK/lr.csv" "$WORK/rev.out" || fail "reordered columns give other scores"
+cmp -s "$WORK/lr.csv" "$WORK/nolabel.out" || fail "rows without the label give other scores"
+expect_error () {   # FILE PATTERN [ARGS]
+    local file=$1 pattern=$2; shift 2
+    set +e
+    "$BIN/fl-model" predict "$WORK/lr/model.flm" "$file" --out "$WORK/err.out" "$@" 2>"$WORK/err.txt"
+    local rc=$?
+    set -e
+    [ $rc -eq 2 ] || fail "predict on $(basename "$file") exited $rc, expected 2"
+    grep -qF -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no '$pattern' for $(basename "$file")"; }
+    echo "refused $(basename "$file"): $(tail -1 "$WORK/err.txt")"
+}
+expect_error "$WORK/missing.csv" "missing column(s): 'mean_texture'"
+expect_error "$WORK/extra.csv" "extra column(s): 'patient_id'"
+expect_error "$WORK/renamed.csv" "missing column(s): 'worst_area'; extra column(s): 'worst area'"
+expect_error "$WORK/nolabel.csv" "metrics need the label column 'malignant'" --metrics
+sed '3s/^[^,]*,/oops,/' "$CSV" >"$WORK/text.csv"
+expect_error "$WORK/text.csv" "text.csv:3:1: column 'mean_radius': 'oops' is not a finite number"
+[ ! -e "$WORK/err.out" ] || fail "a refused predict wrote its output"
+
+# export --json: shapes round-trip; export --onnx: checker + numpy evaluation of the graph.
+for m in lr mlp; do
+    "$BIN/fl-model" export --json "$WORK/$m/model.flm" "$WORK/$m.json" >/dev/null || fail "export --json $m failed"
+    params=$("$BIN/fl-model" info "$WORK/$m/model.flm" | awk '/^parameters:/ {print $2}')
+    "$PY" - "$WORK/$m.json" "$params" <<'PYEOF' || fail "JSON export of $m is wrong"
+import json, sys
+m = json.load(open(sys.argv[1]))
+total = 0
+for t in m["tensors"]:
+    size = 1
+    for s in t["shape"]:
+        size *= s
+    assert size == len(t["data"]), (t["name"], t["shape"], len(t["data"]))
+    total += size
+assert total == int(sys.argv[2]), (total, sys.argv[2])
+assert len(m["feature_names"]) == m["inputs"] == 30 and m["label"] == "malignant" and m["class_names"] == ["0", "1"]
+assert len(m["standardisation"]["mean"]) == len(m["standardisation"]["std"]) == 30
+print("json: %s, %d tensors, %d parameters" % (m["model"], len(m["tensors"]), total))
+PYEOF
+    "$BIN/fl-model" export --onnx "$WORK/$m/model.flm" "$WORK/$m.onnx" >/dev/null || fail "export --onnx $m failed"
+    "$PY" - "$WORK/$m.onnx" "$CSV" "$WORK/$m.csv" <<'PYEOF' || fail "ONNX graph of $m does not match predict"
+import csv, sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model)
+g = model.graph
+names = [i.name for i in g.input]
+rows = list(csv.DictReader(open(sys.argv[2])))
+feats = __import__("json").loads({p.key: p.value for p in model.metadata_props}["feature_names"])
+x = np.array([[float(r[f]) for f in feats] for r in rows], dtype=np.float32)
+env = {names[0]: x}
+env.update({t.name: numpy_helper.to_array(t) for t in g.initializer})
+# An evaluator of the graph's own nodes, in numpy (onnx 1.12 has no reference evaluator).
+for node in g.node:
+    a = [env[i] for i in node.input]
+    attrs = {at.name: onnx.helper.get_attribute_value(at) for at in node.attribute}
+    if node.op_type == "Sub":
+        r = a[0] - a[1]
+    elif node.op_type == "Div":
+        r = a[0] / a[1]
+    elif node.op_type == "Gemm":
+        b = a[1].T if attrs.get("transB", 0) else a[1]
+        aa = a[0].T if attrs.get("transA", 0) else a[0]
+        r = attrs.get("alpha", 1.0) * aa @ b + attrs.get("beta", 1.0) * a[2]
+    elif node.op_type == "Relu":
+        r = np.maximum(a[0], 0)
+    elif node.op_type == "Sigmoid":
+        r = 1 / (1 + np.exp(-a[0]))
+    elif node.op_type == "Softmax":
+        e = np.exp(a[0] - a[0].max(axis=attrs.get("axis", -1), keepdims=True))
+        r = e / e.sum(axis=attrs.get("axis", -1), keepdims=True)
+    else:
+        raise SystemExit("unexpected node " + node.op_type)
+    env[node.output[0]] = r.astype(np.float32)
+got = env[g.output[0].name]
+want = np.array([float(o["score"]) for o in csv.DictReader(open(sys.argv[3]))], dtype=np.float64)
+assert got.shape == (len(rows), 1), got.shape
+err = np.abs(got[:, 0].astype(np.float64) - want).max()
+assert err <= 1e-5, err
+print("onnx: %s, nodes %s, max |onnx - predict| = %.2e over %d rows" %
+      (sys.argv[1].rsplit("/", 1)[-1], [n.op_type for n in g.node], err, len(rows)))
+PYEOF
+done
+set +e
+"$BIN/fl-model" export --int8 "$WORK/lr/model.flm" "$WORK/lr.int8" 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs a model trained with QAT" "$WORK/err.txt" || fail "int8 export of a float model not refused clearly"
+sim qat --model mlp --hidden 8 --qat
+set +e
+"$BIN/fl-model" export --int8 "$WORK/qat/model.flm" "$WORK/qat.int8" 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs calibration rows" "$WORK/err.txt" || fail "int8 export without calibration rows not refused"
+"$BIN/fl-model" export --int8 "$WORK/qat/model.flm" "$WORK/qat.int8" --calibrate "$CSV" >/dev/null \
+    || fail "int8 export of a QAT model failed"
+[ -s "$WORK/qat.int8" ] || fail "no int8 file"
+
+# gradcheck: built-ins and the example plugin pass.
+"$BIN/fl-model" gradcheck >"$WORK/gc.txt" || fail "gradcheck logreg failed"
+"$BIN/fl-model" gradcheck --model mlp --hidden 16,8 --classes 3 >>"$WORK/gc.txt" || fail "gradcheck mlp failed"
+"$BIN/fl-model" gradcheck --model-plugin "$PLUGIN" --features 12 --classes 2 >>"$WORK/gc.txt" 2>/dev/null \
+    || fail "gradcheck of the fm plugin failed"
+[ "$(grep -c '^PASS' "$WORK/gc.txt")" -eq 3 ] || fail "gradcheck did not print PASS three times"
+grep "^max relative error" "$WORK/gc.txt"
+
+# A plugin-trained model: readable and scorable with the plugin, refused without it and by ONNX.
+set +e
+"$BIN/fl-model" info "$WORK/fm/model.flm" >"$WORK/err.txt" 2>&1; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "holds a 'fm' model, which is not built in" "$WORK/err.txt" || fail "plugin model without plugin"
+"$BIN/fl-model" info --model-plugin "$PLUGIN" "$WORK/fm/model.flm" 2>/dev/null | grep -q "^label: *malignant$" \
+    || fail "info --model-plugin"
+"$BIN/fl-model" predict "$WORK/fm/model.flm" "$CSV" --model-plugin "$PLUGIN" --out "$WORK/fm.csv" --metrics \
+    >"$WORK/fm.metrics" 2>/dev/null || fail "predict --model-plugin failed"
+check_scores "$WORK/fm.csv" "$WORK/fm.metrics"
+set +e
+"$BIN/fl-model" export --onnx --model-plugin "$PLUGIN" "$WORK/fm/model.flm" "$WORK/fm.onnx" 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "not exportable to ONNX" "$WORK/err.txt" || fail "ONNX export of a plugin model not refused clearly"
+
+# A CSV with text columns (german_credit): the stored schema encodes the rows; classes by name.
+"$BIN/fl-sim" --dataset german_credit --clients 3 --rounds 3 --no-baselines --plaintext \
+    --train-deadline $((5 * SLOW)) --out "$WORK/gc" >"$WORK/gc.log" 2>&1 || fail "fl-sim german_credit failed"
+"$BIN/fl-model" info "$WORK/gc/model.flm" | grep -q "^class names: bad, good$" || fail "german_credit class names"
+"$BIN/fl-model" predict "$WORK/gc/model.flm" "$SRC/datasets/german_credit.csv" --metrics --out "$WORK/gc.csv" \
+    >"$WORK/gc.metrics" || fail "predict on german_credit failed"
+[ "$(head -1 "$WORK/gc.csv")" = "row,score,class" ] && [ "$(wc -l <"$WORK/gc.csv")" -eq 1001 ] || fail "german_credit output"
+awk -F, 'NR > 1 && !(($2 >= 0.5 && $3 == "good") || ($2 < 0.5 && $3 == "bad")) {exit 1}' "$WORK/gc.csv" \
+    || fail "german_credit classes do not follow the scores"
+grep -q "accuracy 0\.[6-9]" "$WORK/gc.metrics" || fail "german_credit metrics: $(cat "$WORK/gc.metrics")"
+cut -d, -f2- "$SRC/datasets/german_credit.csv" >"$WORK/gc-short.csv"
+set +e
+"$BIN/fl-model" predict "$WORK/gc/model.flm" "$WORK/gc-short.csv" >"$WORK/err.txt" 2>&1; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "column 'checking_status' is not in the header" "$WORK/err.txt" \
+    || fail "german_credit with a missing column not refused"
+echo "refused gc-short.csv: $(tail -1 "$WORK/err.txt")"
+echo "1 passed, 0 failed"
