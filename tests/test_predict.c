@@ -321,6 +321,113 @@ test_write_csv (void)
     free (buf);
 }
 
+/* The fast reader of fl_score_rows_load against the general path (fl_table
+   + fl_score_read, strtof): the same numbers from the same files, and the
+   general path's errors for what the fast one does not take. */
+static void
+s_write_file (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "wb");
+    FL_CHECK (f && fwrite (text, 1, strlen (text), f) == strlen (text));
+    if (f)
+        fclose (f);
+}
+
+static void
+s_compare_paths (const char *model, const char *csv, size_t d, const char *what)
+{
+    fl_score_rows_t r;
+    char why[512];
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, true, &r, why, sizeof why) == 0);
+    fl_csv_error_t err;
+    fl_table_t *t = fl_table_load_csv (csv, NULL, &err);
+    fl_score_map_t map;
+    float *x = NULL;
+    int32_t *y = NULL;
+    FL_CHECK (t && fl_score_match (t, &r.names, d, &map, why, sizeof why) == 0);
+    FL_CHECK (t && fl_score_read (t, &map, &r.names, 2, &x, &y, &err) == 0);
+    FL_CHECK (t && r.n == fl_table_rows (t) && x && y && r.y);
+    size_t off = 0;
+    for (size_t i = 0; x && r.x && i < r.n * d; i++)
+        if (memcmp (&x[i], &r.x[i], sizeof (float)) != 0) {
+            /* Clinger's path then float: at most 1 ulp from strtof, in halfway cases */
+            float a = x[i], b = r.x[i];
+            if (nextafterf (a, b) != b)
+                off++;
+        }
+    if (off)
+        fprintf (stderr, "%s: %zu values more than 1 ulp from strtof\n", what, off);
+    FL_CHECK (off == 0);
+    FL_CHECK (y && r.y && memcmp (y, r.y, r.n * sizeof (int32_t)) == 0);
+    free (x);
+    free (y);
+    fl_score_map_clear (&map);
+    fl_table_destroy (&t);
+    fl_score_rows_clear (&r);
+}
+
+static void
+test_fast_reader_matches_general_path (void)
+{
+    char dir[200], model[300], csv[300];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-predict-fast") != NULL);
+    snprintf (model, sizeof model, "%s/m.flm", dir);
+    snprintf (csv, sizeof csv, "%s/rows.csv", dir);
+    fl_model_t *m = s_logreg (3, 2);
+    const float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+    char *f[3] = {"a", "b", "c"}, *c[2] = {"no", "yes"};
+    fl_modelfile_names_t names = {0, f, 3, "y", c, 2};
+    FL_CHECK (fl_modelfile_save (model, m, "", mean, std, NULL, 1) == 0);
+    FL_CHECK (fl_modelfile_attach_names (model, &names) == 0);
+    /* Spaces, quotes, exponents, signs, long mantissas, CRLF, blank lines at the end. */
+    s_write_file (csv, "\xef\xbb\xbf" "c,y,a,b\r\n1,0,2,3\r\n -1.5e-3 , \"yes\" ,3e10,\"2.25\"\r\n"
+                       "0.000123456789012345678,no,1e-30,-0\r\n\"7\",1,  8  ,9.\r\n.5,yes,-.25,+4\r\n"
+                       "123456789012345678901234,0,1e38,-3.4e-38\r\n\r\n\r\n");
+    s_compare_paths (model, csv, 3, "forms");
+    /* Forms only the general path takes (hex): same result through it. */
+    s_write_file (csv, "a,b,c,y\n0x10,2,3,1\n4,5,6,0\n");
+    s_compare_paths (model, csv, 3, "hex");
+    /* Random values written as %.9g (float round trip), %.6g and %.3e. */
+    FILE *fo = fopen (csv, "w");
+    FL_CHECK (fo != NULL);
+    fprintf (fo, "a,b,c,y\n");
+    uint64_t st = 88172645463325252ull;
+    for (int i = 0; fo && i < 3000; i++) {
+        double v[3];
+        for (int j = 0; j < 3; j++) {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            v[j] = ((double) (st >> 11) / 9007199254740992.0 - 0.5) * pow (10.0, (double) (int) (st % 13) - 6);
+        }
+        fprintf (fo, "%.9g,%.6g,%.3e,%d\n", (double) (float) v[0], v[1], v[2], i & 1);
+    }
+    if (fo)
+        fclose (fo);
+    s_compare_paths (model, csv, 3, "random");
+    /* Errors come from the general path, located. */
+    s_write_file (csv, "a,b,c,y\n1,2,3,1\n4,five,6,0\n");
+    fl_score_rows_t r;
+    char why[512];
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, false, &r, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "rows.csv:3:2: column 'b': 'five' is not a finite number") != NULL);
+    s_write_file (csv, "a,b,c,y\n1,2,3,1\n\n4,5,6,0\n");     /* a blank line before data */
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, false, &r, why, sizeof why) == -1);
+    s_write_file (csv, "a,b,c,y\n1,2,3,maybe\n");
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, true, &r, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "'maybe' is not one of the model's 2 classes") != NULL);
+    s_write_file (csv, "a,b,y\n1,2,1\n");
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, false, &r, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "missing column(s): 'c'") != NULL);
+    s_write_file (csv, "a,b,c,y\n");
+    FL_CHECK (fl_score_rows_load (model, NULL, csv, false, &r, why, sizeof why) == -1);
+    FL_CHECK (r.model == NULL && r.x == NULL);
+    unlink (csv);
+    unlink (model);
+    rmdir (dir);
+    fl_model_destroy (&m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -331,5 +438,6 @@ main (int argc, char **argv)
     FL_RUN (test_names_in_model_file);
     FL_RUN (test_match_columns);
     FL_RUN (test_write_csv);
+    FL_RUN (test_fast_reader_matches_general_path);
     FL_TEST_DONE ();
 }
