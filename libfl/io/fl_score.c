@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fl_atomic.h"
 #include "fl_metrics.h"
 #include "fl_predict.h"
 #include "fl_schema.h"
@@ -194,11 +195,10 @@ s_cell (FILE *f, const char *s)
     fputc ('"', f);
 }
 
-int
-fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
-                size_t n_classes, float threshold)
+/*  The output CSV's header line. */
+static void
+s_write_header (FILE *f, size_t n_out, const char *const *class_names, size_t n_classes)
 {
-    assert (f && (scores || n == 0));
     if (n_out == 1)
         fputs ("row,score", f);
     else {
@@ -214,10 +214,17 @@ fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char
         }
     }
     fputs (",class\n", f);
+}
+
+/*  Output lines for n score rows, numbered from first_row. */
+static void
+s_write_rows (FILE *f, const float *scores, size_t n, size_t first_row, size_t n_out,
+              const char *const *class_names, size_t n_classes, float threshold)
+{
     int32_t cls;
     for (size_t i = 0; i < n; i++) {
         const float *p = scores + i * n_out;
-        fprintf (f, "%zu", i + 1);
+        fprintf (f, "%zu", first_row + i);
         for (size_t c = 0; c < n_out; c++)
             fprintf (f, ",%.9g", (double) p[c]);
         fl_predict_classes (p, 1, n_out, threshold, &cls);
@@ -228,6 +235,15 @@ fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char
             fprintf (f, "%d", (int) cls);
         fputc ('\n', f);
     }
+}
+
+int
+fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
+                size_t n_classes, float threshold)
+{
+    assert (f && (scores || n == 0));
+    s_write_header (f, n_out, class_names, n_classes);
+    s_write_rows (f, scores, n, 1, n_out, class_names, n_classes, threshold);
     return ferror (f) ? -1 : 0;
 }
 
@@ -368,30 +384,24 @@ s_number (const char *p, const char *end, float *out)
     of the file's cols columns, -1 for the label).  0 with *x, *y (y only
     when want_y) and *n filled; 1 to use the general path instead; -1 on no
     memory. */
+/*  Parses up to max data lines from *pp (up to end) into x (max, d) and,
+    when y is not NULL, the labels into y (max).  *n_out: rows parsed; *pp
+    is advanced past them (to end once the input is done).  0, or 1 when
+    the input is not in the plain form or holds an error (the caller then
+    uses the general path). */
 static int
-s_fast_rows (const char *p, const char *end, size_t cols, const long *col_of, size_t d, bool want_y,
-             const fl_modelfile_names_t *names, size_t k, float **x_out, int32_t **y_out, size_t *n_out)
+s_fast_chunk (const char **pp, const char *end, size_t cols, const long *col_of, size_t d, int32_t *y,
+              const fl_modelfile_names_t *names, size_t k, size_t max, float *x, size_t *n_out)
 {
-    size_t cap = 1;
-    for (const char *q = p; q < end && (q = memchr (q, '\n', (size_t) (end - q))); q++)
-        cap++;
-    if (cap > FL_CSV_DEFAULT_MAX_ROWS + 1)
-        return 1;
-    float *x = (float *) malloc (cap * d * sizeof (float));
-    int32_t *y = want_y ? (int32_t *) malloc (cap * sizeof (int32_t)) : NULL;
-    if (!x || (want_y && !y)) {
-        free (x);
-        free (y);
-        return -1;
-    }
+    const char *p = *pp;
     size_t n = 0;
-    int rc = 1;
-    while (p < end) {
+    *n_out = 0;
+    while (p < end && n < max) {
         if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) {
             /* a blank line: only blank lines may follow */
             for (; p < end; p++)
                 if (*p != '\n' && *p != '\r')
-                    goto done;
+                    return 1;
             break;
         }
         float *row = x + n * d;
@@ -403,37 +413,37 @@ s_fast_rows (const char *p, const char *end, size_t cols, const long *col_of, si
             const char *f0 = p;
             if (col_of[c] >= 0) {
                 if (!(p = s_number (p, end, &row[col_of[c]])))
-                    goto done;
+                    return 1;
             }
             else {
                 while (p < end && *p != ',' && *p != '\n' && *p != '\r' && *p != '"')
                     p++;
-                if (want_y) {
+                if (y) {
                     char cell[256];
                     const char *t = p;
                     while (t > f0 && (t[-1] == ' ' || t[-1] == '\t'))
                         t--;
                     size_t len = (size_t) (t - f0);
                     if (len == 0 || len >= sizeof cell)
-                        goto done;
+                        return 1;
                     memcpy (cell, f0, len);
                     cell[len] = '\0';
                     long cls = s_label (cell, names, k);
                     if (cls < 0)
-                        goto done;
+                        return 1;
                     y[n] = (int32_t) cls;
                 }
             }
             if (quoted) {
                 if (p >= end || *p != '"')
-                    goto done;
+                    return 1;
                 p++;
             }
             while (p < end && (*p == ' ' || *p == '\t'))
                 p++;
             if (c + 1 < cols) {
                 if (p >= end || *p != ',')
-                    goto done;
+                    return 1;
                 p++;
             }
         }
@@ -441,20 +451,59 @@ s_fast_rows (const char *p, const char *end, size_t cols, const long *col_of, si
             p++;
         if (p < end) {
             if (*p != '\n')
-                goto done;
+                return 1;
             p++;
         }
         n++;
     }
-    if (n == 0)
-        goto done;                  /* the general path says "no data rows" */
-    *x_out = x;
-    *y_out = y;
+    *pp = p;
     *n_out = n;
     return 0;
+}
+
+/*  The header of a mapped CSV: the first two lines through the general
+    parser (the header's rules, BOM, quoting, duplicates, are its own),
+    matched against the model.  0 with *col_of (the feature index of each of
+    *cols columns, -1 for the label; malloc'd), *label_col and *data (the
+    first data line); -1 with why on a column error; 1 to use the general
+    path. */
+static int
+s_fast_header (const char *buf, size_t len, const char *csv_path, const fl_modelfile_names_t *names, size_t d,
+               bool want_labels, long **col_of, size_t *cols, const char **data, char *why, size_t cap)
+{
+    fl_csv_error_t err;
+    memset (&err, 0, sizeof err);
+    fl_table_t *head = NULL;
+    fl_score_map_t map = { 0, NULL, -1 };
+    int rc = 1;
+    *col_of = NULL;
+    const char *nl1 = (const char *) memchr (buf, '\n', len);
+    const char *nl2 = nl1 ? (const char *) memchr (nl1 + 1, '\n', len - (size_t) (nl1 + 1 - buf)) : NULL;
+    size_t two = nl2 ? (size_t) (nl2 + 1 - buf) : len;
+    if (!nl1 || !(head = fl_table_parse_csv (buf, two, NULL, csv_path, &err)))
+        goto done;
+    if (fl_score_match (head, names, d, &map, why, cap) != 0) {
+        rc = -1;
+        goto done;
+    }
+    if (want_labels && map.label_column < 0) {
+        snprintf (why, cap, "%s: metrics need the label column%s%s%s in the CSV", csv_path,
+                  names->label ? " '" : "", names->label ? names->label : "", names->label ? "'" : "");
+        rc = -1;
+        goto done;
+    }
+    *cols = fl_table_columns (head);
+    if (!(*col_of = (long *) malloc (*cols * sizeof (long))))
+        goto done;
+    for (size_t c = 0; c < *cols; c++)
+        (*col_of)[c] = -1;
+    for (size_t j = 0; j < d; j++)
+        (*col_of)[map.column[j]] = (long) j;
+    *data = nl1 + 1;
+    rc = 0;
 done:
-    free (x);
-    free (y);
+    fl_score_map_clear (&map);
+    fl_table_destroy (&head);
     return rc;
 }
 
@@ -497,66 +546,180 @@ fl_score_rows_clear (fl_score_rows_t *self)
     memset (self, 0, sizeof *self);
 }
 
-/*  The fast path for a model without a stored schema: 0 done (out->x, y, n
-    and the class names filled), -1 error (why filled: column errors are
-    found on the header, as the general path would), 1 use the general
-    path. */
+/*  The fast path of fl_score_rows_load for a model without a stored
+    schema: 0 done (out->x, y, n and the class names filled), -1 error (why
+    filled: column errors are found on the header, as the general path
+    would), 1 use the general path. */
 static int
 s_fast_load (const char *csv_path, fl_score_rows_t *out, size_t d, size_t k, bool want_labels, char *why,
              size_t cap)
 {
-    fl_csv_error_t err;
-    memset (&err, 0, sizeof err);
-    size_t len = 0;
+    size_t len = 0, cols = 0, n = 0, room = 0;
     char *buf = s_map (csv_path, &len);
     if (!buf)
         return 1;                   /* the general path reads it and reports why */
-    int rc = 1;
-    fl_table_t *head = NULL;
-    fl_score_map_t map = { 0, NULL, -1 };
     long *col_of = NULL;
-    /* The header and the first data line through the general parser: the
-       header's rules (BOM, quoting, duplicates) are its own. */
-    const char *nl1 = (const char *) memchr (buf, '\n', len);
-    const char *nl2 = nl1 ? (const char *) memchr (nl1 + 1, '\n', len - (size_t) (nl1 + 1 - buf)) : NULL;
-    size_t two = nl2 ? (size_t) (nl2 + 1 - buf) : len;
-    if (!nl1 || !(head = fl_table_parse_csv (buf, two, NULL, csv_path, &err)))
-        goto done;
-    if (fl_score_match (head, &out->names, d, &map, why, cap) != 0) {
-        rc = -1;
-        goto done;
+    const char *p = NULL, *end = buf + len;
+    float *x = NULL;
+    int32_t *y = NULL;
+    int rc = s_fast_header (buf, len, csv_path, &out->names, d, want_labels, &col_of, &cols, &p, why, cap);
+    while (rc == 0 && p < end) {
+        if (n + FL_PREDICT_CHUNK > room) {
+            room = room ? 2 * room : 16 * FL_PREDICT_CHUNK;
+            float *nx = (float *) realloc (x, room * d * sizeof (float));
+            int32_t *ny = want_labels ? (int32_t *) realloc (y, room * sizeof (int32_t)) : NULL;
+            if (nx)
+                x = nx;
+            if (ny)
+                y = ny;
+            if (!nx || (want_labels && !ny)) {
+                snprintf (why, cap, "no memory for the rows of %s", csv_path);
+                rc = -1;
+                break;
+            }
+        }
+        size_t m = 0;
+        rc = s_fast_chunk (&p, end, cols, col_of, d, want_labels ? y + n : NULL, &out->names, k,
+                           FL_PREDICT_CHUNK, x + n * d, &m);
+        n += m;
+        if (rc == 0 && (m == 0 || n > FL_CSV_DEFAULT_MAX_ROWS))
+            rc = n > FL_CSV_DEFAULT_MAX_ROWS ? 1 : rc;
+        if (m == 0)
+            break;
     }
-    if (want_labels && map.label_column < 0) {
-        snprintf (why, cap, "%s: metrics need the label column%s%s%s in the CSV", csv_path,
-                  out->names.label ? " '" : "", out->names.label ? out->names.label : "",
-                  out->names.label ? "'" : "");
-        rc = -1;
-        goto done;
-    }
-    size_t cols = fl_table_columns (head);
-    if (!(col_of = (long *) malloc (cols * sizeof (long))))
-        goto done;
-    for (size_t c = 0; c < cols; c++)
-        col_of[c] = -1;
-    for (size_t j = 0; j < d; j++)
-        col_of[map.column[j]] = (long) j;
-    int r = s_fast_rows (nl1 + 1, buf + len, cols, col_of, d, want_labels, &out->names, k, &out->x, &out->y,
-                         &out->n);
-    if (r < 0) {
-        snprintf (why, cap, "no memory for the rows of %s", csv_path);
-        rc = -1;
-    }
-    else if (r == 0) {
+    if (rc == 0 && n == 0)
+        rc = 1;                     /* the general path says "no data rows" */
+    if (rc == 0) {
+        out->x = x;
+        out->y = y;
+        out->n = n;
+        x = NULL;
+        y = NULL;
         if (out->names.n_classes) {
             out->class_names = (const char *const *) out->names.classes;
             out->n_class_names = out->names.n_classes;
         }
-        rc = 0;
     }
-done:
+    free (x);
+    free (y);
     free (col_of);
-    fl_score_map_clear (&map);
-    fl_table_destroy (&head);
+    munmap (buf, len);
+    return rc;
+}
+
+/*  fl_score_run's fast path: parse, score and format FL_PREDICT_CHUNK rows
+    at a time (no n-sized input matrix), the output held in memory until
+    the whole file has been read, so a fallback to the general path has
+    written nothing.  0 done, -1 error (why), 1 use the general path. */
+static int
+s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, const float *std,
+            const fl_modelfile_names_t *names, fl_score_summary_t *summary, char *why, size_t cap)
+{
+    size_t len = 0, cols = 0, d = fl_model_num_inputs (model), k = fl_model_num_classes (model),
+           k_out = fl_model_num_outputs (model), n = 0, room = 0;
+    char *buf = s_map (cfg->csv_path, &len);
+    if (!buf)
+        return 1;
+    long *col_of = NULL;
+    const char *p = NULL, *end = buf + len;
+    const char *const *class_names = names->n_classes ? (const char *const *) names->classes : NULL;
+    float *x = (float *) malloc (FL_PREDICT_CHUNK * d * sizeof (float));
+    float *sc = (float *) malloc (FL_PREDICT_CHUNK * k_out * sizeof (float));
+    float *all = NULL;                    /* every score, for the metrics */
+    int32_t *y = NULL;                    /* every label, for the metrics */
+    char *obuf = NULL;
+    size_t olen = 0;
+    FILE *mem = open_memstream (&obuf, &olen);
+    int rc = -1;
+    if (!x || !sc || !mem) {
+        snprintf (why, cap, "no memory");
+        goto done;
+    }
+    rc = s_fast_header (buf, len, cfg->csv_path, names, d, cfg->metrics, &col_of, &cols, &p, why, cap);
+    if (rc != 0)
+        goto done;
+    s_write_header (mem, k_out, class_names, names->n_classes);
+    while (p < end) {
+        if (cfg->metrics && n + FL_PREDICT_CHUNK > room) {
+            room = room ? 2 * room : 16 * FL_PREDICT_CHUNK;
+            float *na = (float *) realloc (all, room * k_out * sizeof (float));
+            int32_t *ny = (int32_t *) realloc (y, room * sizeof (int32_t));
+            if (na)
+                all = na;
+            if (ny)
+                y = ny;
+            if (!na || !ny) {
+                snprintf (why, cap, "no memory for the scores of %s", cfg->csv_path);
+                rc = -1;
+                goto done;
+            }
+        }
+        size_t m = 0;
+        if ((rc = s_fast_chunk (&p, end, cols, col_of, d, cfg->metrics ? y + n : NULL, names, k,
+                                FL_PREDICT_CHUNK, x, &m)) != 0)
+            goto done;
+        if (m == 0)
+            break;
+        if (fl_predict_scores (model, mean, std, x, m, sc) != 0) {
+            snprintf (why, cap, "scoring failed (see the line above)");
+            rc = -1;
+            goto done;
+        }
+        s_write_rows (mem, sc, m, n + 1, k_out, class_names, names->n_classes, cfg->threshold);
+        if (cfg->metrics)
+            memcpy (all + n * k_out, sc, m * k_out * sizeof (float));
+        n += m;
+        if (n > FL_CSV_DEFAULT_MAX_ROWS) {
+            rc = 1;                 /* the general path says which limit */
+            goto done;
+        }
+    }
+    if (n == 0) {
+        rc = 1;                     /* the general path says "no data rows" */
+        goto done;
+    }
+    if (fclose (mem) != 0) {
+        mem = NULL;
+        snprintf (why, cap, "no memory for the output");
+        rc = -1;
+        goto done;
+    }
+    mem = NULL;
+    summary->rows = n;
+    if (cfg->metrics) {
+        summary->has_metrics = true;
+        if (k_out == 1) {
+            summary->accuracy = fl_metrics_accuracy (all, y, n, cfg->threshold);
+            summary->auroc = fl_metrics_auroc (all, y, n);
+            summary->log_loss = fl_metrics_log_loss (all, y, n);
+        }
+        else {
+            summary->accuracy = fl_metrics_accuracy_multi (all, y, n, k);
+            summary->log_loss = fl_metrics_log_loss_multi (all, y, n, k);
+        }
+    }
+    if (!cfg->out_path) {
+        if (fwrite (obuf, 1, olen, stdout) != olen || fflush (stdout) != 0) {
+            snprintf (why, cap, "cannot write to standard output: %s", strerror (errno));
+            rc = -1;
+            goto done;
+        }
+    }
+    else if (fl_atomic_write (cfg->out_path, obuf, olen, 0644) != 0) {
+        snprintf (why, cap, "cannot write %s: %s", cfg->out_path, strerror (errno));
+        rc = -1;
+        goto done;
+    }
+    rc = 0;
+done:
+    if (mem)
+        fclose (mem);
+    free (obuf);
+    free (x);
+    free (sc);
+    free (all);
+    free (y);
+    free (col_of);
     munmap (buf, len);
     return rc;
 }
@@ -698,6 +861,30 @@ fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *w
     if (!(cfg->threshold >= 0.0f && cfg->threshold <= 1.0f)) {
         snprintf (why, cap, "threshold %g is not in [0, 1]", (double) cfg->threshold);
         return -1;
+    }
+    {
+        /* A model without a stored schema: the streaming fast path first. */
+        fl_model_t *model = NULL;
+        float *mean = NULL, *std = NULL;
+        fl_modelfile_names_t names;
+        memset (&names, 0, sizeof names);
+        char *schema_text = NULL;
+        int fast = -1;
+        if (fl_modelfile_load_plugin (cfg->model_path, cfg->plugin, &model, &mean, &std) != 0
+            || fl_modelfile_load_names (cfg->model_path, &names) != 0
+            || fl_modelfile_load_schema (cfg->model_path, &schema_text) != 0)
+            snprintf (why, cap, "cannot load the model file %s (see the line above)", cfg->model_path);
+        else
+            fast = schema_text ? 1 : s_fast_run (cfg, model, mean, std, &names, summary, why, cap);
+        fl_model_destroy (&model);
+        fl_modelfile_names_clear (&names);
+        free (mean);
+        free (std);
+        free (schema_text);
+        if (fast <= 0)
+            return fast;
+        memset (summary, 0, sizeof *summary);
+        summary->accuracy = summary->auroc = summary->log_loss = NAN;
     }
     fl_score_rows_t r;
     if (fl_score_rows_load (cfg->model_path, cfg->plugin, cfg->csv_path, cfg->metrics, &r, why, cap) != 0)

@@ -16,6 +16,13 @@
       3. fl_predict_scores (learn/fl_predict.h): standardisation, forward
          pass, sigmoid / softmax.
       4. fl_score_write: the output CSV.
+    Speed: a plain numeric CSV (commas, optional spaces and quotes around a
+    field, LF or CRLF) is read by a fast reader that parses the mapped file
+    in place, FL_PREDICT_CHUNK rows at a time, scoring and formatting each
+    chunk as it goes (fl_score_run holds the output in memory until the end,
+    so nothing is written on an error).  Any other form, and any error,
+    goes through steps 1-2 on an fl_table, which accepts the same files and
+    reports errors with file:line:column.
     A model trained on an encoded CSV (a schema stored in the file: text
     columns, missing values; docs/DATA.md) goes through fl_schema_encode
     instead of steps 1-2; that encoder needs the label column present.
