@@ -12,7 +12,11 @@
 #     libfl's code) scores like predict to 1e-5;
 #   - gradcheck passes on logreg, mlp and the example plugin;
 #   - a plugin-trained model is read and scored with --model-plugin, and is
-#     refused by the ONNX export with a clear reason.
+#     refused by the ONNX export with a clear reason;
+#   - a model trained on a CSV with text columns (german_credit) scores the
+#     bundled CSV through its stored schema, classes by name;
+#   - a three-class model writes one probability per class, and its ONNX
+#     Softmax graph agrees with predict.
 source "$(dirname "$0")/lib_it.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -120,26 +124,8 @@ expect_error "$WORK/text.csv" "text.csv:3:1: column 'mean_radius': 'oops' is not
 [ ! -e "$WORK/err.out" ] || fail "a refused predict wrote its output"
 
 # export --json: shapes round-trip; export --onnx: checker + numpy evaluation of the graph.
-for m in lr mlp; do
-    "$BIN/fl-model" export --json "$WORK/$m/model.flm" "$WORK/$m.json" >/dev/null || fail "export --json $m failed"
-    params=$("$BIN/fl-model" info "$WORK/$m/model.flm" | awk '/^parameters:/ {print $2}')
-    "$PY" - "$WORK/$m.json" "$params" <<'PYEOF' || fail "JSON export of $m is wrong"
-import json, sys
-m = json.load(open(sys.argv[1]))
-total = 0
-for t in m["tensors"]:
-    size = 1
-    for s in t["shape"]:
-        size *= s
-    assert size == len(t["data"]), (t["name"], t["shape"], len(t["data"]))
-    total += size
-assert total == int(sys.argv[2]), (total, sys.argv[2])
-assert len(m["feature_names"]) == m["inputs"] == 30 and m["label"] == "malignant" and m["class_names"] == ["0", "1"]
-assert len(m["standardisation"]["mean"]) == len(m["standardisation"]["std"]) == 30
-print("json: %s, %d tensors, %d parameters" % (m["model"], len(m["tensors"]), total))
-PYEOF
-    "$BIN/fl-model" export --onnx "$WORK/$m/model.flm" "$WORK/$m.onnx" >/dev/null || fail "export --onnx $m failed"
-    "$PY" - "$WORK/$m.onnx" "$CSV" "$WORK/$m.csv" <<'PYEOF' || fail "ONNX graph of $m does not match predict"
+check_onnx () {   # ONNX CSV PREDICT-OUTPUT
+    "$PY" - "$1" "$2" "$3" <<'PYEOF' || fail "ONNX graph $1 does not match predict"
 import csv, sys
 import numpy as np
 import onnx
@@ -176,13 +162,36 @@ for node in g.node:
         raise SystemExit("unexpected node " + node.op_type)
     env[node.output[0]] = r.astype(np.float32)
 got = env[g.output[0].name]
-want = np.array([float(o["score"]) for o in csv.DictReader(open(sys.argv[3]))], dtype=np.float64)
-assert got.shape == (len(rows), 1), got.shape
-err = np.abs(got[:, 0].astype(np.float64) - want).max()
+out = list(csv.DictReader(open(sys.argv[3])))
+cols = ["score"] if "score" in out[0] else [c for c in out[0] if c.startswith("p_")]
+want = np.array([[float(o[c]) for c in cols] for o in out], dtype=np.float64)
+assert got.shape == want.shape == (len(rows), len(cols)), (got.shape, want.shape)
+err = np.abs(got.astype(np.float64) - want).max()
 assert err <= 1e-5, err
 print("onnx: %s, nodes %s, max |onnx - predict| = %.2e over %d rows" %
       (sys.argv[1].rsplit("/", 1)[-1], [n.op_type for n in g.node], err, len(rows)))
 PYEOF
+}
+for m in lr mlp; do
+    "$BIN/fl-model" export --json "$WORK/$m/model.flm" "$WORK/$m.json" >/dev/null || fail "export --json $m failed"
+    params=$("$BIN/fl-model" info "$WORK/$m/model.flm" | awk '/^parameters:/ {print $2}')
+    "$PY" - "$WORK/$m.json" "$params" <<'PYEOF' || fail "JSON export of $m is wrong"
+import json, sys
+m = json.load(open(sys.argv[1]))
+total = 0
+for t in m["tensors"]:
+    size = 1
+    for s in t["shape"]:
+        size *= s
+    assert size == len(t["data"]), (t["name"], t["shape"], len(t["data"]))
+    total += size
+assert total == int(sys.argv[2]), (total, sys.argv[2])
+assert len(m["feature_names"]) == m["inputs"] == 30 and m["label"] == "malignant" and m["class_names"] == ["0", "1"]
+assert len(m["standardisation"]["mean"]) == len(m["standardisation"]["std"]) == 30
+print("json: %s, %d tensors, %d parameters" % (m["model"], len(m["tensors"]), total))
+PYEOF
+    "$BIN/fl-model" export --onnx "$WORK/$m/model.flm" "$WORK/$m.onnx" >/dev/null || fail "export --onnx $m failed"
+    check_onnx "$WORK/$m.onnx" "$CSV" "$WORK/$m.csv"
 done
 set +e
 "$BIN/fl-model" export --int8 "$WORK/lr/model.flm" "$WORK/lr.int8" 2>"$WORK/err.txt"; rc=$?
@@ -237,4 +246,30 @@ set -e
 [ $rc -eq 2 ] && grep -q "column 'checking_status' is not in the header" "$WORK/err.txt" \
     || fail "german_credit with a missing column not refused"
 echo "refused gc-short.csv: $(tail -1 "$WORK/err.txt")"
+
+# Three classes (a CSV of the members' own, label 'size' from WDBC's mean radius): one
+# probability column per class, rows summing to 1, class = argmax; the ONNX Softmax graph agrees.
+"$PY" - "$CSV" "$WORK/three.csv" <<'PYEOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+drop = {"malignant", "mean_radius", "worst_radius", "mean_perimeter", "worst_perimeter", "mean_area", "worst_area"}
+feats = [k for k in rows[0] if k not in drop]
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(feats + ["size"])
+    for r in rows:
+        rad = float(r["mean_radius"])
+        w.writerow([r[k] for k in feats] + [0 if rad < 12 else 1 if rad < 15 else 2])
+PYEOF
+"$BIN/fl-sim" --data "$WORK/three.csv" --label size --clients 3 --rounds 5 --no-baselines --plaintext \
+    --train-deadline $((5 * SLOW)) --out "$WORK/three" >"$WORK/three.log" 2>&1 || fail "fl-sim on three classes failed"
+"$BIN/fl-model" predict "$WORK/three/model.flm" "$WORK/three.csv" --metrics --out "$WORK/three.out" >"$WORK/three.metrics" \
+    || fail "predict on three classes failed"
+[ "$(head -1 "$WORK/three.out")" = "row,p_0,p_1,p_2,class" ] || fail "three-class output header: $(head -1 "$WORK/three.out")"
+awk -F, 'NR > 1 { s = $2 + $3 + $4; m = ($2 >= $3 && $2 >= $4) ? 0 : ($3 >= $4 ? 1 : 2);
+                  if (s < 0.9999 || s > 1.0001 || m != $5) exit 1 }' "$WORK/three.out" \
+    || fail "three-class probabilities do not sum to 1 or class is not the argmax"
+grep -q "accuracy 0\.[6-9]" "$WORK/three.metrics" || fail "three-class metrics: $(cat "$WORK/three.metrics")"
+"$BIN/fl-model" export --onnx "$WORK/three/model.flm" "$WORK/three.onnx" >/dev/null || fail "export --onnx three-class"
+check_onnx "$WORK/three.onnx" "$WORK/three.csv" "$WORK/three.out"
 echo "1 passed, 0 failed"
