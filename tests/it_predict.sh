@@ -10,7 +10,8 @@
 #     calibrated on the CSV's rows; export --onnx writes a graph that
 #     onnx.checker accepts and that a numpy evaluation of its nodes (not
 #     libfl's code) scores like predict to 1e-5;
-#   - gradcheck passes on logreg, mlp and the example plugin;
+#   - gradcheck passes on logreg, mlp and the example plugin, and fails
+#     (exit 1) on a plugin whose backward is deliberately wrong;
 #   - a plugin-trained model is read and scored with --model-plugin, and is
 #     refused by the ONNX export with a clear reason;
 #   - a model trained on a CSV with text columns (german_credit) scores the
@@ -213,6 +214,14 @@ set -e
     || fail "gradcheck of the fm plugin failed"
 [ "$(grep -c '^PASS' "$WORK/gc.txt")" -eq 3 ] || fail "gradcheck did not print PASS three times"
 grep "^max relative error" "$WORK/gc.txt"
+# ... and a plugin with a wrong backward (built here as an out-of-tree plugin is) fails.
+"${CC:-cc}" -std=c11 -shared -fPIC -I"$SRC/libfl/learn" "$SRC/tests/data/broken_backward_plugin.c" \
+    -o "$WORK/broken.so" -lm || fail "cannot build tests/data/broken_backward_plugin.c"
+set +e
+"$BIN/fl-model" gradcheck --model-plugin "$WORK/broken.so" >"$WORK/gc-broken.txt" 2>/dev/null; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "^FAIL" "$WORK/gc-broken.txt" || fail "gradcheck of a wrong backward exited $rc"
+grep "^max relative error" "$WORK/gc-broken.txt"
 
 # A plugin-trained model: readable and scorable with the plugin, refused without it and by ONNX.
 set +e
