@@ -776,11 +776,16 @@ fl_score_rows_load (const char *model_path, const char *plugin, const char *csv_
             snprintf (why, cap, "%s", err.message);
             goto done;
         }
-        if (fl_dataset_features (ds) != d || (out->mean && fl_dataset_standardise (ds, out->mean, out->std) != 0)) {
+        if (fl_dataset_features (ds) != d) {
             snprintf (why, cap, "the stored schema encodes %zu features, the model takes %zu",
                       fl_dataset_features (ds), d);
             goto done;
         }
+        if (out->mean && fl_dataset_standardise (ds, out->mean, out->std) != 0) {
+            snprintf (why, cap, "the model file's standardisation is invalid (see the line above)");
+            goto done;
+        }
+        out->n = fl_dataset_rows (ds);
         out->x = (float *) malloc ((out->n ? out->n : 1) * d * sizeof (float));
         out->y = (int32_t *) malloc ((out->n ? out->n : 1) * sizeof (int32_t));
         if (!out->x || !out->y) {
