@@ -194,6 +194,20 @@ PYEOF
     "$BIN/fl-model" export --onnx "$WORK/$m/model.flm" "$WORK/$m.onnx" >/dev/null || fail "export --onnx $m failed"
     check_onnx "$WORK/$m.onnx" "$CSV" "$WORK/$m.csv"
 done
+# Without the onnx package (python3 -S: no site packages), or without the script: clear errors.
+printf '#!/bin/sh\nexec %s -S "$@"\n' "$PY" >"$WORK/nosite-python"
+chmod +x "$WORK/nosite-python"
+set +e
+FL_PYTHON="$WORK/nosite-python" "$BIN/fl-model" export --onnx "$WORK/lr/model.flm" "$WORK/x.onnx" 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "the onnx and numpy Python packages are needed (Debian: apt-get install python3-onnx" \
+    "$WORK/err.txt" && [ ! -e "$WORK/x.onnx" ] || fail "ONNX export without the onnx package: exit $rc, $(cat "$WORK/err.txt")"
+set +e
+FL_ONNX_EXPORT=/nonexistent/fl-onnx-export.py "$BIN/fl-model" export --onnx "$WORK/lr/model.flm" "$WORK/x.onnx" \
+    2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "fl-onnx-export.py was not found at /nonexistent" "$WORK/err.txt" \
+    || fail "ONNX export without its script: exit $rc, $(cat "$WORK/err.txt")"
 set +e
 "$BIN/fl-model" export --int8 "$WORK/lr/model.flm" "$WORK/lr.int8" 2>"$WORK/err.txt"; rc=$?
 set -e

@@ -318,8 +318,12 @@ s_export (const s_opts_t *o)
     else if (o->int8)
         rc = fl_export_int8 (o->pos[1], o->plugin, o->calibrate, o->pos[2], why, sizeof why);
     else {
+        /* Not found: the path FL_ONNX_EXPORT names is reported; otherwise
+           NULL, and the library lists where the script is looked for. */
         int found = o->plugin ? 0 : s_find_onnx_script (script, sizeof script);
-        rc = fl_export_onnx (o->pos[1], o->plugin, found == 0 ? script : NULL, o->pos[2], why, sizeof why);
+        const char *env = getenv ("FL_ONNX_EXPORT");
+        rc = fl_export_onnx (o->pos[1], o->plugin, found == 0 || (env && env[0]) ? script : NULL, o->pos[2], why,
+                             sizeof why);
     }
     if (rc != 0) {
         fprintf (stderr, "fl-model: export: %s\n", why);

@@ -233,9 +233,13 @@ fl_export_onnx (const char *model_path, const char *plugin, const char *script, 
                   "which no file format can carry (the JSON export writes its tensors)");
         return -1;
     }
-    if (!script || access (script, R_OK) != 0) {
-        snprintf (why, cap, "the ONNX writer tools/fl-onnx-export.py was not found%s%s", script ? " at " : "",
-                  script ? script : "");
+    if (!script) {
+        snprintf (why, cap, "the ONNX writer fl-onnx-export.py was not found next to the program, in "
+                  "<prefix>/share/libfl or in the source tree (FL_ONNX_EXPORT names it)");
+        return -1;
+    }
+    if (access (script, R_OK) != 0) {
+        snprintf (why, cap, "the ONNX writer fl-onnx-export.py was not found at %s", script);
         return -1;
     }
     const char *dir = getenv ("TMPDIR");

@@ -53,6 +53,8 @@ int fl_export_int8 (const char *model_path, const char *plugin, const char *cali
     /usr/bin/python3 (where Debian's python3-onnx is seen) if present, else
     python3 from PATH.  Refuses plugin models ("not
     exportable": their forward pass is code) before running anything.
+    script: the path of tools/fl-onnx-export.py (NULL: not found; the
+    error says where it is looked for).
     0, or -1 with why: python3 missing, the script failing (its stderr is
     passed through; it says when the onnx package is missing). */
 int fl_export_onnx (const char *model_path, const char *plugin, const char *script, const char *out_path,
