@@ -17,7 +17,10 @@
 #   - a model trained on a CSV with text columns (german_credit) scores the
 #     bundled CSV through its stored schema, classes by name;
 #   - a three-class model writes one probability per class, and its ONNX
-#     Softmax graph agrees with predict.
+#     Softmax graph agrees with predict;
+#   - a model from a real fl-coordinator run keeps no names: predict takes
+#     the columns by position, and `fl-model names` records a member CSV's
+#     header so that the columns are then matched by name.
 source "$(dirname "$0")/lib_it.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -269,6 +272,37 @@ set -e
 [ $rc -eq 2 ] && grep -q "column 'checking_status' is not in the header" "$WORK/err.txt" \
     || fail "german_credit with a missing column not refused"
 echo "refused gc-short.csv: $(tail -1 "$WORK/err.txt")"
+
+# A model from fl-coordinator (which never sees a header) keeps no names: predict takes the
+# columns in training order; `fl-model names` records a member CSV's header, then the header
+# is checked by name.
+start_coordinator coord --min-clients 3 --rounds 2 --client-lr 0.1 --batch-size 16 \
+    --train-deadline $((20 * SLOW)) --eval-deadline $((20 * SLOW)) --join-timeout $((30 * SLOW)) \
+    --model-out "$WORK/coord.flm" --plaintext
+for i in 0 1 2; do
+    start_client "member-$i" --plaintext --dataset wdbc --partitions 3 --partition-index $i --partition iid --data-seed 7
+done
+wait_pid "$COORD_PID" $((120 * SLOW)) || fail "coordinator exited with $?"
+"$BIN/fl-model" info "$WORK/coord.flm" | grep -q "^feature names: unknown (the training program did not record them)$" \
+    || fail "a coordinator's model should keep no names"
+"$BIN/fl-model" predict "$WORK/coord.flm" "$CSV" --out "$WORK/coord-pos.csv" >/dev/null || fail "predict by position failed"
+cut -d, -f2- "$WORK/nolabel.csv" >"$WORK/29.csv"
+set +e
+"$BIN/fl-model" predict "$WORK/coord.flm" "$WORK/29.csv" >/dev/null 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "keeps no feature names (record them with fl-model names): the CSV must have the model's 30 input columns in training order (plus the label last); it has 29" "$WORK/err.txt" \
+    || fail "29 columns for a 30-input model without names: $(cat "$WORK/err.txt")"
+head -1 "$CSV" >"$WORK/header.csv"
+"$BIN/fl-model" names "$WORK/coord.flm" "$WORK/header.csv" >/dev/null || fail "fl-model names failed"
+"$BIN/fl-model" info "$WORK/coord.flm" | grep -q "^label: *malignant$" || fail "names did not record the label"
+"$BIN/fl-model" predict "$WORK/coord.flm" "$WORK/reversed.csv" --out "$WORK/coord-rev.csv" >/dev/null \
+    || fail "predict by name after fl-model names failed"
+cmp -s "$WORK/coord-pos.csv" "$WORK/coord-rev.csv" || fail "scores by position and by name differ"
+set +e
+"$BIN/fl-model" names "$WORK/coord.flm" "$SRC/datasets/pima_diabetes.csv" 2>"$WORK/err.txt"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "has 8 feature columns besides the label 'diabetes', the model takes 30 inputs" "$WORK/err.txt" \
+    || fail "names from a CSV of another shape not refused"
 
 # Three classes (a CSV of the members' own, label 'size' from WDBC's mean radius): one
 # probability column per class, rows summing to 1, class = argmax; the ONNX Softmax graph agrees.

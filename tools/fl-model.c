@@ -12,6 +12,9 @@
     fl-model export --json|--onnx MODEL OUT
     fl-model export --int8 MODEL OUT --calibrate CSV
                                io/fl_export; ONNX through tools/fl-onnx-export.py
+    fl-model names MODEL CSV [--label COLUMN]
+                               records a member CSV's header as the model's
+                               feature / label names (a coordinator's model)
     fl-model gradcheck [--model-plugin P | --model NAME [--hidden H]]
                        [--features N] [--classes C] [--rows R] [--seed S]
                                finite differences against the backward pass
@@ -46,6 +49,7 @@
     "       fl-model predict MODEL CSV [--out FILE] [--threshold T] [--metrics] [--model-plugin P]\n"   \
     "       fl-model export --json|--onnx MODEL OUT [--model-plugin P]\n"                              \
     "       fl-model export --int8 MODEL OUT --calibrate CSV [--model-plugin P]\n"                     \
+    "       fl-model names MODEL CSV [--label COLUMN] [--model-plugin P]\n"                            \
     "       fl-model gradcheck [--model-plugin P | --model logreg|mlp [--hidden H]] [--features N]\n"   \
     "                          [--classes C] [--rows R] [--seed S]\n"
 
@@ -205,7 +209,7 @@ s_find_onnx_script (char *out, size_t cap)
 typedef struct {
     const char *pos[4];
     size_t npos;
-    const char *plugin, *out, *threshold, *model, *hidden, *features, *classes, *rows, *seed, *calibrate;
+    const char *plugin, *out, *threshold, *model, *hidden, *features, *classes, *rows, *seed, *calibrate, *label;
     int metrics, json, int8, onnx;
 } s_opts_t;
 
@@ -217,7 +221,7 @@ s_parse (int argc, char **argv, s_opts_t *o)
         { "--model-plugin", &o->plugin }, { "--out", &o->out }, { "--threshold", &o->threshold },
         { "--model", &o->model }, { "--hidden", &o->hidden }, { "--features", &o->features },
         { "--classes", &o->classes }, { "--rows", &o->rows }, { "--seed", &o->seed },
-        { "--calibrate", &o->calibrate } };
+        { "--calibrate", &o->calibrate }, { "--label", &o->label } };
     struct { const char *name; int *dst; } flags[] = {
         { "--metrics", &o->metrics }, { "--json", &o->json }, { "--int8", &o->int8 }, { "--onnx", &o->onnx } };
     for (int i = 0; i < argc; i++) {
@@ -334,6 +338,42 @@ s_export (const s_opts_t *o)
 }
 
 static int
+s_names (const s_opts_t *o)
+{
+    fl_model_t *m = NULL;
+    float *mean = NULL, *std = NULL;
+    char *schema = NULL, why[1024];
+    fl_modelfile_names_t names;
+    memset (&names, 0, sizeof names);
+    int rc = 2;
+    if (fl_modelfile_load_plugin (o->pos[1], o->plugin, &m, &mean, &std) != 0
+        || fl_modelfile_load_schema (o->pos[1], &schema) != 0)
+        goto done;
+    if (schema) {
+        fprintf (stderr, "fl-model: names: %s keeps the schema its inputs were encoded with; its features are the "
+                 "encoded ones, not a CSV's columns\n", o->pos[1]);
+        goto done;
+    }
+    if (fl_score_names_from_csv (o->pos[2], o->label, fl_model_num_inputs (m), fl_model_num_classes (m), &names,
+                                 why, sizeof why) != 0) {
+        fprintf (stderr, "fl-model: names: %s\n", why);
+        goto done;
+    }
+    if (fl_modelfile_attach_names (o->pos[1], &names) != 0)
+        goto done;
+    printf ("fl-model: %s: %zu feature names and label '%s' from %s\n", o->pos[1], names.n_features, names.label,
+            o->pos[2]);
+    rc = 0;
+done:
+    fl_modelfile_names_clear (&names);
+    fl_model_destroy (&m);
+    free (mean);
+    free (std);
+    free (schema);
+    return rc;
+}
+
+static int
 s_gradcheck (const s_opts_t *o)
 {
     fl_model_config_t mc;
@@ -401,11 +441,14 @@ main (int argc, char **argv)
                 "  model trained with --qat; --calibrate CSV: rows whose forward pass sets the activation\n"
                 "  ranges, which model files do not keep), --onnx (ONNX graph, written by\n"
                 "  tools/fl-onnx-export.py with python3-onnx; FL_ONNX_EXPORT overrides where the script is).\n"
+                "names: records the header of a member's CSV in the model file (a model from fl-coordinator,\n"
+                "  which never sees a header): features = the columns other than the label (--label, default\n"
+                "  the last column, as in training) in file order; classes 0..K-1.\n"
                 "gradcheck: central finite differences of the loss against the model's backward pass, at\n"
                 "  random inputs (default 8 features, 2 classes, 16 rows); prints the max relative error;\n"
                 "  exit 0 PASS, 1 FAIL, 2 error.\n"
                 "--model-plugin P: the model's architecture comes from the plugin shared object P (info,\n"
-                "  predict, export --json/--int8, gradcheck).\n"
+                "  predict, export --json/--int8, names, gradcheck).\n"
                 "Exit status: 0 success, 1 diff/gradcheck found a difference, 2 error.  docs/SCORING.md.\n");
         return 0;
     }
@@ -425,14 +468,20 @@ main (int argc, char **argv)
     if (s_parse (argc - 1, argv + 1, &o) != 0)
         return s_usage ();
     const char *cmd = o.npos ? o.pos[0] : "";
-    int known_for_all = !o.out && !o.threshold && !o.metrics && (!o.calibrate || (o.int8 && strcmp (cmd, "export") == 0));
-    if (strcmp (cmd, "info") == 0 && o.npos == 2 && known_for_all && !o.json && !o.int8 && !o.onnx)
+    /* Each option belongs to the subcommands that read it; any other use is
+       a usage error rather than silently ignored. */
+    int gc = o.model || o.hidden || o.features || o.classes || o.rows || o.seed;
+    int fmt = o.json || o.int8 || o.onnx;
+    int pred = o.out || o.threshold || o.metrics;
+    if (strcmp (cmd, "info") == 0 && o.npos == 2 && !gc && !fmt && !pred && !o.calibrate && !o.label)
         return s_info (o.pos[1], o.plugin);
-    if (strcmp (cmd, "predict") == 0 && o.npos == 3 && !o.json && !o.int8 && !o.onnx)
+    if (strcmp (cmd, "predict") == 0 && o.npos == 3 && !gc && !fmt && !o.calibrate && !o.label)
         return s_predict (&o);
-    if (strcmp (cmd, "export") == 0 && known_for_all)
+    if (strcmp (cmd, "export") == 0 && !gc && !pred && !o.label && (!o.calibrate || o.int8))
         return s_export (&o);
-    if (strcmp (cmd, "gradcheck") == 0 && known_for_all)
+    if (strcmp (cmd, "names") == 0 && o.npos == 3 && !gc && !fmt && !pred && !o.calibrate)
+        return s_names (&o);
+    if (strcmp (cmd, "gradcheck") == 0 && !fmt && !pred && !o.calibrate && !o.label)
         return s_gradcheck (&o);
     return s_usage ();
 }

@@ -66,7 +66,7 @@ fl_score_match (const fl_table_t *table, const fl_modelfile_names_t *names, size
             label = (long) cols - 1;
         if (cols != d + (label >= 0)) {
             snprintf (why, cap,
-                      "the model file keeps no feature names (written before they were kept): the CSV must have "
+                      "the model file keeps no feature names (record them with fl-model names): the CSV must have "
                       "the model's %zu input columns in training order (plus the label last); it has %zu", d, cols);
             fl_score_map_clear (map);
             return -1;
@@ -923,5 +923,100 @@ fl_score_run (const fl_score_config_t *cfg, fl_score_summary_t *summary, char *w
 done:
     free (scores);
     fl_score_rows_clear (&r);
+    return rc;
+}
+
+int
+fl_score_names_from_csv (const char *csv_path, const char *label, size_t d, size_t k, fl_modelfile_names_t *names,
+                         char *why, size_t cap)
+{
+    assert (csv_path && names);
+    memset (names, 0, sizeof *names);
+    /* The first two lines: the header and one row, so the general
+       parser checks the header's syntax (BOM, quoting, duplicates). */
+    fl_csv_error_t err;
+    memset (&err, 0, sizeof err);
+    FILE *f = fopen (csv_path, "rb");
+    if (!f) {
+        snprintf (why, cap, "cannot open %s: %s", csv_path, strerror (errno));
+        return -1;
+    }
+    char *line = NULL, *two = NULL;
+    size_t lcap = 0, len = 0;
+    for (int i = 0; i < 2; i++) {
+        ssize_t got = getline (&line, &lcap, f);
+        if (got <= 0 || (size_t) got > FL_CSV_DEFAULT_MAX_LINE)
+            break;
+        char *nt = (char *) realloc (two, len + (size_t) got + 1);
+        if (!nt)
+            break;
+        two = nt;
+        memcpy (two + len, line, (size_t) got);
+        len += (size_t) got;
+    }
+    fclose (f);
+    if (two && !memchr (two, '\n', len)) {     /* a header without its newline */
+        char *nt = (char *) realloc (two, len + 2);
+        if (nt) {
+            nt[len++] = '\n';
+            two = nt;
+        }
+    }
+    if (two && memchr (two, '\n', len) == two + len - 1) {
+        /* a header alone: parse it as its own row too */
+        char *nt = (char *) realloc (two, 2 * len + 1);
+        if (nt) {
+            memcpy (nt + len, nt, len);
+            two = nt;
+            len *= 2;
+        }
+    }
+    fl_table_t *t = two ? fl_table_parse_csv (two, len, NULL, csv_path, &err) : NULL;
+    if (!two)
+        fl_csv_error_set (&err, FL_CSV_EEMPTY, csv_path, 1, 0, "no header");
+    free (line);
+    free (two);
+    if (!t) {
+        snprintf (why, cap, "%s", err.message);
+        return -1;
+    }
+    size_t cols = fl_table_columns (t);
+    long lab = label ? fl_table_column_index (t, label) : (long) cols - 1;
+    int rc = -1;
+    if (lab < 0) {
+        snprintf (why, cap, "%s: no label column '%s'", csv_path, label);
+        goto done;
+    }
+    if (cols - 1 != d) {
+        snprintf (why, cap, "%s has %zu feature columns besides the label '%s', the model takes %zu inputs", csv_path,
+                  cols - 1, fl_table_column_name (t, (size_t) lab), d);
+        goto done;
+    }
+    names->format = FL_MODELFILE_FORMAT;
+    names->features = (char **) calloc (d, sizeof (char *));
+    names->classes = (char **) calloc (k, sizeof (char *));
+    if (!names->features || !names->classes)
+        goto nomem;
+    names->n_features = d;
+    names->n_classes = k;
+    for (size_t c = 0, j = 0; c < cols; c++)
+        if ((long) c != lab && !(names->features[j++] = strdup (fl_table_column_name (t, c))))
+            goto nomem;
+    for (size_t c = 0; c < k; c++) {
+        char num[32];
+        snprintf (num, sizeof num, "%zu", c);
+        if (!(names->classes[c] = strdup (num)))
+            goto nomem;
+    }
+    if (!(names->label = strdup (fl_table_column_name (t, (size_t) lab))))
+        goto nomem;
+    rc = 0;
+    goto done;
+nomem:
+    snprintf (why, cap, "no memory");
+done:
+    if (rc != 0)
+        fl_modelfile_names_clear (names);
+    fl_table_destroy (&t);
     return rc;
 }

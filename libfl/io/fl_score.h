@@ -105,6 +105,18 @@ int fl_score_rows_load (const char *model_path, const char *plugin, const char *
 /*  Frees what *rows holds and zeroes it; safe twice. */
 void fl_score_rows_clear (fl_score_rows_t *rows);
 
+/*  The names a member's CSV gives a model of d inputs and k classes, as
+    the training programs read it: the label column is label (NULL: the
+    last column, their default), the features are the other columns in
+    file order, the classes "0".."k-1".  For a model file the coordinator
+    wrote (it never sees a header): `fl-model names MODEL CSV`, then
+    fl_modelfile_attach_names.  Only the header (and one row, to check the
+    file's syntax) is read; a file holding only the header will do.  0 with
+    *names filled (fl_modelfile_names_clear),
+    or -1 with why: no such label, or not d feature columns. */
+int fl_score_names_from_csv (const char *csv_path, const char *label, size_t d, size_t k,
+                             fl_modelfile_names_t *names, char *why, size_t cap);
+
 /*  What `fl-model predict` does. */
 typedef struct {
     const char *model_path;     /* model file */
