@@ -453,6 +453,21 @@ test_fast_reader_matches_general_path (void)
             unlink (out);
         }
     }
+    /* Names from a member CSV's header (fl-model names). */
+    fl_modelfile_names_t got;
+    s_write_file (csv, "x,y,a,b\n");                      /* the header alone */
+    FL_CHECK (fl_score_names_from_csv (csv, NULL, 3, 2, &got, why, sizeof why) == 0);
+    FL_CHECK (got.n_features == 3 && strcmp (got.features[0], "x") == 0 && strcmp (got.features[2], "a") == 0);
+    FL_CHECK (got.label && strcmp (got.label, "b") == 0 && got.n_classes == 2 && strcmp (got.classes[1], "1") == 0);
+    fl_modelfile_names_clear (&got);
+    s_write_file (csv, "x,y,a,b\n1,2,3,4\n5,6,7,8\n");
+    FL_CHECK (fl_score_names_from_csv (csv, "y", 3, 2, &got, why, sizeof why) == 0);
+    FL_CHECK (got.n_features == 3 && strcmp (got.features[1], "a") == 0 && strcmp (got.label, "y") == 0);
+    fl_modelfile_names_clear (&got);
+    FL_CHECK (fl_score_names_from_csv (csv, "z", 3, 2, &got, why, sizeof why) == -1 && strstr (why, "no label column 'z'"));
+    FL_CHECK (fl_score_names_from_csv (csv, NULL, 4, 2, &got, why, sizeof why) == -1 && got.features == NULL);
+    s_write_file (csv, "x,x,a,b\n");
+    FL_CHECK (fl_score_names_from_csv (csv, NULL, 3, 2, &got, why, sizeof why) == -1);   /* duplicate header */
     unlink (csv);
     unlink (model);
     rmdir (dir);
