@@ -252,6 +252,70 @@ s_row (const char *name, const fl_metrics_summary_t *m)
     printf ("  %-34s %8.4f %8.4f %8.4f %8.4f\n", name, m->accuracy, m->auroc, m->auprc, m->log_loss);
 }
 
+/*  Records the feature, label and class names in the model file the
+    coordinator wrote (fl_modelfile_attach_names).  The coordinator never
+    sees a member's header, so fl-sim, which prepared the members' data,
+    takes them from member 1's data set: the CSV header's names (after
+    encoding, for a CSV with text columns: "<col>=<value>" features), the
+    label column, and the class names (the text labels of the agreed schema,
+    else "0".."K-1"). */
+static int
+s_record_names (const settings_t *s, const char *model_path)
+{
+    fl_shard_spec_t sp;
+    fl_dataset_t *train = NULL, *test = NULL;
+    fl_model_t *m = NULL;
+    float *mean = NULL, *std = NULL;
+    fl_schema_t *schema = NULL;
+    fl_modelfile_names_t names;
+    memset (&names, 0, sizeof names);
+    char why[512];
+    int rc = -1;
+    s_shard_spec (s, 0, &sp);
+    if (fl_shard_load (&sp, &train, &test) != 0
+        || fl_modelfile_load_plugin (model_path, s->r.model_plugin[0] ? s->r.model_plugin : NULL, &m, &mean, &std) != 0)
+        goto done;
+    if (s->data[0] && !(schema = fl_schema_load (s->agreed, why, sizeof why))) {
+        fprintf (stderr, "fl-sim: %s\n", why);
+        goto done;
+    }
+    size_t d = fl_dataset_features (train), k = fl_model_num_classes (m);
+    if (d != fl_model_num_inputs (m)) {
+        fprintf (stderr, "fl-sim: the data set has %zu features, the model %zu\n", d, fl_model_num_inputs (m));
+        goto done;
+    }
+    names.features = (char **) calloc (d, sizeof (char *));
+    names.classes = (char **) calloc (k, sizeof (char *));
+    if (!names.features || !names.classes)
+        goto done;
+    names.n_features = d;
+    names.n_classes = k;
+    for (size_t j = 0; j < d; j++)
+        if (!(names.features[j] = strdup (fl_dataset_feature_name (train, j))))
+            goto done;
+    for (size_t c = 0; c < k; c++) {
+        char num[32];
+        snprintf (num, sizeof num, "%zu", c);
+        const char *text = schema ? fl_schema_label_value (schema, c) : NULL;
+        if (!(names.classes[c] = strdup (text ? text : num)))
+            goto done;
+    }
+    if (!(names.label = strdup (schema ? fl_schema_label (schema) : fl_dataset_label_name (train))))
+        goto done;
+    rc = fl_modelfile_attach_names (model_path, &names);
+done:
+    if (rc != 0)
+        fprintf (stderr, "fl-sim: cannot record the feature names in %s\n", model_path);
+    fl_modelfile_names_clear (&names);
+    fl_schema_destroy (&schema);
+    fl_dataset_destroy (&train);
+    fl_dataset_destroy (&test);
+    fl_model_destroy (&m);
+    free (mean);
+    free (std);
+    return rc;
+}
+
 static int
 s_baselines (const settings_t *s, const char *model_path)
 {
@@ -856,6 +920,8 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
         return 1;
     }
+    if (s_record_names (&s, model_path) != 0)
+        return 1;
     if (!s.no_baselines && s.r.model_plugin[0])      /* model files name built-in models only */
         printf ("\nfl-sim: no baselines with --model-plugin (the model file is not reloadable)\n");
     else if (!s.no_baselines && s_baselines (&s, model_path) != 0)

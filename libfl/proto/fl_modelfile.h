@@ -4,7 +4,14 @@
     docs/WIRE.md): model name, hidden sizes, input and class counts, the
     model fingerprint, the flat float32 parameters and the global feature
     standardisation (mean, std) the model expects its inputs in, and
-    optionally the schema its inputs were encoded with.  Loading
+    optionally the schema its inputs were encoded with.
+
+    Format 2 (key "format" = 2; files without the key are format 1 and load
+    as before) adds the names of the inputs: one name per feature in input
+    order ("feature_names"), the label column's name ("label") and one name
+    per class ("class_names", class k's name at index k).  Each is optional
+    (unknown when absent); fl-model predict checks a CSV's header against
+    the feature names.  Loading
     goes through the same validating decoder as network input, then checks
     that the parameters fit the model the file names (fingerprint and
     length), so a truncated or edited file is refused, never half-used.
@@ -21,6 +28,20 @@
 extern "C" {
 #endif
 
+#define FL_MODELFILE_FORMAT   2u      /* written by this version */
+#define FL_MODELFILE_MAX_NAME 255u     /* bytes of one feature / label / class name */
+
+/*  The names a model file keeps (all owned by the struct; any may be
+    unknown: n_features == 0, label NULL, n_classes == 0). */
+typedef struct {
+    uint64_t format;        /* 1 = written before names were kept, 2 = this version */
+    char **features;        /* n_features names, input order */
+    size_t n_features;      /* 0 or the model's inputs */
+    char *label;            /* label column name, or NULL */
+    char **classes;         /* n_classes names, class k at index k */
+    size_t n_classes;       /* 0 or the model's classes */
+} fl_modelfile_names_t;
+
 /*  Writes model (its current parameters) with mean/std (features floats
     each, or NULL) to path atomically (path.tmp, fsync, rename).  run_id is
     16 bytes (may be NULL), round the round it was produced in.  hidden is the
@@ -34,6 +55,35 @@ int fl_modelfile_save (const char *path, fl_model_t *model, const char *hidden, 
     missing, malformed, names an unknown model, or its parameters do not
     match the model's fingerprint or size. */
 int fl_modelfile_load (const char *path, fl_model_t **model, float **mean, float **std);
+
+/*  As fl_modelfile_load for a model whose architecture comes from a model
+    plugin: the model is built by fl_model_load_plugin (plugin, ...) with
+    the file's shape (plugin is passed as given; NULL or "" = built-in
+    models only) and must carry the name the file holds.  -1 (logged) as
+    fl_modelfile_load, and when the plugin cannot be loaded or builds a
+    model of another name or fingerprint. */
+int fl_modelfile_load_plugin (const char *path, const char *plugin, fl_model_t **model, float **mean,
+                              float **std);
+
+/*  *names: the feature, label and class names the file at path keeps
+    (fl_modelfile_names_clear frees them); unknown ones are empty, and
+    names->format says which format the file is (1: from before names were
+    kept).  0, or -1 (logged; *names empty) on an unreadable file or names
+    that do not fit it (counts not the model's, duplicate feature names, a
+    control character, the label also a feature). */
+int fl_modelfile_load_names (const char *path, fl_modelfile_names_t *names);
+
+/*  Frees what *names holds and zeroes it; safe on a zeroed struct and twice. */
+void fl_modelfile_names_clear (fl_modelfile_names_t *names);
+
+/*  Records names in the model file at path (rewritten atomically, format 2;
+    the model, standardisation and schema are kept as they are; names
+    replaces any names the file had, an empty part removes it).  The
+    training programs call it once the coordinator has written the file
+    (fl-sim: the data set's header).  -1 (logged, file unchanged) on an
+    unreadable file, or names the file would refuse on loading (see
+    fl_modelfile_load_names). */
+int fl_modelfile_attach_names (const char *path, const fl_modelfile_names_t *names);
 
 /*  Stores the consortium's schema (fl_schema.h: column types, vocabularies,
     label mapping) in the model file at path, as the optional MODEL key

@@ -208,6 +208,10 @@ static const s_field_t s_model[] = {
     S_OPT (FL_K_QAT, U64),                       /* FL_MODEL_QAT_*; absent = 0 (float) */
     S_OPT_N (FL_K_SCHEMA, BIN, 1, 4u << 20),     /* fl_schema zconfig text, multi-line, no NUL
                                                  (<= FL_SCHEMA_MAX_FILEBYTES); absent = none */
+    S_OPT (FL_K_FORMAT, U64),                    /* model file format; absent = 1 (no names) */
+    { FL_K_FNAMES, FL_WIRE_KIND_BIN_LIST, false, 1, 100000, 1, 255 },   /* one per feature */
+    S_OPT_N (FL_K_LABEL, STR, 1, 255),
+    { FL_K_CNAMES, FL_WIRE_KIND_BIN_LIST, false, 2, 1000, 1, 255 },     /* one per class */
 };
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets

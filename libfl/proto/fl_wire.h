@@ -205,6 +205,11 @@ bool fl_wire_type_known (int type);
 #define FL_K_SIG          "sig"
 #define FL_K_CODE         "code"
 #define FL_K_SCHEMA       "schema"
+/* Model files, format 2 (fl_modelfile.h): the names of the inputs. */
+#define FL_K_FORMAT       "format"
+#define FL_K_FNAMES       "feature_names"
+#define FL_K_LABEL        "label"
+#define FL_K_CNAMES       "class_names"
 
 typedef struct fl_wire_writer_t fl_wire_writer_t;
 
