@@ -128,6 +128,16 @@ env -u FL_SOURCE_DIR -u FL_BINARY_DIR -u FL_DATADIR "$P/bin/fl-sim" --rounds 2 -
     >"$WORK/sim-default.log" 2>&1 || fail "installed fl-sim with its default failed"
 grep -q "^  federated (this run)" "$WORK/sim-default.log" || fail "installed fl-sim printed no summary"
 [ -s "$WORK/elsewhere/fl-sim-out/model.flm" ] || fail "installed fl-sim wrote no model"
+# ... which the installed fl-model scores and exports (the ONNX writer from <prefix>/share/libfl)
+(cd "$WORK/elsewhere" && env -u FL_SOURCE_DIR -u FL_BINARY_DIR "$P/bin/fl-model" predict fl-sim-out/model.flm \
+    "$P/share/libfl/datasets/wdbc.csv" --out scores.csv >/dev/null 2>&1) || fail "installed fl-model predict failed"
+[ "$(wc -l <"$WORK/elsewhere/scores.csv")" -eq 570 ] || fail "installed fl-model predict: not 569 rows and a header"
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    (cd "$WORK/elsewhere" && env -u FL_SOURCE_DIR -u FL_BINARY_DIR "$P/bin/fl-model" export --onnx \
+        fl-sim-out/model.flm model.onnx >"$WORK/onnx.log" 2>&1) || fail "installed fl-model export --onnx failed"
+    /usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))' \
+        "$WORK/elsewhere/model.onnx" || fail "the installed export is not a valid ONNX model"
+fi
 full=$(sed -n 's/^Summary on the pooled held-out rows of all 3 members (\([0-9]*\) examples).*/\1/p' "$WORK/sim-default.log")
 # A relocated copy of the prefix with a shorter wdbc.csv: its fl-sim must read that one.
 cp -a "$P" "$WORK/moved"
