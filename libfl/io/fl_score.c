@@ -216,25 +216,196 @@ s_write_header (FILE *f, size_t n_out, const char *const *class_names, size_t n_
     fputs (",class\n", f);
 }
 
-/*  Output lines for n score rows, numbered from first_row. */
+/*  10^i (i = 0..38) and 5^i (i = 0..44) as 128-bit integers (10^38 and
+    2^24 5^44 are below 2^128), filled once. */
+static unsigned __int128 s_p10_t[39], s_p5_t[45];
+static int s_tables_ready = 0;
+
 static void
+s_tables (void)
+{
+    if (__atomic_load_n (&s_tables_ready, __ATOMIC_ACQUIRE))
+        return;
+    unsigned __int128 v = 1;
+    for (int j = 0; j < 39; j++, v *= 10)
+        s_p10_t[j] = v;
+    v = 1;
+    for (int j = 0; j < 45; j++, v *= 5)
+        s_p5_t[j] = v;
+    __atomic_store_n (&s_tables_ready, 1, __ATOMIC_RELEASE);
+}
+
+size_t
+fl_score_format_g9 (char *dst, float v)
+{
+    uint32_t bits;
+    memcpy (&bits, &v, sizeof bits);
+    uint32_t be = (bits >> 23) & 0xffu;
+    int e2 = (int) be - 150;
+    if (be == 0 || be == 0xffu || e2 >= 0 || e2 < -44)
+        /* zero, subnormals, inf/nan, |v| >= 2^23 or < 2^-21: the C library */
+        return (size_t) snprintf (dst, 16, "%.9g", (double) v);
+    char *o = dst;
+    if (bits >> 31)
+        *o++ = '-';
+    /* |v| = M 2^e2 = M 5^k / 10^k exactly, k = -e2 in 1..44: N = M 5^k <
+       2^24 5^44 < 2^127. */
+    s_tables ();
+    uint32_t m = (bits & 0x7fffffu) | 0x800000u;
+    int k = -e2;
+    unsigned __int128 n = (unsigned __int128) m * s_p5_t[k];
+    /* digits of n: n >= 2^23 5^k > 10^(6 + floor(0.69 k)), so start there */
+    int nd = 7 + (k * 69) / 100;
+    while (nd < 39 && n >= s_p10_t[nd])
+        nd++;
+    int x = nd - 1 - k;                 /* decimal exponent of the first digit */
+    uint64_t q;
+    if (nd > 9) {
+        /* round to 9 significant digits, ties to even, as glibc's printf */
+        unsigned __int128 div = s_p10_t[nd - 9], qq = n / div, r = n - qq * div, half = div / 2;
+        q = (uint64_t) qq;
+        if (r > half || (r == half && (q & 1u)))
+            q++;
+        if (q == 1000000000u) {
+            q = 100000000u;
+            x++;
+        }
+    }
+    else
+        q = (uint64_t) n * (uint64_t) s_p10_t[9 - nd];
+    char dig[9];
+    for (int i = 8; i >= 0; i--, q /= 10)
+        dig[i] = (char) ('0' + q % 10);
+    int len = 9;
+    while (len > 1 && dig[len - 1] == '0')
+        len--;
+    if (x < -4 || x >= 9) {
+        *o++ = dig[0];
+        if (len > 1) {
+            *o++ = '.';
+            memcpy (o, dig + 1, (size_t) len - 1);
+            o += len - 1;
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 10)
+            *o++ = (char) ('0' + ax / 10);
+        else
+            *o++ = '0';
+        *o++ = (char) ('0' + ax % 10);
+    }
+    else if (x >= 0) {
+        memcpy (o, dig, (size_t) x + 1);
+        o += x + 1;
+        if (len > x + 1) {
+            *o++ = '.';
+            memcpy (o, dig + x + 1, (size_t) (len - x - 1));
+            o += len - x - 1;
+        }
+    }
+    else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -x - 1; i++)
+            *o++ = '0';
+        memcpy (o, dig, (size_t) len);
+        o += len;
+    }
+    *o = '\0';
+    return (size_t) (o - dst);
+}
+
+/*  Decimal digits of v at o; returns the end. */
+static char *
+s_put_u64 (char *o, uint64_t v)
+{
+    char t[20];
+    int i = 20;
+    do {
+        t[--i] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy (o, t + i, (size_t) (20 - i));
+    return o + (20 - i);
+}
+
+/*  Output lines for n score rows, numbered from first_row, appended to
+    *buf (*len bytes used of *room, grown as needed).  0, or -1 on no
+    memory. */
+static int
+s_format_rows (char **buf, size_t *len, size_t *room, const float *scores, size_t n, size_t first_row,
+               size_t n_out, const char *const *class_names, size_t n_classes, float threshold)
+{
+    size_t cls_max = 12;                  /* quoted class name, worst case */
+    for (size_t c = 0; class_names && c < n_classes; c++)
+        if (2 * strlen (class_names[c]) + 3 > cls_max)
+            cls_max = 2 * strlen (class_names[c]) + 3;
+    size_t line_max = 21 + n_out * 33 + cls_max + 2;
+    for (size_t i = 0; i < n; i++) {
+        if (*room - *len < line_max) {
+            size_t nr = 2 * *room + line_max * 4096;
+            char *nb = (char *) realloc (*buf, nr);
+            if (!nb)
+                return -1;
+            *buf = nb;
+            *room = nr;
+        }
+        char *o = *buf + *len;
+        const float *p = scores + i * n_out;
+        o = s_put_u64 (o, (uint64_t) (first_row + i));
+        for (size_t c = 0; c < n_out; c++) {
+            *o++ = ',';
+            o += fl_score_format_g9 (o, p[c]);
+        }
+        int32_t cls;
+        fl_predict_classes (p, 1, n_out, threshold, &cls);
+        *o++ = ',';
+        if (class_names && (size_t) cls < n_classes) {
+            const char *s = class_names[cls];
+            size_t sl = strlen (s);
+            if (!strpbrk (s, ",\"") && (sl == 0 || (s[0] != ' ' && s[sl - 1] != ' '))) {
+                memcpy (o, s, sl);
+                o += sl;
+            }
+            else {
+                *o++ = '"';
+                for (; *s; s++) {
+                    if (*s == '"')
+                        *o++ = '"';
+                    *o++ = *s;
+                }
+                *o++ = '"';
+            }
+        }
+        else
+            o = s_put_u64 (o, (uint64_t) cls);
+        *o++ = '\n';
+        *len = (size_t) (o - *buf);
+    }
+    return 0;
+}
+
+/*  Output lines for n score rows, numbered from first_row, to f,
+    FL_PREDICT_CHUNK lines at a time.  0, or -1 on no memory or a write
+    error. */
+static int
 s_write_rows (FILE *f, const float *scores, size_t n, size_t first_row, size_t n_out,
               const char *const *class_names, size_t n_classes, float threshold)
 {
-    int32_t cls;
-    for (size_t i = 0; i < n; i++) {
-        const float *p = scores + i * n_out;
-        fprintf (f, "%zu", first_row + i);
-        for (size_t c = 0; c < n_out; c++)
-            fprintf (f, ",%.9g", (double) p[c]);
-        fl_predict_classes (p, 1, n_out, threshold, &cls);
-        fputc (',', f);
-        if (class_names && (size_t) cls < n_classes)
-            s_cell (f, class_names[cls]);
-        else
-            fprintf (f, "%d", (int) cls);
-        fputc ('\n', f);
+    char *buf = NULL;
+    size_t len = 0, room = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += FL_PREDICT_CHUNK) {
+        size_t m = n - i < FL_PREDICT_CHUNK ? n - i : FL_PREDICT_CHUNK;
+        len = 0;
+        rc = s_format_rows (&buf, &len, &room, scores + i * n_out, m, first_row + i, n_out, class_names,
+                            n_classes, threshold);
+        if (rc == 0 && fwrite (buf, 1, len, f) != len)
+            rc = -1;
     }
+    free (buf);
+    return rc;
 }
 
 int
@@ -243,7 +414,8 @@ fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char
 {
     assert (f && (scores || n == 0));
     s_write_header (f, n_out, class_names, n_classes);
-    s_write_rows (f, scores, n, 1, n_out, class_names, n_classes, threshold);
+    if (s_write_rows (f, scores, n, 1, n_out, class_names, n_classes, threshold) != 0)
+        return -1;
     return ferror (f) ? -1 : 0;
 }
 
@@ -627,8 +799,10 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
     float *sc = (float *) malloc (FL_PREDICT_CHUNK * k_out * sizeof (float));
     float *all = NULL;                    /* every score, for the metrics */
     int32_t *y = NULL;                    /* every label, for the metrics */
+    /* The output in one buffer: the header, then every line (s_format_rows
+       grows it, about 20 bytes a line for a binary model). */
     char *obuf = NULL;
-    size_t olen = 0;
+    size_t olen = 0, oroom = 0;
     FILE *mem = open_memstream (&obuf, &olen);
     int rc = -1;
     if (!x || !sc || !mem) {
@@ -639,6 +813,14 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
     if (rc != 0)
         goto done;
     s_write_header (mem, k_out, class_names, names->n_classes);
+    if (fclose (mem) != 0) {
+        mem = NULL;
+        snprintf (why, cap, "no memory for the output");
+        rc = -1;
+        goto done;
+    }
+    mem = NULL;
+    oroom = olen + 1;
     while (p < end) {
         if (cfg->metrics && n + FL_PREDICT_CHUNK > room) {
             room = room ? 2 * room : 16 * FL_PREDICT_CHUNK;
@@ -665,7 +847,12 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
             rc = -1;
             goto done;
         }
-        s_write_rows (mem, sc, m, n + 1, k_out, class_names, names->n_classes, cfg->threshold);
+        if (s_format_rows (&obuf, &olen, &oroom, sc, m, n + 1, k_out, class_names, names->n_classes,
+                           cfg->threshold) != 0) {
+            snprintf (why, cap, "no memory for the output");
+            rc = -1;
+            goto done;
+        }
         if (cfg->metrics)
             memcpy (all + n * k_out, sc, m * k_out * sizeof (float));
         n += m;
@@ -678,13 +865,6 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
         rc = 1;                     /* the general path says "no data rows" */
         goto done;
     }
-    if (fclose (mem) != 0) {
-        mem = NULL;
-        snprintf (why, cap, "no memory for the output");
-        rc = -1;
-        goto done;
-    }
-    mem = NULL;
     summary->rows = n;
     if (cfg->metrics) {
         summary->has_metrics = true;

@@ -80,6 +80,15 @@ int fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_
 int fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
                     size_t n_classes, float threshold);
 
+/*  Writes v as printf's "%.9g" of (double) v writes it (9 significant
+    digits, round half to even on the exact binary value: enough to read
+    back as the same float32) at dst, NUL-terminated; returns the length
+    (at most 15 characters, so dst needs 16 bytes).  Exact integer
+    arithmetic for 2^-21 <= |v| < 2^23 (every probability the output
+    normally holds), snprintf for the other values.  The output CSV's
+    score columns (docs/SCORING.md). */
+size_t fl_score_format_g9 (char *dst, float v);
+
 /*  A model file and the rows of a CSV made ready for it (steps 1-2, or the
     stored schema's encoder).  Everything is owned (fl_score_rows_clear). */
 typedef struct {
