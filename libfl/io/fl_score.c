@@ -471,6 +471,49 @@ s_output (const char *path, const float *scores, size_t n, size_t n_out, const c
 static const double s_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
 
+static const uint64_t s_pow10_u64[9] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000 };
+
+/*  Appends the decimal digits at [p, end) to *m (*m = *m 10^count +
+    their value, wrapping past 2^64 like the byte loop it replaces: the
+    caller counts the digits and takes strtof beyond 15 of them); returns
+    the end of the digits.  Eight bytes at a time while eight are left:
+    which bytes are digits, then their value, with a few integer
+    operations on the eight as one word (the SWAR technique of Lemire's
+    "Fast number parsing"). */
+static const char *
+s_digits (const char *p, const char *end, uint64_t *m)
+{
+    uint64_t acc = *m;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy (&w, p, 8);
+        /* a byte is a digit iff its high nibble is 3 before and after
+           adding 6 (a carry out of a non-digit byte only reaches the
+           bytes after it, which are not counted) */
+        uint64_t bad = (((w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull)
+                        | (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull));
+        int count = bad ? __builtin_ctzll (bad) / 8 : 8;
+        if (count == 0)
+            break;
+        uint64_t v = w & 0x0F0F0F0F0F0F0F0Full;
+        if (count < 8)
+            v <<= 8 * (8 - count);      /* the digits last, zeros (leading zeros) first */
+        v = v * 10 + (v >> 8);
+        v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32)))
+             + (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+        acc = acc * s_pow10_u64[count] + v;
+        p += count;
+        if (count < 8) {
+            *m = acc;
+            return p;
+        }
+    }
+    while (p < end && (unsigned) (*p - '0') < 10)
+        acc = acc * 10 + (uint64_t) (*p++ - '0');
+    *m = acc;
+    return p;
+}
+
 /*  Parses a decimal number (sign, digits, '.', digits, exponent) from
     [p, end) into *out; returns the end of the number, or NULL if there is
     none or it is not finite in float.  Clinger's fast path: a mantissa of at
@@ -479,8 +522,8 @@ static const double s_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
     then rounded to float (equal to strtof's result except for a double
     rounding in rare halfway cases, at most 1 ulp); other forms go through
     strtof. */
-static const char *
-s_number (const char *p, const char *end, float *out)
+const char *
+fl_score_parse_number (const char *p, const char *end, float *out)
 {
     const char *start = p;
     bool neg = false;
@@ -493,8 +536,7 @@ s_number (const char *p, const char *end, float *out)
     while (p < end && *p == '0')
         p++;
     const char *s0 = p;
-    while (p < end && (unsigned) (*p - '0') < 10)
-        m = m * 10 + (uint64_t) (*p++ - '0');
+    p = s_digits (p, end, &m);
     sig = (int) (p - s0);
     bool any = p > d0;
     if (p < end && *p == '.') {
@@ -503,8 +545,7 @@ s_number (const char *p, const char *end, float *out)
             while (p < end && *p == '0')
                 p++;
         const char *f1 = p;
-        while (p < end && (unsigned) (*p - '0') < 10)
-            m = m * 10 + (uint64_t) (*p++ - '0');
+        p = s_digits (p, end, &m);
         sig += (int) (p - f1);
         exp10 = -(int) (p - f0);
         any = any || p > f0;
@@ -584,7 +625,7 @@ s_fast_chunk (const char **pp, const char *end, size_t cols, const long *col_of,
             p += quoted;
             const char *f0 = p;
             if (col_of[c] >= 0) {
-                if (!(p = s_number (p, end, &row[col_of[c]])))
+                if (!(p = fl_score_parse_number (p, end, &row[col_of[c]])))
                     return 1;
             }
             else {

@@ -80,6 +80,18 @@ int fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_
 int fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
                     size_t n_classes, float threshold);
 
+/*  The fast reader's number parser: a decimal number (optional sign,
+    digits, '.', digits, optional exponent; no spaces, hex, inf or nan)
+    at the start of [p, end), not NUL-terminated.  Returns the end of the
+    number with *out set, or NULL if there is none, an exponent has no
+    digits ("1e"), or it is not finite in float32 or underflows (e.g.
+    "1e39", "1e-50"; the general path then reports the field).  The
+    value: at most 15 significant digits and a power of ten up to 1e22
+    are one correctly rounded double operation, then rounded to float, i.e.
+    (float) strtod (s); any other number is strtof (s).  Digits are read
+    eight at a time. */
+const char *fl_score_parse_number (const char *p, const char *end, float *out);
+
 /*  Writes v as printf's "%.9g" of (double) v writes it (9 significant
     digits, round half to even on the exact binary value: enough to read
     back as the same float32) at dst, NUL-terminated; returns the length
