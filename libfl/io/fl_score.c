@@ -480,7 +480,7 @@ static const uint64_t s_pow10_u64[9] = { 1, 10, 100, 1000, 10000, 100000, 100000
     which bytes are digits, then their value, with a few integer
     operations on the eight as one word (the SWAR technique of Lemire's
     "Fast number parsing"). */
-static const char *
+static inline __attribute__ ((always_inline)) const char *
 s_digits (const char *p, const char *end, uint64_t *m)
 {
     uint64_t acc = *m;
@@ -522,8 +522,8 @@ s_digits (const char *p, const char *end, uint64_t *m)
     then rounded to float (equal to strtof's result except for a double
     rounding in rare halfway cases, at most 1 ulp); other forms go through
     strtof. */
-const char *
-fl_score_parse_number (const char *p, const char *end, float *out)
+static inline __attribute__ ((always_inline)) const char *
+s_number (const char *p, const char *end, float *out)
 {
     const char *start = p;
     bool neg = false;
@@ -593,6 +593,13 @@ fl_score_parse_number (const char *p, const char *end, float *out)
     return p;
 }
 
+const char *
+fl_score_parse_number (const char *p, const char *end, float *out)
+{
+    assert (p && end && out && p <= end);
+    return s_number (p, end, out);
+}
+
 /*  Reads the data lines [p, end) for map (col_of: the feature index of each
     of the file's cols columns, -1 for the label).  0 with *x, *y (y only
     when want_y) and *n filled; 1 to use the general path instead; -1 on no
@@ -625,7 +632,7 @@ s_fast_chunk (const char **pp, const char *end, size_t cols, const long *col_of,
             p += quoted;
             const char *f0 = p;
             if (col_of[c] >= 0) {
-                if (!(p = fl_score_parse_number (p, end, &row[col_of[c]])))
+                if (!(p = s_number (p, end, &row[col_of[c]])))
                     return 1;
             }
             else {
