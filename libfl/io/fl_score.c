@@ -259,13 +259,36 @@ fl_score_format_g9 (char *dst, float v)
     while (nd < 39 && n >= s_p10_t[nd])
         nd++;
     int x = nd - 1 - k;                 /* decimal exponent of the first digit */
-    uint64_t q;
+    uint64_t q = 0;
+    bool done = false;
+    if (nd > 9 && x >= -14 && x <= 8) {
+        /* Usually the rounding is plain from a double: sc = |v| 10^(8-x)
+           = n / 10^(nd-9) in [1e8, 1e9), one rounding (10^(8-x) is exact),
+           so within 1.2e-7 of the true quotient; if its fraction is not
+           within 1e-6 of 0, 1/2 or 1, rounding sc gives the same 9 digits
+           as the exact division below, which is taken otherwise. */
+        static const double p10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+        double sc = fabs ((double) v) * p10[8 - x];
+        uint64_t q0 = (uint64_t) sc;
+        double fr = sc - (double) q0;
+        if (fr > 1e-6 && fr < 0.5 - 1e-6) {
+            q = q0;
+            done = true;
+        }
+        else if (fr > 0.5 + 1e-6 && fr < 1.0 - 1e-6) {
+            q = q0 + 1;
+            done = true;
+        }
+    }
     if (nd > 9) {
-        /* round to 9 significant digits, ties to even, as glibc's printf */
-        unsigned __int128 div = s_p10_t[nd - 9], qq = n / div, r = n - qq * div, half = div / 2;
-        q = (uint64_t) qq;
-        if (r > half || (r == half && (q & 1u)))
-            q++;
+        if (!done) {
+            /* round to 9 significant digits, ties to even, as glibc's printf */
+            unsigned __int128 div = s_p10_t[nd - 9], qq = n / div, r = n - qq * div, half = div / 2;
+            q = (uint64_t) qq;
+            if (r > half || (r == half && (q & 1u)))
+                q++;
+        }
         if (q == 1000000000u) {
             q = 100000000u;
             x++;
