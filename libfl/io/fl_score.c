@@ -216,25 +216,219 @@ s_write_header (FILE *f, size_t n_out, const char *const *class_names, size_t n_
     fputs (",class\n", f);
 }
 
-/*  Output lines for n score rows, numbered from first_row. */
+/*  10^i (i = 0..38) and 5^i (i = 0..44) as 128-bit integers (10^38 and
+    2^24 5^44 are below 2^128), filled once. */
+static unsigned __int128 s_p10_t[39], s_p5_t[45];
+static int s_tables_ready = 0;
+
 static void
+s_tables (void)
+{
+    if (__atomic_load_n (&s_tables_ready, __ATOMIC_ACQUIRE))
+        return;
+    unsigned __int128 v = 1;
+    for (int j = 0; j < 39; j++, v *= 10)
+        s_p10_t[j] = v;
+    v = 1;
+    for (int j = 0; j < 45; j++, v *= 5)
+        s_p5_t[j] = v;
+    __atomic_store_n (&s_tables_ready, 1, __ATOMIC_RELEASE);
+}
+
+size_t
+fl_score_format_g9 (char *dst, float v)
+{
+    uint32_t bits;
+    memcpy (&bits, &v, sizeof bits);
+    uint32_t be = (bits >> 23) & 0xffu;
+    int e2 = (int) be - 150;
+    if (be == 0 || be == 0xffu || e2 >= 0 || e2 < -44)
+        /* zero, subnormals, inf/nan, |v| >= 2^23 or < 2^-21: the C library */
+        return (size_t) snprintf (dst, 16, "%.9g", (double) v);
+    char *o = dst;
+    if (bits >> 31)
+        *o++ = '-';
+    /* |v| = M 2^e2 = M 5^k / 10^k exactly, k = -e2 in 1..44: N = M 5^k <
+       2^24 5^44 < 2^127. */
+    s_tables ();
+    uint32_t m = (bits & 0x7fffffu) | 0x800000u;
+    int k = -e2;
+    unsigned __int128 n = (unsigned __int128) m * s_p5_t[k];
+    /* digits of n: n >= 2^23 5^k > 10^(6 + floor(0.69 k)), so start there */
+    int nd = 7 + (k * 69) / 100;
+    while (nd < 39 && n >= s_p10_t[nd])
+        nd++;
+    int x = nd - 1 - k;                 /* decimal exponent of the first digit */
+    uint64_t q = 0;
+    bool done = false;
+    if (nd > 9 && x >= -14 && x <= 8) {
+        /* Usually the rounding is plain from a double: sc = |v| 10^(8-x)
+           = n / 10^(nd-9) in [1e8, 1e9), one rounding (10^(8-x) is exact),
+           so within 1.2e-7 of the true quotient; if its fraction is not
+           within 1e-6 of 0, 1/2 or 1, rounding sc gives the same 9 digits
+           as the exact division below, which is taken otherwise. */
+        static const double p10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+        double sc = fabs ((double) v) * p10[8 - x];
+        uint64_t q0 = (uint64_t) sc;
+        double fr = sc - (double) q0;
+        if (fr > 1e-6 && fr < 0.5 - 1e-6) {
+            q = q0;
+            done = true;
+        }
+        else if (fr > 0.5 + 1e-6 && fr < 1.0 - 1e-6) {
+            q = q0 + 1;
+            done = true;
+        }
+    }
+    if (nd > 9) {
+        if (!done) {
+            /* round to 9 significant digits, ties to even, as glibc's printf */
+            unsigned __int128 div = s_p10_t[nd - 9], qq = n / div, r = n - qq * div, half = div / 2;
+            q = (uint64_t) qq;
+            if (r > half || (r == half && (q & 1u)))
+                q++;
+        }
+        if (q == 1000000000u) {
+            q = 100000000u;
+            x++;
+        }
+    }
+    else
+        q = (uint64_t) n * (uint64_t) s_p10_t[9 - nd];
+    char dig[9];
+    for (int i = 8; i >= 0; i--, q /= 10)
+        dig[i] = (char) ('0' + q % 10);
+    int len = 9;
+    while (len > 1 && dig[len - 1] == '0')
+        len--;
+    if (x < -4 || x >= 9) {
+        *o++ = dig[0];
+        if (len > 1) {
+            *o++ = '.';
+            memcpy (o, dig + 1, (size_t) len - 1);
+            o += len - 1;
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 10)
+            *o++ = (char) ('0' + ax / 10);
+        else
+            *o++ = '0';
+        *o++ = (char) ('0' + ax % 10);
+    }
+    else if (x >= 0) {
+        memcpy (o, dig, (size_t) x + 1);
+        o += x + 1;
+        if (len > x + 1) {
+            *o++ = '.';
+            memcpy (o, dig + x + 1, (size_t) (len - x - 1));
+            o += len - x - 1;
+        }
+    }
+    else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -x - 1; i++)
+            *o++ = '0';
+        memcpy (o, dig, (size_t) len);
+        o += len;
+    }
+    *o = '\0';
+    return (size_t) (o - dst);
+}
+
+/*  Decimal digits of v at o; returns the end. */
+static char *
+s_put_u64 (char *o, uint64_t v)
+{
+    char t[20];
+    int i = 20;
+    do {
+        t[--i] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy (o, t + i, (size_t) (20 - i));
+    return o + (20 - i);
+}
+
+/*  Output lines for n score rows, numbered from first_row, appended to
+    *buf (*len bytes used of *room, grown as needed).  0, or -1 on no
+    memory. */
+static int
+s_format_rows (char **buf, size_t *len, size_t *room, const float *scores, size_t n, size_t first_row,
+               size_t n_out, const char *const *class_names, size_t n_classes, float threshold)
+{
+    size_t cls_max = 12;                  /* quoted class name, worst case */
+    for (size_t c = 0; class_names && c < n_classes; c++)
+        if (2 * strlen (class_names[c]) + 3 > cls_max)
+            cls_max = 2 * strlen (class_names[c]) + 3;
+    size_t line_max = 21 + n_out * 33 + cls_max + 2;
+    for (size_t i = 0; i < n; i++) {
+        if (*room - *len < line_max) {
+            size_t nr = 2 * *room + line_max * 4096;
+            char *nb = (char *) realloc (*buf, nr);
+            if (!nb)
+                return -1;
+            *buf = nb;
+            *room = nr;
+        }
+        char *o = *buf + *len;
+        const float *p = scores + i * n_out;
+        o = s_put_u64 (o, (uint64_t) (first_row + i));
+        for (size_t c = 0; c < n_out; c++) {
+            *o++ = ',';
+            o += fl_score_format_g9 (o, p[c]);
+        }
+        int32_t cls;
+        fl_predict_classes (p, 1, n_out, threshold, &cls);
+        *o++ = ',';
+        if (class_names && (size_t) cls < n_classes) {
+            const char *s = class_names[cls];
+            size_t sl = strlen (s);
+            if (!strpbrk (s, ",\"") && (sl == 0 || (s[0] != ' ' && s[sl - 1] != ' '))) {
+                memcpy (o, s, sl);
+                o += sl;
+            }
+            else {
+                *o++ = '"';
+                for (; *s; s++) {
+                    if (*s == '"')
+                        *o++ = '"';
+                    *o++ = *s;
+                }
+                *o++ = '"';
+            }
+        }
+        else
+            o = s_put_u64 (o, (uint64_t) cls);
+        *o++ = '\n';
+        *len = (size_t) (o - *buf);
+    }
+    return 0;
+}
+
+/*  Output lines for n score rows, numbered from first_row, to f,
+    FL_PREDICT_CHUNK lines at a time.  0, or -1 on no memory or a write
+    error. */
+static int
 s_write_rows (FILE *f, const float *scores, size_t n, size_t first_row, size_t n_out,
               const char *const *class_names, size_t n_classes, float threshold)
 {
-    int32_t cls;
-    for (size_t i = 0; i < n; i++) {
-        const float *p = scores + i * n_out;
-        fprintf (f, "%zu", first_row + i);
-        for (size_t c = 0; c < n_out; c++)
-            fprintf (f, ",%.9g", (double) p[c]);
-        fl_predict_classes (p, 1, n_out, threshold, &cls);
-        fputc (',', f);
-        if (class_names && (size_t) cls < n_classes)
-            s_cell (f, class_names[cls]);
-        else
-            fprintf (f, "%d", (int) cls);
-        fputc ('\n', f);
+    char *buf = NULL;
+    size_t len = 0, room = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += FL_PREDICT_CHUNK) {
+        size_t m = n - i < FL_PREDICT_CHUNK ? n - i : FL_PREDICT_CHUNK;
+        len = 0;
+        rc = s_format_rows (&buf, &len, &room, scores + i * n_out, m, first_row + i, n_out, class_names,
+                            n_classes, threshold);
+        if (rc == 0 && fwrite (buf, 1, len, f) != len)
+            rc = -1;
     }
+    free (buf);
+    return rc;
 }
 
 int
@@ -243,7 +437,8 @@ fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char
 {
     assert (f && (scores || n == 0));
     s_write_header (f, n_out, class_names, n_classes);
-    s_write_rows (f, scores, n, 1, n_out, class_names, n_classes, threshold);
+    if (s_write_rows (f, scores, n, 1, n_out, class_names, n_classes, threshold) != 0)
+        return -1;
     return ferror (f) ? -1 : 0;
 }
 
@@ -299,6 +494,49 @@ s_output (const char *path, const float *scores, size_t n, size_t n_out, const c
 static const double s_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
 
+static const uint64_t s_pow10_u64[9] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000 };
+
+/*  Appends the decimal digits at [p, end) to *m (*m = *m 10^count +
+    their value, wrapping past 2^64 like the byte loop it replaces: the
+    caller counts the digits and takes strtof beyond 15 of them); returns
+    the end of the digits.  Eight bytes at a time while eight are left:
+    which bytes are digits, then their value, with a few integer
+    operations on the eight as one word (the SWAR technique of Lemire's
+    "Fast number parsing"). */
+static inline __attribute__ ((always_inline)) const char *
+s_digits (const char *p, const char *end, uint64_t *m)
+{
+    uint64_t acc = *m;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy (&w, p, 8);
+        /* a byte is a digit iff its high nibble is 3 before and after
+           adding 6 (a carry out of a non-digit byte only reaches the
+           bytes after it, which are not counted) */
+        uint64_t bad = (((w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull)
+                        | (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull));
+        int count = bad ? __builtin_ctzll (bad) / 8 : 8;
+        if (count == 0)
+            break;
+        uint64_t v = w & 0x0F0F0F0F0F0F0F0Full;
+        if (count < 8)
+            v <<= 8 * (8 - count);      /* the digits last, zeros (leading zeros) first */
+        v = v * 10 + (v >> 8);
+        v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32)))
+             + (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+        acc = acc * s_pow10_u64[count] + v;
+        p += count;
+        if (count < 8) {
+            *m = acc;
+            return p;
+        }
+    }
+    while (p < end && (unsigned) (*p - '0') < 10)
+        acc = acc * 10 + (uint64_t) (*p++ - '0');
+    *m = acc;
+    return p;
+}
+
 /*  Parses a decimal number (sign, digits, '.', digits, exponent) from
     [p, end) into *out; returns the end of the number, or NULL if there is
     none or it is not finite in float.  Clinger's fast path: a mantissa of at
@@ -307,7 +545,7 @@ static const double s_pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
     then rounded to float (equal to strtof's result except for a double
     rounding in rare halfway cases, at most 1 ulp); other forms go through
     strtof. */
-static const char *
+static inline __attribute__ ((always_inline)) const char *
 s_number (const char *p, const char *end, float *out)
 {
     const char *start = p;
@@ -321,8 +559,7 @@ s_number (const char *p, const char *end, float *out)
     while (p < end && *p == '0')
         p++;
     const char *s0 = p;
-    while (p < end && (unsigned) (*p - '0') < 10)
-        m = m * 10 + (uint64_t) (*p++ - '0');
+    p = s_digits (p, end, &m);
     sig = (int) (p - s0);
     bool any = p > d0;
     if (p < end && *p == '.') {
@@ -331,8 +568,7 @@ s_number (const char *p, const char *end, float *out)
             while (p < end && *p == '0')
                 p++;
         const char *f1 = p;
-        while (p < end && (unsigned) (*p - '0') < 10)
-            m = m * 10 + (uint64_t) (*p++ - '0');
+        p = s_digits (p, end, &m);
         sig += (int) (p - f1);
         exp10 = -(int) (p - f0);
         any = any || p > f0;
@@ -378,6 +614,13 @@ s_number (const char *p, const char *end, float *out)
         return NULL;
     *out = f;
     return p;
+}
+
+const char *
+fl_score_parse_number (const char *p, const char *end, float *out)
+{
+    assert (p && end && out && p <= end);
+    return s_number (p, end, out);
 }
 
 /*  Reads the data lines [p, end) for map (col_of: the feature index of each
@@ -627,8 +870,10 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
     float *sc = (float *) malloc (FL_PREDICT_CHUNK * k_out * sizeof (float));
     float *all = NULL;                    /* every score, for the metrics */
     int32_t *y = NULL;                    /* every label, for the metrics */
+    /* The output in one buffer: the header, then every line (s_format_rows
+       grows it, about 20 bytes a line for a binary model). */
     char *obuf = NULL;
-    size_t olen = 0;
+    size_t olen = 0, oroom = 0;
     FILE *mem = open_memstream (&obuf, &olen);
     int rc = -1;
     if (!x || !sc || !mem) {
@@ -639,6 +884,14 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
     if (rc != 0)
         goto done;
     s_write_header (mem, k_out, class_names, names->n_classes);
+    if (fclose (mem) != 0) {
+        mem = NULL;
+        snprintf (why, cap, "no memory for the output");
+        rc = -1;
+        goto done;
+    }
+    mem = NULL;
+    oroom = olen + 1;
     while (p < end) {
         if (cfg->metrics && n + FL_PREDICT_CHUNK > room) {
             room = room ? 2 * room : 16 * FL_PREDICT_CHUNK;
@@ -665,7 +918,12 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
             rc = -1;
             goto done;
         }
-        s_write_rows (mem, sc, m, n + 1, k_out, class_names, names->n_classes, cfg->threshold);
+        if (s_format_rows (&obuf, &olen, &oroom, sc, m, n + 1, k_out, class_names, names->n_classes,
+                           cfg->threshold) != 0) {
+            snprintf (why, cap, "no memory for the output");
+            rc = -1;
+            goto done;
+        }
         if (cfg->metrics)
             memcpy (all + n * k_out, sc, m * k_out * sizeof (float));
         n += m;
@@ -678,13 +936,6 @@ s_fast_run (const fl_score_config_t *cfg, fl_model_t *model, const float *mean, 
         rc = 1;                     /* the general path says "no data rows" */
         goto done;
     }
-    if (fclose (mem) != 0) {
-        mem = NULL;
-        snprintf (why, cap, "no memory for the output");
-        rc = -1;
-        goto done;
-    }
-    mem = NULL;
     summary->rows = n;
     if (cfg->metrics) {
         summary->has_metrics = true;

@@ -80,6 +80,28 @@ int fl_score_read (const fl_table_t *table, const fl_score_map_t *map, const fl_
 int fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char *const *class_names,
                     size_t n_classes, float threshold);
 
+/*  The fast reader's number parser: a decimal number (optional sign,
+    digits, '.', digits, optional exponent; no spaces, hex, inf or nan)
+    at the start of [p, end), not NUL-terminated.  Returns the end of the
+    number with *out set, or NULL if there is none, an exponent has no
+    digits ("1e"), or it is not finite in float32 or underflows (e.g.
+    "1e39", "1e-50"; the general path then reports the field).  The
+    value: at most 15 significant digits and a power of ten up to 1e22
+    are one correctly rounded double operation, then rounded to float, i.e.
+    (float) strtod (s); any other number is strtof (s).  Digits are read
+    eight at a time (the SWAR conversion of D. Lemire, "Number parsing at
+    a gigabyte per second", 2021). */
+const char *fl_score_parse_number (const char *p, const char *end, float *out);
+
+/*  Writes v as printf's "%.9g" of (double) v writes it (9 significant
+    digits, round half to even on the exact binary value: enough to read
+    back as the same float32) at dst, NUL-terminated; returns the length
+    (at most 15 characters, so dst needs 16 bytes).  Exact integer
+    arithmetic for 2^-21 <= |v| < 2^23 (every probability the output
+    normally holds), snprintf for the other values.  The output CSV's
+    score columns (docs/SCORING.md). */
+size_t fl_score_format_g9 (char *dst, float v);
+
 /*  A model file and the rows of a CSV made ready for it (steps 1-2, or the
     stored schema's encoder).  Everything is owned (fl_score_rows_clear). */
 typedef struct {
