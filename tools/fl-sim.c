@@ -520,12 +520,20 @@ s_baselines (const settings_t *s, const char *model_path)
             goto done;
         }
         double l2 = isnan (s->baseline_l2) ? 1.0 / (double) fl_dataset_rows (pool_train) : s->baseline_l2;
+        char dsname[2 * sizeof s->dataset], *o = dsname;    /* a JSON string: quote and backslash escaped, controls dropped */
+        for (const char *c = s->dataset; *c; c++)
+            if ((unsigned char) *c >= 0x20) {
+                if (*c == '"' || *c == '\\')
+                    *o++ = '\\';
+                *o++ = *c;
+            }
+        *o = 0;
         fprintf (j, "{\"dataset\": \"%s\", \"seed\": %" PRIu64 ", \"classes\": %zu, \"model\": \"%s\",\n"
                     " \"standardised\": \"pooled_*: with the pooled training rows' mean and std; member-NN_*: with "
                     "that member's training rows' mean and std\",\n"
                     " \"l2\": %.17g, \"sklearn_C\": %.17g, \"train_rows\": %zu, \"test_rows\": %zu,\n"
                     " \"libfl_centralised\": {\"accuracy\": %.9f, \"auroc\": %.9f, \"auprc\": %.9f, \"log_loss\": %.9f}}\n",
-                 s->dataset, s->seed, classes, s->r.model, l2, 1.0 / (l2 * (double) fl_dataset_rows (pool_train)),
+                 dsname, s->seed, classes, s->r.model, l2, 1.0 / (l2 * (double) fl_dataset_rows (pool_train)),
                  fl_dataset_rows (pool_train), fl_dataset_rows (pool_test), res[1].m.accuracy, res[1].m.auroc,
                  res[1].m.auprc, res[1].m.log_loss);
         if (fclose (j) != 0)
@@ -583,8 +591,10 @@ s_baselines (const settings_t *s, const char *model_path)
     mean_alone.auprc = cnt[2] ? sum[2] / (double) cnt[2] : NAN;
     mean_alone.log_loss = cnt[3] ? sum[3] / (double) cnt[3] : NAN;
 
-    printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples; exact metrics%s):\n", n,
-            fl_dataset_rows (pool_test), classes > 2 ? ", AUROC/AUPRC macro-averaged one-vs-rest" : "");
+    printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
+            fl_dataset_rows (pool_test));
+    printf ("  (exact metrics from every model's scores%s)\n",
+            classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest over the classes present" : "");
     if (s->r.plaintext)
         printf ("  (plaintext run: updates were NOT masked)\n");
     if (s->byzantine)
@@ -596,6 +606,9 @@ s_baselines (const settings_t *s, const char *model_path)
     char mname[64];
     snprintf (mname, sizeof mname, "member alone (mean of %zu)", cnt[1]);
     s_row (mname, &mean_alone);
+    printf ("  Federated minus member-alone: accuracy %+.4f, AUROC %+.4f, AUPRC %+.4f\n",
+            res[0].m.accuracy - mean_alone.accuracy, res[0].m.auroc - mean_alone.auroc,
+            res[0].m.auprc - mean_alone.auprc);
     char fit[160];
     s_fit_text (fit, sizeof fit, &res[1], s->r.model);
     printf ("  Baselines trained to convergence: centralised %s%s\n", fit,
