@@ -51,6 +51,28 @@ for ds in wdbc pima ulb uci_credit german_credit breast_cancer; do
     grep -q "^Federated beats [0-9] of [0-9] members alone on AUROC" "$out/report.md" || fail "$ds: no 'beats' line in report.md"
 done
 
+# A multinomial case: scikit-learn's wine table (3 classes), through --data.
+"$PY" -c "
+from sklearn.datasets import load_wine
+import csv, sys
+d = load_wine(); w = csv.writer(open(sys.argv[1], 'w'))
+w.writerow([n.replace('/', '_') for n in d.feature_names] + ['cultivar'])
+for x, y in zip(d.data, d.target): w.writerow(list(x) + [int(y)])" "$WORK/wine.csv"
+"$BIN/fl-sim" --data "$WORK/wine.csv" --label cultivar --clients 3 --rounds 2 --plaintext --out "$WORK/wine" --quiet \
+    --dump-split "$WORK/wine/split" >"$WORK/wine.log" 2>&1 || fail "fl-sim on wine failed"
+grep -q "macro-averaged one-vs-rest" "$WORK/wine.log" || fail "wine: the summary does not say AUROC is macro-averaged"
+grep -q '"classes": 3' "$WORK/wine/split/split.json" || fail "wine: split.json does not say 3 classes"
+"$PY" "$SRC/tools/fl-reference.py" --json "$WORK/wine/split" >"$WORK/wine.ref" || fail "wine: fl-reference.py failed"
+echo "wine: $(cat "$WORK/wine.ref")"
+"$PY" -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r['classes'] == 3 and abs(r['auroc_diff']) <= 0.005 and r['sklearn_auroc'] > 0.9 else 1)" "$WORK/wine.ref" \
+    || fail "wine: libfl's multinomial centralised AUROC is not within 0.005 of scikit-learn's"
+# every member alone has a real macro AUROC, not the 0.5 / 0 of an undefined value averaged as real
+awk '/^  member-0[1-3] alone/ {if ($4 == "0.5000" || $5 == "0.0000") bad = 1} END {exit bad}' "$WORK/wine.log" \
+    || fail "wine: a member-alone row shows 0.5000 / 0.0000"
+
 # An MLP's baselines stop early on a validation split and say so.
 "$BIN/fl-sim" --dataset wdbc --clients 3 --rounds 2 --plaintext --model mlp --hidden 8 --out "$WORK/mlp" --quiet \
     >"$WORK/mlp.log" 2>&1 || fail "fl-sim --model mlp failed"
