@@ -66,13 +66,11 @@
 extern "C" {
 #endif
 
-/*  The default L2 of the logistic-regression baselines: the federated run
-    trains without any penalty (fl-sim exposes no weight decay), so the
-    baseline takes the smallest one that keeps the problem well posed on
-    separable data (WDBC is nearly separable: without a penalty the weights
-    grow without bound and "converged" means nothing).  1e-4 on the mean
-    loss is C = 1e4 / n in scikit-learn's terms, weaker than sklearn's
-    default C = 1. */
+/*  The library's default L2 (fl_baseline_lbfgs_default): a small penalty
+    that keeps the problem well posed on separable data (without one the
+    weights of a separable problem grow without bound and "converged" means
+    nothing).  1e-4 on the mean loss is C = 1e4 / n in scikit-learn's terms.
+    fl-sim passes its own (--baseline-l2, default 1/n, scikit-learn's C = 1). */
 #define FL_BASELINE_L2_DEFAULT 1e-4
 
 typedef struct {
