@@ -84,7 +84,7 @@ static const fl_arg_t s_args[] = {
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"dump-split", FL_ARG_STR, STR (dump_split), "DIR", "write the baselines' standardised rows (pooled and per-member train/test) as CSV into DIR, for tools/fl-reference.py", FL_ARG_NO_RANGE},
-    {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (default 1/n: sklearn's C = 1)", 0, 1e6},
+    {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (NaN = 1/n for n training rows: sklearn's default C = 1)", 0, 1e6},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
 };
