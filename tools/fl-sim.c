@@ -3,10 +3,13 @@
     Launches one fl-coordinator and N fl-client processes over TCP loopback,
     each client holding one partition of a bundled data set, shows the
     coordinator's progress line per round, and ends with a summary comparing
-    the federated model with (a) a centralised model trained by the same code
-    on the pooled training rows and (b) the average member trained alone on
-    its own rows.  All three are evaluated on the same pooled test rows (the
-    union of the members' held-out splits).  See docs/SIMULATION.md.
+    the federated model with (a) a centralised model trained to convergence
+    on the pooled training rows and (b) every member trained alone, to
+    convergence, on its own rows (libfl/learn/fl_baseline).  All are scored
+    exactly on the same pooled test rows (the union of the members'
+    held-out splits); the table goes to the screen, OUT/summary.csv and
+    OUT/report.md, and --dump-split writes the rows out for a reference
+    check (tools/fl-reference.py).  See docs/SIMULATION.md.
 */
 #include <czmq.h>
 #include <dirent.h>
