@@ -13,6 +13,7 @@
 #include "fl_args.h"
 #include "fl_atomic.h"
 #include "fl_attack.h"
+#include "fl_baseline.h"
 #include "fl_checkpoint.h"
 #include "fl_client.h"
 #include "fl_dataset.h"

@@ -3,10 +3,13 @@
     Launches one fl-coordinator and N fl-client processes over TCP loopback,
     each client holding one partition of a bundled data set, shows the
     coordinator's progress line per round, and ends with a summary comparing
-    the federated model with (a) a centralised model trained by the same code
-    on the pooled training rows and (b) the average member trained alone on
-    its own rows.  All three are evaluated on the same pooled test rows (the
-    union of the members' held-out splits).  See docs/SIMULATION.md.
+    the federated model with (a) a centralised model trained to convergence
+    on the pooled training rows and (b) every member trained alone, to
+    convergence, on its own rows (libfl/learn/fl_baseline).  All are scored
+    exactly on the same pooled test rows (the union of the members'
+    held-out splits); the table goes to the screen, OUT/summary.csv and
+    OUT/report.md, and --dump-split writes the rows out for a reference
+    check (tools/fl-reference.py).  See docs/SIMULATION.md.
 */
 #include <czmq.h>
 #include <dirent.h>
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "fl_args.h"
+#include "fl_baseline.h"
 #include "fl_options.h"
 #include "fl_dataset.h"
 #include "fl_metrics.h"
@@ -53,6 +57,8 @@ typedef struct {
     size_t byzantine;
     double attack_scale;
     int quiet, no_baselines;
+    char dump_split[1024];          /* --dump-split: the baselines' rows as CSV */
+    double baseline_l2;
     fl_options_round_t r;           /* the coordinator options fl-coordinator takes too (io/fl_options) */
 } settings_t;
 
@@ -80,6 +86,8 @@ static const fl_arg_t s_args[] = {
     {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
+    {"dump-split", FL_ARG_STR, STR (dump_split), "DIR", "write the baselines' standardised rows (pooled and per-member train/test) as CSV into DIR, for tools/fl-reference.py", FL_ARG_NO_RANGE},
+    {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (NaN = 1/n for n training rows: sklearn's default C = 1)", 0, 1e6},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
 };
@@ -184,10 +192,16 @@ s_shard_spec (const settings_t *s, size_t i, fl_shard_spec_t *sp)
     sp->test_fraction = s->test_fraction;
 }
 
-/* Trains a fresh model (same shape and initialisation as the federated one)
-   on train for rounds * local_epochs epochs, standardised by mean/std. */
+/*  Trains a baseline to convergence on train (standardised): a fresh model
+    of the federated run's shape, then logistic regression by full-batch
+    L-BFGS with L2 --baseline-l2, by default 1/n for n training rows, which
+    is scikit-learn's default C = 1 (fl_baseline_fit_logreg; the federated
+    run itself has no penalty, so there is no "same" one to copy), any other model by
+    the federated run's optimizer, batch size and learning rate with early
+    stopping on a 10% validation split (fl_baseline_fit_early_stop, seeded
+    by --seed).  rep receives what the fit did. */
 static fl_model_t *
-s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
+s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes, fl_baseline_report_t *rep)
 {
     fl_model_config_t mc;
     memset (&mc, 0, sizeof mc);
@@ -200,15 +214,26 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes)
     fl_model_t *m = fl_model_new (s->r.model, &mc);
     if (!m)
         return NULL;
-    fl_train_config_t tc;
-    fl_train_config_default (&tc);
-    fl_opt_kind_parse (s->r.client_opt, &tc.optimizer);
-    tc.epochs = (int) (s->r.rounds * s->r.local_epochs);
-    tc.batch_size = s->r.batch_size;
-    tc.lr = (float) s->r.client_lr;
-    tc.seed = s->seed;
-    double loss;
-    if (fl_train_local (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &tc, &loss) != 0)
+    int rc;
+    if (strcmp (s->r.model, "logreg") == 0) {
+        fl_baseline_lbfgs_t lc;
+        fl_baseline_lbfgs_default (&lc);
+        lc.l2 = isnan (s->baseline_l2) ? 1.0 / (double) fl_dataset_rows (train) : s->baseline_l2;
+        rc = fl_baseline_fit_logreg (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &lc, rep);
+    }
+    else {
+        fl_train_config_t tc;
+        fl_train_config_default (&tc);
+        fl_opt_kind_parse (s->r.client_opt, &tc.optimizer);
+        tc.batch_size = s->r.batch_size;
+        tc.lr = (float) s->r.client_lr;
+        fl_baseline_early_stop_t es;
+        fl_baseline_early_stop_default (&es);
+        es.seed = s->seed;
+        rc = fl_baseline_fit_early_stop (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &tc,
+                                         &es, rep);
+    }
+    if (rc != 0)
         fl_model_destroy (&m);
     return m;
 }
@@ -238,19 +263,12 @@ s_evaluate (fl_model_t *m, const fl_dataset_t *test_raw, const float *mean, cons
         fl_dataset_destroy (&t);
         return -1;
     }
-    fl_metrics_counts_t c;
-    fl_metrics_counts_init (&c);
-    int rc = fl_metrics_counts_from_model (m, fl_dataset_x (t), fl_dataset_y (t), fl_dataset_rows (t), &c);
-    fl_metrics_counts_summary (&c, out);
+    /* exact metrics (the scores are here, not at the members) */
+    int rc = fl_baseline_metrics (m, fl_dataset_x (t), fl_dataset_y (t), fl_dataset_rows (t), out, NULL);
     fl_dataset_destroy (&t);
     return rc;
 }
 
-static void
-s_row (const char *name, const fl_metrics_summary_t *m)
-{
-    printf ("  %-34s %8.4f %8.4f %8.4f %8.4f\n", name, m->accuracy, m->auroc, m->auprc, m->log_loss);
-}
 
 /*  Records the feature, label and class names in the model file the
     coordinator wrote (fl_modelfile_attach_names).  The coordinator never
@@ -316,116 +334,362 @@ done:
     return rc;
 }
 
+/* A metric for the screen and report.md: "undefined" when it is NAN. */
+static const char *
+s_fmt (char *buf, size_t cap, double v)
+{
+    if (isnan (v))
+        snprintf (buf, cap, "undefined");
+    else
+        snprintf (buf, cap, "%.4f", v);
+    return buf;
+}
+
+static void
+s_row (const char *name, const fl_metrics_summary_t *m)
+{
+    char a[16], b[16], c[16], d[16];
+    printf ("  %-34s %9s %9s %9s %9s\n", name, s_fmt (a, sizeof a, m->accuracy), s_fmt (b, sizeof b, m->auroc),
+            s_fmt (c, sizeof c, m->auprc), s_fmt (d, sizeof d, m->log_loss));
+}
+
+/* A CSV field: a number, or empty for an undefined one. */
+static void
+s_csv_num (FILE *f, double v)
+{
+    if (isnan (v))
+        fputs (",", f);
+    else
+        fprintf (f, ",%.6f", v);
+}
+
+/* A CSV cell quoted when it holds a comma, a quote or a line break (RFC 4180). */
+static void
+s_csv_cell (FILE *f, const char *v)
+{
+    if (!strpbrk (v, ",\"\r\n")) {
+        fputs (v, f);
+        return;
+    }
+    fputc ('"', f);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            fputc ('"', f);
+        fputc (*p, f);
+    }
+    fputc ('"', f);
+}
+
+/*  Writes ds (already standardised) as DIR/NAME: a header of the feature
+    names and the label name, then one row per example, features as %.9g
+    (float32 round-trips) and the label as its class index. */
+static int
+s_dump_csv (const char *dir, const char *name, const fl_dataset_t *ds)
+{
+    char path[1400];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen (path, "w");
+    if (!f) {
+        fprintf (stderr, "fl-sim: cannot write %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    size_t n = fl_dataset_rows (ds), d = fl_dataset_features (ds);
+    for (size_t j = 0; j < d; j++) {
+        s_csv_cell (f, fl_dataset_feature_name (ds, j));
+        fputc (',', f);
+    }
+    s_csv_cell (f, fl_dataset_label_name (ds));
+    fputc ('\n', f);
+    const float *x = fl_dataset_x (ds);
+    const int32_t *y = fl_dataset_y (ds);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++)
+            fprintf (f, "%.9g,", (double) x[i * d + j]);
+        fprintf (f, "%d\n", (int) y[i]);
+    }
+    if (fclose (f) != 0) {
+        fprintf (stderr, "fl-sim: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* A standardised copy of raw with mean/std (NULL on failure). */
+static fl_dataset_t *
+s_standardised_copy (const fl_dataset_t *raw, const float *mean, const float *std)
+{
+    fl_dataset_t *t = fl_dataset_copy (raw);
+    if (t && fl_dataset_standardise (t, mean, std) != 0)
+        fl_dataset_destroy (&t);
+    return t;
+}
+
+typedef struct {
+    char name[48];
+    size_t rows;
+    int ok;                          /* trained and evaluated */
+    fl_metrics_summary_t m;
+    fl_baseline_report_t rep;
+} s_result_t;
+
+static void
+s_fit_text (char *buf, size_t cap, const s_result_t *r, const char *model)
+{
+    if (!r->ok)
+        snprintf (buf, cap, "could not be trained (see the log above)");
+    else if (strcmp (model, "logreg") == 0)
+        snprintf (buf, cap, "L-BFGS, %d iterations, stopped on %s", r->rep.iterations, r->rep.stop);
+    else
+        snprintf (buf, cap, "early stopping: best epoch %d of %d (%s)", r->rep.best_epoch, r->rep.iterations,
+                  r->rep.stop);
+}
+
+/*  The comparison: federated, centralised and every member alone, all
+    scored exactly on the pooled held-out rows; printed, written to
+    OUT/summary.csv and appended to OUT/report.md; with --dump-split the
+    rows the baselines saw are written out too. */
 static int
 s_baselines (const settings_t *s, const char *model_path)
 {
     size_t n = s->clients;
     fl_dataset_t **train = (fl_dataset_t **) calloc (n, sizeof *train);
+    fl_dataset_t **test = (fl_dataset_t **) calloc (n, sizeof *test);
+    s_result_t *res = (s_result_t *) calloc (n + 2, sizeof *res);   /* [0] federated, [1] centralised, members */
     fl_dataset_t *pool_train = NULL, *pool_test = NULL;
+    fl_model_t *fm = NULL;
+    float *fmean = NULL, *fstd = NULL, *mean = NULL;
     int rc = -1;
-    size_t classes = 2;
+    if (!train || !test || !res)
+        goto done;
     for (size_t i = 0; i < n; i++) {
         fl_shard_spec_t sp;
-        fl_dataset_t *test = NULL;
         s_shard_spec (s, i, &sp);
-        if (fl_shard_load (&sp, &train[i], &test) != 0)
+        if (fl_shard_load (&sp, &train[i], &test[i]) != 0)
             goto done;
-        if (fl_dataset_classes (train[i]) > classes)
-            classes = fl_dataset_classes (train[i]);
-        fl_dataset_t *a = pool_train ? fl_dataset_concat (pool_train, train[i]) : NULL;
-        fl_dataset_t *b = pool_test ? fl_dataset_concat (pool_test, test) : NULL;
-        if (!pool_train) {
-            pool_train = train[i];
-            train[i] = NULL;
-            fl_shard_load (&sp, &train[i], &b);     /* keep our own copy */
-            fl_dataset_destroy (&b);
-            pool_test = test;
-        }
-        else {
-            fl_dataset_destroy (&pool_train);
-            fl_dataset_destroy (&pool_test);
-            fl_dataset_destroy (&test);
-            pool_train = a;
-            pool_test = b;
-        }
+        fl_dataset_t *a = pool_train ? fl_dataset_concat (pool_train, train[i]) : fl_dataset_copy (train[i]);
+        fl_dataset_t *b = pool_test ? fl_dataset_concat (pool_test, test[i]) : fl_dataset_copy (test[i]);
+        fl_dataset_destroy (&pool_train);
+        fl_dataset_destroy (&pool_test);
+        pool_train = a;
+        pool_test = b;
         if (!pool_train || !pool_test)
             goto done;
     }
-    size_t d = fl_dataset_features (pool_train);
-    float *mean = (float *) calloc (2 * d, sizeof (float)), *std = mean + d;
-    fl_metrics_summary_t fed, central, local, sum;
-    memset (&sum, 0, sizeof sum);
-
-    fl_model_t *fm = NULL;
-    float *fmean = NULL, *fstd = NULL;
     if (fl_modelfile_load (model_path, &fm, &fmean, &fstd) != 0 || !fmean
-        || s_evaluate (fm, pool_test, fmean, fstd, &fed) != 0) {
+        || s_evaluate (fm, pool_test, fmean, fstd, &res[0].m) != 0) {
         fprintf (stderr, "fl-sim: cannot evaluate the federated model %s\n", model_path);
-        fl_model_destroy (&fm);
-        free (fmean);
-        free (fstd);
-        free (mean);
         goto done;
     }
-    fl_model_destroy (&fm);
-    free (fmean);
-    free (fstd);
+    size_t classes = fl_model_num_classes (fm);
+    snprintf (res[0].name, sizeof res[0].name, "federated (this run)");
+    res[0].ok = 1;
+    res[0].rows = fl_dataset_rows (pool_train);
+    size_t d = fl_dataset_features (pool_train);
+    mean = (float *) calloc (2 * d, sizeof (float));
+    if (!mean)
+        goto done;
+    float *std = mean + d;
+    if (s->dump_split[0] && mkdir (s->dump_split, 0755) != 0 && errno != EEXIST) {
+        fprintf (stderr, "fl-sim: cannot create %s: %s\n", s->dump_split, strerror (errno));
+        goto done;
+    }
 
     /* Centralised: pooled training rows, pooled statistics (the same the
        federation computes in round 0). */
-    s_standardise_own (pool_train, mean, std);
-    fl_model_t *cm = s_train_alone (s, pool_train, classes);
-    if (!cm || s_evaluate (cm, pool_test, mean, std, &central) != 0) {
-        fl_model_destroy (&cm);
-        free (mean);
+    snprintf (res[1].name, sizeof res[1].name, "centralised (pooled data)");
+    res[1].rows = fl_dataset_rows (pool_train);
+    if (s_standardise_own (pool_train, mean, std) != 0)
+        goto done;
+    fl_model_t *cm = s_train_alone (s, pool_train, classes, &res[1].rep);
+    res[1].ok = cm && s_evaluate (cm, pool_test, mean, std, &res[1].m) == 0;
+    fl_model_destroy (&cm);
+    if (!res[1].ok) {
+        fprintf (stderr, "fl-sim: cannot train the centralised baseline\n");
         goto done;
     }
-    fl_model_destroy (&cm);
+    if (s->dump_split[0]) {
+        fl_dataset_t *t = s_standardised_copy (pool_test, mean, std);
+        int bad = !t || s_dump_csv (s->dump_split, "pooled_train.csv", pool_train) != 0
+                  || s_dump_csv (s->dump_split, "pooled_test.csv", t) != 0;
+        fl_dataset_destroy (&t);
+        if (bad)
+            goto done;
+        /* what the reference needs to fit the same objective, and libfl's answer */
+        char path[1400];
+        snprintf (path, sizeof path, "%s/split.json", s->dump_split);
+        FILE *j = fopen (path, "w");
+        if (!j) {
+            fprintf (stderr, "fl-sim: cannot write %s: %s\n", path, strerror (errno));
+            goto done;
+        }
+        double l2 = isnan (s->baseline_l2) ? 1.0 / (double) fl_dataset_rows (pool_train) : s->baseline_l2;
+        char dsname[2 * sizeof s->dataset], *o = dsname;    /* a JSON string: quote and backslash escaped, controls dropped */
+        for (const char *c = s->dataset; *c; c++)
+            if ((unsigned char) *c >= 0x20) {
+                if (*c == '"' || *c == '\\')
+                    *o++ = '\\';
+                *o++ = *c;
+            }
+        *o = 0;
+        fprintf (j, "{\"dataset\": \"%s\", \"seed\": %" PRIu64 ", \"classes\": %zu, \"model\": \"%s\",\n"
+                    " \"standardised\": \"pooled_*: with the pooled training rows' mean and std; member-NN_*: with "
+                    "that member's training rows' mean and std\",\n"
+                    " \"l2\": %.17g, \"sklearn_C\": %.17g, \"train_rows\": %zu, \"test_rows\": %zu,\n"
+                    " \"libfl_centralised\": {\"accuracy\": %.9f, \"auroc\": %.9f, \"auprc\": %.9f, \"log_loss\": %.9f}}\n",
+                 dsname, s->seed, classes, s->r.model, l2, 1.0 / (l2 * (double) fl_dataset_rows (pool_train)),
+                 fl_dataset_rows (pool_train), fl_dataset_rows (pool_test), res[1].m.accuracy, res[1].m.auroc,
+                 res[1].m.auprc, res[1].m.log_loss);
+        if (fclose (j) != 0)
+            goto done;
+    }
 
     /* Each member alone: its own rows and its own statistics. */
-    size_t counted = 0;
+    int width = n >= 1000 ? 4 : n >= 100 ? 3 : 2;
     for (size_t i = 0; i < n; i++) {
+        s_result_t *r = &res[2 + i];
+        snprintf (r->name, sizeof r->name, "member-%0*zu alone", width, i + 1);
+        r->rows = fl_dataset_rows (train[i]);
+        r->m.accuracy = r->m.auroc = r->m.auprc = r->m.log_loss = NAN;
         if (s_standardise_own (train[i], mean, std) != 0)
             continue;
-        fl_model_t *lm = s_train_alone (s, train[i], classes);
-        fl_metrics_summary_t r;
-        if (lm && s_evaluate (lm, pool_test, mean, std, &r) == 0) {
-            sum.accuracy += r.accuracy;
-            sum.auroc += isnan (r.auroc) ? 0.5 : r.auroc;
-            sum.auprc += isnan (r.auprc) ? 0 : r.auprc;
-            sum.log_loss += r.log_loss;
-            counted++;
-        }
+        fl_model_t *lm = s_train_alone (s, train[i], classes, &r->rep);
+        r->ok = lm && s_evaluate (lm, pool_test, mean, std, &r->m) == 0;
         fl_model_destroy (&lm);
+        if (s->dump_split[0]) {
+            char name[64];
+            fl_dataset_t *t = s_standardised_copy (test[i], mean, std);
+            snprintf (name, sizeof name, "member-%0*zu_train.csv", width, i + 1);
+            int bad = !t || s_dump_csv (s->dump_split, name, train[i]) != 0;
+            snprintf (name, sizeof name, "member-%0*zu_test.csv", width, i + 1);
+            bad = bad || s_dump_csv (s->dump_split, name, t) != 0;
+            fl_dataset_destroy (&t);
+            if (bad)
+                goto done;
+        }
     }
-    free (mean);
-    local = sum;
-    if (counted) {
-        local.accuracy /= (double) counted;
-        local.auroc /= (double) counted;
-        local.auprc /= (double) counted;
-        local.log_loss /= (double) counted;
+
+    /* The member-alone mean, over the members whose metric is defined. */
+    fl_metrics_summary_t mean_alone;
+    double sum[4] = {0, 0, 0, 0};
+    size_t cnt[4] = {0, 0, 0, 0}, beats = 0, comparable = 0, beats_prc = 0, comparable_prc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const fl_metrics_summary_t *m = &res[2 + i].m;
+        double v[4] = {m->accuracy, m->auroc, m->auprc, m->log_loss};
+        for (int q = 0; q < 4; q++)
+            if (!isnan (v[q])) {
+                sum[q] += v[q];
+                cnt[q]++;
+            }
+        if (!isnan (m->auroc) && !isnan (res[0].m.auroc)) {
+            comparable++;
+            beats += res[0].m.auroc > m->auroc;
+        }
+        if (!isnan (m->auprc) && !isnan (res[0].m.auprc)) {
+            comparable_prc++;
+            beats_prc += res[0].m.auprc > m->auprc;
+        }
     }
+    mean_alone.accuracy = cnt[0] ? sum[0] / (double) cnt[0] : NAN;
+    mean_alone.auroc = cnt[1] ? sum[1] / (double) cnt[1] : NAN;
+    mean_alone.auprc = cnt[2] ? sum[2] / (double) cnt[2] : NAN;
+    mean_alone.log_loss = cnt[3] ? sum[3] / (double) cnt[3] : NAN;
+
     printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
             fl_dataset_rows (pool_test));
+    printf ("  (exact metrics from every model's scores%s)\n",
+            classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest over the classes present" : "");
     if (s->r.plaintext)
         printf ("  (plaintext run: updates were NOT masked)\n");
     if (s->byzantine)
         printf ("  (%zu of the %zu members were attackers (%s); the baselines use honest training only)\n",
                 s->byzantine, s->clients, s->attack);
-    printf ("  %-34s %8s %8s %8s %8s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
-    s_row ("federated (this run)", &fed);
-    s_row ("centralised (pooled data)", &central);
-    char name[64];
-    snprintf (name, sizeof name, "member alone (mean of %zu)", counted);
-    s_row (name, &local);
+    printf ("  %-34s %9s %9s %9s %9s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
+    for (size_t i = 0; i < n + 2; i++)
+        s_row (res[i].name, &res[i].m);
+    char mname[64];
+    snprintf (mname, sizeof mname, "member alone (mean of %zu)", cnt[1]);
+    s_row (mname, &mean_alone);
     printf ("  Federated minus member-alone: accuracy %+.4f, AUROC %+.4f, AUPRC %+.4f\n",
-            fed.accuracy - local.accuracy, fed.auroc - local.auroc, fed.auprc - local.auprc);
+            res[0].m.accuracy - mean_alone.accuracy, res[0].m.auroc - mean_alone.auroc,
+            res[0].m.auprc - mean_alone.auprc);
+    char fit[160];
+    s_fit_text (fit, sizeof fit, &res[1], s->r.model);
+    printf ("  Baselines trained to convergence: centralised %s%s\n", fit,
+            strcmp (s->r.model, "logreg") == 0 ? "" : " (validation split 10%, patience 20)");
+    if (strcmp (s->r.model, "logreg") == 0 && isnan (s->baseline_l2))
+        printf ("  (L2 1/n on the mean loss, weights only, n the model's training rows: scikit-learn's C = 1)\n");
+    else if (strcmp (s->r.model, "logreg") == 0)
+        printf ("  (L2 %g on the mean loss, weights only: scikit-learn C = 1/(%g n))\n", s->baseline_l2,
+                s->baseline_l2);
+    printf ("  Federated beats %zu of %zu members alone on AUROC and %zu of %zu on AUPRC", beats, comparable, beats_prc,
+            comparable_prc);
+    if (!isnan (res[1].m.auroc) && res[1].m.auroc > 0)
+        printf ("; federated / centralised AUROC %.3f", res[0].m.auroc / res[1].m.auroc);
+    if (!isnan (res[1].m.auprc) && res[1].m.auprc > 0)
+        printf (", AUPRC %.3f", res[0].m.auprc / res[1].m.auprc);
+    printf ("\n");
+
+    /* OUT/summary.csv: one row per model; an undefined metric is an empty cell. */
+    char path[1400];
+    snprintf (path, sizeof path, "%s/summary.csv", s->out);
+    FILE *f = fopen (path, "w");
+    if (!f) {
+        fprintf (stderr, "fl-sim: cannot write %s: %s\n", path, strerror (errno));
+        goto done;
+    }
+    fprintf (f, "model,train_rows,test_rows,accuracy,auroc,auprc,log_loss,fit,iterations,best_epoch,stop\n");
+    for (size_t i = 0; i < n + 2; i++) {
+        const s_result_t *r = &res[i];
+        fprintf (f, "%s,%zu,%zu", i == 0 ? "federated" : i == 1 ? "centralised" : r->name, r->rows,
+                 fl_dataset_rows (pool_test));
+        s_csv_num (f, r->m.accuracy);
+        s_csv_num (f, r->m.auroc);
+        s_csv_num (f, r->m.auprc);
+        s_csv_num (f, r->m.log_loss);
+        if (i == 0)
+            fprintf (f, ",federated,,,\n");
+        else if (!r->ok)
+            fprintf (f, ",failed,,,\n");
+        else
+            fprintf (f, ",%s,%d,%d,%s\n", strcmp (s->r.model, "logreg") == 0 ? "lbfgs" : "early_stopping",
+                     r->rep.iterations, r->rep.best_epoch, r->rep.stop);
+    }
+    if (fclose (f) != 0)
+        goto done;
+
+    /* report.md: the same table, appended after the coordinator's report. */
+    snprintf (path, sizeof path, "%s/report.md", s->out);
+    f = fopen (path, "a");
+    if (f) {
+        fprintf (f, "\n## Baselines (fl-sim)\n\nAll models scored exactly on the pooled held-out rows of the %zu "
+                    "members (%zu examples)%s. Centralised and member-alone models are trained to convergence: %s.\n\n",
+                 n, fl_dataset_rows (pool_test), classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest" : "",
+                 strcmp (s->r.model, "logreg") == 0 ? "full-batch L-BFGS, L2 on the weights" : "early stopping on a "
+                 "10% validation split");
+        fprintf (f, "| model | training rows | accuracy | AUROC | AUPRC | log loss |\n|---|---|---|---|---|---|\n");
+        for (size_t i = 0; i < n + 2; i++) {
+            char a[16], b[16], c[16], e[16];
+            fprintf (f, "| %s | %zu | %s | %s | %s | %s |\n", res[i].name, res[i].rows,
+                     s_fmt (a, sizeof a, res[i].m.accuracy), s_fmt (b, sizeof b, res[i].m.auroc),
+                     s_fmt (c, sizeof c, res[i].m.auprc), s_fmt (e, sizeof e, res[i].m.log_loss));
+        }
+        fprintf (f, "\nFederated beats %zu of %zu members alone on AUROC and %zu of %zu on AUPRC.\n", beats,
+                 comparable, beats_prc, comparable_prc);
+        fclose (f);
+    }
     rc = 0;
 done:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; train && test && i < n; i++) {
         fl_dataset_destroy (&train[i]);
+        fl_dataset_destroy (&test[i]);
+    }
     free (train);
+    free (test);
+    free (res);
+    free (mean);
+    fl_model_destroy (&fm);
+    free (fmean);
+    free (fstd);
     fl_dataset_destroy (&pool_train);
     fl_dataset_destroy (&pool_test);
     return rc;
@@ -583,6 +847,7 @@ main (int argc, char **argv)
     s.seed = 42;
     s.train_deadline = 30;
     s.attack_scale = NAN;
+    s.baseline_l2 = NAN;             /* 1 / training rows (scikit-learn's default C = 1) */
     /* its own options, then the coordinator options it passes on (io/fl_options) */
     fl_arg_t all[sizeof s_args / sizeof s_args[0] + 64];
     size_t n_all = fl_args_append (all, sizeof all / sizeof all[0], 0, s_args, sizeof s_args / sizeof s_args[0], 0);
