@@ -410,10 +410,10 @@ fl_model_make (fl_model_plugin_t *plugin, const char *name, const fl_model_confi
         return fl_model_plugin_make (plugin, cfg, why, cap);
     if (why && cap)
         why[0] = '\0';
-    fl_model_t *model = fl_model_new (name, cfg);
-    if (!model)
-        s_why (why, cap, "model %s: unknown, or refuses this configuration (see the log above)",
-               name ? name : "(none)");
+    fl_model_t *model = fl_model_new (name, cfg);    /* which logs why it refuses */
+    if (!model && why && cap)
+        snprintf (why, cap, "model %s: unknown, or refuses this configuration (see the log above)",
+                  name ? name : "(none)");
     return model;
 }
 

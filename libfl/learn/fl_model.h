@@ -220,8 +220,8 @@ void fl_model_plugin_close (fl_model_plugin_t **self_p);
 /*  The model source the sessions use: the model of plugin for cfg
     (fl_model_plugin_make) when plugin is not NULL, else the built-in model
     called name (fl_model_new; plugin NULL means the built-in registry).
-    Pure: no file access.  NULL with a one-line reason in why (cap bytes, may
-    be NULL) and a log line on failure.  Caller owns the result. */
+    Pure: no file access.  NULL with a log line and a one-line reason in why
+    (cap bytes, may be NULL) on failure.  Caller owns the result. */
 fl_model_t *fl_model_make (fl_model_plugin_t *plugin, const char *name, const fl_model_config_t *cfg,
                            char *why, size_t cap);
 
