@@ -166,6 +166,7 @@ main (int argc, char **argv)
     fl_client_t *client = NULL;           /* owned by adversary when there is one */
     fl_adversary_t *adversary = NULL;
     fl_transport_t *tr = NULL;
+    fl_model_plugin_t *plugin = NULL;     /* opened here; the client session only makes models from it */
     int exit_code = 0;
     if ((s.roster[0] && !(roster = fl_roster_load (s.roster)))
         || (s.identity[0] && !(identity = fl_identity_load_secret (s.identity)))
@@ -204,6 +205,14 @@ main (int argc, char **argv)
         exit_code = 2;
         goto done;
     }
+    if (s.model_plugin[0]) {
+        char why[512];
+        if (!(plugin = fl_model_plugin_open (s.model_plugin, why, sizeof why))) {
+            fprintf (stderr, "fl-client: %s\n", why);
+            exit_code = 2;
+            goto done;
+        }
+    }
     if (fl_shard_load (&s.shard, &train, &test) != 0) {
         fprintf (stderr, "fl-client %s: cannot load local data\n", s.member);
         exit_code = 1;
@@ -224,7 +233,7 @@ main (int argc, char **argv)
     fl_client_config_t ccfg = {.member = s.member, .model = s.model[0] ? s.model : NULL,
                                .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
                                .identity_secret = identity, .allow_plaintext = s.plaintext,
-                               .model_plugin = s.model_plugin[0] ? s.model_plugin : NULL,
+                               .model_plugin = plugin,
                                .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
     if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
         fl_adversary_config_t acfg;
@@ -356,6 +365,7 @@ done:
         client = NULL;
     }
     fl_client_destroy (&client);
+    fl_model_plugin_close (&plugin);      /* after the client, which borrows it */
     fl_dataset_destroy (&train);
     fl_dataset_destroy (&test);
     zcert_destroy (&cert);

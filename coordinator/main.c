@@ -169,7 +169,6 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     snprintf (c->model, sizeof c->model, "%s", s->r.model);
     snprintf (c->hidden, sizeof c->hidden, "%s", s->r.hidden);
     c->model_seed = s->model_seed;
-    snprintf (c->model_plugin, sizeof c->model_plugin, "%s", s->r.model_plugin);
     c->qat = s->r.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF;
     if (fl_server_opt_kind_parse (s->r.server_opt, &c->server_opt.kind) != 0) {
         fprintf (stderr, "fl-coordinator: --server-opt: '%s' is not fedavg, fedavgm or fedadam\n", s->r.server_opt);
@@ -637,6 +636,7 @@ main (int argc, char **argv)
     fl_roster_t *roster = NULL;
     zcert_t *cert = NULL;
     fl_round_t *round = NULL;
+    fl_model_plugin_t *plugin = NULL;  /* opened here (--model-plugin); the round only makes models from it */
     fl_transport_t *tr = NULL;
     fl_server_t *server = NULL;
     fl_report_t *report = NULL;
@@ -702,10 +702,9 @@ main (int argc, char **argv)
         fl_model_t *probe = NULL;
         if (s.r.hidden[0] && fl_model_parse_hidden (s.r.hidden, &mc) != 0)
             fprintf (stderr, "fl-coordinator: --hidden: '%s' is not a list of layer sizes such as 64,32\n", s.r.hidden);
-        else if (s.r.model_plugin[0])
-            probe = fl_model_load_plugin (s.r.model_plugin, &mc, NULL, 0);
-        else
-            probe = fl_model_new (s.r.model, &mc);
+        else if (!s.r.model_plugin[0] || (plugin = fl_model_plugin_open (s.r.model_plugin, NULL, 0)))
+            probe = fl_model_make (plugin, s.r.model, &mc, NULL, 0);
+        rcfg.model_plugin = plugin;     /* the round only makes models from it */
         if (!probe) {
             fprintf (stderr, "fl-coordinator: the model (--model %s%s%s%s%s) cannot be built (see the log)\n", s.r.model,
                      s.r.hidden[0] ? " --hidden " : "", s.r.hidden, s.r.model_plugin[0] ? " --model-plugin " : "",
@@ -942,6 +941,7 @@ done:
     fl_report_destroy (&report);
     fl_transport_destroy (&tr);
     fl_round_destroy (&round);
+    fl_model_plugin_close (&plugin);    /* after the round, which borrows it */
     zcert_destroy (&cert);
     fl_roster_destroy (&roster);
     return exit_code;

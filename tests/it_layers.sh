@@ -6,7 +6,9 @@
 # compiler cannot see:
 #   1. an include names a header of the same floor or a lower one;
 #   2. no cycle between modules (an include graph that tsort can order);
-#   3. session/ and secagg/ touch no socket, clock, file or sleep;
+#   3. session/ and secagg/ touch no socket, clock, file or sleep, and no
+#      environment: a model plugin arrives opened (fl_model_plugin_open,
+#      dlopen and getenv are the driver's), the sessions only make models;
 #   4. the coordinator's session and the member's session never include
 #      each other;
 #   5. no library string names a command-line flag (only the io floor's
@@ -57,10 +59,10 @@ fi
 rm -f "$edges.err"
 
 # 3. the sans-I/O floors.
-io_calls='\b(zsock_[a-z_]+|zmq_[a-z_]+|zpoller_[a-z_]+|zloop_[a-z_]+|zclock_[a-z_]+|zfile_[a-z_]+|zdir_[a-z_]+|fopen|fdopen|open|creat|unlink|rename|mkdir|opendir|sleep|usleep|nanosleep|time|clock_gettime|gettimeofday|fl_atomic_[a-z_]+|fl_transport_[a-z_]+|fl_modelfile_[a-z_]+)[[:space:]]*\('
+io_calls='\b(zsock_[a-z_]+|zmq_[a-z_]+|zpoller_[a-z_]+|zloop_[a-z_]+|zclock_[a-z_]+|zfile_[a-z_]+|zdir_[a-z_]+|fopen|fdopen|open|creat|unlink|rename|mkdir|opendir|sleep|usleep|nanosleep|time|clock_gettime|gettimeofday|fl_atomic_[a-z_]+|fl_transport_[a-z_]+|fl_modelfile_[a-z_]+|fl_model_load_plugin|fl_model_plugin_open|dlopen|getenv)[[:space:]]*\('
 for f in session secagg; do
     if hits=$(grep -nE "$io_calls" "$f"/*.[ch] | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)'); then
-        while IFS= read -r h; do complain "$h: I/O, clock or sleep in the sans-I/O $f floor"; done <<<"$hits"
+        while IFS= read -r h; do complain "$h: I/O, clock, sleep, environment or plugin loading in the sans-I/O $f floor"; done <<<"$hits"
     fi
 done
 

@@ -279,6 +279,97 @@ test_train_wdbc (void)
     fl_dataset_destroy (&test);
 }
 
+/*  The open / make split the sessions rely on (issue 16): a driver opens a
+    plugin once, the sessions make models from it.  Two models from one
+    opened plugin are independent and fingerprint alike; the driver may
+    close the plugin while they live (each model holds a reference: the
+    shared object stays loaded until the last model goes; ASan checks it);
+    a failed open leaves nothing to make from; fl_model_make with no plugin
+    is the built-in registry. */
+static void
+test_open_make (void)
+{
+    char why[512];
+    fl_model_plugin_t *pl = fl_model_plugin_open (s_fm, why, sizeof why);
+    FL_CHECK (pl != NULL);
+    if (!pl) {
+        fprintf (stderr, "  %s\n", why);
+        return;
+    }
+    FL_CHECK (strcmp (fl_model_plugin_name (pl), "fm") == 0);
+    FL_CHECK (strcmp (fl_model_plugin_path (pl), s_fm) == 0);
+    fl_model_config_t c4 = s_cfg (30, 2, "4", 1), c8 = s_cfg (30, 2, "8", 2);
+    fl_model_t *a = fl_model_plugin_make (pl, &c4, why, sizeof why);
+    fl_model_t *b = fl_model_make (pl, "ignored with a plugin", &c8, why, sizeof why);
+    FL_CHECK (a != NULL && b != NULL);
+    /* the same shape as fl_model_load_plugin's: equal fingerprints */
+    fl_model_t *loaded = fl_model_load_plugin (s_fm, &c4, why, sizeof why);
+    FL_CHECK (loaded != NULL);
+    /* a config the plugin refuses: refused by make, the plugin still usable */
+    fl_model_config_t q = c4;
+    q.qat = FL_MODEL_QAT_PER_CHANNEL;
+    FL_CHECK (fl_model_plugin_make (pl, &q, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "invalid table or configuration") != NULL);
+    if (a && loaded) {
+        uint8_t fa[FL_MODEL_FINGERPRINTBYTES], fl[FL_MODEL_FINGERPRINTBYTES];
+        fl_model_fingerprint (a, fa);
+        fl_model_fingerprint (loaded, fl);
+        FL_CHECK (memcmp (fa, fl, sizeof fa) == 0);
+    }
+    /* gone first, so after the close below only a and b keep the object loaded */
+    fl_model_destroy (&loaded);
+    fl_model_plugin_close (&pl);
+    FL_CHECK (pl == NULL);
+    fl_model_plugin_close (&pl);                /* safe twice */
+    if (a && b) {
+        FL_CHECK (strcmp (fl_model_name (a), "fm") == 0 && strcmp (fl_model_name (b), "fm") == 0);
+        FL_CHECK (fl_model_num_params (a) == 1 + 30 + 30 * 4);
+        FL_CHECK (fl_model_num_params (b) == 1 + 30 + 30 * 8);
+        /* after the driver's close both models still run the plugin's code */
+        float x[2 * 30], pa[2], pb[2];
+        for (size_t i = 0; i < 2 * 30; i++)
+            x[i] = (float) i / 60.0f - 0.5f;
+        FL_CHECK (fl_model_predict (a, x, 2, pa) == 0 && fl_model_predict (b, x, 2, pb) == 0);
+        FL_CHECK (pa[0] > 0.0f && pa[0] < 1.0f && pb[1] > 0.0f && pb[1] < 1.0f);
+        int32_t y[2] = { 0, 1 };
+        double loss = -1;
+        FL_CHECK (fl_model_loss_grad (b, x, y, 2, NULL, &loss) == 0 && loss > 0 && isfinite (loss));
+        fl_model_destroy (&a);
+        float *p = fl_model_params (b);         /* the last model keeps the object loaded */
+        FL_CHECK (p != NULL && isfinite (p[40]));
+        FL_CHECK (fl_model_predict (b, x, 2, pb) == 0 && pb[0] > 0.0f && pb[0] < 1.0f);
+    }
+    fl_model_destroy (&a);
+    fl_model_destroy (&b);
+
+    /* a failed open gives nothing: make from it is refused, not a crash */
+    fl_model_plugin_t *none = fl_model_plugin_open ("/nonexistent/dir/plugin.so", why, sizeof why);
+    FL_CHECK (none == NULL);
+    FL_CHECK (strstr (why, "cannot load") != NULL);
+    FL_CHECK (fl_model_plugin_make (none, &c4, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "not opened") != NULL);
+    FL_CHECK (fl_model_plugin_open (s_bad, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "ABI version") != NULL);
+    FL_CHECK (fl_model_plugin_open ("no_such_plugin", why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "no no_such_plugin.so in the plugin directories") != NULL);
+    FL_CHECK (fl_model_plugin_open (NULL, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "no path given") != NULL);
+    /* a bare name resolves to the plugin directory's file */
+    fl_model_plugin_t *bare = fl_model_plugin_open ("fm_plugin", why, sizeof why);
+    FL_CHECK (bare != NULL);
+    if (bare)
+        FL_CHECK (strstr (fl_model_plugin_path (bare), "/fm_plugin.so") != NULL);
+    fl_model_plugin_close (&bare);
+
+    /* no plugin: the built-in registry, as fl_model_new */
+    fl_model_config_t lc = s_cfg (30, 2, "", 1);
+    fl_model_t *lr = fl_model_make (NULL, "logreg", &lc, why, sizeof why);
+    FL_CHECK (lr != NULL && strcmp (fl_model_name (lr), "logreg") == 0 && fl_model_num_params (lr) == 31);
+    fl_model_destroy (&lr);
+    FL_CHECK (fl_model_make (NULL, "no-such-model", &lc, why, sizeof why) == NULL);
+    FL_CHECK (strstr (why, "no-such-model") != NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -291,5 +382,6 @@ main (int argc, char **argv)
     FL_RUN (test_bare_name);
     FL_RUN (test_gradcheck);
     FL_RUN (test_train_wdbc);
+    FL_RUN (test_open_make);
     FL_TEST_DONE ();
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,17 @@ struct fl_model_t {
     size_t cap;             /* rows the loss buffers hold */
     float *logits;          /* (cap, n_out) */
     float *dlogits;         /* (cap, n_out) */
-    void *dl;               /* dlopen handle of a plugin (closed after the state), or NULL */
+    fl_model_plugin_t *plugin;  /* the plugin it was made from (a reference, dropped after
+                                   the state is destroyed), or NULL */
+};
+
+/*  An opened plugin (fl_model.h): the dlopen handle and the checked table,
+    shared by the opener and every model made from it. */
+struct fl_model_plugin_t {
+    void *dl;                       /* dlopen handle, closed with the last reference */
+    const fl_model_ops_t *ops;      /* the plugin's table, checked by fl_model_plugin_open */
+    atomic_size_t refs;             /* the opener's (until close) + one per model */
+    char path[4096];                /* the file loaded (a bare name resolved) */
 };
 
 static const fl_model_ops_t *s_registry[] = { &fl_logreg_ops, &fl_mlp_ops };
@@ -154,6 +165,28 @@ s_views_ok (const fl_model_t *self)
     return 1;
 }
 
+/*  The table's own checks (no model built): version, name, required
+    functions.  Logs the first failure. */
+static int
+s_ops_ok (const fl_model_ops_t *ops)
+{
+    if (ops->abi_version != FL_MODEL_ABI_VERSION) {
+        zsys_error ("fl_model_new_from_ops: ops table has ABI version %d, this build speaks %d",
+                    ops->abi_version, FL_MODEL_ABI_VERSION);
+        return 0;
+    }
+    if (!ops->name || !*ops->name || strnlen (ops->name, FL_MODEL_NAME_MAX) >= FL_MODEL_NAME_MAX) {
+        zsys_error ("fl_model_new_from_ops: ops table has a missing or too long name");
+        return 0;
+    }
+    if (!ops->create || !ops->destroy || !ops->num_params || !ops->params || !ops->grads
+        || !ops->num_views || !ops->view || !ops->forward || !ops->backward) {
+        zsys_error ("fl_model_new_from_ops (%s): a required function is missing", ops->name);
+        return 0;
+    }
+    return 1;
+}
+
 fl_model_t *
 fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg)
 {
@@ -161,21 +194,7 @@ fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg)
         zsys_error ("fl_model_new_from_ops: no ops table");
         return NULL;
     }
-    if (ops->abi_version != FL_MODEL_ABI_VERSION) {
-        zsys_error ("fl_model_new_from_ops: ops table has ABI version %d, this build speaks %d",
-                    ops->abi_version, FL_MODEL_ABI_VERSION);
-        return NULL;
-    }
-    if (!ops->name || !*ops->name || strnlen (ops->name, FL_MODEL_NAME_MAX) >= FL_MODEL_NAME_MAX) {
-        zsys_error ("fl_model_new_from_ops: ops table has a missing or too long name");
-        return NULL;
-    }
-    if (!ops->create || !ops->destroy || !ops->num_params || !ops->params || !ops->grads
-        || !ops->num_views || !ops->view || !ops->forward || !ops->backward) {
-        zsys_error ("fl_model_new_from_ops (%s): a required function is missing", ops->name);
-        return NULL;
-    }
-    if (!s_config_ok (ops->name, cfg))
+    if (!s_ops_ok (ops) || !s_config_ok (ops->name, cfg))
         return NULL;
     fl_model_t *self = (fl_model_t *) calloc (1, sizeof *self);
     if (!self)
@@ -234,8 +253,18 @@ s_why (char *why, size_t cap, const char *fmt, ...)
         snprintf (why, cap, "%s", buf);
 }
 
-fl_model_t *
-fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why, size_t cap)
+/*  Drops one reference; the last one unloads the shared object. */
+static void
+s_plugin_unref (fl_model_plugin_t *self)
+{
+    if (atomic_fetch_sub (&self->refs, 1) == 1) {
+        dlclose (self->dl);
+        free (self);
+    }
+}
+
+fl_model_plugin_t *
+fl_model_plugin_open (const char *path, char *why, size_t cap)
 {
     if (why && cap)
         why[0] = '\0';
@@ -267,55 +296,136 @@ fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why,
         }
         path = found;
     }
+    fl_model_plugin_t *self = (fl_model_plugin_t *) calloc (1, sizeof *self);
+    if (!self) {
+        s_why (why, cap, "model plugin %s: out of memory", path);
+        return NULL;
+    }
+    if (strlen (path) >= sizeof self->path) {
+        s_why (why, cap, "model plugin: path of %zu bytes is too long", strlen (path));
+        free (self);
+        return NULL;
+    }
+    snprintf (self->path, sizeof self->path, "%s", path);
     dlerror ();
-    void *dl = dlopen (path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
+    self->dl = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!self->dl) {
         const char *e = dlerror ();
         s_why (why, cap, "model plugin %s: cannot load: %s", path, e ? e : "unknown error");
+        free (self);
         return NULL;
     }
     /* POSIX guarantees a function pointer survives the trip through void *
        (dlsym's own contract); memcpy keeps the C11 compiler quiet about it. */
-    void *sym = dlsym (dl, FL_MODEL_PLUGIN_SYMBOL);
-    if (!sym) {
+    void *sym = dlsym (self->dl, FL_MODEL_PLUGIN_SYMBOL);
+    const fl_model_ops_t *ops = NULL;
+    if (!sym)
         s_why (why, cap, "model plugin %s: no symbol %s (not a libfl model plugin)", path,
                FL_MODEL_PLUGIN_SYMBOL);
-        dlclose (dl);
-        return NULL;
-    }
-    fl_model_plugin_fn fn;
-    memcpy (&fn, &sym, sizeof fn);
-    const fl_model_ops_t *ops = fn ();
-    if (!ops) {
-        s_why (why, cap, "model plugin %s: %s returned no table", path, FL_MODEL_PLUGIN_SYMBOL);
-        dlclose (dl);
-        return NULL;
+    else {
+        fl_model_plugin_fn fn;
+        memcpy (&fn, &sym, sizeof fn);
+        ops = fn ();
+        if (!ops)
+            s_why (why, cap, "model plugin %s: %s returned no table", path, FL_MODEL_PLUGIN_SYMBOL);
     }
     /* abi_version first and alone: every version keeps it as the first member */
-    int abi = ops->abi_version;
-    if (abi != FL_MODEL_ABI_VERSION) {
+    int abi = ops ? ops->abi_version : FL_MODEL_ABI_VERSION;
+    int ok = ops != NULL;
+    if (ok && abi != FL_MODEL_ABI_VERSION) {
         s_why (why, cap, "model plugin %s: ABI version %d, this build speaks %d (rebuild the "
                "plugin against this fl_model.h)", path, abi, FL_MODEL_ABI_VERSION);
-        dlclose (dl);
-        return NULL;
+        ok = 0;
     }
-    for (size_t i = 0; i < sizeof s_registry / sizeof s_registry[0]; i++)
+    for (size_t i = 0; ok && i < sizeof s_registry / sizeof s_registry[0]; i++)
         if (ops->name && strcmp (ops->name, s_registry[i]->name) == 0) {
             s_why (why, cap, "model plugin %s: takes the built-in model name '%s'", path, ops->name);
-            dlclose (dl);
-            return NULL;
+            ok = 0;
         }
-    fl_model_t *self = fl_model_new_from_ops (ops, cfg);
-    if (!self) {
-        s_why (why, cap, "model plugin %s: invalid table or configuration (see the log above)",
-               path);
-        dlclose (dl);
+    if (ok && !s_ops_ok (ops)) {
+        s_why (why, cap, "model plugin %s: invalid table (see the log above)", path);
+        ok = 0;
+    }
+    if (!ok) {
+        dlclose (self->dl);
+        free (self);
         return NULL;
     }
-    self->dl = dl;
-    zsys_info ("model plugin %s: %s version %u, %zu parameters", path, ops->name,
-               (unsigned) ops->version, self->n_params);
+    self->ops = ops;
+    atomic_init (&self->refs, 1);
     return self;
+}
+
+fl_model_t *
+fl_model_plugin_make (fl_model_plugin_t *self, const fl_model_config_t *cfg, char *why, size_t cap)
+{
+    if (why && cap)
+        why[0] = '\0';
+    if (!self) {
+        s_why (why, cap, "model plugin: not opened (fl_model_plugin_open failed or was not called)");
+        return NULL;
+    }
+    fl_model_t *model = fl_model_new_from_ops (self->ops, cfg);
+    if (!model) {
+        s_why (why, cap, "model plugin %s: invalid table or configuration (see the log above)",
+               self->path);
+        return NULL;
+    }
+    atomic_fetch_add (&self->refs, 1);
+    model->plugin = self;
+    zsys_info ("model plugin %s: %s version %u, %zu parameters", self->path, self->ops->name,
+               (unsigned) self->ops->version, model->n_params);
+    return model;
+}
+
+const char *
+fl_model_plugin_name (const fl_model_plugin_t *self)
+{
+    assert (self);
+    return self->ops->name;
+}
+
+const char *
+fl_model_plugin_path (const fl_model_plugin_t *self)
+{
+    assert (self);
+    return self->path;
+}
+
+void
+fl_model_plugin_close (fl_model_plugin_t **self_p)
+{
+    assert (self_p);
+    if (!*self_p)
+        return;
+    s_plugin_unref (*self_p);
+    *self_p = NULL;
+}
+
+fl_model_t *
+fl_model_make (fl_model_plugin_t *plugin, const char *name, const fl_model_config_t *cfg, char *why,
+               size_t cap)
+{
+    if (plugin)
+        return fl_model_plugin_make (plugin, cfg, why, cap);
+    if (why && cap)
+        why[0] = '\0';
+    fl_model_t *model = fl_model_new (name, cfg);    /* which logs why it refuses */
+    if (!model && why && cap)
+        snprintf (why, cap, "model %s: unknown, or refuses this configuration (see the log above)",
+                  name ? name : "(none)");
+    return model;
+}
+
+fl_model_t *
+fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why, size_t cap)
+{
+    fl_model_plugin_t *plugin = fl_model_plugin_open (path, why, cap);
+    if (!plugin)
+        return NULL;
+    fl_model_t *model = fl_model_plugin_make (plugin, cfg, why, cap);
+    fl_model_plugin_close (&plugin);    /* the model keeps its own reference */
+    return model;
 }
 
 int
@@ -367,8 +477,8 @@ fl_model_destroy (fl_model_t **self_p)
         return;
     if (self->state)
         self->ops->destroy (self->state);
-    if (self->dl)
-        dlclose (self->dl);     /* after destroy: the table and its code live in there */
+    if (self->plugin)
+        s_plugin_unref (self->plugin);  /* after destroy: the table and its code live in there */
     free (self->logits);
     free (self->dlogits);
     free (self);

@@ -4,7 +4,7 @@
     state the table creates, in the manner of SQLite's sqlite3_io_methods
     (abi_version first, so a host can refuse a table it does not understand).
     Built-in models (models/fl_logreg.c, models/fl_mlp.c) are such tables;
-    a plugin shared object exports one too (fl_model_load_plugin, through the
+    a plugin shared object exports one too (fl_model_plugin_open, through the
     one symbol FL_MODEL_PLUGIN_SYMBOL), so this header is written to be
     usable ALONE: a plugin includes fl_model.h, implements the table with no
     libfl symbols, and links nothing of libfl (docs/MODELS.md walks through
@@ -39,7 +39,7 @@ extern "C" {
     History: 1 = first table; 2 = fl_model_config_t gained `qat`. */
 #define FL_MODEL_ABI_VERSION 2
 
-/*  The one symbol a model plugin exports (see fl_model_load_plugin):
+/*  The one symbol a model plugin exports (see fl_model_plugin_open):
 
         const fl_model_ops_t *fl_model_plugin_v1 (void);
 
@@ -147,7 +147,25 @@ fl_model_t *fl_model_new (const char *name, const fl_model_config_t *cfg);
     NULL and a log line on any failure.  ops must outlive the model. */
 fl_model_t *fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_config_t *cfg);
 
-/*  Loads a model plugin.  PATH is a path to the shared object (any name
+/* --- model plugins: open (the file system) and make (pure) ---------------------- */
+
+/*  An opened model plugin: the shared object, loaded and its table checked,
+    from which models are made.  Opening touches the file system (name
+    lookup, dlopen); making does not, so the sans-I/O sessions are handed an
+    opened plugin by their driver (fl_round_config_t and fl_client_config_t
+    .model_plugin) and only ever make models from it, as they are handed
+    the time and an fl_rng_t.
+
+    Reference counted: the plugin object holds one reference for its opener
+    and each model made from it holds one more, so the opener may close it
+    while models live; the shared object is dlclose'd when the last
+    reference goes (after the last model's state is destroyed: its code
+    lives in there).  The count is atomic, so models made from one plugin
+    may be destroyed on different threads; calling make needs a reference
+    the caller holds (the opener's, until it closes). */
+typedef struct fl_model_plugin_t fl_model_plugin_t;
+
+/*  Opens a model plugin.  PATH is a path to the shared object (any name
     with a '/', e.g. "./fm_plugin.so" or "/opt/x/fm_plugin.so"), or a BARE
     plugin name without '/' ("fm_plugin" or "fm_plugin.so": ".so" is added
     when missing), which is looked up only in the plugin directories, first
@@ -155,20 +173,64 @@ fl_model_t *fl_model_new_from_ops (const fl_model_ops_t *ops, const fl_model_con
     program, then relative to libfl.so, the build tree's plugins/, then the
     compiled-in install directory (never the system's library path); not
     found is an error naming the directories searched.  Then: dlopen (path,
-    RTLD_NOW | RTLD_LOCAL), dlsym of
-    FL_MODEL_PLUGIN_SYMBOL, calls it for the table, then reads the table's
-    abi_version BEFORE any other field (a table of another version may be
-    laid out differently) and builds the model with fl_model_new_from_ops,
-    which validates the rest.  The shared object stays loaded until the
-    model is destroyed.  A plugin may not take a built-in model's name
-    ("logreg", "mlp"): its fingerprint would collide with the built-in's.
+    RTLD_NOW | RTLD_LOCAL), dlsym of FL_MODEL_PLUGIN_SYMBOL, calls it for
+    the table, reads the table's abi_version BEFORE any other field (a table
+    of another version may be laid out differently), then checks the rest
+    of the table as fl_model_new_from_ops does (a name of
+    1..FL_MODEL_NAME_MAX-1 chars, every required function present).  A
+    plugin may not take a built-in model's name ("logreg", "mlp"): its
+    fingerprint would collide with the built-in's.
     Returns NULL, logs, and writes a one-line reason into why (cap bytes,
-    may be NULL) on: path NULL or empty; a file that cannot be loaded
-    (missing, not a shared object, unresolved symbols: dlerror's text);
-    a missing symbol; a NULL table; an abi_version other than
-    FL_MODEL_ABI_VERSION; a built-in name; anything fl_model_new_from_ops
-    refuses (missing function, bad name, bad config, views that do not tile
-    the vector).  Caller owns the result. */
+    may be NULL) on: path NULL or empty; a bare name that is not a file
+    name or is in no plugin directory; a file that cannot be loaded
+    (missing, not a shared object, unresolved symbols: dlerror's text); a
+    missing symbol; a NULL table; an abi_version other than
+    FL_MODEL_ABI_VERSION; a built-in name; a malformed table ("invalid
+    table").  Nothing is left loaded then.  Caller owns the result (close it
+    with fl_model_plugin_close). */
+fl_model_plugin_t *fl_model_plugin_open (const char *path, char *why, size_t cap);
+
+/*  Makes a model of the shape cfg from an opened plugin, with no file
+    access: fl_model_new_from_ops on the plugin's table, which checks the
+    config (host limits) and the created model (parameter count, views that
+    tile the vector).  The model holds a reference to the plugin (see
+    above).  Logs "model plugin PATH: NAME version V, N parameters".
+    Returns NULL, logs, and writes a one-line reason into why (cap bytes,
+    may be NULL) on: self NULL (a plugin that was never opened: "not
+    opened"); anything fl_model_new_from_ops refuses ("invalid table or
+    configuration (see the log above)": bad config, create returning NULL,
+    e.g. a model that cannot do cfg->qat, views not tiling the vector).
+    Caller owns the result. */
+fl_model_t *fl_model_plugin_make (fl_model_plugin_t *self, const fl_model_config_t *cfg, char *why,
+                                  size_t cap);
+
+/*  The plugin table's model name (e.g. "fm"), what WELCOME announces and
+    the fingerprint hashes; owned by the plugin. */
+const char *fl_model_plugin_name (const fl_model_plugin_t *self);
+
+/*  The file the plugin was loaded from (a bare name resolved to its
+    directory), for log lines; owned by the plugin. */
+const char *fl_model_plugin_path (const fl_model_plugin_t *self);
+
+/*  Drops the opener's reference and nulls *self_p; safe on NULL and twice.
+    Models made from the plugin stay valid (the shared object is unloaded
+    when the last of them is destroyed). */
+void fl_model_plugin_close (fl_model_plugin_t **self_p);
+
+/*  The model source the sessions use: the model of plugin for cfg
+    (fl_model_plugin_make) when plugin is not NULL, else the built-in model
+    called name (fl_model_new; plugin NULL means the built-in registry).
+    Pure: no file access.  NULL with a log line and a one-line reason in why
+    (cap bytes, may be NULL) on failure.  Caller owns the result. */
+fl_model_t *fl_model_make (fl_model_plugin_t *plugin, const char *name, const fl_model_config_t *cfg,
+                           char *why, size_t cap);
+
+/*  Loads a model plugin and makes one model: fl_model_plugin_open (path),
+    fl_model_plugin_make (cfg), fl_model_plugin_close, with their checks,
+    log lines and reasons (see above; the reason is the first step's that
+    failed).  The shared object stays loaded until the model is destroyed.
+    A convenience for programs that build one model; a driver handing a
+    plugin to the sessions opens it once instead.  Caller owns the result. */
 fl_model_t *fl_model_load_plugin (const char *path, const fl_model_config_t *cfg, char *why,
                                   size_t cap);
 

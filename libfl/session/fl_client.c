@@ -75,8 +75,7 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     self->roster = cfg->roster;
     self->identity_secret = cfg->identity_secret;
     self->allow_plaintext = cfg->allow_plaintext || !(cfg->roster && cfg->identity_secret);
-    if (cfg->model_plugin)
-        snprintf (self->model_plugin, sizeof self->model_plugin, "%s", cfg->model_plugin);
+    self->model_plugin = cfg->model_plugin;
     self->want_qat = cfg->qat;
     self->raw_train = *train;
     self->raw_test = *test;
@@ -139,9 +138,9 @@ s_classes (const fl_client_t *self)
 static fl_model_t *
 s_build_expected (const fl_client_t *self)
 {
-    if (!self->model_plugin[0] && !self->want_model[0])
+    if (!self->model_plugin && !self->want_model[0])
         return NULL;
-    if (!self->want_hidden[0] && (self->model_plugin[0] || strcmp (self->want_model, "logreg") != 0))
+    if (!self->want_hidden[0] && (self->model_plugin || strcmp (self->want_model, "logreg") != 0))
         return NULL;
     fl_model_config_t mc;
     memset (&mc, 0, sizeof mc);
@@ -150,8 +149,7 @@ s_build_expected (const fl_client_t *self)
     mc.qat = self->want_qat;
     if (self->want_hidden[0] && fl_model_parse_hidden (self->want_hidden, &mc) != 0)
         return NULL;
-    return self->model_plugin[0] ? fl_model_load_plugin (self->model_plugin, &mc, NULL, 0)
-                                 : fl_model_new (self->want_model, &mc);
+    return fl_model_make (self->model_plugin, self->want_model, &mc, NULL, 0);
 }
 
 void
@@ -244,19 +242,15 @@ s_on_welcome (fl_client_t *self, const fl_wire_msg_t *m)
     fl_model_destroy (&self->model);
     free (self->global);
     self->global = NULL;
-    if (self->model_plugin[0]) {
+    self->model = fl_model_make (self->model_plugin, model, &mc, NULL, 0);
+    if (self->model && self->model_plugin && strcmp (fl_model_name (self->model), model) != 0) {
         char why[512];
-        self->model = fl_model_load_plugin (self->model_plugin, &mc, why, sizeof why);
-        if (self->model && strcmp (fl_model_name (self->model), model) != 0) {
-            snprintf (why, sizeof why, "coordinator runs model %s, this client's plugin is %s", model,
-                      fl_model_name (self->model));
-            fl_model_destroy (&self->model);
-            s_refuse (self, why);
-            return 0;
-        }
+        snprintf (why, sizeof why, "coordinator runs model %s, this client's plugin is %s", model,
+                  fl_model_name (self->model));
+        fl_model_destroy (&self->model);
+        s_refuse (self, why);
+        return 0;
     }
-    else
-        self->model = fl_model_new (model, &mc);
     if (!self->model) {
         s_refuse (self, "cannot build the coordinator's model");
         return 0;

@@ -90,7 +90,9 @@ typedef struct {
     const struct fl_roster_t *roster;   /* borrowed; must outlive the client */
     const uint8_t *identity_secret;     /* 64-byte Ed25519 secret key, borrowed (sodium_malloc'd) */
     int allow_plaintext;                /* take part in plaintext (unmasked) rounds */
-    const char *model_plugin; /* model plugin .so to build the model from, or NULL; copied */
+    struct fl_model_plugin_t *model_plugin;  /* the model plugin to make the model from, opened by
+                                                the driver (fl_model_plugin_open), or NULL for the
+                                                built-in models; borrowed, must outlive the client */
     uint32_t qat;             /* expected QAT mode (FL_MODEL_QAT_*), 0 = take the coordinator's */
     fl_client_update_fn update_hook;    /* NULL for an honest member (see fl_client_update_fn) */
     void *update_arg;                   /* passed to update_hook; borrowed, must outlive the client */

@@ -39,7 +39,7 @@ typedef struct s_out_t {
 struct fl_client_t {
     char member[64];
     char want_model[32], want_hidden[64];
-    char model_plugin[1024];       /* "" = built-in models */
+    fl_model_plugin_t *model_plugin;   /* borrowed from the driver; NULL = built-in models */
     uint32_t want_qat;             /* 0 = the coordinator's */
     uint64_t seed;
     fl_client_state_t state;

@@ -235,10 +235,8 @@ fl_round_build_model_ (fl_round_t *self)
     mc.qat = self->cfg.qat;
     if (self->cfg.hidden[0] && fl_model_parse_hidden (self->cfg.hidden, &mc) != 0)
         return -1;
-    if (self->cfg.model_plugin[0])       /* WELCOME then names the plugin's model */
-        self->model = fl_model_load_plugin (self->cfg.model_plugin, &mc, NULL, 0);
-    else
-        self->model = fl_model_new (self->cfg.model, &mc);
+    /* with a plugin, WELCOME then names the plugin's model */
+    self->model = fl_model_make (self->cfg.model_plugin, self->cfg.model, &mc, NULL, 0);
     if (!self->model)
         return -1;
     if (strlen (fl_model_name (self->model)) >= sizeof self->cfg.model) {
@@ -736,7 +734,7 @@ s_implied_params (const fl_round_t *self, uint64_t features, uint64_t classes)
     memset (&mc, 0, sizeof mc);
     if (self->cfg.hidden[0] && fl_model_parse_hidden (self->cfg.hidden, &mc) != 0)
         return 0;
-    if (self->cfg.model_plugin[0]
+    if (self->cfg.model_plugin
         || (strcmp (self->cfg.model, "logreg") != 0 && strcmp (self->cfg.model, "mlp") != 0))
         return 0;
     double count = 0, prev = (double) features;

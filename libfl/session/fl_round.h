@@ -82,7 +82,9 @@ typedef struct {
     /* the model */
     char model[32];              /* built-in model name */
     char hidden[64];             /* MLP hidden sizes, "64,32" */
-    char model_plugin[1024];     /* model plugin .so (fl_model_load_plugin), "" = built-in `model` */
+    struct fl_model_plugin_t *model_plugin;  /* opened by the driver (fl_model_plugin_open), borrowed:
+                                    must outlive the round; the round only makes models from it.
+                                    NULL = the built-in `model` */
     uint32_t qat;                /* FL_MODEL_QAT_* of the model, announced in WELCOME "qat" */
     uint64_t model_seed;         /* initialisation of the global model */
     size_t features;             /* 0 = taken from the first client's HELLO */
