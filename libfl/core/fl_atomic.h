@@ -4,7 +4,8 @@
     The one write-fsync-rename of libfl: the data go to "PATH.tmp" (created
     with the given mode, truncated if it exists), are flushed to disk with
     fsync, then renamed over PATH, so PATH holds either the old or the new
-    content in full.  Used by the model file, the int8 export, the roster,
+    content in full.  Used by the model file, the int8, JSON and scores
+    exports (fl_export, fl_score), the roster,
     the checkpoint (after keeping the current one as the previous,
     fl_checkpoint.c) and the run report (fl_report.c).
 */

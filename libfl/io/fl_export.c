@@ -1,6 +1,8 @@
 /*  fl_export.c - JSON, int8 and ONNX export (see fl_export.h). */
 #include "fl_export.h"
 
+#include "fl_atomic.h"
+
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
@@ -138,29 +140,24 @@ fl_export_json_stream (const char *model_path, const char *plugin, FILE *f, char
 int
 fl_export_json (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap)
 {
-    char tmp[4096];
-    if (snprintf (tmp, sizeof tmp, "%s.tmp", out_path) >= (int) sizeof tmp) {
-        snprintf (why, cap, "output path too long");
-        return -1;
-    }
-    FILE *f = fopen (tmp, "w");
+    /* built in memory, then replaced atomically (core/fl_atomic) */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&buf, &len);
     if (!f) {
-        snprintf (why, cap, "cannot write %s: %s", tmp, strerror (errno));
+        snprintf (why, cap, "out of memory");
         return -1;
     }
     int rc = fl_export_json_stream (model_path, plugin, f, why, cap);
-    if (fflush (f) != 0 || fsync (fileno (f)) != 0) {
-        if (rc == 0)
-            snprintf (why, cap, "cannot write %s: %s", tmp, strerror (errno));
+    if (fclose (f) != 0 && rc == 0) {
+        snprintf (why, cap, "out of memory");
         rc = -1;
     }
-    fclose (f);
-    if (rc == 0 && rename (tmp, out_path) != 0) {
+    if (rc == 0 && fl_atomic_write (out_path, buf, len, 0666) != 0) {
         snprintf (why, cap, "cannot write %s: %s", out_path, strerror (errno));
         rc = -1;
     }
-    if (rc != 0)
-        unlink (tmp);
+    free (buf);
     return rc;
 }
 

@@ -456,27 +456,22 @@ s_output (const char *path, const float *scores, size_t n, size_t n_out, const c
         }
         return 0;
     }
-    char tmp[4096];
-    if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
-        snprintf (why, cap, "output path too long");
-        return -1;
-    }
-    FILE *f = fopen (tmp, "w");
+    /* built in memory, then replaced atomically (core/fl_atomic) */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&buf, &len);
     if (!f) {
-        snprintf (why, cap, "cannot write %s: %s", tmp, strerror (errno));
+        snprintf (why, cap, "out of memory");
         return -1;
     }
     int rc = fl_score_write (f, scores, n, n_out, class_names, n_classes, threshold);
-    if (fflush (f) != 0 || fsync (fileno (f)) != 0)
-        rc = -1;
     if (fclose (f) != 0)
         rc = -1;
-    if (rc == 0 && rename (tmp, path) != 0)
+    if (rc == 0 && fl_atomic_write (path, buf, len, 0666) != 0)
         rc = -1;
-    if (rc != 0) {
+    if (rc != 0)
         snprintf (why, cap, "cannot write %s: %s", path, strerror (errno));
-        unlink (tmp);
-    }
+    free (buf);
     return rc;
 }
 
