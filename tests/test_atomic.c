@@ -82,6 +82,39 @@ test_failures_leave_target_alone (void)
     unlink (path);
 }
 
+static int
+s_fill_ok (FILE *f, void *arg)
+{
+    return fprintf (f, "%s,%d\n", (const char *) arg, 42) > 0 ? 0 : -1;
+}
+
+static int
+s_fill_refuse (FILE *f, void *arg)
+{
+    (void) arg;
+    fputs ("half", f);
+    return -1;
+}
+
+/*  fl_atomic_write_stream: what fill writes replaces PATH; a refusal
+    writes nothing; an unwritable directory is -2 with errno. */
+static void
+test_write_stream (void)
+{
+    char path[128], tmp[140], buf[64];
+    snprintf (path, sizeof path, "%s/s.csv", s_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FL_CHECK (fl_atomic_write_stream (path, 0644, s_fill_ok, "row") == 0);
+    FL_CHECK (s_read (path, buf, sizeof buf) == 7 && memcmp (buf, "row,42\n", 7) == 0);
+    FL_CHECK (fl_atomic_write_stream (path, 0644, s_fill_refuse, NULL) == -1);
+    FL_CHECK (s_read (path, buf, sizeof buf) == 7 && memcmp (buf, "row,42\n", 7) == 0);
+    FL_CHECK (access (tmp, F_OK) != 0);
+    errno = 0;
+    FL_CHECK (fl_atomic_write_stream ("/nonexistent-dir/x.csv", 0644, s_fill_ok, "row") == -2);
+    FL_CHECK (errno == ENOENT);
+    unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -90,6 +123,7 @@ main (int argc, char **argv)
         return 1;
     FL_RUN (test_write_and_replace);
     FL_RUN (test_failures_leave_target_alone);
+    FL_RUN (test_write_stream);
     rmdir (s_dir);
     FL_TEST_DONE ();
 }

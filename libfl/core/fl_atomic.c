@@ -2,6 +2,7 @@
 #include "fl_atomic.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,4 +49,23 @@ fl_atomic_write (const char *path, const void *data, size_t len, mode_t mode)
         return -1;
     }
     return 0;
+}
+
+int
+fl_atomic_write_stream (const char *path, mode_t mode, int (*fill) (FILE *f, void *arg), void *arg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&buf, &len);
+    if (!f)
+        return -2;
+    int rc = fill (f, arg) != 0 ? -1 : 0;
+    if (fclose (f) != 0 && rc == 0) {
+        errno = ENOMEM;
+        rc = -2;
+    }
+    if (rc == 0 && fl_atomic_write (path, buf, len, mode) != 0)
+        rc = -2;
+    free (buf);
+    return rc;
 }

@@ -13,6 +13,7 @@
 #define FL_ATOMIC_H_INCLUDED
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -26,6 +27,13 @@ extern "C" {
     untouched.  Logs nothing: the caller names the file's role in its
     message.  data may be NULL only when len is 0. */
 int fl_atomic_write (const char *path, const void *data, size_t len, mode_t mode);
+
+/*  For content written through a FILE *: fill (f, arg) writes it into a
+    memory stream (returns 0, or -1 having said why itself), then
+    fl_atomic_write replaces path with it.  Returns 0; -1 when fill refused
+    (nothing written); -2 when the memory stream or the write failed (errno
+    set; PATH untouched). */
+int fl_atomic_write_stream (const char *path, mode_t mode, int (*fill) (FILE *f, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -137,28 +137,27 @@ fl_export_json_stream (const char *model_path, const char *plugin, FILE *f, char
     return 0;
 }
 
+typedef struct {
+    const char *model_path, *plugin;
+    char *why;
+    size_t cap;
+} s_json_job_t;
+
+static int
+s_json_fill (FILE *f, void *arg)
+{
+    s_json_job_t *j = (s_json_job_t *) arg;
+    return fl_export_json_stream (j->model_path, j->plugin, f, j->why, j->cap);
+}
+
 int
 fl_export_json (const char *model_path, const char *plugin, const char *out_path, char *why, size_t cap)
 {
-    /* built in memory, then replaced atomically (core/fl_atomic) */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream (&buf, &len);
-    if (!f) {
-        snprintf (why, cap, "out of memory");
-        return -1;
-    }
-    int rc = fl_export_json_stream (model_path, plugin, f, why, cap);
-    if (fclose (f) != 0 && rc == 0) {
-        snprintf (why, cap, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0 && fl_atomic_write (out_path, buf, len, 0666) != 0) {
+    s_json_job_t job = {model_path, plugin, why, cap};
+    int rc = fl_atomic_write_stream (out_path, 0666, s_json_fill, &job);
+    if (rc == -2)
         snprintf (why, cap, "cannot write %s: %s", out_path, strerror (errno));
-        rc = -1;
-    }
-    free (buf);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 int

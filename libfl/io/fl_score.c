@@ -442,6 +442,21 @@ fl_score_write (FILE *f, const float *scores, size_t n, size_t n_out, const char
     return ferror (f) ? -1 : 0;
 }
 
+typedef struct {
+    const float *scores;
+    size_t n, n_out;
+    const char *const *class_names;
+    size_t n_classes;
+    float threshold;
+} s_out_job_t;
+
+static int
+s_out_fill (FILE *f, void *arg)
+{
+    const s_out_job_t *j = (const s_out_job_t *) arg;
+    return fl_score_write (f, j->scores, j->n, j->n_out, j->class_names, j->n_classes, j->threshold);
+}
+
 /*  Writes the scores to path atomically (path.tmp, then rename), or to
     stdout when path is NULL. */
 static int
@@ -456,23 +471,11 @@ s_output (const char *path, const float *scores, size_t n, size_t n_out, const c
         }
         return 0;
     }
-    /* built in memory, then replaced atomically (core/fl_atomic) */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream (&buf, &len);
-    if (!f) {
-        snprintf (why, cap, "out of memory");
-        return -1;
-    }
-    int rc = fl_score_write (f, scores, n, n_out, class_names, n_classes, threshold);
-    if (fclose (f) != 0)
-        rc = -1;
-    if (rc == 0 && fl_atomic_write (path, buf, len, 0666) != 0)
-        rc = -1;
-    if (rc != 0)
-        snprintf (why, cap, "cannot write %s: %s", path, strerror (errno));
-    free (buf);
-    return rc;
+    s_out_job_t job = {scores, n, n_out, class_names, n_classes, threshold};
+    if (fl_atomic_write_stream (path, 0666, s_out_fill, &job) == 0)
+        return 0;
+    snprintf (why, cap, "cannot write %s: %s", path, strerror (errno));
+    return -1;
 }
 
 /* --- the fast path ---------------------------------------------------------

@@ -164,7 +164,6 @@ fl_round_new (const fl_round_config_t *cfg)
     self->cfg = *cfg;
     self->phase = FL_ROUND_WAIT_CLIENTS;
     self->phase_deadline = -1;
-    self->rng = fl_rng_new_u64 (cfg->seed, 0x636f686f7274ull /* "cohort" */);   /* kept for liveness checks */
     self->features = cfg->features;
     self->classes = cfg->classes;
     self->peer_table = fl_peers_new (cfg->max_clients);
@@ -175,8 +174,7 @@ fl_round_new (const fl_round_config_t *cfg)
                              cfg->test_weaken_threshold};
     if (self->peer_table && (!cfg->dp || self->privacy))
         self->cohort = fl_cohort_new (&cc, self->peer_table, self->privacy);
-    if (!self->rng || !self->peer_table || (cfg->dp && !self->privacy) || !self->cohort) {
-        fl_rng_destroy (&self->rng);
+    if (!self->peer_table || (cfg->dp && !self->privacy) || !self->cohort) {
         fl_peers_destroy (&self->peer_table);
         fl_privacy_destroy (&self->privacy);
         free (self);
@@ -214,7 +212,6 @@ fl_round_destroy (fl_round_t **self_p)
     fl_model_destroy (&self->model);
     fl_server_opt_destroy (&self->opt);
     fl_stats_destroy (&self->stats);
-    fl_rng_destroy (&self->rng);
     fl_privacy_destroy (&self->privacy);
     free (self->scratch);
     free (self->mean);
@@ -260,7 +257,6 @@ fl_round_build_model_ (fl_round_t *self)
 void
 fl_round_start (fl_round_t *self, int64_t now_ms)
 {
-    self->started = now_ms;
     self->phase_deadline = self->cfg.join_timeout_ms > 0 ? now_ms + self->cfg.join_timeout_ms : -1;
 }
 

@@ -65,8 +65,7 @@ struct fl_round_t {
     fl_round_config_t cfg;
     fl_round_phase_t phase;
     uint64_t round;
-    int64_t phase_deadline;          /* absolute ms; -1 = none */
-    int64_t started;
+    int64_t phase_deadline;          /* wait-clients: the join timeout, absolute ms; -1 = none */
     char failure[256];
 
     fl_peers_t *peer_table;          /* admission, liveness, strikes (fl_peers.h) */
@@ -80,7 +79,6 @@ struct fl_round_t {
     size_t n_params;
     fl_server_opt_t *opt;
     float *scratch;                  /* (n_params) decoded update / aggregate */
-    fl_rng_t *rng;
 
     /* round 0 */
     size_t features, classes;
