@@ -360,6 +360,113 @@ test_encoded_sum (void)
     fl_rng_destroy (&r);
 }
 
+/*  Curve points from the histograms against the exact confusion counts of
+    "score >= threshold" computed from the arrays: a hand-checked case, then
+    random bin-centred scores.  The trapezoidal area under the points equals
+    the binned AUROC.  Calibration groups against a direct count. */
+static void
+test_curve_points (void)
+{
+    /* hand case: bins 100 (pos), 300 (neg, pos), 700 (pos, neg), 900 (pos) */
+    int32_t y[] = { 1, 0, 1, 1, 0, 1 };
+    float s[] = { 0.1005f, 0.3005f, 0.3005f, 0.7005f, 0.7005f, 0.9005f };
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    FL_CHECK (fl_metrics_counts_add (&c, s, y, 6, 1) == 0);
+    fl_metrics_curve_point_t pts[FL_METRICS_BINS + 1];
+    size_t np = fl_metrics_counts_curve (&c, pts, FL_METRICS_BINS + 1);
+    FL_CHECK (np == 5);    /* nothing positive, then one point per non-empty bin */
+    /* thresholds 0.9, 0.7, 0.3, 0.1: (tp, fp) = (1,0) (2,1) (3,2) (4,2); P = 4, N = 2 */
+    uint64_t tp[] = { 0, 1, 2, 3, 4 }, fp[] = { 0, 0, 1, 2, 2 };
+    for (size_t i = 0; i < np && i < 5; i++) {
+        FL_CHECK (pts[i].tp == tp[i] && pts[i].fp == fp[i]);
+        FL_CHECK_CLOSE (pts[i].tpr, tp[i] / 4.0, 1e-15, 0);
+        FL_CHECK_CLOSE (pts[i].fpr, fp[i] / 2.0, 1e-15, 0);
+        if (i)
+            FL_CHECK_CLOSE (pts[i].precision, (double) tp[i] / (double) (tp[i] + fp[i]), 1e-15, 0);
+    }
+    FL_CHECK (isnan (pts[0].precision));
+    FL_CHECK_CLOSE (pts[1].threshold, 0.9, 1e-12, 0);
+    FL_CHECK_CLOSE (pts[4].threshold, 0.1, 1e-12, 0);
+    /* area: ROC (0,0) (0,.25) (.5,.5) (1,.75) (1,1): 0 + .5*.375 + .5*.625 = 0.5 = exact AUROC */
+    double area = 0;
+    for (size_t i = 1; i < np; i++)
+        area += (pts[i].fpr - pts[i - 1].fpr) * (pts[i].tpr + pts[i - 1].tpr) / 2;
+    FL_CHECK_CLOSE (area, fl_metrics_auroc (s, y, 6), 1e-15, 0);
+    /* a small cap: only cap points written, no overrun */
+    fl_metrics_curve_point_t two[2];
+    FL_CHECK (fl_metrics_counts_curve (&c, two, 2) == 2);
+    /* undefined: one class only, multi-class, empty */
+    fl_metrics_counts_t one;
+    fl_metrics_counts_init (&one);
+    int32_t ones[] = { 1, 1 };
+    FL_CHECK (fl_metrics_counts_add (&one, s, ones, 2, 1) == 0);
+    FL_CHECK (fl_metrics_counts_curve (&one, pts, FL_METRICS_BINS + 1) == 0);
+    fl_metrics_counts_t multi;
+    fl_metrics_counts_init (&multi);
+    float pr3[] = { 0.2f, 0.3f, 0.5f, 0.6f, 0.3f, 0.1f };
+    int32_t y3[] = { 2, 0 };
+    FL_CHECK (fl_metrics_counts_add (&multi, pr3, y3, 2, 3) == 0);
+    FL_CHECK (fl_metrics_counts_curve (&multi, pts, FL_METRICS_BINS + 1) == 0);
+    fl_metrics_calib_t cal[10];
+    FL_CHECK (fl_metrics_counts_calibration (&multi, 10, cal) == 0);
+    fl_metrics_counts_init (&one);
+    FL_CHECK (fl_metrics_counts_curve (&one, pts, FL_METRICS_BINS + 1) == 0);
+
+    /* random bin-centred scores: every point equals the exact count at its threshold */
+    fl_rng_t *r = fl_rng_new_u64 (77, 0);
+    const size_t n = 3000;
+    float *sc = malloc (n * sizeof (float));
+    int32_t *yy = malloc (n * sizeof (int32_t));
+    s_scores (r, sc, yy, n, 1);
+    fl_metrics_counts_init (&c);
+    FL_CHECK (fl_metrics_counts_add (&c, sc, yy, n, 1) == 0);
+    np = fl_metrics_counts_curve (&c, pts, FL_METRICS_BINS + 1);
+    FL_CHECK (np > 100);
+    size_t bad = 0;
+    area = 0;
+    for (size_t i = 1; i < np; i++) {
+        uint64_t etp = 0, efp = 0;
+        size_t b = (size_t) llround (pts[i].threshold * FL_METRICS_BINS);
+        for (size_t k = 0; k < n; k++)
+            if (fl_metrics_bin (sc[k]) >= b) {
+                etp += yy[k] == 1;
+                efp += yy[k] == 0;
+            }
+        bad += etp != pts[i].tp || efp != pts[i].fp;
+        area += (pts[i].fpr - pts[i - 1].fpr) * (pts[i].tpr + pts[i - 1].tpr) / 2;
+    }
+    FL_CHECK (bad == 0);
+    FL_CHECK (pts[np - 1].tpr == 1.0 && pts[np - 1].fpr == 1.0);
+    fl_metrics_summary_t sum;
+    fl_metrics_counts_summary (&c, &sum);
+    FL_CHECK_CLOSE (area, sum.auroc, 1e-12, 0);
+    FL_CHECK_CLOSE (area, fl_metrics_auroc (sc, yy, n), 1e-12, 0);
+    /* calibration: 10 groups of 100 bins, against a direct count */
+    size_t ng = fl_metrics_counts_calibration (&c, 10, cal);
+    FL_CHECK (ng >= 5 && ng <= 10);
+    uint64_t total = 0;
+    for (size_t g = 0; g < ng; g++) {
+        uint64_t cnt = 0, pos = 0;
+        double sumsc = 0;
+        for (size_t k = 0; k < n; k++)
+            if (sc[k] >= cal[g].lo && sc[k] < cal[g].hi) {
+                cnt++;
+                pos += yy[k] == 1;
+                sumsc += sc[k];
+            }
+        FL_CHECK (cnt == cal[g].n);
+        FL_CHECK_CLOSE (cal[g].observed, (double) pos / (double) cnt, 1e-12, 0);
+        FL_CHECK_CLOSE (cal[g].predicted, sumsc / (double) cnt, 1e-6, 0);   /* bin-centred: midpoints exact */
+        total += cnt;
+    }
+    FL_CHECK (total == n);
+    FL_CHECK (fl_metrics_counts_calibration (&c, 7, cal) == 0);   /* 7 does not divide 1000 */
+    free (sc);
+    free (yy);
+    fl_rng_destroy (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -373,5 +480,6 @@ main (int argc, char **argv)
     FL_RUN (test_check_untrusted);
     FL_RUN (test_from_model);
     FL_RUN (test_encoded_sum);
+    FL_RUN (test_curve_points);
     FL_TEST_DONE ();
 }

@@ -539,3 +539,61 @@ fl_metrics_counts_decode (const uint32_t *sum, size_t len, uint64_t n_classes, u
     *out = c;
     return 0;
 }
+
+/* ---- curves from the binned form -------------------------------------------- */
+
+size_t
+fl_metrics_counts_curve (const fl_metrics_counts_t *c, fl_metrics_curve_point_t *out, size_t cap)
+{
+    assert (c && (out || cap == 0));
+    if (c->n_classes != 2)
+        return 0;
+    uint64_t P = 0, N = 0;
+    for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+        P += c->hist_pos[b];
+        N += c->hist_neg[b];
+    }
+    if (P == 0 || N == 0)
+        return 0;
+    size_t k = 0;
+    uint64_t tp = 0, fp = 0;
+    if (k < cap)
+        out[k] = (fl_metrics_curve_point_t) { 1.0 + 1.0 / FL_METRICS_BINS, 0, 0, 0.0, 0.0, NAN };
+    k++;
+    for (size_t b = FL_METRICS_BINS; b-- > 0;) {
+        if (c->hist_pos[b] == 0 && c->hist_neg[b] == 0)
+            continue;
+        tp += c->hist_pos[b];
+        fp += c->hist_neg[b];
+        if (k < cap)
+            out[k] = (fl_metrics_curve_point_t) { (double) b / FL_METRICS_BINS, tp, fp, (double) tp / (double) P,
+                                                  (double) fp / (double) N, (double) tp / (double) (tp + fp) };
+        k++;
+    }
+    return k < cap ? k : cap;
+}
+
+size_t
+fl_metrics_counts_calibration (const fl_metrics_counts_t *c, size_t groups, fl_metrics_calib_t *out)
+{
+    assert (c && out);
+    if (c->n_classes != 2 || groups == 0 || FL_METRICS_BINS % groups != 0)
+        return 0;
+    size_t per = FL_METRICS_BINS / groups, k = 0;
+    for (size_t g = 0; g < groups; g++) {
+        uint64_t n = 0, pos = 0;
+        double sum = 0;
+        for (size_t b = g * per; b < (g + 1) * per; b++) {
+            uint64_t nb = c->hist_pos[b] + c->hist_neg[b];
+            n += nb;
+            pos += c->hist_pos[b];
+            sum += (double) nb * ((double) b + 0.5) / FL_METRICS_BINS;
+        }
+        if (n == 0)
+            continue;
+        out[k++] = (fl_metrics_calib_t) { (double) (g * per) / FL_METRICS_BINS,
+                                          (double) ((g + 1) * per) / FL_METRICS_BINS, sum / (double) n,
+                                          (double) pos / (double) n, n };
+    }
+    return k;
+}

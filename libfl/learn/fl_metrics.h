@@ -174,6 +174,55 @@ int fl_metrics_counts_encode (const fl_metrics_counts_t *c, uint64_t n_classes, 
 int fl_metrics_counts_decode (const uint32_t *sum, size_t len, uint64_t n_classes, uint32_t summands,
                               fl_metrics_counts_t *out);
 
+
+/* --- curves from the binned form (the run report's plots) ----------------------
+
+   The counts hold, per score bin b (scores in [b/BINS, (b+1)/BINS)), how many
+   positives and negatives scored there.  Predicting positive when a score's
+   bin is >= b is one threshold; sweeping b from BINS down to 0 gives the ROC
+   and precision-recall curves at the BINS + 1 bin boundaries, exactly (no
+   approximation beyond the binning itself: an example's score is known only
+   to its bin).  The trapezoidal area under these ROC points equals the binned
+   AUROC of fl_metrics_counts_summary (ties within a bin count 1/2). */
+
+/*  One operating point: predict positive when bin(score) >= bin, i.e.
+    score >= threshold = bin / FL_METRICS_BINS. */
+typedef struct {
+    double threshold;    /* bin / FL_METRICS_BINS, in [0, 1] */
+    uint64_t tp, fp;     /* positives / negatives predicted positive */
+    double tpr;          /* recall = tp / P */
+    double fpr;          /* fp / N */
+    double precision;    /* tp / (tp + fp); NAN when nothing is predicted positive */
+} fl_metrics_curve_point_t;
+
+/*  The ROC / PR operating points of binary counts c, strictly decreasing
+    threshold: the first point predicts nothing positive (threshold 1 + 1/BINS,
+    tp = fp = 0), then one point per non-empty bin from the highest score
+    down, the last predicting everything positive.  Writes at most cap points
+    to out (cap >= FL_METRICS_BINS + 1 always suffices) and returns how many
+    there are; 0 when the curve is undefined (c not binary, empty or
+    poisoned, or a class absent).  Allocates nothing. */
+size_t fl_metrics_counts_curve (const fl_metrics_counts_t *c, fl_metrics_curve_point_t *out, size_t cap);
+
+/*  One group of a reliability (calibration) diagram. */
+typedef struct {
+    double lo, hi;       /* the score range [lo, hi) of the group */
+    double predicted;    /* mean score of its examples, each taken at its bin's midpoint */
+    double observed;     /* fraction of its examples that are positive */
+    uint64_t n;          /* its examples */
+} fl_metrics_calib_t;
+
+/*  Reliability diagram of binary counts c: the score range cut into groups
+    equal parts (groups must divide FL_METRICS_BINS: 10, 20, 25, 50, ...);
+    writes the non-empty groups, lowest scores first, to out (groups entries
+    suffice) and returns how many; 0 when c is not binary or empty or groups
+    does not divide FL_METRICS_BINS.  The predicted value is exact to within
+    half a bin (1 / (2 BINS)).  Calibration: Niculescu-Mizil & Caruana,
+    "Predicting good probabilities with supervised learning", ICML 2005, §2
+    (reliability diagrams); sklearn.calibration.calibration_curve with
+    strategy "uniform". */
+size_t fl_metrics_counts_calibration (const fl_metrics_counts_t *c, size_t groups, fl_metrics_calib_t *out);
+
 #ifdef __cplusplus
 }
 #endif
