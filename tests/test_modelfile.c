@@ -1,7 +1,11 @@
 /*  test_modelfile.c - model files: round trip; truncated, foreign and
     tampered files refused; the stored schema (encoding and label mapping
     of a member's own CSV) attached, read back, and refused when it does
-    not fit the model; files without it load as before. */
+    not fit the model; files without it load as before.  The parameter
+    digest (format 3): its definition recomputed by hand, one parameter
+    changed changes it, a file whose digest does not match its parameters
+    is refused. */
+#include <sodium.h>
 #include <unistd.h>
 
 #include "fl_model.h"
@@ -137,11 +141,127 @@ test_schema_attached (void)
     rmdir (dir);
 }
 
+/*  The digest's definition (docs/MODELS.md) recomputed independently. */
+static void
+s_reference_digest (const uint8_t fp[32], const float *p, size_t n, uint8_t out[32])
+{
+    size_t len = 25 + 32 + 8 + 4 * n;
+    uint8_t *msg = (uint8_t *) malloc (len);
+    memcpy (msg, "libfl-model-parameters-v1", 25);
+    memcpy (msg + 25, fp, 32);
+    for (int i = 0; i < 8; i++)
+        msg[57 + i] = (uint8_t) ((uint64_t) n >> (8 * i));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy (&u, &p[i], 4);
+        for (int b = 0; b < 4; b++)
+            msg[65 + 4 * i + b] = (uint8_t) (u >> (8 * b));
+    }
+    crypto_generichash (out, 32, msg, len, NULL, 0);
+    free (msg);
+}
+
+static void
+test_digest (void)
+{
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-digest") != NULL);
+    char path[256], bad[256], other[256];
+    snprintf (path, sizeof path, "%s/m.flm", dir);
+    snprintf (bad, sizeof bad, "%s/bad.flm", dir);
+    snprintf (other, sizeof other, "%s/other.flm", dir);
+    fl_model_config_t mc;
+    memset (&mc, 0, sizeof mc);
+    mc.n_inputs = 30;
+    mc.n_classes = 2;
+    mc.seed = 5;
+    fl_model_t *m = fl_model_new ("logreg", &mc);
+    uint8_t fp[32], d[32], ref[32], back[32], d2[32];
+    fl_model_fingerprint (m, fp);
+    size_t n = fl_model_num_params (m);
+    fl_modelfile_digest (fp, fl_model_params (m), n, d);
+    s_reference_digest (fp, fl_model_params (m), n, ref);
+    FL_CHECK (memcmp (d, ref, 32) == 0);
+    /* saved: the file carries it, format 3, and load_digest returns it */
+    FL_CHECK (fl_modelfile_save (path, m, "", NULL, NULL, NULL, 1) == 0);
+    uint64_t format = 0;
+    FL_CHECK (fl_modelfile_load_digest (path, back, &format) == 0);
+    FL_CHECK (format == FL_MODELFILE_FORMAT && format == 3);
+    FL_CHECK (memcmp (back, d, 32) == 0);
+    /* one parameter changed by one ulp: another digest, and another file digest */
+    float *p = fl_model_params (m);
+    uint32_t u;
+    memcpy (&u, &p[7], 4);
+    u ^= 1u;
+    memcpy (&p[7], &u, 4);
+    fl_modelfile_digest (fp, p, n, d2);
+    FL_CHECK (memcmp (d2, d, 32) != 0);
+    FL_CHECK (fl_modelfile_save (other, m, "", NULL, NULL, NULL, 1) == 0);
+    FL_CHECK (fl_modelfile_load_digest (other, back, NULL) == 0 && memcmp (back, d2, 32) == 0);
+    /* the same parameters under another architecture (fingerprint): another digest */
+    uint8_t fp2[32];
+    memcpy (fp2, fp, 32);
+    fp2[0] ^= 1;
+    fl_modelfile_digest (fp2, p, n, d2);
+    FL_CHECK (memcmp (d2, back, 32) != 0);
+
+    /* A file whose parameters were edited (the digest left as it was): refused. */
+    FILE *f = fopen (path, "rb");
+    uint8_t buf[65536];
+    size_t len = f ? fread (buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose (f);
+    uint8_t *pp = NULL;
+    for (size_t i = 0; i + 7 < len; i++)
+        if (memcmp (buf + i, "\xa6" "params", 7) == 0)
+            pp = buf + i + 7;
+    FL_CHECK (pp != NULL);
+    if (pp) {
+        /* the f32s payload follows its header; flip a low mantissa bit well inside it */
+        pp[40] ^= 0x01;
+        f = fopen (bad, "wb");
+        fwrite (buf, 1, len, f);
+        fclose (f);
+        fl_model_t *lm = NULL;
+        float *lmean = NULL, *lstd = NULL;
+        FL_CHECK (fl_modelfile_load (bad, &lm, &lmean, &lstd) == -1 && lm == NULL);
+        FL_CHECK (fl_modelfile_load_digest (bad, back, NULL) == -1);
+        pp[40] ^= 0x01;     /* restored: loads again */
+        f = fopen (bad, "wb");
+        fwrite (buf, 1, len, f);
+        fclose (f);
+        FL_CHECK (fl_modelfile_load (bad, &lm, &lmean, &lstd) == 0);
+        fl_model_destroy (&lm);
+    }
+    /* The digest itself edited: refused. */
+    uint8_t *dp = NULL;
+    for (size_t i = 0; i + 7 < len; i++)
+        if (memcmp (buf + i, "\xa6" "digest", 7) == 0)
+            dp = buf + i + 7 + 2;      /* bin8 header, then the 32 bytes */
+    FL_CHECK (dp != NULL);
+    if (dp) {
+        dp[3] ^= 0x80;
+        f = fopen (bad, "wb");
+        fwrite (buf, 1, len, f);
+        fclose (f);
+        FL_CHECK (fl_modelfile_load_digest (bad, back, NULL) == -1);
+        fl_model_t *lm = NULL;
+        float *lmean = NULL, *lstd = NULL;
+        FL_CHECK (fl_modelfile_load (bad, &lm, &lmean, &lstd) == -1);
+    }
+    fl_model_destroy (&m);
+    remove (path);
+    remove (bad);
+    remove (other);
+    rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
     FL_TEST_INIT (argc, argv);
     FL_RUN (test_round_trip_and_refusals);
     FL_RUN (test_schema_attached);
+    FL_RUN (test_digest);
     FL_TEST_DONE ();
 }

@@ -61,6 +61,9 @@ s_write (const char *path, const char *name, const char *hidden, uint64_t featur
         fl_wire_put_f32s (w, FL_K_STD, std, features);
     }
     fl_wire_put_u64 (w, FL_K_FORMAT, FL_MODELFILE_FORMAT);
+    uint8_t digest[FL_MODELFILE_DIGESTBYTES];
+    fl_modelfile_digest (fp, params, n, digest);
+    fl_wire_put_bin (w, FL_K_DIGEST, digest, sizeof digest);
     if (x && x->schema)
         fl_wire_put_bin (w, FL_K_SCHEMA, (const uint8_t *) x->schema, strlen (x->schema));
     if (x && x->fnames)
@@ -268,6 +271,109 @@ done:
     return rc;
 }
 
+void
+fl_modelfile_digest (const uint8_t fp[32], const float *params, size_t n, uint8_t out[FL_MODELFILE_DIGESTBYTES])
+{
+    assert (fp && out && (params || n == 0));
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, FL_MODELFILE_DIGESTBYTES);
+    crypto_generichash_update (&st, (const uint8_t *) FL_MODELFILE_DIGEST_DOMAIN,
+                               sizeof FL_MODELFILE_DIGEST_DOMAIN - 1);
+    crypto_generichash_update (&st, fp, 32);
+    uint8_t le[8 * 64];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t) ((uint64_t) n >> (8 * i));
+    crypto_generichash_update (&st, le, 8);
+    /* little-endian binary32, 64 values per update, whatever the host order */
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < 64 && i < n; k++, i++) {
+            uint32_t u;
+            memcpy (&u, &params[i], 4);
+            le[4 * k] = (uint8_t) u;
+            le[4 * k + 1] = (uint8_t) (u >> 8);
+            le[4 * k + 2] = (uint8_t) (u >> 16);
+            le[4 * k + 3] = (uint8_t) (u >> 24);
+        }
+        crypto_generichash_update (&st, le, 4 * k);
+    }
+    crypto_generichash_final (&st, out, FL_MODELFILE_DIGESTBYTES);
+}
+
+/*  Format 3 must carry a digest that matches fp and params; older formats
+    may not carry one (a format-1/2 reader refuses the key).  0 or -1
+    (logged). */
+static int
+s_check_digest (const char *path, const fl_wire_msg_t *m, uint64_t format, const uint8_t *fp,
+                const float *params, size_t n)
+{
+    const uint8_t *stored = NULL;
+    size_t len = 0;
+    int has = fl_wire_get_bin (m, FL_K_DIGEST, &stored, &len) == 0 && len == FL_MODELFILE_DIGESTBYTES;
+    if (format >= 3 && !has) {
+        zsys_error ("model file: %s is format %" PRIu64 " but carries no parameter digest", path, format);
+        return -1;
+    }
+    if (format < 3 && fl_wire_has (m, FL_K_DIGEST)) {
+        zsys_error ("model file: %s is format %" PRIu64 " but carries a parameter digest (format 3 only)", path,
+                    format);
+        return -1;
+    }
+    if (!has)
+        return 0;
+    uint8_t mine[FL_MODELFILE_DIGESTBYTES];
+    fl_modelfile_digest (fp, params, n, mine);
+    if (sodium_memcmp (mine, stored, sizeof mine) != 0) {
+        char a[2 * FL_MODELFILE_DIGESTBYTES + 1], b[2 * FL_MODELFILE_DIGESTBYTES + 1];
+        sodium_bin2hex (a, sizeof a, stored, sizeof mine);
+        sodium_bin2hex (b, sizeof b, mine, sizeof mine);
+        zsys_error ("model file: %s: the parameters do not match the file's parameter digest (stored %s, "
+                    "parameters hash to %s): the file was edited or damaged", path, a, b);
+        return -1;
+    }
+    return 0;
+}
+
+int
+fl_modelfile_load_digest (const char *path, uint8_t out[FL_MODELFILE_DIGESTBYTES], uint64_t *format_p)
+{
+    fl_wire_msg_t *m = s_read_msg (path);
+    if (!m)
+        return -1;
+    int rc = -1;
+    const uint8_t *fp = NULL;
+    size_t fp_len = 0, np = 0;
+    const float *pv = NULL;
+    uint64_t format = 1;
+    float *copy = NULL;
+    (void) fl_wire_get_u64 (m, FL_K_FORMAT, &format);
+    if (fl_wire_get_bin (m, FL_K_FP, &fp, &fp_len) != 0 || fp_len != 32
+        || fl_wire_get_f32s (m, FL_K_PARAMS, &pv, &np) != 0) {
+        zsys_error ("model file: %s: missing or invalid header fields", path);
+        goto done;
+    }
+    if (format > FL_MODELFILE_FORMAT) {
+        zsys_error ("model file: %s is format %" PRIu64 ", this libfl reads up to %u", path, format,
+                    FL_MODELFILE_FORMAT);
+        goto done;
+    }
+    if (!(copy = (float *) malloc ((np ? np : 1) * sizeof (float)))
+        || fl_wire_copy_f32s (m, FL_K_PARAMS, copy, np) != 0) {
+        zsys_error ("model file: %s: cannot read its %zu parameters", path, np);
+        goto done;
+    }
+    if (s_check_digest (path, m, format, fp, copy, np) != 0)
+        goto done;
+    fl_modelfile_digest (fp, copy, np, out);
+    if (format_p)
+        *format_p = format;
+    rc = 0;
+done:
+    free (copy);
+    fl_wire_msg_destroy (&m);
+    return rc;
+}
+
 static int
 s_load (const char *path, const char *plugin, fl_model_t **model_p, float **mean_p, float **std_p)
 {
@@ -370,6 +476,8 @@ s_load (const char *path, const char *plugin, fl_model_t **model_p, float **mean
                     FL_MODELFILE_FORMAT);
         goto done;
     }
+    if (s_check_digest (path, m, format, fp, fl_model_params (model), fl_model_num_params (model)) != 0)
+        goto done;
     *model_p = model;
     *mean_p = mean;
     *std_p = std;

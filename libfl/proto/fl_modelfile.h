@@ -15,6 +15,13 @@
     goes through the same validating decoder as network input, then checks
     that the parameters fit the model the file names (fingerprint and
     length), so a truncated or edited file is refused, never half-used.
+
+    Format 3 (key "format" = 3) adds "digest": the BLAKE2b-256 digest of the
+    trained parameters (fl_modelfile_digest; definition in docs/MODELS.md,
+    "Parameter digest"), so a report can name the exact model it describes.
+    A format-3 file must carry it and loading recomputes it: a file whose
+    parameters do not match its digest is refused.  Formats 1 and 2 (no
+    digest) load as before; their digest is computed on demand.
 */
 #ifndef FL_MODELFILE_H_INCLUDED
 #define FL_MODELFILE_H_INCLUDED
@@ -28,13 +35,16 @@
 extern "C" {
 #endif
 
-#define FL_MODELFILE_FORMAT   2u      /* written by this version */
+#define FL_MODELFILE_FORMAT   3u      /* written by this version */
+#define FL_MODELFILE_DIGESTBYTES 32u  /* crypto_generichash (BLAKE2b) output of fl_modelfile_digest */
+/* Domain separation of the parameter digest (its first bytes, no NUL). */
+#define FL_MODELFILE_DIGEST_DOMAIN "libfl-model-parameters-v1"
 #define FL_MODELFILE_MAX_NAME 255u     /* bytes of one feature / label / class name */
 
 /*  The names a model file keeps (all owned by the struct; any may be
     unknown: n_features == 0, label NULL, n_classes == 0). */
 typedef struct {
-    uint64_t format;        /* 1 = written before names were kept, 2 = this version */
+    uint64_t format;        /* 1 = written before names were kept, 2 = names, 3 = names and digest */
     char **features;        /* n_features names, input order */
     size_t n_features;      /* 0 or the model's inputs */
     char *label;            /* label column name, or NULL */
@@ -98,6 +108,28 @@ int fl_modelfile_attach_schema (const char *path, const char *schema_path);
     or NULL when the file has none.  0, or -1 (logged) on an unreadable or
     malformed file.  Parse it with fl_schema_load_str. */
 int fl_modelfile_load_schema (const char *path, char **schema_text);
+
+
+/*  The parameter digest: BLAKE2b with a 32-byte output (libsodium
+    crypto_generichash, no key) over
+        FL_MODELFILE_DIGEST_DOMAIN (25 ASCII bytes, no NUL)
+        || fp (32 bytes: the model fingerprint, fl_model_fingerprint: name,
+           version, shapes)
+        || n as a little-endian uint64
+        || params[0..n) each as little-endian IEEE-754 binary32.
+    Any change of one parameter bit, of the architecture or of n changes it.
+    out: FL_MODELFILE_DIGESTBYTES bytes.  Never fails (n may be 0). */
+void fl_modelfile_digest (const uint8_t fp[32], const float *params, size_t n,
+                          uint8_t out[FL_MODELFILE_DIGESTBYTES]);
+
+/*  The digest of the model file at path, as fl_modelfile_digest of the
+    parameters it holds: the file is loaded and validated like
+    fl_modelfile_load (a format-3 file whose stored digest does not match is
+    refused), with any model name (plugin models too: the fingerprint and
+    parameters are hashed as stored, without building the model).
+    *format gets the file's format (may be NULL).  -1 (logged) on a missing,
+    malformed or mismatching file. */
+int fl_modelfile_load_digest (const char *path, uint8_t out[FL_MODELFILE_DIGESTBYTES], uint64_t *format);
 
 #ifdef __cplusplus
 }

@@ -212,6 +212,7 @@ static const s_field_t s_model[] = {
     { FL_K_FNAMES, FL_WIRE_KIND_BIN_LIST, false, 1, 100000, 1, 255 },   /* one per feature */
     S_OPT_N (FL_K_LABEL, STR, 1, 255),
     { FL_K_CNAMES, FL_WIRE_KIND_BIN_LIST, false, 2, 1000, 1, 255 },     /* one per class */
+    S_OPT_N (FL_K_DIGEST, BIN, 32, 32),         /* format 3: fl_modelfile_digest of fp and params */
 };
 /*  One key of every kind, so tests exercise kinds that only secure
     aggregation rows will use.  Programs never send it; a peer that does gets

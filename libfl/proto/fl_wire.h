@@ -210,6 +210,8 @@ bool fl_wire_type_known (int type);
 #define FL_K_FNAMES       "feature_names"
 #define FL_K_LABEL        "label"
 #define FL_K_CNAMES       "class_names"
+/* Model files, format 3: the BLAKE2b digest of the trained parameters. */
+#define FL_K_DIGEST       "digest"
 
 typedef struct fl_wire_writer_t fl_wire_writer_t;
 
