@@ -27,6 +27,7 @@
 #include "fl_modelfile.h"
 #include "fl_options.h"
 #include "fl_partition.h"
+#include "fl_plot.h"
 #include "fl_predict.h"
 #include "fl_prg.h"
 #include "fl_qat.h"

@@ -1,18 +1,24 @@
 /*  test_report.c - fl_report: the progress line, the metrics CSV and the run
     report a compliance officer reads (sections, facts, privacy statements,
-    rounds, missing values), and an unwritable path. */
+    rounds, missing values), and an unwritable path; the HTML report (every
+    text from data escaped, plots from gnuplot or a page that says they were
+    skipped), "undefined" AUROC/AUPRC, and the signed manifest from the
+    adversary's side (one byte edited, a member's key, a foreign key). */
 #include "fl_report.h"
 #include "fl_test.h"
 
+#include "fl_plot.h"
+
 #include <czmq.h>
 #include <math.h>
+#include <sodium.h>
 #include <unistd.h>
 
 /* Reads a whole small file into a static buffer. */
 static const char *
 s_slurp (const char *path)
 {
-    static char buf[16384];
+    static char buf[1 << 20];
     buf[0] = '\0';
     FILE *f = fopen (path, "r");
     if (!f)
@@ -163,6 +169,266 @@ test_report_file (void)
     rmdir (dir);
 }
 
+static void
+test_undefined (void)
+{
+    /* multi-class counts: AUROC/AUPRC undefined, printed as the word */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&text, &len);
+    fl_round_summary_t s = s_summary (1, 0.5);
+    s.eval.auroc = NAN;
+    s.eval.auprc = NAN;
+    fl_report_csv_row (f, &s, 1.0);
+    fclose (f);
+    FL_CHECK (strstr (text, ",undefined,undefined,") != NULL);
+    FL_CHECK (strstr (text, "0.5,") != NULL);
+    free (text);
+}
+
+/*  A report with hostile text in every field that comes from data. */
+static fl_report_t *
+s_hostile_report (void)
+{
+    fl_report_t *r = fl_report_new ("<script>alert('x')</script> & co", "secure <b>");
+    fl_report_set_config (r, "data set %s", "\"><img src=x onerror=alert(1)>");
+    fl_report_add_fact (r, "Roster", "%s", "/tmp/<evil>/roster.zpl");
+    fl_report_add_fact (r, FL_REPORT_DIGEST_LABEL, "blake2b-256 %s (test)",
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+    fl_report_add_privacy (r, "Transport: %s", "<i>none</i>");
+    fl_report_add_note (r, "member 'a<b' attacked");
+    for (int i = 1; i <= 4; i++) {
+        fl_round_summary_t s = s_summary ((uint64_t) i, 0.8 + 0.03 * i);
+        s.train_loss = 0.6 / i;
+        s.epsilon = 0.5 * i;
+        fl_report_add_round (r, &s, 0.1);
+    }
+    fl_report_set_outcome (r, "completed");
+    /* evaluation counts: 400 examples, positives score higher */
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    float sc[400];
+    int32_t y[400];
+    for (int i = 0; i < 400; i++) {
+        y[i] = i % 3 == 0;
+        sc[i] = (float) ((i % 97) / 100.0 * 0.6 + (y[i] ? 0.35 : 0.0));
+    }
+    fl_metrics_counts_add (&c, sc, y, 400, 1);
+    fl_report_set_eval_counts (r, &c);
+    return r;
+}
+
+static void
+test_html (void)
+{
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-report-html") != NULL);
+    char path[256];
+    snprintf (path, sizeof path, "%s/report.html", dir);
+    fl_report_t *r = s_hostile_report ();
+
+    /* gnuplot missing: the page is still written, says why, holds the tables */
+    setenv ("FL_GNUPLOT", "/nonexistent/gnuplot", 1);
+    FL_CHECK (fl_report_write_html (r, path) == 0);
+    const char *t = s_slurp (path);
+    FL_CHECK (strncmp (t, "<!DOCTYPE html>", 15) == 0);
+    FL_CHECK (strstr (t, "Plots skipped") != NULL);
+    FL_CHECK (strstr (t, "/nonexistent/gnuplot not found") != NULL);
+    FL_CHECK (strstr (t, "<svg") == NULL);
+    FL_CHECK (strstr (t, "<h2>Rounds</h2>") != NULL);
+    FL_CHECK (strstr (t, "<th>Model digest</th><td>blake2b-256 0011") != NULL);
+    /* every text from data escaped: no tag of the attacker's survives */
+    FL_CHECK (strstr (t, "<script") == NULL);
+    FL_CHECK (strstr (t, "<img") == NULL);
+    FL_CHECK (strstr (t, "<evil>") == NULL && strstr (t, "<i>none") == NULL && strstr (t, "<b>") == NULL);
+    FL_CHECK (strstr (t, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co") != NULL);
+    FL_CHECK (strstr (t, "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") != NULL);
+    FL_CHECK (strstr (t, "/tmp/&lt;evil&gt;/roster.zpl") != NULL);
+    FL_CHECK (strstr (t, "member &#39;a&lt;b&#39; attacked") != NULL);
+    FL_CHECK (strstr (t, FL_REPORT_HTML_MARK) != NULL);
+    /* the calibration table from the counts */
+    FL_CHECK (strstr (t, "<th>observed positive</th>") != NULL);
+
+    /* fl-sim's section goes before the mark */
+    FL_CHECK (fl_report_html_insert (path, "<h2>Baselines (test)</h2>") == 0);
+    t = s_slurp (path);
+    const char *sec = strstr (t, "<h2>Baselines (test)</h2>"), *mark = strstr (t, FL_REPORT_HTML_MARK);
+    FL_CHECK (sec && mark && sec < mark);
+    char nomark[256];
+    snprintf (nomark, sizeof nomark, "%s/plain.html", dir);
+    FILE *f = fopen (nomark, "w");
+    fputs ("<html></html>", f);
+    fclose (f);
+    FL_CHECK (fl_report_html_insert (nomark, "x") == -1);
+
+    /* with gnuplot (when installed): inline SVG, no prolog, no skip notice */
+    unsetenv ("FL_GNUPLOT");
+    char why[256] = "";
+    char *probe = fl_plot_svg ("plot x", 100, 100, why, sizeof why);
+    if (probe) {
+        FL_CHECK (strncmp (probe, "<svg", 4) == 0);
+        FL_CHECK (fl_report_write_html (r, path) == 0);
+        t = s_slurp (path);
+        size_t svgs = 0;
+        for (const char *p = t; (p = strstr (p, "<svg")); p++)
+            svgs++;
+        FL_CHECK (svgs == 6);      /* loss, metrics, epsilon, ROC, PR, calibration */
+        FL_CHECK (strstr (t, "Plots skipped") == NULL);
+        FL_CHECK (strstr (t, "<?xml") == NULL);
+        FL_CHECK (strstr (t, "<script") == NULL || strstr (t, "alert(") == NULL);
+        free (probe);
+    }
+    else if (fl_test_verbose_)
+        printf ("  gnuplot not available (%s): SVG checks skipped\n", why);
+    /* a gnuplot error is reported, not a crash */
+    char *bad = fl_plot_svg ("plot $nosuchblock using 1:2", 100, 100, why, sizeof why);
+    FL_CHECK (bad == NULL && why[0] != '\0');
+    fl_report_destroy (&r);
+    unlink (path);
+    unlink (nomark);
+    rmdir (dir);
+}
+
+/*  Writes a roster with a coordinator (key cpk) and one member "member-01" (mpk). */
+static void
+s_roster_file (const char *path, const uint8_t cpk[32], const uint8_t mpk[32])
+{
+    char ch[65], mh[65], c1[41], c2[41], sec[41];
+    sodium_bin2hex (ch, sizeof ch, cpk, 32);
+    sodium_bin2hex (mh, sizeof mh, mpk, 32);
+    zmq_curve_keypair (c1, sec);
+    zmq_curve_keypair (c2, sec);
+    FILE *f = fopen (path, "w");
+    fprintf (f, "roster\n    coordinator\n        identity = \"%s\"\n        curve = \"%s\"\n"
+                "    member = \"member-01\"\n        identity = \"%s\"\n        curve = \"%s\"\n",
+             ch, c1, mh, c2);
+    fclose (f);
+}
+
+static void
+test_signature (void)
+{
+    char dir[200];
+    FL_CHECK (fl_test_mkdtemp (dir, sizeof dir, "fl-report-sig") != NULL);
+    char md[256], html[256], sig[256], rpath[256];
+    snprintf (md, sizeof md, "%s/report.md", dir);
+    FL_CHECK (fl_report_sibling (md, ".html", html, sizeof html) == 0);
+    FL_CHECK (fl_report_sibling (md, ".sig", sig, sizeof sig) == 0);
+    FL_CHECK (strcmp (html + strlen (dir), "/report.html") == 0 && strcmp (sig + strlen (dir), "/report.sig") == 0);
+    snprintf (rpath, sizeof rpath, "%s/roster.zpl", dir);
+    uint8_t cpk[32], csk[64], mpk[32], msk[64], opk[32], osk[64];
+    crypto_sign_keypair (cpk, csk);
+    crypto_sign_keypair (mpk, msk);
+    crypto_sign_keypair (opk, osk);
+    s_roster_file (rpath, cpk, mpk);
+    fl_roster_t *roster = fl_roster_load (rpath);
+    FL_CHECK (roster != NULL);
+    if (!roster)
+        return;
+    setenv ("FL_GNUPLOT", "/nonexistent/gnuplot", 1);   /* the signature does not care about pictures */
+    fl_report_t *r = s_hostile_report ();
+    FL_CHECK (fl_report_write (r, md) == 0 && fl_report_write_html (r, html) == 0);
+    fl_report_destroy (&r);
+    unsetenv ("FL_GNUPLOT");
+    const char *files[2] = {md, html};
+    FL_CHECK (fl_report_sign (files, 2, csk, sig) == 0);
+    uint8_t d[32];
+    int has = 0;
+    char why[512] = "";
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == 0);
+    FL_CHECK (has == 1 && d[0] == 0x00 && d[1] == 0x11 && d[31] == 0xff);
+
+    /* one byte of report.md edited: refused */
+    char *orig = strdup (s_slurp (md));
+    size_t olen = strlen (orig);
+    char *edited = strdup (orig);
+    char *acc = strstr (edited, "accuracy 0.92");
+    FL_CHECK (acc != NULL);
+    if (acc)
+        acc[10] = '3';
+    FILE *f = fopen (md, "w");
+    fwrite (edited, 1, olen, f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "not the file the coordinator signed") != NULL);
+    /* the digest line swapped for another model's, same length: refused */
+    char *dg = strstr (edited, "blake2b-256 0011");
+    if (acc)
+        acc[10] = '2';
+    if (dg)
+        dg[12] = 'f';
+    f = fopen (md, "w");
+    fwrite (edited, 1, olen, f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    f = fopen (md, "w");
+    fwrite (orig, 1, olen, f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == 0);
+    /* the HTML edited by one byte: refused too */
+    char *h = strdup (s_slurp (html));
+    size_t hl = strlen (h);
+    h[hl / 2] ^= 0x01;
+    f = fopen (html, "w");
+    fwrite (h, 1, hl, f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "report.html is not the file") != NULL);
+    h[hl / 2] ^= 0x01;
+    f = fopen (html, "w");
+    fwrite (h, 1, hl, f);
+    fclose (f);
+    free (h);
+
+    /* signed with a member's key (an honest manifest): refused, naming the member */
+    FL_CHECK (fl_report_sign (files, 2, msk, sig) == 0);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "member 'member-01'") != NULL);
+    /* signed with an unknown key */
+    FL_CHECK (fl_report_sign (files, 2, osk, sig) == 0);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "not the roster's coordinator key") != NULL);
+    /* a member's signature with the signer line claiming the coordinator: the
+       signature does not verify under the coordinator's key */
+    FL_CHECK (fl_report_sign (files, 2, msk, sig) == 0);
+    char *st = strdup (s_slurp (sig));
+    char mh[65], chx[65];
+    sodium_bin2hex (mh, sizeof mh, mpk, 32);
+    sodium_bin2hex (chx, sizeof chx, cpk, 32);
+    char *at = strstr (st, mh);
+    if (at)
+        memcpy (at, chx, 64);
+    f = fopen (sig, "w");
+    fputs (st, f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "does not verify") != NULL);
+    free (st);
+    /* a manifest that does not name report.md (only the html): refused */
+    const char *only_html[1] = {html};
+    FL_CHECK (fl_report_sign (only_html, 1, csk, sig) == 0);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    FL_CHECK (strstr (why, "does not sign report.md") != NULL);
+    /* garbage and a missing signature file */
+    f = fopen (sig, "w");
+    fputs ("libfl-report-signature-v1\nsigner zz\nsignature 00\n", f);
+    fclose (f);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    unlink (sig);
+    FL_CHECK (fl_report_verify (md, sig, roster, d, &has, why, sizeof why) == -1);
+    /* a manifest naming a path outside the directory cannot even be made */
+    const char *dotted[1] = {"/etc/.hidden"};
+    FL_CHECK (fl_report_sign (dotted, 1, csk, sig) == -1);
+    free (orig);
+    free (edited);
+    fl_roster_destroy (&roster);
+    unlink (md);
+    unlink (html);
+    unlink (sig);
+    unlink (rpath);
+    rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -172,5 +438,8 @@ main (int argc, char **argv)
     FL_RUN (test_progress_line);
     FL_RUN (test_csv);
     FL_RUN (test_report_file);
+    FL_RUN (test_undefined);
+    FL_RUN (test_html);
+    FL_RUN (test_signature);
     FL_TEST_DONE ();
 }

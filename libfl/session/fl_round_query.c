@@ -135,3 +135,9 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
     zsys_error ("coordinator: privacy state not restored: %s", why);
     return -1;
 }
+
+const fl_metrics_counts_t *
+fl_round_eval_counts (const fl_round_t *self)
+{
+    return &self->eval_acc;
+}

@@ -1,0 +1,194 @@
+/*  fl_plot.c - gnuplot as a subprocess, SVG out (see fl_plot.h). */
+#define _GNU_SOURCE
+#include "fl_plot.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+s_why (char *why, size_t size, const char *fmt, ...)
+{
+    if (!why || !size)
+        return;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (why, size, fmt, ap);
+    va_end (ap);
+}
+
+/*  The file at path as a new NUL-terminated string (at most max bytes), or NULL. */
+static char *
+s_slurp (const char *path, size_t max)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 65536;
+            char *nb = cap <= max + 65536 ? (char *) realloc (buf, cap) : NULL;
+            if (!nb) {
+                free (buf);
+                fclose (f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread (buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len > max) {
+            free (buf);
+            fclose (f);
+            return NULL;
+        }
+    }
+    fclose (f);
+    buf[len] = '\0';
+    return buf;
+}
+
+char *
+fl_plot_svg (const char *script, int width, int height, char *why, size_t why_size)
+{
+    assert (script);
+    const char *prog = getenv ("FL_GNUPLOT");
+    if (!prog || !prog[0])
+        prog = "gnuplot";
+    const char *tmp = getenv ("TMPDIR");
+    char dir[4096];
+    snprintf (dir, sizeof dir, "%s/fl-plot.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp (dir)) {
+        s_why (why, why_size, "cannot create a temporary directory: %s", strerror (errno));
+        return NULL;
+    }
+    char gp[4200], svg[4200], err[4200];
+    snprintf (gp, sizeof gp, "%s/plot.gp", dir);
+    snprintf (svg, sizeof svg, "%s/plot.svg", dir);
+    snprintf (err, sizeof err, "%s/stderr", dir);
+    char *out = NULL;
+    FILE *f = fopen (gp, "w");
+    if (!f) {
+        s_why (why, why_size, "cannot write %s: %s", gp, strerror (errno));
+        goto done;
+    }
+    fprintf (f, "set terminal svg size %d,%d font 'sans,11' background rgb 'white'\nset output '%s'\n%s\nunset output\n",
+             width, height, svg, script);
+    if (fclose (f) != 0) {
+        s_why (why, why_size, "cannot write %s: %s", gp, strerror (errno));
+        goto done;
+    }
+    pid_t pid = fork ();
+    if (pid < 0) {
+        s_why (why, why_size, "cannot start %s: %s", prog, strerror (errno));
+        goto done;
+    }
+    if (pid == 0) {
+        int in = open ("/dev/null", O_RDONLY);
+        int eo = open (err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in >= 0)
+            dup2 (in, 0);
+        if (eo >= 0) {
+            dup2 (eo, 1);
+            dup2 (eo, 2);
+        }
+        execlp (prog, prog, gp, (char *) NULL);
+        dprintf (2, "exec failed: %s\n", strerror (errno));
+        _exit (127);
+    }
+    int status = 0;
+    long waited = 0;
+    for (;;) {
+        pid_t r = waitpid (pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            s_why (why, why_size, "waiting for %s: %s", prog, strerror (errno));
+            goto done;
+        }
+        if (waited >= FL_PLOT_TIMEOUT_MS) {
+            kill (pid, SIGKILL);
+            waitpid (pid, &status, 0);
+            s_why (why, why_size, "%s did not finish within %d ms", prog, FL_PLOT_TIMEOUT_MS);
+            goto done;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep (&ts, NULL);
+        waited += 10;
+    }
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        char *e = s_slurp (err, 1u << 16);
+        char line[200] = "";
+        if (e) {
+            /* the first line that says something */
+            char *p = e;
+            while (*p == '\n' || *p == ' ')
+                p++;
+            snprintf (line, sizeof line, "%.*s", (int) strcspn (p, "\n"), p);
+            free (e);
+        }
+        if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+            s_why (why, why_size, "%s not found (install Debian's gnuplot-nox)", prog);
+        else
+            s_why (why, why_size, "%s failed%s%s", prog, line[0] ? ": " : "", line);
+        goto done;
+    }
+    char *text = s_slurp (svg, FL_PLOT_MAX_SVG);
+    char *start = text ? strstr (text, "<svg") : NULL;
+    if (!start) {
+        s_why (why, why_size, "%s wrote no SVG", prog);
+        free (text);
+        goto done;
+    }
+    memmove (text, start, strlen (start) + 1);
+    out = text;
+done:
+    unlink (gp);
+    unlink (svg);
+    unlink (err);
+    rmdir (dir);
+    return out;
+}
+
+void
+fl_plot_html_escape (FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        switch (c) {
+        case '&': fputs ("&amp;", f); break;
+        case '<': fputs ("&lt;", f); break;
+        case '>': fputs ("&gt;", f); break;
+        case '"': fputs ("&quot;", f); break;
+        case '\'': fputs ("&#39;", f); break;
+        default:
+            if (c >= 0x20 || c == '\t' || c == '\n')
+                fputc (c, f);
+        }
+    }
+}
+
+void
+fl_plot_gp_escape (FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c == '\'')
+            fputs ("''", f);
+        else if (c >= 0x20 && c != 0x7f)
+            fputc (c, f);
+    }
+}
