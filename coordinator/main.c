@@ -46,6 +46,7 @@ typedef struct {
     char schema[1024];              /* a member's own CSV: the agreed encoding (docs/DATA.md) */
     size_t max_message_mb;
     char roster[1024], cert[1024];
+    char identity[1024];            /* the coordinator's identity secret key: signs the report */
     double secagg_deadline;
     double geomed_nu, cclip_tau, norm_bound;
     size_t multi_krum_m;
@@ -85,6 +86,7 @@ static const fl_arg_t s_args[] = {
     {"max-message-mb", FL_ARG_SIZE, F (max_message_mb), 0, "MB", "largest message accepted (MiB)", 1, 2047},
     {"roster", FL_ARG_STR, F (roster), sizeof ((settings_t *) 0)->roster, "FILE", "consortium roster (fl-keygen): who may join, with their keys", FL_ARG_NO_RANGE},
     {"cert", FL_ARG_STR, F (cert), sizeof ((settings_t *) 0)->cert, "FILE", "the coordinator's CURVE certificate (NAME.curve, with NAME.curve_secret)", FL_ARG_NO_RANGE},
+    {"identity", FL_ARG_STR, F (identity), sizeof ((settings_t *) 0)->identity, "FILE", "the coordinator's identity secret key (fl-keygen: NAME.identity_secret; must be the roster's coordinator key): signs the report (REPORT.sig)", FL_ARG_NO_RANGE},
     {"secagg-deadline", FL_ARG_DOUBLE, F (secagg_deadline), 0, "SEC", "secure mode: deadline of each protocol phase after key advertisement", 0.01, 1e6},
     {"multi-krum-m", FL_ARG_SIZE, F (multi_krum_m), 0, "M", "multi_krum: bucket means averaged (0 = B - f)", 0, 65535},
     {"geomed-nu", FL_ARG_DOUBLE, F (geomed_nu), 0, "NU", "geomed: Weiszfeld smoothing", 1e-12, 1e6},
@@ -354,7 +356,7 @@ s_report_run (fl_report_t *report, const fl_round_t *round, const settings_t *s)
 static const char *s_mutable[] = {"bind", "port-file", "metrics", "model-out", "report", "run-name",
                                   "checkpoint-dir", "resume", "crash-at", "crash-round", "quiet", "log-format",
                                   "join-timeout", "stats-deadline", "train-deadline", "eval-deadline",
-                                  "secagg-deadline", "liveness", "max-message-mb", "roster", "cert"};
+                                  "secagg-deadline", "liveness", "max-message-mb", "roster", "cert", "identity"};
 
 static int
 s_is_mutable (const char *name)
@@ -640,6 +642,7 @@ main (int argc, char **argv)
     fl_transport_t *tr = NULL;
     fl_server_t *server = NULL;
     fl_report_t *report = NULL;
+    uint8_t *identity_sk = NULL;       /* sodium_malloc'd; signs the report */
     fl_checkpoint_t *resume_ck = NULL;
     FILE *csv = NULL;
     char *config_text = NULL;
@@ -736,6 +739,27 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-coordinator: the certificate %s is not the coordinator's key in the roster %s\n",
                  s.cert, s.roster);
         { exit_code = 1; goto done; }
+    }
+    if (s.identity[0]) {
+        if (!roster || !fl_roster_has_coordinator (roster)) {
+            fprintf (stderr, "fl-coordinator: --identity needs --roster with a coordinator entry (the key a reader "
+                             "of the report checks the signature against)\n");
+            { exit_code = 2; goto done; }
+        }
+        if (!s.report[0]) {
+            fprintf (stderr, "fl-coordinator: --identity signs the report: give --report too\n");
+            { exit_code = 2; goto done; }
+        }
+        if (!(identity_sk = fl_identity_load_secret (s.identity))) {
+            fprintf (stderr, "fl-coordinator: cannot load the identity secret key %s (see the log)\n", s.identity);
+            { exit_code = 1; goto done; }
+        }
+        /* an Ed25519 secret key is seed || public key */
+        if (sodium_memcmp (identity_sk + 32, fl_roster_coordinator_identity_pk (roster), 32) != 0) {
+            fprintf (stderr, "fl-coordinator: the identity key %s is not the coordinator's identity key in the "
+                             "roster %s\n", s.identity, s.roster);
+            { exit_code = 1; goto done; }
+        }
     }
     rcfg.roster = roster;
     {   /* TEST ONLY (tests/it_secure.sh): a coordinator that offers unsafe thresholds */
@@ -848,7 +872,7 @@ main (int argc, char **argv)
         fclose (csv);               /* the failed write was logged; no more rows */
         csv = NULL;
     }
-    int completed = 0;
+    int completed = 0, model_saved = 0;
     if (zsys_interrupted) {
         /* SIGTERM / SIGINT: the round in progress is abandoned; the last
            checkpoint holds every completed round.  An orderly stop (exit 0):
@@ -897,6 +921,7 @@ main (int argc, char **argv)
         }
     }
     s_report_run (report, round, &s);
+    fl_report_set_eval_counts (report, fl_round_eval_counts (round));
     if (!s.r.plaintext && fl_round_sa_dropout (round) >= 0)
         fl_report_add_privacy (report, "Dropout tolerance (liveness, not privacy): the thresholds let a bucket "
                                "complete while at most %g of its members drop out%s.", fl_round_sa_dropout (round),
@@ -907,8 +932,10 @@ main (int argc, char **argv)
                                "about any one record or member; a model can memorise parts of its training data.");
     if (s.model_out[0] && completed && fl_round_params (round)) {
         if (fl_server_save_model (round, rcfg.hidden, s.model_out) == 0
-            && (!s.schema[0] || fl_modelfile_attach_schema (s.model_out, s.schema) == 0))
+            && (!s.schema[0] || fl_modelfile_attach_schema (s.model_out, s.schema) == 0)) {
             printf ("fl-coordinator: model written to %s\n", s.model_out);
+            model_saved = 1;
+        }
         else {
             fprintf (stderr, "fl-coordinator: the model could not be written to %s (see the log)\n", s.model_out);
             output_failed = 1;
@@ -917,12 +944,46 @@ main (int argc, char **argv)
     else if (s.model_out[0])
         printf ("fl-coordinator: no model written to %s: the run did not complete%s\n", s.model_out,
                 ckdir ? " (the checkpoint holds the last completed round's model)" : "");
+    if (fl_round_params (round) && fl_round_fingerprint (round)) {
+        /* The trained parameters' digest (proto/fl_modelfile): read back from
+           the model file when one was written, so the report names exactly
+           the file's parameters; else computed from the global model. */
+        uint8_t dg[FL_MODELFILE_DIGESTBYTES];
+        char dhex[2 * FL_MODELFILE_DIGESTBYTES + 1];
+        if (!(model_saved && fl_modelfile_load_digest (s.model_out, dg, NULL) == 0))
+            fl_modelfile_digest (fl_round_fingerprint (round), fl_round_params (round), fl_round_num_params (round),
+                                 dg);
+        sodium_bin2hex (dhex, sizeof dhex, dg, sizeof dg);
+        fl_report_add_fact (report, FL_REPORT_DIGEST_LABEL, "blake2b-256 %s (the trained parameters%s%s; "
+                            "`fl-model digest FILE` prints it from a model file; definition in docs/MODELS.md)", dhex,
+                            model_saved ? ", as in " : "", model_saved ? s.model_out : "");
+    }
     if (s.report[0]) {
+        char html[1100], sig[1100];
+        int rh = fl_report_sibling (s.report, ".html", html, sizeof html);
+        int rs = fl_report_sibling (s.report, ".sig", sig, sizeof sig);
         if (fl_report_write (report, s.report) == 0)
             printf ("fl-coordinator: report written to %s\n", s.report);
         else {
             fprintf (stderr, "fl-coordinator: the report could not be written to %s (see the log)\n", s.report);
             output_failed = 1;
+        }
+        if (rh == 0 && fl_report_write_html (report, html) == 0)
+            printf ("fl-coordinator: report written to %s\n", html);
+        else {
+            fprintf (stderr, "fl-coordinator: the HTML report could not be written beside %s (see the log)\n",
+                     s.report);
+            output_failed = 1;
+        }
+        if (identity_sk && !output_failed) {
+            const char *files[2] = {s.report, html};
+            if (rs == 0 && fl_report_sign (files, 2, identity_sk, sig) == 0)
+                printf ("fl-coordinator: report signed with the coordinator's identity key: %s\n", sig);
+            else {
+                fprintf (stderr, "fl-coordinator: the report signature could not be written beside %s (see the "
+                                 "log)\n", s.report);
+                output_failed = 1;
+            }
         }
     }
     if (output_failed && exit_code == 0) {
@@ -943,6 +1004,7 @@ done:
     fl_round_destroy (&round);
     fl_model_plugin_close (&plugin);    /* after the round, which borrows it */
     zcert_destroy (&cert);
+    fl_identity_secret_destroy (&identity_sk);
     fl_roster_destroy (&roster);
     return exit_code;
 }

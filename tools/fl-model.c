@@ -15,6 +15,12 @@
     fl-model names MODEL CSV [--label COLUMN]
                                records a member CSV's header as the model's
                                feature / label names (a coordinator's model)
+    fl-model digest FILE       the parameter digest (fl_modelfile_digest,
+                               docs/MODELS.md), 64 hex characters
+    fl-model verify-report --roster R [--model FILE] [--sig SIG] REPORT
+                               checks the coordinator's signature on a run
+                               report (io/fl_report) against the roster and
+                               that the report names FILE's digest
     fl-model gradcheck [--model-plugin P | --model NAME [--hidden H]]
                        [--features N] [--classes C] [--rows R] [--seed S]
                                finite differences against the backward pass
@@ -35,6 +41,8 @@
 #include "fl_model.h"
 #include "fl_modelfile.h"
 #include "fl_predict.h"
+#include "fl_report.h"
+#include "fl_roster.h"
 #include "fl_schema.h"
 #include "fl_score.h"
 #include "fl_shard.h"
@@ -50,6 +58,8 @@
     "       fl-model export --json|--onnx MODEL OUT [--model-plugin P]\n"                              \
     "       fl-model export --int8 MODEL OUT --calibrate CSV [--model-plugin P]\n"                     \
     "       fl-model names MODEL CSV [--label COLUMN] [--model-plugin P]\n"                            \
+    "       fl-model digest FILE\n"                                                                    \
+    "       fl-model verify-report --roster R [--model FILE] [--sig SIG] REPORT\n"                      \
     "       fl-model gradcheck [--model-plugin P | --model logreg|mlp [--hidden H]] [--features N]\n"   \
     "                          [--classes C] [--rows R] [--seed S]\n"
 
@@ -88,15 +98,14 @@ s_info (const char *path, const char *plugin)
         free (std);
         return 2;
     }
-    uint8_t fp[32], dig[32];
+    uint8_t fp[32], dig[FL_MODELFILE_DIGESTBYTES];
     fl_model_fingerprint (m, fp);
-    crypto_generichash (dig, sizeof dig, (const uint8_t *) fl_model_params (m),
-                        fl_model_num_params (m) * sizeof (float), NULL, 0);
+    fl_modelfile_digest (fp, fl_model_params (m), fl_model_num_params (m), dig);
     char fph[65], digh[65];
     sodium_bin2hex (fph, sizeof fph, fp, 32);
     sodium_bin2hex (digh, sizeof digh, dig, 32);
     printf ("model:       %s\ninputs:      %zu\nclasses:     %zu\nparameters:  %zu\nfingerprint: %s\n"
-            "params digest (BLAKE2b-256): %s\nstandardisation: %s\n",
+            "parameter digest: blake2b-256 %s\nstandardisation: %s\n",
             fl_model_name (m), fl_model_num_inputs (m), fl_model_num_classes (m), fl_model_num_params (m), fph,
             digh, mean ? "present" : "absent");
     const char *unknown = names.format < 2 ? "the file predates stored names" : "the training program did not record them";
@@ -131,6 +140,84 @@ s_info (const char *path, const char *plugin)
     fl_model_destroy (&m);
     free (mean);
     free (std);
+    return rc;
+}
+
+/*  fl-model digest FILE: the file's parameter digest, validated. */
+static int
+s_digest (const char *path)
+{
+    uint8_t d[FL_MODELFILE_DIGESTBYTES];
+    char hex[2 * FL_MODELFILE_DIGESTBYTES + 1];
+    if (fl_modelfile_load_digest (path, d, NULL) != 0) {
+        fprintf (stderr, "fl-model: %s: no valid parameter digest (see above)\n", path);
+        return 2;
+    }
+    sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+    printf ("%s\n", hex);
+    return 0;
+}
+
+/*  fl-model verify-report: exit 0 verified, 1 refused (reason on stderr), 2 usage or unreadable inputs. */
+static int
+s_verify_report (int argc, char **argv)
+{
+    const char *roster_path = NULL, *model = NULL, *sig = NULL, *report = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp (a, "--roster") == 0 ? &roster_path : strcmp (a, "--model") == 0 ? &model
+                          : strcmp (a, "--sig") == 0 ? &sig : NULL;
+        if (slot) {
+            if (i + 1 >= argc || *slot)
+                return s_usage ();
+            *slot = argv[++i];
+        }
+        else if (a[0] == '-' || report)
+            return s_usage ();
+        else
+            report = a;
+    }
+    if (!roster_path || !report)
+        return s_usage ();
+    char sigbuf[PATH_MAX];
+    if (!sig) {
+        if (fl_report_sibling (report, ".sig", sigbuf, sizeof sigbuf) != 0)
+            return s_usage ();
+        sig = sigbuf;
+    }
+    fl_roster_t *roster = fl_roster_load (roster_path);
+    if (!roster) {
+        fprintf (stderr, "fl-model: verify-report: cannot load the roster %s (see above)\n", roster_path);
+        return 2;
+    }
+    uint8_t said[32], file[FL_MODELFILE_DIGESTBYTES];
+    int has = 0, rc = 1;
+    char why[512] = "";
+    if (fl_report_verify (report, sig, roster, said, &has, why, sizeof why) != 0)
+        fprintf (stderr, "fl-model: verify-report: REFUSED: %s\n", why);
+    else if (model && !has)
+        fprintf (stderr, "fl-model: verify-report: REFUSED: %s names no model digest, so it cannot vouch for %s\n",
+                 report, model);
+    else if (model && fl_modelfile_load_digest (model, file, NULL) != 0) {
+        fprintf (stderr, "fl-model: verify-report: cannot read a valid digest from %s (see above)\n", model);
+        rc = 2;
+    }
+    else if (model && sodium_memcmp (said, file, sizeof file) != 0) {
+        char a[65], b[65];
+        sodium_bin2hex (a, sizeof a, said, 32);
+        sodium_bin2hex (b, sizeof b, file, 32);
+        fprintf (stderr, "fl-model: verify-report: REFUSED: the report describes the model with digest %s, but %s "
+                         "holds a model with digest %s (another model)\n", a, model, b);
+    }
+    else {
+        char a[65];
+        sodium_bin2hex (a, sizeof a, said, 32);
+        printf ("fl-model: verify-report: OK: %s is signed by the roster's coordinator key (%s)%s%s%s%s\n", report,
+                sig, has ? "; model digest " : "; the report names no model digest", has ? a : "",
+                model ? ", matching " : "", model ? model : "");
+        rc = 0;
+    }
+    fl_roster_destroy (&roster);
     return rc;
 }
 
@@ -444,6 +531,12 @@ main (int argc, char **argv)
                 "names: records the header of a member's CSV in the model file (a model from fl-coordinator,\n"
                 "  which never sees a header): features = the columns other than the label (--label, default\n"
                 "  the last column, as in training) in file order; classes 0..K-1.\n"
+                "digest: the BLAKE2b-256 digest of the trained parameters (domain prefix, fingerprint, count,\n"
+                "  little-endian float32: docs/MODELS.md); a format-3 file whose stored digest does not match\n"
+                "  its parameters is refused.\n"
+                "verify-report: checks REPORT.sig (or --sig) against the roster's coordinator identity key,\n"
+                "  the digests of the files it signs (REPORT.md, REPORT.html), and with --model that the report\n"
+                "  names FILE's parameter digest.  Exit 0 verified, 1 refused (the reason on stderr), 2 error.\n"
                 "gradcheck: central finite differences of the loss against the model's backward pass, at\n"
                 "  random inputs (default 8 features, 2 classes, 16 rows); prints the max relative error;\n"
                 "  exit 0 PASS, 1 FAIL, 2 error.\n"
@@ -454,6 +547,10 @@ main (int argc, char **argv)
     }
     if (argc < 2)
         return s_usage ();
+    if (argc == 3 && strcmp (argv[1], "digest") == 0)
+        return s_digest (argv[2]);
+    if (argc >= 2 && strcmp (argv[1], "verify-report") == 0)
+        return s_verify_report (argc - 2, argv + 2);
     if ((argc == 4 || argc == 5) && strcmp (argv[1], "diff") == 0) {
         double tol = 0;
         if (argc == 5) {

@@ -37,6 +37,9 @@
 #include "fl_model.h"
 #include "fl_modelfile.h"
 #include "fl_partition.h"
+#include "fl_plot.h"
+#include "fl_report.h"
+#include "fl_roster.h"
 #include "fl_schema.h"
 #include "fl_table.h"
 #include "fl_secagg.h"
@@ -677,6 +680,39 @@ s_baselines (const settings_t *s, const char *model_path)
                  comparable, beats_prc, comparable_prc);
         fclose (f);
     }
+    /* report.html: the same table, as a section before the page's end
+       (names escaped: a member's or data set's name is data). */
+    {
+        char *sec = NULL;
+        size_t sl = 0;
+        FILE *h = open_memstream (&sec, &sl);
+        if (h) {
+            fprintf (h, "<h2>Baselines (fl-sim)</h2>\n<p>All models scored exactly on the pooled held-out rows of the "
+                        "%zu members (%zu examples)%s. Centralised and member-alone models are trained to "
+                        "convergence: %s. Only a simulation can compute these (it holds every member's rows).</p>\n"
+                        "<table>\n<tr><th>model</th><th>training rows</th><th>accuracy</th><th>AUROC</th>"
+                        "<th>AUPRC</th><th>log loss</th></tr>\n", n, fl_dataset_rows (pool_test),
+                     classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest" : "",
+                     strcmp (s->r.model, "logreg") == 0 ? "full-batch L-BFGS, L2 on the weights"
+                                                        : "early stopping on a 10% validation split");
+            for (size_t i = 0; i < n + 2; i++) {
+                char a[16], b[16], c[16], e[16];
+                fprintf (h, "<tr><td>");
+                fl_plot_html_escape (h, res[i].name);
+                fprintf (h, "</td><td>%zu</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", res[i].rows,
+                         s_fmt (a, sizeof a, res[i].m.accuracy), s_fmt (b, sizeof b, res[i].m.auroc),
+                         s_fmt (c, sizeof c, res[i].m.auprc), s_fmt (e, sizeof e, res[i].m.log_loss));
+            }
+            fprintf (h, "</table>\n<p>Federated beats %zu of %zu members alone on AUROC and %zu of %zu on AUPRC "
+                        "(summary.csv holds the same figures).</p>\n", beats, comparable, beats_prc, comparable_prc);
+            if (fclose (h) == 0) {
+                snprintf (path, sizeof path, "%s/report.html", s->out);
+                if (fl_report_html_insert (path, sec) != 0)
+                    fprintf (stderr, "fl-sim: the baselines could not be added to %s (see the log)\n", path);
+            }
+            free (sec);
+        }
+    }
     rc = 0;
 done:
     for (size_t i = 0; train && test && i < n; i++) {
@@ -1044,6 +1080,7 @@ main (int argc, char **argv)
     else {
         s_arg (&ca, "--roster=%s/roster.zpl", keys);
         s_arg (&ca, "--cert=%s/coordinator.curve", keys);
+        s_arg (&ca, "--identity=%s/coordinator.identity_secret", keys);     /* signs the report */
         s_arg (&ca, "--clip-norm=%g", s.r.clip_norm);
         s_arg (&ca, "--sa-corrupt=%g", s.r.sa_corrupt);
         if (s.r.sa_dropout >= 0)              /* else the coordinator's auto choice */
@@ -1177,20 +1214,63 @@ main (int argc, char **argv)
             waitpid (pids[i], NULL, 0);
         }
     free (pids);
-    if (keys[0])
+    /* The simulator plays every party: it keeps the (public) roster in OUT
+       for fl-model verify-report, and the coordinator's key in memory to
+       re-sign the report once its baselines section is added. */
+    uint8_t *coord_sk = NULL;
+    if (keys[0]) {
+        char src[1300], dst[1300];
+        snprintf (src, sizeof src, "%s/roster.zpl", keys);
+        snprintf (dst, sizeof dst, "%s/roster.zpl", s.out);
+        FILE *rf = fopen (src, "rb"), *wf = rf ? fopen (dst, "wb") : NULL;
+        int bad = !wf;
+        char buf[8192];
+        size_t got;
+        while (wf && (got = fread (buf, 1, sizeof buf, rf)) > 0)
+            bad = bad || fwrite (buf, 1, got, wf) != got;
+        if (wf && fclose (wf) != 0)
+            bad = 1;
+        if (rf)
+            fclose (rf);
+        if (bad)
+            fprintf (stderr, "fl-sim: cannot copy the roster to %s\n", dst);
+        snprintf (src, sizeof src, "%s/coordinator.identity_secret", keys);
+        coord_sk = fl_identity_load_secret (src);
         s_remove_dir (keys);
+    }
     if (collude[0])
         s_remove_dir (collude);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
         fprintf (stderr, "fl-sim: the coordinator did not finish the run (see %s/coordinator.log)\n", s.out);
+        fl_identity_secret_destroy (&coord_sk);
         return 1;
     }
-    if (s_record_names (&s, model_path) != 0)
+    if (s_record_names (&s, model_path) != 0) {
+        fl_identity_secret_destroy (&coord_sk);
         return 1;
+    }
+    int brc = 0;
     if (!s.no_baselines && s.r.model_plugin[0])      /* model files name built-in models only */
         printf ("\nfl-sim: no baselines with --model-plugin (the model file is not reloadable)\n");
-    else if (!s.no_baselines && s_baselines (&s, model_path) != 0)
+    else if (!s.no_baselines)
+        brc = s_baselines (&s, model_path);
+    if (coord_sk) {
+        /* the baselines changed report.md and report.html: sign them again */
+        char md[1300], html[1300], sig[1300];
+        snprintf (md, sizeof md, "%s/report.md", s.out);
+        snprintf (html, sizeof html, "%s/report.html", s.out);
+        snprintf (sig, sizeof sig, "%s/report.sig", s.out);
+        const char *files[2] = {md, html};
+        if (fl_report_sign (files, 2, coord_sk, sig) != 0) {
+            fprintf (stderr, "fl-sim: cannot sign the report (see the log)\n");
+            brc = -1;
+        }
+        fl_identity_secret_destroy (&coord_sk);
+    }
+    if (brc != 0)
         return 1;
-    printf ("\nfl-sim: metrics %s/metrics.csv, model %s, report %s/report.md\n", s.out, model_path, s.out);
+    printf ("\nfl-sim: metrics %s/metrics.csv, model %s, report %s/report.md and report.html%s\n", s.out,
+            model_path, s.out, s.r.plaintext ? "" : " (signed: report.sig; check with fl-model verify-report "
+            "--roster OUT/roster.zpl --model OUT/model.flm OUT/report.md)");
     return 0;
 }
