@@ -38,7 +38,7 @@ sim fm --model-plugin "$PLUGIN"
 
 # info: the names.
 "$BIN/fl-model" info "$WORK/lr/model.flm" >"$WORK/info.txt" || fail "info failed"
-grep -q "^file format: 2$" "$WORK/info.txt" || fail "info does not say format 2"
+grep -q "^file format: 3$" "$WORK/info.txt" || fail "info does not say format 3"
 grep -q "^feature names: mean_radius, mean_texture, .*, worst_fractal_dimension$" "$WORK/info.txt" \
     || fail "info does not list the feature names"
 grep -q "^label: *malignant$" "$WORK/info.txt" || fail "info does not give the label"

@@ -400,12 +400,14 @@ s_html_training (const fl_report_t *self, FILE *h, char *skipped, size_t cap)
     for (size_t i = 0; i < self->n_rows; i++)
         eps = eps || isfinite (self->rows[i].s.epsilon);
     fprintf (h, "<h2>Training curves</h2>\n<div class=\"figs\">\n");
+    /* whole rounds on the axis while they fit */
+    const char *xt = self->n_rows <= 20 ? "set xtics 1\n" : "";
     /* loss */
     FILE *f = open_memstream (&sc, &sl);
     if (!f)
         return;
     fprintf (f, "set datafile missing 'nan'\nset key top right\nset grid\nset xlabel 'round'\nset ylabel 'loss'\n"
-                "$d << EOD\n");
+                "%s$d << EOD\n", xt);
     for (size_t i = 0; i < self->n_rows; i++) {
         const fl_round_summary_t *s = &self->rows[i].s;
         fprintf (f, "%" PRIu64 " ", s->round);
@@ -425,7 +427,7 @@ s_html_training (const fl_report_t *self, FILE *h, char *skipped, size_t cap)
     if (!(f = open_memstream (&sc, &sl)))
         return;
     fprintf (f, "set datafile missing 'nan'\nset key bottom right\nset grid\nset xlabel 'round'\nset ylabel "
-                "'metric'\nset yrange [0:1.02]\n$d << EOD\n");
+                "'metric'\nset yrange [0:1.02]\n%s$d << EOD\n", xt);
     for (size_t i = 0; i < self->n_rows; i++) {
         const fl_round_summary_t *s = &self->rows[i].s;
         fprintf (f, "%" PRIu64 " ", s->round);
@@ -447,7 +449,7 @@ s_html_training (const fl_report_t *self, FILE *h, char *skipped, size_t cap)
         if (!(f = open_memstream (&sc, &sl)))
             return;
         fprintf (f, "set datafile missing 'nan'\nset key top left\nset grid\nset xlabel 'round'\nset ylabel "
-                    "'epsilon'\n$d << EOD\n");
+                    "'epsilon'\n%s$d << EOD\n", xt);
         for (size_t i = 0; i < self->n_rows; i++) {
             fprintf (f, "%" PRIu64 " ", self->rows[i].s.round);
             s_gp_num (f, self->rows[i].s.epsilon);
