@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libzmq3-dev libczmq-dev libsodium-dev
       libmsgpack-dev libopenblas-dev python3 help2man
       python3-onnx python3-numpy
-      python3-sklearn)
+      python3-sklearn
+      gnuplot-nox)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
