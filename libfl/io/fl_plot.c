@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void
 s_why (char *why, size_t size, const char *fmt, ...)
@@ -91,23 +94,26 @@ fl_plot_svg (const char *script, int width, int height, char *why, size_t why_si
         s_why (why, why_size, "cannot write %s: %s", gp, strerror (errno));
         goto done;
     }
-    pid_t pid = fork ();
-    if (pid < 0) {
-        s_why (why, why_size, "cannot start %s: %s", prog, strerror (errno));
+    /* posix_spawnp, not fork + exec: the coordinator has CZMQ threads, and
+       only async-signal-safe calls are allowed between fork and exec. */
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init (&fa) != 0) {
+        s_why (why, why_size, "cannot start %s: out of memory", prog);
         goto done;
     }
-    if (pid == 0) {
-        int in = open ("/dev/null", O_RDONLY);
-        int eo = open (err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in >= 0)
-            dup2 (in, 0);
-        if (eo >= 0) {
-            dup2 (eo, 1);
-            dup2 (eo, 2);
-        }
-        execlp (prog, prog, gp, (char *) NULL);
-        dprintf (2, "exec failed: %s\n", strerror (errno));
-        _exit (127);
+    posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen (&fa, 1, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2 (&fa, 1, 2);
+    char *argv[] = {(char *) prog, gp, NULL};
+    pid_t pid = -1;
+    int se = posix_spawnp (&pid, prog, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy (&fa);
+    if (se != 0) {
+        if (se == ENOENT)
+            s_why (why, why_size, "%s not found (install Debian's gnuplot-nox)", prog);
+        else
+            s_why (why, why_size, "cannot start %s: %s", prog, strerror (se));
+        goto done;
     }
     int status = 0;
     long waited = 0;
