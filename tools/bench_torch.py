@@ -15,6 +15,14 @@ for fl-bench-qat.
 Debian's python3-torch (1.13.1) lives in /usr/lib/python3/dist-packages:
 run it with /usr/bin/python3 tools/bench_torch.py.
 Prints one Markdown row per (shape, mode): samples/s.
+
+--serve: the coprocess tools/fl-bench-train drives, so the two are timed in
+the same run with their repetitions interleaved.  Reads lines
+"W0-W1-...-WL ROWS" on stdin (e.g. "30-64-32-1 8192"); for each, trains one
+fp32 epoch of that shape exactly as above (the model and data are built, and
+one warm-up epoch run, the first time a shape is asked for) and answers one
+line "CPU_SECONDS WALL_SECONDS" (the process CPU time and the wall time of
+the epoch).  "quit" or end of input ends it.
 """
 import sys
 import time
@@ -44,7 +52,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-def bench(widths, rows, qat, repeats=3):
+def setup(widths, rows, qat):
     torch.manual_seed(1)
     d, k = widths[0], widths[-1]
     x = torch.randn(rows, d)
@@ -59,22 +67,50 @@ def bench(widths, rows, qat, repeats=3):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.BCEWithLogitsLoss() if k == 1 else nn.CrossEntropyLoss()
     yt = y.float().unsqueeze(1) if k == 1 else y
-    best = float("inf")
-    for r in range(repeats):
-        perm = torch.randperm(rows)
-        t0 = time.perf_counter()
-        for i in range(0, rows, 32):
-            idx = perm[i:i + 32]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-        best = min(best, time.perf_counter() - t0)
+    return model, opt, loss_fn, x, yt
+
+
+def epoch(state, rows):
+    """One epoch over a fresh permutation; returns (process CPU s, wall s)."""
+    model, opt, loss_fn, x, yt = state
+    perm = torch.randperm(rows)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(0, rows, 32):
+        idx = perm[i:i + 32]
+        opt.zero_grad()
+        loss = loss_fn(model(x[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+    return time.process_time() - c0, time.perf_counter() - t0
+
+
+def bench(widths, rows, qat, repeats=3):
+    state = setup(widths, rows, qat)
+    best = min(epoch(state, rows)[1] for _ in range(repeats))
     return rows / best
+
+
+def serve():
+    states = {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "quit":
+            break
+        widths, rows = [int(w) for w in words[0].split("-")], int(words[1])
+        key = (tuple(widths), rows)
+        if key not in states:
+            states[key] = setup(widths, rows, False)
+            epoch(states[key], rows)          # warm-up
+        cpu, wall = epoch(states[key], rows)
+        print("%.9f %.9f" % (cpu, wall))
+        sys.stdout.flush()
 
 
 def main():
     torch.set_num_threads(1)
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return
     print("| MLP | rows | torch fp32 samples/s | torch QAT samples/s | QAT/fp32 |")
     print("|---|---:|---:|---:|---:|")
     for widths, rows in (([30, 64, 32, 1], 8192), ([784, 256, 128, 10], 2048)):

@@ -61,6 +61,17 @@ fl_dense_forward (float *out, const float *inp, const float *weight, const float
         fl_gemm (false, true, B, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
 }
 
+/*  sums (OC) = column sums of m (B, OC): row by row, so the inner loop is a
+    vector add over contiguous memory. */
+static void
+s_column_sums (float *restrict sums, const float *restrict m, size_t B, size_t OC)
+{
+    memset (sums, 0, OC * sizeof (float));
+    for (size_t b = 0; b < B; b++)
+        for (size_t o = 0; o < OC; o++)
+            sums[o] += m[b * OC + o];
+}
+
 void
 fl_dense_backward (float *dinp, float *dweight, float *dbias, const float *dout,
                    const float *inp, const float *weight, size_t B, size_t C, size_t OC)
@@ -75,24 +86,53 @@ fl_dense_backward (float *dinp, float *dweight, float *dbias, const float *dout,
     else
         fl_gemm (true, false, OC, C, B, 1.0f, dout, OC, inp, C, 0.0f, dweight, C);
     // dbias (OC) = sum over the batch of dout
-    if (dbias) {
-        memset (dbias, 0, OC * sizeof (float));
-        for (size_t b = 0; b < B; b++)
-            for (size_t o = 0; o < OC; o++)
-                dbias[o] += dout[b * OC + o];
+    if (dbias)
+        s_column_sums (dbias, dout, B, OC);
+}
+
+/*  The activations are written as selects the compiler turns into vector
+    max / compare-and-mask instructions (this file is built with -O3,
+    libfl/CMakeLists.txt): as branches they mispredicted on about half the
+    elements of a trained layer (signs are close to random), which cost more
+    than the GEMMs on the small MLP.  The in-place case (out == inp), the one
+    the models use, gets its own loop over one restrict pointer so it
+    vectorises without a run-time overlap check. */
+static void
+s_relu_inplace (float *restrict p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = p[i];
+        p[i] = v > 0.0f ? v : 0.0f;
     }
 }
 
 void
 fl_relu_forward (float *out, const float *inp, size_t n)
 {
+    if (out == inp) {
+        s_relu_inplace (out, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = inp[i];
+        out[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+static void
+s_relu_backward_inplace (float *restrict d, const float *restrict out, size_t n)
+{
     for (size_t i = 0; i < n; i++)
-        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        d[i] = out[i] > 0.0f ? d[i] : 0.0f;
 }
 
 void
 fl_relu_backward (float *dinp, const float *dout, const float *out, size_t n)
 {
+    if (dinp == dout) {
+        s_relu_backward_inplace (dinp, out, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
