@@ -3,7 +3,9 @@
 
 Runs the grid  aggregator x attack x attacker count x seed  on a bundled data
 set with build/bin/fl-sim (secure aggregation over buckets, the attackers being
-the first F members), reads each run's final-round metrics from metrics.csv,
+the first F members; --attacker-rows equal gives each the mean member's row
+count and --attacker-weight N a claimed example count, which only FedAvg
+weighs), reads each run's final-round metrics from metrics.csv,
 and writes Markdown tables (mean +- sample std over seeds) to stdout and, with
 --doc, into a Markdown file between the markers
 
@@ -104,6 +106,8 @@ def parse_args(argv):
     p.add_argument("--retry-failed", action="store_true", help="rerun cells cached as failed")
     p.add_argument("--reference-fraction", type=int, default=None,
                    help="attacker count for the judgement table (default: the one nearest 20%% of --clients)")
+    p.add_argument("--per-seed", action="store_true",
+                   help="also tabulate, per seed, each cell and its change against the same seed's attack-free run")
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 even if some runs failed (default: exit 1)")
     return p.parse_args(argv)
@@ -301,6 +305,23 @@ def render(a, cache, aggs, attacks, fs, seeds, metric, setup, scales):
                 v, _ = vals(g, k, ref)
                 row.append("%+.1f" % (100 * (statistics.mean(v) - statistics.mean(base))) if v and base else "—")
             L.append("| %s | " % g + " | ".join(row) + " |")
+        L.append("")
+    if a.per_seed and ref is not None:
+        L.append("**Per seed, %d attackers**: %s, and in brackets the change in points against the same "
+                 "seed's attack-free run" % (ref, metric))
+        L.append("")
+        L.append("| aggregator | attack | " + " | ".join("seed %s" % s for s in seeds) + " |")
+        L.append("|---|---|" + "---|" * len(seeds))
+        for g in aggs:
+            for k in attacks:
+                row = []
+                for s in seeds:
+                    base, r = cache.get(cell_key(g, "none", 0, s)), cache.get(cell_key(g, k, ref, s))
+                    if not r or "error" in r or not base or "error" in base:
+                        row.append("—")
+                    else:
+                        row.append("%.3f (%+.1f)" % (r[metric], 100 * (r[metric] - base[metric])))
+                L.append("| %s | %s | " % (g, k) + " | ".join(row) + " |")
         L.append("")
     return "\n".join(L)
 
