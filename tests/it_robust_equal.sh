@@ -12,8 +12,9 @@
 #     --example-cap): FedAvg loses at least 3 AUROC points more;
 #   - the coordinate-wise median over buckets of 3 (5 buckets; clients send
 #     unweighted updates, so a claim buys nothing) under the same attack
-#     stays within 3 points of its attack-free run and 3 points above
-#     FedAvg's.
+#     stays within 4 points of its attack-free run (measured: 1.3 to 1.9;
+#     one secure run's noise reaches 4 points, docs/ROBUSTNESS.md) and at
+#     least 3 points above FedAvg's.
 # The AUROCs are the ones fl-sim's metrics.csv reports (federated
 # evaluation on the members' held-out rows).  About 5 fl-sim runs of 10-20 s.
 source "$(dirname "$0")/lib_it.sh"
@@ -40,8 +41,8 @@ grep -q "BYZANTINE: trains on 1500 rows (its partition has [0-9]*) and claims 30
     || fail "the attacker did not train on 1500 rows and claim 3000"
 awk -v c="$fed_clean" -v p="$fed_part" -v e="$fed_equal" 'BEGIN { exit !((c - e) >= (c - p) + 0.03) }' \
     || fail "equal-share attackers with a claimed weight should cost FedAvg at least 3 points more"
-awk -v c="$med_clean" -v e="$med_equal" 'BEGIN { exit !(e >= c - 0.03) }' \
-    || fail "the median should stay within 3 points of its attack-free run"
+awk -v c="$med_clean" -v e="$med_equal" 'BEGIN { exit !(e >= c - 0.04) }' \
+    || fail "the median should stay within 4 points of its attack-free run"
 awk -v m="$med_equal" -v f="$fed_equal" 'BEGIN { exit !(m >= f + 0.03) }' \
     || fail "the median should hold 3 points above FedAvg under the same attack"
 echo "1 passed, 0 failed"
