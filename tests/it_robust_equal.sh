@@ -7,14 +7,15 @@
 #   - attackers on their own partitions: undefended FedAvg loses little
 #     AUROC (the old evaluation's understatement);
 #   - the same attackers on the mean member's row count (--attacker-rows
-#     equal) claiming 3000 examples each (--attacker-weight; a member's
-#     claim is untrusted and FedAvg weighs it up to the coordinator's
-#     --example-cap): FedAvg loses at least 3 AUROC points more;
+#     equal) claiming 10000 examples each (--attacker-weight; a member's
+#     claim is untrusted, and FedAvg weighs it up to the coordinator's
+#     --example-cap, default 10000): FedAvg loses at least 10 AUROC points
+#     more (measured: 28 points against 1);
 #   - the coordinate-wise median over buckets of 3 (5 buckets; clients send
 #     unweighted updates, so a claim buys nothing) under the same attack
-#     stays within 4 points of its attack-free run (measured: 1.3 to 1.9;
-#     one secure run's noise reaches 4 points, docs/ROBUSTNESS.md) and at
-#     least 3 points above FedAvg's.
+#     stays within 5 points of its attack-free run (measured: 1.3 to 3.6
+#     over four runs; secure runs are not reproducible, docs/ROBUSTNESS.md)
+#     and at least 10 points above FedAvg's.
 # The AUROCs are the ones fl-sim's metrics.csv reports (federated
 # evaluation on the members' held-out rows).  About 5 fl-sim runs of 10-20 s.
 source "$(dirname "$0")/lib_it.sh"
@@ -29,20 +30,20 @@ run () {
 }
 fed_clean=$(run fed-clean --bucket-size 0)
 fed_part=$(run fed-part --bucket-size 0 "${ATTACK[@]}")
-fed_equal=$(run fed-equal --bucket-size 0 "${ATTACK[@]}" --attacker-rows equal --attacker-weight 3000)
+fed_equal=$(run fed-equal --bucket-size 0 "${ATTACK[@]}" --attacker-rows equal --attacker-weight 10000)
 med_clean=$(run med-clean --bucket-size 3 --sa-dropout 0 --aggregator median)
 med_equal=$(run med-equal --bucket-size 3 --sa-dropout 0 --aggregator median "${ATTACK[@]}" \
-    --attacker-rows equal --attacker-weight 3000)
+    --attacker-rows equal --attacker-weight 10000)
 echo "AUROC fedavg: clean $fed_clean, attackers on their partitions $fed_part, equal share + claim $fed_equal"
 echo "AUROC median: clean $med_clean, equal share + claim $med_equal"
 grep -q "attackers' partitions hold .* (1[34]\.[0-9]%)" "$WORK/fed-part.log" || fail "the attackers' share is not what this test assumes"
 grep -q "each attacker trains on 1500 rows" "$WORK/fed-equal.log" || fail "fl-sim did not give the attackers the mean share"
-grep -q "BYZANTINE: trains on 1500 rows (its partition has [0-9]*) and claims 3000 examples" "$WORK/fed-equal/client-01.log" \
-    || fail "the attacker did not train on 1500 rows and claim 3000"
-awk -v c="$fed_clean" -v p="$fed_part" -v e="$fed_equal" 'BEGIN { exit !((c - e) >= (c - p) + 0.03) }' \
-    || fail "equal-share attackers with a claimed weight should cost FedAvg at least 3 points more"
-awk -v c="$med_clean" -v e="$med_equal" 'BEGIN { exit !(e >= c - 0.04) }' \
-    || fail "the median should stay within 4 points of its attack-free run"
-awk -v m="$med_equal" -v f="$fed_equal" 'BEGIN { exit !(m >= f + 0.03) }' \
-    || fail "the median should hold 3 points above FedAvg under the same attack"
+grep -q "BYZANTINE: trains on 1500 rows (its partition has [0-9]*) and claims 10000 examples" "$WORK/fed-equal/client-01.log" \
+    || fail "the attacker did not train on 1500 rows and claim 10000"
+awk -v c="$fed_clean" -v p="$fed_part" -v e="$fed_equal" 'BEGIN { exit !((c - e) >= (c - p) + 0.10) }' \
+    || fail "equal-share attackers with a claimed weight should cost FedAvg at least 10 points more"
+awk -v c="$med_clean" -v e="$med_equal" 'BEGIN { exit !(e >= c - 0.05) }' \
+    || fail "the median should stay within 5 points of its attack-free run"
+awk -v m="$med_equal" -v f="$fed_equal" 'BEGIN { exit !(m >= f + 0.10) }' \
+    || fail "the median should hold 10 points above FedAvg under the same attack"
 echo "1 passed, 0 failed"
