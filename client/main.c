@@ -47,6 +47,8 @@ typedef struct {
     char attack[32], collude[256];
     double attack_scale;
     size_t colluders, attack_n;
+    size_t attack_rows;
+    uint64_t attack_examples;
     char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
     int qat;
 } settings_t;
@@ -94,6 +96,8 @@ static const fl_arg_t s_args[] = {
     {"collude", FL_ARG_STR, F (collude), sizeof ((settings_t *) 0)->collude, "DIR", "attackers share their honest updates through this directory", FL_ARG_NO_RANGE},
     {"colluders", FL_ARG_SIZE, F (colluders), 0, "N", "size of the colluding group (this client included); alie's f", 1, 1024},
     {"attack-n", FL_ARG_SIZE, F (attack_n), 0, "N", "alie: assumed number of clients (or buckets) aggregated, for z_max", 0, 1000000},
+    {"attack-rows", FL_ARG_SIZE, F (attack_rows), 0, "N", "with --attack: train on N rows resampled from this member's own (0 = its own rows as they are)", 0, 1u << 31},
+    {"attack-examples", FL_ARG_U64, F (attack_examples), 0, "N", "with --attack: claim N training examples in every update (FedAvg's weight, capped by the coordinator's --example-cap; 0 = the true count)", 0, 1e12},
 };
 #undef F
 #undef S
@@ -235,6 +239,11 @@ main (int argc, char **argv)
                                .identity_secret = identity, .allow_plaintext = s.plaintext,
                                .model_plugin = plugin,
                                .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
+    if (!s.attack[0] && (s.attack_rows || s.attack_examples)) {
+        fprintf (stderr, "fl-client: --attack-rows and --attack-examples go with --attack\n");
+        exit_code = 2;
+        goto done;
+    }
     if (s.attack[0]) {          /* Byzantine attack, evaluation only (docs/ATTACKS.md) */
         fl_adversary_config_t acfg;
         memset (&acfg, 0, sizeof acfg);
@@ -253,6 +262,8 @@ main (int argc, char **argv)
         }
         acfg.collude_dir = s.collude[0] ? s.collude : NULL;
         acfg.colluders = s.colluders;
+        acfg.train_rows = s.attack_rows;
+        acfg.claim_examples = s.attack_examples;
         adversary = fl_adversary_new (&acfg, &ccfg, &train, &test);
         client = adversary ? fl_adversary_client (adversary) : NULL;
     }

@@ -40,6 +40,9 @@ client_sim_deliver (fl_client_t *c, fl_wire_writer_t *w, int expect)
     free (buf);
 }
 
+/*  The example count ("n") of the last UPDATE client_sim_train saw. */
+static uint64_t client_sim_last_n;
+
 static inline float *
 client_sim_train (fl_client_t *c, const uint8_t run[16], uint64_t round, size_t features, int expect,
                   size_t *n_out)
@@ -91,7 +94,8 @@ client_sim_train (fl_client_t *c, const uint8_t run[16], uint64_t round, size_t 
         fl_wire_limits_t lim = fl_wire_limits_default ();
         fl_wire_msg_t *um = fl_wire_decode (data, len, &lim, why, sizeof why);
         if (um && fl_wire_type (um) == FL_WIRE_UPDATE)
-            got = fl_wire_copy_f32s (um, FL_K_DELTA, delta, np) == 0;
+            got = fl_wire_copy_f32s (um, FL_K_DELTA, delta, np) == 0
+                  && fl_wire_get_u64 (um, FL_K_N, &client_sim_last_n) == 0;
         fl_wire_msg_destroy (&um);
         free (data);
     }

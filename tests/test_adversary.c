@@ -13,6 +13,11 @@
       a coalition of two can compute, and nothing from the coordinator);
     - an adversary refuses an unknown attack and leaves the data to the
       caller;
+    - an evaluation's "equal share": an adversary resized to N training rows
+      (fl_adversary_resample: all its own rows, then draws with
+      replacement; or N distinct rows) and one that claims N examples: the
+      UPDATE carries exactly the claim (the coordinator cannot check it; its
+      example cap bounds FedAvg's weight, tests/test_cohort.c);
     - in a secure round (real coordinator, real secure aggregation, in one
       process): the hook is told the announced clipping norm, and an
       adversary that clears `clip` gets its update into the aggregate
@@ -203,6 +208,73 @@ test_adversary_single (void)
     FL_CHECK (tr != NULL);
     fl_dataset_destroy (&tr);
     fl_dataset_destroy (&te);
+}
+
+/*  Rows of a equal to row i of b (3 features). */
+static size_t
+s_count_row (const fl_dataset_t *a, const fl_dataset_t *b, size_t i)
+{
+    size_t c = 0;
+    for (size_t r = 0; r < fl_dataset_rows (a); r++)
+        c += memcmp (fl_dataset_x (a) + r * 3, fl_dataset_x (b) + i * 3, 3 * sizeof (float)) == 0
+             && fl_dataset_y (a)[r] == fl_dataset_y (b)[i];
+    return c;
+}
+
+static void
+test_adversary_rows_and_claim (void)
+{
+    fl_dataset_t *own = s_data (1);
+    fl_rng_t *rng = fl_rng_new_u64 (3, 4);
+    /* larger: every own row at least once, 60 in all, nothing invented */
+    fl_dataset_t *big = fl_adversary_resample (own, 60, rng);
+    FL_CHECK (big && fl_dataset_rows (big) == 60 && fl_dataset_features (big) == 3);
+    size_t total = 0, all_once = 1;
+    for (size_t i = 0; big && i < 24; i++) {
+        size_t c = s_count_row (big, own, i);
+        all_once &= c >= 1;
+        total += c;
+    }
+    FL_CHECK (all_once && total == 60);
+    /* smaller: 10 distinct own rows */
+    fl_dataset_t *small = fl_adversary_resample (own, 10, rng);
+    FL_CHECK (small && fl_dataset_rows (small) == 10);
+    size_t distinct = 0;
+    for (size_t i = 0; small && i < 24; i++) {
+        size_t c = s_count_row (small, own, i);
+        FL_CHECK (c <= 1);
+        distinct += c;
+    }
+    FL_CHECK (distinct == 10);
+    FL_CHECK (fl_adversary_resample (own, 0, rng) == NULL);
+    fl_dataset_destroy (&big);
+    fl_dataset_destroy (&small);
+
+    size_t n = 0;
+    /* a sign-flipper on 60 resampled rows: its UPDATE says 60 */
+    fl_adversary_config_t ac = {.attack = FL_ATTACK_SIGN_FLIP, .train_rows = 60};
+    fl_attack_params_defaults (&ac.params);
+    client_sim_last_n = 0;
+    float *d = s_adversary_delta ("m", 1, &ac, &n);
+    FL_CHECK (d != NULL && client_sim_last_n == 60);
+    free (d);
+    /* and claiming 5000: the claim is what the coordinator receives */
+    ac.claim_examples = 5000;
+    client_sim_last_n = 0;
+    d = s_adversary_delta ("m", 1, &ac, &n);
+    FL_CHECK (d != NULL && client_sim_last_n == 5000);
+    free (d);
+    /* label flipping poisons no update, but the claim still goes out */
+    fl_adversary_config_t lf = {.attack = FL_ATTACK_LABEL_FLIP, .claim_examples = 777};
+    fl_attack_params_defaults (&lf.params);
+    d = s_adversary_delta ("m", 1, &lf, &n);
+    FL_CHECK (d != NULL && client_sim_last_n == 777);
+    free (d);
+    /* an honest member reports its 24 rows */
+    free (s_honest_delta ("h", 1, &n));
+    FL_CHECK (client_sim_last_n == 24);
+    fl_rng_destroy (&rng);
+    fl_dataset_destroy (&own);
 }
 
 static void
@@ -396,6 +468,7 @@ main (int argc, char **argv)
     FL_RUN (test_hook);
     FL_RUN (test_adversary_single);
     FL_RUN (test_adversary_collusion);
+    FL_RUN (test_adversary_rows_and_claim);
     FL_RUN (test_secure_unclipped);
     FL_TEST_DONE ();
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fl_privacy.h"
+#include "fl_round.h"
 #include "fl_strategy.h"
 
 enum { NP = 3 };
@@ -163,6 +164,135 @@ test_private_step (void)
     fl_privacy_destroy (&priv);
 }
 
+/*  When a rule is meaningful over B bucket means (fl_strategy_rule_check):
+    trimmed mean trims floor(beta B) >= 1, median and geometric median need
+    3 buckets, Krum 2f+3, Bulyan 4f+3. */
+static void
+test_rule_check (void)
+{
+    fl_robust_params_t p;
+    fl_robust_params_defaults (&p);
+    char why[256];
+    p.beta = 0.2;
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 3, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    FL_CHECK (strstr (why, "floor(0.2 x 3) = 0") != NULL && strstr (why, "plain mean") != NULL);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 4, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 5, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (why[0] == 0);
+    p.beta = 0.34;                              /* 3 buckets: one trimmed from each side */
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 3, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    p.beta = 0;                                 /* beta 0, b 0: the mean by another name */
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 10, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    p.b = 1;
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 3, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_TRIMMED_MEAN, &p, 2, why, sizeof why) == FL_STRATEGY_RULE_REFUSES);
+    p.b = 0;
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MEDIAN, &p, 2, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    FL_CHECK (strstr (why, "median of 2") != NULL);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MEDIAN, &p, 1, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MEDIAN, &p, 3, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_GEOMED, &p, 2, why, sizeof why) == FL_STRATEGY_RULE_MEAN_ONLY);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_GEOMED, &p, 3, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    p.f = 1;
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_KRUM, &p, 4, why, sizeof why) == FL_STRATEGY_RULE_REFUSES);
+    FL_CHECK (strstr (why, "2f+3 = 5") != NULL);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_KRUM, &p, 5, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MULTI_KRUM, &p, 4, why, sizeof why) == FL_STRATEGY_RULE_REFUSES);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_BULYAN, &p, 6, why, sizeof why) == FL_STRATEGY_RULE_REFUSES);
+    FL_CHECK (strstr (why, "4f+3 = 7") != NULL);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_BULYAN, &p, 7, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MEAN, &p, 1, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_CCLIP, &p, 1, why, sizeof why) == FL_STRATEGY_RULE_OK);
+    FL_CHECK (fl_strategy_rule_check (FL_ROBUST_MEDIAN, &p, 0, why, sizeof why) == FL_STRATEGY_RULE_REFUSES);
+}
+
+/*  The attacker's side of a trimmed mean that trims nothing: with 3 buckets
+    and beta 0.2 one forged bucket moves the model by a third of its value
+    (exactly the mean), and the step says so (degenerate); with 5 buckets the
+    same forged bucket is trimmed and the model stays between the honest
+    means. */
+static void
+test_trimmed_nothing_round (void)
+{
+    fl_server_opt_t *opt = s_opt ();
+    float params[NP] = {0, 0, 0}, scratch[NP];
+    double h0[NP + 2] = {0.3, 0.3, 0.3, 3, 0}, h1[NP + 2] = {0.6, 0.6, 0.6, 3, 0}, h2[NP + 2] = {0.9, 0.9, 0.9, 3, 0},
+           h3[NP + 2] = {0.45, 0.45, 0.45, 3, 0}, evil[NP + 2] = {3e3, 3e3, 3e3, 3, 0};
+    fl_strategy_bucket_t bk[5] = {{h0, 3, 3, 0, 0, 0, 0}, {h1, 3, 3, 0, 0, 0, 1}, {evil, 3, 3, 0, 0, 0, 2},
+                                  {h2, 3, 3, 0, 0, 0, 3}, {h3, 3, 3, 0, 0, 0, 4}};
+    fl_strategy_config_t c;
+    memset (&c, 0, sizeof c);
+    c.robust = 1;
+    c.kind = FL_ROBUST_TRIMMED_MEAN;
+    c.min_updates = 1;
+    fl_robust_params_defaults (&c.params);
+    c.params.beta = 0.2;
+    fl_strategy_state_t st = {0};
+    fl_strategy_result_t r;
+    FL_CHECK (fl_strategy_step (&c, &st, bk, 3, NP, NULL, 9, 1, opt, params, scratch, &r) == 0);
+    FL_CHECK (!r.skipped && r.degenerate == 1);
+    FL_CHECK_CLOSE (params[0], (0.1 + 0.2 + 1e3) / 3, 1e-3, 0);      /* the attacker's 1e3 went through */
+    float p5[NP] = {0, 0, 0};
+    FL_CHECK (fl_strategy_step (&c, &st, bk, 5, NP, NULL, 15, 2, opt, p5, scratch, &r) == 0);
+    FL_CHECK (!r.skipped && r.degenerate == 0);
+    FL_CHECK_CLOSE (p5[0], (0.15 + 0.2 + 0.3) / 3, 1e-6, 0);          /* 0.1 and the forged 1e3 trimmed */
+    /* a median of 2 buckets: the mean, flagged too */
+    c.kind = FL_ROBUST_MEDIAN;
+    FL_CHECK (fl_strategy_step (&c, &st, bk, 2, NP, NULL, 6, 3, opt, p5, scratch, &r) == 0);
+    FL_CHECK (r.degenerate == 1);
+    fl_strategy_state_clear (&st);
+    fl_server_opt_destroy (&opt);
+}
+
+/*  The round refuses, at configuration, a trimmed mean that would trim
+    nothing and a Krum / Bulyan that would refuse every round at the
+    bucket count min_clients gives; a median of 2 buckets runs (logged). */
+static void
+test_round_config_rules (void)
+{
+    fl_round_config_t cfg;
+    fl_round_config_default (&cfg);
+    cfg.robust = 1;
+    cfg.bucket_size = 3;
+    cfg.min_clients = 9;                        /* 3 buckets */
+    memcpy (cfg.run_id, "rule-check-run-1", 16);
+    cfg.robust_kind = FL_ROBUST_TRIMMED_MEAN;
+    cfg.robust_params.beta = 0.2;
+    fl_round_t *r = fl_round_new (&cfg);
+    FL_CHECK (r == NULL);
+    cfg.robust_params.beta = 0.34;
+    r = fl_round_new (&cfg);
+    FL_CHECK (r != NULL);
+    fl_round_destroy (&r);
+    cfg.robust_params.beta = 0.2;
+    cfg.min_clients = 15;                       /* 5 buckets: one trimmed from each side */
+    r = fl_round_new (&cfg);
+    FL_CHECK (r != NULL);
+    fl_round_destroy (&r);
+    cfg.min_clients = 15;
+    cfg.fraction = 0.5;                         /* a cohort of 8: 2 buckets */
+    r = fl_round_new (&cfg);
+    FL_CHECK (r == NULL);
+    cfg.fraction = 1;
+    cfg.robust_kind = FL_ROBUST_KRUM;
+    cfg.robust_params.beta = 0;
+    cfg.robust_params.f = 1;
+    cfg.min_clients = 12;                       /* 4 buckets < 2f+3 */
+    FL_CHECK ((r = fl_round_new (&cfg)) == NULL);
+    cfg.min_clients = 15;
+    FL_CHECK ((r = fl_round_new (&cfg)) != NULL);
+    fl_round_destroy (&r);
+    cfg.robust_kind = FL_ROBUST_BULYAN;         /* 5 buckets < 4f+3 */
+    FL_CHECK ((r = fl_round_new (&cfg)) == NULL);
+    cfg.min_clients = 21;
+    FL_CHECK ((r = fl_round_new (&cfg)) != NULL);
+    fl_round_destroy (&r);
+    cfg.robust_kind = FL_ROBUST_MEDIAN;
+    cfg.min_clients = 6;                        /* 2 buckets: runs as the mean, said in the log */
+    FL_CHECK ((r = fl_round_new (&cfg)) != NULL);
+    fl_round_destroy (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -170,5 +300,8 @@ main (int argc, char **argv)
     FL_RUN (test_fedavg_weighted);
     FL_RUN (test_robust_byzantine_bucket);
     FL_RUN (test_private_step);
+    FL_RUN (test_rule_check);
+    FL_RUN (test_trimmed_nothing_round);
+    FL_RUN (test_round_config_rules);
     FL_TEST_DONE ();
 }

@@ -3,7 +3,9 @@
 
 Runs the grid  aggregator x attack x attacker count x seed  on a bundled data
 set with build/bin/fl-sim (secure aggregation over buckets, the attackers being
-the first F members), reads each run's final-round metrics from metrics.csv,
+the first F members; --attacker-rows equal gives each the mean member's row
+count and --attacker-weight N a claimed example count, which only FedAvg
+weighs), reads each run's final-round metrics from metrics.csv,
 and writes Markdown tables (mean +- sample std over seeds) to stdout and, with
 --doc, into a Markdown file between the markers
 
@@ -83,6 +85,14 @@ def parse_args(argv):
     p.add_argument("--attack-scale", action="append", default=[], metavar="KIND=G",
                    help="attack strength for KIND (fl-sim --attack-scale); repeatable. "
                         "Built in: scale=10, gaussian=1; others use fl-client's default")
+    p.add_argument("--krum-f", default="3", help="--robust-f of krum and multi_krum (they need 2f+3 buckets)")
+    p.add_argument("--trim-beta", default="0.2", help="trimmed_mean's --trim-beta (fl-sim refuses one that "
+                   "trims nothing at the run's bucket count)")
+    p.add_argument("--attacker-rows", default="partition", choices=["partition", "equal"],
+                   help="fl-sim --attacker-rows: attackers train on their own partition, or on the mean "
+                        "member's row count resampled from it (and claim that many examples)")
+    p.add_argument("--attacker-weight", type=int, default=0,
+                   help="fl-sim --attacker-weight: examples each attacker claims (0 = the rows it trains on)")
     p.add_argument("--extra", default="", help="extra fl-sim options for every run (one shell-quoted string)")
     p.add_argument("--metric", default=None, help="final-round column tabulated (default: accuracy for "
                    "wdbc/pima, auprc for ulb/uci_credit)")
@@ -96,6 +106,8 @@ def parse_args(argv):
     p.add_argument("--retry-failed", action="store_true", help="rerun cells cached as failed")
     p.add_argument("--reference-fraction", type=int, default=None,
                    help="attacker count for the judgement table (default: the one nearest 20%% of --clients)")
+    p.add_argument("--per-seed", action="store_true",
+                   help="also tabulate, per seed, each cell and its change against the same seed's attack-free run")
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 even if some runs failed (default: exit 1)")
     return p.parse_args(argv)
@@ -110,7 +122,8 @@ def common_setup(a):
     opts = ["--dataset", a.dataset, "--clients", str(a.clients), "--rounds", str(a.rounds),
             "--partition", a.partition, "--bucket-size", str(a.bucket_size), "--sa-dropout", "0",
             "--no-baselines", "--quiet"]
-    return opts + shlex.split(a.extra)
+    opts = opts + shlex.split(a.extra)
+    return opts
 
 
 def attack_scales(a):
@@ -124,11 +137,21 @@ def attack_scales(a):
     return scales
 
 
-def run_args(setup, scales, agg, attack, f, seed):
+def attacker_opts(a):
+    """fl-sim options giving the attackers their rows and claimed weight (only with attackers)."""
+    opts = []
+    if a.attacker_rows != "partition":
+        opts += ["--attacker-rows", a.attacker_rows]
+    if a.attacker_weight:
+        opts += ["--attacker-weight", str(a.attacker_weight)]
+    return opts
+
+
+def run_args(setup, scales, agg, attack, f, seed, attacker=()):
     """fl-sim arguments for one cell (without --out).  Later options override earlier ones."""
     args = list(setup) + AGGREGATORS[agg] + ["--seed", str(seed)]
     if f:
-        args += ["--byzantine", str(f), "--attack", attack]
+        args += ["--byzantine", str(f), "--attack", attack] + list(attacker)
         if attack in scales:
             args += ["--attack-scale", scales[attack]]
     return args
@@ -248,10 +271,11 @@ def render(a, cache, aggs, attacks, fs, seeds, metric, setup, scales):
     strength = ", ".join("%s %s" % (k, scales[k]) for k in sorted(scales) if k in attacks)
     L.append("Data set `%s`, final-round **%s** (round %d), mean ± sample std over seeds %s. "
              "Common fl-sim options: `%s`; per aggregator: %s. Attack strengths (`--attack-scale`): %s; "
-             "the other attacks use fl-client's defaults. Attackers are the first F of %d members."
+             "the other attacks use fl-client's defaults. Attackers are the first F of %d members%s."
              % (a.dataset, metric, a.rounds, ", ".join(seeds), " ".join(setup),
                 "; ".join("%s `%s`" % (g, " ".join(AGGREGATORS[g])) for g in aggs),
-                strength or "none", a.clients))
+                strength or "none", a.clients,
+                "; with attackers: `%s`" % " ".join(attacker_opts(a)) if attacker_opts(a) else ""))
     L.append("")
     for f in fs:
         if f == 0:
@@ -281,6 +305,23 @@ def render(a, cache, aggs, attacks, fs, seeds, metric, setup, scales):
                 v, _ = vals(g, k, ref)
                 row.append("%+.1f" % (100 * (statistics.mean(v) - statistics.mean(base))) if v and base else "—")
             L.append("| %s | " % g + " | ".join(row) + " |")
+        L.append("")
+    if a.per_seed and ref is not None:
+        L.append("**Per seed, %d attackers**: %s, and in brackets the change in points against the same "
+                 "seed's attack-free run" % (ref, metric))
+        L.append("")
+        L.append("| aggregator | attack | " + " | ".join("seed %s" % s for s in seeds) + " |")
+        L.append("|---|---|" + "---|" * len(seeds))
+        for g in aggs:
+            for k in attacks:
+                row = []
+                for s in seeds:
+                    base, r = cache.get(cell_key(g, "none", 0, s)), cache.get(cell_key(g, k, ref, s))
+                    if not r or "error" in r or not base or "error" in base:
+                        row.append("—")
+                    else:
+                        row.append("%.3f (%+.1f)" % (r[metric], 100 * (r[metric] - base[metric])))
+                L.append("| %s | %s | " % (g, k) + " | ".join(row) + " |")
         L.append("")
     return "\n".join(L)
 
@@ -322,10 +363,16 @@ def main(argv):
     if metric not in METRICS:
         sys.exit("fl-robust-eval: --metric must be one of " + ",".join(METRICS))
     fl_sim = a.fl_sim or os.path.join(os.environ.get("FL_BINARY_DIR", os.path.join(ROOT, "build")), "bin", "fl-sim")
+    AGGREGATORS["trimmed_mean"] = ["--aggregator", "trimmed_mean", "--trim-beta", a.trim_beta]
+    AGGREGATORS["krum"] = ["--aggregator", "krum", "--robust-f", a.krum_f]
+    AGGREGATORS["multi_krum"] = ["--aggregator", "multi_krum", "--robust-f", a.krum_f]
     setup = common_setup(a)
     scales = attack_scales(a)
-    cache = Cache(a.cache_dir, a.dataset, {"fl_sim_common": setup, "attack_scale": scales,
-                                           "aggregators": AGGREGATORS})
+    attacker = attacker_opts(a)
+    setup_doc = {"fl_sim_common": setup, "attack_scale": scales, "aggregators": AGGREGATORS}
+    if attacker:                 # only when set, so the caches of earlier grids keep their names
+        setup_doc["attacker"] = attacker
+    cache = Cache(a.cache_dir, a.dataset, setup_doc)
     print("# cache: %s" % cache.path, flush=True)
 
     todo = []
@@ -336,7 +383,7 @@ def main(argv):
                     key = cell_key(g, k, f, s)
                     r = cache.get(key)
                     if r is None or ("error" in r and a.retry_failed):
-                        todo.append((key, run_args(setup, scales, g, k, f, s)))
+                        todo.append((key, run_args(setup, scales, g, k, f, s, attacker)))
     total_runs = sum(1 for s in seeds for f in fs for g in aggs for k in (attacks if f else ["none"]))
     print("# %d runs in the grid, %d cached, %d to run%s" % (
         total_runs, total_runs - len(todo), len(todo), " (render only)" if a.render_only else ""), flush=True)

@@ -59,6 +59,8 @@ typedef struct {
     char attack[32];
     size_t byzantine;
     double attack_scale;
+    char attacker_rows[16];         /* partition | equal */
+    uint64_t attacker_weight;       /* examples each attacker claims (0: its training rows) */
     int quiet, no_baselines;
     char dump_split[1024];          /* --dump-split: the baselines' rows as CSV */
     double baseline_l2;
@@ -88,6 +90,8 @@ static const fl_arg_t s_args[] = {
     {"byzantine", FL_ARG_SIZE, F (byzantine), 0, "F", "EVALUATION ONLY: F members are attackers (the first F partitions)", 0, 255},
     {"attack", FL_ARG_STR, STR (attack), "KIND", "their attack: sign-flip | scale | gaussian | label-flip | alie | ipm | min-max | min-sum", FL_ARG_NO_RANGE},
     {"attack-scale", FL_ARG_DOUBLE, F (attack_scale), 0, "G", "attack strength (see fl-client --help; NaN = the attack's default)", FL_ARG_NO_RANGE},
+    {"attacker-rows", FL_ARG_STR, STR (attacker_rows), "HOW", "EVALUATION ONLY: partition (each attacker trains on its own partition) | equal (on as many rows, resampled from its partition, as the mean member holds)", FL_ARG_NO_RANGE},
+    {"attacker-weight", FL_ARG_U64, F (attacker_weight), 0, "N", "EVALUATION ONLY: examples each attacker claims in its updates, FedAvg's weight (capped by --example-cap of the coordinator; 0 = the rows it trains on)", 0, 1e12},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"dump-split", FL_ARG_STR, STR (dump_split), "DIR", "write the baselines' standardised rows (pooled and per-member train/test) as CSV into DIR, for tools/fl-reference.py", FL_ARG_NO_RANGE},
     {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (NaN = 1/n for n training rows: sklearn's default C = 1)", 0, 1e6},
@@ -858,6 +862,26 @@ done:
     return rc;
 }
 
+/*  Prints the last ERROR line of a log (why a program refused to start,
+    e.g. a robust rule that would trim nothing), if there is one. */
+static void
+s_print_last_error (const char *path)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return;
+    char line[2048], last[2048] = "";
+    while (fgets (line, sizeof line, f))
+        if (strstr (line, " ERROR "))
+            snprintf (last, sizeof last, "%s", line);
+    fclose (f);
+    const char *why = strstr (last, "invalid configuration: ");
+    if (why)
+        fprintf (stderr, "fl-sim: the coordinator refused the configuration: %s", why + strlen ("invalid configuration: "));
+    else if (last[0])
+        fprintf (stderr, "fl-sim: %s", last);
+}
+
 static volatile sig_atomic_t s_stop = 0;
 static void
 s_on_signal (int sig)
@@ -883,6 +907,7 @@ main (int argc, char **argv)
     s.seed = 42;
     s.train_deadline = 30;
     s.attack_scale = NAN;
+    snprintf (s.attacker_rows, sizeof s.attacker_rows, "partition");
     s.baseline_l2 = NAN;             /* 1 / training rows (scikit-learn's default C = 1) */
     /* its own options, then the coordinator options it passes on (io/fl_options) */
     fl_arg_t all[sizeof s_args / sizeof s_args[0] + 64];
@@ -908,6 +933,15 @@ main (int argc, char **argv)
     }
     if (s.byzantine && (!s.attack[0] || s.byzantine >= s.clients)) {
         fprintf (stderr, "fl-sim: --byzantine %zu needs --attack and must leave honest members\n", s.byzantine);
+        return 2;
+    }
+    int equal_rows = strcmp (s.attacker_rows, "equal") == 0;
+    if (!equal_rows && strcmp (s.attacker_rows, "partition") != 0) {
+        fprintf (stderr, "fl-sim: --attacker-rows '%s': expected partition or equal\n", s.attacker_rows);
+        return 2;
+    }
+    if (!s.byzantine && (equal_rows || s.attacker_weight)) {
+        fprintf (stderr, "fl-sim: --attacker-rows equal and --attacker-weight go with --byzantine\n");
         return 2;
     }
     if ((s.r.dp_adaptive_clip || s.r.dp_count_noise >= 0) && strcmp (s.r.dp_unit, "client") != 0) {
@@ -961,8 +995,11 @@ main (int argc, char **argv)
         snprintf (s.dataset, sizeof s.dataset, "%.63s", base ? base + 1 : s.data);
     }
 
-    /* Check the data before starting anything (clear error, no half-started run). */
-    for (size_t i = 0; i < (s.data[0] ? s.clients : 1); i++) {     /* --data: every member's own file */
+    /* Check the data before starting anything (clear error, no half-started run).
+       --attacker-rows equal: every member's shard, for the mean member's
+       training rows. */
+    size_t train_total = 0, attacker_rows = 0, attackers_own = 0;
+    for (size_t i = 0; i < (s.data[0] || s.byzantine ? s.clients : 1); i++) {     /* --data: every member's own file */
         fl_shard_spec_t sp;
         fl_dataset_t *a = NULL, *b = NULL;
         s_shard_spec (&s, i, &sp);
@@ -970,9 +1007,14 @@ main (int argc, char **argv)
             fprintf (stderr, "fl-sim: cannot prepare data set '%s' for %zu members\n", s.dataset, s.clients);
             return 1;
         }
+        train_total += fl_dataset_rows (a);
+        if (i < s.byzantine)
+            attackers_own += fl_dataset_rows (a);
         fl_dataset_destroy (&a);
         fl_dataset_destroy (&b);
     }
+    if (equal_rows)
+        attacker_rows = (train_total + s.clients / 2) / s.clients;
     /* Secure mode: fresh keys and a roster for this run (fl-keygen), removed at the end. */
     char keys[1200] = "";
     if (!s.r.plaintext) {
@@ -1003,6 +1045,14 @@ main (int argc, char **argv)
         }
         printf ("fl-sim: EVALUATION RUN WITH ATTACKERS: %zu of %zu members run the %s attack\n", s.byzantine,
                 s.clients, s.attack);
+        printf ("fl-sim: the attackers' partitions hold %zu of the %zu training rows (%.1f%%)\n", attackers_own,
+                train_total, train_total ? 100.0 * (double) attackers_own / (double) train_total : 0.0);
+        if (equal_rows)
+            printf ("fl-sim: each attacker trains on %zu rows resampled from its partition (the mean member's "
+                    "training rows)%s\n", attacker_rows, s.attacker_weight ? "" : " and claims as many examples");
+        if (s.attacker_weight)
+            printf ("fl-sim: each attacker claims %" PRIu64 " examples per update (FedAvg's weight; the coordinator "
+                    "caps it at its --example-cap)\n", s.attacker_weight);
     }
     char port_file[1200], model_path[1200];
     snprintf (port_file, sizeof port_file, "%s/coordinator.port", s.out);
@@ -1109,6 +1159,7 @@ main (int argc, char **argv)
         fprintf (stderr, "fl-sim: fl-coordinator did not start (see %s)\n", log);
         kill (coord, SIGTERM);
         waitpid (coord, NULL, 0);
+        s_print_last_error (log);
         return 1;
     }
     pid_t *pids = (pid_t *) calloc (s.clients, sizeof (pid_t));
@@ -1154,6 +1205,10 @@ main (int argc, char **argv)
             s_arg (&a, "--collude=%s", collude);
             s_arg (&a, "--colluders=%zu", s.byzantine);
             s_arg (&a, "--attack-n=%zu", s.clients);    /* ALIE's n: the participants */
+            if (attacker_rows)
+                s_arg (&a, "--attack-rows=%zu", attacker_rows);
+            if (s.attacker_weight)
+                s_arg (&a, "--attack-examples=%" PRIu64, s.attacker_weight);
         }
         if (s.r.model_plugin[0])
             s_arg (&a, "--model-plugin=%s", s.r.model_plugin);

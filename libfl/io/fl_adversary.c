@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct fl_adversary_t {
     size_t colluders;
     int collude_timeout_ms;
     fl_rng_t *rng;                /* the attack's randomness (Gaussian) */
+    uint64_t claim;               /* examples claimed per update; 0: the true count */
 };
 
 /*  The update hook: the attack replaces the honest update, which is sent
@@ -40,6 +42,10 @@ static int
 s_on_update (void *arg, fl_client_update_t *info, float *update, size_t n)
 {
     fl_adversary_t *self = (fl_adversary_t *) arg;
+    if (self->claim)
+        info->examples = self->claim;
+    if (self->attack == FL_ATTACK_NONE || self->attack == FL_ATTACK_LABEL_FLIP)
+        return 0;                 /* no model poisoning: only the claim */
     if (fl_adversary_round (self->attack, &self->params, self->collude_dir, info->run_id, info->round, info->member,
                             self->colluders, self->collude_timeout_ms, self->rng, update, n) != 0) {
         zsys_error ("client %s: attack %s failed", info->member, fl_attack_kind_name (self->attack));
@@ -47,6 +53,34 @@ s_on_update (void *arg, fl_client_update_t *info, float *update, size_t n)
     }
     info->clip = 0;
     return 0;
+}
+
+fl_dataset_t *
+fl_adversary_resample (const fl_dataset_t *ds, size_t n, fl_rng_t *rng)
+{
+    assert (ds && rng);
+    size_t have = fl_dataset_rows (ds);
+    if (have == 0 || n == 0 || n > ((size_t) 1 << 31)) {
+        zsys_error ("fl_adversary_resample: cannot resize %zu training rows to %zu (need both in 1..2^31)", have, n);
+        return NULL;
+    }
+    uint32_t *rows = (uint32_t *) malloc ((n > have ? n : have) * sizeof (uint32_t));
+    if (!rows)
+        return NULL;
+    for (size_t i = 0; i < have; i++)
+        rows[i] = (uint32_t) i;
+    for (size_t i = have; i < n; i++)                   /* the extra rows: with replacement */
+        rows[i] = (uint32_t) fl_rng_uniform (rng, have);
+    size_t m = n > have ? n : have;
+    for (size_t i = 0; i + 1 < m && i < n; i++) {       /* partial Fisher-Yates: rows[0..n) uniform */
+        size_t j = i + (size_t) fl_rng_uniform (rng, m - i);
+        uint32_t t = rows[i];
+        rows[i] = rows[j];
+        rows[j] = t;
+    }
+    fl_dataset_t *out = fl_dataset_subset (ds, rows, n);
+    free (rows);
+    return out;
 }
 
 fl_adversary_t *
@@ -86,8 +120,19 @@ fl_adversary_new (const fl_adversary_config_t *acfg, const fl_client_config_t *c
         fl_dataset_destroy (train);
         *train = flipped;
     }
+    size_t own_rows = *train ? fl_dataset_rows (*train) : 0;
+    if (acfg->train_rows && *train) {
+        fl_dataset_t *resized = fl_adversary_resample (*train, acfg->train_rows, self->rng);
+        if (!resized) {
+            fl_adversary_destroy (&self);
+            return NULL;
+        }
+        fl_dataset_destroy (train);
+        *train = resized;
+    }
+    self->claim = acfg->claim_examples;
     fl_client_config_t cc = *ccfg;
-    int poisons_update = self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP;
+    int poisons_update = (self->attack != FL_ATTACK_NONE && self->attack != FL_ATTACK_LABEL_FLIP) || self->claim;
     cc.update_hook = poisons_update ? s_on_update : NULL;
     cc.update_arg = poisons_update ? self : NULL;
     self->client = fl_client_new (&cc, train, test);
@@ -99,6 +144,10 @@ fl_adversary_new (const fl_adversary_config_t *acfg, const fl_client_config_t *c
         zsys_warning ("client %s: BYZANTINE: this client runs the %s attack (robustness evaluation "
                       "only)%s%s", ccfg->member ? ccfg->member : "member", fl_attack_kind_name (self->attack),
                       self->collude_dir ? "; colludes through " : "", self->collude_dir ? self->collude_dir : "");
+    if (acfg->train_rows || self->claim)
+        zsys_warning ("client %s: BYZANTINE: trains on %zu rows (its partition has %zu) and claims %" PRIu64
+                      " examples", ccfg->member ? ccfg->member : "member", acfg->train_rows ? acfg->train_rows
+                      : own_rows, own_rows, self->claim ? self->claim : (uint64_t) (acfg->train_rows ? acfg->train_rows : own_rows));
     return self;
 }
 

@@ -57,6 +57,10 @@ typedef struct {
                                      only this member's own update */
     size_t colluders;             /* size of the colluding group, this member included */
     int collude_timeout_ms;       /* wait per round for the colluders; 0 = FL_ADVERSARY_COLLUDE_TIMEOUT_MS */
+    size_t train_rows;            /* 0: train on the member's own rows; N: on N rows resampled from
+                                     them (fl_adversary_resample), an attacker with an equal share */
+    uint64_t claim_examples;      /* 0: report the true training row count; N: claim N examples (the
+                                     weight FedAvg gives it, up to the coordinator's example cap) */
 } fl_adversary_config_t;
 
 /*  An adversary over the member configured by ccfg (whose update_hook and
@@ -65,10 +69,24 @@ typedef struct {
     classes the member announces in HELLO), replacing *train.  Then the
     member is created with fl_client_new: ownership of *train and *test
     passes as there.  The attack's randomness (Gaussian) is an fl_rng
-    seeded from ccfg->seed.  Logs a BYZANTINE warning naming the attack.
+    seeded from ccfg->seed.  With acfg->train_rows, the training rows are
+    then resized (fl_adversary_resample, same rng); with
+    acfg->claim_examples, every update claims that many examples (through
+    the update hook's info->examples).  Logs a BYZANTINE warning naming the
+    attack, the rows and the claim.
     NULL (logged) if the label flip or the member cannot be built, or on
     allocation failure; *train and *test then stay the caller's (with
     label flipping, *train may already be the flipped copy). */
+/*  The attacker's training rows resized to n (an evaluation's "equal
+    share": an attacker the size of the mean member, whatever its
+    partition): if n >= rows(ds), every row once and n - rows(ds) more drawn
+    uniformly with replacement; if n < rows(ds), n distinct rows drawn
+    uniformly (partial Fisher-Yates).  Row order is shuffled either way.
+    Draws from rng (fl_rng, libsodium-seeded ChaCha20).  Returns a new
+    data set (caller owns), or NULL (logged) if ds is empty, n is 0 or above
+    2^31 rows, or on allocation failure. */
+fl_dataset_t *fl_adversary_resample (const fl_dataset_t *ds, size_t n, fl_rng_t *rng);
+
 fl_adversary_t *fl_adversary_new (const fl_adversary_config_t *acfg, const fl_client_config_t *ccfg,
                                   fl_dataset_t **train, fl_dataset_t **test);
 void fl_adversary_destroy (fl_adversary_t **self_p);

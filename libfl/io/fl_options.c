@@ -26,7 +26,7 @@ const fl_arg_t fl_options_round[] = {
     {"sa-corrupt", FL_ARG_DOUBLE, F (sa_corrupt), 0, "G", "secure mode: assumed fraction of clients colluding with the coordinator", 0, 0.99},
     {"sa-dropout", FL_ARG_DOUBLE, F (sa_dropout), 0, "D", "secure mode: assumed fraction of a bucket that drops out (default -1: per bucket size, the largest of 0.25, 0.2, ... 0 with a safe threshold)", 0, 0.99},
     {"aggregator", FL_ARG_STR, F (aggregator), sizeof ((fl_options_round_t *) 0)->aggregator, "RULE", "fedavg | mean | median | trimmed_mean | krum | multi_krum | geomed | cclip | bulyan (all but fedavg run over bucket means)", FL_ARG_NO_RANGE},
-    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side", 0, 0.4999},
+    {"trim-beta", FL_ARG_DOUBLE, F (trim_beta), 0, "B", "trimmed_mean: fraction of buckets trimmed from each side (floor(B x beta) buckets of B; a beta that trims none at the bucket count --min-clients gives is refused)", 0, 0.4999},
     {"robust-f", FL_ARG_SIZE, F (robust_f), 0, "F", "krum / multi_krum / bulyan: assumed Byzantine buckets", 0, 65535},
     {"allow-small-buckets", FL_ARG_FLAG, F (allow_small_buckets), 0, NULL, "accept --bucket-size 1 or 2 (the coordinator then sees sums of 1 or 2 updates), and secure buckets of 2 if the roster policy has min_bucket = 2: each member of such a bucket learns the other's update", FL_ARG_NO_RANGE},
     {"dp-unit", FL_ARG_STR, F (dp_unit), sizeof ((fl_options_round_t *) 0)->dp_unit, "UNIT", "differential privacy per record (DP-SGD-style local steps) or per client (DP-FedAvg; --fraction is the Poisson cohort rate); needs a rule over bucket means", FL_ARG_NO_RANGE},

@@ -218,8 +218,9 @@ fl_report_write (const fl_report_t *self, const char *path)
                 "accuracy | AUROC | AUPRC | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < self->n_rows; i++) {
         const fl_round_summary_t *s = &self->rows[i].s;
-        fprintf (f, "| %" PRIu64 "%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
-                 s->cohort, s->updates, s->dropped, s->eval_clients);
+        fprintf (f, "| %" PRIu64 "%s%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
+                 s->rule_degenerate ? " (not robust: rule = plain mean)" : "", s->cohort, s->updates, s->dropped,
+                 s->eval_clients);
         s_metric (f, s->train_loss);
         fprintf (f, " | ");
         s_metric (f, s->eval.accuracy);
@@ -274,7 +275,8 @@ fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t rounds
         fprintf (out, "  eps %.3g", s->epsilon);
     if (!isnan (s->clip_norm))           /* adaptive clipping: the norm this round clipped at */
         fprintf (out, "  C %.3g", s->clip_norm);
-    fprintf (out, "  %6.3fs%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "", mode_tag);
+    fprintf (out, "  %6.3fs%s%s [%s]\n", seconds, s->skipped ? "  SKIPPED" : "",
+             s->rule_degenerate ? "  NOT ROBUST (rule = plain mean, see log)" : "", mode_tag);
 }
 
 void

@@ -620,7 +620,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
        it is clipped, encoded and masked, or sent. */
     fl_client_update_t info = {.run_id = self->run_id, .round = fl_wire_round (m), .member = self->member,
                                .secure = secure_round, .clip_norm = secure_round ? ss.an.clip : 0,
-                               .clip = secure_round};
+                               .clip = secure_round, .examples = n_rows};
     if (self->update_hook && self->update_hook (self->update_arg, &info, delta, n) != 0) {
         zsys_error ("client %s: the update hook dropped the update of round %" PRIu64, self->member,
                     fl_wire_round (m));
@@ -628,6 +628,7 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         free (ss.pks);
         return 0;
     }
+    n_rows = (size_t) info.examples;     /* what the hook (an adversary) claims; n_rows unless changed */
     if (secure_round) {
         int rc = s_secure_start (self, m, &ss, delta, n_rows, loss, info.clip);
         sodium_memzero (delta, n * sizeof (float));

@@ -63,6 +63,10 @@ typedef struct {
     int clip;                 /* in: 1 in secure rounds; the hook may set it to 0 to send the update
                                  unclipped (it still cannot escape the encoding's per-coordinate bound
                                  max(clip_norm, 1), fl_session_encoding_max_abs) */
+    uint64_t examples;        /* in: this member's training rows; the hook may change it: the example
+                                 count claimed (UPDATE "n" in plaintext, the weight min(examples,
+                                 cap)/cap in secure rounds).  The coordinator cannot check it: FedAvg
+                                 caps it at its example cap; robust rules ignore it (unweighted) */
 } fl_client_update_t;
 
 /*  The update hook: called once per TRAIN after local training (and, under

@@ -575,6 +575,7 @@ s_act_train_done (fl_round_t *self, int64_t now)
     self->cur.train_loss = res.train_loss;
     self->cur.update_norm = res.update_norm;
     self->cur.skipped |= res.skipped;
+    self->cur.rule_degenerate = res.degenerate;
     return S_EV_EVALUATE;
 }
 

@@ -189,6 +189,9 @@ typedef struct {
     fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
     double epsilon;              /* DP: epsilon spent after this round (at dp_delta); NaN without DP */
     double clip_norm;            /* adaptive clipping: the clipping norm C_t this round used; NaN otherwise */
+    int rule_degenerate;         /* 1: the robust rule was the plain mean of the buckets this round
+                                    (trimmed_mean trimmed nothing; median / geometric median of 1 or 2
+                                    buckets), logged; fl_strategy_rule_check */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;

@@ -70,6 +70,41 @@ fl_round_privacy_config_ (const fl_round_config_t *cfg, fl_privacy_config_t *pc)
     pc->robust_params = cfg->robust_params;
 }
 
+size_t
+fl_round_expected_buckets_ (const fl_round_config_t *cfg)
+{
+    size_t ready = cfg->min_clients;
+    size_t k = (size_t) ceil (cfg->fraction * (double) ready);
+    if (k < cfg->min_cohort)
+        k = cfg->min_cohort;
+    if (k > ready)
+        k = ready;
+    size_t B = cfg->bucket_size ? k / cfg->bucket_size : 1;
+    return B ? B : 1;
+}
+
+int
+fl_round_rule_check_ (const fl_round_config_t *cfg, char *buf, size_t cap)
+{
+    size_t B = fl_round_expected_buckets_ (cfg);
+    char why[256];
+    fl_strategy_rule_t r = fl_strategy_rule_check (cfg->robust_kind, &cfg->robust_params, B, why, sizeof why);
+    if (r == FL_STRATEGY_RULE_OK)
+        return 0;
+    if (r == FL_STRATEGY_RULE_MEAN_ONLY && cfg->robust_kind != FL_ROBUST_TRIMMED_MEAN) {
+        /* median / geometric median of 1 or 2 buckets: it runs (differential
+           privacy and small consortia use it), but it is said once here and
+           in every such round */
+        zsys_warning ("coordinator: with %zu clients in buckets of %zu a round has %zu bucket(s): %s", cfg->min_clients,
+                      cfg->bucket_size, B, why);
+        return 0;
+    }
+    snprintf (buf, cap, "with %zu clients (min_clients) in buckets of %zu a round has %zu bucket(s): %s; "
+              "use more clients or smaller buckets%s", cfg->min_clients, cfg->bucket_size, B, why,
+              cfg->robust_kind == FL_ROBUST_TRIMMED_MEAN ? ", a larger trim fraction, or the mean aggregator" : ", or a smaller f");
+    return -1;
+}
+
 int
 fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t *pc, char *buf, size_t cap)
 {
@@ -115,6 +150,9 @@ fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t 
     }
     if (!bad && (cfg->dp || cfg->dp_distributed))
         bad = fl_privacy_config_error (pc);
+    char rbad[512];
+    if (!bad && cfg->robust && fl_round_rule_check_ (cfg, rbad, sizeof rbad) != 0)
+        bad = rbad;
     if (!bad)
         return 0;
     snprintf (buf, cap, "%s", bad);

@@ -115,6 +115,16 @@ void fl_round_privacy_config_ (const fl_round_config_t *cfg, fl_privacy_config_t
 /*  0 if cfg (and pc, its privacy view) can run; else -1 with the reason in
     buf (cap bytes). */
 int fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t *pc, char *buf, size_t cap);
+/*  The bucket count of a round when exactly min_clients are ready
+    (ceil(fraction x min_clients), at least min_cohort, at most
+    min_clients, over bucket_size; at least 1). */
+size_t fl_round_expected_buckets_ (const fl_round_config_t *cfg);
+/*  The robust rule at the expected bucket count (fl_strategy_rule_check):
+    0 if it is meaningful, or if it is a median / geometric median of 1 or 2
+    buckets (logged once: it runs, as the plain mean); -1 with the reason
+    in buf when it would refuse every round, or is a trimmed mean that
+    trims nothing. */
+int fl_round_rule_check_ (const fl_round_config_t *cfg, char *buf, size_t cap);
 
 /*  Appends a finished round's summary to the history checkpoints carry. */
 void fl_round_history_add_ (fl_round_t *self, const fl_round_summary_t *s);

@@ -65,7 +65,32 @@ typedef struct {
     int skipped;                 /* 1: the model is unchanged (the reason is logged) */
     double train_loss;           /* sum of w loss / sum of w; NaN when none, or under DP (not noised) */
     double update_norm;          /* L2 norm of the applied update (0 when skipped) */
+    int degenerate;              /* 1: the rule was the plain mean of the buckets this round
+                                    (fl_strategy_rule_check said so; logged) */
 } fl_strategy_result_t;
+
+/*  What a robust rule does with B bucket means (fl_strategy_rule_check). */
+typedef enum {
+    FL_STRATEGY_RULE_OK = 0,     /* the rule does what its name says */
+    FL_STRATEGY_RULE_MEAN_ONLY,  /* it runs but is the plain mean of the buckets (no robustness):
+                                    trimmed_mean with floor(beta B) = 0 (or b = 0), median or
+                                    geometric median of B <= 2 */
+    FL_STRATEGY_RULE_REFUSES     /* it refuses B means: Krum / multi-Krum with B < 2f+3, Bulyan
+                                    with B < 4f+3, B == 0 */
+} fl_strategy_rule_t;
+
+/*  Whether rule kind with parameters p is meaningful over B bucket means,
+    and why not, written into why (cap bytes, always terminated; "" when
+    FL_STRATEGY_RULE_OK), e.g. "trimmed_mean trims floor(0.2 x 3) = 0
+    buckets from each side of 3: it is the plain mean".  Pure function
+    (no logging): the round's configuration check refuses MEAN_ONLY for
+    trimmed_mean and REFUSES for every rule at the expected bucket count,
+    and fl_strategy_step logs and reports MEAN_ONLY each round it happens.
+    Requirements: Yin et al. ICML 2018 §3 (median, trimmed mean, breakdown
+    floor(beta B)/B); Blanchard et al. NeurIPS 2017 §4 (Krum, B >= 2f+3);
+    El Mhamdi et al. ICML 2018 §4 (Bulyan, B >= 4f+3). */
+fl_strategy_rule_t fl_strategy_rule_check (fl_robust_kind_t kind, const fl_robust_params_t *p, size_t B, char *why,
+                                           size_t cap);
 
 /*  Aggregates the nb usable buckets bk (np parameters each) and, unless the
     round must be skipped, steps the global model params (np floats) with
