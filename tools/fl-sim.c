@@ -1039,6 +1039,12 @@ main (int argc, char **argv)
     }
     if (s.r.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
         s_arg (&ca, "--dp-distributed");
+    /* imbalance and model selection (the coordinator checks them) */
+    s_arg (&ca, "--class-weight=%s", s.r.class_weight);
+    s_arg (&ca, "--weight-decay=%.17g", s.r.weight_decay);
+    s_arg (&ca, "--early-stop=%" PRIu64, s.r.early_stop);
+    s_arg (&ca, "--threshold=%.17g", s.r.threshold);
+    s_arg (&ca, "--top-fraction=%.17g", s.r.top_fraction);
     if (s.r.plaintext)
         s_arg (&ca, "--plaintext");
     else {

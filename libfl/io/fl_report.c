@@ -29,6 +29,9 @@ struct fl_report_t {
     s_row_t *rows;
     size_t n_rows, cap_rows;
     char started[64];
+    int have_best;
+    fl_round_summary_t best;  /* early stopping: the round kept */
+    char oppoint[128];
 };
 
 fl_report_t *
@@ -147,6 +150,58 @@ s_metric (FILE *f, double v)
         fprintf (f, "%.4f", v);
 }
 
+void
+fl_report_set_best (fl_report_t *self, const fl_round_summary_t *best)
+{
+    self->have_best = best != NULL;
+    if (best)
+        self->best = *best;
+}
+
+void
+fl_report_set_oppoint (fl_report_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->oppoint, sizeof self->oppoint, fmt, ap);
+    va_end (ap);
+}
+
+/*  The Final model section's figures: led by AUROC / AUPRC when the smaller
+    class is below FL_METRICS_IMBALANCED of the examples; then the operating
+    point and the Brier score (binary tasks; from the histograms). */
+static void
+s_final_model (FILE *f, const fl_report_t *self, const fl_round_summary_t *s)
+{
+    char a[32], b[32], c[32], d[32];
+    snprintf (a, sizeof a, isnan (s->eval.accuracy) ? "undefined" : "%.4f", s->eval.accuracy);
+    snprintf (b, sizeof b, isnan (s->eval.auroc) ? "undefined" : "%.4f", s->eval.auroc);
+    snprintf (c, sizeof c, isnan (s->eval.auprc) ? "undefined" : "%.4f", s->eval.auprc);
+    snprintf (d, sizeof d, isnan (s->eval.log_loss) ? "undefined" : "%.4f", s->eval.log_loss);
+    if (self->have_best)
+        fprintf (f, "\n## Final model\n\nEarly stopping kept round %" PRIu64 "'s global model, the lowest federated "
+                    "evaluation log loss of the run. ", s->round);
+    else
+        fprintf (f, "\n## Final model\n\n");
+    if (s->min_class_share > 0 && s->min_class_share < FL_METRICS_IMBALANCED)
+        fprintf (f, "Federated evaluation on the members' held-out test data (%" PRIu64 " examples; the smaller class "
+                    "is %.1f%% of them, so accuracy says little): AUROC %s, AUPRC %s, log loss %s, accuracy %s.\n",
+                 s->eval.n, 100 * s->min_class_share, b, c, d, a);
+    else
+        fprintf (f, "Federated evaluation on the members' held-out test data "
+                    "(%" PRIu64 " examples): accuracy %s, AUROC %s, AUPRC %s, log loss %s.\n", s->eval.n, a, b, c, d);
+    if (s->brier > 0) {           /* binary task: from the histograms (bin midpoints are never 0 or 1) */
+        snprintf (a, sizeof a, isnan (s->op.precision) ? "undefined" : "%.4f", s->op.precision);
+        snprintf (b, sizeof b, isnan (s->op.recall) ? "undefined" : "%.4f", s->op.recall);
+        snprintf (c, sizeof c, isnan (s->op.f1) ? "undefined" : "%.4f", s->op.f1);
+        fprintf (f, "\nAt the operating point (%s; scores >= %.3f flagged): %" PRIu64 " rows flagged, precision %s, "
+                    "recall %s, F1 %s. Brier score %.4f. These come from the summed 1000-bin score histograms, not "
+                    "exact scores: whole bins are flagged, and the Brier score takes each score at its bin's "
+                    "midpoint (within 0.001).\n", self->oppoint[0] ? self->oppoint : "threshold 0.5",
+                 s->op.threshold, s->op.flagged, a, b, c, s->brier);
+    }
+}
+
 int
 fl_report_write (const fl_report_t *self, const char *path)
 {
@@ -180,8 +235,9 @@ fl_report_write (const fl_report_t *self, const char *path)
                 "accuracy | AUROC | AUPRC | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < self->n_rows; i++) {
         const fl_round_summary_t *s = &self->rows[i].s;
-        fprintf (f, "| %" PRIu64 "%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
-                 s->cohort, s->updates, s->dropped, s->eval_clients);
+        fprintf (f, "| %" PRIu64 "%s%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
+                 self->have_best && self->best.round == s->round ? " (kept)" : "", s->cohort, s->updates, s->dropped,
+                 s->eval_clients);
         s_metric (f, s->train_loss);
         fprintf (f, " | ");
         s_metric (f, s->eval.accuracy);
@@ -191,12 +247,10 @@ fl_report_write (const fl_report_t *self, const char *path)
         s_metric (f, s->eval.auprc);
         fprintf (f, " | %.2f |\n", self->rows[i].seconds);
     }
-    if (self->n_rows) {
-        const fl_round_summary_t *s = &self->rows[self->n_rows - 1].s;
-        fprintf (f, "\n## Final model\n\nFederated evaluation on the members' held-out test data "
-                    "(%" PRIu64 " examples): accuracy %.4f, AUROC %.4f, AUPRC %.4f, log loss %.4f.\n",
-                 s->eval.n, s->eval.accuracy, s->eval.auroc, s->eval.auprc, s->eval.log_loss);
-    }
+    if (self->have_best)
+        s_final_model (f, self, &self->best);
+    else if (self->n_rows)
+        s_final_model (f, self, &self->rows[self->n_rows - 1].s);
     int err = 0;
     if (fflush (f) != 0 || ferror (f))
         err = errno ? errno : ENOMEM;
@@ -240,15 +294,17 @@ fl_report_csv_header (FILE *out)
 {
     fprintf (out, "round,ready,cohort,updates,dropped,skipped,train_loss,update_norm,eval_clients,"
                   "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds,buckets,buckets_aborted,epsilon,"
-                  "clip_norm\n");
+                  "clip_norm,brier,op_threshold,op_flagged,op_precision,op_recall,op_f1,best\n");
 }
 
 void
 fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds)
 {
-    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%zu,%zu,%.6g,%.6g\n",
+    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f,%zu,%zu,%.6g,%.6g",
              s->round, s->ready, s->cohort, s->updates, s->dropped, s->skipped, s->train_loss, s->update_norm,
              s->eval_clients, s->eval.n, s->eval.accuracy, s->eval.log_loss, s->eval.auroc, s->eval.auprc,
              s->eval.precision, s->eval.recall, seconds, s->buckets, s->buckets_aborted, s->epsilon,
              s->clip_norm);
+    fprintf (out, ",%.6g,%.6g,%" PRIu64 ",%.6g,%.6g,%.6g,%d\n", s->brier, s->op.threshold, s->op.flagged,
+             s->op.precision, s->op.recall, s->op.f1, s->best);
 }

@@ -210,6 +210,9 @@ bool fl_wire_type_known (int type);
 #define FL_K_FNAMES       "feature_names"
 #define FL_K_LABEL        "label"
 #define FL_K_CNAMES       "class_names"
+/* TRAIN, imbalance and regularisation (docs/TRAINING.md) */
+#define FL_K_CLASS_WEIGHT "class_weight"
+#define FL_K_WEIGHT_DECAY "weight_decay"
 
 typedef struct fl_wire_writer_t fl_wire_writer_t;
 
