@@ -192,14 +192,6 @@ s_shard_spec (const settings_t *s, size_t i, fl_shard_spec_t *sp)
     sp->test_fraction = s->test_fraction;
 }
 
-/*  Trains a baseline to convergence on train (standardised): a fresh model
-    of the federated run's shape, then logistic regression by full-batch
-    L-BFGS with L2 --baseline-l2, by default 1/n for n training rows, which
-    is scikit-learn's default C = 1 (fl_baseline_fit_logreg; the federated
-    run itself has no penalty, so there is no "same" one to copy), any other model by
-    the federated run's optimizer, batch size and learning rate with early
-    stopping on a 10% validation split (fl_baseline_fit_early_stop, seeded
-    by --seed).  rep receives what the fit did. */
 /*  --class-weight balanced: n / (k n_c) from train's own labels, as every
     member computes it from its own (fl_client); a class absent gets 1
     (unused).  cw has classes entries; returns cw, or NULL for "none". */
@@ -229,6 +221,14 @@ s_baseline_l2 (const settings_t *s, size_t n)
     return s->r.weight_decay > 0 ? s->r.weight_decay : 1.0 / (double) n;
 }
 
+/*  Trains a baseline to convergence on train (standardised): a fresh model
+    of the federated run's shape, then logistic regression by full-batch
+    L-BFGS with L2 --baseline-l2, by default 1/n for n training rows, which
+    is scikit-learn's default C = 1, or the run's --weight-decay when set
+    (fl_baseline_fit_logreg), with the run's class weights, any other model by
+    the federated run's optimizer, batch size and learning rate with early
+    stopping on a 10% validation split (fl_baseline_fit_early_stop, seeded
+    by --seed).  rep receives what the fit did. */
 static fl_model_t *
 s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes, fl_baseline_report_t *rep)
 {
