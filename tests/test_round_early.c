@@ -10,7 +10,8 @@
     round's model (bit for bit the model the round had then); the summaries
     flag each improvement; without early stopping nothing changes; a run
     checkpointed mid-way and resumed stops at the same round with the same
-    model; and a checkpoint's early-stopping state is checked as untrusted
+    model (and the checkpoint of a run early stopping ended resumes to an
+    immediate end); and a checkpoint's early-stopping state is checked as untrusted
     input (wrong version, inconsistent round or loss, wrong size, non-finite
     model, a run without early stopping). */
 #include "fl_checkpoint.h"
@@ -271,7 +272,25 @@ test_checkpoint_resume (void)
     size_t np = fl_round_num_params (a.round);
     float *final_a = (float *) malloc (np * sizeof (float));
     memcpy (final_a, fl_round_params (a.round), np * sizeof (float));
+    fl_checkpoint_t *ck_end = fl_round_take_checkpoint (a.round);      /* after the last round: patience spent */
     s_teardown (&a);
+
+    /* resuming the checkpoint of a run early stopping ended trains nothing
+       more: it ends at once, with the best round's model */
+    sim_t e;
+    memset (&e, 0, sizeof e);
+    e.round = fl_round_new (&cfg);
+    FL_CHECK (e.round && ck_end && fl_round_restore (e.round, ck_end) == 0);
+    fl_round_start (e.round, 0);
+    s_clients (&e);
+    s_pump (&e);
+    FL_CHECK (fl_round_phase (e.round) == FL_ROUND_DONE && fl_round_current (e.round) == end_a);
+    FL_CHECK (strstr (fl_round_stop_reason (e.round), "early stopping") != NULL);
+    FL_CHECK (memcmp (fl_round_params (e.round), final_a, np * sizeof (float)) == 0);
+    fl_round_summary_t none;
+    FL_CHECK (!fl_round_next_summary (e.round, &none));               /* no round ran */
+    s_teardown (&e);
+    fl_checkpoint_destroy (&ck_end);
 
     /* the first SABOTAGE rounds, checkpointed after the last: one round past the best */
     s_config (&cfg, SABOTAGE, PATIENCE);

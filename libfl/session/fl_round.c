@@ -608,6 +608,19 @@ s_act_eval (fl_round_t *self, int64_t now)
     return ev;
 }
 
+/*  Early stopping ends the run: the reason, then the goodbye (which also
+    puts the best round's model in place). */
+static void
+s_early_stop_end (fl_round_t *self)
+{
+    snprintf (self->stop_reason, sizeof self->stop_reason,
+              "early stopping (--early-stop): no lower federated evaluation log loss in %" PRIu32 " round(s) after "
+              "round %" PRIu64 " (log loss %.6f); the model kept is round %" PRIu64 "'s", self->cfg.early_stop,
+              self->best_round, self->best_loss, self->best_round);
+    zsys_info ("coordinator: %s", self->stop_reason);
+    s_end_training (self, "training finished: early stopping");
+}
+
 /*  Early stopping: after each round's federated evaluation, a finite log
     loss strictly below the best so far makes this round the best (its
     global model copied, the counter reset); anything else (higher, equal,
@@ -674,12 +687,7 @@ s_act_eval_done (fl_round_t *self, int64_t now)
     fl_round_history_add_ (self, &self->cur);
     fl_round_snapshot_ (self);
     if (self->round < self->cfg.rounds && self->cfg.early_stop && self->since_best >= self->cfg.early_stop) {
-        snprintf (self->stop_reason, sizeof self->stop_reason,
-                  "early stopping (--early-stop): no lower federated evaluation log loss in %" PRIu32 " round(s) after round %" PRIu64
-                  " (log loss %.6f); the model kept is round %" PRIu64 "'s", self->cfg.early_stop, self->best_round,
-                  self->best_loss, self->best_round);
-        zsys_info ("coordinator: %s", self->stop_reason);
-        s_end_training (self, "training finished: early stopping");
+        s_early_stop_end (self);
         return S_EV_NONE;
     }
     return self->round >= self->cfg.rounds ? S_EV_FINISHED : S_EV_NEXT_ROUND;
@@ -699,6 +707,11 @@ s_act_finish (fl_round_t *self, int64_t now)
 static s_event_t
 s_act_begin (fl_round_t *self, int64_t now)
 {
+    if (self->mean && self->cfg.early_stop && self->best_round && self->since_best >= self->cfg.early_stop) {
+        /* resumed from the checkpoint of a run early stopping had ended: end it again, train nothing */
+        s_early_stop_end (self);
+        return S_EV_NONE;
+    }
     return self->mean ? s_act_train (self, now) : s_act_stats (self, now);
 }
 
