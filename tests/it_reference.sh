@@ -45,7 +45,7 @@ for ds in wdbc pima ulb uci_credit german_credit breast_cancer; do
         grep -q "^member-$i alone,[0-9]*,[0-9]*," "$out/summary.csv" || fail "$ds: no member-$i row in summary.csv"
         grep -q "^| member-$i alone | [0-9]* |" "$out/report.md" || fail "$ds: no member-$i row in report.md"
     done
-    grep -q "^centralised,$pooled,.*,lbfgs,[0-9]*,0,\(gradient\|relative change\)$" "$out/summary.csv" \
+    grep -q "^centralised,$pooled,.*,lbfgs,[0-9]*,0,\(gradient\|relative change\)," "$out/summary.csv" \
         || fail "$ds: the centralised baseline did not converge: $(grep ^centralised "$out/summary.csv")"
     grep -q "^  Federated beats [0-9] of [0-9] members alone on AUROC" "$WORK/$ds.log" || fail "$ds: no 'beats' line"
     grep -q "^Federated beats [0-9] of [0-9] members alone on AUROC" "$out/report.md" || fail "$ds: no 'beats' line in report.md"
