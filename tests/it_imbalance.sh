@@ -53,7 +53,7 @@ best=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) h[$i]=i; next} NR==2||$h["log_loss"]<lo
 [ "$rounds" -eq $((best + 3)) ] || fail "stopped after $rounds rounds, best round $best, patience 3"
 [ "$(csv_col "$OUT/metrics.csv" "$best" best)" = 1 ] || fail "metrics.csv does not flag round $best"
 echo "stopped after $rounds rounds; best round $best"
-grep -q "^- Outcome: stopped early: early stopping (--early-stop): no lower federated evaluation log loss in 3 round(s) after round $best " \
+grep -q "^- Outcome: stopped early: early stopping: no lower federated evaluation log loss in 3 round(s) after round $best " \
     "$OUT/report.md" || fail "the report's outcome does not name round $best"
 grep -q "^| $best (kept) |" "$OUT/report.md" || fail "the report's round table does not mark round $best"
 grep -q "^Early stopping kept round $best's global model" "$OUT/report.md" || fail "the Final model is not round $best's"

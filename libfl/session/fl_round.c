@@ -614,7 +614,7 @@ static void
 s_early_stop_end (fl_round_t *self)
 {
     snprintf (self->stop_reason, sizeof self->stop_reason,
-              "early stopping (--early-stop): no lower federated evaluation log loss in %" PRIu32 " round(s) after "
+              "early stopping: no lower federated evaluation log loss in %" PRIu32 " round(s) after "
               "round %" PRIu64 " (log loss %.6f); the model kept is round %" PRIu64 "'s", self->cfg.early_stop,
               self->best_round, self->best_loss, self->best_round);
     zsys_info ("coordinator: %s", self->stop_reason);

@@ -127,7 +127,7 @@ fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t 
         bad = "class_weight_balanced must be 0 or 1";
     else if (!bad && cfg->dp == FL_ROUND_DP_RECORD && (cfg->class_weight_balanced || cfg->weight_decay > 0))
         bad = "record-level differential privacy trains by per-example clipped gradients, which apply neither "
-              "class weights nor weight decay: drop --class-weight / --weight-decay or the record-level unit";
+              "class weights nor weight decay: drop them or use client-level privacy";
     if (!bad && (cfg->dp || cfg->dp_distributed))
         bad = fl_privacy_config_error (pc);
     if (!bad)

@@ -131,11 +131,11 @@ s_early_stop_restore (fl_round_t *self, const fl_checkpoint_t *ck, const double 
     int has = fl_checkpoint_has (ck, FL_ROUND_EARLY_STATE_) || fl_checkpoint_has (ck, FL_ROUND_EARLY_PARAMS_);
     if (!self->cfg.early_stop) {
         if (has)
-            snprintf (why, cap, "it was written by a run with early stopping; resume it with --early-stop");
+            snprintf (why, cap, "it was written by a run with early stopping; resume it with early stopping on");
         return;
     }
     if (!has) {
-        zsys_warning ("coordinator: the checkpoint holds no early-stopping state (written without --early-stop): "
+        zsys_warning ("coordinator: the checkpoint holds no early-stopping state (written by a run without early stopping): "
                       "the best round is tracked from the next round on");
         return;
     }
