@@ -13,13 +13,16 @@
     model (and the checkpoint of a run early stopping ended resumes to an
     immediate end); and a checkpoint's early-stopping state is checked as untrusted
     input (wrong version, inconsistent round or loss, wrong size, non-finite
-    model, a run without early stopping). */
+    model, a run without early stopping); and, from the member's side, that a
+    coordinator sending an unknown class weighting or a weight decay that is
+    negative, not finite or above the member's policy gets no update. */
 #include "fl_checkpoint.h"
 #include "fl_client.h"
 #include "fl_round.h"
 #include "fl_shard.h"
 #include "fl_test.h"
 #include "round_sim.h"
+#include "fl_wire.h"
 
 #define N_CLIENTS 5
 #define ROUNDS 12
@@ -447,6 +450,91 @@ test_regularisation_config (void)
     s_teardown (&s);
 }
 
+/* ---- a coordinator sending hostile regularisation ------------------------ */
+
+typedef struct {
+    sim_t *sim;
+    int variant;            /* which bad field member 0's TRAIN carries */
+} s_hostile_t;
+
+/* Member 0's plaintext TRAIN rebuilt with the variant's bad field. */
+static void
+s_hostile_to_client (void *ctx, size_t i, uint8_t **data, size_t *len)
+{
+    s_hostile_t *h = (s_hostile_t *) ctx;
+    fl_client_t *c = h->sim->clients[i];
+    char why[160];
+    fl_wire_limits_t lim = fl_wire_limits_default ();
+    fl_wire_msg_t *m = i == 0 ? fl_wire_decode (*data, *len, &lim, why, sizeof why) : NULL;
+    if (m && fl_wire_type (m) == FL_WIRE_TRAIN) {
+        fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_TRAIN, fl_wire_run_id (m), fl_wire_round (m));
+        const float *p;
+        const uint8_t *fp;
+        size_t np, nfp;
+        uint64_t u;
+        double d;
+        FL_CHECK (fl_wire_get_f32s (m, FL_K_PARAMS, &p, &np) == 0 && fl_wire_get_bin (m, FL_K_FP, &fp, &nfp) == 0);
+        fl_wire_put_f32s (w, FL_K_PARAMS, p, np);
+        fl_wire_put_bin (w, FL_K_FP, fp, nfp);
+        const char *u64s[] = {FL_K_EPOCHS, FL_K_BATCH, FL_K_SEED, FL_K_CAP};
+        for (int k = 0; k < 4; k++) {
+            FL_CHECK (fl_wire_get_u64 (m, u64s[k], &u) == 0);
+            fl_wire_put_u64 (w, u64s[k], u);
+        }
+        FL_CHECK (fl_wire_get_f64 (m, FL_K_LR, &d) == 0);
+        fl_wire_put_f64 (w, FL_K_LR, d);
+        fl_wire_put_str (w, FL_K_OPT, fl_wire_get_cstr (m, FL_K_OPT));
+        switch (h->variant) {
+        case 0: fl_wire_put_u64 (w, FL_K_CLASS_WEIGHT, 2); break;          /* unknown weighting */
+        case 1: fl_wire_put_f64 (w, FL_K_WEIGHT_DECAY, -0.5); break;       /* negative */
+        case 2: fl_wire_put_f64 (w, FL_K_WEIGHT_DECAY, INFINITY); break;   /* not finite */
+        case 3: fl_wire_put_f64 (w, FL_K_WEIGHT_DECAY, 50); break;         /* above the default policy (1) */
+        default: fl_wire_put_f64 (w, FL_K_WEIGHT_DECAY, 0.5); break;       /* within it: accepted */
+        }
+        uint8_t *buf = NULL;
+        size_t blen = 0;
+        /* the writer itself refuses a non-finite f64 (variant 2): the member then
+           gets bytes it cannot decode, and drops them */
+        int rc = fl_wire_writer_finish (&w, &buf, &blen);
+        FL_CHECK (rc == 0 || h->variant == 2);
+        if (rc == 0)
+            fl_client_on_message (c, buf, blen);
+        else
+            fl_client_on_message (c, *data, *len / 2);      /* truncated: undecodable */
+        free (buf);
+    }
+    else if (c)
+        fl_client_on_message (c, *data, *len);
+    fl_wire_msg_destroy (&m);
+}
+
+/*  From the member's side: a coordinator that sends an unknown class
+    weighting or a weight decay that is negative, not finite or above the
+    member's policy gets no update from it (the round counts the others');
+    a weight decay within the policy is trained with. */
+static void
+test_member_refuses_hostile_train (void)
+{
+    for (int v = 0; v <= 4; v++) {
+        fl_round_config_t cfg;
+        s_config (&cfg, 1, 0);
+        sim_t s;
+        s_setup (&s, &cfg);
+        s_hostile_t h = {&s, v};
+        round_sim_t r = {.round = s.round, .clients = s.clients, .ids = s.ids, .n = N_CLIENTS, .now = &s.now,
+                         .max_passes = 20000, .tick_every_pass = 1, .advance_when_idle = 1, .ctx = &h,
+                         .to_client = s_hostile_to_client};
+        round_sim_pump (&r);
+        FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+        fl_round_summary_t sum;
+        FL_CHECK (fl_round_next_summary (s.round, &sum));
+        if (sum.updates != (v < 4 ? N_CLIENTS - 1 : N_CLIENTS))
+            printf ("variant %d: %zu updates\n", v, sum.updates);
+        FL_CHECK (sum.updates == (v < 4 ? N_CLIENTS - 1 : N_CLIENTS));
+        s_teardown (&s);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -454,5 +542,6 @@ main (int argc, char **argv)
     FL_RUN (test_stops_and_keeps_best);
     FL_RUN (test_checkpoint_resume);
     FL_RUN (test_regularisation_config);
+    FL_RUN (test_member_refuses_hostile_train);
     FL_TEST_DONE ();
 }
