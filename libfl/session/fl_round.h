@@ -222,7 +222,9 @@ void fl_round_config_default (fl_round_config_t *cfg);
 /*  A state machine for one run.  The configuration is copied.  NULL (with a
     log line) on an invalid configuration: unknown model or optimizer, rounds
     == 0, fraction outside (0, 1], min_clients == 0, non-positive deadlines or
-    learning rate. */
+    learning rate, a weight decay outside [0, FL_ROUND_MAX_WEIGHT_DECAY], an
+    operating point out of range, or class weights / weight decay with
+    record-level DP. */
 fl_round_t *fl_round_new (const fl_round_config_t *cfg);
 void fl_round_destroy (fl_round_t **self_p);
 
