@@ -51,6 +51,7 @@ typedef struct {
     uint64_t attack_examples;
     char model_plugin[1024];        /* model plugin / QAT (docs/MODELS.md) */
     int qat;
+    double max_weight_decay;        /* policy: the largest weight decay accepted (docs/TRAINING.md) */
 } settings_t;
 
 #define F(x) offsetof (settings_t, x)
@@ -75,6 +76,7 @@ static const fl_arg_t s_args[] = {
     {"model", FL_ARG_STR, F (model), sizeof ((settings_t *) 0)->model, "NAME", "refuse to train any model but this one", FL_ARG_NO_RANGE},
     {"hidden", FL_ARG_STR, F (hidden), sizeof ((settings_t *) 0)->hidden, "SIZES", "with --model or --model-plugin: the expected hidden sizes", FL_ARG_NO_RANGE},
     {"model-plugin", FL_ARG_STR, F (model_plugin), sizeof ((settings_t *) 0)->model_plugin, "PATH", "build the model from this plugin (the coordinator must run the same)", FL_ARG_NO_RANGE},
+    {"max-weight-decay", FL_ARG_DOUBLE, F (max_weight_decay), 0, "L", "refuse a TRAIN whose weight decay is above L (default 1; 0 = refuse any weight decay)", 0, 1e6},
     {"qat", FL_ARG_FLAG, F (qat), 0, NULL, "expect quantisation-aware training (refuse a float run)", FL_ARG_NO_RANGE},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "local randomness (shuffling)", FL_ARG_NO_RANGE},
     {"heartbeat", FL_ARG_DOUBLE, F (heartbeat), 0, "SEC", "send a heartbeat after this long idle", 0.1, 3600},
@@ -136,6 +138,7 @@ main (int argc, char **argv)
     snprintf (s.log_format, sizeof s.log_format, "text");
     s.max_message_mb = 64;
     s.attack_scale = NAN;
+    s.max_weight_decay = FL_CLIENT_MAX_WEIGHT_DECAY;
     s.colluders = 1;
     int rc = fl_args_parse (s_args, sizeof s_args / sizeof s_args[0], &s, argc, argv, "fl-client", "client",
                             NULL,
@@ -238,7 +241,8 @@ main (int argc, char **argv)
                                .hidden = s.hidden[0] ? s.hidden : NULL, .seed = s.seed, .roster = roster,
                                .identity_secret = identity, .allow_plaintext = s.plaintext,
                                .model_plugin = plugin,
-                               .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF};
+                               .qat = s.qat ? FL_MODEL_QAT_PER_CHANNEL : FL_MODEL_QAT_OFF,
+                               .max_weight_decay = s.max_weight_decay > 0 ? s.max_weight_decay : -1};
     if (!s.attack[0] && (s.attack_rows || s.attack_examples)) {
         fprintf (stderr, "fl-client: --attack-rows and --attack-examples go with --attack\n");
         exit_code = 2;

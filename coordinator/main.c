@@ -247,6 +247,17 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
                          "record|client\n");
         return -1;
     }
+    /* imbalance and model selection (docs/TRAINING.md) */
+    if (strcmp (s->r.class_weight, "balanced") == 0)
+        c->class_weight_balanced = 1;
+    else if (strcmp (s->r.class_weight, "none") != 0) {
+        fprintf (stderr, "fl-coordinator: --class-weight: '%s' is not balanced or none\n", s->r.class_weight);
+        return -1;
+    }
+    c->weight_decay = s->r.weight_decay;
+    c->early_stop = (uint32_t) s->r.early_stop;
+    c->op_threshold = s->r.threshold;
+    c->op_top_fraction = s->r.top_fraction;
     if (!s->r.dp_adaptive_clip && s->r.dp_count_noise >= 0) {
         fprintf (stderr, "fl-coordinator: --dp-count-noise needs --dp-adaptive-clip\n");
         return -1;
@@ -892,7 +903,7 @@ main (int argc, char **argv)
         exit_code = 1;
     }
     else if (fl_round_stop_reason (round)[0]) {
-        /* differential privacy: the budget ended training early (cleanly) */
+        /* differential privacy's budget or early stopping ended training early (cleanly) */
         printf ("fl-coordinator: %s\n", fl_round_stop_reason (round));
         char outcome[512];
         snprintf (outcome, sizeof outcome, "stopped early: %s", fl_round_stop_reason (round));
@@ -922,6 +933,17 @@ main (int argc, char **argv)
     }
     s_report_run (report, round, &s);
     fl_report_set_eval_counts (report, fl_round_eval_counts (round));
+    if (s.r.top_fraction > 0)
+        fl_report_set_oppoint (report, "the top %g%% of rows by score, --top-fraction %g", 100 * s.r.top_fraction,
+                               s.r.top_fraction);
+    else
+        fl_report_set_oppoint (report, "threshold %g, --threshold", s.r.threshold);
+    fl_round_summary_t best;
+    if (fl_round_best (round, &best)) {
+        fl_report_set_best (report, &best);
+        printf ("fl-coordinator: early stopping: the model is round %" PRIu64 "'s (federated evaluation log loss %.6f, "
+                "AUROC %.4f, AUPRC %.4f)\n", best.round, best.eval.log_loss, best.eval.auroc, best.eval.auprc);
+    }
     if (!s.r.plaintext && fl_round_sa_dropout (round) >= 0)
         fl_report_add_privacy (report, "Dropout tolerance (liveness, not privacy): the thresholds let a bucket "
                                "complete while at most %g of its members drop out%s.", fl_round_sa_dropout (round),

@@ -14,7 +14,8 @@ D="$SRC/datasets"
 summary_ok () {
     local out=$1
     grep -q "^Summary on the pooled held-out rows of all [0-9]* members ([0-9]* examples):" "$out" || fail "$out: no summary"
-    grep -q "^  model  *accuracy  *AUROC  *AUPRC  *logloss$" "$out" || fail "$out: no summary header"
+    grep -q "^  model  *accuracy  *AUROC  *AUPRC  *logloss  *Brier  *precision  *recall  *F1$" "$out" \
+        || fail "$out: no summary header"
     grep -q "^  centralised (pooled data) " "$out" || fail "$out: no centralised line"
     grep -q "^  member alone (mean of [0-9]*) " "$out" || fail "$out: no member-alone line"
     grep -q "^  Federated minus member-alone: accuracy" "$out" || fail "$out: no difference line"

@@ -467,6 +467,83 @@ test_curve_points (void)
     fl_rng_destroy (&r);
 }
 
+/* Brier score, operating points and the minority share on hand-computed
+   cases (fl_metrics.h, "imbalance"). */
+static void
+test_brier_oppoint (void)
+{
+    int32_t y[] = { 0, 0, 1, 1, 0 };
+    float s[] = { 0.1f, 0.4f, 0.35f, 0.8f, 0.6f };
+    /* 0.01 + 0.16 + 0.4225 + 0.04 + 0.36 = 0.9925, / 5 */
+    FL_CHECK_CLOSE (fl_metrics_brier (s, y, 5), 0.1985, 1e-6, 0);
+    FL_CHECK_CLOSE (fl_metrics_min_class_share (y, 5, 2), 0.4, 1e-15, 0);
+    fl_metrics_oppoint_t o;
+    /* threshold 0.5: flags 0.8 (pos) and 0.6 (neg); 0.35 is missed */
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, 0.5, 0, &o) == 0);
+    FL_CHECK (o.flagged == 2 && o.tp == 1 && o.fp == 1 && o.fn == 1);
+    FL_CHECK_CLOSE (o.precision, 0.5, 1e-15, 0);
+    FL_CHECK_CLOSE (o.recall, 0.5, 1e-15, 0);
+    FL_CHECK_CLOSE (o.f1, 0.5, 1e-15, 0);
+    /* top 40%: ceil(2) rows, the threshold is the 2nd highest score */
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, -1, 0.4, &o) == 0);
+    FL_CHECK (o.flagged == 2 && o.tp == 1);
+    FL_CHECK_CLOSE (o.threshold, (double) 0.6f, 1e-15, 0);
+    /* top 1% of 5 rows: at least one row, the 0.8 positive: P 1, R 1/2, F1 2/3 */
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, -1, 0.01, &o) == 0);
+    FL_CHECK (o.flagged == 1 && o.tp == 1 && o.fn == 1);
+    FL_CHECK_CLOSE (o.precision, 1.0, 1e-15, 0);
+    FL_CHECK_CLOSE (o.f1, 2.0 / 3.0, 1e-15, 0);
+    /* nothing flagged: precision and F1 undefined, recall 0 */
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, 0.9, 0, &o) == 0);
+    FL_CHECK (o.flagged == 0 && isnan (o.precision) && o.recall == 0 && isnan (o.f1));
+    /* no positive: recall undefined */
+    int32_t yn[] = { 0, 0, 0, 0, 0 };
+    FL_CHECK (fl_metrics_oppoint (s, yn, 5, 0.5, 0, &o) == 0);
+    FL_CHECK (o.precision == 0 && isnan (o.recall) && isnan (o.f1));
+    /* ties with the m-th score are flagged too: top 25% of 4 = 1 row, 3 tied */
+    int32_t yt[] = { 1, 0, 0, 0 };
+    float st[] = { 0.5f, 0.5f, 0.5f, 0.2f };
+    FL_CHECK (fl_metrics_oppoint (st, yt, 4, -1, 0.25, &o) == 0);
+    FL_CHECK (o.flagged == 3 && o.tp == 1);
+    FL_CHECK_CLOSE (o.f1, 0.5, 1e-15, 0);          /* P 1/3, R 1 */
+    /* out of range */
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, 1.5, 0, &o) == -1 && isnan (o.precision));
+    FL_CHECK (fl_metrics_oppoint (s, y, 5, -1, 1.5, &o) == -1);
+    FL_CHECK (isnan (fl_metrics_brier (s, y, 0)));
+
+    /* multi-class: rows [0.7 .2 .1] y0, [.2 .5 .3] y1, [.1 .3 .6] y1 */
+    float p[] = { 0.7f, 0.2f, 0.1f, 0.2f, 0.5f, 0.3f, 0.1f, 0.3f, 0.6f };
+    int32_t ym[] = { 0, 1, 1 };
+    /* 0.14 + 0.38 + 0.86 = 1.38, / 3 */
+    FL_CHECK_CLOSE (fl_metrics_brier_multi (p, ym, 3, 3), 0.46, 1e-6, 0);
+    FL_CHECK (fl_metrics_min_class_share (ym, 3, 3) == 0);
+    /* at 0.5: class 0 P 1 R 1; class 1 P 1 R 1/2; class 2 P 0, R undefined:
+       macro P 2/3, R 3/4, F1 (1 + 2/3) / 2 */
+    FL_CHECK (fl_metrics_oppoint_multi (p, ym, 3, 3, 0.5, 0, &o) == 0);
+    FL_CHECK (o.flagged == 3 && o.tp == 2 && o.fp == 1 && o.fn == 1);
+    FL_CHECK_CLOSE (o.precision, 2.0 / 3.0, 1e-12, 0);
+    FL_CHECK_CLOSE (o.recall, 0.75, 1e-12, 0);
+    FL_CHECK_CLOSE (o.f1, 5.0 / 6.0, 1e-12, 0);
+
+    /* from the histograms: the Brier score within 1/BINS of the exact one,
+       the operating points by whole bins (0.5 is a bin edge: exact) */
+    fl_metrics_counts_t c;
+    fl_metrics_counts_init (&c);
+    FL_CHECK (fl_metrics_counts_add (&c, s, y, 5, 1) == 0);
+    double bc = fl_metrics_counts_brier (&c);
+    FL_CHECK (fabs (bc - 0.1985) <= 1.0 / FL_METRICS_BINS);
+    FL_CHECK (fl_metrics_counts_oppoint (&c, 0.5, 0, &o) == 0);
+    FL_CHECK (o.flagged == 2 && o.tp == 1 && o.fp == 1 && o.fn == 1);
+    FL_CHECK (fl_metrics_counts_oppoint (&c, -1, 0.01, &o) == 0);
+    FL_CHECK (o.flagged == 1 && o.tp == 1);
+    FL_CHECK_CLOSE (o.threshold, 0.8, 1e-12, 0);
+    fl_metrics_counts_t cm;
+    fl_metrics_counts_init (&cm);
+    FL_CHECK (fl_metrics_counts_add (&cm, p, ym, 3, 3) == 0);
+    FL_CHECK (isnan (fl_metrics_counts_brier (&cm)));
+    FL_CHECK (fl_metrics_counts_oppoint (&cm, 0.5, 0, &o) == -1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,5 +558,6 @@ main (int argc, char **argv)
     FL_RUN (test_from_model);
     FL_RUN (test_encoded_sum);
     FL_RUN (test_curve_points);
+    FL_RUN (test_brier_oppoint);
     FL_TEST_DONE ();
 }

@@ -104,9 +104,12 @@ test_csv (void)
             ch += *p == ',';
         for (char *p = nl + 1; *p && *p != '\n'; p++)
             cr += *p == ',';
-        FL_CHECK (ch == cr && ch == 20);
-        FL_CHECK (strncmp (nl - 18, ",epsilon,clip_norm", 18) == 0);
-        FL_CHECK (strstr (nl, ",nan,nan\n") != NULL);
+        FL_CHECK (ch == cr && ch == 27);
+        FL_CHECK (strstr (text, ",epsilon,clip_norm,") != NULL);
+        /* appended after clip_norm: the imbalance columns and early stopping's flag */
+        FL_CHECK (strstr (text, "clip_norm,brier,op_threshold,op_flagged,op_precision,op_recall,op_f1,best\n")
+                  == nl - 73);
+        FL_CHECK (strstr (nl, ",nan,nan,") != NULL);
     }
     free (text);
 }
@@ -151,6 +154,31 @@ test_report_file (void)
     fl_report_destroy (&r);
     FL_CHECK (r == NULL);
     fl_report_destroy (&r);            /* safe twice */
+
+    /* Early stopping and an imbalanced binary task: the Final model is the
+       kept round's, led by AUROC / AUPRC, with the operating point and the
+       Brier score said to come from the histograms. */
+    r = fl_report_new ("fraud", "secure aggregation (test)");
+    fl_round_summary_t b1 = s_summary (1, 0.97), b2 = s_summary (2, 0.98);
+    b1.min_class_share = 0.02;
+    b1.brier = 0.0123;
+    b1.op = (fl_metrics_oppoint_t) {0.731, 10, 6, 4, 2, 0.6, 0.75, 2.0 / 3.0};
+    b1.best = 1;
+    fl_report_add_round (r, &b1, 0.5);
+    fl_report_add_round (r, &b2, 0.5);
+    fl_report_set_best (r, &b1);
+    fl_report_set_oppoint (r, "the top %g%% of rows by score", 1.0);
+    snprintf (path, sizeof path, "%s/report.md", dir);
+    FL_CHECK (fl_report_write (r, path) == 0);
+    t = s_slurp (path);
+    FL_CHECK (strstr (t, "| 1 (kept) |") != NULL);
+    FL_CHECK (strstr (t, "Early stopping kept round 1's global model") != NULL);
+    FL_CHECK (strstr (t, "the smaller class is 2.0% of them, so accuracy says little): AUROC 0.9900, AUPRC 0.9800")
+              != NULL);
+    FL_CHECK (strstr (t, "At the operating point (the top 1% of rows by score; scores >= 0.731 flagged): 10 rows "
+                         "flagged, precision 0.6000, recall 0.7500, F1 0.6667. Brier score 0.0123.") != NULL);
+    FL_CHECK (strstr (t, "accuracy 0.9800") == NULL);      /* not the last round's */
+    fl_report_destroy (&r);
 
     /* No privacy statement: no section.  No rounds: no final model. */
     r = fl_report_new (NULL, NULL);

@@ -94,7 +94,7 @@ static const fl_arg_t s_args[] = {
     {"attacker-weight", FL_ARG_U64, F (attacker_weight), 0, "N", "EVALUATION ONLY: examples each attacker claims in its updates, FedAvg's weight (capped by --example-cap of the coordinator; 0 = the rows it trains on)", 0, 1e12},
     {"out", FL_ARG_STR, STR (out), "DIR", "where metrics.csv, model.flm, report.md and logs go", FL_ARG_NO_RANGE},
     {"dump-split", FL_ARG_STR, STR (dump_split), "DIR", "write the baselines' standardised rows (pooled and per-member train/test) as CSV into DIR, for tools/fl-reference.py", FL_ARG_NO_RANGE},
-    {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (NaN = 1/n for n training rows: sklearn's default C = 1)", 0, 1e6},
+    {"baseline-l2", FL_ARG_DOUBLE, F (baseline_l2), 0, "L", "L2 of the logistic-regression baselines on the mean loss, scikit-learn C = 1/(L n) (NaN = the run's --weight-decay if set, else 1/n for n training rows: sklearn's default C = 1)", 0, 1e6},
     {"no-baselines", FL_ARG_FLAG, F (no_baselines), 0, NULL, "skip the centralised and local-only comparison", FL_ARG_NO_RANGE},
     {"quiet", FL_ARG_FLAG, F (quiet), 0, NULL, "print only the summary", FL_ARG_NO_RANGE},
 };
@@ -199,17 +199,48 @@ s_shard_spec (const settings_t *s, size_t i, fl_shard_spec_t *sp)
     sp->test_fraction = s->test_fraction;
 }
 
+/*  --class-weight balanced: n / (k n_c) from train's own labels, as every
+    member computes it from its own (fl_client); a class absent gets 1
+    (unused).  cw has classes entries; returns cw, or NULL for "none". */
+static const float *
+s_class_weights (const settings_t *s, const fl_dataset_t *train, size_t classes, float *cw)
+{
+    if (strcmp (s->r.class_weight, "balanced") != 0 || classes > 1000)
+        return NULL;
+    size_t n = fl_dataset_rows (train), cnt[1000] = {0};
+    const int32_t *y = fl_dataset_y (train);
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0 && (size_t) y[i] < classes)
+            cnt[y[i]]++;
+    for (size_t c = 0; c < classes; c++)
+        cw[c] = cnt[c] ? (float) ((double) n / ((double) classes * (double) cnt[c])) : 1.0f;
+    return cw;
+}
+
+/*  The L2 of the logistic-regression baselines: --baseline-l2, else the
+    federated run's --weight-decay when set (the same penalty, on the
+    weights only), else 1/n (scikit-learn's default C = 1). */
+static double
+s_baseline_l2 (const settings_t *s, size_t n)
+{
+    if (!isnan (s->baseline_l2))
+        return s->baseline_l2;
+    return s->r.weight_decay > 0 ? s->r.weight_decay : 1.0 / (double) n;
+}
+
 /*  Trains a baseline to convergence on train (standardised): a fresh model
     of the federated run's shape, then logistic regression by full-batch
     L-BFGS with L2 --baseline-l2, by default 1/n for n training rows, which
-    is scikit-learn's default C = 1 (fl_baseline_fit_logreg; the federated
-    run itself has no penalty, so there is no "same" one to copy), any other model by
+    is scikit-learn's default C = 1, or the run's --weight-decay when set
+    (fl_baseline_fit_logreg), with the run's class weights, any other model by
     the federated run's optimizer, batch size and learning rate with early
     stopping on a 10% validation split (fl_baseline_fit_early_stop, seeded
     by --seed).  rep receives what the fit did. */
 static fl_model_t *
 s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes, fl_baseline_report_t *rep)
 {
+    float cwbuf[1000];
+    const float *cw = s_class_weights (s, train, classes, cwbuf);
     fl_model_config_t mc;
     memset (&mc, 0, sizeof mc);
     mc.n_inputs = fl_dataset_features (train);
@@ -225,7 +256,8 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes, fl_base
     if (strcmp (s->r.model, "logreg") == 0) {
         fl_baseline_lbfgs_t lc;
         fl_baseline_lbfgs_default (&lc);
-        lc.l2 = isnan (s->baseline_l2) ? 1.0 / (double) fl_dataset_rows (train) : s->baseline_l2;
+        lc.l2 = s_baseline_l2 (s, fl_dataset_rows (train));
+        lc.class_weights = cw;
         rc = fl_baseline_fit_logreg (m, fl_dataset_x (train), fl_dataset_y (train), fl_dataset_rows (train), &lc, rep);
     }
     else {
@@ -234,6 +266,8 @@ s_train_alone (const settings_t *s, fl_dataset_t *train, size_t classes, fl_base
         fl_opt_kind_parse (s->r.client_opt, &tc.optimizer);
         tc.batch_size = s->r.batch_size;
         tc.lr = (float) s->r.client_lr;
+        tc.weight_decay = (float) s->r.weight_decay;     /* the federated run's regularisation */
+        tc.class_weights = cw;
         fl_baseline_early_stop_t es;
         fl_baseline_early_stop_default (&es);
         es.seed = s->seed;
@@ -255,9 +289,45 @@ s_standardise_own (fl_dataset_t *ds, float *mean, float *std)
     return rc;
 }
 
+/*  What fl-sim adds to fl_baseline_metrics for imbalanced tasks, exact
+    from the scores: the Brier score (binary; multi-class Brier's sum over
+    the classes) and the operating point of --threshold / --top-fraction
+    (multi-class: one-vs-rest, macro-averaged). */
+typedef struct {
+    double brier;
+    fl_metrics_oppoint_t op;
+} s_extra_t;
+
+/* The summary's columns, in the order of s_vals; the order printed depends on the balance. */
+enum { M_ACC, M_ROC, M_PRC, M_LL, M_BRIER, M_P, M_R, M_F1, M_N };
+static const char *s_mname[M_N] = {"accuracy", "AUROC", "AUPRC", "logloss", "Brier", "precision", "recall", "F1"};
+
+static const settings_t *s_opts;     /* the run's settings, for the operating point */
+
+static void
+s_extra (fl_model_t *m, const fl_dataset_t *t, s_extra_t *ex)
+{
+    ex->brier = NAN;
+    ex->op = (fl_metrics_oppoint_t) {NAN, 0, 0, 0, 0, NAN, NAN, NAN};
+    size_t n = fl_dataset_rows (t), no = fl_model_num_outputs (m), k = fl_model_num_classes (m);
+    float *prob = (float *) malloc ((n ? n : 1) * no * sizeof (float));
+    if (prob && n && fl_model_predict (m, fl_dataset_x (t), n, prob) == 0) {
+        double thr = s_opts->r.threshold, top = s_opts->r.top_fraction;
+        if (no == 1) {
+            ex->brier = fl_metrics_brier (prob, fl_dataset_y (t), n);
+            fl_metrics_oppoint (prob, fl_dataset_y (t), n, thr, top, &ex->op);
+        }
+        else {
+            ex->brier = fl_metrics_brier_multi (prob, fl_dataset_y (t), n, k);
+            fl_metrics_oppoint_multi (prob, fl_dataset_y (t), n, k, thr, top, &ex->op);
+        }
+    }
+    free (prob);
+}
+
 static int
 s_evaluate (fl_model_t *m, const fl_dataset_t *test_raw, const float *mean, const float *std,
-            fl_metrics_summary_t *out)
+            fl_metrics_summary_t *out, s_extra_t *ex)
 {
     uint32_t *rows = (uint32_t *) malloc (fl_dataset_rows (test_raw) * sizeof (uint32_t));
     if (!rows)
@@ -272,6 +342,8 @@ s_evaluate (fl_model_t *m, const fl_dataset_t *test_raw, const float *mean, cons
     }
     /* exact metrics (the scores are here, not at the members) */
     int rc = fl_baseline_metrics (m, fl_dataset_x (t), fl_dataset_y (t), fl_dataset_rows (t), out, NULL);
+    if (rc == 0)
+        s_extra (m, t, ex);
     fl_dataset_destroy (&t);
     return rc;
 }
@@ -353,11 +425,14 @@ s_fmt (char *buf, size_t cap, double v)
 }
 
 static void
-s_row (const char *name, const fl_metrics_summary_t *m)
+s_row (const char *name, const double v[M_N], const int *order)
 {
-    char a[16], b[16], c[16], d[16];
-    printf ("  %-34s %9s %9s %9s %9s\n", name, s_fmt (a, sizeof a, m->accuracy), s_fmt (b, sizeof b, m->auroc),
-            s_fmt (c, sizeof c, m->auprc), s_fmt (d, sizeof d, m->log_loss));
+    printf ("  %-30s", name);
+    for (int q = 0; q < M_N; q++) {
+        char a[16];
+        printf (" %9s", s_fmt (a, sizeof a, v[order[q]]));
+    }
+    printf ("\n");
 }
 
 /* A CSV field: a number, or empty for an undefined one. */
@@ -437,7 +512,17 @@ typedef struct {
     int ok;                          /* trained and evaluated */
     fl_metrics_summary_t m;
     fl_baseline_report_t rep;
+    s_extra_t ex;
 } s_result_t;
+
+
+static void
+s_vals (const s_result_t *r, double v[M_N])
+{
+    double t[M_N] = {r->m.accuracy, r->m.auroc, r->m.auprc, r->m.log_loss, r->ex.brier, r->ex.op.precision,
+                     r->ex.op.recall, r->ex.op.f1};
+    memcpy (v, t, sizeof t);
+}
 
 static void
 s_fit_text (char *buf, size_t cap, const s_result_t *r, const char *model)
@@ -483,7 +568,7 @@ s_baselines (const settings_t *s, const char *model_path)
             goto done;
     }
     if (fl_modelfile_load (model_path, &fm, &fmean, &fstd) != 0 || !fmean
-        || s_evaluate (fm, pool_test, fmean, fstd, &res[0].m) != 0) {
+        || s_evaluate (fm, pool_test, fmean, fstd, &res[0].m, &res[0].ex) != 0) {
         fprintf (stderr, "fl-sim: cannot evaluate the federated model %s\n", model_path);
         goto done;
     }
@@ -508,7 +593,7 @@ s_baselines (const settings_t *s, const char *model_path)
     if (s_standardise_own (pool_train, mean, std) != 0)
         goto done;
     fl_model_t *cm = s_train_alone (s, pool_train, classes, &res[1].rep);
-    res[1].ok = cm && s_evaluate (cm, pool_test, mean, std, &res[1].m) == 0;
+    res[1].ok = cm && s_evaluate (cm, pool_test, mean, std, &res[1].m, &res[1].ex) == 0;
     fl_model_destroy (&cm);
     if (!res[1].ok) {
         fprintf (stderr, "fl-sim: cannot train the centralised baseline\n");
@@ -529,7 +614,7 @@ s_baselines (const settings_t *s, const char *model_path)
             fprintf (stderr, "fl-sim: cannot write %s: %s\n", path, strerror (errno));
             goto done;
         }
-        double l2 = isnan (s->baseline_l2) ? 1.0 / (double) fl_dataset_rows (pool_train) : s->baseline_l2;
+        double l2 = s_baseline_l2 (s, fl_dataset_rows (pool_train));
         char dsname[2 * sizeof s->dataset], *o = dsname;    /* a JSON string: quote and backslash escaped, controls dropped */
         for (const char *c = s->dataset; *c; c++)
             if ((unsigned char) *c >= 0x20) {
@@ -560,7 +645,7 @@ s_baselines (const settings_t *s, const char *model_path)
         if (s_standardise_own (train[i], mean, std) != 0)
             continue;
         fl_model_t *lm = s_train_alone (s, train[i], classes, &r->rep);
-        r->ok = lm && s_evaluate (lm, pool_test, mean, std, &r->m) == 0;
+        r->ok = lm && s_evaluate (lm, pool_test, mean, std, &r->m, &r->ex) == 0;
         fl_model_destroy (&lm);
         if (s->dump_split[0]) {
             char name[64];
@@ -576,13 +661,13 @@ s_baselines (const settings_t *s, const char *model_path)
     }
 
     /* The member-alone mean, over the members whose metric is defined. */
-    fl_metrics_summary_t mean_alone;
-    double sum[4] = {0, 0, 0, 0};
-    size_t cnt[4] = {0, 0, 0, 0}, beats = 0, comparable = 0, beats_prc = 0, comparable_prc = 0;
+    double mean_alone[M_N], sum[M_N] = {0};
+    size_t cnt[M_N] = {0}, beats = 0, comparable = 0, beats_prc = 0, comparable_prc = 0;
     for (size_t i = 0; i < n; i++) {
         const fl_metrics_summary_t *m = &res[2 + i].m;
-        double v[4] = {m->accuracy, m->auroc, m->auprc, m->log_loss};
-        for (int q = 0; q < 4; q++)
+        double v[M_N];
+        s_vals (&res[2 + i], v);
+        for (int q = 0; q < M_N; q++)
             if (!isnan (v[q])) {
                 sum[q] += v[q];
                 cnt[q]++;
@@ -596,34 +681,73 @@ s_baselines (const settings_t *s, const char *model_path)
             beats_prc += res[0].m.auprc > m->auprc;
         }
     }
-    mean_alone.accuracy = cnt[0] ? sum[0] / (double) cnt[0] : NAN;
-    mean_alone.auroc = cnt[1] ? sum[1] / (double) cnt[1] : NAN;
-    mean_alone.auprc = cnt[2] ? sum[2] / (double) cnt[2] : NAN;
-    mean_alone.log_loss = cnt[3] ? sum[3] / (double) cnt[3] : NAN;
+    for (int q = 0; q < M_N; q++)
+        mean_alone[q] = cnt[q] ? sum[q] / (double) cnt[q] : NAN;
+
+    /* Imbalanced (a class below FL_METRICS_IMBALANCED of the held-out rows):
+       AUROC and AUPRC lead, accuracy comes last. */
+    double share = fl_metrics_min_class_share (fl_dataset_y (pool_test), fl_dataset_rows (pool_test), classes);
+    int imbalanced = share < FL_METRICS_IMBALANCED;
+    static const int balanced_order[M_N] = {M_ACC, M_ROC, M_PRC, M_LL, M_BRIER, M_P, M_R, M_F1};
+    static const int imbalanced_order[M_N] = {M_ROC, M_PRC, M_LL, M_BRIER, M_P, M_R, M_F1, M_ACC};
+    const int *order = imbalanced ? imbalanced_order : balanced_order;
+    char opdesc[160];
+    if (s->r.top_fraction > 0)
+        snprintf (opdesc, sizeof opdesc, "the top %g%% of rows by each model's score (--top-fraction %g)",
+                  100 * s->r.top_fraction, s->r.top_fraction);
+    else
+        snprintf (opdesc, sizeof opdesc, "score >= %g (--threshold)", s->r.threshold);
 
     printf ("\nSummary on the pooled held-out rows of all %zu members (%zu examples):\n", n,
             fl_dataset_rows (pool_test));
     printf ("  (exact metrics from every model's scores%s)\n",
-            classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest over the classes present" : "");
+            classes > 2 ? "; AUROC, AUPRC, precision, recall and F1 macro-averaged one-vs-rest over the classes "
+                          "where defined; Brier summed over the classes" : "");
+    if (imbalanced)
+        printf ("  (imbalanced: the smallest class is %.2f%% of the rows, so AUROC and AUPRC lead and accuracy "
+                "says little)\n", 100 * share);
+    printf ("  (precision, recall, F1 at the operating point: %s; Brier score: calibration, lower is better)\n",
+            opdesc);
+    if (s->r.top_fraction > 0)
+        printf ("  (rows tied with the cut-off score are flagged too: federated flagged %" PRIu64 " rows, centralised %"
+                PRIu64 ", of %zu)\n", res[0].ex.op.flagged, res[1].ex.op.flagged, fl_dataset_rows (pool_test));
     if (s->r.plaintext)
         printf ("  (plaintext run: updates were NOT masked)\n");
     if (s->byzantine)
         printf ("  (%zu of the %zu members were attackers (%s); the baselines use honest training only)\n",
                 s->byzantine, s->clients, s->attack);
-    printf ("  %-34s %9s %9s %9s %9s\n", "model", "accuracy", "AUROC", "AUPRC", "logloss");
-    for (size_t i = 0; i < n + 2; i++)
-        s_row (res[i].name, &res[i].m);
+    printf ("  %-30s", "model");
+    for (int q = 0; q < M_N; q++)
+        printf (" %9s", s_mname[order[q]]);
+    printf ("\n");
+    for (size_t i = 0; i < n + 2; i++) {
+        double v[M_N];
+        s_vals (&res[i], v);
+        s_row (res[i].name, v, order);
+    }
     char mname[64];
-    snprintf (mname, sizeof mname, "member alone (mean of %zu)", cnt[1]);
-    s_row (mname, &mean_alone);
-    printf ("  Federated minus member-alone: accuracy %+.4f, AUROC %+.4f, AUPRC %+.4f\n",
-            res[0].m.accuracy - mean_alone.accuracy, res[0].m.auroc - mean_alone.auroc,
-            res[0].m.auprc - mean_alone.auprc);
+    snprintf (mname, sizeof mname, "member alone (mean of %zu)", cnt[M_ROC]);
+    s_row (mname, mean_alone, order);
+    if (imbalanced)
+        printf ("  Federated minus member-alone: AUROC %+.4f, AUPRC %+.4f, accuracy %+.4f\n",
+                res[0].m.auroc - mean_alone[M_ROC], res[0].m.auprc - mean_alone[M_PRC],
+                res[0].m.accuracy - mean_alone[M_ACC]);
+    else
+        printf ("  Federated minus member-alone: accuracy %+.4f, AUROC %+.4f, AUPRC %+.4f\n",
+                res[0].m.accuracy - mean_alone[M_ACC], res[0].m.auroc - mean_alone[M_ROC],
+                res[0].m.auprc - mean_alone[M_PRC]);
+    if (strcmp (s->r.class_weight, "balanced") == 0 || s->r.weight_decay > 0)
+        printf ("  (the federated run and the baselines: class weights %s%s, weight decay %g)\n", s->r.class_weight,
+                strcmp (s->r.class_weight, "balanced") == 0 ? " (n / (k n_c) from each model's own training rows)"
+                : "", s->r.weight_decay);
     char fit[160];
     s_fit_text (fit, sizeof fit, &res[1], s->r.model);
     printf ("  Baselines trained to convergence: centralised %s%s\n", fit,
             strcmp (s->r.model, "logreg") == 0 ? "" : " (validation split 10%, patience 20)");
-    if (strcmp (s->r.model, "logreg") == 0 && isnan (s->baseline_l2))
+    if (strcmp (s->r.model, "logreg") == 0 && isnan (s->baseline_l2) && s->r.weight_decay > 0)
+        printf ("  (L2 %g on the mean loss, the run's --weight-decay, on the weights only: scikit-learn C = 1/(%g n))\n",
+                s->r.weight_decay, s->r.weight_decay);
+    else if (strcmp (s->r.model, "logreg") == 0 && isnan (s->baseline_l2))
         printf ("  (L2 1/n on the mean loss, weights only, n the model's training rows: scikit-learn's C = 1)\n");
     else if (strcmp (s->r.model, "logreg") == 0)
         printf ("  (L2 %g on the mean loss, weights only: scikit-learn C = 1/(%g n))\n", s->baseline_l2,
@@ -644,7 +768,8 @@ s_baselines (const settings_t *s, const char *model_path)
         fprintf (stderr, "fl-sim: cannot write %s: %s\n", path, strerror (errno));
         goto done;
     }
-    fprintf (f, "model,train_rows,test_rows,accuracy,auroc,auprc,log_loss,fit,iterations,best_epoch,stop\n");
+    fprintf (f, "model,train_rows,test_rows,accuracy,auroc,auprc,log_loss,fit,iterations,best_epoch,stop,"
+                "brier,op_threshold,op_flagged,op_precision,op_recall,op_f1\n");
     for (size_t i = 0; i < n + 2; i++) {
         const s_result_t *r = &res[i];
         fprintf (f, "%s,%zu,%zu", i == 0 ? "federated" : i == 1 ? "centralised" : r->name, r->rows,
@@ -654,12 +779,19 @@ s_baselines (const settings_t *s, const char *model_path)
         s_csv_num (f, r->m.auprc);
         s_csv_num (f, r->m.log_loss);
         if (i == 0)
-            fprintf (f, ",federated,,,\n");
+            fprintf (f, ",federated,,,");
         else if (!r->ok)
-            fprintf (f, ",failed,,,\n");
+            fprintf (f, ",failed,,,");
         else
-            fprintf (f, ",%s,%d,%d,%s\n", strcmp (s->r.model, "logreg") == 0 ? "lbfgs" : "early_stopping",
+            fprintf (f, ",%s,%d,%d,%s", strcmp (s->r.model, "logreg") == 0 ? "lbfgs" : "early_stopping",
                      r->rep.iterations, r->rep.best_epoch, r->rep.stop);
+        s_csv_num (f, r->ex.brier);
+        s_csv_num (f, r->ex.op.threshold);
+        fprintf (f, ",%" PRIu64, r->ex.op.flagged);
+        s_csv_num (f, r->ex.op.precision);
+        s_csv_num (f, r->ex.op.recall);
+        s_csv_num (f, r->ex.op.f1);
+        fputc ('\n', f);
     }
     if (fclose (f) != 0)
         goto done;
@@ -673,12 +805,26 @@ s_baselines (const settings_t *s, const char *model_path)
                  n, fl_dataset_rows (pool_test), classes > 2 ? "; AUROC and AUPRC macro-averaged one-vs-rest" : "",
                  strcmp (s->r.model, "logreg") == 0 ? "full-batch L-BFGS, L2 on the weights" : "early stopping on a "
                  "10% validation split");
-        fprintf (f, "| model | training rows | accuracy | AUROC | AUPRC | log loss |\n|---|---|---|---|---|---|\n");
+        if (imbalanced)
+            fprintf (f, "The smallest class is %.2f%% of the held-out rows: AUROC and AUPRC lead, accuracy says "
+                        "little. ", 100 * share);
+        fprintf (f, "Precision, recall and F1 at the operating point: %s (exact, from every model's scores); the "
+                    "Brier score measures calibration (lower is better).\n\n| model | training rows |", opdesc);
+        for (int q = 0; q < M_N; q++)
+            fprintf (f, " %s |", s_mname[order[q]]);
+        fprintf (f, "\n|---|---|");
+        for (int q = 0; q < M_N; q++)
+            fprintf (f, "---|");
+        fprintf (f, "\n");
         for (size_t i = 0; i < n + 2; i++) {
-            char a[16], b[16], c[16], e[16];
-            fprintf (f, "| %s | %zu | %s | %s | %s | %s |\n", res[i].name, res[i].rows,
-                     s_fmt (a, sizeof a, res[i].m.accuracy), s_fmt (b, sizeof b, res[i].m.auroc),
-                     s_fmt (c, sizeof c, res[i].m.auprc), s_fmt (e, sizeof e, res[i].m.log_loss));
+            double v[M_N];
+            s_vals (&res[i], v);
+            fprintf (f, "| %s | %zu |", res[i].name, res[i].rows);
+            for (int q = 0; q < M_N; q++) {
+                char a[16];
+                fprintf (f, " %s |", s_fmt (a, sizeof a, v[order[q]]));
+            }
+            fprintf (f, "\n");
         }
         fprintf (f, "\nFederated beats %zu of %zu members alone on AUROC and %zu of %zu on AUPRC.\n", beats,
                  comparable, beats_prc, comparable_prc);
@@ -908,7 +1054,8 @@ main (int argc, char **argv)
     s.train_deadline = 30;
     s.attack_scale = NAN;
     snprintf (s.attacker_rows, sizeof s.attacker_rows, "partition");
-    s.baseline_l2 = NAN;             /* 1 / training rows (scikit-learn's default C = 1) */
+    s.baseline_l2 = NAN;             /* --weight-decay, else 1 / training rows (scikit-learn's default C = 1) */
+    s_opts = &s;
     /* its own options, then the coordinator options it passes on (io/fl_options) */
     fl_arg_t all[sizeof s_args / sizeof s_args[0] + 64];
     size_t n_all = fl_args_append (all, sizeof all / sizeof all[0], 0, s_args, sizeof s_args / sizeof s_args[0], 0);
@@ -1125,6 +1272,12 @@ main (int argc, char **argv)
     }
     if (s.r.dp_distributed)             /* the coordinator refuses it without --dp-unit or with --plaintext */
         s_arg (&ca, "--dp-distributed");
+    /* imbalance and model selection (the coordinator checks them) */
+    s_arg (&ca, "--class-weight=%s", s.r.class_weight);
+    s_arg (&ca, "--weight-decay=%.17g", s.r.weight_decay);
+    s_arg (&ca, "--early-stop=%" PRIu64, s.r.early_stop);
+    s_arg (&ca, "--threshold=%.17g", s.r.threshold);
+    s_arg (&ca, "--top-fraction=%.17g", s.r.top_fraction);
     if (s.r.plaintext)
         s_arg (&ca, "--plaintext");
     else {

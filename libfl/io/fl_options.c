@@ -40,6 +40,11 @@ const fl_arg_t fl_options_round[] = {
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
     {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
     {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
+    {"class-weight", FL_ARG_STR, F (class_weight), sizeof ((fl_options_round_t *) 0)->class_weight, "MODE", "balanced: every member weights its loss by n / (k n_c), from its own label counts; none (default)", FL_ARG_NO_RANGE},
+    {"weight-decay", FL_ARG_DOUBLE, F (weight_decay), 0, "L", "L2 weight decay of local training (every member uses the same; a member may refuse one above its --max-weight-decay)", 0, 1},
+    {"early-stop", FL_ARG_U64, F (early_stop), 0, "P", "stop after P rounds without a lower federated evaluation log loss and keep the best round's model (0 = off)", 0, 1000000},
+    {"threshold", FL_ARG_DOUBLE, F (threshold), 0, "T", "operating point of the reported precision / recall / F1: flag scores >= T", 0, 1},
+    {"top-fraction", FL_ARG_DOUBLE, F (top_fraction), 0, "F", "operating point instead: flag the fraction F of rows with the highest scores (0 = use --threshold)", 0, 1},
 };
 #undef F
 
@@ -74,4 +79,9 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->dp_target_quantile = d.dp_target_quantile;
     o->dp_clip_lr = d.dp_clip_lr;
     o->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
+    snprintf (o->class_weight, sizeof o->class_weight, "none");
+    o->weight_decay = d.weight_decay;
+    o->early_stop = d.early_stop;
+    o->threshold = 0.5;
+    o->top_fraction = 0;
 }

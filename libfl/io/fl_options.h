@@ -50,6 +50,10 @@ typedef struct {
     int dp_distributed;
     int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
     double dp_target_quantile, dp_clip_lr, dp_count_noise;
+    char class_weight[16];          /* imbalance and model selection (docs/TRAINING.md) */
+    double weight_decay;
+    uint64_t early_stop;
+    double threshold, top_fraction; /* the reported operating point */
 } fl_options_round_t;
 
 /*  The table over fl_options_round_t (offsets relative to its start) and its
@@ -60,7 +64,9 @@ extern const size_t fl_options_round_count;
 /*  Fills o with every option's default: the round's (fl_round_config_default)
     where it has one; aggregator "fedavg", trim beta 0.2, one assumed
     Byzantine bucket, delta 1e-5, per-example clipping norm 1, one DP step,
-    and the noise multiplier -1 (calibrated from the budget). */
+    the noise multiplier -1 (calibrated from the budget), class weights
+    "none", weight decay 0, early stopping 0 (off), and the operating point
+    threshold 0.5 with top fraction 0 (off). */
 void fl_options_round_defaults (fl_options_round_t *o);
 
 #ifdef __cplusplus

@@ -34,6 +34,9 @@ struct fl_report_t {
     size_t n_rows, cap_rows;
     char started[64];
     fl_metrics_counts_t *counts;   /* final model's evaluation counts, or NULL */
+    int have_best;
+    fl_round_summary_t best;  /* early stopping: the round kept */
+    char oppoint[128];
 };
 
 fl_report_t *
@@ -185,6 +188,60 @@ s_undefined_note (const fl_round_summary_t *s)
            "binary task needs both classes among the evaluated examples.";
 }
 
+void
+fl_report_set_best (fl_report_t *self, const fl_round_summary_t *best)
+{
+    self->have_best = best != NULL;
+    if (best)
+        self->best = *best;
+}
+
+void
+fl_report_set_oppoint (fl_report_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->oppoint, sizeof self->oppoint, fmt, ap);
+    va_end (ap);
+}
+
+/*  The Final model section's figures: led by AUROC / AUPRC when the smaller
+    class is below FL_METRICS_IMBALANCED of the examples; then the operating
+    point and the Brier score (binary tasks; from the histograms). */
+static void
+s_final_model (FILE *f, const fl_report_t *self, const fl_round_summary_t *s)
+{
+    char a[32], b[32], c[32], d[32];
+    snprintf (a, sizeof a, isnan (s->eval.accuracy) ? "undefined" : "%.4f", s->eval.accuracy);
+    snprintf (b, sizeof b, isnan (s->eval.auroc) ? "undefined" : "%.4f", s->eval.auroc);
+    snprintf (c, sizeof c, isnan (s->eval.auprc) ? "undefined" : "%.4f", s->eval.auprc);
+    snprintf (d, sizeof d, isnan (s->eval.log_loss) ? "undefined" : "%.4f", s->eval.log_loss);
+    if (self->have_best)
+        fprintf (f, "\n## Final model\n\nEarly stopping kept round %" PRIu64 "'s global model, the lowest federated "
+                    "evaluation log loss of the run. ", s->round);
+    else
+        fprintf (f, "\n## Final model\n\n");
+    if (s->min_class_share > 0 && s->min_class_share < FL_METRICS_IMBALANCED)
+        fprintf (f, "Federated evaluation on the members' held-out test data (%" PRIu64 " examples; the smaller class "
+                    "is %.1f%% of them, so accuracy says little): AUROC %s, AUPRC %s, log loss %s, accuracy %s.\n",
+                 s->eval.n, 100 * s->min_class_share, b, c, d, a);
+    else
+        fprintf (f, "Federated evaluation on the members' held-out test data "
+                    "(%" PRIu64 " examples): accuracy %s, AUROC %s, AUPRC %s, log loss %s.\n", s->eval.n, a, b, c, d);
+    if (*s_undefined_note (s))
+        fprintf (f, "%s\n", s_undefined_note (s) + 1);
+    if (s->brier > 0) {           /* binary task: from the histograms (bin midpoints are never 0 or 1) */
+        snprintf (a, sizeof a, isnan (s->op.precision) ? "undefined" : "%.4f", s->op.precision);
+        snprintf (b, sizeof b, isnan (s->op.recall) ? "undefined" : "%.4f", s->op.recall);
+        snprintf (c, sizeof c, isnan (s->op.f1) ? "undefined" : "%.4f", s->op.f1);
+        fprintf (f, "\nAt the operating point (%s; scores >= %.3f flagged): %" PRIu64 " rows flagged, precision %s, "
+                    "recall %s, F1 %s. Brier score %.4f. These come from the summed 1000-bin score histograms, not "
+                    "exact scores: whole bins are flagged, and the Brier score takes each score at its bin's "
+                    "midpoint (within 0.001).\n", self->oppoint[0] ? self->oppoint : "threshold 0.5",
+                 s->op.threshold, s->op.flagged, a, b, c, s->brier);
+    }
+}
+
 int
 fl_report_write (const fl_report_t *self, const char *path)
 {
@@ -218,8 +275,9 @@ fl_report_write (const fl_report_t *self, const char *path)
                 "accuracy | AUROC | AUPRC | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < self->n_rows; i++) {
         const fl_round_summary_t *s = &self->rows[i].s;
-        fprintf (f, "| %" PRIu64 "%s%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
-                 s->rule_degenerate ? " (not robust: rule = plain mean)" : "", s->cohort, s->updates, s->dropped,
+        fprintf (f, "| %" PRIu64 "%s%s%s | %zu | %zu | %zu | %zu | ", s->round, s->skipped ? " (skipped)" : "",
+                 s->rule_degenerate ? " (not robust: rule = plain mean)" : "",
+                 self->have_best && self->best.round == s->round ? " (kept)" : "", s->cohort, s->updates, s->dropped,
                  s->eval_clients);
         s_metric (f, s->train_loss);
         fprintf (f, " | ");
@@ -230,16 +288,10 @@ fl_report_write (const fl_report_t *self, const char *path)
         s_metric_or_undefined (f, s->eval.auprc);
         fprintf (f, " | %.2f |\n", self->rows[i].seconds);
     }
-    if (self->n_rows) {
-        const fl_round_summary_t *s = &self->rows[self->n_rows - 1].s;
-        char roc[32], prc[32];
-        s_fmt_metric (roc, sizeof roc, s->eval.auroc);
-        s_fmt_metric (prc, sizeof prc, s->eval.auprc);
-        fprintf (f, "\n## Final model\n\nFederated evaluation on the members' held-out test data "
-                    "(%" PRIu64 " examples): accuracy %.4f, AUROC %s, AUPRC %s, log loss %.4f.%s\n",
-                 s->eval.n, s->eval.accuracy, roc, prc, s->eval.log_loss,
-                 s_undefined_note (s));
-    }
+    if (self->have_best)
+        s_final_model (f, self, &self->best);
+    else if (self->n_rows)
+        s_final_model (f, self, &self->rows[self->n_rows - 1].s);
     int err = 0;
     if (fflush (f) != 0 || ferror (f))
         err = errno ? errno : ENOMEM;
@@ -284,7 +336,7 @@ fl_report_csv_header (FILE *out)
 {
     fprintf (out, "round,ready,cohort,updates,dropped,skipped,train_loss,update_norm,eval_clients,"
                   "eval_n,accuracy,log_loss,auroc,auprc,precision,recall,seconds,buckets,buckets_aborted,epsilon,"
-                  "clip_norm\n");
+                  "clip_norm,brier,op_threshold,op_flagged,op_precision,op_recall,op_f1,best\n");
 }
 
 void
@@ -300,11 +352,13 @@ fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds)
         snprintf (prc, sizeof prc, "undefined");
     else
         snprintf (prc, sizeof prc, "%.6g", s->eval.auprc);
-    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%s,%s,%.6g,%.6g,%.3f,%zu,%zu,%.6g,%.6g\n",
+    fprintf (out, "%" PRIu64 ",%zu,%zu,%zu,%zu,%d,%.6g,%.6g,%zu,%" PRIu64 ",%.6g,%.6g,%s,%s,%.6g,%.6g,%.3f,%zu,%zu,%.6g,%.6g",
              s->round, s->ready, s->cohort, s->updates, s->dropped, s->skipped, s->train_loss, s->update_norm,
              s->eval_clients, s->eval.n, s->eval.accuracy, s->eval.log_loss, roc, prc,
              s->eval.precision, s->eval.recall, seconds, s->buckets, s->buckets_aborted, s->epsilon,
              s->clip_norm);
+    fprintf (out, ",%.6g,%.6g,%" PRIu64 ",%.6g,%.6g,%.6g,%d\n", s->brier, s->op.threshold, s->op.flagged,
+             s->op.precision, s->op.recall, s->op.f1, s->best);
 }
 
 /* ==== the HTML report ========================================================= */
@@ -647,15 +701,36 @@ fl_report_write_html (const fl_report_t *self, const char *path)
         fprintf (h, "<td>%.2f</td></tr>\n", self->rows[i].seconds);
     }
     fprintf (h, "</table>\n");
-    if (self->n_rows) {
-        const fl_round_summary_t *s = &self->rows[self->n_rows - 1].s;
-        char roc[32], prc[32];
-        s_fmt_metric (roc, sizeof roc, s->eval.auroc);
-        s_fmt_metric (prc, sizeof prc, s->eval.auprc);
-        fprintf (h, "<h2>Final model</h2>\n<p>Federated evaluation on the members' held-out test data (%" PRIu64
-                    " examples): accuracy %.4f, AUROC %s, AUPRC %s, log loss %.4f.", s->eval.n, s->eval.accuracy,
-                 roc, prc, s->eval.log_loss);
-        fl_plot_html_escape (h, s_undefined_note (s));
+    if (self->n_rows) {          /* the same text as report.md's Final model (the kept round's under early stopping) */
+        const fl_round_summary_t *s = self->have_best ? &self->best : &self->rows[self->n_rows - 1].s;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream (&buf, &len);
+        if (m) {
+            s_final_model (m, self, s);
+            if (fclose (m) != 0) {
+                free (buf);
+                buf = NULL;
+            }
+        }
+        fprintf (h, "<h2>Final model</h2>\n<p>");
+        if (buf) {
+            const char *head = "## Final model\n\n", *body = strstr (buf, head);
+            body = body ? body + strlen (head) : buf;
+            for (const char *p = body; *p; p++) {
+                if (p[0] == '\n' && p[1] == '\n') {
+                    fprintf (h, "</p>\n<p>");
+                    p++;
+                }
+                else if (*p != '\n') {
+                    char one[2] = {*p, 0};
+                    fl_plot_html_escape (h, one);
+                }
+                else
+                    fputc (' ', h);
+            }
+            free (buf);
+        }
         fprintf (h, "</p>\n");
     }
     fprintf (h, "%s\n</body>\n</html>\n", FL_REPORT_HTML_MARK);

@@ -45,6 +45,15 @@ void fl_report_add_note (fl_report_t *self, const char *fmt, ...)
 void fl_report_set_outcome (fl_report_t *self, const char *outcome);
 void fl_report_add_round (fl_report_t *self, const fl_round_summary_t *s, double seconds);
 
+/*  Early stopping (fl_round_best): the Final model section then describes
+    best (the round whose model was kept), not the last round, and its row in
+    the rounds table is marked "(kept)".  best is copied; NULL clears it. */
+void fl_report_set_best (fl_report_t *self, const fl_round_summary_t *best);
+/*  How the operating point of the summaries' op was chosen, e.g. "threshold
+    0.5" or "the top 1% of rows by score" (printf format), for the Final model
+    section. */
+void fl_report_set_oppoint (fl_report_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
 /*  Writes the Markdown report to path: title; a list (Started, Finished =
     the time of writing, Aggregation, Configuration, the facts, Outcome);
     the notes; "Privacy and security"; "Rounds" (one table row per round);
@@ -64,7 +73,10 @@ void fl_report_progress_line (FILE *out, const fl_round_summary_t *s, uint64_t r
     summary; NaN printed as "nan").  Column epsilon is the differential-
     privacy spend after the round ("nan" without DP, "inf" with DP but no
     noise); the last column, clip_norm, the clipping norm C_t the round used
-    with adaptive clipping ("nan" otherwise).  Columns are only ever
+    with adaptive clipping ("nan" otherwise); then brier, op_threshold,
+    op_flagged, op_precision, op_recall, op_f1 (binary tasks, from the
+    histograms: fl_round_summary_t) and best (1: early stopping's lowest
+    federated evaluation log loss so far).  Columns are only ever
     appended: readers find them by name. */
 void fl_report_csv_header (FILE *out);
 void fl_report_csv_row (FILE *out, const fl_round_summary_t *s, double seconds);

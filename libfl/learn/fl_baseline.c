@@ -38,6 +38,7 @@ typedef struct {
     size_t n, d, k;      /* k = 1 binary (sigmoid), else softmax over k */
     double l2;
     double *z;           /* (n, k) scratch: logits, then dloss/dlogits */
+    const float *cw;     /* class weights (classes) or NULL: example i's loss times cw[y_i] */
 } s_problem_t;
 
 /* f(theta) and grad (same layout).  Returns f (NAN if non-finite). */
@@ -58,7 +59,8 @@ s_objective (s_problem_t *p, const double *theta, double *grad)
         if (k == 1) {
             /* softplus(z) - y z, stably; dloss/dz = sigmoid(z) - y */
             double t = zi[0];
-            loss += (t > 0 ? t : 0) + log1p (exp (-fabs (t))) - (p->y[i] ? t : 0);
+            loss += (p->cw ? (double) p->cw[p->y[i]] : 1.0) * ((t > 0 ? t : 0) + log1p (exp (-fabs (t)))
+                                                                 - (p->y[i] ? t : 0));
             double s = t >= 0 ? 1 / (1 + exp (-t)) : exp (t) / (1 + exp (t));
             zi[0] = s - (p->y[i] ? 1 : 0);
         }
@@ -70,11 +72,17 @@ s_objective (s_problem_t *p, const double *theta, double *grad)
             double sum = 0;
             for (size_t c = 0; c < k; c++)
                 sum += exp (zi[c] - mx);
-            loss += mx + log (sum) - zi[p->y[i]];
+            loss += (p->cw ? (double) p->cw[p->y[i]] : 1.0) * (mx + log (sum) - zi[p->y[i]]);
             for (size_t c = 0; c < k; c++)
                 zi[c] = exp (zi[c] - mx) / sum - (c == (size_t) p->y[i] ? 1 : 0);
         }
     }
+    if (p->cw)                            /* weighted loss: scale each example's loss and residual */
+        for (size_t i = 0; i < n; i++) {
+            double wi = (double) p->cw[p->y[i]];
+            for (size_t c = 0; c < k; c++)
+                z[i * k + c] *= wi;
+        }
     loss /= (double) n;
     /* grad W = R^T X / n + l2 W;  grad b = column sums of R / n */
     cblas_dgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int) k, (int) d, (int) n, 1.0 / (double) n, z, (int) k,
@@ -251,6 +259,11 @@ fl_baseline_fit_logreg (fl_model_t *m, const float *x, const int32_t *y, size_t 
     }
     if (!s_data_ok (m, x, y, n, "fl_baseline"))
         return -1;
+    for (size_t c = 0; cfg->class_weights && c < fl_model_num_classes (m); c++)
+        if (!isfinite (cfg->class_weights[c]) || cfg->class_weights[c] < 0) {
+            zsys_error ("fl_baseline: class weight %zu is %g (need finite, >= 0)", c, (double) cfg->class_weights[c]);
+            return -1;
+        }
     size_t d = fl_model_num_inputs (m), k = fl_model_num_outputs (m);
     fl_model_view_t vw, vb;
     if (fl_model_num_views (m) != 2 || fl_model_view (m, 0, &vw) != 0 || fl_model_view (m, 1, &vb) != 0
@@ -269,7 +282,7 @@ fl_baseline_fit_logreg (fl_model_t *m, const float *x, const int32_t *y, size_t 
     }
     for (size_t i = 0; i < n * d; i++)
         xd[i] = x[i];
-    s_problem_t p = {.x = xd, .y = y, .n = n, .d = d, .k = k, .l2 = cfg->l2, .z = z};
+    s_problem_t p = {.x = xd, .y = y, .n = n, .d = d, .k = k, .l2 = cfg->l2, .z = z, .cw = cfg->class_weights};
     if (s_lbfgs (&p, cfg, theta, mp, rep) != 0)
         goto done;
     float *params = fl_model_params (m);

@@ -79,6 +79,10 @@ typedef struct {
     int history;      /* L-BFGS memory m, 1..100 */
     double gtol;      /* stop when ||grad||_inf <= gtol */
     double ftol;      /* stop on a relative decrease below ftol */
+    const float *class_weights;  /* NULL, or one finite weight >= 0 per class: example i's loss is
+                                    multiplied by class_weights[y_i] (the mean stays over n), which is
+                                    scikit-learn's class_weight (e.g. "balanced": n / (k n_c));
+                                    not owned */
 } fl_baseline_lbfgs_t;
 
 typedef struct {

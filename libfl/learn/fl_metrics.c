@@ -597,3 +597,241 @@ fl_metrics_counts_calibration (const fl_metrics_counts_t *c, size_t groups, fl_m
     }
     return k;
 }
+
+/* ---- imbalance: Brier score and operating points (see fl_metrics.h) ------------ */
+
+double
+fl_metrics_brier (const float *score, const int32_t *y, size_t n)
+{
+    if (!s_binary_ok (score, y, n, NULL, "fl_metrics_brier"))
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double) score[i] - (double) y[i];
+        s += d * d;
+    }
+    return s / (double) n;
+}
+
+double
+fl_metrics_brier_multi (const float *probs, const int32_t *y, size_t n, size_t k)
+{
+    if (!s_multi_ok (probs, y, n, k, "fl_metrics_brier_multi"))
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < k; c++) {
+            double d = (double) probs[i * k + c] - (y[i] == (int32_t) c ? 1.0 : 0.0);
+            s += d * d;
+        }
+    return s / (double) n;
+}
+
+double
+fl_metrics_min_class_share (const int32_t *y, size_t n, size_t k)
+{
+    if (!y || n == 0 || k < 2) {
+        zsys_error ("fl_metrics_min_class_share: %zu labels, %zu classes", n, k);
+        return NAN;
+    }
+    uint64_t *cnt = (uint64_t *) calloc (k, sizeof (uint64_t));
+    if (!cnt)
+        return NAN;
+    double share = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || (size_t) y[i] >= k) {
+            zsys_error ("fl_metrics_min_class_share: label %d of example %zu not in 0..%zu", (int) y[i], i, k - 1);
+            free (cnt);
+            return NAN;
+        }
+        cnt[y[i]]++;
+    }
+    uint64_t lo = cnt[0];
+    for (size_t c = 1; c < k; c++)
+        lo = cnt[c] < lo ? cnt[c] : lo;
+    share = (double) lo / (double) n;
+    free (cnt);
+    return share;
+}
+
+static void
+s_oppoint_blank (fl_metrics_oppoint_t *out)
+{
+    *out = (fl_metrics_oppoint_t) {NAN, 0, 0, 0, 0, NAN, NAN, NAN};
+}
+
+/* precision, recall, F1 from the counts (NAN where undefined) */
+static void
+s_oppoint_finish (fl_metrics_oppoint_t *o)
+{
+    o->precision = o->flagged ? (double) o->tp / (double) o->flagged : NAN;
+    o->recall = o->tp + o->fn ? (double) o->tp / (double) (o->tp + o->fn) : NAN;
+    if (isnan (o->precision) || isnan (o->recall))
+        o->f1 = NAN;
+    else
+        o->f1 = o->precision + o->recall > 0 ? 2 * o->precision * o->recall / (o->precision + o->recall) : 0.0;
+}
+
+static int
+s_oppoint_args_ok (double threshold, double top_fraction, const char *where)
+{
+    if (top_fraction > 0 ? !(top_fraction <= 1) : !(threshold >= 0 && threshold <= 1)) {
+        zsys_error ("%s: threshold %g / top fraction %g (need a threshold in [0, 1] or a top fraction in (0, 1])",
+                    where, threshold, top_fraction);
+        return 0;
+    }
+    return 1;
+}
+
+static int
+s_desc_float (const void *a, const void *b)
+{
+    float x = *(const float *) a, y = *(const float *) b;
+    return (x < y) - (x > y);
+}
+
+/* rows to flag for a top fraction of n: max(1, ceil(F n)), at most n */
+static uint64_t
+s_top_count (double top_fraction, uint64_t n)
+{
+    double m = ceil (top_fraction * (double) n - 1e-9);
+    uint64_t k = m < 1 ? 1 : (uint64_t) m;
+    return k > n ? n : k;
+}
+
+int
+fl_metrics_oppoint (const float *score, const int32_t *y, size_t n, double threshold, double top_fraction,
+                    fl_metrics_oppoint_t *out)
+{
+    assert (out);
+    s_oppoint_blank (out);
+    if (!s_oppoint_args_ok (threshold, top_fraction, "fl_metrics_oppoint")
+        || !s_binary_ok (score, y, n, NULL, "fl_metrics_oppoint"))
+        return -1;
+    double t = threshold;
+    if (top_fraction > 0) {
+        float *s = (float *) malloc (n * sizeof (float));
+        if (!s) {
+            zsys_error ("fl_metrics_oppoint: no memory for %zu scores", n);
+            return -1;
+        }
+        memcpy (s, score, n * sizeof (float));
+        qsort (s, n, sizeof (float), s_desc_float);
+        t = (double) s[s_top_count (top_fraction, n) - 1];
+        free (s);
+    }
+    out->threshold = t;
+    for (size_t i = 0; i < n; i++) {
+        int pred = (double) score[i] >= t;
+        out->flagged += (uint64_t) pred;
+        out->tp += (uint64_t) (pred && y[i]);
+        out->fp += (uint64_t) (pred && !y[i]);
+        out->fn += (uint64_t) (!pred && y[i]);
+    }
+    s_oppoint_finish (out);
+    return 0;
+}
+
+int
+fl_metrics_oppoint_multi (const float *probs, const int32_t *y, size_t n, size_t k, double threshold,
+                          double top_fraction, fl_metrics_oppoint_t *out)
+{
+    assert (out);
+    s_oppoint_blank (out);
+    if (!s_oppoint_args_ok (threshold, top_fraction, "fl_metrics_oppoint_multi")
+        || !s_multi_ok (probs, y, n, k, "fl_metrics_oppoint_multi"))
+        return -1;
+    float *s = (float *) malloc (n * sizeof (float));
+    int32_t *yc = (int32_t *) malloc (n * sizeof (int32_t));
+    if (!s || !yc) {
+        free (s);
+        free (yc);
+        zsys_error ("fl_metrics_oppoint_multi: no memory for %zu rows", n);
+        return -1;
+    }
+    double sum[3] = {0, 0, 0};
+    size_t def[3] = {0, 0, 0};
+    fl_metrics_oppoint_t acc, one;
+    s_oppoint_blank (&acc);
+    int rc = 0;
+    for (size_t c = 0; c < k && rc == 0; c++) {
+        for (size_t i = 0; i < n; i++) {
+            s[i] = probs[i * k + c];
+            yc[i] = y[i] == (int32_t) c;
+        }
+        rc = fl_metrics_oppoint (s, yc, n, threshold, top_fraction, &one);
+        acc.flagged += one.flagged;
+        acc.tp += one.tp;
+        acc.fp += one.fp;
+        acc.fn += one.fn;
+        double v[3] = {one.precision, one.recall, one.f1};
+        for (int q = 0; q < 3; q++)
+            if (!isnan (v[q])) {
+                sum[q] += v[q];
+                def[q]++;
+            }
+    }
+    free (s);
+    free (yc);
+    if (rc != 0)
+        return -1;
+    acc.threshold = top_fraction > 0 ? NAN : threshold;
+    acc.precision = def[0] ? sum[0] / (double) def[0] : NAN;
+    acc.recall = def[1] ? sum[1] / (double) def[1] : NAN;
+    acc.f1 = def[2] ? sum[2] / (double) def[2] : NAN;
+    *out = acc;
+    return 0;
+}
+
+double
+fl_metrics_counts_brier (const fl_metrics_counts_t *c)
+{
+    assert (c);
+    if (c->n_classes != 2 || c->n == 0)
+        return NAN;
+    double s = 0, n = 0;
+    for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+        double m = ((double) b + 0.5) / FL_METRICS_BINS;
+        s += (double) c->hist_pos[b] * (1 - m) * (1 - m) + (double) c->hist_neg[b] * m * m;
+        n += (double) c->hist_pos[b] + (double) c->hist_neg[b];
+    }
+    return n > 0 ? s / n : NAN;
+}
+
+int
+fl_metrics_counts_oppoint (const fl_metrics_counts_t *c, double threshold, double top_fraction,
+                           fl_metrics_oppoint_t *out)
+{
+    assert (c && out);
+    s_oppoint_blank (out);
+    if (c->n_classes != 2 || c->n == 0 || !s_oppoint_args_ok (threshold, top_fraction, "fl_metrics_counts_oppoint"))
+        return -1;
+    uint64_t total = 0;
+    for (size_t b = 0; b < FL_METRICS_BINS; b++)
+        total += c->hist_pos[b] + c->hist_neg[b];
+    if (total == 0)
+        return -1;
+    size_t lo;                                   /* the lowest flagged bin */
+    if (top_fraction > 0) {
+        uint64_t want = s_top_count (top_fraction, total), got = 0;
+        lo = FL_METRICS_BINS;
+        while (lo > 0 && got < want) {
+            lo--;
+            got += c->hist_pos[lo] + c->hist_neg[lo];
+        }
+    }
+    else
+        lo = fl_metrics_bin ((float) threshold);
+    out->threshold = top_fraction > 0 ? (double) lo / FL_METRICS_BINS : threshold;
+    for (size_t b = 0; b < FL_METRICS_BINS; b++) {
+        if (b >= lo) {
+            out->flagged += c->hist_pos[b] + c->hist_neg[b];
+            out->tp += c->hist_pos[b];
+            out->fp += c->hist_neg[b];
+        }
+        else
+            out->fn += c->hist_pos[b];
+    }
+    s_oppoint_finish (out);
+    return 0;
+}

@@ -79,6 +79,59 @@ int fl_metrics_precision_recall (const float *score, const int32_t *y, size_t n,
 double fl_metrics_accuracy_multi (const float *probs, const int32_t *y, size_t n, size_t k);
 double fl_metrics_log_loss_multi (const float *probs, const int32_t *y, size_t n, size_t k);
 
+
+/* --- imbalance: calibration and an operating point ---------------------------
+   For imbalanced tasks accuracy and the 0.5 cut-off say little (a 5%-positive
+   table is 95% "accurate" with no positive ever flagged).  These give the
+   Brier score (calibration) and precision / recall / F1 at an operating
+   point the user chooses: a fixed threshold, or "flag the top fraction F of
+   rows by score" (a review budget). */
+
+/*  Brier score, binary: (1/n) sum_i (score_i - y_i)^2, in [0, 1]; lower is
+    better (Brier 1950, Monthly Weather Review 78:1; equals sklearn
+    brier_score_loss).  NAN (and a log line) on bad input. */
+double fl_metrics_brier (const float *score, const int32_t *y, size_t n);
+
+/*  Brier score, multi-class: (1/n) sum_i sum_c (probs[i,c] - [y_i = c])^2,
+    in [0, 2] (Brier's original multi-category form; for K = 2 it is twice
+    the binary form).  probs (n, k) row-major.  NAN on bad input. */
+double fl_metrics_brier_multi (const float *probs, const int32_t *y, size_t n, size_t k);
+
+/*  The smallest class's share of the labels y (n) in 0..k-1 (0 for a class
+    that is absent); NAN on bad input.  fl-sim and the report lead with
+    AUROC / AUPRC when it is below FL_METRICS_IMBALANCED. */
+double fl_metrics_min_class_share (const int32_t *y, size_t n, size_t k);
+#define FL_METRICS_IMBALANCED 0.2
+
+/*  An operating point: rows with score >= threshold are flagged positive.
+    precision = tp / flagged (NAN, "undefined", when nothing is flagged),
+    recall = tp / (tp + fn) (NAN when there is no positive), F1 = 2 P R /
+    (P + R) (NAN when P or R is; 0 when both are 0).  Unlike
+    fl_metrics_precision_recall, undefined is NAN, never a made-up 0. */
+typedef struct {
+    double threshold;     /* the cut-off used (multi-class top fraction: NAN, one per class) */
+    uint64_t flagged, tp, fp, fn;   /* multi-class: summed over the classes */
+    double precision, recall, f1;   /* multi-class: macro averages over the classes where defined */
+} fl_metrics_oppoint_t;
+
+/*  Binary: the operating point of score (n) = P(y = 1) against y (n) in
+    {0, 1}.  With top_fraction in (0, 1] the threshold is the score of the
+    m-th highest row, m = max(1, ceil(top_fraction n)): the m highest rows
+    are flagged, and rows tied with the m-th too (so flagged can exceed m);
+    otherwise (top_fraction <= 0) threshold in [0, 1] is used as given.
+    Returns 0, or -1 (a log line, *out all NAN / 0) on bad input, a threshold
+    outside [0, 1] or a top_fraction above 1.  O(n log n) with top_fraction
+    (allocates n floats), O(n) otherwise. */
+int fl_metrics_oppoint (const float *score, const int32_t *y, size_t n, double threshold, double top_fraction,
+                        fl_metrics_oppoint_t *out);
+
+/*  Multi-class: one-vs-rest per class c (score probs[., c], positive y = c),
+    each at the threshold or its own top fraction; precision, recall and F1
+    macro-averaged over the classes where each is defined (NAN when none),
+    counts summed.  probs (n, k) row-major.  0 or -1 as above. */
+int fl_metrics_oppoint_multi (const float *probs, const int32_t *y, size_t n, size_t k, double threshold,
+                              double top_fraction, fl_metrics_oppoint_t *out);
+
 /* --- mergeable binned form ---------------------------------------------------- */
 
 /*  Plain old data, fixed size, so it serialises as arrays of u64 and one
@@ -147,6 +200,25 @@ void fl_metrics_counts_summary (const fl_metrics_counts_t *c, fl_metrics_summary
         (1/2) sum_b hist_pos[b] hist_neg[b] / (P N).
     NAN when AUROC is undefined (multi-class, a class absent, empty). */
 double fl_metrics_counts_auroc_bound (const fl_metrics_counts_t *c);
+
+
+/*  From the histograms (binary counts only; federated evaluation, where the
+    exact scores stay at the members): the Brier score with every score taken
+    at its bin's midpoint, within 1 / FL_METRICS_BINS of the exact one
+    (|(s - y)^2 - (m - y)^2| = |s - m| |s + m - 2y| <= 1/(2 BINS) * 2).  NAN
+    for multi-class or empty counts. */
+double fl_metrics_counts_brier (const fl_metrics_counts_t *c);
+
+/*  From the histograms (binary only): the operating point flagging whole
+    bins from the top.  With top_fraction in (0, 1]: the fewest top bins
+    holding at least max(1, ceil(top_fraction n)) rows (threshold = the
+    lowest flagged bin's lower edge); otherwise the bins from the one holding
+    threshold upwards (exact when threshold * FL_METRICS_BINS is an integer,
+    else rows of that bin below the threshold are flagged too).  0, or -1
+    (*out NAN / 0) for multi-class or empty counts or an out-of-range
+    argument. */
+int fl_metrics_counts_oppoint (const fl_metrics_counts_t *c, double threshold, double top_fraction,
+                               fl_metrics_oppoint_t *out);
 
 /*  Federated evaluation under secure aggregation (docs/SECAGG.md): a
     member's counts as a vector in Z_2^32, summed over a bucket and decoded

@@ -137,6 +137,12 @@ static const s_field_t s_train[] = {
     /* client-level adaptive clipping (docs/PRIVACY.md "Adaptive clipping"):
        1 = append the shifted unclipped indicator to the (masked) update */
     S_OPT (FL_K_DP_ADAPTIVE, U64),
+    /* imbalance and regularisation (docs/TRAINING.md): class weights
+       (1 = balanced from the member's own label counts) and L2 weight decay;
+       absent = none / 0 (sent only when set, so older clients still join
+       runs without them) */
+    S_OPT (FL_K_CLASS_WEIGHT, U64),
+    S_OPT (FL_K_WEIGHT_DECAY, F64),
 };
 static const s_field_t s_update[] = {
     S_REQ (FL_K_DELTA, F32S),

@@ -212,6 +212,9 @@ bool fl_wire_type_known (int type);
 #define FL_K_CNAMES       "class_names"
 /* Model files, format 3: the BLAKE2b digest of the trained parameters. */
 #define FL_K_DIGEST       "digest"
+/* TRAIN, imbalance and regularisation (docs/TRAINING.md) */
+#define FL_K_CLASS_WEIGHT "class_weight"
+#define FL_K_WEIGHT_DECAY "weight_decay"
 
 typedef struct fl_wire_writer_t fl_wire_writer_t;
 

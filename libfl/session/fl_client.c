@@ -82,6 +82,7 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     *train = *test = NULL;
     self->update_hook = cfg->update_hook;
     self->update_arg = cfg->update_arg;
+    self->max_weight_decay = cfg->max_weight_decay == 0 ? FL_CLIENT_MAX_WEIGHT_DECAY : cfg->max_weight_decay;
     return self;
 }
 
@@ -556,6 +557,55 @@ s_dp_session (fl_client_t *self, const s_dp_round_t *dp, fl_client_session_t *ss
     return 0;
 }
 
+/*  The TRAIN's class weights and weight decay (docs/TRAINING.md,
+    "Imbalance"), validated against our policy: class_weight absent (none)
+    or 1 (balanced: w_c = n / (k n_c) from our own training label counts,
+    sklearn's class_weight="balanced"; a class we do not hold gets 1, unused),
+    weight_decay absent (0) or finite in [0, max_weight_decay].  0, or -1
+    with a log line naming what was refused. */
+#define FL_CLIENT_MAX_CLASSES_W 1000     /* the most classes a model file / round allows */
+
+static int
+s_train_regularisation (fl_client_t *self, const fl_wire_msg_t *m, fl_train_config_t *tc, float *cw, size_t k)
+{
+    uint64_t mode = 0;
+    double wd = 0;
+    if (fl_wire_has (m, FL_K_CLASS_WEIGHT) && (fl_wire_get_u64 (m, FL_K_CLASS_WEIGHT, &mode) != 0 || mode != 1)) {
+        zsys_warning ("client %s: rejected TRAIN: unknown class weighting %" PRIu64 " (1 = balanced)", self->member,
+                      mode);
+        return -1;
+    }
+    if (fl_wire_has (m, FL_K_WEIGHT_DECAY)
+        && (fl_wire_get_f64 (m, FL_K_WEIGHT_DECAY, &wd) != 0 || !isfinite (wd) || wd < 0)) {
+        zsys_warning ("client %s: rejected TRAIN: weight decay %g is not a finite non-negative number", self->member,
+                      wd);
+        return -1;
+    }
+    if (wd > 0 && wd > self->max_weight_decay) {
+        zsys_warning ("client %s: rejected TRAIN: weight decay %g is above this member's policy (max_weight_decay %g)",
+                      self->member, wd, self->max_weight_decay < 0 ? 0 : self->max_weight_decay);
+        return -1;
+    }
+    tc->weight_decay = (float) wd;
+    if (mode == 1) {
+        size_t n = fl_dataset_rows (self->train);
+        const int32_t *y = fl_dataset_y (self->train);
+        uint64_t cnt[FL_CLIENT_MAX_CLASSES_W] = {0};
+        if (k > FL_CLIENT_MAX_CLASSES_W) {
+            zsys_warning ("client %s: rejected TRAIN: balanced class weights for %zu classes (at most %d)",
+                          self->member, k, FL_CLIENT_MAX_CLASSES_W);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (y[i] >= 0 && (size_t) y[i] < k)
+                cnt[y[i]]++;
+        for (size_t c = 0; c < k; c++)
+            cw[c] = cnt[c] ? (float) ((double) n / ((double) k * (double) cnt[c])) : 1.0f;
+        tc->class_weights = cw;
+    }
+    return 0;
+}
+
 static int
 s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
 {
@@ -593,6 +643,11 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     tc.batch_size = (size_t) batch;
     tc.lr = (float) lr;
     tc.seed = self->seed ^ seed;
+    float cw[FL_CLIENT_MAX_CLASSES_W];
+    if (s_train_regularisation (self, m, &tc, cw, fl_model_num_classes (self->model)) != 0) {
+        free (ss.pks);
+        return 0;
+    }
     double loss = NAN;
     size_t n_rows = fl_dataset_rows (self->train);
     if (dp.unit != FL_SESSION_DP_RECORD       /* record-level: per-example gradients instead (below) */

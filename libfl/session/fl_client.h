@@ -12,7 +12,10 @@
                      so the coordinator refuses a mismatch (REJECT) up front
         STATS_REQUEST -> count, sum, sum of squares of its *raw* training rows
         STANDARDISE   -> apply the global mean / std to its training and test rows
-        TRAIN     -> load the global model, train locally; hand the update to
+        TRAIN     -> load the global model, train locally (with the TRAIN's
+                     class weights "balanced" computed from its own training
+                     label counts, and weight decay, refused above
+                     max_weight_decay); hand the update to
                      the update hook if one is configured (an adversary, for
                      evaluation only); then, in a secure
                      round, clip, weight and encode the update and run the
@@ -100,7 +103,12 @@ typedef struct {
     uint32_t qat;             /* expected QAT mode (FL_MODEL_QAT_*), 0 = take the coordinator's */
     fl_client_update_fn update_hook;    /* NULL for an honest member (see fl_client_update_fn) */
     void *update_arg;                   /* passed to update_hook; borrowed, must outlive the client */
+    double max_weight_decay;  /* policy: the largest L2 weight decay accepted in TRAIN; 0 = the
+                                 default FL_CLIENT_MAX_WEIGHT_DECAY; negative = refuse any */
 } fl_client_config_t;
+
+/*  The weight decay a client accepts by default (fl_client_config_t.max_weight_decay). */
+#define FL_CLIENT_MAX_WEIGHT_DECAY 1.0
 
 /*  A client over its shards.  Ownership of *train and *test passes to the
     client (the pointers are nulled).  NULL (with a log line) if the shards

@@ -65,6 +65,7 @@ struct fl_client_t {
     uint64_t secure_done[FL_SESSION_PURPOSE_MAX + 1];   /* masked inputs completed, by purpose */
     fl_client_update_fn update_hook;   /* NULL: an honest member */
     void *update_arg;
+    double max_weight_decay;         /* policy (fl_client_config_t); < 0: refuse any */
 };
 
 /* A secure round's session as the coordinator announced it in TRAIN. */

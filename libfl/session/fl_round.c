@@ -96,6 +96,10 @@ s_train_writer (fl_round_t *self)
     fl_wire_put_str (w, FL_K_OPT, self->cfg.client_opt);
     fl_wire_put_u64 (w, FL_K_SEED, self->cfg.seed * 1000003u + self->round);
     fl_wire_put_u64 (w, FL_K_CAP, self->cfg.robust ? 0 : self->cfg.example_cap);   /* 0: unweighted */
+    if (self->cfg.class_weight_balanced)     /* sent only when set: older clients join runs without them */
+        fl_wire_put_u64 (w, FL_K_CLASS_WEIGHT, 1);
+    if (self->cfg.weight_decay > 0)
+        fl_wire_put_f64 (w, FL_K_WEIGHT_DECAY, self->cfg.weight_decay);
     return w;
 }
 
@@ -216,6 +220,7 @@ fl_round_destroy (fl_round_t **self_p)
     free (self->scratch);
     free (self->mean);
     free (self->std);
+    free (self->best_params);
     fl_peers_destroy (&self->peer_table);
     free (self);
     *self_p = NULL;
@@ -457,6 +462,12 @@ s_act_stats_done (fl_round_t *self, int64_t now)
 static void
 s_end_training (fl_round_t *self, const char *reason)
 {
+    if (self->cfg.early_stop && self->best_params && self->best_round != self->round) {
+        /* early stopping: the run's model is the best round's (fl_round_best) */
+        memcpy (self->params, self->best_params, self->n_params * sizeof (float));
+        zsys_info ("coordinator: early stopping: the global model is round %" PRIu64 "'s (federated evaluation "
+                   "log loss %.6f), not the last round's (%" PRIu64 ")", self->best_round, self->best_loss, self->round);
+    }
     self->phase = FL_ROUND_DONE;
     self->phase_deadline = -1;
     fl_cohort_end (self->cohort);
@@ -598,6 +609,48 @@ s_act_eval (fl_round_t *self, int64_t now)
     return ev;
 }
 
+/*  Early stopping ends the run: the reason, then the goodbye (which also
+    puts the best round's model in place). */
+static void
+s_early_stop_end (fl_round_t *self)
+{
+    snprintf (self->stop_reason, sizeof self->stop_reason,
+              "early stopping: no lower federated evaluation log loss in %" PRIu32 " round(s) after "
+              "round %" PRIu64 " (log loss %.6f); the model kept is round %" PRIu64 "'s", self->cfg.early_stop,
+              self->best_round, self->best_loss, self->best_round);
+    zsys_info ("coordinator: %s", self->stop_reason);
+    s_end_training (self, "training finished: early stopping");
+}
+
+/*  Early stopping: after each round's federated evaluation, a finite log
+    loss strictly below the best so far makes this round the best (its
+    global model copied, the counter reset); anything else (higher, equal,
+    NaN: no evaluation counted) adds one round without improvement.
+    Prechelt, "Early Stopping - But When?", 1998 (stop after P rounds
+    without improvement, keep the best), on the federated evaluation loss.
+    0, or -1 (the run failed: no memory). */
+static int
+s_early_stop_track (fl_round_t *self)
+{
+    double loss = self->cur.eval.log_loss;
+    if (isfinite (loss) && (self->best_round == 0 || loss < self->best_loss)) {
+        if (!self->best_params
+            && !(self->best_params = (float *) malloc ((self->n_params ? self->n_params : 1) * sizeof (float)))) {
+            s_fail (self, "out of memory");
+            return -1;
+        }
+        memcpy (self->best_params, self->params, self->n_params * sizeof (float));
+        self->best_round = self->round;
+        self->best_loss = loss;
+        self->since_best = 0;
+        self->cur.best = 1;
+        self->best_sum = self->cur;
+    }
+    else
+        self->since_best++;
+    return 0;
+}
+
 /*  The round is complete: its summary is queued and recorded, and a
     snapshot taken (what a resume continues from). */
 static s_event_t
@@ -613,6 +666,16 @@ s_act_eval_done (fl_round_t *self, int64_t now)
     fl_cohort_end (self->cohort);
     s_clear_expected (self);
     fl_metrics_counts_summary (&self->eval_acc, &self->cur.eval);
+    self->cur.brier = fl_metrics_counts_brier (&self->eval_acc);
+    self->cur.min_class_share = NAN;
+    if (fl_metrics_counts_oppoint (&self->eval_acc, self->cfg.op_threshold, self->cfg.op_top_fraction,
+                                   &self->cur.op) == 0) {
+        uint64_t pos = self->eval_acc.tp + self->eval_acc.fn;
+        self->cur.min_class_share = (double) (pos < self->eval_acc.n - pos ? pos : self->eval_acc.n - pos)
+                                    / (double) self->eval_acc.n;
+    }
+    if (self->cfg.early_stop && s_early_stop_track (self) != 0)
+        return S_EV_NONE;
     s_summary_node_t *node = (s_summary_node_t *) calloc (1, sizeof *node);
     if (node) {
         node->s = self->cur;
@@ -624,6 +687,10 @@ s_act_eval_done (fl_round_t *self, int64_t now)
     }
     fl_round_history_add_ (self, &self->cur);
     fl_round_snapshot_ (self);
+    if (self->round < self->cfg.rounds && self->cfg.early_stop && self->since_best >= self->cfg.early_stop) {
+        s_early_stop_end (self);
+        return S_EV_NONE;
+    }
     return self->round >= self->cfg.rounds ? S_EV_FINISHED : S_EV_NEXT_ROUND;
 }
 
@@ -641,6 +708,11 @@ s_act_finish (fl_round_t *self, int64_t now)
 static s_event_t
 s_act_begin (fl_round_t *self, int64_t now)
 {
+    if (self->mean && self->cfg.early_stop && self->best_round && self->since_best >= self->cfg.early_stop) {
+        /* resumed from the checkpoint of a run early stopping had ended: end it again, train nothing */
+        s_early_stop_end (self);
+        return S_EV_NONE;
+    }
     return self->mean ? s_act_train (self, now) : s_act_stats (self, now);
 }
 

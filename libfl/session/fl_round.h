@@ -26,7 +26,9 @@
     updates leaves the global model unchanged (and says so).
 
     Invariants (checked in debug builds by s_invariants):
-      1. The global model changes only in fl_strategy_step (fl_strategy.h),
+      1. The global model changes only in fl_strategy_step (fl_strategy.h)
+         (and, with early stopping, once at the end of training, when it is
+         replaced by the best round's global model: fl_round_best),
          called once per training round from s_act_train_done, in plaintext
          and secure mode alike, over the sums of the round's usable buckets
          (secure: aggregation completed; plaintext: at least one update
@@ -156,7 +158,20 @@ typedef struct {
     double dp_clip_lr;           /* eta_C > 0: C <- C exp(-eta_C (b - gamma)) (0.2) */
     double dp_count_noise;       /* sigma_b: noise on the count; < 0 = expected cohort size / 20,
                                     0 = none (only with dp_noise_multiplier 0) */
+    /* imbalance and model selection (docs/TRAINING.md), sent to every member
+       in TRAIN ("class_weight", "weight_decay") so all train the same loss */
+    int class_weight_balanced;   /* 1: each member weights class c by n / (k n_c) from its own
+                                    training label counts (sklearn class_weight="balanced") */
+    double weight_decay;         /* L2 weight decay of local training, in [0, FL_ROUND_MAX_WEIGHT_DECAY] */
+    uint32_t early_stop;         /* patience P: after P rounds without a lower federated evaluation
+                                    log loss training stops; the global model at the end is the best
+                                    round's (0 = off: the last round's) */
+    double op_threshold;         /* reported operating point (fl_round_summary_t.op): flag scores >= it */
+    double op_top_fraction;      /* or, if > 0, flag this fraction of the evaluation rows by score */
 } fl_round_config_t;
+
+/*  The largest weight decay a round accepts (fl_client's default policy too). */
+#define FL_ROUND_MAX_WEIGHT_DECAY 1.0
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN): the
    protocol's, defined once in fl_session.h. */
@@ -192,6 +207,13 @@ typedef struct {
     int rule_degenerate;         /* 1: the robust rule was the plain mean of the buckets this round
                                     (trimmed_mean trimmed nothing; median / geometric median of 1 or 2
                                     buckets), logged; fl_strategy_rule_check */
+    int best;                    /* early stopping: 1 if this round's federated evaluation log loss was
+                                    the lowest so far (its model is the one kept); 0 otherwise or off */
+    /* imbalance (binary tasks; NaN / 0 for multi-class, whose federated counts carry no
+       histograms): from the summed score histograms, not exact scores (fl_metrics.h) */
+    double brier;                /* Brier score, bins at their midpoints (within 1/1000) */
+    fl_metrics_oppoint_t op;     /* at cfg.op_threshold / cfg.op_top_fraction, whole bins flagged */
+    double min_class_share;      /* the smaller class's share of the evaluation examples */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;
@@ -203,7 +225,9 @@ void fl_round_config_default (fl_round_config_t *cfg);
 /*  A state machine for one run.  The configuration is copied.  NULL (with a
     log line) on an invalid configuration: unknown model or optimizer, rounds
     == 0, fraction outside (0, 1], min_clients == 0, non-positive deadlines or
-    learning rate. */
+    learning rate, a weight decay outside [0, FL_ROUND_MAX_WEIGHT_DECAY], an
+    operating point out of range, or class weights / weight decay with
+    record-level DP. */
 fl_round_t *fl_round_new (const fl_round_config_t *cfg);
 void fl_round_destroy (fl_round_t **self_p);
 
@@ -312,6 +336,19 @@ size_t fl_round_history (const fl_round_t *self, size_t i, fl_round_summary_t *o
     fingerprint through the ops table).  The round writes no file: the
     driver saves the model (fl_server_save_model). */
 fl_model_t *fl_round_model (const fl_round_t *self);
+
+/* ---- early stopping (cfg.early_stop; docs/TRAINING.md) ---------------------- */
+
+/*  The best round so far: the one whose federated evaluation log loss was the
+    lowest (the first of equal ones), whose global model the round keeps.
+    Returns its number and fills *out (may be NULL) with its summary, or 0
+    (out untouched) without early stopping or before a round with a finite
+    log loss finished.  When training ends (DONE: the rounds ran out, the
+    patience ran out, or the privacy budget stopped it) the global model
+    (fl_round_params, fl_round_model) is replaced by the best round's, so the
+    driver saves that one; fl_round_stop_reason says when the patience
+    ended the run ("no lower federated evaluation log loss in P rounds ..."). */
+uint64_t fl_round_best (const fl_round_t *self, fl_round_summary_t *out);
 
 /* ---- differential privacy (docs/PRIVACY.md) -------------------------------- */
 

@@ -40,6 +40,11 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->dp_target_quantile = 0.5;
     cfg->dp_clip_lr = 0.2;
     cfg->dp_count_noise = -1;
+    cfg->class_weight_balanced = 0;
+    cfg->weight_decay = 0;
+    cfg->early_stop = 0;
+    cfg->op_threshold = 0.5;
+    cfg->op_top_fraction = 0;
 }
 
 void
@@ -148,6 +153,16 @@ fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t 
             bad = pbad;
         }
     }
+    if (!bad && !(cfg->weight_decay >= 0 && cfg->weight_decay <= FL_ROUND_MAX_WEIGHT_DECAY))
+        bad = "weight decay must be in [0, 1]";
+    else if (!bad && (cfg->op_top_fraction > 0 ? !(cfg->op_top_fraction <= 1)
+                                              : !(cfg->op_threshold >= 0 && cfg->op_threshold <= 1)))
+        bad = "the operating point needs a threshold in [0, 1] or a top fraction in (0, 1]";
+    else if (!bad && (cfg->class_weight_balanced != 0 && cfg->class_weight_balanced != 1))
+        bad = "class_weight_balanced must be 0 or 1";
+    else if (!bad && cfg->dp == FL_ROUND_DP_RECORD && (cfg->class_weight_balanced || cfg->weight_decay > 0))
+        bad = "record-level differential privacy trains by per-example clipped gradients, which apply neither "
+              "class weights nor weight decay: drop them or use client-level privacy";
     if (!bad && (cfg->dp || cfg->dp_distributed))
         bad = fl_privacy_config_error (pc);
     char rbad[512];

@@ -103,7 +103,21 @@ struct fl_round_t {
 
     fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
     char stop_reason[256];
+
+    /* early stopping (cfg.early_stop): the best round by federated evaluation log loss */
+    float *best_params;              /* (n_params) its global model; NULL until the first finite loss */
+    uint64_t best_round;             /* 0 = none yet */
+    double best_loss;
+    uint64_t since_best;             /* rounds finished since the best one */
+    fl_round_summary_t best_sum;
 };
+
+/*  Checkpoint fields of early stopping: "early_stop.state" f64s
+    [FL_ROUND_EARLY_VERSION, best round, best log loss, rounds since] and
+    "early_stop.params" f32s (n_params), the best round's model. */
+#define FL_ROUND_EARLY_VERSION 1
+#define FL_ROUND_EARLY_STATE_ "early_stop.state"
+#define FL_ROUND_EARLY_PARAMS_ "early_stop.params"
 
 /*  Builds the global model (and its optimizer, work buffers and statistics)
     once the input shape is known.  0, or -1 (logged). */

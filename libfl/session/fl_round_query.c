@@ -46,6 +46,16 @@ fl_round_model (const fl_round_t *self)
 
 const char *fl_round_stop_reason (const fl_round_t *self) { return self->stop_reason; }
 
+uint64_t
+fl_round_best (const fl_round_t *self, fl_round_summary_t *out)
+{
+    if (!self->cfg.early_stop || self->best_round == 0)
+        return 0;
+    if (out)
+        *out = self->best_sum;
+    return self->best_round;
+}
+
 double
 fl_round_sa_dropout (const fl_round_t *self)
 {

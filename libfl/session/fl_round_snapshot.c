@@ -41,6 +41,8 @@ s_summary_unpack (const double *h, fl_round_summary_t *s)
     s->eval.n = (uint64_t) h[17];
     s->epsilon = h[18];
     s->clip_norm = h[19] > 0 ? h[19] : NAN;    /* 0: no adaptive clipping (or an older checkpoint) */
+    s->brier = s->min_class_share = NAN;      /* not in the history: the metrics CSV has them */
+    s->op = (fl_metrics_oppoint_t) {NAN, 0, 0, 0, 0, NAN, NAN, NAN};
 }
 
 void
@@ -91,6 +93,11 @@ fl_round_snapshot_ (fl_round_t *self)
         rc |= fl_checkpoint_put_f64s (ck, "robust.prev", self->strategy.prev_agg, self->n_params);
     if (self->privacy)   /* the privacy spend: a restart must not reset the budget */
         rc |= fl_privacy_checkpoint_put (self->privacy, ck);
+    if (self->cfg.early_stop && self->best_params) {   /* the best model so far and the patience spent */
+        double es[4] = {FL_ROUND_EARLY_VERSION, (double) self->best_round, self->best_loss, (double) self->since_best};
+        rc |= fl_checkpoint_put_f64s (ck, FL_ROUND_EARLY_STATE_, es, 4);
+        rc |= fl_checkpoint_put_f32s (ck, FL_ROUND_EARLY_PARAMS_, self->best_params, self->n_params);
+    }
     if (rc != 0) {
         zsys_error ("coordinator: could not build the checkpoint of round %" PRIu64, self->round);
         fl_checkpoint_destroy (&ck);
@@ -105,6 +112,80 @@ fl_round_take_checkpoint (fl_round_t *self)
     fl_checkpoint_t *ck = self->pending_ckpt;
     self->pending_ckpt = NULL;
     return ck;
+}
+
+/*  Early stopping's state from a checkpoint (untrusted: a file): the
+    version must be FL_ROUND_EARLY_VERSION, the best round in 1..the
+    checkpoint's round with its row in the history, the log loss finite and
+    >= 0 and equal to that row's, the rounds since it equal to the rounds
+    finished after it, the model of the right size and finite.  A run with
+    early stopping resumed from a checkpoint without it starts tracking at
+    the next round; a checkpoint with it is refused by a run without.  On
+    a refusal why says why (nothing kept). */
+static void
+s_early_stop_restore (fl_round_t *self, const fl_checkpoint_t *ck, const double *hist, size_t n_hist, char *why,
+                      size_t cap)
+{
+    const double *es = NULL;
+    size_t n_es = 0;
+    int has = fl_checkpoint_has (ck, FL_ROUND_EARLY_STATE_) || fl_checkpoint_has (ck, FL_ROUND_EARLY_PARAMS_);
+    if (!self->cfg.early_stop) {
+        if (has)
+            snprintf (why, cap, "it was written by a run with early stopping; resume it with early stopping on");
+        return;
+    }
+    if (!has) {
+        zsys_warning ("coordinator: the checkpoint holds no early-stopping state (written by a run without early stopping): "
+                      "the best round is tracked from the next round on");
+        return;
+    }
+    uint64_t round = fl_checkpoint_round (ck);
+    if (fl_checkpoint_get_f64s (ck, FL_ROUND_EARLY_STATE_, &es, &n_es) != 0 || n_es < 1) {
+        snprintf (why, cap, "early-stopping state missing or malformed");
+        return;
+    }
+    if (es[0] != FL_ROUND_EARLY_VERSION) {
+        snprintf (why, cap, "early-stopping state of version %g (this build reads version %d)", es[0],
+                  FL_ROUND_EARLY_VERSION);
+        return;
+    }
+    if (n_es != 4 || !(es[1] >= 1 && es[1] <= (double) round && es[1] == floor (es[1]))
+        || !(isfinite (es[2]) && es[2] >= 0) || es[3] != (double) round - es[1]) {
+        snprintf (why, cap, "early-stopping state inconsistent with the checkpoint's round %" PRIu64, round);
+        return;
+    }
+    uint64_t best = (uint64_t) es[1];
+    fl_round_summary_t row;
+    int found = 0;
+    for (size_t i = 0; i < n_hist / FL_ROUND_HIST_; i++)
+        if (hist[i * FL_ROUND_HIST_] == (double) best) {
+            s_summary_unpack (hist + i * FL_ROUND_HIST_, &row);
+            found = 1;
+        }
+    if (!found || row.eval.log_loss != es[2]) {
+        snprintf (why, cap, "early-stopping state names round %" PRIu64 " with log loss %g, which the checkpoint's "
+                  "metrics do not record", best, es[2]);
+        return;
+    }
+    float *bp = (float *) malloc ((self->n_params ? self->n_params : 1) * sizeof (float));
+    if (!bp || fl_checkpoint_copy_f32s (ck, FL_ROUND_EARLY_PARAMS_, bp, self->n_params) != 0) {
+        free (bp);
+        snprintf (why, cap, "early-stopping model missing or of the wrong size");
+        return;
+    }
+    for (size_t i = 0; i < self->n_params; i++)
+        if (!isfinite (bp[i])) {
+            free (bp);
+            snprintf (why, cap, "non-finite parameter in the early-stopping model");
+            return;
+        }
+    free (self->best_params);
+    self->best_params = bp;
+    self->best_round = best;
+    self->best_loss = es[2];
+    self->since_best = (uint64_t) es[3];
+    row.best = 1;
+    self->best_sum = row;
 }
 
 int
@@ -170,7 +251,12 @@ fl_round_restore (fl_round_t *self, const fl_checkpoint_t *ck)
     else if (!why[0] && fl_checkpoint_has (ck, FL_CHECKPOINT_KEY_ACCOUNTANT))
         snprintf (why, sizeof why, "it was written by a run with differential privacy; resume it with the same "
                   "differential privacy settings");
+    if (!why[0])
+        s_early_stop_restore (self, ck, hist, n_hist, why, sizeof why);
     if (why[0]) {
+        free (self->best_params);
+        self->best_params = NULL;
+        self->best_round = 0;
         zsys_error ("coordinator: checkpoint refused: %s", why);
         return -1;
     }
