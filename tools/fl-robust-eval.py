@@ -202,7 +202,7 @@ def read_final(metrics_csv, rounds):
     last = rows[-1]
     out = {"rounds": int(last["round"])}
     for m in METRICS:
-        out[m] = float(last[m])
+        out[m] = float("nan") if last[m] == "undefined" else float(last[m])   # metrics.csv says "undefined" where the counts do not define it
     out["updates"] = int(last["updates"])
     out["log_loss"] = float(last["log_loss"])
     if out["rounds"] != rounds:
