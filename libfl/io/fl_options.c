@@ -40,6 +40,7 @@ const fl_arg_t fl_options_round[] = {
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
     {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
     {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
+    {"train-deadline-max", FL_ARG_DOUBLE, F (train_deadline_max), 0, "SEC", "with --train-deadline auto: the longest training deadline, and the first round's (before any update was timed)", 1, 1e6},
 };
 #undef F
 
@@ -74,4 +75,5 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->dp_target_quantile = d.dp_target_quantile;
     o->dp_clip_lr = d.dp_clip_lr;
     o->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
+    o->train_deadline_max = d.train_deadline_max_ms / 1000.0;
 }

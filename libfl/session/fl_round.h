@@ -156,7 +156,22 @@ typedef struct {
     double dp_clip_lr;           /* eta_C > 0: C <- C exp(-eta_C (b - gamma)) (0.2) */
     double dp_count_noise;       /* sigma_b: noise on the count; < 0 = expected cohort size / 20,
                                     0 = none (only with dp_noise_multiplier 0) */
+    /* a training deadline that follows the work (--train-deadline auto;
+       docs/COORDINATOR.md, "Deadlines").  With train_deadline_auto set, round
+       r's training deadline is FL_ROUND_AUTO_FACTOR x the slowest update
+       accepted in the last FL_ROUND_AUTO_WINDOW rounds (the time from the
+       cohort's start to the update, or in secure mode to the key
+       advertisement the member sends after training), at least
+       train_deadline_ms and at most train_deadline_max_ms; before any
+       update was accepted it is train_deadline_max_ms, and after a round
+       that accepted none, twice the last deadline (at most the max). */
+    int train_deadline_auto;
+    int64_t train_deadline_max_ms;   /* auto: the bound and the first round's deadline (> 0) */
 } fl_round_config_t;
+
+#define FL_ROUND_AUTO_FACTOR 3       /* --train-deadline auto: deadline = 3 x the slowest recent update */
+#define FL_ROUND_AUTO_WINDOW 5       /* ... of the last 5 rounds */
+#define FL_ROUND_AUTO_FLOOR_MS 5000  /* fl-coordinator --train-deadline auto: the floor (train_deadline_ms) */
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN): the
    protocol's, defined once in fl_session.h. */
@@ -189,6 +204,11 @@ typedef struct {
     fl_metrics_summary_t eval;   /* federated evaluation of the new global model */
     double epsilon;              /* DP: epsilon spent after this round (at dp_delta); NaN without DP */
     double clip_norm;            /* adaptive clipping: the clipping norm C_t this round used; NaN otherwise */
+    double train_deadline;       /* seconds: the training deadline this round was given */
+    double train_slowest;        /* seconds from the cohort's start to its slowest accepted update (secure:
+                                    key advertisement); NaN if none was accepted before the deadline */
+    double train_slowest_earlier;   /* the largest train_slowest of the FL_ROUND_AUTO_WINDOW rounds
+                                    before; NaN if none (a round that drops every update says so) */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;

@@ -103,6 +103,13 @@ struct fl_round_t {
 
     fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
     char stop_reason[256];
+
+    /* training deadlines (--train-deadline auto; fl_round_config_t) */
+    int64_t train_started;           /* ms: the current training cohort's start */
+    int64_t train_deadline;          /* ms: the deadline it was given */
+    int64_t train_slowest;           /* ms: its slowest accepted update so far; -1 = none */
+    int64_t slowest_hist[FL_ROUND_AUTO_WINDOW];  /* the last rounds' train_slowest (-1: none accepted) */
+    size_t n_slowest;                /* rounds recorded (the ring's next slot is n_slowest % window) */
 };
 
 /*  Builds the global model (and its optimizer, work buffers and statistics)
