@@ -22,10 +22,12 @@
                   compute; plaintext: that compute plus the round's bytes at
                   the ZeroMQ loopback rate measured here.
     --procs: real processes over TCP loopback: runs fl-sim (next to this
-      program) with --clients n, secure and --plaintext, and reads the
-      coordinator's per-round seconds from OUT/metrics.csv; prints wall
-      seconds per round, CPU seconds per round of all processes (getrusage
-      of the children), and wait = wall - CPU / 2 (2 cores) where positive.
+      program; its bundled WDBC data, not the synthetic rows) with --clients
+      n, secure and --plaintext, and reads the coordinator's per-round
+      seconds from OUT/metrics.csv; prints the median round's wall seconds
+      (rounds >= 3), CPU seconds per round of all processes (getrusage
+      of the children, the difference of a 2R- and an R-round run), and
+      wait = wall - CPU / 2 (2 cores) where positive.
 
     Members hold synthetic data (--rows training rows, 30 features, 2
     classes); m = 31 is the logistic regression, larger m an MLP with one
@@ -439,13 +441,23 @@ typedef struct {
     int ok;
 } procs_t;
 
-static procs_t
-s_procs (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds)
+static int
+s_cmp_double (const void *a, const void *b)
 {
-    procs_t r = {0, 0, 0};
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+/*  One fl-sim run of `rounds` rounds: the CPU seconds of all its processes
+    (getrusage of the children), and the median of the coordinator's
+    per-round seconds over rounds >= 3 (round 1 carries round 0's
+    statistics and the first connections) into *median.  0, or -1. */
+static int
+s_sim_run (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds, double *cpu, double *median)
+{
     char dir[] = "/tmp/fl-bench-round-XXXXXX";
     if (!mkdtemp (dir))
-        return r;
+        return -1;
     char cmd[2048], hidden[64] = "";
     if (m > 31)
         snprintf (hidden, sizeof hidden, " --model mlp --hidden %zu", (m - 1) / 32);
@@ -455,17 +467,17 @@ s_procs (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds)
     getrusage (RUSAGE_CHILDREN, &before);
     int st = system (cmd);
     getrusage (RUSAGE_CHILDREN, &after);
-    double cpu = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) + (after.ru_stime.tv_sec - before.ru_stime.tv_sec)
-                 + 1e-6 * ((after.ru_utime.tv_usec - before.ru_utime.tv_usec)
-                           + (after.ru_stime.tv_usec - before.ru_stime.tv_usec));
+    *cpu = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) + (after.ru_stime.tv_sec - before.ru_stime.tv_sec)
+           + 1e-6 * ((after.ru_utime.tv_usec - before.ru_utime.tv_usec)
+                     + (after.ru_stime.tv_usec - before.ru_stime.tv_usec));
     char path[1200];
     snprintf (path, sizeof path, "%s/out/metrics.csv", dir);
     FILE *f = fopen (path, "r");
-    double secs = 0;
-    uint64_t got = 0;
+    double secs[4096];
+    size_t got = 0;
     if (st == 0 && f) {
         char line[2048];
-        while (fgets (line, sizeof line, f)) {
+        while (fgets (line, sizeof line, f) && got < 4096) {
             /* round,ready,cohort,updates,...: seconds is the 17th field */
             if (line[0] < '0' || line[0] > '9')
                 continue;
@@ -475,26 +487,40 @@ s_procs (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds)
                 p++;
                 field++;
             }
-            if (p && strtoull (line, NULL, 10) >= 2) {     /* round 1 carries round 0's statistics */
-                secs += strtod (p, NULL);
-                got++;
-            }
+            if (p && strtoull (line, NULL, 10) >= 3)
+                secs[got++] = strtod (p, NULL);
         }
     }
     if (f)
         fclose (f);
-    if (got) {
-        r.wall_per_round = secs / (double) got;
-        r.cpu_per_round = cpu / (double) rounds;        /* whole run: includes start-up and round 0 */
-        r.ok = 1;
-    }
-    else
+    if (!got) {
         fprintf (stderr, "fl-bench-round: fl-sim failed (exit %d); see %s/sim.log\n", st, dir);
-    if (r.ok) {
-        snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system (cmd) != 0)
-            fprintf (stderr, "fl-bench-round: could not remove %s\n", dir);
+        return -1;
     }
+    qsort (secs, got, sizeof secs[0], s_cmp_double);
+    *median = got % 2 ? secs[got / 2] : (secs[got / 2 - 1] + secs[got / 2]) / 2;
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system (cmd) != 0)
+        fprintf (stderr, "fl-bench-round: could not remove %s\n", dir);
+    return 0;
+}
+
+/*  Wall: the median round of a run of 2R rounds; CPU per round: the CPU of
+    that run minus a run of R rounds, over R (start-up, keys and round 0
+    cancel out). */
+static procs_t
+s_procs (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds)
+{
+    procs_t r = {0, 0, 0};
+    double c1, c2, w1, w2;
+    if (rounds < 3)
+        rounds = 3;
+    if (s_sim_run (bindir, n, m, secure, rounds, &c1, &w1) != 0
+        || s_sim_run (bindir, n, m, secure, 2 * rounds, &c2, &w2) != 0)
+        return r;
+    r.wall_per_round = w2;
+    r.cpu_per_round = (c2 - c1) / (double) rounds;
+    r.ok = 1;
     return r;
 }
 
@@ -566,8 +592,11 @@ main (int argc, char **argv)
                 "xport", "wait", "floor", "ratio", "bytes");
     }
     else
-        printf ("real processes (fl-sim: fl-coordinator + n fl-client over CURVE/TCP loopback), per training round\n"
-                "%6s %9s %-6s %9s %11s %9s\n", "n", "m", "mode", "wall", "CPU(all)", "wait");
+        printf ("real processes (fl-sim: fl-coordinator + n fl-client over TCP loopback, CURVE when secure), per "
+                "training round:\n  wall = median round of a %" PRIu64 "-round run (rounds >= 3), CPU = all processes' "
+                "CPU per round (a %" PRIu64 "-round run minus a %" PRIu64 "-round run),\n  wait = wall - CPU / 2 "
+                "(2 cores) when positive\n%6s %9s %-6s %9s %11s %9s\n", 2 * (rounds < 3 ? 3 : rounds),
+                2 * (rounds < 3 ? 3 : rounds), rounds < 3 ? 3 : rounds, "n", "m", "mode", "wall", "CPU", "wait");
     char skipped[1024] = "", self[1024];
     snprintf (self, sizeof self, "%s", argv[0]);
     const char *bindir = strchr (self, '/') ? dirname (self) : ".";
