@@ -627,7 +627,7 @@ s_train_times (fl_round_t *self)
     zsys_warning ("coordinator: round %" PRIu64 ": training deadline %.1f s passed, 0 of %zu updates arrived (%s)%s",
                   self->round, self->train_deadline / 1000.0, self->cur.cohort, earlier,
                   self->cfg.train_deadline_auto ? "; the next deadline doubles"
-                                                : "; --train-deadline auto follows the measured times");
+                                                : "; an automatic training deadline would follow the measured times");
 }
 
 /*  The end of a training round: the usable buckets' sums go through the
