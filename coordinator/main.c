@@ -41,7 +41,8 @@ typedef struct {
     size_t min_clients, max_clients, min_cohort, min_updates;
     uint64_t example_cap, seed, model_seed;
     double server_momentum, beta1, beta2, tau;
-    double join_timeout, stats_deadline, train_deadline, eval_deadline, liveness;
+    double join_timeout, stats_deadline, eval_deadline, liveness;
+    char train_deadline[24];        /* seconds, or "auto" (s_train_deadline) */
     char metrics[1024], model_out[1024], report[1024], run_name[128], port_file[1024];
     char schema[1024];              /* a member's own CSV: the agreed encoding (docs/DATA.md) */
     size_t max_message_mb;
@@ -73,7 +74,7 @@ static const fl_arg_t s_args[] = {
     {"tau", FL_ARG_DOUBLE, F (tau), 0, "T", "FedAdam adaptivity tau", 1e-12, 10},
     {"join-timeout", FL_ARG_DOUBLE, F (join_timeout), 0, "SEC", "give up if min-clients have not joined (0 = wait forever)", 0, 1e7},
     {"stats-deadline", FL_ARG_DOUBLE, F (stats_deadline), 0, "SEC", "deadline of round 0 (standardisation)", 0.01, 1e6},
-    {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "deadline for updates in each round", 0.01, 1e6},
+    {"train-deadline", FL_ARG_STR, F (train_deadline), sizeof ((settings_t *) 0)->train_deadline, "SEC|auto", "deadline for updates in each round (0.01 to 1e6 s), or auto: 3 x the slowest update of the last 5 rounds, at least 5 s, at most --train-deadline-max", FL_ARG_NO_RANGE},
     {"eval-deadline", FL_ARG_DOUBLE, F (eval_deadline), 0, "SEC", "deadline for evaluation results", 0.01, 1e6},
     {"liveness", FL_ARG_DOUBLE, F (liveness), 0, "SEC", "a client silent this long is not sampled", 1, 1e7},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of cohort sampling and client shuffling", FL_ARG_NO_RANGE},
@@ -139,7 +140,7 @@ s_defaults (settings_t *s)
     s->tau = d.server_opt.tau;
     s->join_timeout = 0;
     s->stats_deadline = d.stats_deadline_ms / 1000.0;
-    s->train_deadline = d.train_deadline_ms / 1000.0;
+    snprintf (s->train_deadline, sizeof s->train_deadline, "%g", d.train_deadline_ms / 1000.0);
     s->eval_deadline = d.eval_deadline_ms / 1000.0;
     s->liveness = d.liveness_ms / 1000.0;
     s->seed = d.seed;
@@ -183,7 +184,27 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
     c->server_opt.tau = s->tau;
     c->join_timeout_ms = (int64_t) (s->join_timeout * 1000);
     c->stats_deadline_ms = (int64_t) (s->stats_deadline * 1000);
-    c->train_deadline_ms = (int64_t) (s->train_deadline * 1000);
+    if (strcmp (s->train_deadline, "auto") == 0) {
+        c->train_deadline_auto = 1;
+        c->train_deadline_ms = FL_ROUND_AUTO_FLOOR_MS;
+        c->train_deadline_max_ms = (int64_t) (s->r.train_deadline_max * 1000);
+        if (c->train_deadline_max_ms < c->train_deadline_ms) {
+            fprintf (stderr, "fl-coordinator: --train-deadline-max: %g s is below the automatic deadline's floor "
+                             "(%g s)\n", s->r.train_deadline_max, FL_ROUND_AUTO_FLOOR_MS / 1000.0);
+            return -1;
+        }
+    }
+    else {
+        char *end;
+        errno = 0;
+        double v = strtod (s->train_deadline, &end);
+        if (end == s->train_deadline || *end || errno || !(v >= 0.01 && v <= 1e6)) {
+            fprintf (stderr, "fl-coordinator: --train-deadline: '%s' is neither seconds in [0.01, 1e+06] nor auto\n",
+                     s->train_deadline);
+            return -1;
+        }
+        c->train_deadline_ms = (int64_t) (v * 1000);
+    }
     c->eval_deadline_ms = (int64_t) (s->eval_deadline * 1000);
     c->liveness_ms = (int64_t) (s->liveness * 1000);
     c->seed = s->seed;

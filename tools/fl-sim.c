@@ -54,7 +54,8 @@ typedef struct {
     size_t clients, kill;
     double alpha, test_fraction;
     uint64_t seed, kill_round;
-    double train_deadline;
+    char train_deadline[24];        /* seconds, or "auto" (the coordinator's --train-deadline auto) */
+    double deadline;                /* seconds: --train-deadline, or 30 with auto (evaluation, secure phases) */
     char out[1024], kill_at[32];
     char attack[32];
     size_t byzantine;
@@ -83,7 +84,7 @@ static const fl_arg_t s_args[] = {
     {"partition-column", FL_ARG_STR, STR (column), "COLUMN", "column naming each row's member (partition column)", FL_ARG_NO_RANGE},
     {"test-fraction", FL_ARG_DOUBLE, F (test_fraction), 0, "F", "share of each member's rows held out for evaluation", 0.01, 0.9},
     {"seed", FL_ARG_U64, F (seed), 0, "S", "seed of everything: partition, split, initialisation, cohorts", FL_ARG_NO_RANGE},
-    {"train-deadline", FL_ARG_DOUBLE, F (train_deadline), 0, "SEC", "per-round deadline for updates", 0.1, 3600},
+    {"train-deadline", FL_ARG_STR, STR (train_deadline), "SEC|auto", "per-round deadline for updates (0.1 to 3600 s; also evaluation's and each secure phase's), or auto: the coordinator's, following the measured training times (evaluation and secure phases then 30 s)", FL_ARG_NO_RANGE},
     {"kill", FL_ARG_SIZE, F (kill), 0, "K", "fault demo: K members vanish in the middle of a round", 0, 255},
     {"kill-round", FL_ARG_U64, F (kill_round), 0, "R", "the round in which they vanish (default: half way)", 0, 100000},
     {"kill-at", FL_ARG_STR, STR (kill_at), "PHASE", "vanish at this secure-aggregation message instead of TRAIN (ADVERTISE_LIST | SHARES_RELAY | SURVIVORS | SIGNATURE_LIST)", FL_ARG_NO_RANGE},
@@ -1051,7 +1052,7 @@ main (int argc, char **argv)
     s.alpha = 0.5;
     s.test_fraction = 0.25;
     s.seed = 42;
-    s.train_deadline = 30;
+    snprintf (s.train_deadline, sizeof s.train_deadline, "30");
     s.attack_scale = NAN;
     snprintf (s.attacker_rows, sizeof s.attacker_rows, "partition");
     s.baseline_l2 = NAN;             /* --weight-decay, else 1 / training rows (scikit-learn's default C = 1) */
@@ -1071,6 +1072,18 @@ main (int argc, char **argv)
                             NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    if (strcmp (s.train_deadline, "auto") == 0)
+        s.deadline = 30;
+    else {
+        char *end;
+        errno = 0;
+        s.deadline = strtod (s.train_deadline, &end);
+        if (end == s.train_deadline || *end || errno || !(s.deadline >= 0.1 && s.deadline <= 3600)) {
+            fprintf (stderr, "fl-sim: --train-deadline: '%s' is neither seconds in [0.1, 3600] nor auto\n",
+                     s.train_deadline);
+            return 2;
+        }
+    }
     s_find_bindir (argv[0]);
     if (!s.datadir[0])
         snprintf (s.datadir, sizeof s.datadir, "%s", fl_shard_default_datadir ());
@@ -1232,8 +1245,13 @@ main (int argc, char **argv)
         s_arg (&ca, "--qat");
     s_arg (&ca, "--model-seed=%" PRIu64, s.seed);
     s_arg (&ca, "--seed=%" PRIu64, s.seed);
-    s_arg (&ca, "--train-deadline=%g", s.train_deadline);
-    s_arg (&ca, "--eval-deadline=%g", s.train_deadline);
+    if (strcmp (s.train_deadline, "auto") == 0) {
+        s_arg (&ca, "--train-deadline=auto");
+        s_arg (&ca, "--train-deadline-max=%g", s.r.train_deadline_max);
+    }
+    else
+        s_arg (&ca, "--train-deadline=%g", s.deadline);
+    s_arg (&ca, "--eval-deadline=%g", s.deadline);
     s_arg (&ca, "--join-timeout=%zu", 60 + 2 * s.clients);   /* 200 client processes take a while to start on 2 cores */
     s_arg (&ca, "--metrics=%s/metrics.csv", s.out);
     s_arg (&ca, "--model-out=%s", model_path);
@@ -1288,7 +1306,7 @@ main (int argc, char **argv)
         s_arg (&ca, "--sa-corrupt=%g", s.r.sa_corrupt);
         if (s.r.sa_dropout >= 0)              /* else the coordinator's auto choice */
             s_arg (&ca, "--sa-dropout=%g", s.r.sa_dropout);
-        s_arg (&ca, "--secagg-deadline=%g", s.train_deadline);
+        s_arg (&ca, "--secagg-deadline=%g", s.deadline);
     }
     char log[1200];
     snprintf (log, sizeof log, "%s/coordinator.log", s.out);

@@ -7,12 +7,13 @@
     time taken never depends on a secret value.
 
     A polynomial per secret element: f_e(x) = s_e + a_{e,1} x + ... + a_{e,t-1} x^{t-1}.
-    All 5 polynomials live in one sodium_malloc block, poly[e * t + j] being
+    All 5 polynomials live in one fl_secmem (sodium_malloc) block, poly[e * t + j] being
     the coefficient of x^j (j = 0 is the secret element), wiped and freed
     before returning.
 */
 #define FL_TESTING 1
 #include "fl_shamir.h"
+#include "fl_secmem.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -169,7 +170,7 @@ s_split (const uint8_t secret[FL_SHAMIR_SECRETBYTES], uint32_t t, uint32_t n,
         return -1;
     }
     size_t ncoef = (size_t) E * t;
-    uint64_t *poly = (uint64_t *) sodium_malloc (ncoef * sizeof (uint64_t));
+    uint64_t *poly = (uint64_t *) fl_secmem_alloc (ncoef * sizeof (uint64_t));
     if (!poly) {
         zsys_error ("fl_shamir_split: out of secure memory (%zu coefficients)", ncoef);
         return -1;
@@ -210,7 +211,7 @@ s_split (const uint8_t secret[FL_SHAMIR_SECRETBYTES], uint32_t t, uint32_t n,
             s_store_u64 (shares_out[i].value + 8 * e, acc);
         }
     }
-    sodium_free (poly);     /* sodium_free wipes the block */
+    fl_secmem_free (poly);     /* fl_secmem_free wipes the block */
     return 0;
 }
 

@@ -45,6 +45,7 @@ const fl_arg_t fl_options_round[] = {
     {"early-stop", FL_ARG_U64, F (early_stop), 0, "P", "stop after P rounds without a lower federated evaluation log loss and keep the best round's model (0 = off)", 0, 1000000},
     {"threshold", FL_ARG_DOUBLE, F (threshold), 0, "T", "operating point of the reported precision / recall / F1: flag scores >= T", 0, 1},
     {"top-fraction", FL_ARG_DOUBLE, F (top_fraction), 0, "F", "operating point instead: flag the fraction F of rows with the highest scores (0 = use --threshold)", 0, 1},
+    {"train-deadline-max", FL_ARG_DOUBLE, F (train_deadline_max), 0, "SEC", "with --train-deadline auto: the longest training deadline, and the first round's (before any update was timed)", 1, 1e6},
 };
 #undef F
 
@@ -84,4 +85,5 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->early_stop = d.early_stop;
     o->threshold = 0.5;
     o->top_fraction = 0;
+    o->train_deadline_max = d.train_deadline_max_ms / 1000.0;
 }

@@ -54,6 +54,7 @@ typedef struct {
     double weight_decay;
     uint64_t early_stop;
     double threshold, top_fraction; /* the reported operating point */
+    double train_deadline_max;      /* --train-deadline auto: the bound (seconds; docs/COORDINATOR.md) */
 } fl_options_round_t;
 
 /*  The table over fl_options_round_t (offsets relative to its start) and its

@@ -7,6 +7,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,14 @@ fl_server_step (fl_server_t *self, int max_wait_ms)
         s_metrics_row (self, &sum, secs);
         if (self->report)
             fl_report_add_round (self->report, &sum, secs);
+        if (self->report && sum.cohort > 0 && sum.train_deadline > 0 && isnan (sum.train_slowest)) {
+            char earlier[96] = "no earlier round had an update to measure";
+            if (!isnan (sum.train_slowest_earlier))
+                snprintf (earlier, sizeof earlier, "the slowest update of the rounds before took %.1f s",
+                          sum.train_slowest_earlier);
+            fl_report_add_note (self->report, "Round %" PRIu64 ": the training deadline (%.1f s) passed with 0 of %zu "
+                                "updates; %s.", sum.round, sum.train_deadline, sum.cohort, earlier);
+        }
     }
     ph = fl_round_phase (self->round);
     return ph == FL_ROUND_DONE || ph == FL_ROUND_FAILED ? 1 : 0;

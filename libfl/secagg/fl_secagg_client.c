@@ -39,6 +39,7 @@
       any state but DONE --(ABORT or any check failing)--> ABORTED (s_client_abort)
 */
 #include "fl_secagg.h"
+#include "fl_secmem.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -53,7 +54,7 @@
 
 #define S_ERRBYTES 192
 
-/*  Everything secret lives in one guarded sodium_malloc block. */
+/*  Everything secret lives in one guarded sodium_malloc block (fl_secmem). */
 typedef struct {
     uint8_t id_sk[FL_SECAGG_IDSECRETKEYBYTES];
     uint8_t c_sk[32];        /* encryption X25519 secret key: wiped after ShareKeys */
@@ -68,8 +69,8 @@ struct fl_secagg_client_t {
     uint8_t ctx[32], binding[32];
     fl_secagg_client_state_t state;
     char error[S_ERRBYTES];
-    s_client_secrets_t *sec;         /* sodium_malloc, NULL once wiped */
-    uint32_t *x;                     /* sodium_malloc m: input; NULL once used */
+    s_client_secrets_t *sec;         /* fl_secmem, NULL once wiped */
+    uint32_t *x;                     /* fl_secmem m: input; NULL once used */
     uint8_t c_pk[32], s_pk[32];
     /* after ADVERTISE_LIST */
     fl_secagg_advert_t *adverts;     /* n, by index; valid where in_u1 */
@@ -79,9 +80,9 @@ struct fl_secagg_client_t {
     fl_secagg_nbgraph_t graph;
     uint32_t *nb;                    /* my neighbourhood, self included */
     uint32_t nb_count;
-    uint8_t *held;                   /* sodium_malloc nb_count x 80: my shares of
+    uint8_t *held;                   /* fl_secmem nb_count x 80: my shares of
                                         (s_v^SK, b_v) for nb[i]; NULL once wiped */
-    uint8_t *enc_keys;               /* sodium_malloc nb_count x 32: AEAD key with nb[i],
+    uint8_t *enc_keys;               /* fl_secmem nb_count x 32: AEAD key with nb[i],
                                         kept from ShareKeys to decrypt the relay (saves
                                         one X25519 per neighbour); NULL once wiped */
     uint32_t u1_count, u2_count;
@@ -95,10 +96,10 @@ struct fl_secagg_client_t {
 static void
 s_client_wipe (fl_secagg_client_t *self)
 {
-    if (self->sec) { sodium_free (self->sec); self->sec = NULL; }   /* sodium_free wipes */
-    if (self->x) { sodium_free (self->x); self->x = NULL; }
-    if (self->held) { sodium_free (self->held); self->held = NULL; }
-    if (self->enc_keys) { sodium_free (self->enc_keys); self->enc_keys = NULL; }
+    if (self->sec) { fl_secmem_free (self->sec); self->sec = NULL; }   /* fl_secmem_free wipes */
+    if (self->x) { fl_secmem_free (self->x); self->x = NULL; }
+    if (self->held) { fl_secmem_free (self->held); self->held = NULL; }
+    if (self->enc_keys) { fl_secmem_free (self->enc_keys); self->enc_keys = NULL; }
 }
 
 #ifndef NDEBUG
@@ -159,7 +160,7 @@ fl_secagg_client_new (const fl_secagg_config_t *cfg)
     self->adverts = calloc (n, sizeof (fl_secagg_advert_t));
     self->flags = calloc (n, 1);
     self->revealed = calloc (n, 1);
-    self->sec = sodium_malloc (sizeof (s_client_secrets_t));
+    self->sec = fl_secmem_alloc (sizeof (s_client_secrets_t));
     if (!self->roster || !self->adverts || !self->flags || !self->revealed || !self->sec) {
         fl_secagg_client_destroy (&self);
         return NULL;
@@ -215,7 +216,7 @@ fl_secagg_client_set_input (fl_secagg_client_t *self, const uint32_t *x)
         return -1;
     }
     if (!self->x) {
-        self->x = sodium_malloc (self->cfg.m * sizeof (uint32_t));
+        self->x = fl_secmem_alloc (self->cfg.m * sizeof (uint32_t));
         if (!self->x)
             return -1;
     }
@@ -305,12 +306,12 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
     }
     /*  Draw b_u and share both secrets t-of-|N(u)| at x = index + 1. */
     size_t k = self->nb_count;
-    fl_shamir_share_t *sh = sodium_malloc (2 * k * sizeof (fl_shamir_share_t));
+    fl_shamir_share_t *sh = fl_secmem_alloc (2 * k * sizeof (fl_shamir_share_t));
     uint32_t *xs = malloc (k * sizeof (uint32_t));
     fl_secagg_msg_t *msg = fl_secagg_msg_new (FL_SECAGG_MSG_SHARES, k);
-    self->enc_keys = sodium_malloc (k * 32);
+    self->enc_keys = fl_secmem_alloc (k * 32);
     if (!sh || !xs || !msg || !self->enc_keys) {
-        if (sh) sodium_free (sh);
+        if (sh) fl_secmem_free (sh);
         free (xs);
         fl_secagg_msg_destroy (&msg);
         return s_client_abort (self, "out of memory");
@@ -320,7 +321,7 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
     randombytes_buf (self->sec->b, 32);
     if (fl_shamir_split (self->sec->s_sk, cfg->t, (uint32_t) k, xs, sh) != 0
         || fl_shamir_split (self->sec->b, cfg->t, (uint32_t) k, xs, sh + k) != 0) {
-        sodium_free (sh);
+        fl_secmem_free (sh);
         free (xs);
         fl_secagg_msg_destroy (&msg);
         return s_client_abort (self, "secret sharing failed");
@@ -335,7 +336,7 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         uint8_t *key = self->enc_keys + i * 32;
         if (fl_secagg_share_key_ (key, self->ctx, self->sec->c_sk, me, self->c_pk, v, self->adverts[v].c_pk)
             != 0) {
-            sodium_free (sh);
+            fl_secmem_free (sh);
             fl_secagg_msg_destroy (&msg);
             return s_client_abort (self, "client %u advertised a low-order encryption key", v);
         }
@@ -348,7 +349,7 @@ s_client_share_keys (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
     }
     sodium_memzero (plain, sizeof plain);
     sodium_memzero (self->sec->c_sk, 32);               /* the per-neighbour keys suffice now */
-    sodium_free (sh);
+    fl_secmem_free (sh);
     msg->sender = me;
     self->state = FL_SECAGG_CLIENT_SHARED;
     *out = msg;
@@ -377,7 +378,7 @@ s_client_mask_input (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         return s_client_abort (self, "share relay has %u ciphertexts for %u neighbours", count, self->nb_count);
     if (!self->x)
         return s_client_abort (self, "no input set before masking (fl_secagg_client_set_input)");
-    self->held = sodium_malloc ((size_t) self->nb_count * FL_SECAGG_PLAINBYTES);
+    self->held = fl_secmem_alloc ((size_t) self->nb_count * FL_SECAGG_PLAINBYTES);
     if (!self->held)
         return s_client_abort (self, "out of memory");
     uint8_t ad[FL_SECAGG_ADBYTES_];
@@ -402,7 +403,7 @@ s_client_mask_input (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         self->flags[v] |= F_U2;
         self->u2_count++;
     }
-    sodium_free (self->enc_keys);                       /* no further use */
+    fl_secmem_free (self->enc_keys);                       /* no further use */
     self->enc_keys = NULL;
     if (!(self->flags[me] & F_U2))
         return s_client_abort (self, "share relay does not contain my own share: I am not in U2");
@@ -414,7 +415,7 @@ s_client_mask_input (fl_secagg_client_t *self, const fl_secagg_msg_t *in, fl_sec
         return s_client_abort (self, "out of memory");
     uint32_t *y = msg->u.masked.values;
     memcpy (y, self->x, cfg->m * sizeof (uint32_t));
-    sodium_free (self->x);
+    fl_secmem_free (self->x);
     self->x = NULL;
     fl_prg_add (y, cfg->m, self->sec->b, self->ctx);
     for (uint32_t i = 0; i < self->nb_count; i++) {

@@ -41,6 +41,7 @@
       built lazily, one message per call (s_server_build).
 */
 #include "fl_secagg.h"
+#include "fl_secmem.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -79,7 +80,7 @@ struct fl_secagg_server_t {
     uint8_t d[32];
     fl_secagg_signature_t *sigs;      /* n, by index; valid where U4 */
     /* Unmasking: shares[pos * kmax + j] of client at ring position pos */
-    fl_shamir_share_t *shares;        /* sodium_malloc */
+    fl_shamir_share_t *shares;        /* fl_secmem (sodium_malloc) */
     uint32_t *share_count;
     /* Outbox: lazily built messages of one kind to every client with the
        status bit `out_bit`, scanning indices from out_cursor. */
@@ -104,7 +105,7 @@ s_server_reject (fl_secagg_server_t *self, const char *fmt, ...)
 static void
 s_server_wipe (fl_secagg_server_t *self)
 {
-    if (self->shares) { sodium_free (self->shares); self->shares = NULL; }
+    if (self->shares) { fl_secmem_free (self->shares); self->shares = NULL; }
     free (self->inbox);
     self->inbox = NULL;
     free (self->inbox_count);
@@ -454,7 +455,7 @@ s_server_unmask (fl_secagg_server_t *self)
 {
     const uint32_t t = self->cfg.t, m = (uint32_t) self->cfg.m;
     s_lagrange_cache_t lc = {.t = t};
-    uint8_t *secret = sodium_malloc (64);            /* [0..31] secret, [32..63] pairwise seed */
+    uint8_t *secret = fl_secmem_alloc (64);            /* [0..31] secret, [32..63] pairwise seed */
     uint32_t idx[t];
     uint32_t nb[fl_secagg_nbgraph_degree_ (&self->graph)];
     int rc = 0;
@@ -506,7 +507,7 @@ s_server_unmask (fl_secagg_server_t *self)
                 fl_prg_add (self->sum, m, secret + 32, self->ctx);
         }
     }
-    sodium_free (secret);
+    fl_secmem_free (secret);
     s_lagrange_free (&lc);
     return rc;
 }
@@ -576,7 +577,7 @@ fl_secagg_server_deadline (fl_secagg_server_t *self)
         case FL_SECAGG_SERVER_CONSISTENCY:
             if (self->u_count[4] < t)
                 return s_server_abort (self, "only %u consistency signatures, threshold %u", self->u_count[4], t);
-            self->shares = sodium_malloc ((size_t) self->graph.count * self->kmax * sizeof (fl_shamir_share_t));
+            self->shares = fl_secmem_alloc ((size_t) self->graph.count * self->kmax * sizeof (fl_shamir_share_t));
             self->share_count = calloc (self->graph.count, sizeof (uint32_t));
             if (!self->shares || !self->share_count)
                 return s_server_abort (self, "out of memory");

@@ -5,6 +5,7 @@
     secure-aggregation layer masks the differences before they travel.
 */
 #include "fl_client_priv.h"
+#include "fl_secmem.h"
 
 
 const char *
@@ -351,7 +352,7 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
     }
     if (secure) {
         size_t me = fl_stats_fixed_len (d);
-        uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
+        uint32_t *enc = (uint32_t *) fl_secmem_alloc (me * sizeof (uint32_t));
         uint8_t binding[32];
         fl_session_stats_binding (self->fingerprint, d, binding);
         int rc = -1;
@@ -361,7 +362,7 @@ s_on_stats_request (fl_client_t *self, const fl_wire_msg_t *m)
             zsys_error ("client %s: refused round 0: the feature statistics cannot be encoded for secure "
                         "aggregation (a value is beyond +-2^%d)", self->member, FL_STATS_FIXED_MAX_BITS);
         if (enc)
-            sodium_free (enc);              /* wipes */
+            fl_secmem_free (enc);              /* wipes */
         fl_stats_destroy (&st);
         free (ss.pks);
         return rc == 0;
@@ -396,8 +397,8 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, fl_client_session_t *
        clamped to [-max_abs, max_abs] by fl_quant_encode). */
     if (clip)
         fl_quant_clip_l2 (delta, np, ss->an.clip);
-    float *x = (float *) sodium_malloc (me * sizeof (float));
-    uint32_t *enc = (uint32_t *) sodium_malloc (me * sizeof (uint32_t));
+    float *x = (float *) fl_secmem_alloc (me * sizeof (float));
+    uint32_t *enc = (uint32_t *) fl_secmem_alloc (me * sizeof (uint32_t));
     fl_rng_t *rng = fl_rng_new_random ();
     fl_quant_encoding_t qe;
     int rc = -1;
@@ -420,9 +421,9 @@ s_secure_start (fl_client_t *self, const fl_wire_msg_t *m, fl_client_session_t *
     rc = fl_client_secure_begin_ (self, fl_wire_round (m), ss, FL_SESSION_PURPOSE_TRAIN, enc, me, binding);
 done:
     if (x)
-        sodium_free (x);               /* sodium_free wipes */
+        fl_secmem_free (x);               /* fl_secmem_free wipes */
     if (enc)
-        sodium_free (enc);
+        fl_secmem_free (enc);
     fl_rng_destroy (&rng);
     return rc;
 }
@@ -730,7 +731,7 @@ s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
     }
     if (secure) {
         size_t np = fl_model_num_params (self->model), me = fl_metrics_counts_encoded_len (c.n_classes);
-        uint32_t *enc = me ? (uint32_t *) sodium_malloc (me * sizeof (uint32_t)) : NULL;
+        uint32_t *enc = me ? (uint32_t *) fl_secmem_alloc (me * sizeof (uint32_t)) : NULL;
         uint8_t binding[32];
         fl_session_model_binding (self->fingerprint, self->global, np, binding);
         int rc = -1;
@@ -740,7 +741,7 @@ s_on_evaluate (fl_client_t *self, const fl_wire_msg_t *m)
             zsys_error ("client %s: refused evaluation of round %" PRIu64 ": the counts cannot be encoded for "
                         "secure aggregation", self->member, fl_wire_round (m));
         if (enc)
-            sodium_free (enc);
+            fl_secmem_free (enc);
         sodium_memzero (&c, sizeof c);
         free (ss.pks);
         return rc == 0;

@@ -503,6 +503,63 @@ s_privacy_before_round (fl_round_t *self)
     return rc;
 }
 
+/*  The largest slowest-update time (ms) of the last FL_ROUND_AUTO_WINDOW
+    rounds that accepted one; -1 if none did. */
+static int64_t
+s_slowest_recent (const fl_round_t *self)
+{
+    int64_t best = -1;
+    size_t n = self->n_slowest < FL_ROUND_AUTO_WINDOW ? self->n_slowest : FL_ROUND_AUTO_WINDOW;
+    for (size_t i = 0; i < n; i++)
+        if (self->slowest_hist[i] > best)
+            best = self->slowest_hist[i];
+    return best;
+}
+
+/*  This round's training deadline, ms (fl_round_config_t.train_deadline_auto). */
+static int64_t
+s_train_deadline (fl_round_t *self)
+{
+    const fl_round_config_t *c = &self->cfg;
+    if (!c->train_deadline_auto)
+        return c->train_deadline_ms;
+    int64_t slow = s_slowest_recent (self), dl;
+    const char *why;
+    if (self->n_slowest && self->slowest_hist[(self->n_slowest - 1) % FL_ROUND_AUTO_WINDOW] < 0
+        && self->train_deadline > 0) {
+        dl = 2 * self->train_deadline;       /* the last round accepted nothing: give more time */
+        why = "twice the last (it accepted no update)";
+    }
+    else if (slow >= 0) {
+        dl = FL_ROUND_AUTO_FACTOR * slow;
+        why = "3 x the slowest update of the last rounds";
+    }
+    else {
+        dl = c->train_deadline_max_ms;
+        why = "no update measured yet: the bound";
+    }
+    if (dl < c->train_deadline_ms)
+        dl = c->train_deadline_ms;
+    if (dl > c->train_deadline_max_ms)
+        dl = c->train_deadline_max_ms;
+    char slowest[48] = "none";
+    if (slow >= 0)
+        snprintf (slowest, sizeof slowest, "%.1f s", slow / 1000.0);
+    zsys_info ("coordinator: round %" PRIu64 ": training deadline %.1f s (auto: %s; slowest recent update %s, "
+               "floor %.1f s, bound %.1f s)", self->round, dl / 1000.0, why, slowest, c->train_deadline_ms / 1000.0,
+               c->train_deadline_max_ms / 1000.0);
+    return dl;
+}
+
+/*  An update of the current training round was accepted at now. */
+static void
+s_note_update (fl_round_t *self, int64_t now)
+{
+    int64_t t = now - self->train_started;
+    if (t > self->train_slowest)
+        self->train_slowest = t < 0 ? 0 : t;
+}
+
 /*  A training round: the cohort is the first k of a permutation of the
     ready members drawn from (seed, round) alone, so a run resumed from a
     checkpoint samples exactly the cohorts it would have (client-level DP:
@@ -549,9 +606,39 @@ s_act_train (fl_round_t *self, int64_t now)
         return S_EV_EVALUATE;
     }
     /* the permutation also assigns plaintext buckets (consecutive runs of it) */
-    s_event_t ev = s_start_cohort (self, FL_SECAGG_PURPOSE_TRAIN, idx, k, self->cfg.train_deadline_ms, now);
+    int64_t deadline = s_train_deadline (self);
+    self->train_started = now;
+    self->train_deadline = deadline;
+    self->train_slowest = -1;
+    self->cur.train_deadline = deadline / 1000.0;
+    int64_t earlier = s_slowest_recent (self);
+    self->cur.train_slowest_earlier = earlier >= 0 ? earlier / 1000.0 : NAN;
+    self->cur.train_slowest = NAN;
+    s_event_t ev = s_start_cohort (self, FL_SECAGG_PURPOSE_TRAIN, idx, k, deadline, now);
     free (idx);
     return ev;
+}
+
+/*  Records the round's slowest accepted update for the automatic deadline,
+    and says why when a round's deadline passed with no update at all. */
+static void
+s_train_times (fl_round_t *self)
+{
+    self->slowest_hist[self->n_slowest % FL_ROUND_AUTO_WINDOW] = self->train_slowest;
+    self->n_slowest++;
+    self->cur.train_slowest = self->train_slowest >= 0 ? self->train_slowest / 1000.0 : NAN;
+    if (self->train_slowest >= 0 || self->cur.cohort == 0)
+        return;
+    char earlier[96];
+    if (isnan (self->cur.train_slowest_earlier))
+        snprintf (earlier, sizeof earlier, "no earlier round had an update to measure");
+    else
+        snprintf (earlier, sizeof earlier, "the slowest update of the last rounds took %.1f s",
+                  self->cur.train_slowest_earlier);
+    zsys_warning ("coordinator: round %" PRIu64 ": training deadline %.1f s passed, 0 of %zu updates arrived (%s)%s",
+                  self->round, self->train_deadline / 1000.0, self->cur.cohort, earlier,
+                  self->cfg.train_deadline_auto ? "; the next deadline doubles"
+                                                : "; an automatic training deadline would follow the measured times");
 }
 
 /*  The end of a training round: the usable buckets' sums go through the
@@ -583,6 +670,7 @@ s_act_train_done (fl_round_t *self, int64_t now)
     }
     self->cur.updates = res.updates;
     self->cur.dropped = self->cur.cohort > res.updates ? self->cur.cohort - res.updates : 0;
+    s_train_times (self);
     self->cur.train_loss = res.train_loss;
     self->cur.update_norm = res.update_norm;
     self->cur.skipped |= res.skipped;
@@ -941,12 +1029,16 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         goto done;
     }
     if (type == FL_WIRE_SECAGG) {
+        /* a key advertisement in a training round: the member has trained */
+        int trained = self->phase == FL_ROUND_TRAIN && fl_round_secure_state (self) == 0;
         if (!self->cfg.secure || !s_aggregating (self))
             s_discard (self, p, "SECAGG", "no secure aggregation of this round includes this peer (late?)");
         else
             accepted = s_verdict (self, p, "SECAGG",
                                   fl_cohort_on_secagg (self->cohort, (size_t) (p - self->peers), m, now, why,
                                                        sizeof why), why);
+        if (accepted && trained)
+            s_note_update (self, now);
         s_drain_cohort (self);
         goto done;
     }
@@ -981,6 +1073,8 @@ fl_round_on_message (fl_round_t *self, int64_t now, const uint8_t *id, size_t id
         accepted = s_verdict (self, p, tname,
                               fl_cohort_on_contribution (self->cohort, (size_t) (p - self->peers), m, why, sizeof why),
                               why);
+    if (accepted && type == FL_WIRE_UPDATE)
+        s_note_update (self, now);
     p->answered = 1;             /* one reply per phase, accepted or not */
 done:
     fl_wire_msg_destroy (&m);

@@ -168,10 +168,25 @@ typedef struct {
                                     round's (0 = off: the last round's) */
     double op_threshold;         /* reported operating point (fl_round_summary_t.op): flag scores >= it */
     double op_top_fraction;      /* or, if > 0, flag this fraction of the evaluation rows by score */
+    /* a training deadline that follows the work (--train-deadline auto;
+       docs/COORDINATOR.md, "Deadlines").  With train_deadline_auto set, round
+       r's training deadline is FL_ROUND_AUTO_FACTOR x the slowest update
+       accepted in the last FL_ROUND_AUTO_WINDOW rounds (the time from the
+       cohort's start to the update, or in secure mode to the key
+       advertisement the member sends after training), at least
+       train_deadline_ms and at most train_deadline_max_ms; before any
+       update was accepted it is train_deadline_max_ms, and after a round
+       that accepted none, twice the last deadline (at most the max). */
+    int train_deadline_auto;
+    int64_t train_deadline_max_ms;   /* auto: the bound and the first round's deadline (> 0) */
 } fl_round_config_t;
 
 /*  The largest weight decay a round accepts (fl_client's default policy too). */
 #define FL_ROUND_MAX_WEIGHT_DECAY 1.0
+
+#define FL_ROUND_AUTO_FACTOR 3       /* --train-deadline auto: deadline = 3 x the slowest recent update */
+#define FL_ROUND_AUTO_WINDOW 5       /* ... of the last 5 rounds */
+#define FL_ROUND_AUTO_FLOOR_MS 5000  /* fl-coordinator --train-deadline auto: the floor (train_deadline_ms) */
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN): the
    protocol's, defined once in fl_session.h. */
@@ -214,6 +229,11 @@ typedef struct {
     double brier;                /* Brier score, bins at their midpoints (within 1/1000) */
     fl_metrics_oppoint_t op;     /* at cfg.op_threshold / cfg.op_top_fraction, whole bins flagged */
     double min_class_share;      /* the smaller class's share of the evaluation examples */
+    double train_deadline;       /* seconds: the training deadline this round was given */
+    double train_slowest;        /* seconds from the cohort's start to its slowest accepted update (secure:
+                                    key advertisement); NaN if none was accepted before the deadline */
+    double train_slowest_earlier;   /* the largest train_slowest of the FL_ROUND_AUTO_WINDOW rounds
+                                    before; NaN if none (a round that drops every update says so) */
 } fl_round_summary_t;
 
 typedef struct fl_round_t fl_round_t;

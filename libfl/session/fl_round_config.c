@@ -24,6 +24,8 @@ fl_round_config_default (fl_round_config_t *cfg)
     cfg->stats_deadline_ms = 10000;
     cfg->train_deadline_ms = 60000;
     cfg->eval_deadline_ms = 30000;
+    cfg->train_deadline_auto = 0;
+    cfg->train_deadline_max_ms = 600000;
     cfg->liveness_ms = 30000;
     cfg->seed = 1;
     cfg->secure = 0;
@@ -125,6 +127,8 @@ fl_round_config_check_ (const fl_round_config_t *cfg, const fl_privacy_config_t 
         bad = "min_updates must be at least 1";
     else if (cfg->stats_deadline_ms <= 0 || cfg->train_deadline_ms <= 0 || cfg->eval_deadline_ms <= 0)
         bad = "phase deadlines must be positive";
+    else if (cfg->train_deadline_auto && cfg->train_deadline_max_ms < cfg->train_deadline_ms)
+        bad = "with the automatic training deadline, its bound must be at least the floor (train_deadline_ms)";
     else if (!(cfg->client_lr > 0) || cfg->local_epochs == 0 || cfg->batch_size == 0)
         bad = "client learning rate, local epochs and batch size must be positive";
     else if (fl_opt_kind_parse (cfg->client_opt, &okind) != 0)

@@ -110,6 +110,12 @@ struct fl_round_t {
     double best_loss;
     uint64_t since_best;             /* rounds finished since the best one */
     fl_round_summary_t best_sum;
+    /* training deadlines (--train-deadline auto; fl_round_config_t) */
+    int64_t train_started;           /* ms: the current training cohort's start */
+    int64_t train_deadline;          /* ms: the deadline it was given */
+    int64_t train_slowest;           /* ms: its slowest accepted update so far; -1 = none */
+    int64_t slowest_hist[FL_ROUND_AUTO_WINDOW];  /* the last rounds' train_slowest (-1: none accepted) */
+    size_t n_slowest;                /* rounds recorded (the ring's next slot is n_slowest % window) */
 };
 
 /*  Checkpoint fields of early stopping: "early_stop.state" f64s
