@@ -230,6 +230,7 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->dp_clip_lr = s->r.dp_clip_lr;
         c->dp_count_noise = s->r.dp_count_noise;
         c->dp_distributed = s->r.dp_distributed;
+        c->dp_record_central = s->r.dp_record_central;
         if (s->r.dp_distributed && s->r.plaintext) {
             fprintf (stderr, "fl-coordinator: --dp-distributed needs secure aggregation: the clients' noise shares "
                              "protect only a masked sum (drop --plaintext)\n");

@@ -118,7 +118,7 @@ test_budget (void)
     if (!p)
         return;
     FL_CHECK (isnan (fl_privacy_noise_multiplier (p)));
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     char why[512];
     for (uint64_t r = 1; r <= 10; r++)
         FL_CHECK (fl_privacy_before_round (p, &pop, r, why, sizeof why) == 0);
@@ -155,7 +155,7 @@ test_release_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.secure = 0;                            /* plaintext buckets: no encoding term */
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -205,7 +205,7 @@ test_distributed_refuses_thin_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.distributed = 1;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -241,7 +241,7 @@ test_adaptive_clip_step (void)
     c.adaptive_clip = 1;
     c.count_noise = 0;
     c.secure = 0;
-    fl_privacy_population_t pop = {4, 4, 400, 100};
+    fl_privacy_population_t pop = {4, 4, 400, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -275,7 +275,7 @@ test_state_restore (void)
     FL_CHECK (p && q);
     if (!p || !q)
         return;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     char why[256];
     for (uint64_t r = 1; r <= 3; r++)
         FL_CHECK (fl_privacy_before_round (p, &pop, r, why, sizeof why) == 0);
@@ -322,7 +322,7 @@ test_poisson_cohort (void)
 {
     fl_privacy_config_t c;
     s_client_config (&c);
-    fl_privacy_population_t pop = {10000, 10000, 1e6, 100};
+    fl_privacy_population_t pop = {10000, 10000, 1e6, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -348,6 +348,7 @@ test_record_level (void)
     fl_privacy_config_t c;
     s_client_config (&c);
     c.unit = FL_PRIVACY_RECORD;
+    c.record_central = 1;                  /* the central mechanism (gradient sums, coordinator's noise) */
     c.record_clip = 0.5;
     c.steps = 2;
     c.epsilon = 0;
@@ -357,10 +358,10 @@ test_record_level (void)
     if (!p)
         return;
     char why[256];
-    fl_privacy_population_t none = {5, 0, 0, 0};
+    fl_privacy_population_t none = {5, 0, 0, 0, 0, 0};
     FL_CHECK (fl_privacy_before_round (p, &none, 1, why, sizeof why) == -1);
     FL_CHECK (strstr (why, "training-set size") != NULL);
-    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400};   /* mean 320: q = 32 / 320 = 0.1 */
+    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400, 0, 0};   /* mean 320: q = 32 / 320 = 0.1 */
     FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     double q = 0.1, b = q * 400;
     FL_CHECK_CLOSE (fl_privacy_sample_rate (p), 1 - pow (1 - q, 2), 1e-12, 1e-12);

@@ -40,6 +40,7 @@ const fl_arg_t fl_options_round[] = {
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
     {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
     {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
+    {"dp-record-central", FL_ARG_FLAG, F (dp_record_central), 0, NULL, "record-level: the earlier central mechanism (gradient sums at the global model, noise added by the coordinator, one step per round) instead of local DP-SGD steps noised by each member", FL_ARG_NO_RANGE},
 };
 #undef F
 

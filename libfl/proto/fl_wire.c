@@ -137,6 +137,9 @@ static const s_field_t s_train[] = {
     /* client-level adaptive clipping (docs/PRIVACY.md "Adaptive clipping"):
        1 = append the shifted unclipped indicator to the (masked) update */
     S_OPT (FL_K_DP_ADAPTIVE, U64),
+    /* record-level local DP-SGD: the noise multiplier the member applies to
+       each of its local steps (its presence selects the mechanism) */
+    S_OPT (FL_K_DP_LOCAL_Z, F64),
 };
 static const s_field_t s_update[] = {
     S_REQ (FL_K_DELTA, F32S),

@@ -156,6 +156,16 @@ typedef struct {
     double dp_clip_lr;           /* eta_C > 0: C <- C exp(-eta_C (b - gamma)) (0.2) */
     double dp_count_noise;       /* sigma_b: noise on the count; < 0 = expected cohort size / 20,
                                     0 = none (only with dp_noise_multiplier 0) */
+    /* Record-level mechanism (docs/PRIVACY.md "Record-level").  Default (0):
+       local DP-SGD: every member takes dp_steps DP-SGD steps per round that
+       move its local model, each on a Poisson sample (rate batch_size over
+       the mean announced training-set size), with per-example clipping to
+       dp_clip and discrete Gaussian noise added by the member itself; the
+       accountant composes dp_steps steps per round.  1: the earlier central
+       mechanism (sums of clipped gradients at the global model, the noise
+       added by the coordinator, one SGD step per round; also the only
+       record-level mechanism dp_distributed applies to). */
+    int dp_record_central;
 } fl_round_config_t;
 
 /* Privacy units (fl_round_config_t.dp, and "dp_unit" in TRAIN): the
@@ -340,6 +350,11 @@ void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double
 double fl_round_dp_clip_norm (const fl_round_t *self);
 
 void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
+
+/*  The noise-versus-signal warning of the run so far (owned by the round,
+    valid until it is destroyed), or NULL: record-level local DP-SGD whose
+    noise is larger than the signal it carries (fl_privacy_warning). */
+const char *fl_round_dp_warning (const fl_round_t *self);
 
 /*  The dropout fraction secure aggregation assumed: cfg.sa_dropout when it
     was given; with the default (auto) the smallest the run chose for any
