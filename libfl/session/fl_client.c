@@ -610,9 +610,8 @@ s_dp_local_steps (fl_client_t *self, const s_dp_round_t *dp, double lr, double o
     }
     if (self->dp_acc && self->dp_policy.epsilon > 0)
         fl_accountant_add (self->dp_acc, dp->local_z, dp->q, dp->steps);
-    zsys_debug ("client %s: %" PRIu64 " DP-SGD step(s) at rate %g, clip %g, noise sigma %.4g per step%s%.4g",
-                self->member, dp->steps, dp->q, dp->clip, st.sigma, isnan (own_eps) ? "" : "; our epsilon ",
-                isnan (own_eps) ? 0.0 : own_eps);
+    zsys_debug ("client %s: %" PRIu64 " DP-SGD step(s) at rate %g, clip %g, noise sigma %.4g per step; our own "
+                "epsilon %.4g (NaN: no budget of our own)", self->member, dp->steps, dp->q, dp->clip, st.sigma, own_eps);
     return 0;
 }
 
