@@ -40,6 +40,8 @@ const fl_arg_t fl_options_round[] = {
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
     {"dp-clip-lr", FL_ARG_DOUBLE, F (dp_clip_lr), 0, "ETA", "adaptive clipping: geometric rate, C <- C exp(-ETA (unclipped fraction - G))", 1e-6, 10},
     {"dp-count-noise", FL_ARG_DOUBLE, F (dp_count_noise), 0, "S", "adaptive clipping: noise on the count of unclipped updates (default: expected cohort / 20; must exceed half the noise multiplier)", 0, 1e6},
+    {"dp-batch-size", FL_ARG_U64, F (dp_batch_size), 0, "B", "record-level DP-SGD: expected Poisson batch of each local step at the average member (replaces --batch-size in record-level runs without --dp-record-central)", 1, 1000000},
+    {"dp-lr", FL_ARG_DOUBLE, F (dp_lr), 0, "LR", "record-level DP-SGD: learning rate of each local step (replaces --client-lr in record-level runs without --dp-record-central)", 1e-9, 100},
     {"dp-record-central", FL_ARG_FLAG, F (dp_record_central), 0, NULL, "record-level: the earlier central mechanism (gradient sums at the global model, noise added by the coordinator, one step per round) instead of local DP-SGD steps noised by each member", FL_ARG_NO_RANGE},
 };
 #undef F
@@ -71,7 +73,9 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->dp_delta = 1e-5;
     o->dp_noise_multiplier = -1;     /* calibrated from the budget */
     o->dp_clip = 1.0;
-    o->dp_steps = 1;
+    o->dp_steps = 5;                 /* record-level: measured (docs/PRIVACY.md "Defaults") */
+    o->dp_batch_size = 64;
+    o->dp_lr = 0.5;
     o->dp_target_quantile = d.dp_target_quantile;
     o->dp_clip_lr = d.dp_clip_lr;
     o->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */

@@ -51,6 +51,8 @@ typedef struct {
     int dp_adaptive_clip;           /* adaptive clipping (Andrew et al. 2021; docs/PRIVACY.md) */
     double dp_target_quantile, dp_clip_lr, dp_count_noise;
     int dp_record_central;          /* record-level: the central-noise mechanism instead of local DP-SGD */
+    uint64_t dp_batch_size;         /* record-level local DP-SGD: expected Poisson batch (replaces batch_size) */
+    double dp_lr;                   /* record-level local DP-SGD: step size (replaces client_lr) */
 } fl_options_round_t;
 
 /*  The table over fl_options_round_t (offsets relative to its start) and its

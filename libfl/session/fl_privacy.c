@@ -88,8 +88,7 @@ fl_privacy_config_error (const fl_privacy_config_t *cfg)
                "steps required";
     if (s_local (cfg) && cfg->distributed)
         return "record-level local DP-SGD already has every member noise each of its steps before masking; "
-               "distributed noise belongs to the central record mechanism (add --dp-record-central) or to "
-               "client-level";
+               "distributed noise applies to the central record-level mechanism or to client-level";
     if (cfg->adaptive_clip) {
         if (cfg->distributed)
             return "adaptive clipping with distributed noise is not implemented: the count of unclipped updates "
@@ -289,7 +288,7 @@ s_fix (fl_privacy_t *self, const fl_privacy_population_t *pop, char *why, size_t
         if (ratio > 1 && (snprintf (self->warning, sizeof self->warning,
                       "the noise is larger than the signal: per round, the noise's norm (%.3g per step, d = %zu) "
                       "is %.2f times the largest possible clipped-gradient signal over %u step(s) and %.0f members "
-                      "(raise --batch-size or --dp-steps, or the budget)",
+                      "(raise the DP-SGD batch size, lower the local steps, or raise the budget)",
                       self->step_sigma * sqrt ((double) self->n_params), self->n_params, ratio, c->steps, m),
                           1))
             zsys_warning ("coordinator: differential privacy: %s", self->warning);
@@ -492,8 +491,8 @@ s_release_local (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_t nb, s
     if (self->z > 0 && signal < noise && !self->warning[0]) {
         snprintf (self->warning, sizeof self->warning,
                   "the noise is larger than the signal: in round %" PRIu64 " the aggregate's norm %.3g is what the "
-                  "members' noise alone gives (%.3g expected; signal estimate %.3g); raise --batch-size or "
-                  "--dp-steps, or the budget", round, sqrt (n2), noise, signal);
+                  "members' noise alone gives (%.3g expected; signal estimate %.3g); raise the DP-SGD batch "
+                  "size or the budget", round, sqrt (n2), noise, signal);
         zsys_warning ("coordinator: differential privacy: %s", self->warning);
     }
     zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of members' noised DP-SGD updates (noise "
@@ -771,8 +770,7 @@ fl_privacy_checkpoint_restore (fl_privacy_t *self, const fl_checkpoint_t *ck, ch
     uint64_t loc = 0;
     if ((fl_checkpoint_has (ck, "dp.record_local") && fl_checkpoint_get_u64 (ck, "dp.record_local", &loc) != 0)
         || (loc != 0) != (s_local (&self->cfg) != 0)) {
-        snprintf (why, cap, "it was written with the %s record-level mechanism; resume it with the same one "
-                  "(--dp-record-central or not)", s_local (&self->cfg) ? "central" : "local DP-SGD");
+        snprintf (why, cap, "it was written with the %s record-level mechanism; resume it with the same one", s_local (&self->cfg) ? "central" : "local DP-SGD");
         return -1;
     }
     if (fl_privacy_restore (self, dps, n_dps, bad, sizeof bad) != 0) {
