@@ -56,7 +56,7 @@ awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 8)}' || fail "client-level epsilon $e 
 grep -q "one member's entire data" "$WORK/cli/report.md" || fail "client-level report does not state the guarantee"
 
 "${SIM[@]}" --out "$WORK/stop" --clients 6 --rounds 40 --aggregator median --bucket-size 3 --sa-dropout 0 \
-    --dp-unit record --dp-noise-multiplier 2 --dp-epsilon 1.5 >"$WORK/stop.log" 2>&1 || fail "budget-stopped run did not exit cleanly"
+    --dp-unit record --dp-steps 1 --dp-batch-size 16 --dp-noise-multiplier 2 --dp-epsilon 1.5 >"$WORK/stop.log" 2>&1 || fail "budget-stopped run did not exit cleanly"
 e=$(last_eps "$WORK/stop/metrics.csv") || fail "epsilon column missing or decreasing"
 n=$(($(wc -l <"$WORK/stop/metrics.csv") - 1))
 echo "fixed noise multiplier 2, budget 1.5: stopped after $n of 40 rounds at epsilon $e"
@@ -122,7 +122,9 @@ grep -q "dp-distributed needs secure aggregation" "$WORK/distpl/coordinator.log"
 grep -q "^warning: differential privacy: the noise is larger than the signal" "$WORK/warn.log" \
     || fail "the progress output does not warn that the noise is larger than the signal"
 grep -q "Warning: the noise is larger than the signal" "$WORK/warn/report.md" || fail "the report does not warn"
-grep -q "noise is larger than the signal" "$WORK/rec.log" && fail "the epsilon-3 run warned (it trains)"
+"${SIM[@]}" --out "$WORK/nowarn" --rounds 5 --aggregator mean --bucket-size 4 --dp-unit record --dp-epsilon 3 \
+    >"$WORK/nowarn.log" 2>&1 || fail "the epsilon-3 run on 8 members failed"
+grep -q "noise is larger than the signal" "$WORK/nowarn.log" && fail "the epsilon-3 run on 8 members warned"
 echo "epsilon 0.2 on 8 members: $(grep -m1 '^warning: differential privacy' "$WORK/warn.log" | cut -c1-120)..."
 if "${SIM[@]}" --out "$WORK/locdist" --rounds 2 --aggregator mean --bucket-size 4 --dp-unit record --dp-epsilon 3 \
     --dp-distributed >"$WORK/locdist.log" 2>&1; then

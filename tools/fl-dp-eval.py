@@ -51,10 +51,16 @@ TARGET = {
                "--clip-norm", "0.5"],
 }
 
-# Per unit: record-level clips each example to 1; client-level clips each
-# update to 1 and samples clients into cohorts with probability 0.5.
+# Per unit: record-level clips each example to 1 (local DP-SGD with its
+# defaults: 5 steps per round, expected batch 64, lr 0.5; --batch-size and
+# --client-lr below do not apply to it); record-central is the earlier
+# mechanism (one step per round, --batch-size and --client-lr apply);
+# client-level clips each update to 1 and samples clients into cohorts with
+# probability 0.5.
 UNITS = {
     "record": ["--dp-unit", "record", "--dp-clip", "1"],
+    # the earlier central mechanism, as the table before local DP-SGD measured it
+    "record-central": ["--dp-unit", "record", "--dp-record-central", "--dp-steps", "1", "--dp-clip", "1"],
     "client": ["--dp-unit", "client", "--clip-norm", "1", "--fraction", "0.5"],
 }
 
