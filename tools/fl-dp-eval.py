@@ -105,7 +105,7 @@ def run_target(sim, dataset, kind, eps, seed, delta, extra):
 def target(a, sim):
     print("Command: /usr/bin/python3 tools/fl-dp-eval.py --target --datasets %s --kinds %s --seeds %s%s"
           % (" ".join(a.datasets), " ".join(a.kinds), " ".join(map(str, a.seeds)),
-             (" --extra=" + repr(" ".join(a.extra))) if a.extra else ""))
+             "".join(" --extra=" + e for e in a.extra)))
     print("\nfl-sim defaults (8 members, 20 rounds, logreg, secure aggregation); DP at epsilon %s, delta %g; "
           "mean ± sd over seeds %s\n" % (a.target_eps, a.delta, ", ".join(map(str, a.seeds))))
     print("| data set | run | final epsilon | AUROC | AUROC lost (points) | AUPRC | accuracy | noise warning |")
@@ -151,7 +151,8 @@ def main():
     ap.add_argument("--target", action="store_true", help="the issue's comparison (see above)")
     ap.add_argument("--kinds", nargs="+", default=["record"], choices=sorted(TARGET), help="--target: DP runs")
     ap.add_argument("--target-eps", default="3", help="--target: the epsilon budget")
-    ap.add_argument("--extra", nargs="*", default=[], help="--target: further fl-sim options for every run")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="--target: a further fl-sim option for every run, as --extra=--OPTION=VALUE (repeatable)")
     a = ap.parse_args()
     sim = os.path.join(a.bin, "fl-sim")
     if a.target:

@@ -34,7 +34,7 @@ const fl_arg_t fl_options_round[] = {
     {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta of the (epsilon, delta) guarantee", 1e-300, 0.5},
     {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
-    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
+    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local DP-SGD steps per round, each on its own Poisson sample (with --dp-record-central: local Poisson batches summed at the global model)", 1, 1000},
     {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "distributed noise: each client adds its share of discrete Gaussian noise before masking, so the coordinator never sees an un-noised bucket sum (needs secure aggregation)", FL_ARG_NO_RANGE},
     {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm (the starting norm) each round towards the --dp-target-quantile of the update norms (Andrew et al. 2021); the count of unclipped updates is noised and accounted", FL_ARG_NO_RANGE},
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
