@@ -52,7 +52,7 @@ TARGET = {
 }
 
 # Per unit: record-level clips each example to 1 (local DP-SGD with its
-# defaults: 5 steps per round, expected batch 64, lr 0.5; --batch-size and
+# defaults: 5 steps per round, expected batch 64, lr 1; --batch-size and
 # --client-lr below do not apply to it); record-central is the earlier
 # mechanism (one step per round, --batch-size and --client-lr apply);
 # client-level clips each update to 1 and samples clients into cohorts with

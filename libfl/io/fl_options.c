@@ -72,10 +72,10 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->robust_f = 1;
     o->dp_delta = 1e-5;
     o->dp_noise_multiplier = -1;     /* calibrated from the budget */
-    o->dp_clip = 1.0;
+    o->dp_clip = 0.5;                /* record-level: measured (docs/PRIVACY.md "Defaults") */
     o->dp_steps = 5;                 /* record-level: measured (docs/PRIVACY.md "Defaults") */
     o->dp_batch_size = 64;
-    o->dp_lr = 0.5;
+    o->dp_lr = 1.0;
     o->dp_target_quantile = d.dp_target_quantile;
     o->dp_clip_lr = d.dp_clip_lr;
     o->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */
