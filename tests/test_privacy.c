@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fl_accountant.h"
+#include "fl_dp.h"
 #include "fl_privacy.h"
 #include "fl_quant.h"
 #include "fl_robust.h"
@@ -370,6 +371,51 @@ test_record_level (void)
     fl_privacy_destroy (&p);
 }
 
+
+/*  Record-level local DP-SGD (the default): the per-step rate q is charged
+    K times per round (epsilon after one round equals K steps at q), the
+    update is used as is (scale 1), the members' update bound is
+    K lr (C (b + 4 sqrt b + 4) + sigma (sqrt d + 8)) / b at b = q n_min, the
+    TRAIN message carries the per-step noise multiplier, and distributed
+    noise is refused with it. */
+static void
+test_record_local (void)
+{
+    fl_privacy_config_t c;
+    s_client_config (&c);
+    c.unit = FL_PRIVACY_RECORD;
+    c.record_clip = 0.5;
+    c.steps = 4;
+    c.epsilon = 0;
+    c.noise_multiplier = 1.5;
+    fl_privacy_t *p = fl_privacy_new (&c);
+    FL_CHECK (p != NULL);
+    if (!p)
+        return;
+    char why[256];
+    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400, 200, 31};   /* q = 32 / 320 = 0.1 */
+    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
+    double q = 0.1;
+    FL_CHECK_CLOSE (fl_privacy_sample_rate (p), q, 1e-12, 1e-12);
+    FL_CHECK_CLOSE (fl_privacy_epsilon (p), fl_dp_epsilon (1.5, q, 4, 1e-5, NULL), 1e-12, 1e-12);
+    FL_CHECK (fl_privacy_update_scale (p) == 1.0);
+    double h, sigma;
+    FL_CHECK (fl_dp_noise_grid (1.5, 0.5, 31, &h, &sigma) == 0);
+    double b = q * 200, M = 4 * c.client_lr * (0.5 * (b + 4 * sqrt (b) + 4) + sigma * (sqrt (31.0) + 8)) / b;
+    FL_CHECK_CLOSE (fl_privacy_clip_norm (p), M, 1e-9, 1e-12);
+    FL_CHECK (fl_privacy_warning (p) == NULL);      /* 20 x 0.5 per step against noise 1.5 x 0.5 x sqrt(31) */
+    char g[2048];
+    fl_privacy_guarantee (p, g, sizeof g);
+    FL_CHECK (strstr (g, "4 local DP-SGD step(s) per round itself, before masking") != NULL);
+    FL_CHECK (strstr (g, "per local step") != NULL);
+    fl_privacy_destroy (&p);
+    c.distributed = 1;
+    c.secure = 1;
+    const char *e = fl_privacy_config_error (&c);
+    FL_CHECK (e && strstr (e, "central record-level mechanism"));
+    FL_CHECK (!s_names_flag (e));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -382,5 +428,6 @@ main (int argc, char **argv)
     FL_RUN (test_state_restore);
     FL_RUN (test_poisson_cohort);
     FL_RUN (test_record_level);
+    FL_RUN (test_record_local);
     FL_TEST_DONE ();
 }
