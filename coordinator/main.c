@@ -253,6 +253,11 @@ s_round_config (const settings_t *s, fl_round_config_t *c)
         c->dp_clip_lr = s->r.dp_clip_lr;
         c->dp_count_noise = s->r.dp_count_noise;
         c->dp_distributed = s->r.dp_distributed;
+        c->dp_record_central = s->r.dp_record_central;
+        if (c->dp == FL_ROUND_DP_RECORD && !c->dp_record_central) {   /* no ordinary local training: DP-SGD's */
+            c->batch_size = (uint32_t) s->r.dp_batch_size;
+            c->client_lr = s->r.dp_lr;
+        }
         if (s->r.dp_distributed && s->r.plaintext) {
             fprintf (stderr, "fl-coordinator: --dp-distributed needs secure aggregation: the clients' noise shares "
                              "protect only a masked sum (drop --plaintext)\n");
@@ -940,6 +945,10 @@ main (int argc, char **argv)
         fl_round_dp_guarantee (round, g, sizeof g);
         printf ("fl-coordinator: differential privacy: %s\n", g);
         fl_report_add_privacy (report, "Differential privacy: %s", g);
+        if (fl_round_dp_warning (round)) {
+            printf ("fl-coordinator: warning: differential privacy: %s\n", fl_round_dp_warning (round));
+            fl_report_add_privacy (report, "Warning: %s.", fl_round_dp_warning (round));
+        }
         if (rcfg.dp_adaptive_clip) {
             fl_round_summary_t last;
             size_t nh = fl_round_history (round, 0, &last);

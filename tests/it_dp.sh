@@ -12,10 +12,16 @@
 #  4. client-level DP with adaptive clipping: completes, the clip_norm column
 #     starts at --clip-norm and changes, epsilon <= budget; record-level
 #     refuses adaptive clipping;
-#  5. distributed noise (--dp-distributed): record-level, median over buckets
-#     of 3, 30 members, epsilon 3: completes within the budget, the clients
-#     add the noise (their logs), the coordinator adds none (its log), the
-#     report says so; with --plaintext it is refused with a clear error.
+#  5. distributed noise (--dp-distributed): record-level with the central
+#     mechanism (--dp-record-central), median over buckets of 3, 30 members,
+#     epsilon 3: completes within the budget, the clients add the noise (their
+#     logs), the coordinator adds none (its log), the report says so; with
+#     --plaintext it is refused with a clear error;
+#  6. record-level local DP-SGD (the default; run 1 uses it too): the
+#     coordinator adds no noise and says so, the report says the members noise
+#     their steps before masking; a budget far too small for the data set
+#     prints the noise-versus-signal warning on stdout and in the report;
+#     --dp-distributed with it is refused, saying why.
 source "$(dirname "$0")/lib_it.sh"
 SIM=("$BIN/fl-sim" --no-baselines --train-deadline $((3 * SLOW)) --dataset wdbc)
 # last_eps FILE: epsilon of the last row; also fails if the column ever decreases
@@ -35,6 +41,10 @@ echo "record-level, median over buckets of 3, 30 members: $n rounds, final epsil
 awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 3)}' || fail "final epsilon $e is not within the budget 3"
 grep -q "eps " "$WORK/rec.log" || fail "progress lines do not show epsilon"
 grep -q "one training record of any member" "$WORK/rec/report.md" || fail "report does not state the guarantee"
+grep -q "local DP-SGD step(s) per round itself, before masking" "$WORK/rec/report.md" \
+    || fail "report does not say the members noise their own steps"
+grep -q "noised DP-SGD updates (noise sigma .*none here)" "$WORK/rec/coordinator.log" \
+    || fail "the coordinator log does not show that it adds no noise"
 grep -q "\[secure\]" "$WORK/rec.log" || fail "not a secure run"
 awk -v a="$acc" 'BEGIN{exit !(a >= 0.8)}' || fail "accuracy $acc at epsilon 3 is implausibly low"
 
@@ -46,7 +56,7 @@ awk -v e="$e" 'BEGIN{exit !(e > 0 && e <= 8)}' || fail "client-level epsilon $e 
 grep -q "one member's entire data" "$WORK/cli/report.md" || fail "client-level report does not state the guarantee"
 
 "${SIM[@]}" --out "$WORK/stop" --clients 6 --rounds 40 --aggregator median --bucket-size 3 --sa-dropout 0 \
-    --dp-unit record --dp-noise-multiplier 2 --dp-epsilon 1.5 >"$WORK/stop.log" 2>&1 || fail "budget-stopped run did not exit cleanly"
+    --dp-unit record --dp-steps 1 --dp-batch-size 16 --dp-noise-multiplier 2 --dp-epsilon 1.5 >"$WORK/stop.log" 2>&1 || fail "budget-stopped run did not exit cleanly"
 e=$(last_eps "$WORK/stop/metrics.csv") || fail "epsilon column missing or decreasing"
 n=$(($(wc -l <"$WORK/stop/metrics.csv") - 1))
 echo "fixed noise multiplier 2, budget 1.5: stopped after $n of 40 rounds at epsilon $e"
@@ -85,7 +95,7 @@ grep -q "dp-unit client" "$WORK/adarec.log" || fail "the refusal of record-level
 
 # 5. distributed noise: the clients add it before masking; refused in plaintext
 "${SIM[@]}" --out "$WORK/dist" --clients 30 --rounds 10 --aggregator median --bucket-size 3 --sa-dropout 0 \
-    --dp-unit record --dp-epsilon 3 --dp-delta 1e-5 --dp-distributed >"$WORK/dist.log" 2>&1 \
+    --dp-unit record --dp-record-central --dp-steps 1 --dp-epsilon 3 --dp-delta 1e-5 --dp-distributed >"$WORK/dist.log" 2>&1 \
     || fail "distributed-noise fl-sim failed"
 e=$(last_eps "$WORK/dist/metrics.csv") || fail "distributed: epsilon column missing or decreasing"
 n=$(($(wc -l <"$WORK/dist/metrics.csv") - 1))
@@ -100,9 +110,25 @@ grep -q "clients add the noise themselves before masking" "$WORK/dist/report.md"
 grep -q "never sees an un-noised sum" "$WORK/dist/report.md" || fail "distributed: the report does not state the guarantee"
 awk -v a="$acc" 'BEGIN{exit !(a >= 0.8)}' || fail "distributed: accuracy $acc at epsilon 3 is implausibly low"
 if "${SIM[@]}" --out "$WORK/distpl" --clients 6 --rounds 2 --aggregator median --bucket-size 3 --plaintext \
-    --dp-unit record --dp-epsilon 3 --dp-distributed >"$WORK/distpl.log" 2>&1; then
+    --dp-unit record --dp-record-central --dp-epsilon 3 --dp-distributed >"$WORK/distpl.log" 2>&1; then
     fail "--dp-distributed with --plaintext was accepted"
 fi
 grep -q "dp-distributed needs secure aggregation" "$WORK/distpl/coordinator.log" \
     || fail "the plaintext refusal does not say why"
+
+# 6. record-level local DP-SGD: warning when the noise drowns the signal
+"${SIM[@]}" --out "$WORK/warn" --rounds 5 --aggregator mean --bucket-size 4 --dp-unit record --dp-epsilon 0.2 \
+    >"$WORK/warn.log" 2>&1 || fail "the small-budget run failed"
+grep -q "^warning: differential privacy: the noise is larger than the signal" "$WORK/warn.log" \
+    || fail "the progress output does not warn that the noise is larger than the signal"
+grep -q "Warning: the noise is larger than the signal" "$WORK/warn/report.md" || fail "the report does not warn"
+"${SIM[@]}" --out "$WORK/nowarn" --rounds 5 --aggregator mean --bucket-size 4 --dp-unit record --dp-epsilon 3 \
+    >"$WORK/nowarn.log" 2>&1 || fail "the epsilon-3 run on 8 members failed"
+grep -q "noise is larger than the signal" "$WORK/nowarn.log" && fail "the epsilon-3 run on 8 members warned"
+echo "epsilon 0.2 on 8 members: $(grep -m1 '^warning: differential privacy' "$WORK/warn.log" | cut -c1-120)..."
+if "${SIM[@]}" --out "$WORK/locdist" --rounds 2 --aggregator mean --bucket-size 4 --dp-unit record --dp-epsilon 3 \
+    --dp-distributed >"$WORK/locdist.log" 2>&1; then
+    fail "local DP-SGD with --dp-distributed was accepted"
+fi
+grep -q "distributed noise applies to the central record-level mechanism" "$WORK/locdist/coordinator.log" || fail "the local + distributed refusal does not say why"
 echo "1 passed, 0 failed"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fl_accountant.h"
+#include "fl_dp.h"
 #include "fl_privacy.h"
 #include "fl_quant.h"
 #include "fl_robust.h"
@@ -118,7 +119,7 @@ test_budget (void)
     if (!p)
         return;
     FL_CHECK (isnan (fl_privacy_noise_multiplier (p)));
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     char why[512];
     for (uint64_t r = 1; r <= 10; r++)
         FL_CHECK (fl_privacy_before_round (p, &pop, r, why, sizeof why) == 0);
@@ -155,7 +156,7 @@ test_release_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.secure = 0;                            /* plaintext buckets: no encoding term */
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -205,7 +206,7 @@ test_distributed_refuses_thin_noise (void)
     c.epsilon = 0;
     c.noise_multiplier = 1.0;
     c.distributed = 1;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -241,7 +242,7 @@ test_adaptive_clip_step (void)
     c.adaptive_clip = 1;
     c.count_noise = 0;
     c.secure = 0;
-    fl_privacy_population_t pop = {4, 4, 400, 100};
+    fl_privacy_population_t pop = {4, 4, 400, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -275,7 +276,7 @@ test_state_restore (void)
     FL_CHECK (p && q);
     if (!p || !q)
         return;
-    fl_privacy_population_t pop = {20, 20, 2000, 100};
+    fl_privacy_population_t pop = {20, 20, 2000, 100, 0, 0};
     char why[256];
     for (uint64_t r = 1; r <= 3; r++)
         FL_CHECK (fl_privacy_before_round (p, &pop, r, why, sizeof why) == 0);
@@ -322,7 +323,7 @@ test_poisson_cohort (void)
 {
     fl_privacy_config_t c;
     s_client_config (&c);
-    fl_privacy_population_t pop = {10000, 10000, 1e6, 100};
+    fl_privacy_population_t pop = {10000, 10000, 1e6, 100, 0, 0};
     fl_privacy_t *p = s_first_round (&c, &pop);
     if (!p)
         return;
@@ -348,6 +349,7 @@ test_record_level (void)
     fl_privacy_config_t c;
     s_client_config (&c);
     c.unit = FL_PRIVACY_RECORD;
+    c.record_central = 1;                  /* the central mechanism (gradient sums, coordinator's noise) */
     c.record_clip = 0.5;
     c.steps = 2;
     c.epsilon = 0;
@@ -357,16 +359,61 @@ test_record_level (void)
     if (!p)
         return;
     char why[256];
-    fl_privacy_population_t none = {5, 0, 0, 0};
+    fl_privacy_population_t none = {5, 0, 0, 0, 0, 0};
     FL_CHECK (fl_privacy_before_round (p, &none, 1, why, sizeof why) == -1);
     FL_CHECK (strstr (why, "training-set size") != NULL);
-    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400};   /* mean 320: q = 32 / 320 = 0.1 */
+    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400, 0, 0};   /* mean 320: q = 32 / 320 = 0.1 */
     FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
     double q = 0.1, b = q * 400;
     FL_CHECK_CLOSE (fl_privacy_sample_rate (p), 1 - pow (1 - q, 2), 1e-12, 1e-12);
     FL_CHECK_CLOSE (fl_privacy_clip_norm (p), 2 * 0.5 * (b + 4 * sqrt (b) + 4), 1e-9, 1e-12);
     FL_CHECK_CLOSE (fl_privacy_update_scale (p), -0.1 / (2 * q * 320), 1e-12, 1e-9);
     fl_privacy_destroy (&p);
+}
+
+
+/*  Record-level local DP-SGD (the default): the per-step rate q is charged
+    K times per round (epsilon after one round equals K steps at q), the
+    update is used as is (scale 1), the members' update bound is
+    K lr (C (b + 4 sqrt b + 4) + sigma (sqrt d + 8)) / b at b = q n_min, the
+    TRAIN message carries the per-step noise multiplier, and distributed
+    noise is refused with it. */
+static void
+test_record_local (void)
+{
+    fl_privacy_config_t c;
+    s_client_config (&c);
+    c.unit = FL_PRIVACY_RECORD;
+    c.record_clip = 0.5;
+    c.steps = 4;
+    c.epsilon = 0;
+    c.noise_multiplier = 1.5;
+    fl_privacy_t *p = fl_privacy_new (&c);
+    FL_CHECK (p != NULL);
+    if (!p)
+        return;
+    char why[256];
+    fl_privacy_population_t pop = {5, 5, 5 * 320.0, 400, 200, 31};   /* q = 32 / 320 = 0.1 */
+    FL_CHECK (fl_privacy_before_round (p, &pop, 1, why, sizeof why) == 0);
+    double q = 0.1;
+    FL_CHECK_CLOSE (fl_privacy_sample_rate (p), q, 1e-12, 1e-12);
+    FL_CHECK_CLOSE (fl_privacy_epsilon (p), fl_dp_epsilon (1.5, q, 4, 1e-5, NULL), 1e-12, 1e-12);
+    FL_CHECK (fl_privacy_update_scale (p) == 1.0);
+    double h, sigma;
+    FL_CHECK (fl_dp_noise_grid (1.5, 0.5, 31, &h, &sigma) == 0);
+    double b = q * 200, M = 4 * c.client_lr * (0.5 * (b + 4 * sqrt (b) + 4) + sigma * (sqrt (31.0) + 8)) / b;
+    FL_CHECK_CLOSE (fl_privacy_clip_norm (p), M, 1e-9, 1e-12);
+    FL_CHECK (fl_privacy_warning (p) == NULL);      /* 20 x 0.5 per step against noise 1.5 x 0.5 x sqrt(31) */
+    char g[2048];
+    fl_privacy_guarantee (p, g, sizeof g);
+    FL_CHECK (strstr (g, "4 local DP-SGD step(s) per round itself, before masking") != NULL);
+    FL_CHECK (strstr (g, "per local step") != NULL);
+    fl_privacy_destroy (&p);
+    c.distributed = 1;
+    c.secure = 1;
+    const char *e = fl_privacy_config_error (&c);
+    FL_CHECK (e && strstr (e, "central record-level mechanism"));
+    FL_CHECK (!s_names_flag (e));
 }
 
 int
@@ -381,5 +428,6 @@ main (int argc, char **argv)
     FL_RUN (test_state_restore);
     FL_RUN (test_poisson_cohort);
     FL_RUN (test_record_level);
+    FL_RUN (test_record_local);
     FL_TEST_DONE ();
 }

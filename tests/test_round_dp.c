@@ -58,7 +58,35 @@ s_pump (sim_t *s)
     round_sim_pump (&r);
 }
 
-/* A plaintext consortium over WDBC (iid) with the given DP settings. */
+/* A plaintext consortium over WDBC (iid) with the given DP settings; every
+   member with the DP policy `policy` and the update hook (hook, arg) when
+   given; n_train (if not NULL) receives each member's training rows. */
+static void
+s_setup_ex (sim_t *s, const fl_round_config_t *cfg, const fl_client_dp_policy_t *policy, fl_client_update_fn hook,
+            void *arg, size_t *n_train)
+{
+    memset (s, 0, sizeof *s);
+    s->round = fl_round_new (cfg);
+    FL_CHECK (s->round != NULL);
+    if (!s->round)
+        return;
+    fl_round_start (s->round, 0);
+    for (int i = 0; i < N_CLIENTS; i++) {
+        fl_dataset_t *tr = NULL, *te = NULL;
+        FL_CHECK (round_sim_shard (N_CLIENTS, (size_t) i, &tr, &te) == 0);
+        if (n_train)
+            n_train[i] = tr ? fl_dataset_rows (tr) : 0;
+        char name[32];
+        snprintf (name, sizeof name, "hospital-%d", i);
+        fl_client_config_t cc = {.member = name, .seed = (uint64_t) i, .allow_plaintext = 1, .dp_policy = policy,
+                                 .update_hook = hook, .update_arg = arg};
+        s->clients[i] = fl_client_new (&cc, &tr, &te);
+        FL_CHECK (s->clients[i] != NULL);
+        round_sim_id (s->ids[i], (size_t) i);
+        fl_client_hello (s->clients[i]);
+    }
+}
+
 static void
 s_setup (sim_t *s, const fl_round_config_t *cfg)
 {
@@ -505,6 +533,275 @@ test_noise_is_added (void)
     FL_CHECK_CLOSE (rms, gc, 0, 0.15);        /* 529 coordinates: standard error ~3% */
 }
 
+
+/* ---- record-level local DP-SGD (the default record mechanism) -------------- */
+
+/*  What an adversary reading the members' updates sees (the update hook
+    gets exactly what the member would clip, encode and send).  With q = 1
+    and huge noise (z = 1000) the clipped signal (norm <= K lr C in the
+    update) is negligible, so each coordinate of update * n / lr is the sum
+    of the K steps' noise: variance K sigma^2, sigma = z (C + h sqrt d). */
+typedef struct {
+    size_t n_train[N_CLIENTS];
+    double ss;                /* sum of squares of update * n / lr */
+    size_t count;             /* coordinates seen */
+    size_t calls;
+    double lr;
+} s_noise_probe_t;
+
+static int
+s_noise_hook (void *arg, fl_client_update_t *info, float *update, size_t n)
+{
+    s_noise_probe_t *p = (s_noise_probe_t *) arg;
+    int i = -1;
+    sscanf (info->member, "hospital-%d", &i);
+    if (i < 0 || i >= N_CLIENTS)
+        return 0;
+    for (size_t j = 0; j < n; j++) {
+        double v = (double) update[j] * (double) p->n_train[i] / p->lr;
+        p->ss += v * v;
+    }
+    p->count += n;
+    p->calls++;
+    return 0;
+}
+
+static void
+s_local_noise_run (uint32_t steps, double *ratio, size_t *calls)
+{
+    fl_round_config_t cfg;
+    s_config (&cfg, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 2);
+    snprintf (cfg.model, sizeof cfg.model, "mlp");
+    snprintf (cfg.hidden, sizeof cfg.hidden, "16");
+    cfg.dp_noise_multiplier = 1000;
+    cfg.dp_epsilon = 0;
+    cfg.dp_steps = steps;
+    cfg.batch_size = 1000000;                /* q = 1: every record in every step */
+    cfg.client_lr = 0.01;
+    s_noise_probe_t probe;
+    memset (&probe, 0, sizeof probe);
+    probe.lr = cfg.client_lr;
+    sim_t s;
+    s_setup_ex (&s, &cfg, NULL, s_noise_hook, &probe, probe.n_train);
+    s_pump (&s);
+    FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+    FL_CHECK (fl_round_dp_sample_rate (s.round) == 1.0);
+    size_t d = fl_round_num_params (s.round);
+    double h = 0, sigma = 0;
+    FL_CHECK (fl_dp_noise_grid (1000, 1.0, d, &h, &sigma) == 0);
+    FL_CHECK_CLOSE (sigma, 1000.0, 0, 1e-3);               /* z C, the grid adds < 0.1% */
+    *ratio = probe.count ? probe.ss / (double) probe.count / ((double) steps * sigma * sigma) : NAN;
+    *calls = probe.calls;
+    s_teardown (&s);
+}
+
+static void
+test_local_noise_per_step (void)
+{
+    double r1, r4;
+    size_t c1, c4;
+    s_local_noise_run (1, &r1, &c1);
+    s_local_noise_run (4, &r4, &c4);
+    if (fl_test_verbose_)
+        printf ("  update variance / (K sigma^2): K = 1: %.4f (%zu updates), K = 4: %.4f (%zu updates)\n", r1, c1,
+                r4, c4);
+    FL_CHECK (c1 == 2 * N_CLIENTS && c4 == 2 * N_CLIENTS);
+    /* 12 updates x 513 coordinates: the variance's standard error is
+       sqrt(2 / 6156) = 1.8%; 10% is over 5 standard errors.  Noise added
+       once per round instead of per step would give 0.25 at K = 4, noise by
+       the coordinator instead of the member 0. */
+    FL_CHECK (fabs (r1 - 1) < 0.10);
+    FL_CHECK (fabs (r4 - 1) < 0.10);
+}
+
+/*  RDP of the Poisson-subsampled Gaussian at integer order a (Mironov,
+    Talwar, Zhang 2019, Sec. 3.3), written again here, independently of
+    fl_accountant: log sum_i C(a, i) q^i (1-q)^(a-i) exp((i^2 - i) / (2 z^2)),
+    divided by a - 1. */
+static double
+s_rdp_int (double q, double z, int a)
+{
+    double terms[128], mx = -INFINITY;
+    for (int i = 0; i <= a; i++) {
+        double lc = lgamma (a + 1.0) - lgamma (i + 1.0) - lgamma (a - i + 1.0);
+        terms[i] = lc + i * log (q) + (a - i) * log1p (-q) + (double) (i * i - i) / (2 * z * z);
+        mx = fmax (mx, terms[i]);
+    }
+    double s = 0;
+    for (int i = 0; i <= a; i++)
+        s += exp (terms[i] - mx);
+    return (mx + log (s)) / (a - 1);
+}
+
+/*  epsilon from composed RDP over the integer orders 2..63 (Balle et al.
+    2020, Thm 21). */
+static double
+s_eps_int (double q, double z, double steps, double delta)
+{
+    double best = INFINITY;
+    for (int a = 2; a <= 63; a++) {
+        double e = steps * s_rdp_int (q, z, a) - (log (delta) + log ((double) a)) / (a - 1) + log ((a - 1.0) / a);
+        best = fmin (best, e);
+    }
+    return best;
+}
+
+static void
+test_local_accounting (void)
+{
+    fl_round_config_t cfg;
+    s_config (&cfg, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 4);
+    cfg.dp_noise_multiplier = 1.1;
+    cfg.dp_epsilon = 0;
+    cfg.dp_steps = 3;
+    cfg.batch_size = 8;
+    sim_t s;
+    size_t n_train[N_CLIENTS];
+    s_setup_ex (&s, &cfg, NULL, NULL, NULL, n_train);
+    s_pump (&s);
+    FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+    double n_mean = 0;
+    for (int i = 0; i < N_CLIENTS; i++)
+        n_mean += (double) n_train[i] / N_CLIENTS;
+    double q = 8.0 / n_mean;
+    FL_CHECK_CLOSE (fl_round_dp_sample_rate (s.round), q, 0, 1e-12);      /* per step, not per round */
+    double eps = fl_round_dp_epsilon (s.round);
+    double want = s_eps_int (q, 1.1, 4.0 * 3, 1e-5);                       /* K = 3 steps x R = 4 rounds */
+    double one_per_round = s_eps_int (q, 1.1, 4.0, 1e-5);
+    double union_rate = s_eps_int (1 - pow (1 - q, 3), 1.1, 4.0, 1e-5);
+    if (fl_test_verbose_)
+        printf ("  q %.5f: epsilon %.5f, independent (integer orders) %.5f; 1 step per round %.4f, the central "
+                "mechanism's rate %.4f\n", q, eps, want, one_per_round, union_rate);
+    /* the library also searches fractional orders, so it may be a little
+       lower than the integer-order value, never higher */
+    FL_CHECK (eps <= want + 1e-9);
+    FL_CHECK (eps >= want * 0.97);
+    FL_CHECK (fabs (eps - one_per_round) > 0.1 * eps);
+    char g[2048];
+    fl_round_dp_guarantee (s.round, g, sizeof g);
+    FL_CHECK (strstr (g, "3 step(s) per round") != NULL);
+    FL_CHECK (strstr (g, "before masking") != NULL);
+    FL_CHECK (strstr (g, "does not rely on the coordinator") != NULL);
+    s_teardown (&s);
+}
+
+/*  A malicious coordinator announces weaker settings than the members'
+    policy: less noise, a larger rate, more steps, the central mechanism
+    (noise it would add itself), no DP at all; every member refuses before
+    training (it sends nothing: the round gets no update), and trains when
+    the announcement meets its policy, until its own budget would be
+    exceeded. */
+static uint64_t
+s_policy_run (const fl_round_config_t *cfg, const fl_client_dp_policy_t *pol)
+{
+    sim_t s;
+    s_setup_ex (&s, cfg, pol, NULL, NULL, NULL);
+    s_pump (&s);
+    uint64_t trained = 0;
+    for (int i = 0; i < N_CLIENTS; i++)
+        trained += fl_client_rounds_trained (s.clients[i]);
+    s_teardown (&s);
+    return trained;
+}
+
+static void
+test_member_policy_refuses (void)
+{
+    fl_client_dp_policy_t pol = {.min_noise = 1.0, .max_rate = 0.3, .max_steps = 5, .epsilon = 0, .delta = 0};
+    fl_round_config_t ok;
+    s_config (&ok, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 2);
+    ok.dp_noise_multiplier = 1.5;
+    ok.dp_epsilon = 0;
+    ok.dp_steps = 5;
+    ok.batch_size = 8;                     /* q = 8 / ~71 = 0.11 */
+    FL_CHECK (s_policy_run (&ok, &pol) == 2 * N_CLIENTS);
+    fl_round_config_t c = ok;
+    c.dp_noise_multiplier = 0.5;           /* less noise than the policy's */
+    FL_CHECK (s_policy_run (&c, &pol) == 0);
+    c = ok;
+    c.batch_size = 40;                     /* q = 0.56 > 0.3 */
+    FL_CHECK (s_policy_run (&c, &pol) == 0);
+    c = ok;
+    c.dp_steps = 6;                        /* more steps than the policy's */
+    FL_CHECK (s_policy_run (&c, &pol) == 0);
+    c = ok;
+    c.dp_record_central = 1;               /* the coordinator would add the noise */
+    FL_CHECK (s_policy_run (&c, &pol) == 0);
+    c = ok;
+    c.dp = 0;                              /* no DP at all */
+    c.dp_noise_multiplier = -1;
+    FL_CHECK (s_policy_run (&c, &pol) == 0);
+    /* the member's own budget: z = 1.5, q ~ 0.11, 5 steps a round gives
+       epsilon 1.34 after 1 round and 1.64 after 2 at delta 1e-5 (integer
+       orders); a budget of 1.5 lets each member train the first round only,
+       however many rounds the coordinator runs */
+    size_t n_train[N_CLIENTS];
+    sim_t s;
+    s_setup_ex (&s, &ok, NULL, NULL, NULL, n_train);
+    s_teardown (&s);
+    double n_mean = 0;
+    for (int i = 0; i < N_CLIENTS; i++)
+        n_mean += (double) n_train[i] / N_CLIENTS;
+    double e1 = s_eps_int (8.0 / n_mean, 1.5, 5, 1e-5), e2 = s_eps_int (8.0 / n_mean, 1.5, 10, 1e-5);
+    if (fl_test_verbose_)
+        printf ("  own epsilon after 1 round %.3f, after 2 %.3f\n", e1, e2);
+    FL_CHECK (e1 < 1.45 && e2 > 1.55);
+    pol.epsilon = 1.5;
+    pol.delta = 1e-5;
+    c = ok;
+    c.rounds = 3;
+    FL_CHECK (s_policy_run (&c, &pol) == N_CLIENTS);
+    /* an invalid policy is refused at construction */
+    fl_client_dp_policy_t bad = pol;
+    bad.min_noise = 0;
+    fl_dataset_t *tr = NULL, *te = NULL;
+    FL_CHECK (round_sim_shard (N_CLIENTS, 0, &tr, &te) == 0);
+    fl_client_config_t cc = {.member = "x", .allow_plaintext = 1, .dp_policy = &bad};
+    FL_CHECK (fl_client_new (&cc, &tr, &te) == NULL);
+    FL_CHECK (tr != NULL && te != NULL);   /* not taken */
+    fl_dataset_destroy (&tr);
+    fl_dataset_destroy (&te);
+}
+
+/*  The local mechanism trains: 10 rounds at epsilon 3 on WDBC reach an
+    accuracy far above the majority rate, and a checkpointed spend refuses a
+    run of the other record mechanism. */
+static void
+test_local_trains (void)
+{
+    fl_round_config_t cfg;
+    s_config (&cfg, FL_ROUND_DP_RECORD, FL_ROBUST_MEAN, 10);
+    cfg.dp_epsilon = 3;
+    cfg.dp_steps = 5;
+    cfg.batch_size = 16;
+    sim_t s;
+    s_setup (&s, &cfg);
+    s_pump (&s);
+    FL_CHECK (fl_round_phase (s.round) == FL_ROUND_DONE);
+    double eps = fl_round_dp_epsilon (s.round), acc = NAN;
+    fl_round_summary_t sum;
+    while (fl_round_next_summary (s.round, &sum) == 1)
+        if (!isnan (sum.eval.accuracy))
+            acc = sum.eval.accuracy;
+    if (fl_test_verbose_)
+        printf ("  epsilon %.4f, final accuracy %.4f\n", eps, acc);
+    FL_CHECK (eps <= 3 && eps > 2.9);
+    FL_CHECK (acc > 0.85);
+    struct fl_checkpoint_t *ck = fl_round_take_checkpoint (s.round);
+    FL_CHECK (ck != NULL);
+    fl_round_config_t central = cfg;
+    central.dp_record_central = 1;
+    fl_round_t *r2 = fl_round_new (&central);
+    FL_CHECK (r2 && ck && fl_round_restore (r2, ck) != 0);        /* the other record mechanism: refused */
+    fl_round_t *r3 = fl_round_new (&cfg);
+    FL_CHECK (r3 && ck && fl_round_restore (r3, ck) == 0);
+    FL_CHECK_CLOSE (fl_round_dp_epsilon (r3), eps, 0, 1e-15);
+    fl_round_destroy (&r2);
+    fl_round_destroy (&r3);
+    fl_checkpoint_destroy (&ck);
+    s_teardown (&s);
+}
+
 static void
 test_dp_state_roundtrip (void)
 {
@@ -672,5 +969,9 @@ main (int argc, char **argv)
     FL_RUN (test_dp_state_roundtrip);
     FL_RUN (test_checkpoint_keeps_privacy_spend);
     FL_RUN (test_dp_config_refused);
+    FL_RUN (test_local_noise_per_step);
+    FL_RUN (test_local_accounting);
+    FL_RUN (test_member_policy_refuses);
+    FL_RUN (test_local_trains);
     FL_TEST_DONE ();
 }

@@ -131,7 +131,7 @@ test_private_step (void)
     FL_CHECK (priv != NULL);
     if (!priv)
         return;
-    fl_privacy_population_t pop = {6, 6, 600, 100};
+    fl_privacy_population_t pop = {6, 6, 600, 100, 0, 0};
     char why[256];
     FL_CHECK (fl_privacy_before_round (priv, &pop, 1, why, sizeof why) == 0);
     enum { D = 4000 };

@@ -11,6 +11,15 @@ the noise alone.  Python standard library only.
 
     /usr/bin/python3 tools/fl-dp-eval.py                     # WDBC and ULB, 3 seeds
     /usr/bin/python3 tools/fl-dp-eval.py --datasets wdbc --seeds 1 2 3 --eps inf 8 3 1
+
+--target runs the issue's comparison instead: fl-sim's defaults (8 members,
+Dirichlet(0.5) split, 20 rounds, logistic regression, secure aggregation),
+non-private FedAvg with its usual local epoch against record-level DP
+(the default local DP-SGD mechanism and its defaults, the mean rule over
+buckets of 4) at epsilon 3, delta 1e-5, and prints AUROC and its loss in
+points per data set:
+
+    /usr/bin/python3 tools/fl-dp-eval.py --target --datasets wdbc ulb uci_credit german_credit
 """
 import argparse
 import csv
@@ -31,10 +40,27 @@ SETTINGS = {
     "ulb": ["--clients", "30", "--rounds", "20", "--aggregator", "mean", "--bucket-size", "3",
             "--sa-dropout", "0", "--batch-size", "64", "--client-lr", "0.5", "--model", "logreg"],
 }
-# Per unit: record-level clips each example to 1; client-level clips each
-# update to 1 and samples clients into cohorts with probability 0.5.
+# --target: the DP runs' extra options (the rule over bucket means DP needs);
+# everything else is fl-sim's default.  "client" is client-level DP-FedAvg
+# with every member in every round's Poisson cohort at rate 1.
+TARGET = {
+    "record": ["--aggregator", "mean", "--bucket-size", "4", "--dp-unit", "record"],
+    "record-central": ["--aggregator", "mean", "--bucket-size", "4", "--dp-unit", "record", "--dp-record-central",
+                       "--dp-steps", "1"],
+    "client": ["--aggregator", "mean", "--bucket-size", "4", "--dp-unit", "client", "--fraction", "1",
+               "--clip-norm", "0.5"],
+}
+
+# Per unit: record-level clips each example to 1 (local DP-SGD with its
+# defaults: 5 steps per round, expected batch 64, lr 1; --batch-size and
+# --client-lr below do not apply to it); record-central is the earlier
+# mechanism (one step per round, --batch-size and --client-lr apply);
+# client-level clips each update to 1 and samples clients into cohorts with
+# probability 0.5.
 UNITS = {
     "record": ["--dp-unit", "record", "--dp-clip", "1"],
+    # the earlier central mechanism, as the table before local DP-SGD measured it
+    "record-central": ["--dp-unit", "record", "--dp-record-central", "--dp-steps", "1", "--dp-clip", "1"],
     "client": ["--dp-unit", "client", "--clip-norm", "1", "--fraction", "0.5"],
 }
 
@@ -58,6 +84,52 @@ def run_cell(sim, dataset, unit, eps, seed, delta):
     return {k: float(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
 
 
+def run_target(sim, dataset, kind, eps, seed, delta, extra):
+    args = [sim, "--dataset", dataset, "--seed", str(seed), "--no-baselines", "--quiet"] + extra
+    if kind != "fedavg":
+        args += TARGET[kind] + ["--dp-epsilon", eps, "--dp-delta", repr(delta)]
+    with tempfile.TemporaryDirectory(prefix="fl-dp-eval.") as out:
+        args += ["--out", out]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            sys.stderr.write("fl-dp-eval: failed: %s\n%s\n" % (" ".join(args), r.stdout[-2000:]))
+            return None
+        with open(os.path.join(out, "metrics.csv")) as f:
+            rows = list(csv.DictReader(f))
+    last = rows[-1]
+    res = {k: float(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
+    res["warned"] = "noise is larger than the signal" in r.stdout
+    return res
+
+
+def target(a, sim):
+    print("Command: /usr/bin/python3 tools/fl-dp-eval.py --target --datasets %s --kinds %s --seeds %s%s"
+          % (" ".join(a.datasets), " ".join(a.kinds), " ".join(map(str, a.seeds)),
+             "".join(" --extra=" + e for e in a.extra)))
+    print("\nfl-sim defaults (8 members, 20 rounds, logreg, secure aggregation); DP at epsilon %s, delta %g; "
+          "mean ± sd over seeds %s\n" % (a.target_eps, a.delta, ", ".join(map(str, a.seeds))))
+    print("| data set | run | final epsilon | AUROC | AUROC lost (points) | AUPRC | accuracy | noise warning |")
+    print("|---|---|---|---|---|---|---|---|")
+    for ds in a.datasets:
+        base = None
+        for kind in ["fedavg"] + a.kinds:
+            cells = [run_target(sim, ds, kind, a.target_eps, s, a.delta, a.extra) for s in a.seeds]
+            cells = [c for c in cells if c]
+            if not cells:
+                print("| %s | %s | failed | | | | | |" % (ds, kind))
+                continue
+            au = statistics.mean(c["auroc"] for c in cells)
+            if kind == "fedavg":
+                base = au
+            fe = max(c["epsilon"] for c in cells)
+            lost = "" if kind == "fedavg" or base is None else "%.1f" % (100 * (base - au))
+            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                ds, "FedAvg, no DP" if kind == "fedavg" else kind, "-" if math.isnan(fe) else "%.3f" % fe,
+                fmt([c["auroc"] for c in cells]), lost, fmt([c["auprc"] for c in cells]),
+                fmt([c["accuracy"] for c in cells]), "%d/%d" % (sum(c["warned"] for c in cells), len(cells))))
+            sys.stdout.flush()
+
+
 def fmt(values):
     values = [v for v in values if not math.isnan(v)]
     if not values:
@@ -70,13 +142,22 @@ def fmt(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "bin"), help="directory of fl-sim")
-    ap.add_argument("--datasets", nargs="+", default=["wdbc", "ulb"], choices=sorted(SETTINGS))
+    ap.add_argument("--datasets", nargs="+", default=["wdbc", "ulb"],
+                    choices=sorted(set(SETTINGS) | {"uci_credit", "german_credit", "pima", "breast_cancer"}))
     ap.add_argument("--units", nargs="+", default=["record", "client"], choices=sorted(UNITS))
     ap.add_argument("--eps", nargs="+", default=["inf", "8", "3", "1"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--delta", type=float, default=1e-5)
+    ap.add_argument("--target", action="store_true", help="the issue's comparison (see above)")
+    ap.add_argument("--kinds", nargs="+", default=["record"], choices=sorted(TARGET), help="--target: DP runs")
+    ap.add_argument("--target-eps", default="3", help="--target: the epsilon budget")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="--target: a further fl-sim option for every run, as --extra=--OPTION=VALUE (repeatable)")
     a = ap.parse_args()
     sim = os.path.join(a.bin, "fl-sim")
+    if a.target:
+        target(a, sim)
+        return
     print("Command: /usr/bin/python3 tools/fl-dp-eval.py --datasets %s --units %s --eps %s --seeds %s"
           % (" ".join(a.datasets), " ".join(a.units), " ".join(a.eps), " ".join(map(str, a.seeds))))
     for ds in a.datasets:

@@ -1278,6 +1278,10 @@ main (int argc, char **argv)
             s_arg (&ca, "--dp-noise-multiplier=%.17g", s.r.dp_noise_multiplier);
         s_arg (&ca, "--dp-clip=%.17g", s.r.dp_clip);
         s_arg (&ca, "--dp-steps=%" PRIu64, s.r.dp_steps);
+        if (s.r.dp_record_central)
+            s_arg (&ca, "--dp-record-central");
+        s_arg (&ca, "--dp-batch-size=%" PRIu64, s.r.dp_batch_size);
+        s_arg (&ca, "--dp-lr=%.17g", s.r.dp_lr);
         if (s.r.dp_adaptive_clip) {
             s_arg (&ca, "--dp-adaptive-clip");
             s_arg (&ca, "--dp-target-quantile=%.17g", s.r.dp_target_quantile);

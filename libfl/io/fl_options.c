@@ -34,7 +34,7 @@ const fl_arg_t fl_options_round[] = {
     {"dp-delta", FL_ARG_DOUBLE, F (dp_delta), 0, "D", "delta of the (epsilon, delta) guarantee", 1e-300, 0.5},
     {"dp-noise-multiplier", FL_ARG_DOUBLE, F (dp_noise_multiplier), 0, "Z", "noise multiplier (default: the smallest reaching --dp-epsilon after --rounds; 0 = no noise, epsilon infinite)", 0, 1e6},
     {"dp-clip", FL_ARG_DOUBLE, F (dp_clip), 0, "C", "record-level: per-example L2 clipping norm", 1e-6, 1e4},
-    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local Poisson batches per round", 1, 1000},
+    {"dp-steps", FL_ARG_U64, F (dp_steps), 0, "K", "record-level: local DP-SGD steps per round, each on its own Poisson sample (with --dp-record-central: local Poisson batches summed at the global model)", 1, 1000},
     {"dp-distributed", FL_ARG_FLAG, F (dp_distributed), 0, NULL, "distributed noise: each client adds its share of discrete Gaussian noise before masking, so the coordinator never sees an un-noised bucket sum (needs secure aggregation)", FL_ARG_NO_RANGE},
     {"dp-adaptive-clip", FL_ARG_FLAG, F (dp_adaptive_clip), 0, NULL, "client-level: adapt --clip-norm (the starting norm) each round towards the --dp-target-quantile of the update norms (Andrew et al. 2021); the count of unclipped updates is noised and accounted", FL_ARG_NO_RANGE},
     {"dp-target-quantile", FL_ARG_DOUBLE, F (dp_target_quantile), 0, "G", "adaptive clipping: target fraction of unclipped updates", 0, 1},
@@ -46,6 +46,9 @@ const fl_arg_t fl_options_round[] = {
     {"threshold", FL_ARG_DOUBLE, F (threshold), 0, "T", "operating point of the reported precision / recall / F1: flag scores >= T", 0, 1},
     {"top-fraction", FL_ARG_DOUBLE, F (top_fraction), 0, "F", "operating point instead: flag the fraction F of rows with the highest scores (0 = use --threshold)", 0, 1},
     {"train-deadline-max", FL_ARG_DOUBLE, F (train_deadline_max), 0, "SEC", "with --train-deadline auto: the longest training deadline, and the first round's (before any update was timed)", 1, 1e6},
+    {"dp-batch-size", FL_ARG_U64, F (dp_batch_size), 0, "B", "record-level DP-SGD: expected Poisson batch of each local step at the average member (replaces --batch-size in record-level runs without --dp-record-central)", 1, 1000000},
+    {"dp-lr", FL_ARG_DOUBLE, F (dp_lr), 0, "LR", "record-level DP-SGD: learning rate of each local step (replaces --client-lr in record-level runs without --dp-record-central)", 1e-9, 100},
+    {"dp-record-central", FL_ARG_FLAG, F (dp_record_central), 0, NULL, "record-level: the earlier central mechanism (gradient sums at the global model, noise added by the coordinator, one step per round) instead of local DP-SGD steps noised by each member", FL_ARG_NO_RANGE},
 };
 #undef F
 
@@ -75,8 +78,10 @@ fl_options_round_defaults (fl_options_round_t *o)
     o->robust_f = 1;
     o->dp_delta = 1e-5;
     o->dp_noise_multiplier = -1;     /* calibrated from the budget */
-    o->dp_clip = 1.0;
-    o->dp_steps = 1;
+    o->dp_clip = 0.5;                /* record-level: measured (docs/PRIVACY.md "Defaults") */
+    o->dp_steps = 5;                 /* record-level: measured (docs/PRIVACY.md "Defaults") */
+    o->dp_batch_size = 64;
+    o->dp_lr = 1.0;
     o->dp_target_quantile = d.dp_target_quantile;
     o->dp_clip_lr = d.dp_clip_lr;
     o->dp_count_noise = d.dp_count_noise;   /* < 0: expected cohort / 20 */

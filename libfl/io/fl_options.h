@@ -55,6 +55,9 @@ typedef struct {
     uint64_t early_stop;
     double threshold, top_fraction; /* the reported operating point */
     double train_deadline_max;      /* --train-deadline auto: the bound (seconds; docs/COORDINATOR.md) */
+    int dp_record_central;          /* record-level: the central-noise mechanism instead of local DP-SGD */
+    uint64_t dp_batch_size;         /* record-level local DP-SGD: expected Poisson batch (replaces batch_size) */
+    double dp_lr;                   /* record-level local DP-SGD: step size (replaces client_lr) */
 } fl_options_round_t;
 
 /*  The table over fl_options_round_t (offsets relative to its start) and its

@@ -24,6 +24,7 @@ struct fl_server_t {
     int64_t last_round_end;     /* zclock_mono of the last finished round (or the start) */
     int metrics_failed;
     size_t output_failed;
+    int dp_warned;              /* the noise-versus-signal warning was printed */
 };
 
 static char *
@@ -218,6 +219,10 @@ fl_server_step (fl_server_t *self, int max_wait_ms)
         self->last_round_end = now;
         if (self->progress) {
             fl_report_progress_line (self->progress, &sum, self->rounds, secs, self->mode_tag);
+            if (!self->dp_warned && fl_round_dp_warning (self->round)) {   /* once, when it first holds */
+                fprintf (self->progress, "warning: differential privacy: %s\n", fl_round_dp_warning (self->round));
+                self->dp_warned = 1;
+            }
             fflush (self->progress);
         }
         s_metrics_row (self, &sum, secs);

@@ -403,3 +403,76 @@ fl_train_dp_grad_sum (fl_model_t *m, const float *x, const int32_t *y, size_t n,
     free (one);
     return rc;
 }
+
+int
+fl_train_dp_local (fl_model_t *m, const float *x, const int32_t *y, size_t n, double q, double C, double z,
+                   uint32_t steps, double lr, double expected_batch, fl_rng_t *rng, fl_train_dp_stats_t *st)
+{
+    assert (m && rng);
+    size_t np = fl_model_num_params (m), d = fl_model_num_inputs (m);
+    fl_train_dp_stats_t local = {0, 0, 0, 0};
+    if (st)
+        *st = local;
+    if (!(q > 0 && q <= 1) || !(C > 0) || !isfinite (C) || !(z >= 0) || !isfinite (z) || steps == 0
+        || steps > FL_TRAIN_MAX_EPOCHS || !(lr > 0) || !isfinite (lr) || !(expected_batch > 0)
+        || !isfinite (expected_batch)) {
+        zsys_error ("fl_train_dp_local: need q in (0, 1], finite C > 0, z >= 0, steps in 1..%d, lr and expected "
+                    "batch finite > 0 (q %g, C %g, z %g, steps %u, lr %g, batch %g)", FL_TRAIN_MAX_EPOCHS, q, C, z,
+                    steps, lr, expected_batch);
+        return -1;
+    }
+    if (!s_data_ok (m, x, y, n, "fl_train_dp_local"))
+        return -1;
+    if (z > 0 && fl_dp_noise_grid (z, C, np, &local.grid, &local.sigma) != 0)
+        return -1;
+    double *acc = (double *) malloc ((np ? np : 1) * sizeof (double));   // (np) step's sum, in double
+    float *one = (float *) malloc ((np ? np : 1) * sizeof (float));      // (np) one clipped gradient
+    if (!acc || !one) {
+        zsys_error ("fl_train_dp_local: out of memory (%zu parameters)", np);
+        free (acc);
+        free (one);
+        return -1;
+    }
+    const float *grads = fl_model_grads (m);
+    float *params = fl_model_params (m);
+    double signal = 0;
+    int rc = 0;
+    for (uint32_t k = 0; k < steps && rc == 0; k++) {
+        memset (acc, 0, np * sizeof (double));
+        for (size_t i = 0; i < n; i++) {
+            if (q < 1 && !(fl_rng_double (rng) < q))
+                continue;
+            if (fl_model_loss_grad (m, x + i * d, y + i, 1, NULL, NULL) != 0
+                || fl_dp_clip_rows_sum (grads, 1, np, C, one, NULL) < 0) {
+                zsys_error ("fl_train_dp_local: a per-example gradient could not be computed or clipped");
+                rc = -1;
+                break;
+            }
+            for (size_t j = 0; j < np; j++)
+                acc[j] += one[j];
+            local.included++;
+        }
+        if (rc != 0)
+            break;
+        double s2 = 0;
+        for (size_t j = 0; j < np; j++)
+            s2 += acc[j] * acc[j];
+        signal += sqrt (s2);
+        if (z > 0 && fl_dp_discrete_gaussian_add_f64 (rng, local.sigma, local.grid, acc, np) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t j = 0; j < np; j++)
+            params[j] -= (float) (lr * acc[j] / expected_batch);
+        if (!fl_tensor_all_finite (params, np)) {
+            zsys_error ("fl_train_dp_local: parameters became non-finite in step %u (lower the learning rate)", k);
+            rc = -1;
+        }
+    }
+    local.signal_norm = signal / (double) steps;
+    if (st)
+        *st = local;
+    free (acc);
+    free (one);
+    return rc;
+}

@@ -109,6 +109,47 @@ double fl_train_loss (fl_model_t *m, const float *x, const int32_t *y, size_t n,
 int fl_train_dp_grad_sum (fl_model_t *m, const float *x, const int32_t *y, size_t n, double q,
                           double C, uint32_t steps, fl_rng_t *rng, float *out, uint64_t *included);
 
+/*  What fl_train_dp_local did: for the caller's log and the noise-versus-
+    signal check; never sent to anyone (signal_norm is computed from the
+    private data, without noise). */
+typedef struct {
+    uint64_t included;           /* Poisson inclusions over all steps */
+    double sigma;                /* noise standard deviation per coordinate added to each step's
+                                    sum of clipped gradients (gradient units): z (C + step sqrt(np)) */
+    double grid;                 /* the noise grid step (fl_dp_noise_grid); 0 without noise */
+    double signal_norm;          /* mean over the steps of || sum of clipped gradients || */
+} fl_train_dp_stats_t;
+
+/*  Record-level DP-SGD on one member's data for one round (Abadi, Chu,
+    Goodfellow, McMahan, Mironov, Talwar, Zhang 2016, "Deep Learning with
+    Differential Privacy", Algorithm 1 and Section 3.1, with Poisson
+    sampling; docs/PRIVACY.md "Record-level"): `steps` times,
+        S   = each of the n examples independently with probability q
+              (Bernoulli from rng: fl_rng_new_random in production)
+        g   = sum over i in S of clip(grad l(w; x_i, y_i), C)
+        g~  = g + discrete Gaussian noise of standard deviation z (C + h sqrt(np))
+              on the grid h (fl_dp_noise_grid, fl_dp_discrete_gaussian_add_f64:
+              the exact sampler; rounding to the grid adds at most h sqrt(np)
+              to the sensitivity C of g to one example)
+        w  <- w - lr g~ / expected_batch
+    so the model MOVES between steps and every step is one Sampled Gaussian
+    Mechanism of rate q and noise multiplier z on this member's records
+    (sensitivity C under add/remove of one example).  expected_batch must
+    be fixed in advance (public), e.g. q times the training-set size the
+    member announced.  z = 0 adds no noise (comparison runs only).
+    The model's parameters hold the result (its gradient block is used).
+    st (if not NULL) receives the counts above.
+    Returns 0, or -1 and logs if n is 0 or > FL_TRAIN_MAX_ROWS, q is outside
+    (0, 1], C is not a finite number > 0, z is negative or not finite, steps
+    is 0 or above FL_TRAIN_MAX_EPOCHS, lr or expected_batch is not a finite
+    number > 0, a label is out of range, an input or gradient is not finite,
+    the noise cannot be drawn (z C outside the sampler's range) or the
+    parameters diverge; the parameters are then part-trained and the caller
+    must reload the global model. */
+int fl_train_dp_local (fl_model_t *m, const float *x, const int32_t *y, size_t n, double q, double C,
+                       double z, uint32_t steps, double lr, double expected_batch, fl_rng_t *rng,
+                       fl_train_dp_stats_t *st);
+
 /* --- the optimizers on their own (for tests and for callers with their
        own loop, e.g. per-example clipping in DP-SGD) ------------------------- */
 

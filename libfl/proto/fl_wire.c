@@ -143,6 +143,9 @@ static const s_field_t s_train[] = {
        runs without them) */
     S_OPT (FL_K_CLASS_WEIGHT, U64),
     S_OPT (FL_K_WEIGHT_DECAY, F64),
+    /* record-level local DP-SGD: the noise multiplier the member applies to
+       each of its local steps (its presence selects the mechanism) */
+    S_OPT (FL_K_DP_LOCAL_Z, F64),
 };
 static const s_field_t s_update[] = {
     S_REQ (FL_K_DELTA, F32S),

@@ -184,6 +184,7 @@ bool fl_wire_type_known (int type);
 #define FL_K_DP_Z         "dp_z"
 #define FL_K_DP_SIGMA_I   "dp_sigma_i"
 #define FL_K_DP_ADAPTIVE  "dp_adaptive"
+#define FL_K_DP_LOCAL_Z   "dp_local_z"   /* record-level local DP-SGD: each step's noise multiplier */
 #define FL_K_DELTA        "delta"
 #define FL_K_N            "n"
 #define FL_K_LOSS         "loss"

@@ -64,6 +64,14 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
                     fl_dataset_features (*train), fl_dataset_features (*test));
         return NULL;
     }
+    const fl_client_dp_policy_t *p = cfg->dp_policy;
+    if (p && (!(p->min_noise > 0 && p->min_noise <= FL_ACCOUNTANT_MAX_SIGMA) || !(p->max_rate > 0 && p->max_rate <= 1)
+              || p->max_steps < 1 || p->max_steps > FL_SESSION_DP_STEPS_MAX || !(p->epsilon >= 0)
+              || !isfinite (p->epsilon) || (p->epsilon > 0 && !(p->delta > 0 && p->delta < 1)))) {
+        zsys_error ("client: invalid differential-privacy policy (noise multiplier in (0, 1e6], rate in (0, 1], "
+                    "steps in 1..%d, epsilon >= 0 finite with delta in (0, 1))", FL_SESSION_DP_STEPS_MAX);
+        return NULL;
+    }
     fl_client_t *self = (fl_client_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -84,6 +92,15 @@ fl_client_new (const fl_client_config_t *cfg, fl_dataset_t **train, fl_dataset_t
     self->update_hook = cfg->update_hook;
     self->update_arg = cfg->update_arg;
     self->max_weight_decay = cfg->max_weight_decay == 0 ? FL_CLIENT_MAX_WEIGHT_DECAY : cfg->max_weight_decay;
+    if (cfg->dp_policy) {
+        self->has_dp_policy = 1;
+        self->dp_policy = *cfg->dp_policy;
+        self->dp_acc = fl_accountant_new ();
+        if (!self->dp_acc) {
+            fl_client_destroy (&self);
+            return NULL;
+        }
+    }
     return self;
 }
 
@@ -106,6 +123,7 @@ fl_client_destroy (fl_client_t **self_p)
     fl_dataset_destroy (&self->raw_test);
     fl_model_destroy (&self->model);
     fl_secagg_client_destroy (&self->sa);
+    fl_accountant_destroy (&self->dp_acc);
     free (self->global);
     free (self);
     *self_p = NULL;
@@ -439,6 +457,8 @@ typedef struct {
     int dist;                     /* distributed noise (secure rounds only) */
     double z, sigma_i;            /* distributed: noise multiplier, our share (grid units) */
     uint64_t adaptive;            /* client-level: adaptive clipping, report the unclipped indicator */
+    int local;                    /* record-level local DP-SGD: we noise each of our K steps */
+    double local_z;               /* ... with this noise multiplier */
 } s_dp_round_t;
 
 static int
@@ -460,6 +480,11 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
              && (fl_wire_get_f64 (m, FL_K_DP_SIGMA_I, &dp->sigma_i) != 0 || fl_wire_get_f64 (m, FL_K_DP_Z, &dp->z) != 0
                  || !isfinite (dp->sigma_i) || !isfinite (dp->z) || dp->sigma_i < 0 || dp->z < 0))
         why = "distributed-noise parameters missing or out of range";
+    else if (fl_wire_has (m, FL_K_DP_LOCAL_Z)
+             && (dp->unit != FL_SESSION_DP_RECORD || fl_wire_get_f64 (m, FL_K_DP_LOCAL_Z, &dp->local_z) != 0
+                 || !(dp->local_z >= 0 && dp->local_z <= FL_ACCOUNTANT_MAX_SIGMA) || fl_wire_has (m, FL_K_DP_SIGMA_I)))
+        why = "local DP-SGD noise announced for a unit other than record-level, with distributed noise, or out of "
+              "range";
     else if (fl_wire_has (m, FL_K_DP_SIGMA_I) && !fl_wire_has (m, FL_K_SA_BUCKET))
         why = "distributed noise was asked for a round without secure aggregation (the noise shares protect only "
               "a masked sum)";
@@ -479,6 +504,45 @@ s_dp_parse (fl_client_t *self, const fl_wire_msg_t *m, s_dp_round_t *dp)
         return -1;
     }
     dp->dist = fl_wire_has (m, FL_K_DP_SIGMA_I);   /* validated against the session by s_dp_session */
+    dp->local = fl_wire_has (m, FL_K_DP_LOCAL_Z);
+    return 0;
+}
+
+/*  The member's own policy decides (fl_client_dp_policy_t), whatever the
+    coordinator announced: only record-level local DP-SGD rounds (we add the
+    noise ourselves), with at least the policy's noise, at most its rate and
+    steps, and, with a budget, only while our own accountant stays within
+    it.  On success *eps_after holds our epsilon after this round (NaN
+    without a budget); the round is charged by the caller once it trains. */
+static int
+s_dp_policy (fl_client_t *self, const s_dp_round_t *dp, double *eps_after)
+{
+    *eps_after = NAN;
+    if (!self->has_dp_policy)
+        return 0;
+    const fl_client_dp_policy_t *p = &self->dp_policy;
+    char why[256] = "";
+    if (!dp->unit || !dp->local)
+        snprintf (why, sizeof why, "our policy requires record-level local DP-SGD (we add the noise ourselves); the "
+                  "round announces %s", !dp->unit ? "no differential privacy" : dp->unit == FL_SESSION_DP_RECORD
+                  ? "record-level noise added by the coordinator" : "client-level noise added by the coordinator");
+    else if (!(dp->local_z >= p->min_noise))
+        snprintf (why, sizeof why, "noise multiplier %g is below our policy's %g", dp->local_z, p->min_noise);
+    else if (!(dp->q <= p->max_rate))
+        snprintf (why, sizeof why, "sample rate %g is above our policy's %g", dp->q, p->max_rate);
+    else if (dp->steps > p->max_steps)
+        snprintf (why, sizeof why, "%" PRIu64 " local steps per round are more than our policy's %u", dp->steps,
+                  p->max_steps);
+    else if (p->epsilon > 0) {
+        *eps_after = fl_accountant_epsilon_after (self->dp_acc, dp->local_z, dp->q, dp->steps, p->delta, NULL);
+        if (!(*eps_after <= p->epsilon))
+            snprintf (why, sizeof why, "this round would bring our own epsilon to %.4g, above our budget %.4g "
+                      "(delta %g)", *eps_after, p->epsilon, p->delta);
+    }
+    if (why[0]) {
+        zsys_warning ("client %s: rejected TRAIN: differential privacy: %s", self->member, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -509,7 +573,7 @@ static int
 s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, double *loss)
 {
     *loss = NAN;
-    if (dp->unit != FL_SESSION_DP_RECORD)
+    if (dp->unit != FL_SESSION_DP_RECORD || dp->local)
         return 0;
     fl_rng_t *rng = fl_rng_new_random ();
     uint64_t used = 0;
@@ -521,6 +585,36 @@ s_dp_contribution (fl_client_t *self, const s_dp_round_t *dp, float *delta, doub
     if (rc != 0)
         zsys_error ("client %s: record-level gradients failed", self->member);
     return rc;
+}
+
+/*  Record-level local DP-SGD (the default record mechanism): K steps of
+    fl_train_dp_local from the global model, each on a Poisson sample at the
+    announced rate q drawn with the CSPRNG, per-example clipping to C_rec and
+    our own discrete Gaussian noise (noise multiplier dp->local_z, the exact
+    sampler keyed from libsodium), each step normalised by our expected batch
+    q n (n the training-set size we announced in HELLO).  The model moves;
+    the update is then its difference to the global model, noised already
+    before any clipping, encoding or masking.  Charges our own accountant
+    when we have a policy with a budget. */
+static int
+s_dp_local_steps (fl_client_t *self, const s_dp_round_t *dp, double lr, double own_eps)
+{
+    fl_rng_t *rng = fl_rng_new_random ();
+    fl_train_dp_stats_t st;
+    size_t n = fl_dataset_rows (self->train);
+    int rc = rng ? fl_train_dp_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n, dp->q,
+                                      dp->clip, dp->local_z, (uint32_t) dp->steps, lr, dp->q * (double) n, rng, &st)
+                 : -1;
+    fl_rng_destroy (&rng);
+    if (rc != 0) {
+        zsys_error ("client %s: record-level DP-SGD steps failed", self->member);
+        return -1;
+    }
+    if (self->dp_acc && self->dp_policy.epsilon > 0)
+        fl_accountant_add (self->dp_acc, dp->local_z, dp->q, dp->steps);
+    zsys_debug ("client %s: %" PRIu64 " DP-SGD step(s) at rate %g, clip %g, noise sigma %.4g per step; our own "
+                "epsilon %.4g (NaN: no budget of our own)", self->member, dp->steps, dp->q, dp->clip, st.sigma, own_eps);
+    return 0;
 }
 
 /*  Distributed noise: validates the coordinator's sigma_i against the
@@ -626,7 +720,8 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
     if (secure_round < 0)
         return 0;
     s_dp_round_t dp;
-    if (s_dp_parse (self, m, &dp) != 0)
+    double own_eps = NAN;
+    if (s_dp_parse (self, m, &dp) != 0 || s_dp_policy (self, &dp, &own_eps) != 0)
         return 0;
     fl_client_session_t ss;
     memset (&ss, 0, sizeof ss);
@@ -655,6 +750,10 @@ s_on_train (fl_client_t *self, const fl_wire_msg_t *m)
         && fl_train_local (self->model, fl_dataset_x (self->train), fl_dataset_y (self->train), n_rows,
                            &tc, &loss) != 0) {
         zsys_error ("client %s: local training failed", self->member);
+        free (ss.pks);
+        return 0;
+    }
+    if (dp.local && s_dp_local_steps (self, &dp, lr, own_eps) != 0) {
         free (ss.pks);
         return 0;
     }

@@ -86,6 +86,23 @@ typedef struct {
     aggregation against Byzantine members (docs/ATTACKS.md). */
 typedef int (*fl_client_update_fn) (void *arg, fl_client_update_t *info, float *update, size_t n);
 
+/*  A member's own differential-privacy policy (docs/PRIVACY.md "What the
+    member checks"): what it accepts whatever the coordinator announces.
+    With a policy the member trains only in record-level local DP-SGD rounds
+    (it adds the noise itself) whose announced per-step noise multiplier is
+    at least min_noise, per-example Poisson rate at most max_rate and steps
+    per round at most max_steps, and, with epsilon > 0, only while its own
+    RDP accountant (the same composition the coordinator uses: K steps at q
+    per round) stays within (epsilon, delta); anything else is refused
+    before training. */
+typedef struct {
+    double min_noise;         /* least noise multiplier per local step (> 0) */
+    double max_rate;          /* largest per-example Poisson rate q, in (0, 1] */
+    uint32_t max_steps;       /* most local DP-SGD steps per round (>= 1) */
+    double epsilon;           /* own budget; 0 = none */
+    double delta;             /* in (0, 1) when epsilon > 0 */
+} fl_client_dp_policy_t;
+
 typedef struct {
     const char *member;       /* member id (roster name); copied */
     const char *model;        /* expected model name, or NULL to accept the coordinator's */
@@ -105,6 +122,7 @@ typedef struct {
     void *update_arg;                   /* passed to update_hook; borrowed, must outlive the client */
     double max_weight_decay;  /* policy: the largest L2 weight decay accepted in TRAIN; 0 = the
                                  default FL_CLIENT_MAX_WEIGHT_DECAY; negative = refuse any */
+    const fl_client_dp_policy_t *dp_policy;   /* NULL: take the coordinator's DP settings; copied */
 } fl_client_config_t;
 
 /*  The weight decay a client accepts by default (fl_client_config_t.max_weight_decay). */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_accountant.h"
 #include "fl_dp.h"
 #include "fl_metrics.h"
 #include "fl_metrics_wire.h"
@@ -66,6 +67,10 @@ struct fl_client_t {
     fl_client_update_fn update_hook;   /* NULL: an honest member */
     void *update_arg;
     double max_weight_decay;         /* policy (fl_client_config_t); < 0: refuse any */
+    /* differential privacy: the member's own policy and spend */
+    int has_dp_policy;
+    fl_client_dp_policy_t dp_policy;
+    struct fl_accountant_t *dp_acc;    /* the rounds this member trained in under local DP-SGD */
 };
 
 /* A secure round's session as the coordinator announced it in TRAIN. */

@@ -41,7 +41,21 @@ struct fl_privacy_t {
     double sigma_b;                  /* adaptive clipping: count noise (NaN until fixed) */
     double z_delta;                  /* adaptive clipping: the update's noise multiplier (NaN until fixed) */
     double last_frac;                /* adaptive clipping: last noisy fraction of unclipped updates */
+    /* record-level local DP-SGD (the default record mechanism) */
+    double step_sigma;               /* the noise std per coordinate of each local step's gradient sum
+                                        (gradient units, z (C + h sqrt d)); NaN until the model size is known */
+    double n_mean;                   /* mean announced training-set size */
+    size_t n_params;                 /* the model's parameters */
+    char warning[320];               /* noise larger than the signal ("" = none) */
 };
+
+/*  Record-level with the default mechanism: every member runs K DP-SGD
+    steps and noises each one itself (docs/PRIVACY.md "Record-level"). */
+static int
+s_local (const fl_privacy_config_t *c)
+{
+    return c->unit == FL_PRIVACY_RECORD && !c->record_central;
+}
 
 const char *
 fl_privacy_config_error (const fl_privacy_config_t *cfg)
@@ -72,6 +86,9 @@ fl_privacy_config_error (const fl_privacy_config_t *cfg)
             || cfg->steps > FL_SESSION_DP_STEPS_MAX))
         return "record-level differential privacy: per-example clipping norm in (0, 1e4] and 1..1000 local "
                "steps required";
+    if (s_local (cfg) && cfg->distributed)
+        return "record-level local DP-SGD already has every member noise each of its steps before masking; "
+               "distributed noise applies to the central record-level mechanism or to client-level";
     if (cfg->adaptive_clip) {
         if (cfg->distributed)
             return "adaptive clipping with distributed noise is not implemented: the count of unclipped updates "
@@ -116,6 +133,7 @@ fl_privacy_new (const fl_privacy_config_t *cfg)
     self->z = self->rate = self->q = NAN;
     self->last_sens = self->last_sigma = NAN;
     self->sigma_b = self->z_delta = self->last_frac = NAN;
+    self->step_sigma = NAN;
     self->acc = fl_accountant_new ();
     self->rng = fl_rng_new_random ();
     if (!self->acc || !self->rng) {
@@ -185,13 +203,17 @@ s_fix (fl_privacy_t *self, const fl_privacy_population_t *pop, char *why, size_t
                least once with probability 1 - (1 - q)^K */
             double q = fmin (1.0, (double) c->batch_size / (pop->train_sum / (double) pop->with_train));
             self->q = q;
-            self->rate = q >= 1 ? 1.0 : -expm1 ((double) c->steps * log1p (-q));
+            /* local DP-SGD charges K steps at q per round; the central
+               mechanism one step at the rate of "in at least one batch" */
+            self->rate = s_local (c) ? q : q >= 1 ? 1.0 : -expm1 ((double) c->steps * log1p (-q));
         }
         else
             self->rate = c->fraction;
+        uint64_t per_round = s_local (c) ? c->steps : 1;
         if (c->noise_multiplier >= 0)
             self->z = c->noise_multiplier;
-        else if (fl_dp_find_noise_multiplier (c->epsilon, c->delta, self->rate, c->rounds, &self->z) != 0) {
+        else if (fl_dp_find_noise_multiplier (c->epsilon, c->delta, self->rate, c->rounds * per_round,
+                                              &self->z) != 0) {
             snprintf (why, cap, "differential privacy: no noise multiplier reaches the epsilon budget over the "
                                 "planned rounds (see the log above)");
             return -1;
@@ -200,7 +222,35 @@ s_fix (fl_privacy_t *self, const fl_privacy_population_t *pop, char *why, size_t
     }
     if (c->adaptive_clip && s_adaclip_fix (self, pop->admitted, why, cap) != 0)
         return -1;
-    if (c->unit == FL_PRIVACY_RECORD && !(self->batch > 0)) {
+    if (s_local (c) && !(self->batch > 0)) {
+        /* A member's round update is lr/(q n_c) times the sum of K noisy
+           sums of ~Poisson(q n_c) clipped gradients.  Bound it (a projection
+           after the noise: post-processing, no privacy cost) where it is
+           rarely reached, at b = q n_min, the noise's norm taken at
+           sigma (sqrt(d) + 8): this is the clip and the encoding bound of
+           secure aggregation in these rounds. */
+        self->n_params = pop->n_params ? pop->n_params : 1;
+        self->n_mean = pop->train_sum / (double) pop->with_train;
+        double step = 0, sigma = 0;
+        if (self->z > 0 && fl_dp_noise_grid (self->z, c->record_clip, self->n_params, &step, &sigma) != 0) {
+            snprintf (why, cap, "record-level differential privacy: the noise multiplier is outside the sampler's "
+                                "range");
+            return -1;
+        }
+        self->step_sigma = sigma;
+        double nmin = pop->train_min > 0 ? pop->train_min : pop->train_max;
+        double b = fmax (self->q * nmin, 1e-3);
+        double M = (double) c->steps * c->client_lr
+                   * (c->record_clip * (b + 4 * sqrt (b) + 4) + sigma * (sqrt ((double) self->n_params) + 8)) / b;
+        if (!(M < 1e6)) {
+            snprintf (why, cap, "record-level differential privacy: the per-member update bound exceeds 1e6 (lower "
+                                "the learning rate, the local steps or the noise, or raise the batch size)");
+            return -1;
+        }
+        self->cfg.clip_norm = M;
+        self->batch = self->q * self->n_mean;
+    }
+    else if (c->unit == FL_PRIVACY_RECORD && !(self->batch > 0)) {
         /* A client's contribution is a sum of ~Poisson(K q n) clipped
            gradients: bound it (a projection, so one record still moves it by
            at most K C_rec) at K C_rec (b + 4 sqrt(b) + 4), b = q n_max, which
@@ -215,12 +265,34 @@ s_fix (fl_privacy_t *self, const fl_privacy_population_t *pop, char *why, size_t
         self->cfg.clip_norm = M;
         self->batch = (double) c->steps * self->q * pop->train_sum / (double) pop->with_train;
     }
-    if (!self->logged++)
+    if (!self->logged++ && s_local (c))
+        zsys_info ("coordinator: differential privacy, record-level local DP-SGD: each member takes %u step(s) "
+                   "per round, each on a Poisson sample at rate %.4g with per-example clipping %g and noise "
+                   "multiplier %.4g added by the member; delta %g, budget %s%.4g; updates bounded at %g",
+                   c->steps, self->q, c->record_clip, self->z, c->delta, c->epsilon > 0 ? "epsilon " : "none, ",
+                   c->epsilon, self->cfg.clip_norm);
+    else if (self->logged == 1)
         zsys_info ("coordinator: differential privacy, %s-level: noise multiplier %.4g, sample rate %.4g per "
                    "round%s, delta %g, budget %s%.4g; contributions bounded at %g",
                    c->unit == FL_PRIVACY_RECORD ? "record" : "client", self->z, self->rate,
                    c->unit == FL_PRIVACY_RECORD ? " (records)" : " (clients)", c->delta,
                    c->epsilon > 0 ? "epsilon " : "none, ", c->epsilon, c->clip_norm);
+    if (self->logged == 1 && s_local (c) && self->z > 0) {
+        /* noise against signal, from public quantities: per step the noise's
+           norm sigma sqrt(d) against the largest the sum of the expected
+           q n clipped gradients can be, C q n; over K steps and the m
+           members averaged per round the signal adds up K-fold and the
+           noise sqrt(K m)-fold */
+        double m = (double) pop->with_train, ratio = self->step_sigma * sqrt ((double) self->n_params)
+                                                     / (c->record_clip * self->batch * sqrt ((double) c->steps * m));
+        if (ratio > 1 && (snprintf (self->warning, sizeof self->warning,
+                      "the noise is larger than the signal: per round, the noise's norm (%.3g per step, d = %zu) "
+                      "is %.2f times the largest possible clipped-gradient signal over %u step(s) and %.0f members "
+                      "(raise the DP-SGD batch size, lower the local steps, or raise the budget)",
+                      self->step_sigma * sqrt ((double) self->n_params), self->n_params, ratio, c->steps, m),
+                          1))
+            zsys_warning ("coordinator: differential privacy: %s", self->warning);
+    }
     if (c->adaptive_clip && self->logged == 1)
         zsys_info ("coordinator: adaptive clipping (Andrew et al. 2021): C %g, target quantile %g, rate %g, count "
                    "noise %g; the update's noise multiplier is %.4g so that update and count together are charged "
@@ -237,7 +309,8 @@ fl_privacy_before_round (fl_privacy_t *self, const fl_privacy_population_t *pop,
     why[0] = 0;
     if (s_fix (self, pop, why, cap) != 0)
         return -1;
-    double eps = fl_accountant_epsilon_after (self->acc, self->z, self->rate, 1, self->cfg.delta, NULL);
+    uint64_t per_round = s_local (&self->cfg) ? self->cfg.steps : 1;
+    double eps = fl_accountant_epsilon_after (self->acc, self->z, self->rate, per_round, self->cfg.delta, NULL);
     if (isnan (eps)) {
         snprintf (why, cap, "differential privacy: the accountant could not evaluate the next round");
         return -1;
@@ -250,7 +323,7 @@ fl_privacy_before_round (fl_privacy_t *self, const fl_privacy_population_t *pop,
                   fl_accountant_epsilon (self->acc, self->cfg.delta, NULL));
         return 1;
     }
-    if (fl_accountant_add (self->acc, self->z, self->rate, 1) != 0) {
+    if (fl_accountant_add (self->acc, self->z, self->rate, per_round) != 0) {
         snprintf (why, cap, "differential privacy: the accountant refused the round");
         return -1;
     }
@@ -284,6 +357,8 @@ fl_privacy_put_train (const fl_privacy_t *self, fl_wire_writer_t *w, const doubl
         fl_wire_put_f64 (w, FL_K_DP_CLIP, self->cfg.record_clip);
         fl_wire_put_f64 (w, FL_K_DP_Q, self->q);
         fl_wire_put_u64 (w, FL_K_DP_STEPS, self->cfg.steps);
+        if (s_local (&self->cfg))        /* the member noises each local step itself */
+            fl_wire_put_f64 (w, FL_K_DP_LOCAL_Z, self->z);
     }
     if (self->cfg.distributed && sigma_i) {
         fl_wire_put_f64 (w, FL_K_DP_Z, self->z);
@@ -391,6 +466,42 @@ s_adaclip_release (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_t nb,
     return 0;
 }
 
+/*  Record-level local DP-SGD: the members' updates are already noised (each
+    local step is a Sampled Gaussian Mechanism), so the aggregate is
+    post-processing and nothing is added here.  The aggregate's norm is
+    compared with the norm the members' noise alone would give it (each
+    member's update carries lr sqrt(K) sigma / (q n) per coordinate, the
+    mean over m members 1/sqrt(m) of that): a signal estimate below the
+    noise sets the warning. */
+static int
+s_release_local (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_t nb, size_t np, uint64_t round,
+                 const double *out)
+{
+    const fl_privacy_config_t *c = &self->cfg;
+    double m = 0, n2 = 0;
+    for (size_t b = 0; b < nb; b++)
+        m += (double) bk[b].survivors;
+    for (size_t i = 0; i < np; i++)
+        n2 += out[i] * out[i];
+    double noise = c->client_lr * sqrt ((double) c->steps) * self->step_sigma * sqrt ((double) np)
+                   / (self->batch * sqrt (m > 0 ? m : 1));
+    double signal = sqrt (fmax (0, n2 - noise * noise));
+    self->last_sens = c->record_clip;
+    self->last_sigma = self->step_sigma;
+    if (self->z > 0 && signal < noise && !self->warning[0]) {
+        snprintf (self->warning, sizeof self->warning,
+                  "the noise is larger than the signal: in round %" PRIu64 " the aggregate's norm %.3g is what the "
+                  "members' noise alone gives (%.3g expected; signal estimate %.3g); raise the DP-SGD batch "
+                  "size or the budget", round, sqrt (n2), noise, signal);
+        zsys_warning ("coordinator: differential privacy: %s", self->warning);
+    }
+    zsys_info ("coordinator: round %" PRIu64 ": %s over %zu bucket(s) of members' noised DP-SGD updates (noise "
+               "sigma %.4g per step, added by the members, none here): update norm %.4g, of which noise %.4g "
+               "expected; epsilon %.4g at delta %g", round, fl_robust_kind_name (c->robust_kind), nb,
+               self->step_sigma, sqrt (n2), noise, self->round_eps, c->delta);
+    return 0;
+}
+
 /*  One unit changes one bucket's sum by at most delta (client-level C,
     record-level K C_rec, plus the encoding's rounding), each bucket mean
     has the fixed denominator of its planned size (at least s) and norm at
@@ -413,6 +524,8 @@ fl_privacy_release (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_t nb
         return -1;
     if (c->distributed)
         return s_release_distributed (self, bk, nb, np, round);
+    if (s_local (c))
+        return s_release_local (self, bk, nb, np, round, out);
     double delta = (c->unit == FL_PRIVACY_RECORD ? (double) c->steps * c->record_clip : c->clip_norm) + enc;
     double max_norm = c->clip_norm + enc;
     double sens;
@@ -450,7 +563,7 @@ fl_privacy_release (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_t nb
 double
 fl_privacy_update_scale (const fl_privacy_t *self)
 {
-    if (self->cfg.unit != FL_PRIVACY_RECORD)
+    if (self->cfg.unit != FL_PRIVACY_RECORD || s_local (&self->cfg))
         return 1.0;
     return -self->cfg.client_lr / self->batch;
 }
@@ -468,6 +581,7 @@ fl_privacy_indicator (const fl_privacy_t *self, double norm)
 }
 
 double fl_privacy_clip_norm (const fl_privacy_t *self) { return self->cfg.clip_norm; }
+const char *fl_privacy_warning (const fl_privacy_t *self) { return self->warning[0] ? self->warning : NULL; }
 double fl_privacy_round_epsilon (const fl_privacy_t *self) { return self->round_eps; }
 double fl_privacy_noise_multiplier (const fl_privacy_t *self) { return self->z; }
 double fl_privacy_sample_rate (const fl_privacy_t *self) { return self->rate; }
@@ -519,8 +633,17 @@ fl_privacy_guarantee (const fl_privacy_t *self, char *buf, size_t cap)
                   "of unclipped updates is released with discrete Gaussian noise of standard deviation %.4g and the "
                   "update with noise multiplier %.4g, together charged as the noise multiplier above by their "
                   "Theorem 1, so the clipping norms are covered too)", self->sigma_b, self->z_delta);
-    char who[512];
-    if (c->distributed)
+    char who[512], steps[64];
+    snprintf (steps, sizeof steps, "local step, %u step(s) per round", c->steps);
+    if (s_local (c))
+        snprintf (who, sizeof who,
+                  "that every member clips each example's gradient to %g and adds the discrete Gaussian noise "
+                  "(standard deviation %.4g per coordinate of each step's gradient sum) to each of its %u local "
+                  "DP-SGD step(s) per round itself, before masking (so the guarantee does not rely on the "
+                  "coordinator, which adds nothing and sees only noised updates), that the %s rule and the "
+                  "server optimizer only post-process them",
+                  c->record_clip, self->step_sigma, c->steps, fl_robust_kind_name (c->robust_kind));
+    else if (c->distributed)
         snprintf (who, sizeof who,
                   "that the clients add the noise themselves before masking (distributed discrete Gaussian, "
                   "Kairouz, Liu and Steinke 2021: each bucket sum carries the calibrated noise even if only its "
@@ -534,7 +657,7 @@ fl_privacy_guarantee (const fl_privacy_t *self, char *buf, size_t cap)
                   "trusted to (no distributed noise)", fl_robust_kind_name (c->robust_kind));
     snprintf (buf, cap,
               "The %" PRIu64 " global model(s) released by this run are (epsilon = %s, delta = %g)-differentially "
-              "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per round, "
+              "private with respect to adding or removing %s, assuming %s (accounted sample rate %.4g per %s, "
               "noise multiplier %.4g, RDP accountant)%s, %s, that clients follow the "
               "protocol%s%s, and that only the models are published (logs, metrics and evaluation results are not "
               "covered).",
@@ -542,7 +665,7 @@ fl_privacy_guarantee (const fl_privacy_t *self, char *buf, size_t cap)
               rec ? "one training record of any member" : "one member's entire data",
               rec ? "Poisson sampling of each member's records in each of its local batches"
                   : "Poisson sampling of the members into each round's cohort",
-              self->rate, self->z, ada, who,
+              self->rate, s_local (c) ? steps : "round", self->z, ada, who,
               rec || c->robust_kind == FL_ROBUST_MEAN
                   ? ""
                   : ", that the bucket partition is treated as fixed (docs/PRIVACY.md)",
@@ -622,6 +745,8 @@ fl_privacy_checkpoint_put (const fl_privacy_t *self, fl_checkpoint_t *ck)
     size_t n = fl_privacy_state (self, dps, sizeof dps / sizeof dps[0]);
     int rc = n ? fl_checkpoint_put_f64s (ck, FL_CHECKPOINT_KEY_ACCOUNTANT, dps, n) : -1;
     rc |= fl_checkpoint_put_u64 (ck, "dp.distributed", self->cfg.distributed ? 1 : 0);
+    if (s_local (&self->cfg))            /* absent: the central record mechanism (or client-level) */
+        rc |= fl_checkpoint_put_u64 (ck, "dp.record_local", 1);
     return rc;
 }
 
@@ -640,6 +765,12 @@ fl_privacy_checkpoint_restore (fl_privacy_t *self, const fl_checkpoint_t *ck, ch
         || (v != 0) != (self->cfg.distributed != 0)) {
         snprintf (why, cap, "it was written with the noise added by the %s; resume it with the same noise mode "
                   "(distributed or central)", self->cfg.distributed ? "coordinator" : "clients");
+        return -1;
+    }
+    uint64_t loc = 0;
+    if ((fl_checkpoint_has (ck, "dp.record_local") && fl_checkpoint_get_u64 (ck, "dp.record_local", &loc) != 0)
+        || (loc != 0) != (s_local (&self->cfg) != 0)) {
+        snprintf (why, cap, "it was written with the %s record-level mechanism; resume it with the same one", s_local (&self->cfg) ? "central" : "local DP-SGD");
         return -1;
     }
     if (fl_privacy_restore (self, dps, n_dps, bad, sizeof bad) != 0) {

@@ -86,6 +86,9 @@ typedef struct {
     int robust;                  /* a rule over fixed-denominator bucket means */
     fl_robust_kind_t robust_kind;
     fl_robust_params_t robust_params;
+    int record_central;          /* record-level: the central-noise mechanism (gradient sums at the
+                                    global model, noise added by the coordinator) instead of the
+                                    default local DP-SGD (each member noises each of its K steps) */
 } fl_privacy_config_t;
 
 /*  What the coordinator knows of its admitted members when a round starts:
@@ -96,6 +99,8 @@ typedef struct {
     size_t with_train;           /* ... of which announced a training-set size > 0 */
     double train_sum;            /* sum of those sizes */
     double train_max;            /* the largest */
+    double train_min;            /* the smallest announced (record-level local DP-SGD: the encoding bound) */
+    size_t n_params;             /* the model's parameters (0: unknown) */
 } fl_privacy_population_t;
 
 /*  One usable bucket of a training round, as the release sees it: its
@@ -191,6 +196,13 @@ int fl_privacy_release (fl_privacy_t *self, const fl_privacy_bucket_t *bk, size_
     update: 1 client-level; record-level -client_lr / (K q n_mean), an SGD
     step on the estimated sum of one member's clipped gradients. */
 double fl_privacy_update_scale (const fl_privacy_t *self);
+
+/*  The noise-versus-signal warning (a static buffer owned by self), or NULL:
+    record-level local DP-SGD sets it at the first round when the noise's
+    norm in a round exceeds the largest possible clipped-gradient signal
+    (public quantities), or at the first release whose aggregate is no
+    larger than the members' noise alone would make it. */
+const char *fl_privacy_warning (const fl_privacy_t *self);
 /*  Coordinates each contribution carries after [update, count, loss]:
     1 with adaptive clipping (b_i - 1/2), else 0. */
 size_t fl_privacy_extra_coords (const fl_privacy_t *self);

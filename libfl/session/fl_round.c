@@ -484,10 +484,12 @@ s_end_training (fl_round_t *self, const char *reason)
 static int
 s_privacy_before_round (fl_round_t *self)
 {
-    fl_privacy_population_t pop = {fl_peers_admitted (self->peer_table), 0, 0, 0};
+    fl_privacy_population_t pop = {fl_peers_admitted (self->peer_table), 0, 0, 0, 0, self->n_params};
     for (size_t i = 0; i < self->n_peers; i++)
         if (self->peers[i].admitted && self->peers[i].n_train > 0) {
             pop.train_sum += (double) self->peers[i].n_train;
+            pop.train_min = pop.train_min > 0 ? fmin (pop.train_min, (double) self->peers[i].n_train)
+                                              : (double) self->peers[i].n_train;
             pop.train_max = fmax (pop.train_max, (double) self->peers[i].n_train);
             pop.with_train++;
         }

@@ -179,6 +179,16 @@ typedef struct {
        that accepted none, twice the last deadline (at most the max). */
     int train_deadline_auto;
     int64_t train_deadline_max_ms;   /* auto: the bound and the first round's deadline (> 0) */
+    /* Record-level mechanism (docs/PRIVACY.md "Record-level").  Default (0):
+       local DP-SGD: every member takes dp_steps DP-SGD steps per round that
+       move its local model, each on a Poisson sample (rate batch_size over
+       the mean announced training-set size), with per-example clipping to
+       dp_clip and discrete Gaussian noise added by the member itself; the
+       accountant composes dp_steps steps per round.  1: the earlier central
+       mechanism (sums of clipped gradients at the global model, the noise
+       added by the coordinator, one SGD step per round; also the only
+       record-level mechanism dp_distributed applies to). */
+    int dp_record_central;
 } fl_round_config_t;
 
 /*  The largest weight decay a round accepts (fl_client's default policy too). */
@@ -407,6 +417,11 @@ void fl_round_dp_last_noise (const fl_round_t *self, double *sensitivity, double
 double fl_round_dp_clip_norm (const fl_round_t *self);
 
 void fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, double *last_frac);
+
+/*  The noise-versus-signal warning of the run so far (owned by the round,
+    valid until it is destroyed), or NULL: record-level local DP-SGD whose
+    noise is larger than the signal it carries (fl_privacy_warning). */
+const char *fl_round_dp_warning (const fl_round_t *self);
 
 /*  The dropout fraction secure aggregation assumed: cfg.sa_dropout when it
     was given; with the default (auto) the smallest the run chose for any

@@ -75,6 +75,7 @@ fl_round_privacy_config_ (const fl_round_config_t *cfg, fl_privacy_config_t *pc)
     pc->robust = cfg->robust;
     pc->robust_kind = cfg->robust_kind;
     pc->robust_params = cfg->robust_params;
+    pc->record_central = cfg->dp_record_central;
 }
 
 size_t

@@ -86,6 +86,12 @@ fl_round_dp_adaclip (const fl_round_t *self, double *sigma_b, double *z_delta, d
     }
 }
 
+const char *
+fl_round_dp_warning (const fl_round_t *self)
+{
+    return self->privacy ? fl_privacy_warning (self->privacy) : NULL;
+}
+
 double
 fl_round_dp_noise_multiplier (const fl_round_t *self)
 {
