@@ -65,6 +65,11 @@ UNITS = {
 }
 
 
+
+def s_num(v):
+    """A metrics.csv cell: "undefined" (AUROC/AUPRC the counts do not define) is NaN."""
+    return float("nan") if v == "undefined" else float(v)
+
 def run_cell(sim, dataset, unit, eps, seed, delta):
     args = [sim, "--dataset", dataset, "--seed", str(seed), "--no-baselines", "--quiet",
             "--dp-delta", repr(delta)] + SETTINGS[dataset] + UNITS[unit]
@@ -81,7 +86,7 @@ def run_cell(sim, dataset, unit, eps, seed, delta):
         with open(os.path.join(out, "metrics.csv")) as f:
             rows = list(csv.DictReader(f))
     last = rows[-1]
-    return {k: float(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
+    return {k: s_num(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
 
 
 def run_target(sim, dataset, kind, eps, seed, delta, extra):
@@ -97,7 +102,7 @@ def run_target(sim, dataset, kind, eps, seed, delta, extra):
         with open(os.path.join(out, "metrics.csv")) as f:
             rows = list(csv.DictReader(f))
     last = rows[-1]
-    res = {k: float(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
+    res = {k: s_num(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
     res["warned"] = "noise is larger than the signal" in r.stdout
     return res
 
