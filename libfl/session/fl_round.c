@@ -735,6 +735,7 @@ s_early_stop_track (fl_round_t *self)
         self->since_best = 0;
         self->cur.best = 1;
         self->best_sum = self->cur;
+        self->best_counts = self->eval_acc;
     }
     else
         self->since_best++;

@@ -326,8 +326,10 @@ const uint8_t *fl_round_fingerprint (const fl_round_t *self);
 size_t fl_round_member_names (const fl_round_t *self, char *buf, size_t cap);
 
 /*  The merged federated-evaluation counts (score histograms) of the last
-    evaluation that completed: what the run report's ROC, precision-recall
-    and calibration plots are drawn from.  Owned by self; n_classes == 0 when
+    evaluation that completed, or under early stopping those of the kept
+    (best) round's evaluation (after a resume, until a new best round: the
+    last evaluation's, as the checkpoint does not hold counts): what the run
+    report's ROC, precision-recall and calibration plots are drawn from.  Owned by self; n_classes == 0 when
     no evaluation has completed (or during one).  In secure mode these are
     the bucket sums the coordinator unmasked, nothing more. */
 const fl_metrics_counts_t *fl_round_eval_counts (const fl_round_t *self);

@@ -110,6 +110,7 @@ struct fl_round_t {
     double best_loss;
     uint64_t since_best;             /* rounds finished since the best one */
     fl_round_summary_t best_sum;
+    fl_metrics_counts_t best_counts;  /* its merged evaluation counts (n_classes 0: none, e.g. after a resume) */
     /* training deadlines (--train-deadline auto; fl_round_config_t) */
     int64_t train_started;           /* ms: the current training cohort's start */
     int64_t train_deadline;          /* ms: the deadline it was given */

@@ -155,5 +155,7 @@ fl_round_dp_restore (fl_round_t *self, const double *in, size_t n)
 const fl_metrics_counts_t *
 fl_round_eval_counts (const fl_round_t *self)
 {
+    if (self->cfg.early_stop && self->best_round && self->best_counts.n_classes)
+        return &self->best_counts;      /* the kept model's evaluation */
     return &self->eval_acc;
 }
