@@ -26,11 +26,13 @@ check () {   # name, then fl-gbdt arguments
     local line
     line=$(tail -1 "$WORK/$name.ref")
     echo "$name: $line"
-    # fields: dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff
-    local xg lib pd shown
+    # fields: dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ
+    local xg lib pd shown nodes nd
     xg=$(echo "$line" | cut -d, -f3)
     lib=$(echo "$line" | cut -d, -f4)
     pd=$(echo "$line" | cut -d, -f6)
+    nodes=$(echo "$line" | cut -d, -f7)
+    nd=$(echo "$line" | cut -d, -f8)
     shown=$(tail -1 "$WORK/$name.out" | awk -F, '{print $NF}')
     awk -v a="$shown" -v b="$lib" 'BEGIN{exit !(a - b < 1e-6 && b - a < 1e-6)}' \
         || fail "$name: fl-gbdt printed AUROC $shown, params.json has $lib"
@@ -38,6 +40,7 @@ check () {   # name, then fl-gbdt arguments
         || fail "$name: libfl AUROC $lib is not within 0.005 of XGBoost's $xg"
     awk -v d="$pd" 'BEGIN{exit !(d <= 1e-5)}' \
         || fail "$name: test probabilities differ from XGBoost's by $pd (the trees are not the same)"
+    [ "$nodes" -gt 0 ] && [ "$nd" -eq 0 ] || fail "$name: $nd of $nodes tree nodes differ from XGBoost's"
 }
 
 check ulb --data ulb --trees 100 --max-depth 6 --bins 64

@@ -11,10 +11,15 @@ libfl's), the same eta, lambda, min_child_weight, max_depth, subsample,
 n rounds, base_score 0.5, gamma 0, alpha 0, no column sampling, and prints
 one line of CSV after a header:
 
-    dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff
+    dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ
 
 max_abs_prob_diff is the largest |p_xgboost - p_libfl| over the test rows
-(for more than two classes, over every class probability); AUROC is
+(for more than two classes, over every class probability).  nodes_differ
+compares the trees node by node: XGBoost's text dump (written to
+DIR/trees_xgboost.txt) against fl-gbdt's trees_libfl.txt -- the same node
+numbering, split feature, threshold (a threshold above the feature's largest
+bin means "every value left" in both), children, missing-value direction, and
+leaf values within 1e-6; nodes is libfl's node count.  AUROC is
 computed here (rank statistic with ties counted half; macro one-vs-rest for
 more than two classes), the same definition as fl_metrics_auroc.
 Exit 0; 1 on a missing or malformed file; 3 when xgboost is not installed
@@ -25,6 +30,7 @@ import csv
 import json
 import math
 import os
+import re
 import sys
 
 
@@ -60,6 +66,42 @@ def auroc(score, y):
         rank_sum += mid * sum(1 for k in range(i, j) if pairs[k][1] == 1)
         i = j
     return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg)
+
+
+def parse_trees(path, top):
+    """{(tree, node): ("split", f, threshold, yes, no, missing) | ("leaf", value)}
+    from an XGBoost-style text dump; thresholds above top[f] become "all"."""
+    out, t = {}, -1
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            m = re.match(r"booster\[(\d+)\]:", line)
+            if m:
+                t = int(m.group(1))
+                continue
+            m = re.match(r"(\d+):\[f(\d+)<([-0-9.e+]+)\] yes=(\d+),no=(\d+),missing=(\d+)", line)
+            if m:
+                fi, thr = int(m.group(2)), float(m.group(3))
+                out[(t, int(m.group(1)))] = ("split", fi, "all" if thr > top[fi] else thr,
+                                             m.group(4), m.group(5), m.group(6))
+                continue
+            m = re.match(r"(\d+):leaf=([-0-9.e+]+)", line)
+            if m:
+                out[(t, int(m.group(1)))] = ("leaf", float(m.group(2)))
+    return out
+
+
+def nodes_differ(a, b):
+    bad = 0
+    for k in set(a) | set(b):
+        u, v = a.get(k), b.get(k)
+        if u is None or v is None or u[0] != v[0]:
+            bad += 1
+        elif u[0] == "split" and u != v:
+            bad += 1
+        elif u[0] == "leaf" and abs(u[1] - v[1]) > 1e-6:
+            bad += 1
+    return bad
 
 
 def main():
@@ -111,6 +153,13 @@ def main():
     booster = xgb.train(params, dtr, num_boost_round=int(p["trees"]))
     pred = booster.predict(dte)
     booster.dump_model(os.path.join(args.dir, "trees_xgboost.txt"), with_stats=True)
+    top = [max([v for r in xtr for v in [r[j]] if not math.isnan(v)], default=0) for j in range(len(xtr[0]))]
+    try:
+        ours = parse_trees(os.path.join(args.dir, "trees_libfl.txt"), top)
+    except OSError as e:
+        print(f"fl-gbdt-reference: {e}", file=sys.stderr)
+        return 1
+    theirs = parse_trees(os.path.join(args.dir, "trees_xgboost.txt"), top)
     if k == 2:
         pred = [[float(v)] for v in pred]
         a = auroc([r[0] for r in pred], yte)
@@ -121,9 +170,9 @@ def main():
         print("fl-gbdt-reference: pred_libfl.csv does not match the test rows", file=sys.stderr)
         return 1
     diff = max(abs(u - v) for r, q in zip(plib, pred) for u, v in zip(r, q))
-    print("dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff")
+    print("dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ")
     print(f"{p['dataset']},{p['trees']},{a:.6f},{p['libfl_auroc']:.6f},"
-          f"{abs(a - p['libfl_auroc']):.6f},{diff:.3g}")
+          f"{abs(a - p['libfl_auroc']):.6f},{diff:.3g},{len(ours)},{nodes_differ(ours, theirs)}")
     return 0
 
 

@@ -44,7 +44,8 @@ s_usage (FILE *out)
              "  --dump DIR             write train.csv, test.csv (bin indices, label last),\n"
              "                         params.json, pred_libfl.csv and trees_libfl.txt (XGBoost's\n"
              "                         text-dump style, thresholds as bin indices) for\n"
-             "                         fl-gbdt-reference.py\n");
+             "                         fl-gbdt-reference.py\n"
+             "  --help, --version\n");
 }
 
 static int
@@ -90,6 +91,7 @@ main (int argc, char **argv)
         { "min-child-weight", required_argument, 0, 'w' }, { "subsample", required_argument, 0, 's' },
         { "test-fraction", required_argument, 0, 'T' }, { "seed", required_argument, 0, 'S' },
         { "dump", required_argument, 0, 'o' },          { "missing", required_argument, 0, 'M' },          { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 }
     };
     int c;
@@ -113,6 +115,7 @@ main (int argc, char **argv)
         case 'M': missing = strtod (optarg, &end); break;
         case 'S': seed = strtoull (optarg, &end, 10); break;
         case 'h': s_usage (stdout); return 0;
+        case 'V': printf ("fl-gbdt %s\n", FL_VERSION); return 0;
         default: s_usage (stderr); return 1;
         }
         if (end && (*end || end == optarg || optarg[0] == '-')) {
@@ -211,7 +214,15 @@ main (int argc, char **argv)
     }
     if (dump) {
         char f[4096];
-        mkdir (dump, 0755);
+        /* mkdir -p */
+        snprintf (f, sizeof f, "%s", dump);
+        for (char *q = f + 1; *q; q++)
+            if (*q == '/') {
+                *q = 0;
+                mkdir (f, 0755);
+                *q = '/';
+            }
+        mkdir (f, 0755);
         snprintf (f, sizeof f, "%s/train.csv", dump);
         if (s_write_binned (f, train, xb_train))
             goto done;
