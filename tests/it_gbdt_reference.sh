@@ -26,7 +26,8 @@ check () {   # name, then fl-gbdt arguments
     local line
     line=$(tail -1 "$WORK/$name.ref")
     echo "$name: $line"
-    # fields: dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ
+    # fields: dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ,
+    #         xgboost_own_bins_auroc,own_bins_diff
     local xg lib pd shown nodes nd
     xg=$(echo "$line" | cut -d, -f3)
     lib=$(echo "$line" | cut -d, -f4)
@@ -45,6 +46,13 @@ check () {   # name, then fl-gbdt arguments
 
 check ulb --data ulb --trees 100 --max-depth 6 --bins 64
 check uci_credit --data uci_credit --trees 100 --max-depth 6 --bins 64
+# end to end, binning included: XGBoost with its own quantile sketch (max_bin
+# 64) on the raw rows against libfl with its fine-histogram bins
+for name in ulb uci_credit; do
+    own=$(tail -1 "$WORK/$name.ref" | cut -d, -f10)
+    awk -v d="$own" 'BEGIN{exit !(d <= 0.005)}' \
+        || fail "$name: libfl (own bins) is $own AUROC from XGBoost (its own bins)"
+done
 check ulb_missing --data ulb --trees 50 --max-depth 6 --bins 64 --missing 0.2
 check uci_credit_missing --data uci_credit --trees 50 --max-depth 4 --bins 32 --learning-rate 0.1 \
     --lambda 2 --min-child-weight 5 --missing 0.2

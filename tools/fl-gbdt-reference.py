@@ -11,7 +11,7 @@ libfl's), the same eta, lambda, min_child_weight, max_depth, subsample,
 n rounds, base_score 0.5, gamma 0, alpha 0, no column sampling, and prints
 one line of CSV after a header:
 
-    dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ
+    dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ,xgboost_own_bins_auroc,own_bins_diff
 
 max_abs_prob_diff is the largest |p_xgboost - p_libfl| over the test rows
 (for more than two classes, over every class probability).  nodes_differ
@@ -19,7 +19,11 @@ compares the trees node by node: XGBoost's text dump (written to
 DIR/trees_xgboost.txt) against fl-gbdt's trees_libfl.txt -- the same node
 numbering, split feature, threshold (a threshold above the feature's largest
 bin means "every value left" in both), children, missing-value direction, and
-leaf values within 1e-6; nodes is libfl's node count.  AUROC is
+leaf values within 1e-6; nodes is libfl's node count.
+xgboost_own_bins_auroc is XGBoost trained on the raw rows (raw_train.csv,
+raw_test.csv) with its own quantile sketch and max_bin = the bins: the
+end-to-end comparison, binning included; own_bins_diff is
+|xgboost_own_bins_auroc - libfl_auroc|.  AUROC is
 computed here (rank statistic with ties counted half; macro one-vs-rest for
 more than two classes), the same definition as fl_metrics_auroc.
 Exit 0; 1 on a missing or malformed file; 3 when xgboost is not installed
@@ -170,9 +174,25 @@ def main():
         print("fl-gbdt-reference: pred_libfl.csv does not match the test rows", file=sys.stderr)
         return 1
     diff = max(abs(u - v) for r, q in zip(plib, pred) for u, v in zip(r, q))
-    print("dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ")
+    try:
+        rxtr, rytr = load(os.path.join(args.dir, "raw_train.csv"))
+        rxte, ryte = load(os.path.join(args.dir, "raw_test.csv"))
+    except (OSError, ValueError) as e:
+        print(f"fl-gbdt-reference: {e}", file=sys.stderr)
+        return 1
+    own = dict(params, max_bin=int(p["bins"]))
+    rb = xgb.train(own, xgb.DMatrix(np.array(rxtr, dtype=np.float32), label=np.array(rytr), missing=math.nan),
+                   num_boost_round=int(p["trees"]))
+    rpred = rb.predict(xgb.DMatrix(np.array(rxte, dtype=np.float32), label=np.array(ryte), missing=math.nan))
+    if k == 2:
+        ra = auroc([float(v) for v in rpred], ryte)
+    else:
+        ra = sum(auroc([float(r[c]) for r in rpred], [int(v == c) for v in ryte]) for c in range(k)) / k
+    print("dataset,trees,xgboost_auroc,libfl_auroc,auroc_diff,max_abs_prob_diff,nodes,nodes_differ,"
+          "xgboost_own_bins_auroc,own_bins_diff")
     print(f"{p['dataset']},{p['trees']},{a:.6f},{p['libfl_auroc']:.6f},"
-          f"{abs(a - p['libfl_auroc']):.6f},{diff:.3g},{len(ours)},{nodes_differ(ours, theirs)}")
+          f"{abs(a - p['libfl_auroc']):.6f},{diff:.3g},{len(ours)},{nodes_differ(ours, theirs)},"
+          f"{ra:.6f},{abs(ra - p['libfl_auroc']):.6f}")
     return 0
 
 

@@ -2,7 +2,7 @@
     bundled or given CSV and prints the test AUROC; with --dump DIR it also
     writes the binned rows, the hyperparameters and its test probabilities so
     tools/fl-gbdt-reference.py can train XGBoost on exactly the same inputs
-    (docs/TREES.md).
+    (docs/TREES.md), and the raw rows for XGBoost with its own binning.
 
         fl-gbdt --data ulb --trees 100 --max-depth 6 --bins 64 --dump DIR
 
@@ -42,12 +42,15 @@ s_usage (FILE *out)
              "  --missing F            blank each feature value with probability F (seeded),\n"
              "                         to exercise the missing-value default directions\n"
              "  --dump DIR             write train.csv, test.csv (bin indices, label last),\n"
+             "                         raw_train.csv, raw_test.csv (the values before binning),\n"
              "                         params.json, pred_libfl.csv and trees_libfl.txt (XGBoost's\n"
              "                         text-dump style, thresholds as bin indices) for\n"
              "                         fl-gbdt-reference.py\n"
              "  --help, --version\n");
 }
 
+/*  Writes the rows as CSV, label last: bin indices (xb) or, with xb NULL,
+    the raw values; a missing value is an empty field. */
 static int
 s_write_binned (const char *path, const fl_dataset_t *ds, const uint16_t *xb)
 {
@@ -63,6 +66,14 @@ s_write_binned (const char *path, const fl_dataset_t *ds, const uint16_t *xb)
     const int32_t *y = fl_dataset_y (ds);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < d; j++) {
+            if (!xb) {
+                float v = fl_dataset_x (ds)[i * d + j];
+                if (isnan (v))
+                    fputc (',', f);
+                else
+                    fprintf (f, "%.9g,", v);
+                continue;
+            }
             uint16_t b = xb[i * d + j];
             if (b == FL_GBDT_MISSING_BIN)
                 fputc (',', f);                 /* missing: empty field */
@@ -228,6 +239,12 @@ main (int argc, char **argv)
             goto done;
         snprintf (f, sizeof f, "%s/test.csv", dump);
         if (s_write_binned (f, test, xb_test))
+            goto done;
+        snprintf (f, sizeof f, "%s/raw_train.csv", dump);
+        if (s_write_binned (f, train, NULL))
+            goto done;
+        snprintf (f, sizeof f, "%s/raw_test.csv", dump);
+        if (s_write_binned (f, test, NULL))
             goto done;
         snprintf (f, sizeof f, "%s/params.json", dump);
         FILE *o = fopen (f, "w");
