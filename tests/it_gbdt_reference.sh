@@ -78,4 +78,9 @@ for bad in "--max-depth 0" "--max-depth 99" "--bins 0" "--bins 5000" "--learning
     [ -s "$WORK/bad.err" ] || fail "fl-gbdt refused $bad without a message"
     grep -q "AddressSanitizer\|runtime error" "$WORK/bad.err" && fail "fl-gbdt $bad: sanitizer report"
 done
+# a dump directory that cannot be written: an error, not a silent success
+if "$BIN/fl-gbdt" --data wdbc --trees 2 --dump /proc/fl-gbdt-no-such-dir >"$WORK/bad.out" 2>"$WORK/bad.err"; then
+    fail "fl-gbdt succeeded with an unwritable --dump directory"
+fi
+grep -q "cannot write" "$WORK/bad.err" || fail "fl-gbdt: no 'cannot write' message for an unwritable --dump"
 echo "it_gbdt_reference: ok"

@@ -9,7 +9,10 @@
     Output: one CSV line after a header:
         dataset,classes,train_rows,test_rows,trees,max_depth,bins,eta,lambda,min_child_weight,subsample,auroc
     For more than two classes AUROC is the macro one-vs-rest average.
-    Exit 0; 1 on a bad argument or data error; 2 on a training failure.
+    Reads numeric CSVs (fl_dataset); tables with text columns or missing
+    cells (german_credit, breast_cancer: fl_schema) are not wired in yet.
+    Exit 0; 1 on a bad argument, a data error or a file that cannot be
+    written; 2 on a training failure.
 */
 #include "fl.h"
 
@@ -223,6 +226,7 @@ main (int argc, char **argv)
         free (s);
         free (yk);
     }
+    rc = 1;                                     /* a file that cannot be written */
     if (dump) {
         char f[4096];
         /* mkdir -p */
