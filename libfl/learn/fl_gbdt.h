@@ -131,7 +131,8 @@ typedef struct {
 
 /*  A node's best split.  feature -1: no split improves the objective by
     more than FL_GBDT_MIN_GAIN under the constraints (the node is a leaf).
-    Left = value bins 1..bin, plus missing when default_left. */
+    Left = value bins 1..bin, plus missing when default_left; bin is 0 only
+    with default_left (left = the missing rows only). */
 typedef struct {
     int32_t feature;
     uint32_t bin;
@@ -161,10 +162,12 @@ double fl_gbdt_leaf_weight (double g, double h, const fl_gbdt_split_param_t *p);
 /*  Best split of a node from its histogram (layout above; e.g. the sum of
     the members' fl_gbdt_hist_build outputs).  For each feature f in order,
     scans value bins left to right with missing values going right
-    (default right), then, if the node has missing values of f, again with
-    them going left (alg. 3); a candidate is kept when both children have
-    hessian >= min_child_weight and its gain beats the best so far strictly
-    (ties keep the lower feature, then the lower bin, then default right).
+    (default right), then, if the node has missing values of f, right to
+    left with them going left, down to bin 0 (left = the missing rows only)
+    (alg. 3); a candidate is kept when both children have hessian >=
+    min_child_weight and its gain beats the best so far strictly (ties keep
+    the lower feature, the forward scan's lowest bin, the backward scan's
+    highest, as XGBoost 1.7).
     The node totals are taken from feature 0's bins.  Writes *out (feature
     -1 if no split beats FL_GBDT_MIN_GAIN) and returns 0; -1 (logged) on
     NULL pointers, a negative or non-finite hessian, or a non-finite sum
@@ -184,7 +187,7 @@ typedef struct {
     uint32_t bin;
     uint8_t default_left;
     int32_t left, right;
-    float threshold;            /* edge: values < threshold go left; +inf = all values */
+    float threshold;            /* edge: values < threshold go left; +inf = all values, -inf = none */
     float value;                /* leaf output (learning rate applied); 0 for internal */
     double gain;                /* split gain (internal) */
     double sum_hess;            /* hessian sum ("cover") of the node */
@@ -236,7 +239,8 @@ const fl_gbdt_bins_t *fl_gbdt_bins (const fl_gbdt_t *self);
 
 /*  Appends one tree (used by the trainer and by a member that receives
     trees): nodes[0..n_nodes) are copied after validation: feature < d,
-    bin in 1..count(feature), children inside the tree and after their
+    bin in 1..count(feature) (0 only with default_left), children inside
+    the tree and after their
     parent, every node reached exactly once, finite leaf values.  Returns 0;
     -1 (logged, model unchanged) otherwise. */
 int fl_gbdt_add_tree (fl_gbdt_t *self, const fl_gbdt_node_t *nodes, size_t n_nodes);
@@ -254,7 +258,8 @@ int fl_gbdt_predict_proba (const fl_gbdt_t *self, const float *x, size_t n, size
 
 /*  Checks a split received for a node of a tree being built on a member:
     node_exists is whether the node is open in the current level; the
-    feature must be < d and the bin in 1..count(feature).  Returns 0; -1
+    feature must be -1 (a leaf) or < d, and the bin in 1..count(feature)
+    (0 only with default_left).  Returns 0; -1
     (logged with the reason) otherwise. */
 int fl_gbdt_split_check (const fl_gbdt_bins_t *bins, const fl_gbdt_split_t *s, bool node_exists);
 
