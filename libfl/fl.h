@@ -19,6 +19,7 @@
 #include "fl_dataset.h"
 #include "fl_dp.h"
 #include "fl_export.h"
+#include "fl_gbdt.h"
 #include "fl_layers.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
