@@ -331,45 +331,39 @@ s_send_standardise (fl_round_t *self, s_peer_t *p)
     batch's messages rather than encoded into each one. */
 #define S_TAIL_MIN ((size_t) 64 << 10)
 
-/*  Queues w for peer i; params (the model, put last into w by the caller,
-    pb bytes) goes into the batch's shared tail *tail (created here on first
-    use) when it is large: the message keeps only its head.  The tail's
-    bytes are the exact encoding of the vector's body, so head + tail is
-    byte for byte the message fl_wire_writer_finish produced. */
+/*  Puts the model into w, last, and queues w for peer i.  A large model on
+    a little-endian host is put external (fl_wire_put_f32s_external): its
+    bytes, the same in every message of the batch, go once into the batch's
+    shared tail *tail (created on first use) and the message keeps only its
+    head, so head + tail is byte for byte the whole message. */
 static void
-s_enqueue_shared (fl_round_t *self, size_t i, fl_wire_writer_t *w, s_tail_t **tail)
+s_enqueue_model (fl_round_t *self, size_t i, fl_wire_writer_t *w, s_tail_t **tail)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (fl_wire_writer_finish (&w, &buf, &len) != 0) {
-        zsys_error ("coordinator: could not encode a message for %s", self->peers[i].name);
-        return;
-    }
     size_t pb = self->n_params * sizeof (float);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     int le = 1;
 #else
     int le = 0;
 #endif
-    if (!le || pb < S_TAIL_MIN || len < pb || memcmp (buf + len - pb, self->params, pb) != 0) {
-        s_enqueue_bytes (self, i, buf, len);
-        return;
-    }
-    if (!*tail) {
-        *tail = (s_tail_t *) malloc (sizeof (s_tail_t) + pb);
-        if (!*tail) {
-            s_enqueue_bytes (self, i, buf, len);
-            return;
-        }
+    if (le && pb >= S_TAIL_MIN && !*tail && (*tail = (s_tail_t *) malloc (sizeof (s_tail_t) + pb)) != NULL) {
         (*tail)->refs = 1;                       /* the batch's own reference */
         (*tail)->serial = ++self->tail_serial;
         (*tail)->len = pb;
-        memcpy ((*tail)->data, buf + len - pb, pb);
+        memcpy ((*tail)->data, self->params, pb);
     }
-    uint8_t *head = (uint8_t *) realloc (buf, len - pb);
-    if (!head)
-        head = buf;
-    s_out_t *o = s_enqueue_bytes (self, i, head, len - pb);
+    if (!*tail) {
+        fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+        s_enqueue (self, &self->peers[i], w);
+        return;
+    }
+    fl_wire_put_f32s_external (w, FL_K_PARAMS, self->params, self->n_params);
+    uint8_t *head = NULL;
+    size_t len = 0;
+    if (fl_wire_writer_finish (&w, &head, &len) != 0) {
+        zsys_error ("coordinator: could not encode a message for %s", self->peers[i].name);
+        return;
+    }
+    s_out_t *o = s_enqueue_bytes (self, i, head, len);
     if (o) {
         o->tail = *tail;
         (*tail)->refs++;
@@ -412,9 +406,8 @@ s_drain_cohort (fl_round_t *self)
         if (self->purpose == FL_SECAGG_PURPOSE_TRAIN && self->privacy)
             fl_privacy_put_train (self->privacy, w, o.sigma_i);
         if (model) {
-            /* the model last: its bytes end the message and can be shared */
-            fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
-            s_enqueue_shared (self, o.peer, w, &tail);
+            /* the model last: its bytes end the message and are shared */
+            s_enqueue_model (self, o.peer, w, &tail);
         }
         else
             s_enqueue (self, p, w);
