@@ -1,5 +1,5 @@
 /*  test_transport.c - fl_transport over TCP loopback: plaintext round trip,
-    the size limit, and CURVE with a zauth allowlist (a listed key gets in
+    the size limit, a model shared across messages (two frames, one payload), and CURVE with a zauth allowlist (a listed key gets in
     and its member id arrives as metadata; an unlisted key does not); a
     roster member cannot take another member's routing id. */
 #include "fl_test.h"
@@ -50,6 +50,62 @@ test_plaintext_round_trip (void)
     fl_transport_destroy (&cli);
     fl_transport_destroy (&srv);
     FL_CHECK (srv == NULL);
+}
+
+/*  fl_transport_send_shared: the client receives head + tail as one payload,
+    the same bytes for every message sharing a tag and the new bytes after a
+    tag change; a multi-frame payload above the client's maximum is dropped;
+    the server still takes one frame per message (a client's two frames are
+    dropped). */
+static void
+test_shared_tail (void)
+{
+    fl_transport_config_t sc = {0};
+    sc.endpoint = "tcp://127.0.0.1:*";
+    fl_transport_t *srv = fl_transport_server_new (&sc);
+    FL_CHECK (srv != NULL);
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", fl_transport_port (srv));
+    fl_transport_config_t cc = {0};
+    cc.endpoint = ep;
+    cc.routing_id = "member-a";
+    cc.max_message_bytes = 1024;
+    fl_transport_t *cli = fl_transport_client_new (&cc);
+    fl_transport_msg_t m;
+    FL_CHECK (s_exchange (srv, cli, "hello", &m) == 0);
+    uint8_t id[256];
+    size_t id_len = m.id_len;
+    memcpy (id, m.id, id_len);
+    fl_transport_msg_free (&m);
+    uint8_t tail1[1000], tail2[1000];
+    for (size_t i = 0; i < sizeof tail1; i++) {
+        tail1[i] = (uint8_t) i;
+        tail2[i] = (uint8_t) (255 - i);
+    }
+    FL_CHECK (fl_transport_send_shared (srv, id, id_len, (const uint8_t *) "head-1", 6, tail1, sizeof tail1, 1) == 0);
+    FL_CHECK (fl_transport_send_shared (srv, id, id_len, (const uint8_t *) "head-2", 6, tail1, sizeof tail1, 1) == 0);
+    FL_CHECK (fl_transport_send_shared (srv, id, id_len, (const uint8_t *) "head-3", 6, tail2, sizeof tail2, 2) == 0);
+    const char *heads[3] = {"head-1", "head-2", "head-3"};
+    for (int k = 0; k < 3; k++) {
+        FL_CHECK (fl_transport_recv (cli, 3000, &m) == 0);
+        FL_CHECK (m.len == 6 + sizeof tail1 && memcmp (m.data, heads[k], 6) == 0
+                  && memcmp (m.data + 6, k < 2 ? tail1 : tail2, sizeof tail1) == 0);
+        fl_transport_msg_free (&m);
+    }
+    /* each frame under the client's 1024-byte maximum, together above it */
+    uint8_t head[100] = {0};
+    FL_CHECK (fl_transport_send_shared (srv, id, id_len, head, sizeof head, tail2, sizeof tail2, 2) == 0);
+    FL_CHECK (fl_transport_recv (cli, 300, &m) == 1);
+    /* an unknown peer: -1, nothing queued */
+    FL_CHECK (fl_transport_send_shared (srv, (const uint8_t *) "nobody", 6, head, 6, tail1, sizeof tail1, 1) == -1);
+    /* a client's message of two frames is not accepted by the server */
+    zsock_t *raw = zsock_new_dealer (ep);
+    FL_CHECK (raw != NULL);
+    zsock_send (raw, "ss", "part-1", "part-2");
+    FL_CHECK (fl_transport_recv (srv, 500, &m) == 1);
+    zsock_destroy (&raw);
+    fl_transport_destroy (&cli);
+    fl_transport_destroy (&srv);
 }
 
 static void
@@ -201,6 +257,7 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_logstream (stderr);
     FL_RUN (test_plaintext_round_trip);
+    FL_RUN (test_shared_tail);
     FL_RUN (test_curve_allowlist);
     FL_RUN (test_routing_id_takeover_refused);
     zsys_shutdown ();

@@ -1263,6 +1263,44 @@ test_names_and_limits (void)
     free (buf);
 }
 
+/*  fl_wire_put_f32s_external: head + the vector's little-endian bytes is
+    byte for byte the message fl_wire_put_f32s makes; a put after it, or a
+    non-finite vector, fails the writer. */
+static void
+test_external_vector (void)
+{
+    float params[1000];
+    for (size_t i = 0; i < 1000; i++)
+        params[i] = (float) i * 0.25f - 7.0f;
+    uint8_t fp[32] = {9};
+    fl_wire_writer_t *w = fl_wire_writer_new (FL_WIRE_EVALUATE, s_run, 13);
+    fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    fl_wire_put_f32s (w, "params", params, 1000);
+    uint8_t *whole = NULL, *head = NULL;
+    size_t whole_len = 0, head_len = 0;
+    FL_CHECK (fl_wire_writer_finish (&w, &whole, &whole_len) == 0);
+    w = fl_wire_writer_new (FL_WIRE_EVALUATE, s_run, 13);
+    fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    FL_CHECK (fl_wire_put_f32s_external (w, "params", params, 1000) == 0);
+    FL_CHECK (fl_wire_writer_finish (&w, &head, &head_len) == 0);
+    FL_CHECK (head_len + 4000 == whole_len);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    FL_CHECK (head && whole && memcmp (head, whole, head_len) == 0
+              && memcmp (whole + head_len, params, 4000) == 0);
+#endif
+    free (whole);
+    free (head);
+    w = fl_wire_writer_new (FL_WIRE_EVALUATE, s_run, 13);
+    FL_CHECK (fl_wire_put_f32s_external (w, "params", params, 1000) == 0);
+    FL_CHECK (fl_wire_put_bin (w, "fp", fp, sizeof fp) == -1);
+    FL_CHECK (fl_wire_writer_finish (&w, &head, &head_len) == -1 && head == NULL);
+    params[5] = NAN;
+    w = fl_wire_writer_new (FL_WIRE_EVALUATE, s_run, 13);
+    fl_wire_put_bin (w, "fp", fp, sizeof fp);
+    FL_CHECK (fl_wire_put_f32s_external (w, "params", params, 1000) == -1);
+    FL_CHECK (fl_wire_writer_finish (&w, &head, &head_len) == -1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1279,5 +1317,6 @@ main (int argc, char **argv)
     FL_RUN (test_scan);
     FL_RUN (test_random_inputs);
     FL_RUN (test_names_and_limits);
+    FL_RUN (test_external_vector);
     FL_TEST_DONE ();
 }

@@ -28,13 +28,19 @@
       (rounds >= 3), CPU seconds per round of all processes (getrusage
       of the children, the difference of a 2R- and an R-round run), and
       wait = wall - CPU / 2 (2 cores) where positive.
+    --memory: real processes as --procs (fl-sim, --rounds R, default 3),
+      printing the coordinator's peak resident memory (ru_maxrss from
+      fl-sim's wait4() of the fl-coordinator child) for each n at fixed m,
+      secure and plaintext, beside n x m x 4 bytes (one float32 model per
+      member), and the ratio of the largest n's peak to the smallest's;
+      default --n 8,32,128 --m 100001.
 
     Members hold synthetic data (--rows training rows, 30 features, 2
     classes); m = 31 is the logistic regression, larger m an MLP with one
     hidden layer of (m - 1) / 32 units (m = 32 h + 1).
 
     Usage: fl-bench-round [--n LIST] [--m LIST] [--rounds R] [--max-nm X]
-                          [--rows N] [--procs] [--plaintext-only]
+                          [--rows N] [--procs] [--memory] [--plaintext-only]
       default: --n 8,100,1000 --m 31,100001,1000001 --rounds 2
                --max-nm 1e7 (combinations with n x m above it are skipped
                and listed: memory and time on a 2-core machine)
@@ -453,7 +459,8 @@ s_cmp_double (const void *a, const void *b)
     per-round seconds over rounds >= 3 (round 1 carries round 0's
     statistics and the first connections) into *median.  0, or -1. */
 static int
-s_sim_run (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds, double *cpu, double *median)
+s_sim_run (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds, double *cpu, double *median,
+           double *peak_mib)
 {
     char dir[] = "/tmp/fl-bench-round-XXXXXX";
     if (!mkdtemp (dir))
@@ -493,6 +500,19 @@ s_sim_run (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds, 
     }
     if (f)
         fclose (f);
+    /* fl-sim prints the coordinator's ru_maxrss (wait4 of its child):
+       "fl-sim: coordinator: ... peak memory X MiB" */
+    *peak_mib = 0;
+    snprintf (path, sizeof path, "%s/sim.log", dir);
+    if (st == 0 && (f = fopen (path, "r")) != NULL) {
+        char line[2048];
+        while (fgets (line, sizeof line, f)) {
+            const char *p = strstr (line, "fl-sim: coordinator:");
+            if (p && (p = strstr (p, "peak memory ")) != NULL)
+                *peak_mib = strtod (p + strlen ("peak memory "), NULL);
+        }
+        fclose (f);
+    }
     if (!got) {
         fprintf (stderr, "fl-bench-round: fl-sim failed (exit %d); see %s/sim.log\n", st, dir);
         return -1;
@@ -512,16 +532,50 @@ static procs_t
 s_procs (const char *bindir, size_t n, size_t m, int secure, uint64_t rounds)
 {
     procs_t r = {0, 0, 0};
-    double c1, c2, w1, w2;
+    double c1, c2, w1, w2, p1, p2;
     if (rounds < 3)
         rounds = 3;
-    if (s_sim_run (bindir, n, m, secure, rounds, &c1, &w1) != 0
-        || s_sim_run (bindir, n, m, secure, 2 * rounds, &c2, &w2) != 0)
+    if (s_sim_run (bindir, n, m, secure, rounds, &c1, &w1, &p1) != 0
+        || s_sim_run (bindir, n, m, secure, 2 * rounds, &c2, &w2, &p2) != 0)
         return r;
     r.wall_per_round = w2;
     r.cpu_per_round = (c2 - c1) / (double) rounds;
     r.ok = 1;
     return r;
+}
+
+/*  --memory: the coordinator's peak RSS (MiB) for each n of ns at fixed m,
+    secure and plaintext, one fl-sim run of `rounds` rounds each. */
+static int
+s_memory (const char *bindir, const size_t *ns, size_t nn, size_t m, uint64_t rounds)
+{
+    printf ("coordinator peak resident memory (ru_maxrss, real processes: fl-sim, fl-coordinator + n fl-client over "
+            "TCP loopback), m = %zu, %" PRIu64 " rounds\n%6s %9s %-6s %11s %11s\n", m, rounds, "n", "m", "mode",
+            "peak MiB", "n*m*4 MiB");
+    for (int secure = 1; secure >= 0; secure--) {
+        double first = 0, last = 0;
+        size_t n_first = 0, n_last = 0;
+        for (size_t a = 0; a < nn; a++) {
+            double cpu, med, peak;
+            if (ns[a] > 256 || s_sim_run (bindir, ns[a], m, secure, rounds, &cpu, &med, &peak) != 0 || peak <= 0) {
+                printf ("%6zu %9zu %-6s  failed\n", ns[a], m, secure ? "secure" : "plain");
+                continue;
+            }
+            printf ("%6zu %9zu %-6s %11.1f %11.1f\n", ns[a], m, secure ? "secure" : "plain", peak,
+                    (double) ns[a] * (double) m * 4 / 1048576.0);
+            fflush (stdout);
+            if (!n_first) {
+                first = peak;
+                n_first = ns[a];
+            }
+            last = peak;
+            n_last = ns[a];
+        }
+        if (n_first && n_last != n_first)
+            printf ("%-6s ratio peak(n = %zu) / peak(n = %zu) = %.2f\n", secure ? "secure" : "plain", n_last,
+                    n_first, last / first);
+    }
+    return 0;
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -551,23 +605,25 @@ main (int argc, char **argv)
     size_t nn = 3, nm = 3, rows = 32;
     uint64_t rounds = 2;
     double max_nm = 1e7;
-    int procs = 0;
+    int procs = 0, memory = 0, n_given = 0, m_given = 0, r_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv[i], "--n") && i + 1 < argc)
-            nn = s_list (argv[++i], ns, 8);
+            nn = s_list (argv[++i], ns, 8), n_given = 1;
         else if (!strcmp (argv[i], "--m") && i + 1 < argc)
-            nm = s_list (argv[++i], ms, 8);
+            nm = s_list (argv[++i], ms, 8), m_given = 1;
         else if (!strcmp (argv[i], "--rounds") && i + 1 < argc)
-            rounds = strtoull (argv[++i], NULL, 10);
+            rounds = strtoull (argv[++i], NULL, 10), r_given = 1;
         else if (!strcmp (argv[i], "--max-nm") && i + 1 < argc)
             max_nm = strtod (argv[++i], NULL);
         else if (!strcmp (argv[i], "--rows") && i + 1 < argc)
             rows = (size_t) strtoull (argv[++i], NULL, 10);
         else if (!strcmp (argv[i], "--procs"))
             procs = 1;
+        else if (!strcmp (argv[i], "--memory"))
+            memory = 1;
         else {
             fprintf (stderr, "usage: fl-bench-round [--n 8,100,1000] [--m 31,100001,1000001] [--rounds R] "
-                             "[--max-nm X] [--rows N] [--procs]\n");
+                             "[--max-nm X] [--rows N] [--procs] [--memory]\n");
             return 2;
         }
     }
@@ -577,6 +633,16 @@ main (int argc, char **argv)
     }
     if (sodium_init () < 0)
         return 1;
+    if (memory) {
+        char self_path[1024];
+        snprintf (self_path, sizeof self_path, "%s", argv[0]);
+        const char *dir = strchr (self_path, '/') ? dirname (self_path) : ".";
+        if (!n_given) {
+            ns[0] = 8, ns[1] = 32, ns[2] = 128;
+            nn = 3;
+        }
+        return s_memory (dir, ns, nn, m_given ? ms[0] : 100001, r_given && rounds > 3 ? rounds : 3);
+    }
     zsys_init ();
     zsys_set_logstream (NULL);
     zsys_set_logsystem (false);

@@ -113,15 +113,17 @@ fl_server_where (const fl_round_t *round)
     }
 }
 
-/* Sends everything the round queued. */
+/* Sends everything the round queued; a model shared by a batch of
+   messages goes into ZeroMQ once, by reference (fl_transport_send_shared). */
 static void
 s_flush (fl_server_t *self)
 {
-    const uint8_t *id;
-    size_t id_len, len;
+    const uint8_t *id, *tail;
+    size_t id_len, len, tail_len;
+    uint64_t tag;
     uint8_t *data;
-    while (fl_round_next_out (self->round, &id, &id_len, &data, &len)) {
-        fl_transport_send (self->transport, id, id_len, data, len);
+    while (fl_round_next_out_shared (self->round, &id, &id_len, &data, &len, &tail, &tail_len, &tag)) {
+        fl_transport_send_shared (self->transport, id, id_len, data, len, tail, tail_len, tag);
         free (data);
     }
 }

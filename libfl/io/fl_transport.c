@@ -19,14 +19,25 @@ struct fl_transport_t {
     int is_server;
     int secure;
     int port;
+    size_t max_bytes;                /* the configured maximum message size */
+    uint64_t tail_tag;               /* fl_transport_send_shared: the tag of tail_msg, 0 = none */
+    zmq_msg_t tail_msg;              /* ... its one copy in ZeroMQ, shared by reference */
 };
+
+/* Most frames a client accepts in one message from the coordinator. */
+#define S_MAX_FRAMES 4
+
+static size_t
+s_max_bytes (const fl_transport_config_t *cfg)
+{
+    size_t max = cfg->max_message_bytes ? cfg->max_message_bytes : (size_t) 64 << 20;
+    return max > (size_t) INT32_MAX ? (size_t) INT32_MAX : max;
+}
 
 static void
 s_apply_common (zsock_t *sock, const fl_transport_config_t *cfg)
 {
-    size_t max = cfg->max_message_bytes ? cfg->max_message_bytes : (size_t) 64 << 20;
-    if (max > (size_t) INT32_MAX)
-        max = (size_t) INT32_MAX;
+    size_t max = s_max_bytes (cfg);
     int ivl = cfg->heartbeat_ivl_ms > 0 ? cfg->heartbeat_ivl_ms : 1000;
     int tmo = cfg->heartbeat_timeout_ms > 0 ? cfg->heartbeat_timeout_ms : 10 * ivl;
     int hwm = cfg->hwm > 0 ? cfg->hwm : 1000;
@@ -67,6 +78,7 @@ fl_transport_server_new (fl_transport_config_t *cfg)
     if (!self->sock)
         goto fail;
     s_apply_common (self->sock, cfg);
+    self->max_bytes = s_max_bytes (cfg);
     /* libzmq 4.3.4 (Debian 12) aborts the process (Assertion failed:
        !_io_error, stream_engine_base.cpp; libzmq issue #4841) when an
        engine's ZMTP heartbeat timer fires after its connection failed while
@@ -126,6 +138,7 @@ fl_transport_client_new (const fl_transport_config_t *cfg)
     if (!self->sock)
         goto fail;
     s_apply_common (self->sock, cfg);
+    self->max_bytes = s_max_bytes (cfg);
     zsock_set_reconnect_ivl (self->sock, 200);
     zsock_set_reconnect_ivl_max (self->sock, 2000);
     if (cfg->routing_id)
@@ -154,6 +167,8 @@ fl_transport_destroy (fl_transport_t **self_p)
     fl_transport_t *self = *self_p;
     if (!self)
         return;
+    if (self->tail_tag)
+        zmq_msg_close (&self->tail_msg);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->sock);
     zactor_destroy (&self->auth);
@@ -190,6 +205,65 @@ fl_transport_send (fl_transport_t *self, const uint8_t *id, size_t id_len,
 }
 
 int
+fl_transport_send_shared (fl_transport_t *self, const uint8_t *id, size_t id_len, const uint8_t *data, size_t len,
+                          const uint8_t *tail, size_t tail_len, uint64_t tag)
+{
+    assert (self->is_server);
+    if (!tail || !tail_len)
+        return fl_transport_send (self, id, id_len, data, len);
+    if (tag && tag != self->tail_tag) {
+        if (self->tail_tag)
+            zmq_msg_close (&self->tail_msg);
+        self->tail_tag = 0;
+        if (zmq_msg_init_size (&self->tail_msg, tail_len) != 0)
+            return -1;
+        memcpy (zmq_msg_data (&self->tail_msg), tail, tail_len);
+        self->tail_tag = tag;
+    }
+    void *sock = zsock_resolve (self->sock);
+    zmq_msg_t part;
+    /* routing id; router_mandatory: an unknown peer fails here, nothing sent */
+    if (zmq_msg_init_size (&part, id_len) != 0)
+        return -1;
+    memcpy (zmq_msg_data (&part), id, id_len);
+    if (zmq_msg_send (&part, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&part);
+        zsys_debug ("transport: send failed: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    /* after the first frame ZeroMQ takes the rest of the message whole */
+    int rc = zmq_msg_init_size (&part, len);
+    if (rc == 0) {
+        if (len)
+            memcpy (zmq_msg_data (&part), data, len);
+        rc = zmq_msg_send (&part, sock, ZMQ_SNDMORE) < 0 ? -1 : 0;
+        if (rc != 0)
+            zmq_msg_close (&part);
+    }
+    if (rc == 0 && tag) {
+        rc = zmq_msg_init (&part);
+        if (rc == 0 && (rc = zmq_msg_copy (&part, &self->tail_msg)) == 0)   /* a reference, not a copy */
+            rc = zmq_msg_send (&part, sock, 0) < 0 ? -1 : 0;
+        if (rc != 0)
+            zmq_msg_close (&part);
+    }
+    else if (rc == 0) {
+        rc = zmq_msg_init_size (&part, tail_len);
+        if (rc == 0) {
+            memcpy (zmq_msg_data (&part), tail, tail_len);
+            rc = zmq_msg_send (&part, sock, 0) < 0 ? -1 : 0;
+            if (rc != 0)
+                zmq_msg_close (&part);
+        }
+    }
+    if (rc != 0) {
+        zsys_debug ("transport: send failed: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
+int
 fl_transport_recv (fl_transport_t *self, int timeout_ms, fl_transport_msg_t *out)
 {
     memset (out, 0, sizeof *out);
@@ -213,10 +287,10 @@ fl_transport_recv (fl_transport_t *self, int timeout_ms, fl_transport_msg_t *out
         zmsg_t *msg = zmsg_recv (self->sock);
         if (!msg)
             return -1;
-        size_t want = self->is_server ? 2 : 1;
-        if (zmsg_size (msg) != want) {
-            zsys_warning ("transport: dropped a message with %zu frames (expected %zu)",
-                          zmsg_size (msg), want);
+        size_t frames = zmsg_size (msg);
+        if (self->is_server ? frames != 2 : frames < 1 || frames > S_MAX_FRAMES) {
+            zsys_warning ("transport: dropped a message with %zu frames (expected %s)", frames,
+                          self->is_server ? "2" : "1 to 4");
             zmsg_destroy (&msg);
             continue;
         }
@@ -229,21 +303,35 @@ fl_transport_recv (fl_transport_t *self, int timeout_ms, fl_transport_msg_t *out
             out->id_len = n;
             zframe_destroy (&idf);
         }
-        zframe_t *body = zmsg_pop (msg);
-        zmsg_destroy (&msg);
         if (self->secure) {
-            const char *member = zframe_meta (body, FL_TRANSPORT_MEMBER_META);
+            zframe_t *first = zmsg_first (msg);
+            const char *member = first ? zframe_meta (first, FL_TRANSPORT_MEMBER_META) : NULL;
             if (member)
                 snprintf (out->member, sizeof out->member, "%s", member);
         }
-        out->len = zframe_size (body);
-        out->data = (uint8_t *) malloc (out->len ? out->len : 1);
+        /* the payload: the frames' concatenation (one frame but for a
+           coordinator's message with a shared model) */
+        size_t total = 0;
+        for (zframe_t *f = zmsg_first (msg); f; f = zmsg_next (msg))
+            total += zframe_size (f);
+        if (total > self->max_bytes) {
+            zsys_warning ("transport: dropped a message of %zu bytes in %zu frames (maximum %zu)", total, frames,
+                          self->max_bytes);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        out->len = total;
+        out->data = (uint8_t *) malloc (total ? total : 1);
         if (!out->data) {
-            zframe_destroy (&body);
+            zmsg_destroy (&msg);
             return -1;
         }
-        memcpy (out->data, zframe_data (body), out->len);
-        zframe_destroy (&body);
+        size_t off = 0;
+        for (zframe_t *f = zmsg_first (msg); f; f = zmsg_next (msg)) {
+            memcpy (out->data + off, zframe_data (f), zframe_size (f));
+            off += zframe_size (f);
+        }
+        zmsg_destroy (&msg);
         return 0;
     }
 }

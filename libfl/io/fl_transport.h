@@ -87,10 +87,29 @@ int fl_transport_is_secure (const fl_transport_t *self);
 int fl_transport_send (fl_transport_t *self, const uint8_t *id, size_t id_len,
                        const uint8_t *data, size_t len);
 
+/*  Server only: sends one payload made of (data, len) followed by (tail,
+    tail_len) to the peer with routing id (id, id_len), as two ZeroMQ frames
+    (docs/WIRE.md, framing); a client receives their concatenation, the
+    same bytes fl_transport_send of the whole payload would deliver.  The
+    tail is copied into ZeroMQ once per distinct tag (nonzero, the same
+    tag always the same bytes: fl_round_next_out_shared's serial) and the
+    copy is shared by reference by every message sent with that tag, so n
+    messages carrying one model hold one copy of it in ZeroMQ's queues.
+    tail NULL or empty: fl_transport_send of data; tag 0: the tail is
+    copied into this message alone.  Returns 0, or -1 as fl_transport_send (the message is dropped,
+    logged at debug; out of memory likewise). */
+int fl_transport_send_shared (fl_transport_t *self, const uint8_t *id, size_t id_len,
+                              const uint8_t *data, size_t len,
+                              const uint8_t *tail, size_t tail_len, uint64_t tag);
+
 /*  Waits up to timeout_ms (-1 = forever) for one message.  Returns 0 with
     *msg filled (free with fl_transport_msg_free), 1 on timeout, -1 when
     interrupted (SIGINT/SIGTERM) or on a socket error.  Messages with the
-    wrong frame structure are dropped and logged, and the wait goes on. */
+    wrong frame structure are dropped and logged, and the wait goes on.  A
+    client accepts a message of 1 to 4 frames from the coordinator (a
+    shared model travels in its own frame) and returns their concatenation;
+    more frames, or frames together above the configured maximum message
+    size, are dropped.  The server accepts one frame per message. */
 int fl_transport_recv (fl_transport_t *self, int timeout_ms, fl_transport_msg_t *msg);
 
 /*  Frees msg->data (safe on an empty message). */

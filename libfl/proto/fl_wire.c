@@ -429,6 +429,7 @@ struct fl_wire_writer_t {
     size_t nbody;
     bool seen[FL_WIRE_MAX_KEYS];
     bool poisoned;
+    bool external;              /* a vector body was left to the caller: no more puts */
 };
 
 fl_wire_writer_t *
@@ -486,6 +487,10 @@ s_put_begin (fl_wire_writer_t *self, const char *key, fl_wire_kind_t kind)
     assert (key);
     if (self->poisoned)
         return NULL;
+    if (self->external) {
+        s_poison (self, key, "put after an external vector (it must be the last put)");
+        return NULL;
+    }
     int idx = s_field_index (self->schema, key, strlen (key));
     if (idx < 0) {
         s_poison (self, key, "not in the schema");
@@ -646,6 +651,22 @@ int
 fl_wire_put_f32s (fl_wire_writer_t *self, const char *key, const float *v, size_t n)
 {
     return s_put_vector (self, key, FL_WIRE_KIND_F32S, v, n, s_f32s_finite (v, n));
+}
+
+int
+fl_wire_put_f32s_external (fl_wire_writer_t *self, const char *key, const float *v, size_t n)
+{
+    assert (v || n == 0);
+    const s_field_t *field = s_put_begin (self, key, FL_WIRE_KIND_F32S);
+    if (!field)
+        return -1;
+    if (!s_len_ok (field, n) || n > UINT32_MAX / 4)
+        return s_poison (self, key, "vector of %zu elements, allowed %zu..%zu",
+                         n, field->min_len, field->max_len ? field->max_len : UINT32_MAX / 4);
+    if (!s_f32s_finite (v, n))
+        return s_poison (self, key, "vector holds NaN or Inf");
+    self->external = true;
+    return s_put_end (self, key, msgpack_pack_bin (&self->pk, n * 4));
 }
 
 int

@@ -246,6 +246,15 @@ int fl_wire_put_str (fl_wire_writer_t *self, const char *key, const char *value)
 int fl_wire_put_bin (fl_wire_writer_t *self, const char *key, const void *data, size_t len);
 /*  Vectors of `n` elements, written as one bin of little-endian elements. */
 int fl_wire_put_f32s (fl_wire_writer_t *self, const char *key, const float *v, size_t n);
+/*  As fl_wire_put_f32s, but the vector's n * 4 body bytes are left out of
+    what fl_wire_writer_finish returns: the caller appends them (v's floats
+    little-endian; on a little-endian host, v's bytes) to get exactly the
+    message fl_wire_put_f32s would have made.  Must be the last put: any put
+    after it poisons the writer.  For one large vector (a model) sent in
+    many messages, stored and sent once (docs/WIRE.md, framing).  v is
+    checked (finite, length bounds) but not copied.  Errors as
+    fl_wire_put_f32s. */
+int fl_wire_put_f32s_external (fl_wire_writer_t *self, const char *key, const float *v, size_t n);
 int fl_wire_put_f64s (fl_wire_writer_t *self, const char *key, const double *v, size_t n);
 int fl_wire_put_u32s (fl_wire_writer_t *self, const char *key, const uint32_t *v, size_t n);
 int fl_wire_put_u64s (fl_wire_writer_t *self, const char *key, const uint64_t *v, size_t n);

@@ -44,14 +44,23 @@ s_fail (fl_round_t *self, const char *why)
             s_send_simple (self, &self->peers[i], FL_WIRE_ERROR, reason);
 }
 
-/* Queues len encoded bytes (taken: freed here on failure) for peer index i. */
 static void
+s_tail_release (s_tail_t **t)
+{
+    if (*t && --(*t)->refs == 0)
+        free (*t);
+    *t = NULL;
+}
+
+/* Queues len encoded bytes (taken: freed here on failure) for peer index i;
+   the queued entry, or NULL. */
+static s_out_t *
 s_enqueue_bytes (fl_round_t *self, size_t i, uint8_t *data, size_t len)
 {
     s_out_t *o = (s_out_t *) calloc (1, sizeof *o);
     if (!o) {
         free (data);
-        return;
+        return NULL;
     }
     o->peer = i;
     o->data = data;
@@ -61,6 +70,7 @@ s_enqueue_bytes (fl_round_t *self, size_t i, uint8_t *data, size_t len)
     else
         self->out_head = o;
     self->out_tail = o;
+    return o;
 }
 
 static void
@@ -81,14 +91,13 @@ s_writer (fl_round_t *self, fl_wire_type_t type)
     return fl_wire_writer_new (type, self->cfg.run_id, self->round);
 }
 
-/* TRAIN with what every member of a round gets: the global model, its
+/* TRAIN with what every member of a round gets: the global model's
    fingerprint and the local training configuration.  Callers add the
-   secure-aggregation session and the DP settings. */
+   secure-aggregation session, the DP settings and, last, the model. */
 static fl_wire_writer_t *
 s_train_writer (fl_round_t *self)
 {
     fl_wire_writer_t *w = s_writer (self, FL_WIRE_TRAIN);
-    fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
     fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
     fl_wire_put_u64 (w, FL_K_EPOCHS, self->cfg.local_epochs);
     fl_wire_put_u64 (w, FL_K_BATCH, self->cfg.batch_size);
@@ -202,8 +211,10 @@ fl_round_destroy (fl_round_t **self_p)
         s_out_t *o = self->out_head;
         self->out_head = o->next;
         free (o->data);
+        s_tail_release (&o->tail);
         free (o);
     }
+    s_tail_release (&self->cur_tail);
     while (self->sum_head) {
         s_summary_node_t *s = self->sum_head;
         self->sum_head = s->next;
@@ -316,6 +327,49 @@ s_send_standardise (fl_round_t *self, s_peer_t *p)
     p->ready = 1;
 }
 
+/*  Models at least this large (bytes) are shared across an invitation
+    batch's messages rather than encoded into each one. */
+#define S_TAIL_MIN ((size_t) 64 << 10)
+
+/*  Puts the model into w, last, and queues w for peer i.  A large model on
+    a little-endian host is put external (fl_wire_put_f32s_external): its
+    bytes, the same in every message of the batch, go once into the batch's
+    shared tail *tail (created on first use) and the message keeps only its
+    head, so head + tail is byte for byte the whole message. */
+static void
+s_enqueue_model (fl_round_t *self, size_t i, fl_wire_writer_t *w, s_tail_t **tail)
+{
+    size_t pb = self->n_params * sizeof (float);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int le = 1;
+#else
+    int le = 0;
+#endif
+    if (le && pb >= S_TAIL_MIN && !*tail && (*tail = (s_tail_t *) malloc (sizeof (s_tail_t) + pb)) != NULL) {
+        (*tail)->refs = 1;                       /* the batch's own reference */
+        (*tail)->serial = ++self->tail_serial;
+        (*tail)->len = pb;
+        memcpy ((*tail)->data, self->params, pb);
+    }
+    if (!*tail) {
+        fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
+        s_enqueue (self, &self->peers[i], w);
+        return;
+    }
+    fl_wire_put_f32s_external (w, FL_K_PARAMS, self->params, self->n_params);
+    uint8_t *head = NULL;
+    size_t len = 0;
+    if (fl_wire_writer_finish (&w, &head, &len) != 0) {
+        zsys_error ("coordinator: could not encode a message for %s", self->peers[i].name);
+        return;
+    }
+    s_out_t *o = s_enqueue_bytes (self, i, head, len);
+    if (o) {
+        o->tail = *tail;
+        (*tail)->refs++;
+    }
+}
+
 /*  Turns what the cohort queued into messages, in order: an invitation
     becomes the purpose's request (TRAIN: the model and training
     configuration; STATS_REQUEST; EVALUATE: the model), with the bucket's
@@ -325,6 +379,7 @@ static void
 s_drain_cohort (fl_round_t *self)
 {
     fl_cohort_out_t o;
+    s_tail_t *tail = NULL;                   /* this batch's shared model bytes */
     while (fl_cohort_next_out (self->cohort, &o)) {
         s_peer_t *p = &self->peers[o.peer];
         if (o.data) {
@@ -332,24 +387,32 @@ s_drain_cohort (fl_round_t *self)
             continue;
         }
         fl_wire_writer_t *w;
+        int model = 1;
         if (self->purpose == FL_SECAGG_PURPOSE_TRAIN) {
             w = s_train_writer (self);
             if (self->cfg.secure)
                 fl_wire_put_f64 (w, FL_K_CLIP, s_clip_norm (self));
         }
-        else if (self->purpose == FL_SECAGG_PURPOSE_STATS)
+        else if (self->purpose == FL_SECAGG_PURPOSE_STATS) {
             w = s_writer (self, FL_WIRE_STATS_REQUEST);
+            model = 0;
+        }
         else {
             w = s_writer (self, FL_WIRE_EVALUATE);
-            fl_wire_put_f32s (w, FL_K_PARAMS, self->params, self->n_params);
             fl_wire_put_bin (w, FL_K_FP, self->fingerprint, sizeof self->fingerprint);
         }
         if (o.announce)
             fl_session_announce_put (w, self->purpose, o.announce);
         if (self->purpose == FL_SECAGG_PURPOSE_TRAIN && self->privacy)
             fl_privacy_put_train (self->privacy, w, o.sigma_i);
-        s_enqueue (self, p, w);
+        if (model) {
+            /* the model last: its bytes end the message and are shared */
+            s_enqueue_model (self, o.peer, w, &tail);
+        }
+        else
+            s_enqueue (self, p, w);
     }
+    s_tail_release (&tail);
 }
 
 /*  Starts the phase's aggregation of purpose over the members idx[0..k):
@@ -1118,6 +1181,22 @@ fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len, uint8_t
     s_out_t *o = self->out_head;
     if (!o)
         return 0;
+    if (o->tail) {
+        /* the whole message: head and the shared tail in one buffer */
+        uint8_t *all = (uint8_t *) realloc (o->data, o->len + o->tail->len);
+        if (!all) {
+            zsys_error ("coordinator: out of memory; a message to %s is not sent", self->peers[o->peer].name);
+            free (o->data);
+            o->data = NULL;
+            o->len = 0;
+        }
+        else {
+            memcpy (all + o->len, o->tail->data, o->tail->len);
+            o->data = all;
+            o->len += o->tail->len;
+        }
+        s_tail_release (&o->tail);
+    }
     self->out_head = o->next;
     if (!self->out_head)
         self->out_tail = NULL;
@@ -1125,6 +1204,34 @@ fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len, uint8_t
     *id_len = self->peers[o->peer].id_len;
     *data = o->data;
     *len = o->len;
+    free (o);
+    return 1;
+}
+
+int
+fl_round_next_out_shared (fl_round_t *self, const uint8_t **id, size_t *id_len, uint8_t **data, size_t *len,
+                          const uint8_t **tail, size_t *tail_len, uint64_t *tail_serial)
+{
+    s_tail_release (&self->cur_tail);
+    *tail = NULL;
+    *tail_len = 0;
+    *tail_serial = 0;
+    s_out_t *o = self->out_head;
+    if (!o)
+        return 0;
+    self->out_head = o->next;
+    if (!self->out_head)
+        self->out_tail = NULL;
+    *id = self->peers[o->peer].id;
+    *id_len = self->peers[o->peer].id_len;
+    *data = o->data;
+    *len = o->len;
+    if (o->tail) {
+        self->cur_tail = o->tail;            /* the reference moves to self until the next call */
+        *tail = o->tail->data;
+        *tail_len = o->tail->len;
+        *tail_serial = o->tail->serial;
+    }
     free (o);
     return 1;
 }

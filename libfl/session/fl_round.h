@@ -285,6 +285,22 @@ int64_t fl_round_next_timeout_ms (const fl_round_t *self, int64_t now_ms);
 int fl_round_next_out (fl_round_t *self, const uint8_t **id, size_t *id_len,
                        uint8_t **data, size_t *len);
 
+/*  Like fl_round_next_out, but a large model is not copied into every
+    message: the payload is (*data, *len) (owned by the caller, free with
+    free()) followed by (*tail, *tail_len) (owned by self, valid until the
+    next call of this function or fl_round_destroy; NULL and 0 when the
+    message is all in *data).  Messages of one batch (the TRAIN or EVALUATE
+    invitations of a phase) share the same tail, with the same
+    *tail_serial: a nonzero number unique within this round (0 when there is
+    no tail), so a transport can copy each tail once and send it by
+    reference.  The receiver sees data followed by tail as one message, byte
+    for byte what fl_round_next_out returns.  Shared when the model is at
+    least 64 KiB on a little-endian host.  Returns 1, or 0 when the outbox
+    is empty. */
+int fl_round_next_out_shared (fl_round_t *self, const uint8_t **id, size_t *id_len,
+                              uint8_t **data, size_t *len,
+                              const uint8_t **tail, size_t *tail_len, uint64_t *tail_serial);
+
 /*  Next finished round: returns 1 and fills *out, or 0 if none is pending. */
 int fl_round_next_summary (fl_round_t *self, fl_round_summary_t *out);
 

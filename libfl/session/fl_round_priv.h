@@ -49,10 +49,21 @@ typedef fl_peer_t s_peer_t;
 /*  Doubles per finished round in a checkpoint's history. */
 #define FL_ROUND_HIST_ 20
 
+/*  A model's encoded bytes shared by the messages of one invitation batch
+    (TRAIN or EVALUATE to every member): the messages hold only their own
+    head and a reference, so the outbox holds one model copy, not n. */
+typedef struct s_tail_t {
+    size_t refs;
+    uint64_t serial;                 /* unique within the round, never 0 */
+    size_t len;
+    uint8_t data[];
+} s_tail_t;
+
 typedef struct s_out_t {
     size_t peer;                     /* index in the peer table (stable: entries are never removed) */
     uint8_t *data;
     size_t len;
+    s_tail_t *tail;                  /* NULL, or bytes that follow data in the message (a reference) */
     struct s_out_t *next;
 } s_out_t;
 
@@ -99,6 +110,8 @@ struct fl_round_t {
     size_t n_history;
 
     s_out_t *out_head, *out_tail;
+    uint64_t tail_serial;            /* last s_tail_t serial given */
+    s_tail_t *cur_tail;              /* the tail fl_round_next_out_shared last handed out (a reference) */
     s_summary_node_t *sum_head, *sum_tail;
 
     fl_privacy_t *privacy;           /* differential privacy (docs/PRIVACY.md); NULL without */
