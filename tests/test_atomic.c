@@ -115,6 +115,40 @@ test_write_stream (void)
     unlink (path);
 }
 
+/* fl_file_read: the whole file back, NULs included; too long, missing and
+   a directory refused with errno, nothing returned. */
+static void
+test_file_read (void)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/read.bin", s_dir);
+    const char data[] = "ab\0cd";
+    FL_CHECK (fl_atomic_write (path, data, 5, 0600) == 0);
+    size_t len = 0;
+    char *got = fl_file_read (path, 5, &len);
+    FL_CHECK (got && len == 5 && memcmp (got, data, 5) == 0 && got[5] == '\0');
+    free (got);
+    errno = 0;
+    FL_CHECK (fl_file_read (path, 4, &len) == NULL && errno == EFBIG);
+    snprintf (path, sizeof path, "%s/missing", s_dir);
+    errno = 0;
+    FL_CHECK (fl_file_read (path, 100, NULL) == NULL && errno == ENOENT);
+    errno = 0;
+    FL_CHECK (fl_file_read (s_dir, 100, NULL) == NULL && errno != 0);
+    /* larger than the first buffer: read in full */
+    size_t big = 200000;
+    char *b = malloc (big);
+    FL_CHECK (b != NULL);
+    for (size_t i = 0; b && i < big; i++)
+        b[i] = (char) (i * 7);
+    snprintf (path, sizeof path, "%s/big.bin", s_dir);
+    FL_CHECK (b && fl_atomic_write (path, b, big, 0600) == 0);
+    got = fl_file_read (path, big, &len);
+    FL_CHECK (got && len == big && b && memcmp (got, b, big) == 0);
+    free (got);
+    free (b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -124,6 +158,7 @@ main (int argc, char **argv)
     FL_RUN (test_write_and_replace);
     FL_RUN (test_failures_leave_target_alone);
     FL_RUN (test_write_stream);
+    FL_RUN (test_file_read);
     rmdir (s_dir);
     FL_TEST_DONE ();
 }

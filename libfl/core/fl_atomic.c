@@ -69,3 +69,46 @@ fl_atomic_write_stream (const char *path, mode_t mode, int (*fill) (FILE *f, voi
     free (buf);
     return rc;
 }
+
+char *
+fl_file_read (const char *path, size_t max, size_t *len_p)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max) {
+                free (buf);
+                fclose (f);
+                errno = EFBIG;
+                return NULL;
+            }
+            cap = cap ? 2 * cap : 65536;
+            char *nb = (char *) realloc (buf, cap);
+            if (!nb) {
+                free (buf);
+                fclose (f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread (buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror (f);
+    fclose (f);
+    if (bad || len > max) {
+        free (buf);
+        errno = bad ? EIO : EFBIG;
+        return NULL;
+    }
+    buf[len] = '\0';
+    if (len_p)
+        *len_p = len;
+    return buf;
+}

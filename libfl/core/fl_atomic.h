@@ -35,6 +35,13 @@ int fl_atomic_write (const char *path, const void *data, size_t len, mode_t mode
     set; PATH untouched). */
 int fl_atomic_write_stream (const char *path, mode_t mode, int (*fill) (FILE *f, void *arg), void *arg);
 
+/*  The reading side: the whole file at path as a new NUL-terminated buffer
+    (caller frees; the file may hold NULs, *len_p, if not NULL, is its
+    length).  Returns NULL with errno set: the error of fopen or malloc,
+    EFBIG when the file is longer than max bytes, EIO on a read error.
+    Logs nothing: the caller names the file's role in its message. */
+char *fl_file_read (const char *path, size_t max, size_t *len_p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "fl_plot.h"
 
+#include "fl_atomic.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,41 +29,6 @@ s_why (char *why, size_t size, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (why, size, fmt, ap);
     va_end (ap);
-}
-
-/*  The file at path as a new NUL-terminated string (at most max bytes), or NULL. */
-static char *
-s_slurp (const char *path, size_t max)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *nb = cap <= max + 65536 ? (char *) realloc (buf, cap) : NULL;
-            if (!nb) {
-                free (buf);
-                fclose (f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread (buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len > max) {
-            free (buf);
-            fclose (f);
-            return NULL;
-        }
-    }
-    fclose (f);
-    buf[len] = '\0';
-    return buf;
 }
 
 char *
@@ -136,7 +103,7 @@ fl_plot_svg (const char *script, int width, int height, char *why, size_t why_si
         waited += 10;
     }
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-        char *e = s_slurp (err, 1u << 16);
+        char *e = fl_file_read (err, 1u << 16, NULL);
         char line[200] = "";
         if (e) {
             /* the first line that says something */
@@ -152,7 +119,7 @@ fl_plot_svg (const char *script, int width, int height, char *why, size_t why_si
             s_why (why, why_size, "%s failed%s%s", prog, line[0] ? ": " : "", line);
         goto done;
     }
-    char *text = s_slurp (svg, FL_PLOT_MAX_SVG);
+    char *text = fl_file_read (svg, FL_PLOT_MAX_SVG, NULL);
     char *start = text ? strstr (text, "<svg") : NULL;
     if (!start) {
         s_why (why, why_size, "%s wrote no SVG", prog);

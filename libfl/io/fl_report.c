@@ -242,20 +242,10 @@ s_final_model (FILE *f, const fl_report_t *self, const fl_round_summary_t *s)
     }
 }
 
-int
-fl_report_write (const fl_report_t *self, const char *path)
+static int
+s_fill_md (FILE *f, void *arg)
 {
-    /* Composed in memory, then written with the one write-fsync-rename
-       (core/fl_atomic: path.tmp, fsync, rename): a full or read-only disk
-       leaves the previous report (or none), never a 0-byte or half-written
-       one. */
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream (&text, &text_len);
-    if (!f) {
-        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
-        return -1;
-    }
+    const fl_report_t *self = (const fl_report_t *) arg;
     char finished[64];
     time_t t = time (NULL);
     struct tm tm;
@@ -292,16 +282,19 @@ fl_report_write (const fl_report_t *self, const char *path)
         s_final_model (f, self, &self->best);
     else if (self->n_rows)
         s_final_model (f, self, &self->rows[self->n_rows - 1].s);
-    int err = 0;
-    if (fflush (f) != 0 || ferror (f))
-        err = errno ? errno : ENOMEM;
-    if (fclose (f) != 0 && !err)
-        err = errno ? errno : ENOMEM;
-    if (!err && fl_atomic_write (path, text, text_len, 0666) != 0)
-        err = errno;
-    free (text);
-    if (err) {
-        zsys_error ("report: cannot write %s: %s", path, strerror (err));
+    return 0;
+}
+
+int
+fl_report_write (const fl_report_t *self, const char *path)
+{
+    /* Composed in memory, then written with the one write-fsync-rename
+       (core/fl_atomic: path.tmp, fsync, rename): a full or read-only disk
+       leaves the previous report (or none), never a 0-byte or half-written
+       one. */
+
+    if (fl_atomic_write_stream (path, 0666, s_fill_md, (void *) self) != 0) {
+        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
         return -1;
     }
     return 0;
@@ -598,16 +591,10 @@ s_html_curves (const fl_report_t *self, FILE *h, char *skipped, size_t cap)
     free (pts);
 }
 
-int
-fl_report_write_html (const fl_report_t *self, const char *path)
+static int
+s_fill_html (FILE *h, void *arg)
 {
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *h = open_memstream (&text, &text_len);
-    if (!h) {
-        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
-        return -1;
-    }
+    const fl_report_t *self = (const fl_report_t *) arg;
     char finished[64];
     time_t t = time (NULL);
     struct tm tm;
@@ -734,63 +721,17 @@ fl_report_write_html (const fl_report_t *self, const char *path)
         fprintf (h, "</p>\n");
     }
     fprintf (h, "%s\n</body>\n</html>\n", FL_REPORT_HTML_MARK);
-    int err = 0;
-    if (fflush (h) != 0 || ferror (h))
-        err = errno ? errno : ENOMEM;
-    if (fclose (h) != 0 && !err)
-        err = errno ? errno : ENOMEM;
-    if (!err && fl_atomic_write (path, text, text_len, 0666) != 0)
-        err = errno;
-    free (text);
-    if (err) {
-        zsys_error ("report: cannot write %s: %s", path, strerror (err));
-        return -1;
-    }
     return 0;
 }
 
-/*  The whole file at path (NUL-terminated, at most max bytes) or NULL. */
-static char *
-s_read_all (const char *path, size_t max, size_t *len_p)
+int
+fl_report_write_html (const fl_report_t *self, const char *path)
 {
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap > max) {
-                free (buf);
-                fclose (f);
-                errno = EFBIG;
-                return NULL;
-            }
-            cap = cap ? 2 * cap : 65536;
-            char *nb = (char *) realloc (buf, cap);
-            if (!nb) {
-                free (buf);
-                fclose (f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread (buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
+    if (fl_atomic_write_stream (path, 0666, s_fill_html, (void *) self) != 0) {
+        zsys_error ("report: cannot write %s: %s", path, strerror (errno));
+        return -1;
     }
-    int bad = ferror (f);
-    fclose (f);
-    if (bad || len > max) {
-        free (buf);
-        errno = bad ? EIO : EFBIG;
-        return NULL;
-    }
-    buf[len] = '\0';
-    if (len_p)
-        *len_p = len;
-    return buf;
+    return 0;
 }
 
 #define S_MAX_REPORT ((size_t) 64 << 20)
@@ -799,7 +740,7 @@ int
 fl_report_html_insert (const char *path, const char *section_html)
 {
     size_t len = 0;
-    char *text = s_read_all (path, S_MAX_REPORT, &len);
+    char *text = fl_file_read (path, S_MAX_REPORT, &len);
     if (!text) {
         zsys_error ("report: cannot read %s: %s", path, strerror (errno));
         return -1;
@@ -857,7 +798,7 @@ static int
 s_file_digest (const char *path, uint8_t out[crypto_generichash_BYTES])
 {
     size_t len = 0;
-    char *text = s_read_all (path, S_MAX_REPORT, &len);
+    char *text = fl_file_read (path, S_MAX_REPORT, &len);
     if (!text)
         return -1;
     crypto_generichash (out, crypto_generichash_BYTES, (const uint8_t *) text, len, NULL, 0);
@@ -951,7 +892,7 @@ fl_report_verify (const char *report_path, const char *sig_path, const fl_roster
     if (!cpk)
         return s_fail (why, cap, "the roster has no coordinator entry, so no coordinator key to check against");
     size_t len = 0;
-    char *sig = s_read_all (sig_path, 1u << 20, &len);
+    char *sig = fl_file_read (sig_path, 1u << 20, &len);
     if (!sig)
         return s_fail (why, cap, "cannot read the signature file %s: %s", sig_path, strerror (errno));
     int rc = -1;
@@ -1031,7 +972,7 @@ fl_report_verify (const char *report_path, const char *sig_path, const fl_roster
         goto done;
     }
     /* the model digest the (now authenticated) report names */
-    if (!(report = s_read_all (report_path, S_MAX_REPORT, NULL))) {
+    if (!(report = fl_file_read (report_path, S_MAX_REPORT, NULL))) {
         s_fail (why, cap, "cannot read %s: %s", report_path, strerror (errno));
         goto done;
     }
