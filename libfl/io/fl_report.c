@@ -242,15 +242,22 @@ s_final_model (FILE *f, const fl_report_t *self, const fl_round_summary_t *s)
     }
 }
 
+/*  The time now, UTC, as the reports print it ("2026-12-06 04:59:05 UTC"). */
+static void
+s_now_utc (char *buf, size_t cap)
+{
+    time_t t = time (NULL);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
 static int
 s_fill_md (FILE *f, void *arg)
 {
     const fl_report_t *self = (const fl_report_t *) arg;
     char finished[64];
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (finished, sizeof finished, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    s_now_utc (finished, sizeof finished);
     fprintf (f, "# %s\n\n", self->name);
     fprintf (f, "- Started: %s\n- Finished: %s\n- Aggregation: %s\n- Configuration: %s\n", self->started,
              finished, self->mode, self->config);
@@ -596,10 +603,7 @@ s_fill_html (FILE *h, void *arg)
 {
     const fl_report_t *self = (const fl_report_t *) arg;
     char finished[64];
-    time_t t = time (NULL);
-    struct tm tm;
-    gmtime_r (&t, &tm);
-    strftime (finished, sizeof finished, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    s_now_utc (finished, sizeof finished);
     char skipped[300] = "";
     fprintf (h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     fl_plot_html_escape (h, self->name);
