@@ -281,9 +281,10 @@ main (int argc, char **argv)
         else if (!strcmp (argv[i], "--mb") && i + 1 < argc)
             mb = atof (argv[++i]);
         else {
-            fprintf (stderr, "usage: fl-bench-ingress [--m LIST] [--mb MB]\n"
-                             "  default: --m 100000,2100000 --mb 200\n");
-            return strcmp (argv[i], "--help") && strcmp (argv[i], "-h") ? 2 : 0;
+            int help = !strcmp (argv[i], "--help") || !strcmp (argv[i], "-h");
+            fprintf (help ? stdout : stderr, "usage: fl-bench-ingress [--m LIST] [--mb MB]\n"
+                                             "  default: --m 100000,2100000 --mb 200\n");
+            return help ? 0 : 2;
         }
     }
     if (!(mb > 0))
