@@ -70,6 +70,21 @@ def s_num(v):
     """A metrics.csv cell: "undefined" (AUROC/AUPRC the counts do not define) is NaN."""
     return float("nan") if v == "undefined" else float(v)
 
+def s_run(args):
+    """Runs fl-sim with args plus a temporary --out; returns (the last round's
+    accuracy/AUROC/AUPRC/epsilon and the round count, its output), or
+    (None, output) when it failed."""
+    with tempfile.TemporaryDirectory(prefix="fl-dp-eval.") as out:
+        r = subprocess.run(args + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            sys.stderr.write("fl-dp-eval: failed: %s\n%s\n" % (" ".join(args), r.stdout[-2000:]))
+            return None, r.stdout
+        with open(os.path.join(out, "metrics.csv")) as f:
+            rows = list(csv.DictReader(f))
+    last = rows[-1]
+    return {k: s_num(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}, r.stdout
+
+
 def run_cell(sim, dataset, unit, eps, seed, delta):
     args = [sim, "--dataset", dataset, "--seed", str(seed), "--no-baselines", "--quiet",
             "--dp-delta", repr(delta)] + SETTINGS[dataset] + UNITS[unit]
@@ -77,33 +92,17 @@ def run_cell(sim, dataset, unit, eps, seed, delta):
         args += ["--dp-noise-multiplier", "0"]
     else:
         args += ["--dp-epsilon", eps]
-    with tempfile.TemporaryDirectory(prefix="fl-dp-eval.") as out:
-        args += ["--out", out]
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            sys.stderr.write("fl-dp-eval: failed: %s\n%s\n" % (" ".join(args), r.stdout[-2000:]))
-            return None
-        with open(os.path.join(out, "metrics.csv")) as f:
-            rows = list(csv.DictReader(f))
-    last = rows[-1]
-    return {k: s_num(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
+    res, _ = s_run(args)
+    return res
 
 
 def run_target(sim, dataset, kind, eps, seed, delta, extra):
     args = [sim, "--dataset", dataset, "--seed", str(seed), "--no-baselines", "--quiet"] + extra
     if kind != "fedavg":
         args += TARGET[kind] + ["--dp-epsilon", eps, "--dp-delta", repr(delta)]
-    with tempfile.TemporaryDirectory(prefix="fl-dp-eval.") as out:
-        args += ["--out", out]
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            sys.stderr.write("fl-dp-eval: failed: %s\n%s\n" % (" ".join(args), r.stdout[-2000:]))
-            return None
-        with open(os.path.join(out, "metrics.csv")) as f:
-            rows = list(csv.DictReader(f))
-    last = rows[-1]
-    res = {k: s_num(last[k]) for k in ("accuracy", "auroc", "auprc", "epsilon")} | {"rounds": len(rows)}
-    res["warned"] = "noise is larger than the signal" in r.stdout
+    res, stdout = s_run(args)
+    if res is not None:
+        res["warned"] = "noise is larger than the signal" in stdout
     return res
 
 
